@@ -1,0 +1,114 @@
+"""The one place boto3 sessions and clients are built.
+
+Every other module takes clients as arguments (or an :class:`Aws` built here). Real AWS is the default;
+an ``endpoint_url`` (parameter, or the standard ``AWS_ENDPOINT_URL`` variable that botocore reads itself)
+points every client somewhere else, e.g. at the embedded local stack. Nothing here asks which world it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from .errors import RunbookError
+
+__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError"]
+
+
+class CredentialsError(RunbookError):
+    code = "no-credentials"
+
+
+@dataclass(frozen=True)
+class AwsParams:
+    """How to reach AWS. All optional: boto3's own resolution (env, profile, role) fills the gaps."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 70.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "AwsParams":
+        d = dict(d or {})
+        known = {k: d.pop(k) for k in list(d) if k in cls.__dataclass_fields__}
+        if d:
+            raise RunbookError(f"unknown AWS parameter(s): {', '.join(sorted(d))}", code="bad-input",
+                               hint=f"Known: {', '.join(cls.__dataclass_fields__)}.")
+        return cls(**known)
+
+
+@dataclass
+class Aws:
+    """A boto3 session plus a client cache. ``aws.client("s3")`` returns one shared client per service."""
+
+    params: AwsParams = field(default_factory=AwsParams)
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        try:
+            return boto3.session.Session(profile_name=self.params.profile, region_name=self.params.region)
+        except botocore.exceptions.ProfileNotFound as e:
+            raise CredentialsError(str(e), hint="Name a profile from ~/.aws/config, or leave profile unset.") from e
+
+    @property
+    def region(self) -> str:
+        region = self.session.region_name
+        if not region:
+            raise RunbookError("no AWS region is set", code="no-region",
+                               hint="Set `region` in the params file, or AWS_DEFAULT_REGION.")
+        return region
+
+    @cached_property
+    def config(self) -> botocore.config.Config:
+        return botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": self.params.max_attempts},
+            connect_timeout=self.params.connect_timeout,
+            read_timeout=self.params.read_timeout,
+            user_agent_extra="endpoint-runbook",
+        )
+
+    def client(self, service: str) -> Any:
+        cache = self.__dict__.setdefault("_clients", {})
+        if service not in cache:
+            if self.session.get_credentials() is None:
+                raise CredentialsError(
+                    "no AWS credentials found",
+                    hint="Use a profile or role; for the embedded local stack any key works, e.g. "
+                    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing.",
+                )
+            kwargs: dict[str, Any] = {"region_name": self.region, "config": self.config}
+            if self.params.endpoint_url:
+                kwargs["endpoint_url"] = self.params.endpoint_url
+            cache[service] = self.session.client(service, **kwargs)
+        return cache[service]
+
+    def identity(self) -> dict[str, str]:
+        """Who we are: account, ARN, region, and where the clients point (never any key material)."""
+        ident = self.client("sts").get_caller_identity()
+        return {
+            "account": ident["Account"],
+            "arn": ident["Arn"],
+            "region": self.region,
+            "endpoint_url": self.params.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "aws",
+        }
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (None for anything else)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_error(exc: BaseException, *codes: str) -> bool:
+    """True when ``exc`` is a ClientError with one of ``codes`` (matched by code, never by message)."""
+    return error_code(exc) in codes

@@ -1,0 +1,115 @@
+"""`endpoint-runbook`: the command line. The one place (with the notebooks) that prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import RunbookError
+
+__all__ = ["main"]
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _local(args: argparse.Namespace) -> int:
+    from .local import stack
+
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    if args.local_cmd == "up":
+        info = stack.up(port=args.port, state_dir=state_dir, startup_timeout=args.startup_timeout, progress=_say)
+        _say(f"local stack up at {info.url} (pid {info.pid}); log: {info.log_file}")
+        if args.scenario:
+            from .local import scenarios
+
+            _say(f"seeding scenario {args.scenario} ...")
+            try:
+                result = scenarios.seed(args.scenario, info.url, progress=_say)
+            except BaseException:
+                if not args.keep_on_failure:
+                    stack.down(state_dir)
+                raise
+            for k, v in result.items():
+                _say(f"  {k}: {v}")
+        _say(f"point clients at it: export AWS_ENDPOINT_URL={info.url} AWS_ACCESS_KEY_ID=testing "
+             "AWS_SECRET_ACCESS_KEY=testing")
+        return 0
+    if args.local_cmd == "status":
+        info = stack.status(state_dir)
+        if info is None:
+            _say("local stack: not running")
+            return 1
+        _say(f"local stack: running at {info.url} (pid {info.pid})")
+        for c in info.containers:
+            _say(f"  {c['endpoint']:<45} {c['state']:<9} {c['variant']}/{c['instance_id']} pid={c['pid']} "
+                 f"port={c['port']}")
+        return 0
+    if args.local_cmd == "down":
+        result = stack.down(state_dir)
+        if not result["stopped"]:
+            _say("local stack: not running")
+        else:
+            _say(f"local stack stopped (pid {result['pid']}, {result['containers']} container(s))")
+        return 0
+    if args.local_cmd == "env":
+        info = stack.status(state_dir)
+        if info is None:
+            raise RunbookError("the local stack is not running.", code="not-running",
+                               hint="Start it: endpoint-runbook local up")
+        _say(f"export AWS_ENDPOINT_URL={info.url}\nexport AWS_ACCESS_KEY_ID=testing\n"
+             "export AWS_SECRET_ACCESS_KEY=testing")
+        return 0
+    raise AssertionError(args.local_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="endpoint-runbook", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    local = sub.add_parser("local", help="the embedded local AWS stack (moto + real model containers)")
+    lsub = local.add_subparsers(dest="local_cmd", required=True)
+    for name, helptext in (("up", "start it in the background"), ("down", "stop it and every container"),
+                           ("status", "where it listens and what it runs"), ("env", "shell exports to use it")):
+        p = lsub.add_parser(name, help=helptext)
+        p.add_argument("--state-dir", help="where its state file lives (default ~/.cache/endpoint-runbook/local)")
+        if name == "up":
+            from .local.stack import DEFAULT_PORT
+
+            p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0 = any)")
+            p.add_argument("--scenario", help="seed a scenario, e.g. stygig-incident")
+            p.add_argument("--startup-timeout", type=float, default=600.0,
+                           help="seconds a model container may take to answer /ping (default 600)")
+            p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")
+    local.set_defaults(func=_local)
+
+    check = sub.add_parser("check-archive", help="lint a model.tar.gz (path or s3://...); exit 1 on errors")
+    check.add_argument("archive")
+    check.add_argument("--program", default="inference.py")
+    check.set_defaults(func=lambda a: __import__("endpoint_runbook.archive", fromlist=["x"]).check_archive_main(
+        [a.archive, "--program", a.program]))
+
+    run = sub.add_parser("run", help="run the runbook notebooks headless with papermill")
+    run.add_argument("params", help="params/<env>.yaml")
+    run.add_argument("--steps", help="comma-separated step names or numbers (default: all)")
+    run.add_argument("--run-dir", help="where executed notebooks and records go (default runs/<run-id>)")
+    run.add_argument("--kernel", help="Jupyter kernel name (default: this environment's)")
+    run.set_defaults(func=lambda a: __import__("endpoint_runbook.runner", fromlist=["x"]).run_main(a))
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RunbookError as e:
+        print(f"endpoint-runbook: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

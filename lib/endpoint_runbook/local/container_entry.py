@@ -1,0 +1,118 @@
+"""The model container's entry point on the local stack (what `serve` is in the SageMaker PyTorch image).
+
+Run by the serving environment's Python, never imported by it, so it uses only the standard library and the
+real toolkit. It starts the REAL SageMaker PyTorch inference toolkit, which writes its TorchServe config,
+pip-installs ``code/requirements.txt`` and starts the REAL TorchServe. Three things differ from the image,
+so that several containers can run side by side as a non-root user:
+
+- the toolkit's config file goes to the container's working dir instead of ``/etc/sagemaker-ts.properties``;
+- ``code/requirements.txt`` is installed into a per-model layer (cached by content) instead of the image's
+  site-packages, which every container here shares;
+- the toolkit's "find the TorchServe process" looks only for this container's TorchServe.
+
+``install_layer`` is also used by the runbook's load check, so both install requirements the same way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["install_layer", "main"]
+
+
+def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None) -> Path:
+    """Install ``requirements`` with ``pip install --prefix`` into a layer keyed by their hash; return its
+    site-packages. Packages the image already has are not installed again (pip sees them)."""
+    key = hashlib.sha256(requirements.encode()).hexdigest()[:16]
+    prefix = Path(layers_dir) / key
+    ver = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    site = prefix / "lib" / f"python{ver}" / "site-packages"
+    ready = prefix / ".ready"
+    if ready.exists():
+        return site
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(prefix) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready.exists():
+            return site
+        req = Path(str(prefix) + ".requirements.txt")
+        req.write_text(requirements)
+        cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+               "--prefix", str(prefix), "-r", str(req)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout.splitlines():
+            if log and line.strip() and not line.startswith("WARNING: Location"):
+                log(line)
+        if proc.returncode != 0:
+            raise ValueError("failed to install required packages")
+        site.mkdir(parents=True, exist_ok=True)
+        ready.write_text(requirements)
+    return site
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers-dir", required=True, help="where per-model requirement layers are cached")
+    args = ap.parse_args(argv)
+
+    # Imported here: this file is also imported (for install_layer) by code that has no toolkit.
+    import logging
+
+    from sagemaker_inference import model_server
+    from sagemaker_pytorch_serving_container import serving, torchserve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s - %(message)s",
+                        stream=sys.stdout)
+    torchserve.TS_CONFIG_FILE = os.path.join(os.getcwd(), "sagemaker-ts.properties")
+
+    def install_requirements() -> None:
+        _say("installing packages from requirements.txt...")
+        try:
+            site = install_layer(sys.executable, Path(model_server.REQUIREMENTS_PATH).read_text(),
+                                 Path(args.layers_dir), log=_say)
+        except ValueError:
+            _say("failed to install required packages, exiting")
+            raise
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(site)) if p)
+
+    def retrieve_ts_server_process():
+        import psutil
+
+        deadline = time.monotonic() + 10
+        while True:
+            mine = []
+            for proc in psutil.process_iter():
+                try:
+                    cmdline = proc.cmdline()
+                    if proc.status() == psutil.STATUS_ZOMBIE:
+                        continue
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                if torchserve.TS_NAMESPACE in cmdline and torchserve.MODEL_STORE in cmdline:
+                    mine.append(proc)
+            if len(mine) == 1:
+                return mine[0]
+            if time.monotonic() > deadline:
+                raise Exception("Torchserve model server was unsuccessfully started")
+            time.sleep(0.2)
+
+    model_server._install_requirements = install_requirements
+    torchserve._retrieve_ts_server_process = retrieve_ts_server_process
+    serving.main()
+
+
+if __name__ == "__main__":
+    main()

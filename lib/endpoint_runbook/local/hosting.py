@@ -1,0 +1,412 @@
+"""Local hosting: a SageMaker endpoint is a real model container on loopback.
+
+CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
+from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
+by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
+environment). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
+Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
+fetched or extracted, the container exits, or it never answers within the start-up timeout.
+
+All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
+server, so they are real objects in it. Only the endpoint's status is set on moto's record directly, since
+the SageMaker API has no call for that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+import botocore.config
+
+from ..serving_env import ServingEnv, isolated_env, layers_dir
+
+log = logging.getLogger("endpoint_runbook.local")
+
+CONTAINER_ENTRY = Path(__file__).with_name("container_entry.py")
+_TS_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[,.](\d{3})")
+PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
+                "Please check CloudWatch logs for this endpoint.")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def new_instance_id() -> str:
+    return "i-" + secrets.token_hex(9)[:17]
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    m = re.match(r"^s3://([^/]+)/(.*)$", uri or "")
+    if not m:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return m.group(1), m.group(2)
+
+
+def line_timestamp(line: str, fallback_ms: int) -> int:
+    """The container's own timestamp of a log line (TorchServe/log4j prints local time), else ``fallback``."""
+    m = _TS_STAMP.match(line)
+    if not m:
+        return fallback_ms
+    try:
+        t = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").astimezone(dt.timezone.utc)
+    except ValueError:
+        return fallback_ms
+    return int(t.timestamp() * 1000) + int(m.group(2))
+
+
+class LogShipper:
+    """Ships lines to one CloudWatch Logs stream in batches, in order, with the lines' own timestamps."""
+
+    def __init__(self, logs_client: Any, group: str, stream: str):
+        self.logs, self.group, self.stream = logs_client, group, stream
+        self._buf: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._last_ts = 0
+        self._ensure()
+
+    def _ensure(self) -> None:
+        for call, kw in ((self.logs.create_log_group, {"logGroupName": self.group}),
+                         (self.logs.create_log_stream, {"logGroupName": self.group, "logStreamName": self.stream})):
+            try:
+                call(**kw)
+            except self.logs.exceptions.ResourceAlreadyExistsException:
+                pass
+
+    def add(self, line: str, ts_ms: int | None = None) -> None:
+        now = int(time.time() * 1000)
+        ts = line_timestamp(line, now) if ts_ms is None else ts_ms
+        with self._lock:
+            ts = max(ts, self._last_ts)  # CloudWatch wants a batch in time order
+            self._last_ts = ts
+            self._buf.append({"timestamp": ts, "message": line.rstrip("\n") or " "})
+            full = len(self._buf) >= 500
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._buf = self._buf, []
+            if not batch:
+                return
+            try:
+                self.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+            except self.logs.exceptions.ResourceNotFoundException:
+                self._ensure()
+                self.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+
+
+@dataclass
+class Container:
+    """One model container (one instance of a production variant)."""
+
+    endpoint: str
+    variant: str
+    model: dict[str, Any]
+    workdir: Path
+    instance_id: str = field(default_factory=new_instance_id)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    state: str = "Pending"  # Pending → Starting → Running | Failed | Stopped
+    failure_reason: str | None = None
+    shipper: LogShipper | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_stream(self) -> str:
+        return f"{self.variant}/{self.instance_id}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "variant": self.variant, "instance_id": self.instance_id,
+                "state": self.state, "port": self.port, "pid": self.proc.pid if self.proc else None,
+                "workdir": str(self.workdir), "failure_reason": self.failure_reason}
+
+
+class ModelDataError(Exception):
+    """The model data cannot be used; the message is the endpoint's FailureReason."""
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Extract a model.tar.gz like the platform does, refusing members that would land outside ``dest``."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
+        raise ModelDataError(str(e)) from e
+
+
+class Hosting:
+    """Model containers for the endpoints of one stack. Thread-safe; called by the stack's request handler."""
+
+    def __init__(self, *, server_url: str, work_root: Path, serving_env: ServingEnv,
+                 startup_timeout: float = 600.0, on_change: Callable[[], None] | None = None):
+        self.server_url = server_url
+        self.work_root = Path(work_root)
+        self.serving_env = serving_env
+        self.startup_timeout = startup_timeout
+        self.on_change = on_change or (lambda: None)
+        self._lock = threading.RLock()
+        self.containers: dict[tuple[str, str, str], Container] = {}  # (account, region, endpoint) → serving
+        self._stopping = threading.Event()
+
+    # -- clients -----------------------------------------------------------------------------------
+    def client(self, service: str, region: str) -> Any:
+        cfg = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60)
+        return boto3.session.Session(
+            aws_access_key_id="local-stack", aws_secret_access_key="local-stack", region_name=region
+        ).client(service, endpoint_url=self.server_url, config=cfg)
+
+    # -- moto's endpoint record --------------------------------------------------------------------
+    @staticmethod
+    def _record(account: str, region: str, name: str) -> Any | None:
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[account][region].endpoints.get(name)
+
+    def _set_status(self, account: str, region: str, name: str, status: str, reason: str | None = None,
+                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None) -> None:
+        from moto.core.utils import utcnow
+
+        rec = self._record(account, region, name)
+        if rec is None:
+            return
+        rec.endpoint_status = status
+        rec.failure_reason = reason
+        if config_name:
+            rec.endpoint_config_name = config_name
+        if variants is not None:
+            rec.production_variants = rec._process_production_variants(variants)
+        if status == "Failed":
+            for v in rec.production_variants:
+                v["CurrentInstanceCount"] = 0
+        rec.last_modified_time = utcnow()
+        self.on_change()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def create_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
+        self._set_status(account, region, name, "Creating")
+        threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None),
+                         name=f"create-{name}", daemon=True).start()
+
+    def update_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
+        self._set_status(account, region, name, "Updating")
+        with self._lock:
+            old = self.containers.get((account, region, name))
+        threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
+                         name=f"update-{name}", daemon=True).start()
+
+    def delete_endpoint(self, account: str, region: str, name: str) -> None:
+        with self._lock:
+            c = self.containers.pop((account, region, name), None)
+        if c:
+            self._stop(c)
+        self.on_change()
+
+    def container_for(self, account: str, region: str, name: str) -> Container | None:
+        with self._lock:
+            return self.containers.get((account, region, name))
+
+    def all_containers(self) -> list[Container]:
+        with self._lock:
+            return list(self.containers.values())
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        for c in self.all_containers():
+            self._stop(c)
+        with self._lock:
+            self.containers.clear()
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _bring_up(self, account: str, region: str, name: str, config_name: str, old: Container | None) -> None:
+        sm = self.client("sagemaker", region)
+        try:
+            config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+            variant = config["ProductionVariants"][0]
+            model = sm.describe_model(ModelName=variant["ModelName"])
+        except Exception as e:  # the config or model vanished, or is malformed
+            return self._failed(account, region, name, old, f"Could not read the endpoint configuration: {e}")
+        workdir = self.work_root / name / secrets.token_hex(4)
+        c = Container(endpoint=name, variant=variant["VariantName"], model=model, workdir=workdir)
+        timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or self.startup_timeout)
+        with self._lock:
+            if old is None:
+                self.containers[(account, region, name)] = c
+        try:
+            self._fetch_model(c, region)
+            self._start(c, region)
+            self._wait_ready(c, timeout)
+        except ModelDataError as e:
+            c.state, c.failure_reason = "Failed", str(e)
+        if self._stopping.is_set():
+            return self._stop(c)
+        variants = [dict(v, InitialInstanceCount=v.get("InitialInstanceCount", 1)) for v in
+                    config["ProductionVariants"]]
+        if c.state == "Running":
+            with self._lock:
+                self.containers[(account, region, name)] = c
+            if old:
+                self._stop(old)
+            self._set_status(account, region, name, "InService", config_name=config_name, variants=variants)
+        else:
+            self._stop(c)
+            if old:  # a failed update rolls back: the old container keeps serving
+                return self._set_status(account, region, name, "InService", c.failure_reason)
+            self._set_status(account, region, name, "Failed", c.failure_reason)
+
+    def _failed(self, account: str, region: str, name: str, old: Container | None, reason: str) -> None:
+        self._set_status(account, region, name, "InService" if old else "Failed", reason)
+
+    def _fetch_model(self, c: Container, region: str) -> None:
+        container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
+        url = container.get("ModelDataUrl")
+        base = c.workdir / "ml"
+        (base / "model").mkdir(parents=True, exist_ok=True)
+        if not url:
+            return  # a model without data: code only, as SageMaker allows
+        try:
+            bucket, key = parse_s3_uri(url)
+        except ValueError as e:
+            raise ModelDataError(f"Could not download model data from {url}: {e}") from e
+        archive = c.workdir / "model.tar.gz"
+        try:
+            self.client("s3", region).download_file(bucket, key, str(archive))
+        except Exception as e:
+            raise ModelDataError(
+                f"Failed to download model data(bucket: {bucket}, key: {key}). Please ensure that there is an "
+                "object located at the URL and that the role passed to CreateModel has permissions to "
+                f"download the model. ({type(e).__name__})") from e
+        try:
+            safe_extract(archive, base / "model")
+        except ModelDataError as e:
+            raise ModelDataError(
+                f"Failed to extract model data archive from URL \"{url}\". Please ensure that the object "
+                f"located at the URL is a valid tar.gz archive. ({e})") from e
+        finally:
+            archive.unlink(missing_ok=True)
+
+    def _start(self, c: Container, region: str) -> None:
+        container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
+        c.port = free_port()
+        tmp = c.workdir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = isolated_env(
+            {
+                **{k: str(v) for k, v in (container.get("Environment") or {}).items()},
+                "SAGEMAKER_BASE_DIR": str(c.workdir / "ml"),
+                "SAGEMAKER_BIND_TO_PORT": str(c.port),
+                "SAGEMAKER_SAFE_PORT_RANGE": f"{c.port}-{c.port}",
+                # Loopback only, and private ports/dirs so that several containers run side by side.
+                "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{c.port}",
+                "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{c.port}",
+                "TS_METRICS_ADDRESS": f"http://127.0.0.1:{free_port()}",
+                "TS_GRPC_INFERENCE_PORT": str(free_port()),
+                "TS_GRPC_MANAGEMENT_PORT": str(free_port()),
+                "TEMP": str(tmp),
+                "TMPDIR": str(tmp),
+                # The container's AWS: the stack itself (on SageMaker, the execution role).
+                "AWS_ENDPOINT_URL": self.server_url,
+                "AWS_ACCESS_KEY_ID": "local-stack",
+                "AWS_SECRET_ACCESS_KEY": "local-stack",
+                "AWS_DEFAULT_REGION": region,
+                "AWS_REGION": region,
+            },
+            path_prefix=[str(self.serving_env.bin_dir)],
+        )
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            env.pop(k, None)
+        c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
+        c.proc = subprocess.Popen(
+            [str(self.serving_env.python), str(CONTAINER_ENTRY), "--layers-dir", str(layers_dir(self.serving_env))],
+            cwd=c.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True, errors="replace", bufsize=1,
+        )
+        c.state = "Starting"
+        self.on_change()
+        threading.Thread(target=self._pump, args=(c,), name=f"logs-{c.instance_id}", daemon=True).start()
+
+    def _pump(self, c: Container) -> None:
+        assert c.proc and c.proc.stdout and c.shipper
+        last_flush = time.monotonic()
+        stop_flusher = threading.Event()
+
+        def flusher() -> None:
+            while not stop_flusher.wait(0.5):
+                c.shipper.flush()
+
+        t = threading.Thread(target=flusher, daemon=True)
+        t.start()
+        try:
+            for line in c.proc.stdout:
+                c.shipper.add(line)
+                if time.monotonic() - last_flush > 2:
+                    last_flush = time.monotonic()
+        finally:
+            stop_flusher.set()
+            c.shipper.flush()
+
+    def _wait_ready(self, c: Container, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._stopping.is_set():
+            if c.proc and c.proc.poll() is not None:
+                c.state = "Failed"
+                c.failure_reason = PING_FAILURE.format(variant=c.variant)
+                return
+            try:
+                with urllib.request.urlopen(f"{c.url}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        c.state = "Running"
+                        return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                c.state = "Failed"
+                c.failure_reason = PING_FAILURE.format(variant=c.variant)
+                return
+            time.sleep(0.5)
+
+    def _stop(self, c: Container) -> None:
+        if c.proc and c.proc.poll() is None:
+            try:
+                os.killpg(c.proc.pid, signal.SIGTERM)
+                c.proc.wait(timeout=15)
+            except (ProcessLookupError, PermissionError):
+                pass
+            except subprocess.TimeoutExpired:
+                pass
+        if c.proc:  # TorchServe's JVM and workers share the container's process group
+            try:
+                os.killpg(c.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                c.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if c.state != "Failed":
+            c.state = "Stopped"
+        shutil.rmtree(c.workdir, ignore_errors=True)
+        self.on_change()

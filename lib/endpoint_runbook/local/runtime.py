@@ -1,0 +1,291 @@
+"""Local SageMaker runtime: InvokeEndpoint and InvokeEndpointAsync on the real wire protocol.
+
+Async requests behave as on SageMaker: the call answers 202 at once with the InferenceId, OutputLocation and
+FailureLocation; a worker reads the input from S3, POSTs it to the container's ``/invocations``, writes
+``<S3OutputPath>/<inference-id>.out`` (or ``<S3FailurePath>/<inference-id>-error.out``), publishes the
+``InferenceResult`` notification to the config's SNS success/error topic, logs to the ``/data-log`` stream and
+puts the AWS/SageMaker metrics. ``InvocationTimeoutSeconds`` bounds each request, so a crash-looping
+container ends in a timeout failure, never a hang.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .hosting import Hosting, LogShipper, parse_s3_uri
+
+DEFAULT_INVOCATION_TIMEOUT = 900
+MAX_INVOCATION_TIMEOUT = 3600
+DEFAULT_CONCURRENCY = 4
+
+
+class RuntimeError_(Exception):
+    """An error answered to the caller: (HTTP status, AWS error code, message)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class ContainerReply:
+    status: int
+    body: bytes
+    content_type: str
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def call_container(url: str, body: bytes, content_type: str | None, accept: str | None,
+                   custom_attributes: str | None, timeout: float) -> ContainerReply:
+    """POST to the container's /invocations; raises TimeoutError past ``timeout`` seconds."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    headers = {"Content-Type": content_type or "application/octet-stream"}
+    if accept:
+        headers["Accept"] = accept
+    if custom_attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+    try:
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return ContainerReply(resp.status, data, resp.getheader("Content-Type") or "application/octet-stream")
+    except (TimeoutError, OSError) as e:
+        if isinstance(e, TimeoutError) or "timed out" in str(e):
+            raise TimeoutError(str(e)) from e
+        raise ConnectionError(str(e)) from e
+    finally:
+        conn.close()
+
+
+class Runtime:
+    def __init__(self, hosting: Hosting):
+        self.hosting = hosting
+        self._pools: dict[tuple[str, str, str], ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self._data_logs: dict[tuple[str, str, str], LogShipper] = {}
+        self.inflight = 0
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _endpoint(self, account: str, region: str, name: str) -> tuple[Any, dict[str, Any]]:
+        rec = self.hosting._record(account, region, name)
+        if rec is None:
+            raise RuntimeError_(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
+        cfg = self.hosting.client("sagemaker", region).describe_endpoint_config(
+            EndpointConfigName=rec.endpoint_config_name)
+        return rec, cfg
+
+    def _pool(self, key: tuple[str, str, str], size: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if key not in self._pools:
+                self._pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"async-{key[2]}")
+            return self._pools[key]
+
+    def _data_log(self, region: str, c: Any) -> LogShipper:
+        key = (region, c.endpoint, c.instance_id)
+        with self._lock:
+            if key not in self._data_logs:
+                self._data_logs[key] = LogShipper(self.hosting.client("logs", region),
+                                                  f"/aws/sagemaker/Endpoints/{c.endpoint}",
+                                                  f"{c.log_stream}/data-log")
+            return self._data_logs[key]
+
+    # -- InvokeEndpoint ----------------------------------------------------------------------------
+    def invoke(self, account: str, region: str, name: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        rec, _ = self._endpoint(account, region, name)
+        c = self.hosting.container_for(account, region, name)
+        if rec.endpoint_status not in ("InService", "Updating") or c is None or c.state != "Running":
+            raise RuntimeError_(400, "ValidationError",
+                                f"Endpoint {name} of account {account} is not in service (status {rec.endpoint_status}).")
+        try:
+            reply = call_container(c.url, body, headers.get("content-type"), headers.get("accept"),
+                                   headers.get("x-amzn-sagemaker-custom-attributes"), timeout=60)
+        except TimeoutError:
+            raise RuntimeError_(424, "ModelError", "Received timeout from primary with message \"\"") from None
+        except ConnectionError as e:
+            raise RuntimeError_(424, "ModelError", f"Received connection error from primary: {e}") from None
+        self._metrics(region, name, c.variant, ok=reply.status < 400, latency_ms=None)
+        if reply.status >= 400:
+            kind = "client" if reply.status < 500 else "server"
+            raise RuntimeError_(424, "ModelError",
+                                f"Received {kind} error ({reply.status}) from primary with message "
+                                f"\"{reply.body.decode('utf-8', 'replace')[:1000]}\". See "
+                                f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+                                f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {account} "
+                                "for more information.")
+        return 200, {"Content-Type": reply.content_type, "x-Amzn-Invoked-Production-Variant": c.variant}, reply.body
+
+    # -- InvokeEndpointAsync -----------------------------------------------------------------------
+    def invoke_async(self, account: str, region: str, name: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        rec, cfg = self._endpoint(account, region, name)
+        aic = cfg.get("AsyncInferenceConfig")
+        if not aic:
+            raise RuntimeError_(400, "ValidationError",
+                                f"Endpoint {name} of account {account} is not an asynchronous inference endpoint.")
+        input_location = headers.get("x-amzn-sagemaker-inputlocation")
+        if not input_location:
+            raise RuntimeError_(400, "ValidationError", "InputLocation is required.")
+        try:
+            parse_s3_uri(input_location)
+        except ValueError:
+            raise RuntimeError_(400, "ValidationError", f"InputLocation {input_location!r} is not an S3 URI.") from None
+        try:
+            timeout = int(headers.get("x-amzn-sagemaker-invocationtimeoutseconds") or DEFAULT_INVOCATION_TIMEOUT)
+        except ValueError:
+            raise RuntimeError_(400, "ValidationError", "InvocationTimeoutSeconds must be an integer.") from None
+        if not 1 <= timeout <= MAX_INVOCATION_TIMEOUT:
+            raise RuntimeError_(400, "ValidationError",
+                                f"InvocationTimeoutSeconds must be between 1 and {MAX_INVOCATION_TIMEOUT}.")
+        out_cfg = aic.get("OutputConfig", {})
+        inference_id = headers.get("x-amzn-sagemaker-inference-id") or str(uuid.uuid4())
+        ext = (headers.get("x-amzn-sagemaker-s3outputpathextension") or "").strip("/")
+        out_base = "/".join(p for p in (out_cfg["S3OutputPath"].rstrip("/"), ext) if p)
+        output_location = f"{out_base}/{inference_id}.out"
+        failure_location = None
+        if out_cfg.get("S3FailurePath"):
+            fail_base = "/".join(p for p in (out_cfg["S3FailurePath"].rstrip("/"), ext) if p)
+            failure_location = f"{fail_base}/{inference_id}-error.out"
+        job = {
+            "account": account, "region": region, "endpoint": name, "inference_id": inference_id,
+            "input_location": input_location, "output_location": output_location,
+            "failure_location": failure_location, "timeout": timeout,
+            "content_type": headers.get("x-amzn-sagemaker-content-type"),
+            "accept": headers.get("x-amzn-sagemaker-accept"),
+            "custom_attributes": headers.get("x-amzn-sagemaker-custom-attributes"),
+            "received": time.time(),
+            "ttl": int(headers.get("x-amzn-sagemaker-requestttlseconds") or 6 * 3600),
+            "notification": out_cfg.get("NotificationConfig") or {},
+        }
+        size = int((aic.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance") or DEFAULT_CONCURRENCY)
+        with self._lock:
+            self.inflight += 1
+        self._pool((account, region, name), size).submit(self._run_job, job)
+        resp_headers = {"X-Amzn-SageMaker-OutputLocation": output_location, "Content-Type": "application/json"}
+        if failure_location:
+            resp_headers["X-Amzn-SageMaker-FailureLocation"] = failure_location
+        return 202, resp_headers, json.dumps({"InferenceId": inference_id}).encode()
+
+    def _run_job(self, job: dict[str, Any]) -> None:
+        try:
+            self._process(job)
+        finally:
+            with self._lock:
+                self.inflight -= 1
+
+    def _process(self, job: dict[str, Any]) -> None:
+        region, name = job["region"], job["endpoint"]
+        deadline = job["received"] + job["timeout"]
+        s3 = self.hosting.client("s3", region)
+        # Wait (bounded) for a serving container: requests queue while an endpoint is Creating/Updating.
+        c = None
+        while time.time() < deadline:
+            c = self.hosting.container_for(job["account"], region, name)
+            rec = self.hosting._record(job["account"], region, name)
+            if rec is None:
+                return self._fail(job, None, "ClientError: The endpoint was deleted before the request was processed.")
+            if c is not None and c.state == "Running":
+                break
+            if rec.endpoint_status == "Failed":
+                return self._fail(job, c, f"ServerError: Endpoint {name} is Failed: {rec.failure_reason}")
+            time.sleep(0.5)
+        else:
+            return self._fail(job, c, f"ServerError: Request timed out after {job['timeout']} seconds "
+                                      "(InvocationTimeoutSeconds) waiting for the endpoint to be InService.")
+        try:
+            bucket, key = parse_s3_uri(job["input_location"])
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as e:
+            return self._fail(job, c, f"ClientError: Failed to download input data from {job['input_location']}: "
+                                      f"{type(e).__name__}.")
+        started = time.time()
+        try:
+            reply = call_container(c.url, body, job["content_type"], job["accept"], job["custom_attributes"],
+                                   timeout=max(0.1, deadline - started))
+        except TimeoutError:
+            return self._fail(job, c, f"ServerError: Request timed out after {job['timeout']} seconds "
+                                      "(InvocationTimeoutSeconds) waiting for the model to respond.")
+        except ConnectionError as e:
+            return self._fail(job, c, f"ServerError: Could not reach the model container: {e}")
+        latency_ms = int((time.time() - started) * 1000)
+        if reply.status >= 400:
+            kind = "ClientError: Received client error" if reply.status < 500 else "ServerError: Received server error"
+            msg = reply.body.decode("utf-8", "replace")[:2000]
+            return self._fail(job, c, f"{kind} ({reply.status}) from model with message \"{msg}\". See the "
+                                      "SageMaker Endpoint logs in your account for more information.",
+                              latency_ms=latency_ms)
+        bucket, key = parse_s3_uri(job["output_location"])
+        s3.put_object(Bucket=bucket, Key=key, Body=reply.body, ContentType=reply.content_type)
+        self._data_log(region, c).add(
+            f"[sagemaker] Inference request succeeded. InferenceId: {job['inference_id']}. "
+            f"ModelLatency: {latency_ms} ms. OutputLocation: {job['output_location']}")
+        self._data_log(region, c).flush()
+        self._metrics(region, name, c.variant, ok=True, latency_ms=latency_ms)
+        self._notify(job, "Completed", {"contentType": reply.content_type, "outputLocation": job["output_location"]})
+
+    def _fail(self, job: dict[str, Any], c: Any, reason: str, *, latency_ms: int | None = None) -> None:
+        region = job["region"]
+        if job["failure_location"]:
+            bucket, key = parse_s3_uri(job["failure_location"])
+            self.hosting.client("s3", region).put_object(Bucket=bucket, Key=key, Body=reason.encode(),
+                                                         ContentType="text/plain")
+        if c is not None:
+            self._data_log(region, c).add(
+                f"[sagemaker] Inference request failed. InferenceId: {job['inference_id']}. {reason}")
+            self._data_log(region, c).flush()
+            self._metrics(region, job["endpoint"], c.variant, ok=False, latency_ms=latency_ms)
+        params: dict[str, Any] = {}
+        if job["failure_location"]:
+            params["failureLocation"] = job["failure_location"]
+        self._notify(job, "Failed", params, failure_reason=reason)
+
+    def _notify(self, job: dict[str, Any], status: str, response: dict[str, Any], *,
+                failure_reason: str | None = None) -> None:
+        topic = job["notification"].get("SuccessTopic" if status == "Completed" else "ErrorTopic")
+        if not topic:
+            return
+        message: dict[str, Any] = {
+            "awsRegion": job["region"],
+            "eventTime": _iso(time.time()),
+            "receivedTime": _iso(job["received"]),
+            "invocationStatus": status,
+            "requestParameters": {"contentType": job["content_type"] or "application/octet-stream",
+                                  "endpointName": job["endpoint"], "inputLocation": job["input_location"]},
+            "responseParameters": response,
+            "inferenceId": job["inference_id"],
+            "eventVersion": "1.0",
+            "eventSource": "aws:sagemaker",
+            "eventName": "InferenceResult",
+        }
+        if failure_reason:
+            message["failureReason"] = failure_reason
+        self.hosting.client("sns", job["region"]).publish(TopicArn=topic, Message=json.dumps(message))
+
+    def _metrics(self, region: str, endpoint: str, variant: str, *, ok: bool, latency_ms: int | None) -> None:
+        dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+        data = [{"MetricName": "Invocations", "Dimensions": dims, "Value": 1.0, "Unit": "Count"}]
+        if not ok:
+            data.append({"MetricName": "InvocationModelErrors", "Dimensions": dims, "Value": 1.0, "Unit": "Count"})
+        if latency_ms is not None:
+            data.append({"MetricName": "ModelLatency", "Dimensions": dims, "Value": latency_ms * 1000.0,
+                         "Unit": "Microseconds"})
+        try:
+            self.hosting.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+        except Exception:  # metrics are best effort, as on the platform
+            pass
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+        for p in pools:
+            p.shutdown(wait=False, cancel_futures=True)

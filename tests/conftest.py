@@ -1,0 +1,61 @@
+"""Shared fixtures. AWS is moto's real server on loopback; model containers are real TorchServe."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+# No test may ever reach real AWS, whatever the developer's environment holds.
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """A plain moto server (no model hosting) for tests of S3/logs/SNS logic. Session-wide; tests use
+    unique bucket/queue names."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def aws(moto_url):
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    return Aws(AwsParams(region="ap-south-1", endpoint_url=moto_url, max_attempts=2))
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """A real local stack (moto + model hosting) on a free loopback port, for the whole session."""
+    from endpoint_runbook.local import stack
+
+    state_dir = tmp_path_factory.mktemp("local-stack")
+    info = stack.up(port=0, state_dir=state_dir, startup_timeout=120)
+    yield info
+    stack.down(state_dir)
+
+
+@pytest.fixture()
+def stack_aws(local_stack):
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    return Aws(AwsParams(region="ap-south-1", endpoint_url=local_stack.url, max_attempts=3))
