@@ -59,3 +59,24 @@ def stack_aws(local_stack):
     from endpoint_runbook.aws import Aws, AwsParams
 
     return Aws(AwsParams(region="ap-south-1", endpoint_url=local_stack.url, max_attempts=3))
+
+
+@pytest.fixture(scope="session")
+def incident_stack(tmp_path_factory):
+    """A local stack seeded with the stygig-incident scenario (its own stack: tests may change it)."""
+    from endpoint_runbook.local import scenarios, stack
+
+    state_dir = tmp_path_factory.mktemp("incident-stack")
+    info = stack.up(port=0, state_dir=state_dir, startup_timeout=180)
+    try:
+        scenarios.seed("stygig-incident", info.url)
+        yield info
+    finally:
+        stack.down(state_dir)
+
+
+@pytest.fixture()
+def incident_aws(incident_stack):
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    return Aws(AwsParams(region="ap-south-1", endpoint_url=incident_stack.url, max_attempts=3))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import botocore.exceptions
@@ -29,22 +29,23 @@ import botocore.exceptions
 from .aws import error_code
 
 __all__ = [
-    "LogEvent",
-    "LogStream",
-    "LogRead",
-    "SignatureHit",
-    "CodeSummary",
-    "Cause",
-    "LogEvidence",
-    "SIGNATURES",
     "CAUSE_PRECEDENCE",
-    "log_group_name",
-    "read_endpoint_logs",
-    "events_from_lines",
-    "match_signatures",
-    "summarize",
-    "analyze",
+    "SIGNATURES",
+    "Cause",
+    "CodeSummary",
+    "LogEvent",
+    "LogEvidence",
+    "LogRead",
+    "LogStream",
     "Sample",
+    "Signature",
+    "SignatureHit",
+    "analyze",
+    "events_from_lines",
+    "log_group_name",
+    "match_signatures",
+    "read_endpoint_logs",
+    "summarize",
 ]
 
 Kind = Literal["cause", "symptom", "noise"]
@@ -128,21 +129,23 @@ def read_endpoint_logs(
     logs_client: Any,
     endpoint_name: str,
     *,
-    start: datetime | int,
+    start: datetime | timedelta | int,
     end: datetime | int | None = None,
     max_events: int = 20_000,
     max_pages: int = 1_000,
+    page_size: int = _PAGE_LIMIT,
 ) -> LogRead:
     """Read every stream of ``/aws/sagemaker/Endpoints/<endpoint_name>`` between ``start`` and ``end``.
 
-    ``start``/``end``: aware datetimes (naive ones are taken as UTC) or epoch milliseconds; ``end`` defaults
-    to now. Events come back in time order across streams (``AllTraffic/<instance>`` and
+    ``start``/``end``: aware datetimes (naive ones are taken as UTC) or epoch milliseconds; ``start`` may be
+    a timedelta (that long before ``end``); ``end`` defaults to now. Events come back in time order across streams (``AllTraffic/<instance>`` and
     ``AllTraffic/<instance>/data-log``), at most ``max_events`` of them (then ``truncated`` is set), using
-    at most ``max_pages`` FilterLogEvents calls (CloudWatch may return empty pages while it searches).
+    at most ``max_pages`` FilterLogEvents calls of up to ``page_size`` events (CloudWatch may return empty
+    pages while it searches).
     """
     group = log_group_name(endpoint_name)
-    start_ms = _ms(start)
     end_ms = _ms(end) if end is not None else _ms(datetime.now(timezone.utc))
+    start_ms = end_ms - int(start.total_seconds() * 1000) if isinstance(start, timedelta) else _ms(start)
     read = LogRead(group=group, start=start_ms, end=end_ms)
     if max_events <= 0:
         read.truncated = True
@@ -168,7 +171,7 @@ def read_endpoint_logs(
                 "logGroupName": group,
                 "startTime": start_ms,
                 "endTime": end_ms,
-                "limit": min(_PAGE_LIMIT, max_events - len(events)),
+                "limit": max(1, min(page_size, _PAGE_LIMIT, max_events - len(events))),
                 # Real CloudWatch always interleaves (the flag is deprecated there); moto only does when
                 # asked. Either way the events come in time order across streams.
                 "interleaved": True,
@@ -220,7 +223,7 @@ def _list_streams(logs_client: Any, group: str) -> list[LogStream]:
     return streams
 
 
-def _ms(t: datetime | int | float) -> int:
+def _ms(t: datetime | float) -> int:
     if isinstance(t, datetime):
         if t.tzinfo is None:
             t = t.replace(tzinfo=timezone.utc)
@@ -322,6 +325,9 @@ SIGNATURES: tuple[Signature, ...] = (
          r"NativeIoException.*Connection reset by peer"),
 )
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
+# One pass that rules out the (many) lines no signature matches, before trying them one by one.
+_ANY = re.compile("|".join(f"(?:{re.sub(r'[(][?]P<[a-z]+>', '(?:', p.pattern)})"
+                           for sig in SIGNATURES for p in sig.patterns))
 # Derived codes (from tracebacks, or from the mix of hits) that have no line pattern of their own.
 _DERIVED: dict[str, tuple[Kind, str]] = {
     "model-fn-error": ("cause", "model_fn raised while the worker loaded the model"),
@@ -481,6 +487,8 @@ def _as_events(events: Iterable[LogEvent | Mapping[str, Any] | str]) -> Iterator
 def _line_hits(ev: LogEvent, body: str) -> list[SignatureHit]:
     out: list[SignatureHit] = []
     text = body.strip()
+    if not _ANY.search(text):
+        return out
     for sig in SIGNATURES:
         for pat in sig.patterns:
             m = pat.search(text)

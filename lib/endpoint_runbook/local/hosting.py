@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.error
@@ -130,6 +131,7 @@ class Container:
     state: str = "Pending"  # Pending → Starting → Running | Failed | Stopped
     failure_reason: str | None = None
     shipper: LogShipper | None = None
+    tmpdir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -311,8 +313,9 @@ class Hosting:
     def _start(self, c: Container, region: str) -> None:
         container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
         c.port = free_port()
-        tmp = c.workdir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
+        c.tmpdir = Path(tempfile.mkdtemp(prefix="erb-ts-"))
+        tmp = c.tmpdir
         env = isolated_env(
             {
                 **{k: str(v) for k, v in (container.get("Environment") or {}).items()},
@@ -409,4 +412,6 @@ class Hosting:
         if c.state != "Failed":
             c.state = "Stopped"
         shutil.rmtree(c.workdir, ignore_errors=True)
+        if c.tmpdir:
+            shutil.rmtree(c.tmpdir, ignore_errors=True)
         self.on_change()

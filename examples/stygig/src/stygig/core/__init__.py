@@ -1,0 +1,1 @@
+"""Rule-based parts of the recommender: colour, gender, category compatibility and ranking."""
