@@ -1,0 +1,326 @@
+"""Step 1 — diagnose: the cause named, the evidence shown, the fix to apply.
+
+Nothing here trusts EndpointStatus or ``/ping`` (both say all is well while every worker dies). Four
+independent views are combined into one verdict: the endpoint's CloudWatch logs (``logs``), the archive's
+inventory and layout (``archive``), the serving code's import resolution (``imports``) and a load check in a
+clean serving environment (``loadcheck``). The verdict, with the fix (which source folder to add where in the
+archive) is written to ``<run-dir>/01-diagnose.json`` for step 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import archive, imports, logs
+from .aws import Aws, error_code, is_error
+from .errors import InputError, NotFoundError, RunbookError
+from .findings import Finding
+from .loadcheck import LoadCheck, load_check_dir
+from .records import write_record
+
+__all__ = ["EndpointFacts", "Verdict", "Diagnosis", "endpoint_facts", "run", "SEED_EXPECTED"]
+
+#: The seed's inventory table: what a StyGig archive should hold (a trailing / is a folder).
+SEED_EXPECTED = ["embeddings.npz", "faiss_index.index", "metadata.pkl", "config.json", "code/inference.py",
+                 "code/requirements.txt", "src/stygig/", "config/"]
+_SOURCE_SUFFIXES = (".py", ".txt", ".cfg", ".toml")
+_MAX_SOURCE_BYTES = 1 << 20
+
+
+@dataclass
+class EndpointFacts:
+    name: str
+    arn: str
+    status: str
+    failure_reason: str | None
+    config_name: str
+    created: str | None
+    last_modified: str | None
+    variants: list[dict[str, Any]]
+    async_config: dict[str, Any] | None
+    model_name: str
+    image: str | None
+    model_data_url: str | None
+    environment: dict[str, str]
+    execution_role_arn: str | None
+    instance_type: str | None
+    instance_count: int | None
+
+    @property
+    def program(self) -> str:
+        return self.environment.get("SAGEMAKER_PROGRAM") or "inference.py"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"program": self.program}
+
+
+@dataclass
+class Verdict:
+    cause: str  # missing-module, missing-entry-script, ..., or unknown / inconclusive
+    confidence: str  # high, medium, low
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    fix: dict[str, Any] = field(default_factory=dict)  # additions: [{package, source, target}], extras, notes
+    seen: list[str] = field(default_factory=list)  # what each view said, in one line each
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Diagnosis:
+    endpoint: EndpointFacts
+    logs: dict[str, Any]
+    archive: dict[str, Any]
+    imports: dict[str, Any] | None
+    load_check: LoadCheck | None
+    verdict: Verdict
+    findings: list[Finding]
+    started: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": "diagnose", "started": self.started, "seconds": self.seconds,
+            "endpoint": self.endpoint.to_dict(), "logs": self.logs, "archive": self.archive,
+            "imports": self.imports, "load_check": self.load_check.to_dict() if self.load_check else None,
+            "findings": [f.to_dict() for f in self.findings], "verdict": self.verdict.to_dict(),
+            # step 2 reads these two
+            "model_data_url": self.endpoint.model_data_url, "fix": self.verdict.fix,
+        }
+
+
+def _iso(v: Any) -> str | None:
+    return v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else (str(v) if v is not None else None)
+
+
+def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
+    """Endpoint → endpoint config (incl. AsyncInferenceConfig) → model. A missing endpoint is a NotFoundError
+    that names the near misses."""
+    try:
+        ep = sm.describe_endpoint(EndpointName=name)
+    except Exception as e:
+        if is_error(e, "ValidationException", "ValidationError", "ResourceNotFound"):
+            names = [s["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
+                     for s in page["Endpoints"]]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            raise NotFoundError(f"endpoint {name!r} does not exist in this account/region.",
+                                code="endpoint-not-found",
+                                hint=(f"Did you mean: {', '.join(close)}?" if close else
+                                      f"Endpoints here: {', '.join(names[:10]) or 'none'}.")) from e
+        raise
+    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+    variant = cfg["ProductionVariants"][0]
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    return EndpointFacts(
+        name=name, arn=ep["EndpointArn"], status=ep["EndpointStatus"], failure_reason=ep.get("FailureReason"),
+        config_name=ep["EndpointConfigName"], created=_iso(ep.get("CreationTime")),
+        last_modified=_iso(ep.get("LastModifiedTime")),
+        variants=[{k: v for k, v in pv.items() if not isinstance(v, (dt.datetime,))}
+                  for pv in ep.get("ProductionVariants", [])],
+        async_config=cfg.get("AsyncInferenceConfig"), model_name=variant["ModelName"],
+        image=container.get("Image"), model_data_url=container.get("ModelDataUrl"),
+        environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
+        instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
+    )
+
+
+def _read_archive(s3: Any, uri: str, program: str, expected: list[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """One streaming pass: inventory + layout lint + the small source files (for import resolution)."""
+    buffers: dict[str, bytearray] = {}
+
+    def wanted(m: Any) -> bool:
+        return m.type == "file" and m.path.endswith(_SOURCE_SUFFIXES) and m.size <= _MAX_SOURCE_BYTES
+
+    def on_member(m: Any, _raw: bytes) -> None:
+        if wanted(m):
+            buffers[m.path] = bytearray()  # registered even when empty: an empty __init__.py matters
+
+    def on_data(m: Any, data: memoryview) -> None:
+        if m.path in buffers and wanted(m):
+            buffers[m.path] += data
+
+    try:
+        body = archive._get_object(s3, uri)
+        try:
+            inv, *_ = archive._read_tar(body, archive.Limits(), on_member=on_member, on_data=on_data)
+        finally:
+            body.close()
+    except RunbookError as e:
+        return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}
+    sources = {k: bytes(v) for k, v in buffers.items()}
+    findings = list(inv.findings) + (archive.lint(inv, program) if inv.complete else [])
+    return {
+        "uri": uri, "readable": inv.complete, "summary": inv.to_dict(members=False),
+        "members": [{"path": m.path, "type": m.type, "size": m.size} for m in inv.members[:2000]],
+        "members_truncated": len(inv.members) > 2000,
+        "presence": archive.presence_table(inv, expected, program=program),
+        "findings": [f.to_dict() for f in findings],
+    }, sources
+
+
+def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None) -> LoadCheck:
+    bucket, key = archive.parse_s3_uri(uri)
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            archive.safe_extract(body, Path(tmp) / "ml" / "model")
+        except RunbookError as e:
+            return LoadCheck(ok=False, stage="extract", error_type=e.code, error=str(e),
+                             findings=[Finding(e.code, "error", str(e))])
+        finally:
+            body.close()
+        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log)
+
+
+def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
+             lc: LoadCheck | None, source_roots: dict[str, Path]) -> Verdict:
+    seen: list[str] = []
+    log_cause = log_ev.get("cause", {})
+    seen.append(f"logs: {log_cause.get('code')} — {log_cause.get('summary', '')}")
+    if not arch.get("readable"):
+        seen.append(f"archive: unreadable ({arch.get('error') or 'see findings'})")
+    else:
+        errs = [f["code"] for f in arch["findings"] if f["severity"] == "error"]
+        seen.append(f"archive: {arch['summary']['member_count']} members; errors: {', '.join(errs) or 'none'}")
+    if imp is not None:
+        seen.append(f"imports: missing {', '.join(imp.missing_packages) or 'nothing'}")
+    if lc is not None:
+        seen.append(f"load check: {'passes' if lc.ok else f'fails at {lc.stage}: {lc.error_type}: {lc.error}'}")
+
+    arch_codes = {f["code"] for f in arch.get("findings", [])}
+    if not arch.get("readable"):
+        bad = next((f for f in arch.get("findings", []) if f["severity"] == "error"), None)
+        return Verdict("bad-archive", "high", f"The model archive cannot be read: "
+                       f"{bad['message'] if bad else arch.get('message')}", [arch["uri"]],
+                       {"notes": ["Rebuild the archive from the model directory (see check-archive)."]}, seen)
+    if "missing-entry-script" in arch_codes or (imp is not None and not imp.entry_exists):
+        return Verdict("missing-entry-script", "high", f"code/{facts.program} is not in the archive.",
+                       [f["message"] for f in arch["findings"] if f["code"] in ("missing-entry-script",
+                                                                                "nested-top-folder")],
+                       {"notes": [f"Put the entry script at code/{facts.program}."]}, seen)
+    missing = list(imp.missing_packages) if imp is not None else []
+    if lc is not None and lc.missing_module:
+        top = lc.missing_module.split(".")[0]
+        if top not in missing:
+            missing.append(top)
+    log_pkg = (log_cause.get("details") or {}).get("package") if log_cause.get("code") == "missing-module" else None
+    if log_pkg and log_pkg not in missing:
+        missing.append(log_pkg)
+    if missing:
+        votes = sum([bool(imp and set(missing) & set(imp.missing_packages)),
+                     bool(lc and lc.missing_module),
+                     bool(log_pkg)])
+        confidence = "high" if votes >= 2 else "medium"
+        placements = imports.suggest_placement(imp, source_roots) if imp is not None else []
+        additions, notes, extras = [], [], []
+        for p in placements:
+            if p.action == "copy":
+                additions.append({"package": p.package, "source": p.source, "target": p.target, "why": p.reason})
+            elif p.action == "requirement":
+                notes.append(f"add {p.requirement} to code/requirements.txt ({p.reason})")
+            elif p.action == "move":
+                notes.append(f"move {p.source} to {p.target} inside the archive ({p.reason})")
+            else:
+                notes.append(f"{p.package}: {p.reason}")
+        # Extras the seed names: a config/ folder beside the package's src/ that the archive lacks.
+        for a in additions:
+            root = Path(a["source"]).parent.parent if Path(a["source"]).parent.name == "src" else None
+            if root and (root / "config").is_dir() and "config/" not in {r["path"] for r in arch["presence"]
+                                                                           if r["present"]}:
+                extras.append({"source": str(root / "config"), "target": "config/",
+                               "why": "the source tree's config/ is not in the archive"})
+        evidence = []
+        if log_pkg:
+            evidence += log_cause.get("evidence", [])[:4]
+        if imp is not None:
+            evidence += [f"{r.evidence}" for r in imp.imports if r.package in missing and r.status == "unresolved"][:3]
+        if lc is not None and lc.missing_module:
+            evidence.append(f"load check: ModuleNotFoundError: No module named '{lc.missing_module}'")
+        where = ", ".join(f"{a['source']} → {a['target']}" for a in additions) or "(no local source found)"
+        return Verdict("missing-module", confidence,
+                       f"The archive lacks the source package{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(repr(m) for m in missing)} that {facts.program} imports; every worker dies "
+                       f"at start-up. Fix: add {where}.",
+                       evidence, {"packages": missing, "additions": additions, "extras": extras, "notes": notes}, seen)
+    if lc is not None and not lc.ok:
+        code = lc.findings[0].code if lc.findings else "load-failed"
+        return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
+                       [f.message for f in lc.findings] + (lc.traceback or "").splitlines()[-3:], {}, seen)
+    if log_cause.get("code") not in (None, "no-logs", "no-known-signature", "logs-unreadable"):
+        return Verdict(log_cause["code"], log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
+                       log_cause.get("evidence", []), {}, seen)
+    if log_cause.get("code") in ("no-logs", "logs-unreadable", None):
+        return Verdict("inconclusive", "low", "Nothing explains a failure: " + "; ".join(seen),
+                       log_cause.get("evidence", []), {}, seen)
+    return Verdict("unknown", "low", "The archive loads and the logs show no known failure signature.",
+                   [], {}, seen)
+
+
+def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float = 60.0,
+        max_log_events: int = 20000, source_roots: list[str] | None = None, load_check: bool = True,
+        expected: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
+    """Diagnose ``endpoint_name`` and write ``01-diagnose.json``. Raises only for bad input (unknown endpoint);
+    an inconclusive diagnosis is a verdict, not an error."""
+    if not endpoint_name:
+        raise InputError("endpoint_name is required.", code="missing-input",
+                         hint="Set endpoint_name to the crash-looping endpoint.")
+    say = progress or (lambda _m: None)
+    started = dt.datetime.now(dt.timezone.utc)
+    sm, s3 = aws.client("sagemaker"), aws.client("s3")
+    say("describing the endpoint")
+    facts = endpoint_facts(sm, endpoint_name)
+
+    say("reading CloudWatch logs")
+    read = logs.read_endpoint_logs(aws.client("logs"), endpoint_name,
+                                   start=dt.timedelta(minutes=log_window_minutes), max_events=max_log_events)
+    log_ev = {"read": read.to_dict(), **logs.analyze(read).to_dict()}
+
+    findings: list[Finding] = []
+    arch: dict[str, Any] = {"uri": facts.model_data_url, "readable": False, "findings": [], "presence": []}
+    imp: imports.ImportReport | None = None
+    lc: LoadCheck | None = None
+    roots = {str(p): Path(p).expanduser().resolve() for p in (source_roots or [])}
+    missing_roots = [k for k, p in roots.items() if not p.is_dir()]
+    if missing_roots:
+        raise InputError(f"source root(s) not found: {', '.join(missing_roots)}", code="bad-source-root",
+                         hint="source_roots name local folders that may hold the missing packages.")
+    if facts.model_data_url:
+        say("reading the model archive (streaming)")
+        arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected or SEED_EXPECTED)
+        if arch.get("readable"):
+            say("resolving the serving code's imports")
+            image_modules = None
+            try:
+                from .serving_env import ensure_serving_env
+
+                image_modules = ensure_serving_env(log=say).image_modules() if load_check else None
+            except RunbookError:
+                image_modules = None
+            req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
+            imp = imports.resolve_imports(sources, program=facts.program, requirements=req,
+                                          image_modules=image_modules)
+            findings += imp.findings
+            if load_check:
+                say("load check in a clean serving environment")
+                lc = _load_check(s3, facts.model_data_url, facts.program, say)
+                findings += lc.findings
+        findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
+    verdict = _verdict(facts, log_ev, arch, imp, lc, roots)
+    diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
+                          load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),
+                          seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
+    write_record(run_dir, "diagnose", diagnosis.to_dict())
+    return diagnosis
+
+
+def describe_error(e: BaseException) -> str:
+    """A one-line account of an AWS error for the verdict (access denied etc.)."""
+    return f"{error_code(e) or type(e).__name__}: {e}"

@@ -1,0 +1,181 @@
+"""The load check: does the model load, as the container would load it, outside the container?
+
+The archive is extracted safely into a work dir laid out as ``/opt/ml/model``; ``code/requirements.txt`` is
+installed into a cached layer as the container does at start-up; then a clean subprocess of the serving
+environment (``serving_env``: what the SageMaker PyTorch image ships, never this project's or the developer's
+packages) puts the container's import path in place (``code/``, the model root), imports the entry script and
+calls ``model_fn(model_dir)``. The outcome says which stage failed, with the traceback.
+
+Guard against a false pass: every module the check imported must come from the extracted archive, the layer
+or the serving environment; anything else is reported (``resolved-outside``) and fails the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .findings import Finding
+from .serving_env import ServingEnv, ensure_serving_env, isolated_env
+
+__all__ = ["LoadCheck", "load_check_dir"]
+
+# Runs in the serving environment as `python -c`: the cwd is the work dir and sys.path[0] is dropped, so
+# nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
+_CHILD = r'''
+import importlib, json, os, sys, time, traceback
+sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+model_dir, program, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+code_dir = os.path.join(model_dir, "code")
+sys.path[:0] = [code_dir, model_dir] + [p for p in extra if p]
+os.environ.setdefault("SAGEMAKER_BASE_DIR", os.path.dirname(model_dir))
+module_name = program[:-3] if program.endswith(".py") else program
+out = {"stage": "import", "ok": False}
+t0 = time.monotonic()
+try:
+    mod = importlib.import_module(module_name)
+    out["import_seconds"] = round(time.monotonic() - t0, 3)
+    out["stage"] = "model_fn"
+    if not hasattr(mod, "model_fn"):
+        out.update(ok=True, stage="done", note="no model_fn: the toolkit's default model_fn will be used")
+    else:
+        t1 = time.monotonic()
+        model = mod.model_fn(model_dir)
+        out["model_fn_seconds"] = round(time.monotonic() - t1, 3)
+        out["model_type"] = type(model).__name__
+        out.update(ok=True, stage="done")
+except BaseException as e:
+    out["error_type"] = type(e).__name__
+    out["error"] = str(e)
+    out["traceback"] = traceback.format_exc()
+    if isinstance(e, ModuleNotFoundError):
+        out["missing_module"] = e.name
+origins = {}
+for name, m in list(sys.modules.items()):
+    f = getattr(m, "__file__", None)
+    if f and "." not in name:
+        origins[name] = os.path.realpath(f)
+out["origins"] = origins
+import sysconfig
+out["stdlib"] = [os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")]
+sys.stdout.flush()
+print("\n@@LOADCHECK@@" + json.dumps(out))
+'''
+
+
+@dataclass
+class LoadCheck:
+    """What the load check saw. ``stage`` is where it stopped: requirements, import, model_fn or done."""
+
+    ok: bool
+    stage: str
+    error_type: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    missing_module: str | None = None
+    seconds: float = 0.0
+    import_seconds: float | None = None
+    model_fn_seconds: float | None = None
+    outside: list[str] = field(default_factory=list)
+    output_tail: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["findings"] = [f.to_dict() for f in self.findings]
+        return d
+
+
+def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
+    frames = [line.strip() for line in tb.splitlines() if line.strip().startswith("File ")]
+    mine = [f for f in frames if model_dir in f]
+    return mine[-1].replace(model_dir + "/", "") if mine else None
+
+
+def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inference.py",
+                   env: ServingEnv | None = None, timeout: float = 600.0,
+                   log: Callable[[str], None] | None = None) -> LoadCheck:
+    """Run the load check on an extracted archive at ``model_dir`` (laid out as /opt/ml/model)."""
+    model_dir = str(Path(model_dir).resolve())
+    env = env or ensure_serving_env(log=log)
+    t0 = time.monotonic()
+    allowed = [model_dir, str(env.root)]
+    extra: list[str] = []
+    req = Path(model_dir, "code", "requirements.txt")
+    if req.is_file():
+        try:
+            site = env.layer(req.read_text(errors="replace"), log=log)
+        except ValueError:
+            return LoadCheck(ok=False, stage="requirements", error_type="RequirementsInstallFailed",
+                             error="pip could not install code/requirements.txt",
+                             seconds=round(time.monotonic() - t0, 3), findings=[Finding(
+                                 "requirements-install-failed", "error",
+                                 "pip cannot install code/requirements.txt: the container would exit before "
+                                 "TorchServe starts. Fix or pin the requirements.", [str(req)])])
+        if site:
+            extra.append(str(site))
+            allowed.append(str(Path(site).resolve()))
+    with tempfile.TemporaryDirectory(prefix="loadcheck-") as cwd:
+        run_env = isolated_env({"SAGEMAKER_PROGRAM": program}, path_prefix=[str(env.bin_dir)])
+        try:
+            proc = subprocess.run([str(env.python), "-s", "-c", _CHILD, model_dir, program, *extra],
+                                  cwd=cwd, env=run_env, capture_output=True, text=True, timeout=timeout,
+                                  errors="replace")
+            out_text, rc = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as e:
+            text = (e.stdout or "") if isinstance(e.stdout, str) else ""
+            return LoadCheck(ok=False, stage="timeout", error_type="Timeout",
+                             error=f"model loading did not finish within {timeout:.0f} s",
+                             seconds=round(time.monotonic() - t0, 3), output_tail=text.splitlines()[-20:],
+                             findings=[Finding("load-timeout", "error",
+                                               f"Loading the model took longer than {timeout:.0f} s; the container's "
+                                               "worker would time out too. Make model_fn faster or raise the "
+                                               "model server timeout.")])
+    head, _, payload = out_text.partition("\n@@LOADCHECK@@")
+    if not payload:
+        return LoadCheck(ok=False, stage="crash", error_type="Crash", error=f"the check process exited with {rc}",
+                         seconds=round(time.monotonic() - t0, 3), output_tail=out_text.splitlines()[-20:],
+                         findings=[Finding("load-crash", "error", "Loading the model killed the Python process "
+                                           f"(exit {rc}); see the output.", out_text.splitlines()[-5:])])
+    data = json.loads(payload.splitlines()[0])
+    stdlib = [p + os.sep for p in data.get("stdlib", [])]
+
+    def inside(path: str) -> bool:
+        if any(path.startswith(str(Path(a).resolve()) + os.sep) for a in allowed):
+            return True
+        return any(path.startswith(s) and "site-packages" not in path[len(s):] for s in stdlib)
+
+    outside = sorted(f"{name}: {path}" for name, path in data.get("origins", {}).items() if not inside(path))
+    result = LoadCheck(ok=bool(data["ok"]) and not outside, stage=data["stage"], error_type=data.get("error_type"),
+                       error=data.get("error"), traceback=data.get("traceback"),
+                       missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
+                       import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
+                       outside=outside, output_tail=head.strip().splitlines()[-20:])
+    if not data["ok"]:
+        where = _innermost_user_frame(data.get("traceback") or "", model_dir)
+        evidence = [f"{data.get('error_type')}: {data.get('error')}"] + ([where] if where else [])
+        if data.get("missing_module"):
+            result.findings.append(Finding("missing-module", "error",
+                                           f"Importing {program} fails: no module named '{data['missing_module']}'. "
+                                           "Add the package to the archive where the container imports it.",
+                                           evidence, {"module": data["missing_module"], "stage": data["stage"]}))
+        elif data.get("error_type") == "SyntaxError":
+            result.findings.append(Finding("syntax-error", "error", f"{program} or a module it imports does not "
+                                           "parse; fix the syntax error.", evidence))
+        elif data["stage"] == "model_fn":
+            result.findings.append(Finding("model-fn-error", "error", "model_fn raised while loading the model; "
+                                           "see the innermost frame and fix the model code or the artifacts.",
+                                           evidence, {"where": where}))
+        else:
+            result.findings.append(Finding("import-error", "error", f"Importing {program} fails.", evidence))
+    if outside:
+        result.findings.append(Finding("resolved-outside", "error", "Some modules were imported from outside the "
+                                        "archive and the serving environment: the check cannot vouch for them.",
+                                        outside[:10]))
+    return result
