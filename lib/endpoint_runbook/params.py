@@ -1,0 +1,180 @@
+"""The params file: one schema for the whole runbook, checked before any AWS call.
+
+    aws:            {region, profile, endpoint_url, max_attempts}
+    endpoint_name:  the crash-looping endpoint
+    run_dir:        optional; default runs/<run-id>
+    diagnose:       {...}   rebuild_archive: {...}   deploy: {...}   verify: {...}   cleanup: {...}
+
+Unknown keys and wrong types are errors that name the key (with the closest known key), never warnings.
+Each notebook's ``parameters`` cell holds exactly :func:`notebook_parameters` of its step.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+from .records import STEPS, find_secrets
+
+__all__ = ["Param", "SCHEMA", "COMMON", "STEP_KEYS", "load_params", "validate", "notebook_parameters",
+           "NOTEBOOKS"]
+
+
+@dataclass(frozen=True)
+class Param:
+    types: tuple[type, ...]
+    default: Any = None
+    doc: str = ""
+    required: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return not self.required
+        if bool in self.types and isinstance(value, bool):
+            return True
+        if isinstance(value, bool):  # bool is an int: only where asked for
+            return False
+        if float in self.types and isinstance(value, int):
+            return True
+        return isinstance(value, self.types)
+
+    def type_name(self) -> str:
+        return " or ".join(t.__name__ for t in self.types) + ("" if self.required else " or null")
+
+
+S, I, F, B, L = (str,), (int,), (float,), (bool,), (list,)
+
+#: What every notebook gets (from the aws section, the run dir).
+COMMON: dict[str, Param] = {
+    "region": Param(S, None, "AWS region (null: the profile's / AWS_DEFAULT_REGION)"),
+    "profile": Param(S, None, "AWS profile (null: the default chain: env, role, ...)"),
+    "endpoint_url": Param(S, None, "send every AWS call here (the local stack); null for real AWS"),
+    "max_attempts": Param(I, 8, "botocore standard-mode retry attempts per call"),
+    "run_dir": Param(S, None, "where step records go; the runner sets it"),
+}
+
+STEP_KEYS: dict[str, dict[str, Param]] = {
+    "diagnose": {
+        "endpoint_name": Param(S, None, "the crash-looping endpoint", required=True),
+        "log_window_minutes": Param(F, 60, "how far back to read its CloudWatch logs"),
+        "max_log_events": Param(I, 20000, "bound on log events read"),
+        "source_roots": Param(L, [], "local folders that may hold the missing packages (repo checkouts)"),
+        "load_check": Param(B, True, "import the entry script and call model_fn in a clean serving env"),
+    },
+    "rebuild_archive": {
+        "source_uri": Param(S, None, "archive to fix; null: the diagnosed endpoint's ModelDataUrl"),
+        "additions": Param(L, None, "[{source: folder, target: code/pkg/}]; null: the diagnosis's fix"),
+        "target_uri": Param(S, None, "where the fixed archive goes; null: <source prefix>-fixed/model.tar.gz"),
+        "overwrite": Param(B, False, "replace an existing target object"),
+        "full_check": Param(B, False, "also serve the rebuilt archive on TorchServe before upload"),
+    },
+    "deploy": {
+        "fixed_endpoint_name": Param(S, None, "the new endpoint; null: <prefix>-fixed-<timestamp>"),
+        "image_uri": Param(S, None, "serving image; null: the broken endpoint's own image"),
+        "instance_type": Param(S, None, "null: as the broken endpoint"),
+        "instance_count": Param(I, None, "null: as the broken endpoint"),
+        "smoke_input": Param(S, None, "s3:// input for the smoke request; null: the first verify input"),
+        "wait_timeout": Param(I, 900, "seconds to wait for InService"),
+        "smoke_timeout": Param(I, 300, "seconds to wait for the smoke result"),
+    },
+    "verify": {
+        "fixed_endpoint_name": Param(S, None, "endpoint to verify; null: the one step 3 deployed"),
+        "inputs": Param(L, None, "s3:// inputs; null: the seed's upperwear_tshirt100.png in the model's bucket"),
+        "count": Param(I, None, "total requests (inputs repeated): the first is cold, the rest warm"),
+        "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
+    },
+    "cleanup": {
+        "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
+        "confirm": Param(S, "", "type the endpoint name to delete; anything else is a dry run"),
+        "dry_run": Param(B, True, "plan only"),
+        "force": Param(B, False, "override the recent-traffic and verified-endpoint guards"),
+        "include_outputs": Param(B, False, "also delete its async output/failure objects"),
+        "recent_minutes": Param(F, 60, "an endpoint that served successfully this recently is kept"),
+    },
+}
+
+NOTEBOOKS = {step: f"{i + 1:02d}_{step}.ipynb" for i, step in enumerate(STEPS)}
+SCHEMA_TOP = {"aws", "endpoint_name", "run_dir", *STEPS}
+
+
+def notebook_parameters(step: str) -> dict[str, Param]:
+    return {**COMMON, **STEP_KEYS[step]}
+
+
+def _unknown(key: str, known: set[str], where: str) -> InputError:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return InputError(f"unknown key '{where}{key}' in the params file.", code="unknown-key",
+                      hint=(f"Did you mean {close[0]!r}? " if close else "") + f"Known: {', '.join(sorted(known))}.")
+
+
+def validate(raw: Any) -> dict[str, dict[str, Any]]:
+    """Check ``raw`` (the parsed YAML) against the schema; return each step's full notebook parameters."""
+    if not isinstance(raw, dict):
+        raise InputError("the params file must be a mapping of sections.", code="bad-params")
+    for key in raw:
+        if key not in SCHEMA_TOP:
+            raise _unknown(key, SCHEMA_TOP, "")
+    secrets = find_secrets(yaml.safe_dump(raw))
+    if secrets:
+        raise InputError("the params file holds AWS key material; parameters never carry secrets.",
+                         code="secret-in-params", hint="Use a profile or a role instead.")
+    if not raw.get("endpoint_name"):
+        raise InputError("endpoint_name is required (the crash-looping endpoint).", code="missing-value",
+                         hint="Add `endpoint_name: <name>` at the top of the params file.")
+    aws = raw.get("aws") or {}
+    if not isinstance(aws, dict):
+        raise InputError("aws: must be a mapping.", code="bad-type")
+    aws_keys = {k for k in COMMON if k != "run_dir"}
+    for key, value in aws.items():
+        if key not in aws_keys:
+            raise _unknown(key, aws_keys, "aws.")
+        _check(COMMON[key], value, f"aws.{key}")
+    common = {k: p.default for k, p in COMMON.items()} | dict(aws)
+    if raw.get("run_dir") is not None:
+        _check(COMMON["run_dir"], raw["run_dir"], "run_dir")
+        common["run_dir"] = raw["run_dir"]
+    out: dict[str, dict[str, Any]] = {}
+    for step in STEPS:
+        section = raw.get(step) or {}
+        if not isinstance(section, dict):
+            raise InputError(f"{step}: must be a mapping.", code="bad-type")
+        keys = STEP_KEYS[step]
+        values = {k: p.default for k, p in keys.items()}
+        if "endpoint_name" in keys and step == "diagnose":
+            values["endpoint_name"] = raw.get("endpoint_name")
+        for key, value in section.items():
+            if key not in keys or (key == "endpoint_name" and step == "diagnose"):
+                raise _unknown(key, set(keys) - ({"endpoint_name"} if step == "diagnose" else set()), f"{step}.")
+            values[key] = value
+        for key, p in keys.items():
+            _check(p, values[key], f"{step}.{key}" if key in section else key)
+        out[step] = {**common, **values}
+    return out
+
+
+def _check(p: Param, value: Any, where: str) -> None:
+    if not p.accepts(value):
+        raise InputError(f"{where} must be {p.type_name()}, not {type(value).__name__} ({value!r}).",
+                         code="missing-value" if value is None else "bad-type")
+
+
+def load_params(path: str | Path) -> dict[str, dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"params file {path} does not exist.", code="not-found",
+                         hint="Pass one of params/*.yaml, e.g. params/local.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise InputError(f"{path} is not valid YAML: {e}", code="bad-params") from e
+    steps = validate(raw)
+    base = path.resolve().parent.parent  # params/ sits at the project root: relative folders resolve there
+    roots = steps["diagnose"]["source_roots"]
+    steps["diagnose"]["source_roots"] = [str((base / r).resolve()) if not Path(r).is_absolute() else r
+                                         for r in roots]
+    return steps

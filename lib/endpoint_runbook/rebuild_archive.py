@@ -1,0 +1,167 @@
+"""Step 2 — rebuild the model archive: add the missing packages where the container imports them.
+
+The source archive is streamed from S3 and rewritten member by member (``archive.rebuild``: unchanged data is
+spliced, not recompressed, when the system zlib allows), the result is load-checked in a clean serving
+environment, and only a passing archive is uploaded — under a new key, multipart, with a SHA-256 checksum and
+metadata naming its source. The source object is only ever read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import archive
+from .aws import Aws, is_error
+from .errors import CheckFailed, InputError, NotFoundError
+from .loadcheck import LoadCheck, load_check_dir
+from .records import read_record, write_record
+
+__all__ = ["RebuildStep", "default_target", "run"]
+
+
+@dataclass
+class RebuildStep:
+    source_uri: str
+    target_uri: str
+    additions: list[dict[str, str]]
+    source_sha256: str = ""
+    result_sha256: str = ""
+    source_etag: str | None = None
+    method: str | None = None
+    seconds: float = 0.0
+    diff: dict[str, Any] = field(default_factory=dict)
+    load_check: LoadCheck | None = None
+    uploaded: dict[str, Any] | None = None
+    status: str = "failed"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["load_check"] = self.load_check.to_dict() if self.load_check else None
+        d["step"] = "rebuild_archive"
+        return d
+
+
+def default_target(source_uri: str) -> str:
+    """Next to the source: ``.../output/model.tar.gz`` → ``.../output-fixed/model.tar.gz``."""
+    bucket, key = archive.parse_s3_uri(source_uri)
+    folder, name = posixpath.split(key)
+    return f"s3://{bucket}/{(folder or 'model') + '-fixed'}/{name}"
+
+
+def _additions(raw: list[Any]) -> list[dict[str, str]]:
+    out = []
+    for a in raw:
+        if not isinstance(a, dict) or not a.get("source") or not a.get("target"):
+            raise InputError(f"an addition must be {{source: folder, target: archive path}}, not {a!r}.",
+                             code="bad-addition")
+        src = Path(a["source"]).expanduser()
+        target = a["target"].strip("/")
+        if not src.exists():
+            raise InputError(f"source folder {src} does not exist.", code="source-missing",
+                             hint="Point the addition at the package folder in your checkout (e.g. src/<pkg>).")
+        if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file():
+            raise InputError(f"{src} is not a Python package (no __init__.py), yet it goes under {target}/.",
+                             code="not-a-package", hint="Name the package folder itself, e.g. src/stygig.")
+        if target.startswith("/") or ".." in target.split("/"):
+            raise InputError(f"target {a['target']!r} would escape the archive.", code="unsafe-path")
+        out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", "")})
+    return out
+
+
+def _head(s3: Any, uri: str) -> dict[str, Any] | None:
+    bucket, key = archive.parse_s3_uri(uri)
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except Exception as e:
+        if is_error(e, "404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
+        target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
+        progress: Callable[[str], None] | None = None) -> RebuildStep:
+    """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes."""
+    say = progress or (lambda _m: None)
+    started = dt.datetime.now(dt.timezone.utc)
+    diag = read_record(run_dir, "diagnose") or {}
+    source_uri = source_uri or diag.get("model_data_url")
+    if not source_uri:
+        raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
+                         hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
+    if additions is None:
+        fix = diag.get("fix") or {}
+        additions = list(fix.get("additions", [])) + list(fix.get("extras", []))
+    if not additions:
+        raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
+                         hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
+    adds = _additions(additions)
+    target_uri = target_uri or default_target(source_uri)
+    archive.parse_s3_uri(target_uri)
+    if archive.parse_s3_uri(target_uri) == archive.parse_s3_uri(source_uri):
+        raise InputError(f"the target {target_uri} is the source object.", code="target-is-source",
+                         hint="The source is never written: choose a new key.")
+    s3 = aws.client("s3")
+    head = _head(s3, source_uri)
+    if head is None:
+        raise NotFoundError(f"source archive {source_uri} does not exist.", code="source-missing",
+                            hint="Check the model's ModelDataUrl (step 1 records it).")
+    if not overwrite and _head(s3, target_uri) is not None:
+        raise InputError(f"{target_uri} already exists.", code="target-exists",
+                         hint="Set overwrite: true, or choose another target_uri.")
+    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+            out = Path(tmp) / "model.tar.gz"
+            say(f"rebuilding {source_uri} (streaming)")
+            bucket, key = archive.parse_s3_uri(source_uri)
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                result = archive.rebuild(body, out, [(a["source"], a["target"]) for a in adds])
+            finally:
+                body.close()
+            step.source_sha256, step.result_sha256 = result.source_sha256, result.result_sha256
+            step.method = result.method
+            added = [r for r in result.diff if r["status"] == "added" and r.get("type") != "dir"]
+            replaced = [r for r in result.diff if r["status"] == "replaced"]
+            unchanged = [r for r in result.diff if r["status"] == "unchanged"]
+            step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in added],
+                         "replaced": [{"path": r["path"], "size": r.get("size")} for r in replaced],
+                         "unchanged_count": len(unchanged), "unchanged_bytes": sum(r.get("size") or 0 for r in unchanged),
+                         "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
+                         "copied_compressed_bytes": result.copied_compressed_bytes}
+            say("load check of the rebuilt archive")
+            program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+            model_dir = Path(tmp) / "ml" / "model"
+            with open(out, "rb") as fh:
+                archive.safe_extract(fh, model_dir)
+            step.load_check = load_check_dir(model_dir, program=program, log=say)
+            if full_check and step.load_check.ok:
+                step.load_check.output_tail.append("full TorchServe check: not run (not available in this version)")
+            if not step.load_check.ok:
+                step.error = f"the rebuilt archive does not load: {step.load_check.error_type}: {step.load_check.error}"
+                raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+            say(f"uploading to {target_uri}")
+            with open(out, "rb") as fh:
+                step.uploaded = archive.upload_stream(s3, fh, target_uri, source_uri=source_uri,
+                                                      source_sha256=result.source_sha256, overwrite=overwrite)
+        after = _head(s3, source_uri)
+        if after is None or after.get("ETag") != step.source_etag:
+            step.error = "the source object changed during the rebuild"
+            raise CheckFailed(f"{source_uri} changed while it was being rebuilt; rerun the step.",
+                              code="source-changed")
+        step.status = "passed"
+        return step
+    except Exception as e:
+        step.error = step.error or f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
+        write_record(run_dir, "rebuild_archive", step.to_dict())
