@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["STEPS", "record_path", "write_record", "read_record", "require_record", "new_run_id", "to_jsonable",
+__all__ = ["STEPS", "resolve_run_dir", "record_path", "write_record", "read_record", "require_record", "new_run_id", "to_jsonable",
            "SECRET_PATTERNS", "find_secrets"]
 
 STEPS = ("diagnose", "rebuild_archive", "deploy", "verify", "cleanup")
@@ -94,3 +94,10 @@ def require_record(run_dir: str | os.PathLike | None, step: str, what: str) -> d
                          code="missing-input", hint=f"Set it as a parameter, or run the {step} step first "
                          "with the same run_dir.")
     return rec
+
+
+def resolve_run_dir(run_dir: str | os.PathLike | None) -> str:
+    """The run dir to use: the given one, else ``runs/<run-id>`` under the working directory (created)."""
+    path = Path(run_dir) if run_dir else Path("runs") / new_run_id()
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path.resolve())

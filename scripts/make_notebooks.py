@@ -1,0 +1,183 @@
+"""Write notebooks/*.ipynb from the definitions below (stable cell ids, no outputs, the parameters cell built
+from the params schema), so notebooks are reviewed as this text and never drift from the schema.
+
+    .venv/bin/python scripts/make_notebooks.py          # write
+    .venv/bin/python scripts/make_notebooks.py --check  # exit 1 if a notebook differs from its definition
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+
+from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SETUP = """from endpoint_runbook import display
+from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.records import resolve_run_dir
+
+run_dir = resolve_run_dir(run_dir)
+aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts))
+display.identity(aws)"""
+
+NB: dict[str, list[tuple[str, str]]] = {
+    "diagnose": [
+        ("md", """# 1 · Diagnose the crash-looping endpoint
+
+An async endpoint can say **InService** while every model worker dies at start-up: `/ping` keeps answering
+`Healthy`, requests hang and time out. This notebook does not trust either. It reads four independent views and
+names one cause with its evidence and the exact fix:
+
+1. the endpoint, its async config and its model (image, model data, environment);
+2. the CloudWatch logs, matched against known crash signatures (the `NativeIoException … Connection reset by
+   peer` lines are noise: a client hung up);
+3. the model archive's inventory and layout, streamed from S3;
+4. the serving code's imports, resolved as the container resolves them, and a load check in a clean serving
+   environment (only what the SageMaker PyTorch image ships plus `code/requirements.txt`).
+
+The verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it."""),
+        ("params", ""),
+        ("code", SETUP),
+        ("md", "## Run the diagnosis"),
+        ("code", """from endpoint_runbook import diagnose
+
+result = diagnose.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, log_window_minutes=log_window_minutes,
+                      max_log_events=max_log_events, source_roots=source_roots, load_check=load_check,
+                      progress=display.progress)"""),
+        ("md", "## What it found"),
+        ("code", "display.show_diagnosis(result)"),
+    ],
+    "rebuild_archive": [
+        ("md", """# 2 · Rebuild the model archive
+
+The quick fix, done safely: the source `model.tar.gz` is streamed from S3 and rewritten with the missing
+packages added where the container imports them (`code/<pkg>/` by default). Every existing member is copied
+through unchanged (same bytes, names, modes, times); unchanged compressed data is spliced, not recompressed.
+The result must pass the load check before anything is uploaded, and it goes to a **new key**, with a SHA-256
+checksum and metadata naming its source. The source object is only ever read.
+
+Leave `source_uri` and `additions` unset to take them from step 1's verdict."""),
+        ("params", ""),
+        ("code", SETUP),
+        ("md", "## Rebuild, check, upload"),
+        ("code", """from endpoint_runbook import rebuild_archive
+
+result = rebuild_archive.run(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
+                             target_uri=target_uri, overwrite=overwrite, full_check=full_check,
+                             progress=display.progress)"""),
+        ("md", "## What changed"),
+        ("code", "display.show_rebuild(result)"),
+    ],
+    "deploy": [
+        ("md", """# 3 · Deploy the fixed async endpoint
+
+A new model (the rebuilt archive, the crashing endpoint's own image and environment), an async endpoint config
+(same S3 output/failure paths and SNS topics) and a new endpoint. Names of the model and config derive from the
+archive's SHA-256, so a rerun reuses what exists instead of duplicating it. Everything is tagged with the run id.
+
+`InService` proves nothing here (`/ping` lies), so the step is done only when a real async request has come
+back."""),
+        ("params", ""),
+        ("code", SETUP),
+        ("md", "## Preflight, create, wait, smoke request"),
+        ("code", """from endpoint_runbook import deploy
+
+result = deploy.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, image_uri=image_uri,
+                    instance_type=instance_type, instance_count=instance_count, smoke_input=smoke_input,
+                    wait_timeout=wait_timeout, smoke_timeout=smoke_timeout, progress=display.progress)"""),
+        ("code", "display.show_deploy(result)"),
+    ],
+    "verify": [
+        ("md", """# 4 · Verify the fixed endpoint really serves
+
+Async requests on real inputs, through the same path the users' clients take: the input in S3, the result
+object at the `OutputLocation` the call returns, the SNS notification (through an SQS queue subscribed to the
+topics; a temporary one is created and removed when none exists). Cold and warm latency, the model's own health
+lines in CloudWatch, and the recommendations as pictures."""),
+        ("params", ""),
+        ("code", SETUP),
+        ("md", "## Invoke and wait"),
+        ("code", """from endpoint_runbook import verify
+
+result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
+                    deadline_seconds=deadline_seconds, progress=display.progress)"""),
+        ("md", "## Results"),
+        ("code", "display.show_verify(result, aws)"),
+    ],
+    "cleanup": [
+        ("md", """# 5 · Clean up the broken endpoint
+
+A plan first, in dependency order: autoscaling, the endpoint, its endpoint config, its model (and, if asked,
+its async output objects). Anything another endpoint still uses is kept, and the plan says why. The endpoint
+step 3/4 verified, and any endpoint that served successfully in the last `recent_minutes`, is refused unless
+`force`.
+
+Nothing is deleted unless `confirm` equals the endpoint name: headless, set the `confirm` parameter; in Studio,
+type the name in the box below the plan and press the button."""),
+        ("params", ""),
+        ("code", SETUP),
+        ("md", "## The plan"),
+        ("code", """from endpoint_runbook import cleanup
+
+result = cleanup.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, confirm=confirm, dry_run=dry_run,
+                     force=force, include_outputs=include_outputs, recent_minutes=recent_minutes,
+                     progress=display.progress)
+display.show_cleanup(result)"""),
+        ("md", "## Confirm in Studio (headless runs use the `confirm` parameter instead)"),
+        ("code", """display.cleanup_confirm(result, aws, run_dir=run_dir, force=force, include_outputs=include_outputs,
+                        recent_minutes=recent_minutes)"""),
+    ],
+}
+
+
+def _params_cell(step: str) -> str:
+    lines = ["# Parameters (papermill injects the runner's values after this cell)."]
+    params = notebook_parameters(step)
+    width = max(len(f"{k} = {v.default!r}") for k, v in params.items())
+    for key, p in params.items():
+        assign = f"{key} = {p.default!r}"
+        lines.append(f"{assign:<{width}}  # {p.doc}")
+    return "\n".join(lines)
+
+
+def build(step: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "endpoint-runbook", "display_name": "endpoint-runbook", "language": "python"},
+                   "language_info": {"name": "python"}}
+    for i, (kind, text) in enumerate(NB[step]):
+        cid = f"{step.replace('_', '-')}-{i:02d}"
+        if kind == "md":
+            cell = nbformat.v4.new_markdown_cell(text, id=cid)
+        elif kind == "params":
+            cell = nbformat.v4.new_code_cell(_params_cell(step), id=cid, metadata={"tags": ["parameters"]})
+        else:
+            cell = nbformat.v4.new_code_cell(text, id=cid)
+        nb.cells.append(cell)
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for step, name in NOTEBOOKS.items():
+        path = ROOT / "notebooks" / name
+        text = json.dumps(build(step), indent=1, ensure_ascii=False) + "\n"
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+    if stale:
+        print(f"notebooks differ from scripts/make_notebooks.py: {', '.join(stale)}; run it to regenerate")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
