@@ -15,13 +15,15 @@ __all__ = ["progress", "identity", "card", "table", "findings", "show_diagnosis"
 _SEV = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
-def _display(obj: Any) -> None:
+def _display(html_text: str, plain: str) -> None:
+    """Show HTML in a notebook, with a plain-text twin (what a headless reader of the executed notebook and
+    a terminal see)."""
     try:
-        from IPython.display import HTML, display
-
-        display(HTML(obj) if isinstance(obj, str) else obj)
-    except ImportError:  # outside IPython: plain text
-        print(obj)
+        from IPython.display import display
+    except ImportError:
+        print(plain)
+        return
+    display({"text/html": html_text, "text/plain": plain}, raw=True)
 
 
 def progress(message: str) -> None:
@@ -30,20 +32,22 @@ def progress(message: str) -> None:
 
 
 def section(title: str) -> None:
-    _display(f"<h3>{html.escape(title)}</h3>")
+    _display(f"<h3>{html.escape(title)}</h3>", f"\n== {title} ==")
 
 
 def card(title: str, fields: dict[str, Any], *, status: str | None = None) -> None:
     colour = {"ok": "#1b7f3b", "bad": "#b3261e", "warn": "#8a6d00"}.get(status or "", "#333")
     rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
                    f"<td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>" for k, v in fields.items())
+    width = max((len(str(k)) for k in fields), default=0)
+    plain = "\n".join([f"[{title}]"] + [f"  {str(k):<{width}}  {_fmt(v)}" for k, v in fields.items()])
     _display(f"<div style='border-left:4px solid {colour};padding:4px 10px;margin:6px 0'>"
-             f"<b style='color:{colour}'>{html.escape(title)}</b><table>{rows}</table></div>")
+             f"<b style='color:{colour}'>{html.escape(title)}</b><table>{rows}</table></div>", plain)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, limit: int = 200) -> None:
     if not rows:
-        _display("<i>(none)</i>")
+        _display("<i>(none)</i>", "  (none)")
         return
     columns = list(columns or rows[0].keys())
     head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
@@ -51,7 +55,12 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, 
                                     f"{html.escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>"
                    for r in rows[:limit])
     more = f"<tr><td colspan={len(columns)}><i>… {len(rows) - limit} more</i></td></tr>" if len(rows) > limit else ""
-    _display(f"<table><tr>{head}</tr>{body}{more}</table>")
+    cells = [[_fmt(r.get(c))[:80] for c in columns] for r in rows[:limit]]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    plain = "\n".join(["  ".join(c.ljust(w) for c, w in zip(columns, widths))] +
+                      ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells] +
+                      ([f"… {len(rows) - limit} more"] if len(rows) > limit else []))
+    _display(f"<table><tr>{head}</tr>{body}{more}</table>", plain)
 
 
 def findings(items: Iterable[Any]) -> None:
@@ -65,7 +74,8 @@ def findings(items: Iterable[Any]) -> None:
 
 def lines(title: str, items: Iterable[str]) -> None:
     text = "\n".join(items)
-    _display(f"<b>{html.escape(title)}</b><pre style='white-space:pre-wrap;font-size:90%'>{html.escape(text)}</pre>")
+    _display(f"<b>{html.escape(title)}</b><pre style='white-space:pre-wrap;font-size:90%'>{html.escape(text)}</pre>",
+             f"{title}\n{text}")
 
 
 def _fmt(v: Any) -> str:

@@ -1,0 +1,99 @@
+"""The params file and the notebooks' parameters cells: one schema, checked before any AWS call."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+import pytest
+import yaml
+
+from endpoint_runbook.errors import InputError
+from endpoint_runbook.params import NOTEBOOKS, load_params, notebook_parameters, validate
+from endpoint_runbook.runner import parse_steps, run_chain
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = {"endpoint_name": "ep", "aws": {"region": "ap-south-1"}}
+
+
+@pytest.mark.parametrize("name", ["local.yaml", "stygig-ap-south-1.yaml"])
+def test_shipped_params_files_are_valid(name):
+    steps = load_params(ROOT / "params" / name)
+    assert steps["diagnose"]["endpoint_name"] == "stygig-async-endpoint-20251115-101546"
+    assert all(Path(r).is_absolute() for r in steps["diagnose"]["source_roots"])
+
+
+@pytest.mark.parametrize("raw, code, named", [
+    ({**GOOD, "diagnse": {}}, "unknown-key", "diagnose"),
+    ({**GOOD, "deploy": {"wait_timout": 3}}, "unknown-key", "deploy.wait_timout"),
+    ({**GOOD, "aws": {"regoin": "x"}}, "unknown-key", "aws.regoin"),
+    ({**GOOD, "deploy": {"wait_timeout": "3"}}, "bad-type", "deploy.wait_timeout"),
+    ({**GOOD, "cleanup": {"dry_run": "no"}}, "bad-type", "cleanup.dry_run"),
+    ({**GOOD, "verify": {"count": True}}, "bad-type", "verify.count"),
+    ({"aws": {"region": "ap-south-1"}}, "missing-value", "endpoint_name"),
+    ({**GOOD, "aws": {"region": "ap-south-1", "profile": "AKIAABCDEFGHIJKLMNOP"}}, "secret-in-params", "secrets"),
+])
+def test_bad_params_are_rejected_with_the_key_named(raw, code, named):
+    with pytest.raises(InputError) as e:
+        validate(raw)
+    assert e.value.code == code
+    assert named in str(e.value)
+
+
+def test_runner_rejects_bad_params_before_any_aws_call(tmp_path):
+    bad = tmp_path / "params" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text(yaml.safe_dump({**GOOD, "aws": {"endpoint_url": "http://127.0.0.1:9"}, "verify": {"inputz": []}}))
+    with pytest.raises(InputError, match="verify.inputz"):
+        run_chain(bad, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    r = subprocess.run([sys.executable, "-m", "endpoint_runbook.cli", "run", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "verify.inputz" in r.stderr and "Did you mean 'inputs'" in r.stderr
+
+
+def test_steps_spec():
+    assert parse_steps("1,deploy") == ["diagnose", "deploy"]
+    assert parse_steps(None)[-1] == "cleanup"
+    with pytest.raises(InputError):
+        parse_steps("deploy,verfy")
+
+
+def _parameters_cell(path: Path) -> dict[str, object]:
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"{path.name}: exactly one parameters cell"
+    tree = ast.parse("".join(cells[0]["source"]))
+    return {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.Assign)}
+
+
+@pytest.mark.parametrize("step", list(NOTEBOOKS))
+def test_notebook_parameters_match_the_schema(step, tmp_path):
+    path = ROOT / "notebooks" / NOTEBOOKS[step]
+    declared = _parameters_cell(path)
+    schema = notebook_parameters(step)
+    assert list(declared) == list(schema)
+    assert all(declared[k] == p.default for k, p in schema.items())
+    # papermill injects the runner's values (prepare_only: nothing executes).
+    values = dict(load_params(ROOT / "params" / "local.yaml")[step], run_dir=str(tmp_path))
+    out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters=values, prepare_only=True,
+                                     kernel_name="python3")
+    injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected
+    tree = ast.parse(injected[0].source)
+    got = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.Assign)}
+    assert got == values
+
+
+def test_notebooks_are_generated_and_stripped():
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--check"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        for c in nb["cells"]:
+            assert not c.get("outputs") and not c.get("execution_count"), path.name
+            assert "sys.path" not in "".join(c["source"]), f"{path.name}: notebooks import the installed package"
