@@ -253,7 +253,8 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     if lc is not None and not lc.ok:
         code = lc.findings[0].code if lc.findings else "load-failed"
         return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
-                       [f.message for f in lc.findings] + (lc.traceback or "").splitlines()[-3:], {}, seen)
+                       [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
+                       {"notes": [f.message for f in lc.findings]}, seen)
     if log_cause.get("code") not in (None, "no-logs", "no-known-signature", "logs-unreadable"):
         return Verdict(log_cause["code"], log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)

@@ -26,15 +26,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import queue
 import struct
+import threading
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .tarstream import StreamError, TarScanner
 
-__all__ = ["splice_available", "splice", "SpliceStats"]
+__all__ = ["SpliceStats", "splice", "splice_available"]
 
 Z_OK, Z_STREAM_END, Z_BUF_ERROR, Z_BLOCK = 0, 1, -5, 5
 IN_CHUNK = 1 << 20
@@ -76,6 +79,50 @@ def _lib() -> Any | None:
 def splice_available() -> bool:
     """True when the system zlib can be driven with Z_BLOCK (the fast, no-recompress rebuild)."""
     return _lib() is not None
+
+
+class _Sink:
+    """Hash (and write) committed bytes in a second thread: hashlib and file writes release the GIL, so
+    this overlaps with inflate (ctypes releases it too). Order is kept; errors surface on the next call."""
+
+    def __init__(self, h: Any, write: Callable[[Any], Any]):
+        self.h = h
+        self.write = write
+        self.q: queue.Queue[tuple[bytes, bool] | None] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.t = threading.Thread(target=self._loop, name="gzappend-sink", daemon=True)
+        self.t.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self.q.get()
+            try:
+                if item is None:
+                    return
+                if self.error is None:
+                    data, do_write = item
+                    self.h.update(data)
+                    if do_write:
+                        self.write(data)
+            except BaseException as e:  # noqa: BLE001 - surfaced in the caller's thread
+                self.error = e
+            finally:
+                self.q.task_done()
+
+    def put(self, data: bytes, do_write: bool) -> None:
+        if self.error is not None:
+            raise self.error
+        if data:
+            self.q.put((data, do_write))
+
+    def drain(self) -> None:
+        self.q.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.t.join()
 
 
 @dataclass
@@ -125,6 +172,17 @@ def splice(read: Callable[[int], bytes], write: Callable[[Any], Any], scanner: T
 def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable[[Any], Any],
          scanner: TarScanner, tail: Callable[[int], Iterable[bytes]], level: int, max_ratio: float,
          ratio_min_bytes: int, max_bytes: int) -> SpliceStats:
+    h = hashlib.sha256()  # committed bytes, then (after the cut) the rest of the source
+    sink = _Sink(h, write)
+    try:
+        return _loop(lib, strm, read, write, scanner, tail, level, max_ratio, ratio_min_bytes, max_bytes, h, sink)
+    finally:
+        sink.close()
+
+
+def _loop(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable[[Any], Any],
+          scanner: TarScanner, tail: Callable[[int], Iterable[bytes]], level: int, max_ratio: float,
+          ratio_min_bytes: int, max_bytes: int, h: Any, sink: _Sink) -> SpliceStats:
     out = (ctypes.c_ubyte * OUT_CHUNK)()
     out_addr = ctypes.addressof(out)
     outmv = memoryview(out).cast("B")
@@ -132,8 +190,6 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
     in_addr = ctypes.addressof(inbuf)
     pstrm = ctypes.byref(strm)
     inflate = lib.inflate
-
-    h = hashlib.sha256()  # committed bytes, then (after the cut) the rest of the source
     res: Any = None  # result hash
     cbuf = bytearray()  # source bytes read but not yet committed
     cbase = 0
@@ -165,8 +221,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
         if k <= 0:
             return
         with memoryview(cbuf) as mv, mv[:k] as part:
-            h.update(part)
-            write(bytes(part))
+            sink.put(bytes(part), True)
         del cbuf[:k]
         cbase = upto
         copied += k
@@ -176,6 +231,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
         cut = safe
         assert cut is not None and cut.uoff <= end
         commit(cut.bitpos // 8)
+        sink.drain()
         res = h.copy()
         result_bytes = copied
 
@@ -208,7 +264,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
         emit(comp.flush())
         if cut.kind == "block":
             emit(struct.pack("<II", crc & 0xFFFFFFFF, isize & 0xFFFFFFFF))
-        h.update(cbuf)  # the source hash continues over what was not copied
+        sink.put(bytes(cbuf), False)  # the source hash continues over what was not copied
         cbuf = bytearray()
         ubuf = bytearray()
         undecided.clear()
@@ -227,7 +283,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
                 if len(data) > IN_CHUNK:  # a read() that ignores its size argument
                     raise StreamError("splice-unsupported", "read() returned more than asked")
                 if finished:
-                    h.update(data)
+                    sink.put(data, False)
                 else:
                     cbuf += data
                 ctypes.memmove(in_addr, data, len(data))
@@ -265,7 +321,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
                     read_abs += len(data)
                     trailing += len(data)
                     if finished:
-                        h.update(data)
+                        sink.put(data, False)
                     else:
                         cbuf += data
                 continue
@@ -317,6 +373,7 @@ def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable
                 raise StreamError("splice-unsupported", "a deflate block of the source is larger than "
                                   f"{MAX_PENDING >> 20} MiB; rebuild with method='reencode'")
 
+    sink.drain()
     return SpliceStats(source_bytes=read_abs, source_sha256=h.hexdigest(), result_bytes=result_bytes,
                        result_sha256=res.hexdigest(), copied_bytes=copied, reencoded_source_bytes=reencoded,
                        tar_end=tar_end, gzip_members=gzip_members, trailing_garbage=trailing)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 try:  # optional accelerator
     from isal import isal_zlib as _fastzlib  # type: ignore[import-not-found]
@@ -27,8 +27,19 @@ except ImportError:  # pragma: no cover - exercised where isal is absent
     _fastzlib = None
 
 __all__ = [
-    "BLOCK", "RECORD", "ADDED_MTIME", "Member", "Entry", "StreamError", "TarScanner", "GzipReader", "header",
-    "iter_entries", "end_of_archive", "has_isal", "compressor",
+    "ADDED_MTIME",
+    "BLOCK",
+    "RECORD",
+    "Entry",
+    "GzipReader",
+    "Member",
+    "StreamError",
+    "TarScanner",
+    "compressor",
+    "end_of_archive",
+    "has_isal",
+    "header",
+    "iter_entries",
 ]
 
 BLOCK = 512
@@ -484,13 +495,3 @@ def compressor(level: int = 6, *, gzip: bool = True, fast: bool = False) -> Any:
             return _fastzlib.compressobj(min(level, 3), zlib.DEFLATED, wbits)
         return zlib.compressobj(1, zlib.DEFLATED, wbits)
     return zlib.compressobj(level, zlib.DEFLATED, wbits)
-
-
-def mode_type(st_mode: int) -> str:
-    if stat.S_ISDIR(st_mode):
-        return "dir"
-    if stat.S_ISREG(st_mode):
-        return "file"
-    if stat.S_ISLNK(st_mode):
-        return "symlink"
-    return "other"
