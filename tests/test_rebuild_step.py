@@ -1,0 +1,142 @@
+"""Step 2 — rebuild: members byte-identical, the source untouched, deterministic, nothing uploaded on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from endpoint_runbook import diagnose, rebuild_archive
+from endpoint_runbook.errors import CheckFailed, InputError, NotFoundError
+from endpoint_runbook.records import read_record
+from tinymodel import INFERENCE, TINYPKG, tar_gz
+
+
+@pytest.fixture()
+def broken(aws, tmp_path):
+    """A diagnosed endpoint whose archive lacks `tinypkg`, with a local checkout that has it under src/."""
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    name = f"rb-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    src = tar_gz({"code/inference.py": INFERENCE, "weights.bin": bytes(range(256)) * 4096})
+    s3.put_object(Bucket=name, Key="training/output/model.tar.gz", Body=src)
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": "img", "ModelDataUrl": f"s3://{name}/training/output/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    repo = tmp_path / "repo"
+    (repo / "src" / "tinypkg" / "__pycache__").mkdir(parents=True)
+    (repo / "src" / "tinypkg" / "__init__.py").write_bytes(TINYPKG)
+    (repo / "src" / "tinypkg" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"junk")
+    run_dir = tmp_path / "run"
+    diagnose.run(aws, run_dir=str(run_dir), endpoint_name=name, source_roots=[str(repo)])
+    return {"name": name, "bucket": name, "src": src, "run_dir": str(run_dir), "repo": repo,
+            "source_uri": f"s3://{name}/training/output/model.tar.gz"}
+
+
+def _members(data: bytes) -> dict[str, str]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: hashlib.sha256(tar.extractfile(m).read()).hexdigest() for m in tar if m.isfile()}
+
+
+def _get(aws, uri: str) -> bytes:
+    bucket, key = uri[5:].split("/", 1)
+    return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_rebuild_from_the_diagnosis(aws, broken):
+    r = rebuild_archive.run(aws, run_dir=broken["run_dir"])
+    assert r.status == "passed" and r.load_check.ok
+    assert r.target_uri == f"s3://{broken['bucket']}/training/output-fixed/model.tar.gz"
+    out = _get(aws, r.target_uri)
+    before, after = _members(broken["src"]), _members(out)
+    assert all(after[k] == v for k, v in before.items())  # unchanged members are byte-identical
+    assert set(after) - set(before) == {"code/tinypkg/__init__.py"}  # __pycache__ skipped
+    assert hashlib.sha256(out).hexdigest() == r.result_sha256
+    assert _get(aws, broken["source_uri"]) == broken["src"]  # the source object is untouched
+    assert r.source_sha256 == hashlib.sha256(broken["src"]).hexdigest()
+    head = aws.client("s3").head_object(Bucket=broken["bucket"], Key="training/output-fixed/model.tar.gz",
+                                        ChecksumMode="ENABLED")
+    assert head["Metadata"]["source-sha256"] == r.source_sha256
+    assert not aws.client("s3").list_multipart_uploads(Bucket=broken["bucket"]).get("Uploads")
+    rec = read_record(broken["run_dir"], "rebuild_archive")
+    assert rec["status"] == "passed" and rec["diff"]["added"][0]["path"] == "code/tinypkg/__init__.py"
+    # Twice: the same bytes.
+    again = rebuild_archive.run(aws, run_dir=broken["run_dir"], overwrite=True)
+    assert again.result_sha256 == r.result_sha256
+
+
+def test_a_failing_check_uploads_nothing(aws, broken, tmp_path):
+    wrong = tmp_path / "wrong" / "tinypkg"
+    wrong.mkdir(parents=True)
+    (wrong / "__init__.py").write_text("raise RuntimeError('not the real package')\n")
+    target = f"s3://{broken['bucket']}/fixed/model.tar.gz"
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], target_uri=target,
+                            additions=[{"source": str(wrong), "target": "code/tinypkg/"}])
+    assert e.value.code == "rebuilt-archive-fails"
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=broken["bucket"], Prefix="fixed/")
+    assert read_record(broken["run_dir"], "rebuild_archive")["status"] == "failed"
+
+
+@pytest.mark.parametrize("case, code", [
+    ("target-is-source", "target-is-source"),
+    ("target-exists", "target-exists"),
+    ("folder-missing", "source-missing"),
+    ("not-a-package", "not-a-package"),
+    ("source-missing", "source-missing"),
+])
+def test_bad_input_is_named_and_nothing_is_uploaded(aws, broken, tmp_path, case, code):
+    s3 = aws.client("s3")
+    kw: dict = {"target_uri": f"s3://{broken['bucket']}/t/{case}/model.tar.gz"}
+    if case == "target-is-source":
+        kw["target_uri"] = broken["source_uri"]
+    elif case == "target-exists":
+        s3.put_object(Bucket=broken["bucket"], Key=f"t/{case}/model.tar.gz", Body=b"someone else's")
+    elif case == "folder-missing":
+        kw["additions"] = [{"source": str(tmp_path / "nope"), "target": "code/tinypkg/"}]
+    elif case == "not-a-package":
+        (tmp_path / "plain").mkdir()
+        (tmp_path / "plain" / "mod.py").write_text("x = 1\n")
+        kw["additions"] = [{"source": str(tmp_path / "plain"), "target": "code/tinypkg/"}]
+    elif case == "source-missing":
+        kw["source_uri"] = f"s3://{broken['bucket']}/nothing/model.tar.gz"
+    with pytest.raises((InputError, NotFoundError)) as e:
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], **kw)
+    assert e.value.code == code
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=broken["bucket"]).get("Contents", [])]
+    assert keys == sorted(["training/output/model.tar.gz"] + (
+        [f"t/{case}/model.tar.gz"] if case == "target-exists" else []))
+    assert _get(aws, broken["source_uri"]) == broken["src"]
+
+
+def test_not_gzip_source_is_refused(aws, broken):
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=broken["bucket"], Key="bad/model.tar.gz", Body=b"plain text")
+    with pytest.raises(InputError) as e:
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], source_uri=f"s3://{broken['bucket']}/bad/model.tar.gz",
+                            target_uri=f"s3://{broken['bucket']}/bad-fixed/model.tar.gz")
+    assert e.value.code == "not-gzip"
+    assert "Contents" not in s3.list_objects_v2(Bucket=broken["bucket"], Prefix="bad-fixed/")
+
+
+def test_check_archive_cli_flags_the_layout(tmp_path):
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.tar.gz"
+    good.write_bytes(tar_gz({"code/inference.py": INFERENCE, "code/tinypkg/__init__.py": TINYPKG}))
+    nested = tmp_path / "nested.tar.gz"
+    nested.write_bytes(tar_gz({"model/code/inference.py": INFERENCE}))
+    ok = subprocess.run([sys.executable, "-m", "endpoint_runbook.cli", "check-archive", str(good)],
+                        capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "endpoint_runbook.cli", "check-archive", str(nested)],
+                         capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert bad.returncode == 1 and "nested-top-folder" in bad.stdout
+    assert Path(good).exists()
