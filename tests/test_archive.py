@@ -392,7 +392,9 @@ def test_check_archive_main_exit_codes(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "ERROR nested-top-folder: " in "\n".join(lines) and all(
         ln.split(" ", 1)[0] in ("ERROR", "WARNING", "INFO") for ln in lines)
-    assert A.check_archive_main([str(bad)]) == 0  # the incident archive's layout is fine: its imports are not
+    capsys.readouterr()
+    assert A.check_archive_main([str(bad)]) == 1  # the layout is fine, the imports are not: it would crash-loop
+    assert "ERROR missing-module: " in capsys.readouterr().out
     assert A.check_archive_main([str(tmp_path / "missing.tar.gz")]) == 1
     assert capsys.readouterr().out.strip().endswith("does not exist")
     junk = tmp_path / "junk.tar.gz"

@@ -362,13 +362,36 @@ def _digest_wrapper(hashers: dict[int, Any],
     return cb
 
 
-def inventory(stream: BinaryIO, *, limits: Limits | None = None, digests: bool = False) -> Inventory:
+SOURCE_SUFFIXES = (".py", ".txt", ".cfg", ".toml")
+MAX_SOURCE_BYTES = 1 << 20
+
+
+def inventory(stream: BinaryIO, *, limits: Limits | None = None, digests: bool = False,
+              sources: dict[str, bytes] | None = None) -> Inventory:
     """Read a gzip'd tar from ``stream`` (never seeks, never writes it to disk) and list what it holds.
 
     Stream and safety findings go to ``Inventory.findings``; nothing raises for bad content.
-    ``digests=True`` also computes each file member's sha256.
+    ``digests=True`` also computes each file member's sha256. ``sources``, when given, receives the small
+    source files (``.py``, ``.txt`` ... up to 1 MiB each, empty ones included) for import resolution.
     """
-    inv, *_ = _read_tar(stream, limits or Limits(), digests=digests)
+    if sources is None:
+        inv, *_ = _read_tar(stream, limits or Limits(), digests=digests)
+        return inv
+    buffers: dict[str, bytearray] = {}
+
+    def wanted(m: Member) -> bool:
+        return m.type == "file" and m.path.endswith(SOURCE_SUFFIXES) and m.size <= MAX_SOURCE_BYTES
+
+    def on_member(m: Member, _raw: bytes) -> None:
+        if wanted(m):
+            buffers[m.path] = bytearray()
+
+    def on_data(m: Member, data: memoryview) -> None:
+        if wanted(m) and m.path in buffers:
+            buffers[m.path] += data
+
+    inv, *_ = _read_tar(stream, limits or Limits(), digests=digests, on_member=on_member, on_data=on_data)
+    sources.update((k, bytes(v)) for k, v in buffers.items())
     return inv
 
 
@@ -398,11 +421,12 @@ def _get_object(s3_client: Any, uri: str) -> Any:
         raise
 
 
-def inventory_s3(s3_client: Any, uri: str, *, limits: Limits | None = None, digests: bool = False) -> Inventory:
+def inventory_s3(s3_client: Any, uri: str, *, limits: Limits | None = None, digests: bool = False,
+                 sources: dict[str, bytes] | None = None) -> Inventory:
     """:func:`inventory` of ``s3://bucket/key``, streamed from GetObject."""
     body = _get_object(s3_client, uri)
     try:
-        return inventory(body, limits=limits, digests=digests)
+        return inventory(body, limits=limits, digests=digests, sources=sources)
     finally:
         body.close()
 
@@ -506,23 +530,33 @@ def presence_table(inv: Inventory, expected: Sequence[str] | None = None, *,
 
 def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inference.py", *,
                   s3_client: Any = None, limits: Limits | None = None) -> list[Finding]:
-    """Inventory + lint (no AWS call unless ``source`` is an ``s3://`` URI, no load check)."""
+    """Inventory + layout lint + static import resolution of the serving code (no AWS call unless
+    ``source`` is an ``s3://`` URI; no load check: nothing is executed)."""
+    from .imports import resolve_imports
+
+    sources: dict[str, bytes] = {}
     if isinstance(source, (str, os.PathLike)):
         s = os.fspath(source)
         if s.startswith("s3://"):
             if s3_client is None:
                 raise InputError("an s3:// source needs an s3 client", code="bad-input")
-            inv = inventory_s3(s3_client, s, limits=limits)
+            inv = inventory_s3(s3_client, s, limits=limits, sources=sources)
         else:
             if not os.path.isfile(s):
                 raise NotFoundError(f"{s} does not exist", code="not-found")
             with open(s, "rb") as f:
-                inv = inventory(f, limits=limits)
+                inv = inventory(f, limits=limits, sources=sources)
     else:
-        inv = inventory(source, limits=limits)
+        inv = inventory(source, limits=limits, sources=sources)
     findings = list(inv.findings)
     if inv.complete:
-        findings += lint(inv, program)
+        layout = lint(inv, program)
+        findings += layout
+        if not any(f.code in ("missing-entry-script", "nested-top-folder") for f in layout):
+            req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
+            report = resolve_imports(sources, program=program, requirements=req)
+            findings += [f for f in report.findings if f.code not in {x.code for x in layout}
+                         or f.code == "missing-module"]
     return findings
 
 

@@ -29,8 +29,6 @@ __all__ = ["EndpointFacts", "Verdict", "Diagnosis", "endpoint_facts", "run", "SE
 #: The seed's inventory table: what a StyGig archive should hold (a trailing / is a folder).
 SEED_EXPECTED = ["embeddings.npz", "faiss_index.index", "metadata.pkl", "config.json", "code/inference.py",
                  "code/requirements.txt", "src/stygig/", "config/"]
-_SOURCE_SUFFIXES = (".py", ".txt", ".cfg", ".toml")
-_MAX_SOURCE_BYTES = 1 << 20
 
 
 @dataclass
@@ -134,28 +132,11 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
 
 def _read_archive(s3: Any, uri: str, program: str, expected: list[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
     """One streaming pass: inventory + layout lint + the small source files (for import resolution)."""
-    buffers: dict[str, bytearray] = {}
-
-    def wanted(m: Any) -> bool:
-        return m.type == "file" and m.path.endswith(_SOURCE_SUFFIXES) and m.size <= _MAX_SOURCE_BYTES
-
-    def on_member(m: Any, _raw: bytes) -> None:
-        if wanted(m):
-            buffers[m.path] = bytearray()  # registered even when empty: an empty __init__.py matters
-
-    def on_data(m: Any, data: memoryview) -> None:
-        if m.path in buffers and wanted(m):
-            buffers[m.path] += data
-
+    sources: dict[str, bytes] = {}
     try:
-        body = archive._get_object(s3, uri)
-        try:
-            inv, *_ = archive._read_tar(body, archive.Limits(), on_member=on_member, on_data=on_data)
-        finally:
-            body.close()
+        inv = archive.inventory_s3(s3, uri, sources=sources)
     except RunbookError as e:
         return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}
-    sources = {k: bytes(v) for k, v in buffers.items()}
     findings = list(inv.findings) + (archive.lint(inv, program) if inv.complete else [])
     return {
         "uri": uri, "readable": inv.complete, "summary": inv.to_dict(members=False),
