@@ -37,7 +37,7 @@ def load_module(name: str, path: Path):
     return module
 
 
-def run_train(catalog: Path, output: Path, packaging: str) -> subprocess.Popen:
+def run_train(catalog: Path, output: Path, packaging: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable,
@@ -50,6 +50,7 @@ def run_train(catalog: Path, output: Path, packaging: str) -> subprocess.Popen:
             str(output),
             "--packaging",
             packaging,
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -74,7 +75,8 @@ def archives(catalog_dir, tmp_path_factory) -> dict[str, Path]:
     """fixed, fixed-again (same inputs) and buggy archives, trained side by side."""
     out = tmp_path_factory.mktemp("archives")
     runs = {
-        name: (out / f"{name}.tar.gz", run_train(catalog_dir, out / f"{name}.tar.gz", name.split("-")[0]))
+        name: (out / f"{name}.tar.gz", run_train(catalog_dir, out / f"{name}.tar.gz", name.split("-")[0],
+                                                 *(["--no-check"] if name == "buggy" else [])))
         for name in ("fixed", "fixed-again", "buggy")
     }
     for name, (_, proc) in runs.items():
@@ -394,3 +396,13 @@ def test_output_fn_answers_json_only(inference):
     with pytest.raises(inference.BadRequest) as raised:
         inference.output_fn({"a": 1}, "text/csv")
     assert raised.value.status_code == 406
+
+
+def test_check_archive_stops_the_buggy_training_job(catalog_dir, tmp_path):
+    """The permanent fix: with the check on (the default), the seed's bug fails the job instead of shipping."""
+    out = tmp_path / "model.tar.gz"
+    proc = run_train(catalog_dir, out, "buggy")
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "check-archive: missing-module" in stdout + stderr and "stygig" in stdout + stderr
+    assert not out.exists()

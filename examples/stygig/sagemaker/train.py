@@ -159,6 +159,32 @@ def write_archive(model_dir: Path, output: Path) -> list[str]:
     return members
 
 
+def package_fixed(code_root: Path, model_dir: Path, output: Path) -> list[str] | None:
+    """The permanent fix as reusable parts: endpoint-runbook's packaging puts the package where the serving
+    worker imports it (code/stygig/) and config/ at the root. None when endpoint-runbook is not installed."""
+    try:
+        from endpoint_runbook.archive import package_model
+    except ImportError:
+        return None
+    result = package_model(output, model_dir=model_dir, entry_script=code_root / "sagemaker" / "inference.py",
+                           requirements=code_root / "sagemaker" / "requirements.txt",
+                           source_packages=[code_root / "src" / "stygig"], extra_dirs=[code_root / "config"])
+    return list(result.members)
+
+
+def check_before_saving(output: Path) -> bool:
+    """`endpoint-runbook check-archive` as a training job would run it: False stops the job."""
+    try:
+        from endpoint_runbook.archive import check_archive
+    except ImportError:
+        logger.warning("endpoint-runbook is not installed: %s is not checked (pip install endpoint-runbook)", output)
+        return True
+    errors = [f for f in check_archive(output) if f.severity == "error"]
+    for f in errors:
+        logger.error("check-archive: %s: %s", f.code, f.message)
+    return not errors
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the StyGig model and package model.tar.gz.")
     parser.add_argument("--catalog", type=Path, required=True, help="catalog root holding train/...")
@@ -176,14 +202,22 @@ def main(argv: list[str] | None = None) -> int:
         help="fixed: ship code/stygig and config/; buggy: reproduce the incident's archive",
     )
     parser.add_argument("--limit", type=int, help="use an evenly spaced subset of N catalog images")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="skip check-archive before saving (the incident's training job had no check)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp)
         config = build_model_dir(args.catalog, args.code_root, model_dir, args.limit)
-        package_code(args.code_root, model_dir, args.packaging)
-        members = write_archive(model_dir, args.output)
+        members = package_fixed(args.code_root, model_dir, args.output) if args.packaging == "fixed" else None
+        if members is None:
+            package_code(args.code_root, model_dir, args.packaging)
+            members = write_archive(model_dir, args.output)
+    if args.check and not check_before_saving(args.output):
+        args.output.unlink()
+        logger.error("Not saving %s: it would crash-loop on the endpoint. Fix the packaging.", args.output)
+        return 1
     logger.info(
         "Wrote %s: %d items, %d categories, %d members",
         args.output,
