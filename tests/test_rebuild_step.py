@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.errors import CheckFailed, InputError, NotFoundError
 from endpoint_runbook.records import read_record
@@ -140,3 +139,26 @@ def test_check_archive_cli_flags_the_layout(tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert bad.returncode == 1 and "nested-top-folder" in bad.stdout
     assert Path(good).exists()
+
+
+@pytest.mark.slow
+def test_full_check_serves_the_rebuilt_archive_on_torchserve(aws, broken):
+    r = rebuild_archive.run(aws, run_dir=broken["run_dir"], full_check=True,
+                            target_uri=f"s3://{broken['bucket']}/full/model.tar.gz")
+    assert r.serve_check is not None and r.serve_check.ok and r.uploaded
+
+
+@pytest.mark.slow
+def test_full_check_failure_uploads_nothing(aws, broken, tmp_path):
+    # Imports fine and model_fn passes in-process, but the worker dies under TorchServe: predict-time import
+    # of a package that only the handler path touches is not it — use a model_fn that kills its process.
+    pkg = tmp_path / "killer" / "tinypkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("import os, sys\nif 'ts' in sys.modules:\n    os._exit(3)\n"
+                                     "def answer(xs):\n    return 0\n")
+    with pytest.raises(CheckFailed):
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], full_check=True,
+                            target_uri=f"s3://{broken['bucket']}/full-bad/model.tar.gz",
+                            additions=[{"source": str(pkg), "target": "code/tinypkg/"}])
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=broken["bucket"], Prefix="full-bad/")
+    assert read_record(broken["run_dir"], "rebuild_archive")["serve_check"]["ok"] is False

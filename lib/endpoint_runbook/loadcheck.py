@@ -179,3 +179,59 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                                         "archive and the serving environment: the check cannot vouch for them.",
                                         outside[:10]))
     return result
+
+
+_CRASH_MARKERS = ("Backend worker process died", "Load model failed")
+
+
+def serve_check(model_dir: str | os.PathLike[str], *, program: str = "inference.py", env: ServingEnv | None = None,
+                timeout: float = 240.0, log: Callable[[str], None] | None = None) -> LoadCheck:
+    """The full check: serve ``model_dir`` (laid out as ``<base>/model``) with the real toolkit on the real
+    TorchServe, and pass only when a worker reaches READY (``/ping`` alone proves nothing)."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from .serving_env import start_model_server
+
+    model_dir = Path(model_dir).resolve()
+    if model_dir.name != "model":
+        raise ValueError("serve_check needs the model at <base>/model")
+    env = env or ensure_serving_env(log=log)
+    t0 = time.monotonic()
+    out: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="servecheck-") as work:
+        server = start_model_server(env, base_dir=model_dir.parent, workdir=Path(work),
+                                    environment={"SAGEMAKER_PROGRAM": program, "SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+        reader = threading.Thread(target=lambda: out.extend(server.proc.stdout), daemon=True)
+        reader.start()
+        verdict, detail = "timeout", f"no worker became READY within {timeout:.0f} s"
+        try:
+            while time.monotonic() - t0 < timeout:
+                if server.proc.poll() is not None:
+                    verdict, detail = "exited", f"the container exited with {server.proc.returncode}"
+                    break
+                if any(m in line for line in list(out) for m in _CRASH_MARKERS):
+                    verdict, detail = "crash-loop", "a worker died while loading the model"
+                    break
+                try:
+                    with urllib.request.urlopen(f"{server.url}/models/model", timeout=2) as r:
+                        workers = json.loads(r.read())[0].get("workers", [])
+                    if any(w.get("status") == "READY" for w in workers):
+                        verdict, detail = "ready", "a worker loaded the model and is READY"
+                        break
+                except (urllib.error.URLError, OSError, ValueError, IndexError, KeyError):
+                    pass
+                time.sleep(0.5)
+        finally:
+            server.stop()
+            reader.join(timeout=5)
+    ok = verdict == "ready"
+    errors = [line.split(" - ", 1)[-1].strip() for line in out if "Error" in line and "MODEL_LOG" in line]
+    result = LoadCheck(ok=ok, stage="serve" if not ok else "done", error_type=None if ok else verdict,
+                       error=None if ok else detail, seconds=round(time.monotonic() - t0, 3),
+                       output_tail=[line.rstrip() for line in out[-20:]])
+    if not ok:
+        result.findings.append(Finding("serve-check-failed", "error", f"TorchServe could not serve the model: {detail}.",
+                                       errors[-5:]))
+    return result

@@ -9,7 +9,6 @@ metadata naming its source. The source object is only ever read.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import posixpath
 import tempfile
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Callable
 from . import archive
 from .aws import Aws, is_error
 from .errors import CheckFailed, InputError, NotFoundError
-from .loadcheck import LoadCheck, load_check_dir
+from .loadcheck import LoadCheck, load_check_dir, serve_check
 from .records import read_record, write_record
 
 __all__ = ["RebuildStep", "default_target", "run"]
@@ -37,6 +36,7 @@ class RebuildStep:
     seconds: float = 0.0
     diff: dict[str, Any] = field(default_factory=dict)
     load_check: LoadCheck | None = None
+    serve_check: LoadCheck | None = None
     uploaded: dict[str, Any] | None = None
     status: str = "failed"
     error: str | None = None
@@ -44,6 +44,7 @@ class RebuildStep:
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["load_check"] = self.load_check.to_dict() if self.load_check else None
+        d["serve_check"] = self.serve_check.to_dict() if self.serve_check else None
         d["step"] = "rebuild_archive"
         return d
 
@@ -144,7 +145,11 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
                 archive.safe_extract(fh, model_dir)
             step.load_check = load_check_dir(model_dir, program=program, log=say)
             if full_check and step.load_check.ok:
-                step.load_check.output_tail.append("full TorchServe check: not run (not available in this version)")
+                say("full check: serving the rebuilt archive on TorchServe")
+                step.serve_check = serve_check(model_dir, program=program, log=say)
+                if not step.serve_check.ok:
+                    step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
+                    raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
             if not step.load_check.ok:
                 step.error = f"the rebuilt archive does not load: {step.load_check.error_type}: {step.load_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")

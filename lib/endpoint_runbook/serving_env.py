@@ -24,7 +24,8 @@ from typing import Iterator
 
 from .errors import RunbookError
 
-__all__ = ["ServingEnv", "ensure_serving_env", "cache_root", "check_java", "isolated_env", "SPEC_NAME"]
+__all__ = ["ServingEnv", "ensure_serving_env", "cache_root", "check_java", "isolated_env", "SPEC_NAME",
+           "ModelServer", "start_model_server", "free_port"]
 
 SPEC_NAME = "serving-image.txt"
 _JAVA_MAJOR = 17
@@ -157,3 +158,75 @@ def isolated_env(extra: dict[str, str] | None = None, *, path_prefix: list[str] 
     env["PATH"] = os.pathsep.join([*(path_prefix or []), *base_path])
     env.update(extra or {})
     return env
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ModelServer:
+    """A model container process: the real toolkit + TorchServe on a loopback port (its own process group)."""
+
+    proc: subprocess.Popen
+    port: int
+    tmpdir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        import signal
+
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)  # TorchServe's JVM and workers share the process group
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, environment: dict[str, str] | None = None,
+                       extra_env: dict[str, str] | None = None) -> ModelServer:
+    """Start ``container_entry.py`` (the image's ``serve``) on the model at ``base_dir/model``; output is piped
+    (stdout+stderr merged, line-buffered text) for the caller to ship or read."""
+    import tempfile
+
+    port = free_port()
+    # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
+    tmp = Path(tempfile.mkdtemp(prefix="erb-ts-"))
+    run_env = isolated_env({
+        **{k: str(v) for k, v in (environment or {}).items()},
+        "SAGEMAKER_BASE_DIR": str(base_dir),
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_SAFE_PORT_RANGE": f"{port}-{port}",
+        # Loopback only, and private ports/dirs so that several containers run side by side.
+        "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{port}",
+        "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{port}",
+        "TS_METRICS_ADDRESS": f"http://127.0.0.1:{free_port()}",
+        "TS_GRPC_INFERENCE_PORT": str(free_port()),
+        "TS_GRPC_MANAGEMENT_PORT": str(free_port()),
+        "TEMP": str(tmp),
+        "TMPDIR": str(tmp),
+        **(extra_env or {}),
+    }, path_prefix=[str(env.bin_dir)])
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        if k not in (extra_env or {}):
+            run_env.pop(k, None)
+    entry = Path(__file__).with_name("local") / "container_entry.py"
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [str(env.python), str(entry), "--layers-dir", str(layers_dir(env))],
+        cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True, text=True, errors="replace", bufsize=1,
+    )
+    return ModelServer(proc=proc, port=port, tmpdir=tmp)

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import tarfile
-import tempfile
 import threading
 import time
 import urllib.error
@@ -37,20 +33,13 @@ from typing import Any, Callable
 import boto3
 import botocore.config
 
-from ..serving_env import ServingEnv, isolated_env, layers_dir
+from ..serving_env import ModelServer, ServingEnv, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
 
-CONTAINER_ENTRY = Path(__file__).with_name("container_entry.py")
 _TS_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[,.](\d{3})")
 PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
                 "Please check CloudWatch logs for this endpoint.")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def new_instance_id() -> str:
@@ -132,6 +121,7 @@ class Container:
     failure_reason: str | None = None
     shipper: LogShipper | None = None
     tmpdir: Path | None = None
+    server: ModelServer | None = None
 
     @property
     def url(self) -> str:
@@ -312,41 +302,15 @@ class Hosting:
 
     def _start(self, c: Container, region: str) -> None:
         container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
-        c.port = free_port()
-        # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
-        c.tmpdir = Path(tempfile.mkdtemp(prefix="erb-ts-"))
-        tmp = c.tmpdir
-        env = isolated_env(
-            {
-                **{k: str(v) for k, v in (container.get("Environment") or {}).items()},
-                "SAGEMAKER_BASE_DIR": str(c.workdir / "ml"),
-                "SAGEMAKER_BIND_TO_PORT": str(c.port),
-                "SAGEMAKER_SAFE_PORT_RANGE": f"{c.port}-{c.port}",
-                # Loopback only, and private ports/dirs so that several containers run side by side.
-                "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{c.port}",
-                "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{c.port}",
-                "TS_METRICS_ADDRESS": f"http://127.0.0.1:{free_port()}",
-                "TS_GRPC_INFERENCE_PORT": str(free_port()),
-                "TS_GRPC_MANAGEMENT_PORT": str(free_port()),
-                "TEMP": str(tmp),
-                "TMPDIR": str(tmp),
-                # The container's AWS: the stack itself (on SageMaker, the execution role).
-                "AWS_ENDPOINT_URL": self.server_url,
-                "AWS_ACCESS_KEY_ID": "local-stack",
-                "AWS_SECRET_ACCESS_KEY": "local-stack",
-                "AWS_DEFAULT_REGION": region,
-                "AWS_REGION": region,
-            },
-            path_prefix=[str(self.serving_env.bin_dir)],
-        )
-        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            env.pop(k, None)
         c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
-        c.proc = subprocess.Popen(
-            [str(self.serving_env.python), str(CONTAINER_ENTRY), "--layers-dir", str(layers_dir(self.serving_env))],
-            cwd=c.workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, text=True, errors="replace", bufsize=1,
+        c.server = start_model_server(
+            self.serving_env, base_dir=c.workdir / "ml", workdir=c.workdir,
+            environment=container.get("Environment") or {},
+            # The container's AWS: the stack itself (on SageMaker, the execution role).
+            extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
+                       "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
         )
+        c.proc, c.port, c.tmpdir = c.server.proc, c.server.port, c.server.tmpdir
         c.state = "Starting"
         self.on_change()
         threading.Thread(target=self._pump, args=(c,), name=f"logs-{c.instance_id}", daemon=True).start()
@@ -392,26 +356,9 @@ class Hosting:
             time.sleep(0.5)
 
     def _stop(self, c: Container) -> None:
-        if c.proc and c.proc.poll() is None:
-            try:
-                os.killpg(c.proc.pid, signal.SIGTERM)
-                c.proc.wait(timeout=15)
-            except (ProcessLookupError, PermissionError):
-                pass
-            except subprocess.TimeoutExpired:
-                pass
-        if c.proc:  # TorchServe's JVM and workers share the container's process group
-            try:
-                os.killpg(c.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                c.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        if c.server:
+            c.server.stop()
         if c.state != "Failed":
             c.state = "Stopped"
         shutil.rmtree(c.workdir, ignore_errors=True)
-        if c.tmpdir:
-            shutil.rmtree(c.tmpdir, ignore_errors=True)
         self.on_change()
