@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-
 from endpoint_runbook import diagnose
 from endpoint_runbook.errors import NotFoundError
 from endpoint_runbook.records import read_record

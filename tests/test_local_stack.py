@@ -6,9 +6,8 @@ import json
 import time
 
 import pytest
-
 from endpoint_runbook.local import stack
-from tinymodel import World, tar_gz, tiny_archive
+from tinymodel import World, tiny_archive
 
 pytestmark = pytest.mark.slow
 

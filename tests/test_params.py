@@ -11,7 +11,6 @@ from pathlib import Path
 import papermill
 import pytest
 import yaml
-
 from endpoint_runbook.errors import InputError
 from endpoint_runbook.params import NOTEBOOKS, load_params, notebook_parameters, validate
 from endpoint_runbook.runner import parse_steps, run_chain

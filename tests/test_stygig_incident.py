@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
 
 pytestmark = pytest.mark.slow

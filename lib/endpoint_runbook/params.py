@@ -21,7 +21,7 @@ import yaml
 from .errors import InputError
 from .records import STEPS, find_secrets
 
-__all__ = ["Param", "SCHEMA", "COMMON", "STEP_KEYS", "load_params", "validate", "notebook_parameters",
+__all__ = ["Param", "COMMON", "STEP_KEYS", "load_params", "validate", "notebook_parameters",
            "NOTEBOOKS"]
 
 

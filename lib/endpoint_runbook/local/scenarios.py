@@ -12,8 +12,8 @@ requirements (faiss), never in the runbook's own environment.
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
