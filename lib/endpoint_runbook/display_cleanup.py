@@ -1,0 +1,146 @@
+"""Notebook rendering for step 5 (cleanup): the plan, the report, and the confirm widget.
+
+``plan_html`` / ``report_html`` return HTML strings (tested headless); ``show_plan`` / ``show_report`` display
+them. ``confirm_widget`` is for Studio only: a text box ("type the endpoint name") and a Delete button that is
+enabled only while the text equals the plan's confirm token; pressing it calls ``on_confirm(text)``. Headless runs
+never build it: the notebook passes its ``confirm`` parameter instead.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+from .cleanup import CleanupPlan, CleanupReport
+
+__all__ = ["plan_html", "report_html", "show_plan", "show_report", "confirm_widget"]
+
+_ACTION_STYLE = {
+    "delete": "background:#fde2e1;color:#9b1c1c",
+    "refuse": "background:#fff3c4;color:#7a4b00;font-weight:bold",
+    "keep": "background:#e3f4e6;color:#1d5b2b",
+    "absent": "background:#eceff1;color:#555",
+}
+_OUTCOME_STYLE = {
+    "deleted": _ACTION_STYLE["delete"],
+    "refused": _ACTION_STYLE["refuse"],
+    "failed": "background:#9b1c1c;color:white;font-weight:bold",
+    "skipped": _ACTION_STYLE["refuse"],
+    "not-run": _ACTION_STYLE["absent"],
+    "kept": _ACTION_STYLE["keep"],
+    "already-gone": _ACTION_STYLE["absent"],
+}
+_TABLE = "border-collapse:collapse;font-size:13px"
+_CELL = "border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top"
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _badge(text: str, style: str) -> str:
+    return f'<span style="{style};padding:1px 6px;border-radius:3px">{_e(text)}</span>'
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f'<th style="{_CELL}">{_e(h)}</th>' for h in headers)
+    body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{c}</td>' for c in r) + "</tr>" for r in rows)
+    return f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def plan_html(plan: CleanupPlan) -> str:
+    """The plan as an HTML table, in dependency order, with a banner saying what would happen."""
+    counts = {a: len(plan.by_action(a)) for a in ("delete", "refuse", "keep", "absent")}
+    if plan.blocked:
+        banner = _badge(f"BLOCKED: {counts['refuse']} item(s) refused by a guard; nothing will be deleted "
+                        "unless force=True", _ACTION_STYLE["refuse"])
+    elif plan.to_delete:
+        banner = _badge(f"{counts['delete']} item(s) to delete; confirm with {plan.confirm_token!r}",
+                        _ACTION_STYLE["delete"])
+    else:
+        banner = _badge("nothing to delete", _ACTION_STYLE["absent"])
+    rows = []
+    for n, i in enumerate(plan.items, 1):
+        name = f'<code title="{_e(i.arn or "")}">{_e(i.name)}</code>'
+        ev = "<br>".join(f"<small><code>{_e(x)}</code></small>" for x in i.evidence[:5])
+        rows.append([str(n), _e(i.kind), name, _badge(i.action, _ACTION_STYLE.get(i.action, "")), _e(i.reason), ev])
+    notes = "".join(f"<li>{_e(x)}</li>" for x in plan.notes)
+    return (f"<div><p><b>Cleanup plan</b> for <code>{_e(', '.join(plan.endpoint_names))}</code> "
+            f"(recent-traffic window {plan.recent_minutes:g} min, outputs "
+            f"{'included' if plan.include_outputs else 'not included'}): {banner}</p>"
+            + _table(["#", "kind", "name", "action", "reason", "evidence"], rows)
+            + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
+
+
+def report_html(report: CleanupReport) -> str:
+    """What a cleanup run did, one row per item."""
+    c = {o: len(report.names(o)) for o in ("deleted", "kept", "already-gone", "failed", "refused", "skipped")}
+    summary = ", ".join(f"{v} {k}" for k, v in c.items() if v) or "nothing"
+    if report.dry_run:
+        head = "<b>Dry run</b>: nothing was changed. Set <code>dry_run=False</code> and <code>confirm</code> to delete."
+        return f"<div><p>{head}</p>{plan_html(report.plan)}</div>"
+    rows = [[str(n), _e(o.kind), f"<code>{_e(o.name)}</code>", _badge(o.outcome, _OUTCOME_STYLE.get(o.outcome, "")),
+             _e(o.message)] for n, o in enumerate(report.outcomes, 1)]
+    return (f"<div><p><b>Cleanup {_e(report.status)}</b> ({_e(report.seconds)} s): {_e(summary)}</p>"
+            + _table(["#", "kind", "name", "outcome", "message"], rows) + "</div>")
+
+
+def _display(text: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(text))
+
+
+def show_plan(plan: CleanupPlan) -> None:
+    _display(plan_html(plan))
+
+
+def show_report(report: CleanupReport) -> None:
+    _display(report_html(report))
+
+
+def confirm_widget(plan: CleanupPlan, on_confirm: Callable[[str], Any]) -> Any:
+    """An ipywidgets box: Text ("type the endpoint name") + a Delete button enabled only while the text matches
+    ``plan.confirm_token``; the button calls ``on_confirm(text)`` (once per press). The box has ``.text``,
+    ``.button`` and ``.status`` attributes."""
+    import ipywidgets as w
+
+    token = plan.confirm_token
+    text = w.Text(value="", placeholder="type the endpoint name" + (" (names comma-separated)"
+                                                                    if len(plan.endpoint_names) > 1 else ""),
+                  description="Confirm:", layout=w.Layout(width="60%"))
+    button = w.Button(description="Delete", button_style="danger", icon="trash", disabled=True,
+                      tooltip=f"enabled when the text is exactly {token!r}")
+    status = w.HTML(value="")
+    nothing = not plan.to_delete
+    if nothing:
+        status.value = "Nothing to delete."
+    elif plan.blocked:
+        status.value = ("<b>Blocked</b>: a guard refused an item; the delete needs force=True "
+                        "(see the plan's reasons).")
+
+    def matches(value: str) -> bool:
+        return not nothing and [t.strip() for t in value.split(",")] == list(plan.endpoint_names)
+
+    def on_change(change: dict[str, Any]) -> None:
+        button.disabled = not matches(change["new"])
+
+    def on_click(_b: Any) -> None:
+        if not matches(text.value):  # belt and braces: a disabled button cannot be clicked in the UI
+            return
+        button.disabled = True
+        status.value = "Deleting…"
+        try:
+            result = on_confirm(text.value)
+        except Exception as e:  # shown in the widget (a callback's traceback is hidden in Studio's log)
+            status.value = f"<b>Failed</b>: {_e(e)}"
+            button.disabled = not matches(text.value)
+            raise
+        status.value = "Done." if result is None else f"Done: {_e(getattr(result, 'status', result))}"
+
+    text.observe(on_change, names="value")
+    button.on_click(on_click)
+    box = w.VBox([w.HTML(f"Type <code>{_e(token)}</code> to enable the Delete button."), w.HBox([text, button]),
+                  status])
+    box.text, box.button, box.status = text, button, status
+    return box
