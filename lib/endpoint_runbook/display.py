@@ -170,3 +170,40 @@ def show_rebuild(r: Any) -> None:
              status="ok" if lc["ok"] else "bad")
         if lc.get("output_tail"):
             lines("model_fn said", lc["output_tail"][-6:])
+
+
+# -- step 5 ------------------------------------------------------------------------------------------------
+def show_cleanup(report: Any) -> None:
+    plan = report.plan
+    section("Plan (dependency order)")
+    table([{"action": i.action, "kind": i.kind, "name": i.name, "reason": i.reason} for i in plan.items])
+    status = {"done": "ok", "nothing-to-do": "ok", "dry-run": "warn"}.get(report.status, "bad")
+    card(f"cleanup: {report.status}", {"endpoints": plan.endpoint_names, "dry run": report.dry_run,
+                                       "force": report.force, "deleted": len(report.deleted),
+                                       "failed": len(report.failed), "seconds": report.seconds}, status=status)
+    if report.outcomes:
+        table([{"outcome": o.outcome, "kind": o.kind, "name": o.name, "message": o.message}
+               for o in report.outcomes])
+
+
+def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include_outputs: bool,
+                    recent_minutes: float) -> None:
+    """In Studio, after a dry run: type the endpoint name and press the button to delete what the plan names.
+    Headless runs never need it (they pass the ``confirm`` parameter)."""
+    from . import cleanup
+    from .display_cleanup import confirm_widget
+
+    if not report.dry_run or not report.plan.to_delete:
+        _display("<i>Nothing left to confirm.</i>", "Nothing left to confirm.")
+        return
+
+    def on_confirm(text: str) -> Any:
+        result = cleanup.run(aws, run_dir=run_dir, endpoint_name=",".join(report.plan.endpoint_names),
+                             confirm=text, dry_run=False, force=force, include_outputs=include_outputs,
+                             recent_minutes=recent_minutes)
+        show_cleanup(result)
+        return result
+
+    from IPython.display import display
+
+    display(confirm_widget(report.plan, on_confirm))

@@ -1,0 +1,98 @@
+"""The incident rehearsed end to end: five notebooks, headless, on a local stack seeded with stygig-incident.
+
+Asserts on what every step recorded (never on printed text), that a second cleanup changes nothing, and that no
+executed notebook or record carries AWS key material.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from endpoint_runbook.local import scenarios, stack
+from endpoint_runbook.local.scenarios import StygigIncident
+from endpoint_runbook.records import find_secrets, read_record
+from endpoint_runbook.runner import run_chain
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = StygigIncident()
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory):
+    """Its own stack: the chain deletes the scenario's broken endpoint."""
+    state_dir = tmp_path_factory.mktemp("e2e-stack")
+    info = stack.up(port=0, state_dir=state_dir, startup_timeout=180)
+    try:
+        scenarios.seed("stygig-incident", info.url)
+        params = yaml.safe_load((ROOT / "params" / "local.yaml").read_text())
+        params["aws"]["endpoint_url"] = info.url
+        params["diagnose"]["source_roots"] = [str(ROOT / "examples" / "stygig")]
+        params_dir = tmp_path_factory.mktemp("e2e") / "params"
+        params_dir.mkdir()
+        params_file = params_dir / "local.yaml"
+        params_file.write_text(yaml.safe_dump(params))
+        run_dir = params_dir.parent / "run"
+        summary = run_chain(params_file, run_dir=run_dir)
+        yield {"summary": summary, "run_dir": run_dir, "params_file": params_file, "url": info.url}
+    finally:
+        stack.down(state_dir)
+
+
+def test_every_step_passes_and_records(rehearsal):
+    summary, run_dir = rehearsal["summary"], rehearsal["run_dir"]
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    assert [s.step for s in summary.steps] == ["diagnose", "rebuild_archive", "deploy", "verify", "cleanup"]
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "passed"
+
+    diag = read_record(run_dir, "diagnose")
+    assert diag["verdict"]["cause"] == "missing-module" and diag["fix"]["packages"] == ["stygig"]
+
+    rebuilt = read_record(run_dir, "rebuild_archive")
+    assert rebuilt["status"] == "passed" and rebuilt["load_check"]["ok"]
+    assert rebuilt["target_uri"] == "s3://stygig-ml-s3/model-artifacts/stygig-async-fixed/model.tar.gz"
+
+    deployed = read_record(run_dir, "deploy")
+    assert deployed["smoke"]["ok"] is True
+
+    verified = read_record(run_dir, "verify")
+    assert verified["ok"] is True and verified["figures"]["failures"] == 0
+    assert all(r["status"] == "Completed" for r in verified["results"])
+
+    cleaned = read_record(run_dir, "cleanup")
+    assert cleaned["status"] == "done"
+
+
+def test_the_broken_endpoint_is_gone_and_the_fixed_one_serves(rehearsal):
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    aws = Aws(AwsParams(region="ap-south-1", endpoint_url=rehearsal["url"]))
+    sm = aws.client("sagemaker")
+    names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    fixed = read_record(rehearsal["run_dir"], "deploy")["endpoint_name"]
+    assert NAMES.endpoint not in names and fixed in names
+    assert sm.describe_endpoint(EndpointName=fixed)["EndpointStatus"] == "InService"
+    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
+    models = [m["ModelName"] for m in sm.list_models()["Models"]]
+    assert NAMES.endpoint_config not in configs and NAMES.model not in models
+
+
+def test_a_second_cleanup_changes_nothing(rehearsal):
+    summary = run_chain(rehearsal["params_file"], steps=["cleanup"], run_dir=rehearsal["run_dir"])
+    assert summary.status == "passed"
+    again = read_record(rehearsal["run_dir"], "cleanup")
+    assert again["status"] == "nothing-to-do"
+    assert not [o for o in again["outcomes"] if o["outcome"] == "deleted"]
+
+
+def test_no_secrets_in_executed_notebooks_or_records(rehearsal):
+    files = list(rehearsal["run_dir"].glob("*.ipynb")) + list(rehearsal["run_dir"].glob("*.json"))
+    assert len(files) >= 11
+    for f in files:
+        assert not find_secrets(f.read_text()), f
+    # The scan itself can fail: a planted key is found.
+    assert find_secrets('{"k": "AKIAIOSFODNN7EXAMPLE"}')
