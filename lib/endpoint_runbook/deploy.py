@@ -1,0 +1,803 @@
+"""Step 3 — deploy: model, async endpoint config and endpoint for the fixed archive; a bounded wait; then a
+real smoke request, because ``/ping`` says Healthy while the workers crash.
+
+Idempotent: the model and endpoint-config names are derived from the archive's sha256 (plus a short digest
+of the rest of their spec), so a rerun finds them and reuses them; the endpoint of a previous run (its
+record) or a named endpoint is reused when it already serves that config. Rerunning deploy creates nothing
+new. Everything created is tagged with the run id and the endpoint it replaces.
+
+Preflight runs before anything is created and reports every problem at once: role, model data, output and
+failure bucket paths, SNS topics, botocore new enough for ``S3FailurePath``, the smoke input, the image,
+name conflicts.
+
+Values left unset come from the diagnose record (``01-diagnose.json``: ``endpoint`` = name, config_name,
+model_name, image, model_data_url, environment, execution_role_arn, instance_type, instance_count,
+async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore
+import botocore.exceptions
+
+from . import logs as logs_mod
+from . import records
+from .aws import Aws, error_code, is_error
+from .errors import CheckFailed, InputError, RunbookError
+from .findings import Finding
+from .verify import (
+    DEFAULT_INPUT_KEY,
+    Progress,
+    RequestResult,
+    guess_content_type,
+    invoke_and_wait,
+    parse_s3_uri,
+)
+
+__all__ = [
+    "TAG_ARCHIVE",
+    "TAG_RUN_ID",
+    "TAG_SOURCE",
+    "VARIANT",
+    "DeployPlan",
+    "DeployResult",
+    "PreflightFailed",
+    "botocore_supports_failure_path",
+    "config_name_for",
+    "default_endpoint_name",
+    "lookup_image_uri",
+    "model_name_for",
+    "name_prefix_for",
+    "plan",
+    "preflight",
+    "run",
+    "valid_name",
+    "wait_for_endpoint",
+]
+
+TAG_RUN_ID = "endpoint-runbook:run-id"
+TAG_SOURCE = "endpoint-runbook:source-endpoint"
+TAG_ARCHIVE = "endpoint-runbook:archive-sha256"
+VARIANT = "AllTraffic"
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([\w+=,.@-]{1,64})$")
+
+
+class PreflightFailed(CheckFailed):
+    """Preflight found problems; nothing was created. ``findings`` lists them all."""
+
+    code = "preflight-failed"
+
+    def __init__(self, findings: list[Finding]):
+        errors = [f for f in findings if f.severity == "error"]
+        lines = "; ".join(f"[{f.code}] {f.message}" for f in errors)
+        super().__init__(f"preflight found {len(errors)} problem(s), nothing was created: {lines}",
+                         hint="Fix them all, then rerun deploy.")
+        self.findings = findings
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+def valid_name(name: str) -> bool:
+    """A valid SageMaker model / endpoint-config / endpoint name (≤ 63 chars, alphanumerics and hyphens)."""
+    return bool(_NAME.match(name or ""))
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9-]", "-", text)).strip("-")
+
+
+def name_prefix_for(source_endpoint: str | None) -> str:
+    """``stygig-async-endpoint-20251115-101546`` → ``stygig``: the leading words before async/endpoint/
+    model/config or a number; ``runbook`` when nothing is left."""
+    if not source_endpoint:
+        return "runbook"
+    words: list[str] = []
+    for w in _clean(source_endpoint).split("-"):
+        if w.lower() in ("async", "endpoint", "model", "config", "ep") or w[:1].isdigit():
+            break
+        words.append(w)
+    return "-".join(words)[:30].strip("-") or "runbook"
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compose(*parts: str) -> str:
+    """Join parts with hyphens, shortening the first (the prefix) so the name fits in 63 characters."""
+    tail = "-".join(p for p in parts[1:] if p)
+    room = 63 - len(tail) - 1
+    head = _clean(parts[0])[:max(room, 1)].strip("-") or "r"
+    return f"{head}-{tail}"
+
+
+def model_name_for(prefix: str, archive_sha256: str, *, image: str, model_data_url: str,
+                   environment: dict[str, str], role_arn: str) -> str:
+    """``<prefix>-fixed-<sha12>-<spec6>``: the archive's sha256, and a digest of the rest of the model."""
+    spec = _digest({"image": image, "model_data_url": model_data_url, "environment": environment, "role": role_arn})
+    return _compose(prefix, "fixed", archive_sha256[:12], spec[:6])
+
+
+def config_name_for(prefix: str, archive_sha256: str, *, model_name: str, instance_type: str, instance_count: int,
+                    async_config: dict[str, Any]) -> str:
+    """``<prefix>-async-fixed-<sha12>-<spec6>``: the archive's sha256, and a digest of the config."""
+    spec = _digest({"model": model_name, "instance_type": instance_type, "instance_count": instance_count,
+                    "async": async_config, "variant": VARIANT})
+    return _compose(prefix, "async-fixed", archive_sha256[:12], spec[:6])
+
+
+def default_endpoint_name(prefix: str, now: dt.datetime | None = None) -> str:
+    """Like the seed's: ``<prefix>-async-fixed-<YYYYmmdd-HHMMSS>`` (UTC)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return _compose(prefix, "async-fixed", now.strftime("%Y%m%d-%H%M%S"))
+
+
+# ---------------------------------------------------------------------------------------------- image, botocore
+
+
+def lookup_image_uri(*, region: str, framework: str = "pytorch", version: str | None, py_version: str | None,
+                     instance_type: str | None) -> str:
+    """The serving image from the SageMaker SDK's offline table (SDK 3.x ``sagemaker.core.image_uris``,
+    else 2.x ``sagemaker.image_uris``). InputError ``sagemaker-sdk-missing`` / ``image-lookup-failed``."""
+    try:
+        from sagemaker.core import image_uris  # SDK 3.x
+    except ImportError:
+        try:
+            from sagemaker import image_uris  # SDK 2.x
+        except ImportError as e:
+            raise InputError("the serving image is unknown and the SageMaker SDK is not installed to look it up.",
+                             code="sagemaker-sdk-missing",
+                             hint="Pass image_uri (e.g. the crashing endpoint's image), or `pip install sagemaker` "
+                             "(either major) and set framework_version and py_version.") from e
+    try:
+        return image_uris.retrieve(framework=framework, region=region, version=version, py_version=py_version,
+                                   instance_type=instance_type, image_scope="inference")
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"the SageMaker SDK has no {framework} {version} {py_version} inference image for "
+                         f"{instance_type} in {region}: {e}", code="image-lookup-failed",
+                         hint="Check framework_version / py_version, or pass image_uri.") from e
+
+
+def botocore_supports_failure_path(sagemaker_client: Any, runtime_client: Any | None = None) -> bool:
+    """True when the loaded service models know ``S3FailurePath`` (and the runtime's ``FailureLocation``)."""
+    try:
+        shape = sagemaker_client.meta.service_model.shape_for("AsyncInferenceOutputConfig")
+        ok = "S3FailurePath" in shape.members
+        if runtime_client is not None:
+            out = runtime_client.meta.service_model.operation_model("InvokeEndpointAsync").output_shape
+            ok = ok and "FailureLocation" in out.members
+        return ok
+    except (KeyError, AttributeError, LookupError):  # the shape is missing altogether: far too old
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class DeployPlan:
+    """Every value deploy will use, resolved from parameters, records and defaults (``sources`` says where
+    each came from)."""
+
+    run_id: str
+    source_endpoint: dict[str, Any]
+    model_data_url: str | None = None
+    archive_sha256: str | None = None
+    archive_digest_source: str | None = None
+    image_uri: str | None = None
+    image_source: str | None = None
+    instance_type: str | None = None
+    instance_count: int = 1
+    execution_role_arn: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    async_config: dict[str, Any] | None = None
+    smoke_input: str | None = None
+    smoke_content_type: str | None = None
+    prefix: str = "runbook"
+    model_name: str | None = None
+    endpoint_config_name: str | None = None
+    endpoint_name: str | None = None
+    endpoint_action: str = "create"  # create | reuse
+    replaces_failed_endpoint: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: copy.deepcopy(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+def _missing(name: str, how: str) -> Finding:
+    return Finding("missing-parameter", "error", f"{name} is not set and no record gives it: {how}", [name])
+
+
+def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_sha256: str | None = None,
+         endpoint_name: str | None = None, name_prefix: str | None = None, image_uri: str | None = None,
+         framework: str = "pytorch", framework_version: str | None = None, py_version: str | None = None,
+         instance_type: str | None = None, instance_count: int | None = None,
+         execution_role_arn: str | None = None, environment: dict[str, str] | None = None,
+         async_config: dict[str, Any] | None = None, max_concurrent_invocations: int | None = None,
+         smoke_input: str | None = None, smoke_content_type: str | None = None,
+         run_id: str | None = None) -> tuple[DeployPlan, list[Finding]]:
+    """Resolve every value (parameter → record → default) without changing anything; problems come back
+    as findings so that preflight can report them together."""
+    findings: list[Finding] = []
+    diag = records.read_record(run_dir, "diagnose") or {}
+    rebuild = records.read_record(run_dir, "rebuild_archive") or {}
+    prev = records.read_record(run_dir, "deploy") or {}
+    src = diag.get("endpoint") or {}
+    sources: dict[str, str] = {}
+
+    def pick(name: str, param: Any, *fallbacks: tuple[str, Any]) -> Any:
+        if param is not None:
+            sources[name] = "parameter"
+            return param
+        for where, value in fallbacks:
+            if value is not None:
+                sources[name] = where
+                return value
+        return None
+
+    p = DeployPlan(
+        run_id=pick("run_id", run_id, ("deploy record", prev.get("run_id")), ("diagnose record", diag.get("run_id")),
+                    ("run dir", Path(run_dir).name)),
+        source_endpoint={k: src.get(k) for k in ("name", "config_name", "model_name") if src.get(k)},
+    )
+    p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.get("target_uri")))
+    if not p.model_data_url:
+        findings.append(_missing("model_data_url", "pass the fixed archive's s3:// URI, or run rebuild_archive."))
+    p.instance_type = pick("instance_type", instance_type, ("diagnose record", src.get("instance_type")))
+    if not p.instance_type:
+        findings.append(_missing("instance_type", "pass e.g. 'ml.m5.xlarge'."))
+    p.instance_count = int(pick("instance_count", instance_count, ("diagnose record", src.get("instance_count")),
+                                ("default", 1)))
+    p.execution_role_arn = pick("execution_role_arn", execution_role_arn,
+                                ("diagnose record", src.get("execution_role_arn")))
+    if not p.execution_role_arn:
+        findings.append(_missing("execution_role_arn", "pass the SageMaker execution role's ARN."))
+    p.environment = dict(pick("environment", environment, ("diagnose record", src.get("environment")),
+                              ("default", {"SAGEMAKER_PROGRAM": "inference.py",
+                                           "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})))
+    if "SAGEMAKER_PROGRAM" not in p.environment:
+        findings.append(Finding("no-sagemaker-program", "warning",
+                                "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
+                                "inference.py. Add SAGEMAKER_PROGRAM=inference.py.", sorted(p.environment)))
+    aic = pick("async_config", async_config, ("diagnose record", src.get("async_config")))
+    if not aic:
+        findings.append(_missing("async_config", "pass the AsyncInferenceConfig (S3OutputPath, S3FailurePath, "
+                                 "NotificationConfig), or run diagnose on the crashing endpoint."))
+    else:
+        aic = copy.deepcopy(aic)
+        if max_concurrent_invocations is not None:
+            aic.setdefault("ClientConfig", {})["MaxConcurrentInvocationsPerInstance"] = int(max_concurrent_invocations)
+            sources["max_concurrent_invocations"] = "parameter"
+    p.async_config = aic
+
+    # The archive's identity: the rebuild record's sha256 when it is that object, else the object's ETag.
+    if archive_sha256:
+        p.archive_sha256, p.archive_digest_source = archive_sha256, "parameter"
+    elif p.model_data_url and p.model_data_url == rebuild.get("target_uri") and rebuild.get("result_sha256"):
+        p.archive_sha256, p.archive_digest_source = rebuild["result_sha256"], "rebuild record"
+    elif p.model_data_url:
+        try:
+            bucket, key = parse_s3_uri(p.model_data_url)
+            head = aws.client("s3").head_object(Bucket=bucket, Key=key)
+            p.archive_sha256 = _digest({"url": p.model_data_url, "etag": head.get("ETag")})
+            p.archive_digest_source = "etag"
+        except InputError as e:
+            findings.append(Finding("bad-s3-uri", "error", f"model_data_url: {e}", [p.model_data_url]))
+        except botocore.exceptions.ClientError:
+            pass  # preflight reports the missing object
+
+    # Image: parameter → the crashing endpoint's own image → the SageMaker SDK's table.
+    if image_uri:
+        p.image_uri, p.image_source = image_uri, "parameter"
+    elif src.get("image"):
+        p.image_uri, p.image_source = src["image"], "diagnose record"
+    else:
+        missing = [n for n, v in (("framework_version", framework_version), ("py_version", py_version)) if not v]
+        if missing:
+            findings.append(Finding("image-unknown", "error",
+                                    "No image_uri, no diagnose record with the crashing endpoint's image, and "
+                                    f"{' and '.join(missing)} not set for the SDK lookup: pass image_uri, or "
+                                    "framework_version and py_version.", missing))
+        else:
+            try:
+                p.image_uri = lookup_image_uri(region=aws.region, framework=framework, version=framework_version,
+                                               py_version=py_version, instance_type=p.instance_type)
+                p.image_source = "sagemaker sdk"
+            except InputError as e:
+                findings.append(Finding(e.code, "error", str(e), [f"{framework} {framework_version} {py_version}"]))
+
+    # Smoke input: parameter → the seed's image in the archive's bucket.
+    if smoke_input:
+        p.smoke_input = smoke_input
+        sources["smoke_input"] = "parameter"
+    elif p.model_data_url and p.model_data_url.startswith("s3://"):
+        p.smoke_input = f"s3://{p.model_data_url[5:].split('/', 1)[0]}/{DEFAULT_INPUT_KEY}"
+        sources["smoke_input"] = "default (the seed's input in the archive's bucket)"
+    p.smoke_content_type = smoke_content_type or (guess_content_type(p.smoke_input) if p.smoke_input else None)
+
+    # Names.
+    p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.get("name"))
+    if p.archive_sha256 and p.image_uri and p.model_data_url and p.execution_role_arn:
+        p.model_name = model_name_for(p.prefix, p.archive_sha256, image=p.image_uri, model_data_url=p.model_data_url,
+                                      environment=p.environment, role_arn=p.execution_role_arn)
+        if p.instance_type and p.async_config:
+            p.endpoint_config_name = config_name_for(p.prefix, p.archive_sha256, model_name=p.model_name,
+                                                     instance_type=p.instance_type, instance_count=p.instance_count,
+                                                     async_config=p.async_config)
+    if endpoint_name:
+        p.endpoint_name = endpoint_name
+        sources["endpoint_name"] = "parameter"
+        if not valid_name(endpoint_name):
+            findings.append(Finding("bad-endpoint-name", "error",
+                                    f"{endpoint_name!r} is not a valid endpoint name: up to 63 letters, digits "
+                                    "and hyphens, starting with a letter or digit.", [endpoint_name]))
+    p.tags = [{"Key": TAG_RUN_ID, "Value": p.run_id}]
+    if p.source_endpoint.get("name"):
+        p.tags.append({"Key": TAG_SOURCE, "Value": p.source_endpoint["name"]})
+    if p.archive_sha256 and p.archive_digest_source != "etag":
+        p.tags.append({"Key": TAG_ARCHIVE, "Value": p.archive_sha256})
+    p.sources = sources
+    return p, findings
+
+
+# ---------------------------------------------------------------------------------------------- preflight
+
+
+def _s3_uri_finding(uri: str, what: str) -> tuple[str, str] | Finding:
+    try:
+        return parse_s3_uri(uri if "/" in uri[5:].rstrip("/") else uri.rstrip("/") + "/x")
+    except InputError as e:
+        return Finding("bad-s3-uri", "error", f"{what}: {e}", [uri])
+
+
+def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None) -> list[Finding]:
+    """Check everything deploy needs before creating anything; returns all findings (errors and notes).
+
+    Also decides the endpoint: reuse the named one (or the previous run's) when it serves this config,
+    else a new name; a named endpoint that serves another config is a conflict.
+    """
+    out: list[Finding] = []
+    sm, s3 = aws.client("sagemaker"), aws.client("s3")
+
+    if not botocore_supports_failure_path(sm, aws.client("sagemaker-runtime")):
+        version = botocore.__version__
+        out.append(Finding("botocore-too-old", "error",
+                           f"botocore {version} does not know S3FailurePath / FailureLocation: "
+                           "upgrade with `pip install -U boto3 botocore` (boto3 ≥ 1.28.57).", [version]))
+
+    # Role.
+    if p.execution_role_arn:
+        m = _ROLE_ARN.match(p.execution_role_arn)
+        if not m:
+            out.append(Finding("bad-role-arn", "error", f"{p.execution_role_arn!r} is not an IAM role ARN.",
+                               [p.execution_role_arn]))
+        else:
+            try:
+                aws.client("iam").get_role(RoleName=m.group(1))
+            except botocore.exceptions.ClientError as e:
+                if is_error(e, "NoSuchEntity", "NoSuchEntityException"):
+                    out.append(Finding("role-not-found", "error",
+                                       f"The execution role {m.group(1)} does not exist: create it or pass "
+                                       "execution_role_arn of one that SageMaker can assume.",
+                                       [p.execution_role_arn]))
+                else:
+                    out.append(Finding("role-unverifiable", "warning",
+                                       f"Could not check the role {m.group(1)} ({error_code(e)}); CreateModel "
+                                       "will say if it is wrong.", [str(e)]))
+
+    # Model data.
+    if p.model_data_url:
+        r = _s3_uri_finding(p.model_data_url, "model_data_url")
+        if isinstance(r, Finding):
+            out.append(r)
+        else:
+            try:
+                s3.head_object(Bucket=r[0], Key=r[1])
+            except botocore.exceptions.ClientError as e:
+                if is_error(e, "404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+                    out.append(Finding("model-data-not-found", "error",
+                                       f"The model archive {p.model_data_url} does not exist: run rebuild_archive, "
+                                       "or pass model_data_url of the fixed archive.", [p.model_data_url]))
+                else:
+                    out.append(Finding("model-data-unreadable", "error",
+                                       f"Cannot read {p.model_data_url} ({error_code(e)}): check s3:GetObject on "
+                                       "it.", [str(e)]))
+
+    # Output / failure paths and topics.
+    aic = p.async_config or {}
+    oc = aic.get("OutputConfig") or {}
+    if p.async_config is not None:
+        if not oc.get("S3OutputPath"):
+            out.append(Finding("no-output-path", "error", "AsyncInferenceConfig.OutputConfig.S3OutputPath is not "
+                               "set: results would have nowhere to go.", []))
+        if not oc.get("S3FailurePath"):
+            out.append(Finding("no-failure-path", "warning", "AsyncInferenceConfig.OutputConfig.S3FailurePath is "
+                               "not set: failed requests leave no failure object. Set it.", []))
+    buckets: dict[str, list[str]] = {}
+    for what in ("S3OutputPath", "S3FailurePath"):
+        uri = oc.get(what)
+        if not uri:
+            continue
+        r = _s3_uri_finding(uri, what)
+        if isinstance(r, Finding):
+            out.append(r)
+        else:
+            buckets.setdefault(r[0], []).append(what)
+    for bucket, whats in buckets.items():
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except botocore.exceptions.ClientError as e:
+            code = "output-bucket-not-found" if is_error(e, "404", "NoSuchBucket", "NotFound") else \
+                "output-bucket-unreachable"
+            out.append(Finding(code, "error", f"The bucket {bucket} of {' and '.join(whats)} is not reachable "
+                               f"({error_code(e)}): create it or fix the path.", [bucket]))
+    nc = oc.get("NotificationConfig") or {}
+    sns = aws.client("sns")
+    for topic in dict.fromkeys(t for t in (nc.get("SuccessTopic"), nc.get("ErrorTopic")) if t):
+        try:
+            sns.get_topic_attributes(TopicArn=topic)
+        except botocore.exceptions.ClientError as e:
+            if is_error(e, "NotFound", "NotFoundException", "InvalidParameter"):
+                out.append(Finding("topic-not-found", "error", f"The SNS topic {topic} does not exist: create it, "
+                                   "or fix NotificationConfig.", [topic]))
+            else:
+                out.append(Finding("topic-unverifiable", "warning", f"Could not check the topic {topic} "
+                                   f"({error_code(e)}).", [str(e)]))
+
+    # Smoke input.
+    if not p.smoke_input:
+        out.append(_missing("smoke_input", "pass an s3:// input the model accepts."))
+    else:
+        r = _s3_uri_finding(p.smoke_input, "smoke_input")
+        if isinstance(r, Finding):
+            out.append(r)
+        else:
+            try:
+                s3.head_object(Bucket=r[0], Key=r[1])
+            except botocore.exceptions.ClientError as e:
+                if is_error(e, "404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+                    out.append(Finding("smoke-input-not-found", "error",
+                                       f"The smoke input {p.smoke_input} does not exist: pass smoke_input of an "
+                                       "object the model accepts.", [p.smoke_input]))
+                else:
+                    out.append(Finding("smoke-input-unverifiable", "warning",
+                                       f"Could not check {p.smoke_input} ({error_code(e)}).", [str(e)]))
+
+    # Existing model / config of the same name must be the same thing.
+    if p.model_name:
+        out.extend(_check_existing_model(sm, p))
+    if p.endpoint_config_name:
+        out.extend(_check_existing_config(sm, p))
+    if p.endpoint_config_name:
+        out.extend(_choose_endpoint(sm, p, previous or {}))
+    return out
+
+
+def _describe(call: Callable[..., dict[str, Any]], **kw: Any) -> dict[str, Any] | None:
+    """A SageMaker describe call; None when the resource does not exist (SageMaker says ValidationException)."""
+    try:
+        return call(**kw)
+    except botocore.exceptions.ClientError as e:
+        if is_error(e, "ValidationException", "ResourceNotFound"):
+            return None
+        raise
+
+
+def _model_matches(d: dict[str, Any], p: DeployPlan) -> bool:
+    c = d.get("PrimaryContainer") or {}
+    return (c.get("Image") == p.image_uri and c.get("ModelDataUrl") == p.model_data_url
+            and (c.get("Environment") or {}) == p.environment and d.get("ExecutionRoleArn") == p.execution_role_arn)
+
+
+def _config_matches(d: dict[str, Any], p: DeployPlan) -> bool:
+    v = (d.get("ProductionVariants") or [{}])[0]
+    return (v.get("ModelName") == p.model_name and v.get("InstanceType") == p.instance_type
+            and int(v.get("InitialInstanceCount") or 0) == p.instance_count
+            and _norm(d.get("AsyncInferenceConfig")) == _norm(p.async_config))
+
+
+def _norm(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _norm(v) for k, v in obj.items() if v not in (None, {}, [])}
+    return obj
+
+
+def _check_existing_model(sm: Any, p: DeployPlan) -> list[Finding]:
+    d = _describe(sm.describe_model, ModelName=p.model_name)
+    if d is not None and not _model_matches(d, p):
+        return [Finding("name-conflict", "error", f"A model named {p.model_name} exists but differs from this plan "
+                        "(image, model data, environment or role): pass another name_prefix.", [p.model_name])]
+    return []
+
+
+def _check_existing_config(sm: Any, p: DeployPlan) -> list[Finding]:
+    d = _describe(sm.describe_endpoint_config, EndpointConfigName=p.endpoint_config_name)
+    if d is not None and not _config_matches(d, p):
+        return [Finding("name-conflict", "error", f"An endpoint config named {p.endpoint_config_name} exists but "
+                        "differs from this plan: pass another name_prefix.", [p.endpoint_config_name])]
+    return []
+
+
+def _choose_endpoint(sm: Any, p: DeployPlan, previous: dict[str, Any]) -> list[Finding]:
+    out: list[Finding] = []
+    if p.endpoint_name:
+        ep = _describe(sm.describe_endpoint, EndpointName=p.endpoint_name)
+        if ep is None:
+            p.endpoint_action = "create"
+        elif ep.get("EndpointConfigName") != p.endpoint_config_name:
+            out.append(Finding("endpoint-exists", "error",
+                               f"The endpoint {p.endpoint_name} exists and serves {ep.get('EndpointConfigName')}, "
+                               "not this plan's config: pass another endpoint_name (deploy never repoints a "
+                               "serving endpoint).", [p.endpoint_name]))
+        elif ep["EndpointStatus"] in ("Failed", "Deleting", "OutOfService"):
+            out.append(Finding("endpoint-unusable", "error",
+                               f"The endpoint {p.endpoint_name} is {ep['EndpointStatus']}: delete it (cleanup) or "
+                               "pass another endpoint_name.", [p.endpoint_name, ep.get("FailureReason") or ""]))
+        else:
+            p.endpoint_action = "reuse"
+        return out
+    prev_name = previous.get("endpoint_name")
+    if prev_name:
+        ep = _describe(sm.describe_endpoint, EndpointName=prev_name)
+        if ep is not None and ep.get("EndpointConfigName") == p.endpoint_config_name:
+            if ep["EndpointStatus"] in ("InService", "Creating", "Updating", "SystemUpdating"):
+                p.endpoint_name, p.endpoint_action = prev_name, "reuse"
+                p.sources["endpoint_name"] = "deploy record"
+                return out
+            if ep["EndpointStatus"] == "Failed":
+                p.replaces_failed_endpoint = prev_name
+                out.append(Finding("previous-endpoint-failed", "warning",
+                                   f"The previous run's endpoint {prev_name} is Failed; a new one is created. "
+                                   "Delete the failed one in cleanup.", [prev_name]))
+    p.endpoint_name, p.endpoint_action = default_endpoint_name(p.prefix), "create"
+    p.sources["endpoint_name"] = "default"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- wait
+
+
+def wait_for_endpoint(sm: Any, name: str, *, timeout: float, poll_seconds: float = 5.0,
+                      progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """Poll DescribeEndpoint until it leaves Creating/Updating or ``timeout`` passes; returns the last
+    description (its EndpointStatus tells which)."""
+    t0 = time.monotonic()
+    bar = Progress(progress, total=timeout, desc=f"waiting for {name}")
+    try:
+        while True:
+            d = sm.describe_endpoint(EndpointName=name)
+            status = d["EndpointStatus"]
+            elapsed = time.monotonic() - t0
+            bar.update(elapsed, status)
+            if status not in ("Creating", "Updating", "SystemUpdating"):
+                return d
+            if elapsed > timeout:
+                return d
+            time.sleep(min(poll_seconds, max(0.1, timeout - elapsed + 0.1)))
+    finally:
+        bar.close()
+
+
+# ---------------------------------------------------------------------------------------------- result
+
+
+@dataclass
+class DeployResult:
+    ok: bool = False
+    status: str = "not-started"  # preflight-failed | endpoint-failed | timeout | smoke-failed | deployed | error
+    run_id: str | None = None
+    endpoint_name: str | None = None
+    endpoint_arn: str | None = None
+    endpoint_status: str | None = None
+    endpoint_config_name: str | None = None
+    endpoint_config_arn: str | None = None
+    model_name: str | None = None
+    model_arn: str | None = None
+    actions: dict[str, str] = field(default_factory=dict)  # model/endpoint_config/endpoint → created|reused
+    created: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+    preflight: list[Finding] = field(default_factory=list)
+    timings: dict[str, float | None] = field(default_factory=dict)
+    smoke: RequestResult | None = None
+    failure_reason: str | None = None
+    log_evidence: dict[str, Any] | None = None
+    started_at: str | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def smoke_input(self) -> str | None:
+        return self.smoke.input if self.smoke else self.plan.get("smoke_input")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["preflight"] = [f.to_dict() for f in self.preflight]
+        d["smoke"] = self.smoke.to_dict() if self.smoke else None
+        d["source_endpoint"] = self.plan.get("source_endpoint")
+        return records.to_jsonable({"step": "deploy", **d})
+
+
+# ---------------------------------------------------------------------------------------------- the step
+
+
+def run(
+    aws: Aws,
+    *,
+    run_dir: str,
+    model_data_url: str | None = None,
+    archive_sha256: str | None = None,
+    endpoint_name: str | None = None,
+    name_prefix: str | None = None,
+    image_uri: str | None = None,
+    framework: str = "pytorch",
+    framework_version: str | None = None,
+    py_version: str | None = None,
+    instance_type: str | None = None,
+    instance_count: int | None = None,
+    execution_role_arn: str | None = None,
+    environment: dict[str, str] | None = None,
+    async_config: dict[str, Any] | None = None,
+    max_concurrent_invocations: int | None = None,
+    smoke_input: str | None = None,
+    smoke_content_type: str | None = None,
+    wait_timeout: float = 900,
+    smoke_timeout: float = 300,
+    poll_seconds: float = 5.0,
+    run_id: str | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> DeployResult:
+    """Deploy the fixed archive as an async endpoint and prove it serves; write ``03-deploy.json``.
+
+    Raises (after writing the record): PreflightFailed (``preflight-failed``, nothing created), CheckFailed
+    ``endpoint-failed`` (FailureReason + log evidence), ``deploy-timeout``, ``smoke-failed`` (the failure
+    object or timeout + log evidence).
+    """
+    t0 = time.monotonic()
+    result = DeployResult(started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    created_at: float | None = None
+    try:
+        p, findings = plan(aws, run_dir=run_dir, model_data_url=model_data_url, archive_sha256=archive_sha256,
+                           endpoint_name=endpoint_name, name_prefix=name_prefix, image_uri=image_uri,
+                           framework=framework, framework_version=framework_version, py_version=py_version,
+                           instance_type=instance_type, instance_count=instance_count,
+                           execution_role_arn=execution_role_arn, environment=environment,
+                           async_config=async_config, max_concurrent_invocations=max_concurrent_invocations,
+                           smoke_input=smoke_input, smoke_content_type=smoke_content_type, run_id=run_id)
+        result.run_id = p.run_id
+        findings += preflight(aws, p, previous=records.read_record(run_dir, "deploy"))
+        result.plan = p.to_dict()
+        result.preflight = findings
+        result.timings["preflight_s"] = round(time.monotonic() - t0, 3)
+        if any(f.severity == "error" for f in findings):
+            result.status = "preflight-failed"
+            raise PreflightFailed(findings)
+        result.model_name, result.endpoint_config_name, result.endpoint_name = (
+            p.model_name, p.endpoint_config_name, p.endpoint_name)
+
+        sm = aws.client("sagemaker")
+        result.model_arn = _ensure(result, "model", p.model_name, lambda: sm.describe_model(ModelName=p.model_name),
+                                   lambda: sm.create_model(
+                                       ModelName=p.model_name, ExecutionRoleArn=p.execution_role_arn, Tags=p.tags,
+                                       PrimaryContainer={"Image": p.image_uri, "ModelDataUrl": p.model_data_url,
+                                                         "Environment": p.environment}), "ModelArn")
+        result.endpoint_config_arn = _ensure(
+            result, "endpoint_config", p.endpoint_config_name,
+            lambda: sm.describe_endpoint_config(EndpointConfigName=p.endpoint_config_name),
+            lambda: sm.create_endpoint_config(
+                EndpointConfigName=p.endpoint_config_name, Tags=p.tags, AsyncInferenceConfig=p.async_config,
+                ProductionVariants=[{"VariantName": VARIANT, "ModelName": p.model_name,
+                                     "InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type,
+                                     "InitialVariantWeight": 1.0}]),
+            "EndpointConfigArn")
+        if p.endpoint_action == "reuse":
+            result.actions["endpoint"] = "reused"
+            result.reused.append(f"endpoint/{p.endpoint_name}")
+        else:
+            created_at = time.monotonic()
+            _aws_call("CreateEndpoint", lambda: sm.create_endpoint(
+                EndpointName=p.endpoint_name, EndpointConfigName=p.endpoint_config_name, Tags=p.tags))
+            result.actions["endpoint"] = "created"
+            result.created.append(f"endpoint/{p.endpoint_name}")
+
+        d = wait_for_endpoint(sm, p.endpoint_name, timeout=wait_timeout, poll_seconds=poll_seconds,
+                              progress=progress)
+        result.endpoint_arn, result.endpoint_status = d.get("EndpointArn"), d["EndpointStatus"]
+        if created_at is not None and d["EndpointStatus"] == "InService":
+            result.timings["create_to_in_service_s"] = round(time.monotonic() - created_at, 3)
+        if d["EndpointStatus"] != "InService":
+            result.failure_reason = d.get("FailureReason")
+            result.log_evidence = _log_evidence(aws, p.endpoint_name, d)
+            cause = result.log_evidence["cause"]["summary"]
+            if d["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating"):
+                result.status = "timeout"
+                raise CheckFailed(f"{p.endpoint_name} is still {d['EndpointStatus']} after {wait_timeout:.0f} s. "
+                                  f"Logs so far: {cause}.", code="deploy-timeout",
+                                  hint="Rerun deploy with the same run_dir to keep waiting (nothing is duplicated), "
+                                  "or raise wait_timeout.")
+            result.status = "endpoint-failed"
+            raise CheckFailed(f"{p.endpoint_name} is {d['EndpointStatus']}: {(d.get('FailureReason') or '').rstrip('.')}. "
+                              f"Log evidence: {cause}.", code="endpoint-failed",
+                              hint="See log_evidence in 03-deploy.json; fix the archive or config, then rerun.")
+
+        # The smoke request: /ping says nothing about the workers.
+        smoke_started = time.monotonic()
+        bar = Progress(progress, total=smoke_timeout, desc=f"smoke request on {p.endpoint_name}")
+        try:
+            result.smoke = invoke_and_wait(
+                aws.client("sagemaker-runtime"), aws.client("s3"), endpoint_name=p.endpoint_name,
+                input_uri=p.smoke_input, content_type=p.smoke_content_type,
+                deadline=time.monotonic() + smoke_timeout + 15, invocation_timeout=int(max(1, min(3600, smoke_timeout))),
+                index=1, kind="smoke", tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
+        finally:
+            bar.close(result.smoke.status if result.smoke else None)
+        result.timings["smoke_latency_s"] = result.smoke.latency_s
+        if created_at is not None and result.smoke.ok:
+            result.timings["deploy_to_first_result_s"] = round(time.monotonic() - created_at, 3)
+        if not result.smoke.ok:
+            result.status = "smoke-failed"
+            result.failure_reason = result.smoke.failure_reason
+            result.log_evidence = _log_evidence(aws, p.endpoint_name, d)
+            cause = result.log_evidence["cause"]["summary"]
+            raise CheckFailed(f"{p.endpoint_name} is InService but the smoke request {result.smoke.status}: "
+                              f"{(result.smoke.failure_reason or '').rstrip('.')}. Log evidence: {cause}.", code="smoke-failed",
+                              hint="InService only means /ping answers. See log_evidence in 03-deploy.json.")
+        result.ok, result.status = True, "deployed"
+    except Exception as e:
+        result.ok = False
+        if result.status in ("not-started", "deployed"):
+            result.status = "error"
+        code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
+        result.error = {"code": code, "message": str(e)}
+        result.timings["total_s"] = round(time.monotonic() - t0, 3)
+        records.write_record(run_dir, "deploy", result.to_dict())
+        raise
+    result.timings["total_s"] = round(time.monotonic() - t0, 3)
+    records.write_record(run_dir, "deploy", result.to_dict())
+    return result
+
+
+def _aws_call(what: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except botocore.exceptions.ClientError as e:
+        raise CheckFailed(f"{what} failed: {error_code(e)}: {e}", code="create-failed",
+                          hint="Fix the permission or limit it names, then rerun deploy (what exists is reused).") from e
+
+
+def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], dict[str, Any]],
+            create: Callable[[], dict[str, Any]], arn_key: str) -> str | None:
+    """Reuse the resource when it exists (preflight checked it matches), else create it."""
+    try:
+        d = describe()
+        result.actions[kind] = "reused"
+        result.reused.append(f"{kind}/{name}")
+        return d.get(arn_key)
+    except botocore.exceptions.ClientError as e:
+        if not is_error(e, "ValidationException", "ResourceNotFound"):
+            raise
+    r = _aws_call(f"Create{''.join(w.title() for w in kind.split('_'))}", create)
+    result.actions[kind] = "created"
+    result.created.append(f"{kind}/{name}")
+    return r.get(arn_key)
+
+
+def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any]) -> dict[str, Any]:
+    created = d.get("CreationTime")
+    start: Any = created - dt.timedelta(minutes=5) if isinstance(created, dt.datetime) else dt.timedelta(hours=1)
+    read = logs_mod.read_endpoint_logs(aws.client("logs"), endpoint_name, start=start)
+    return {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
