@@ -57,11 +57,14 @@ def test_every_step_passes_and_records(rehearsal):
     assert rebuilt["target_uri"] == "s3://stygig-ml-s3/model-artifacts/stygig-async-fixed/model.tar.gz"
 
     deployed = read_record(run_dir, "deploy")
-    assert deployed["smoke"]["ok"] is True
+    assert deployed["ok"] is True and deployed["smoke"]["status"] == "completed"
+    assert deployed["actions"] == {"model": "created", "endpoint_config": "created", "endpoint": "created"}
 
     verified = read_record(run_dir, "verify")
-    assert verified["ok"] is True and verified["figures"]["failures"] == 0
-    assert all(r["status"] == "Completed" for r in verified["results"])
+    assert verified["ok"] is True and verified["figures"]["not_ok"] == 0
+    assert verified["figures"]["requests"] == 7 and verified["figures"]["warm"]["n"] == 6
+    assert all(r["status"] == "completed" for r in verified["requests"])
+    assert all(h.get("found") for h in verified["health"]), verified["health"]
 
     cleaned = read_record(run_dir, "cleanup")
     assert cleaned["status"] == "done"

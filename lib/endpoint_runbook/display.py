@@ -207,3 +207,16 @@ def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include
     from IPython.display import display
 
     display(confirm_widget(report.plan, on_confirm))
+
+
+# -- steps 3 and 4 (their renderers live with the pictures in display_verify) ------------------------------
+def show_deploy(result: Any) -> None:
+    from .display_verify import show_deploy as _show
+
+    _show(result)
+
+
+def show_verify(result: Any, aws: Any = None) -> None:
+    from .display_verify import show_verify as _show
+
+    _show(result, aws)

@@ -85,7 +85,7 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
     "verify": {
         "fixed_endpoint_name": Param(S, None, "endpoint to verify; null: the one step 3 deployed"),
         "inputs": Param(L, None, "s3:// inputs; null: the seed's upperwear_tshirt100.png in the model's bucket"),
-        "count": Param(I, None, "total requests (inputs repeated): the first is cold, the rest warm"),
+        "count": Param(I, None, "warm requests after the cold first one (inputs cycled); null: max(3, inputs - 1)"),
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
     },
     "cleanup": {
