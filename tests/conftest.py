@@ -7,6 +7,9 @@ import socket
 
 import pytest
 
+# Reliability report (issue 8 item 5): writes runs/reliability-report.json, fails the session on loss.
+pytest_plugins = ["conftest_reliability"]
+
 # No test may ever reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)

@@ -30,6 +30,7 @@ from endpoint_runbook.errors import CheckFailed, InputError
 from endpoint_runbook.records import read_record, write_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability import record_case
 from test_cleanup import Account, deleted_between
 
 MAX_EXAMPLES = 40
@@ -156,6 +157,8 @@ def test_cleanup_never_deletes_wrongly(moto_url):
                 STATS["cases"] += 1
                 STATS["deletions"] += len(gone)
                 STATS["wrongful_deletions"] += len(wrong)
+                record_case("cleanup-property", completed=error is None, stopped_cleanly=error is not None,
+                            wrongful_deletions=len(wrong), name=sc.token)
                 assert wrong == [], wrong
 
                 if not token_ok and (not sc.dry_run or confirm):

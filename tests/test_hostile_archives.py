@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from endpoint_runbook import archive as A
 from endpoint_runbook.errors import InputError
+from reliability import record_case
 from test_archive import INCIDENT_FILES, _rb, make_targz, stygig_tree, zero_bomb
 
 pytestmark = pytest.mark.timeout(120)
@@ -172,6 +173,7 @@ def test_hostile_archive(tmp_path, case):
     after = _snapshot(tmp_path) - {s for s in _snapshot(tmp_path) if s.startswith("work")}
     assert after == before
     assert not (Path("/tmp") / outside).exists() and not (tmp_path / outside).exists()
+    record_case("hostile-archive", completed=not refused, stopped_cleanly=refused, name=case)
 
 
 def test_limits_are_parameters(tmp_path):

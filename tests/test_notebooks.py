@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_notebook(step: str, tmp_path: Path, **values) -> Path:
     params = {k: p.default for k, p in notebook_parameters(step).items()} | values
+    tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / NOTEBOOKS[step]
     papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS[step]), str(out), parameters=params,
                                kernel_name="endpoint-runbook", cwd=str(tmp_path), progress_bar=False)

@@ -168,10 +168,15 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
     """The stack process's main loop (``python -m endpoint_runbook.local.stack``)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from werkzeug.serving import make_server
 
     from ..serving_env import ensure_serving_env
+    from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
 
@@ -197,7 +202,8 @@ def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
                       startup_timeout=startup_timeout, on_change=on_change)
     holder["hosting"] = hosting
     runtime = Runtime(hosting)
-    server.app = StackApp(DomainDispatcherApplication(create_backend_app), hosting, runtime)
+    # Every request passes the fault layer first (inert until rules are set on /_local/faults).
+    server.app = FaultLayer(StackApp(DomainDispatcherApplication(create_backend_app), hosting, runtime))
     stop = threading.Event()
 
     def on_signal(signo: int, frame: Any) -> None:
