@@ -46,7 +46,7 @@ def main() -> None:
             rt = world.aws.client("sagemaker-runtime")
             src = world.put("in.json", b'{"x": [1, 2, 3]}')
             trips = []
-            for i in range(args.requests):
+            for _ in range(args.requests):
                 t0 = time.perf_counter()
                 r = rt.invoke_endpoint_async(EndpointName="bench-tiny", InputLocation=src,
                                              ContentType="application/json")

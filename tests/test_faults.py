@@ -223,11 +223,7 @@ def payload() -> bytes:
     return _PAYLOAD[0]
 
 
-LOST_CREATE = "a lost CreateMultipartUpload response leaves an upload the runbook never learns the id of " \
-              "(archive.upload_stream must sweep its key's uploads; see the reliability report notes)"
-UPLOAD_CASES = [pytest.param(op, fault, plan, id=f"{op}-{fault}-{plan}",
-                             marks=[pytest.mark.xfail(strict=True, reason=LOST_CREATE)]
-                             if (op, fault) == ("CreateMultipartUpload", "drop-after") else [])
+UPLOAD_CASES = [pytest.param(op, fault, plan, id=f"{op}-{fault}-{plan}")
                 for op in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
                 for fault in faults.FAULTS for plan in ("rides-out", "exhausts")]
 
@@ -269,9 +265,7 @@ def test_upload_is_all_or_nothing(fstack, op, fault, plan):
         assert not completed
 
 
-@pytest.mark.parametrize("abort_plan", ["rides-out", pytest.param("exhausts", marks=pytest.mark.xfail(
-    strict=True, reason="when AbortMultipartUpload fails past botocore's retries the upload stays; "
-                        "archive.upload_stream must retry the abort (or a rerun sweep it)"))])
+@pytest.mark.parametrize("abort_plan", ["rides-out", "exhausts"])
 def test_a_failed_upload_is_aborted_even_when_abort_is_faulted(fstack, abort_plan):
     completed, _ = _upload_case(fstack, [rule("5xx", "exhausts", service="s3", operation="UploadPart"),
                                          rule("throttle", abort_plan, service="s3", operation="AbortMultipartUpload")],
@@ -384,8 +378,7 @@ REBUILD_CASES = [pytest.param({"call_class": cls}, fault, plan, id=f"{cls}-{faul
     for op, fault in (("GetObject", "drop"), ("UploadPart", "5xx"), ("CompleteMultipartUpload", "throttle"))] + [
     pytest.param({"operation": "UploadPart"}, "drop-after", "rides-out", id="UploadPart-drop-after-rides-out"),
     pytest.param({"operation": "CreateMultipartUpload"}, "drop-after", "rides-out",
-                 id="CreateMultipartUpload-drop-after-rides-out",
-                 marks=pytest.mark.xfail(strict=True, reason=LOST_CREATE))]
+                 id="CreateMultipartUpload-drop-after-rides-out")]
 
 
 def _rebuild_case(fstack: Any, incident: dict[str, Any], tmp_path: Path, rules: list[dict[str, Any]], seed: int,
@@ -462,11 +455,7 @@ def _mine(snap: dict[str, Any], n: dict[str, str]) -> dict[str, Any]:
     return {k: sorted(x for x in v if x in names) for k, v in snap.items() if k in ("endpoint", "endpoint-config", "model")}
 
 
-RAW_PLAN_ERROR = "cleanup.plan lets a raw botocore error out when SageMaker list/describe calls fail past the " \
-                 "retries (nothing is deleted and a rerun finishes, but it is a traceback, not a named error)"
-CLEANUP_CASES = [pytest.param(cls, fault, plan, id=f"{cls}-{fault}-{plan}",
-                              marks=[pytest.mark.xfail(strict=True, reason=RAW_PLAN_ERROR)]
-                              if (cls, plan) == ("sagemaker-describe", "exhausts") else [])
+CLEANUP_CASES = [pytest.param(cls, fault, plan, id=f"{cls}-{fault}-{plan}")
                  for cls in ("sagemaker-delete", "sagemaker-describe")
                  for fault in ("throttle", "5xx", "drop", "drop-after") for plan in ("rides-out", "exhausts")]
 

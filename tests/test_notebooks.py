@@ -8,7 +8,6 @@ from pathlib import Path
 import papermill
 import pytest
 import yaml
-
 from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain

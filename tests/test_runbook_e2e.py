@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident
 from endpoint_runbook.records import find_secrets, read_record

@@ -1097,13 +1097,13 @@ def upload_stream(s3_client: Any, fileobj: BinaryIO, uri: str, *, source_uri: st
         meta["source-uri"] = source_uri
     if source_sha256:
         meta["source-sha256"] = source_sha256
-    mpu = s3_client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", Metadata=meta,
-                                            ContentType="application/gzip")
-    upload_id = mpu["UploadId"]
+    _sweep_uploads(s3_client, bucket, key)  # what a stopped earlier run left behind
     total = hashlib.sha256()
     parts: list[dict[str, Any]] = []
     n = 0
     try:
+        upload_id = s3_client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                                      Metadata=meta, ContentType="application/gzip")["UploadId"]
         while True:
             buf = _read_full(fileobj, part_size)
             if not buf and parts:
@@ -1121,11 +1121,32 @@ def upload_stream(s3_client: Any, fileobj: BinaryIO, uri: str, *, source_uri: st
         r = s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                 MultipartUpload={"Parts": parts})
     except BaseException:
+        # Abort ours, and any upload whose CreateMultipartUpload answer was lost (its id never reached us).
         with contextlib.suppress(Exception):  # the original error matters more
-            s3_client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            _sweep_uploads(s3_client, bucket, key)
         raise
+    with contextlib.suppress(Exception):  # the object is complete; an orphan from a retried create is not ours
+        _sweep_uploads(s3_client, bucket, key)
     return {"uri": uri, "etag": r.get("ETag"), "version_id": r.get("VersionId"), "sha256": total.hexdigest(),
             "bytes": n, "parts": len(parts)}
+
+
+def _sweep_uploads(s3_client: Any, bucket: str, key: str, *, attempts: int = 4) -> None:
+    """Abort every unfinished multipart upload of exactly ``key`` (the target is a new key, or one the caller
+    chose to overwrite, so they are this tool's). Each abort is retried beyond botocore's own retries, so a
+    flaky network does not leave an upload (and its storage bill) behind."""
+    import time
+
+    uploads = s3_client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+    for u in (u for u in uploads if u["Key"] == key):
+        for attempt in range(attempts):
+            try:
+                s3_client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=u["UploadId"])
+                break
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
 
 
 def _read_full(f: BinaryIO, n: int) -> bytes:

@@ -8,6 +8,8 @@ points every client somewhere else, e.g. at the embedded local stack. Nothing he
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,11 +20,17 @@ import botocore.exceptions
 
 from .errors import RunbookError
 
-__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError"]
+__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors"]
 
 
 class CredentialsError(RunbookError):
     code = "no-credentials"
+
+
+class AwsCallFailed(RunbookError):
+    """AWS failed past botocore's retries (throttling, 5xx, a dropped connection, a permission)."""
+
+    code = "aws-call-failed"
 
 
 @dataclass(frozen=True)
@@ -112,3 +120,18 @@ def error_code(exc: BaseException) -> str | None:
 def is_error(exc: BaseException, *codes: str) -> bool:
     """True when ``exc`` is a ClientError with one of ``codes`` (matched by code, never by message)."""
     return error_code(exc) in codes
+
+
+@contextmanager
+def named_aws_errors(what: str, *, changed_nothing: bool = True) -> Iterator[None]:
+    """Turn an AWS error that outlasted botocore's retries into an :class:`AwsCallFailed` that says what the
+    step was doing and what to do, instead of a traceback."""
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        raise AwsCallFailed(
+            f"AWS failed while {what}: {error_code(e) or type(e).__name__}: {e}",
+            hint=("Throttling or a network error outlasted the retries: rerun the step"
+                  + (" (it changed nothing)." if changed_nothing else " (it finishes what is left).")
+                  + " If it is a permission, grant it first."),
+        ) from e

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import botocore.exceptions
 
-from .aws import Aws, error_code, is_error
+from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import CheckFailed, InputError
 from .logs import log_group_name
 from .records import read_record, write_record
@@ -968,8 +968,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     if previous and list(previous.get("endpoint_names") or []) != names:
         previous = None
     started = dt.datetime.now(dt.timezone.utc)
-    p = plan(aws, names, include_outputs=include_outputs, output_prefix=output_prefix, keep=keep,
-             recent_minutes=recent_minutes, run_dir=run_dir, previous=previous, progress=progress)
+    with named_aws_errors("planning the cleanup"):
+        p = plan(aws, names, include_outputs=include_outputs, output_prefix=output_prefix, keep=keep,
+                 recent_minutes=recent_minutes, run_dir=run_dir, previous=previous, progress=progress)
     if dry_run:
         rep = CleanupReport(p, "dry-run", True, force, [], started.isoformat(timespec="seconds"),
                             round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))

@@ -14,12 +14,10 @@ import difflib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
-
-import botocore.exceptions
+from typing import Any, Callable
 
 from . import archive, imports, logs
-from .aws import Aws, error_code, is_error
+from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .loadcheck import LoadCheck, load_check_dir
@@ -259,7 +257,8 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
     started = dt.datetime.now(dt.timezone.utc)
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
     say("describing the endpoint")
-    facts = _aws("describing the endpoint", lambda: endpoint_facts(sm, endpoint_name))
+    with named_aws_errors("describing the endpoint"):
+        facts = endpoint_facts(sm, endpoint_name)
 
     say("reading CloudWatch logs")
     read = logs.read_endpoint_logs(aws.client("logs"), endpoint_name,
@@ -277,8 +276,8 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
                          hint="source_roots name local folders that may hold the missing packages.")
     if facts.model_data_url:
         say("reading the model archive (streaming)")
-        arch, sources = _aws("reading the model archive", lambda: _read_archive(
-            s3, facts.model_data_url, facts.program, expected or SEED_EXPECTED))
+        with named_aws_errors("reading the model archive"):
+            arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected or SEED_EXPECTED)
         if arch.get("readable"):
             say("resolving the serving code's imports")
             image_modules = None
@@ -294,7 +293,8 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             findings += imp.findings
             if load_check:
                 say("load check in a clean serving environment")
-                lc = _aws("reading the model archive", lambda: _load_check(s3, facts.model_data_url, facts.program, say))
+                with named_aws_errors("reading the model archive"):
+                    lc = _load_check(s3, facts.model_data_url, facts.program, say)
                 findings += lc.findings
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     verdict = _verdict(facts, log_ev, arch, imp, lc, roots)
@@ -303,20 +303,6 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
                           seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
     write_record(run_dir, "diagnose", diagnosis.to_dict())
     return diagnosis
-
-
-_T = TypeVar("_T")
-
-
-def _aws(what: str, call: Callable[[], _T]) -> _T:
-    """AWS failing past botocore's retries (throttling, 5xx, a dropped connection, a permission) while the
-    diagnosis reads what it needs is a named error, not a traceback. Nothing is written: rerun the step."""
-    try:
-        return call()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        raise RunbookError(f"AWS failed while {what}: {describe_error(e)}", code="aws-call-failed",
-                           hint="Throttling or a network error outlasted the retries: rerun the step (it changes "
-                           "nothing). If it is a permission, grant it first.") from e
 
 
 def describe_error(e: BaseException) -> str:

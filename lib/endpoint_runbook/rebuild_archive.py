@@ -15,25 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import botocore.exceptions
-
 from . import archive
-from .aws import Aws, is_error
-from .errors import CheckFailed, InputError, NotFoundError, RunbookError
+from .aws import Aws, is_error, named_aws_errors
+from .errors import CheckFailed, InputError, NotFoundError
 from .loadcheck import LoadCheck, load_check_dir, serve_check
 from .records import read_record, write_record
 
 __all__ = ["RebuildStep", "default_target", "run"]
-
-_AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-
-def _aws_failed(what: str, e: BaseException) -> RunbookError:
-    """AWS failing past botocore's retries (throttling, 5xx, a dropped connection) is a named error."""
-    code = e.response.get("Error", {}).get("Code") if isinstance(e, botocore.exceptions.ClientError) else None
-    return RunbookError(f"AWS failed while {what}: {code or type(e).__name__}: {e}", code="aws-call-failed",
-                        hint="Nothing is left at the target (a failed upload is aborted): rerun the step.")
-
 
 @dataclass
 class RebuildStep:
@@ -89,14 +77,13 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
 
 def _head(s3: Any, uri: str) -> dict[str, Any] | None:
     bucket, key = archive.parse_s3_uri(uri)
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except Exception as e:
-        if is_error(e, "404", "NoSuchKey", "NotFound"):
-            return None
-        if isinstance(e, _AWS_ERRORS):
-            raise _aws_failed(f"checking {uri}", e) from e
-        raise
+    with named_aws_errors(f"checking {uri}"):
+        try:
+            return s3.head_object(Bucket=bucket, Key=key)
+        except Exception as e:
+            if is_error(e, "404", "NoSuchKey", "NotFound"):
+                return None
+            raise
 
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
@@ -179,9 +166,9 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
         return step
     except Exception as e:
         step.error = step.error or f"{type(e).__name__}: {e}"
-        if isinstance(e, _AWS_ERRORS):
-            raise _aws_failed("rebuilding and uploading the archive", e) from e
-        raise
+        with named_aws_errors("rebuilding and uploading the archive (nothing is left at the target: a failed "
+                              "upload is aborted)"):
+            raise
     finally:
         step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
         write_record(run_dir, "rebuild_archive", step.to_dict())
