@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding, worst
 from .gzappend import splice, splice_available
+from .s3uri import parse_s3_uri
 from .tarstream import (
     Entry,
     GzipReader,
@@ -393,16 +394,6 @@ def inventory(stream: BinaryIO, *, limits: Limits | None = None, digests: bool =
     inv, *_ = _read_tar(stream, limits or Limits(), digests=digests, on_member=on_member, on_data=on_data)
     sources.update((k, bytes(v)) for k, v in buffers.items())
     return inv
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → ``(bucket, key)``; InputError ``bad-s3-uri`` otherwise."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise InputError(f"not an S3 URI: {uri!r}", code="bad-s3-uri", hint="Use s3://bucket/key.")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key or key.endswith("/"):
-        raise InputError(f"not an S3 object URI: {uri!r}", code="bad-s3-uri", hint="Use s3://bucket/key.")
-    return bucket, key
 
 
 def _get_object(s3_client: Any, uri: str) -> Any:

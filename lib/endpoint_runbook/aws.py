@@ -19,8 +19,10 @@ import botocore.config
 import botocore.exceptions
 
 from .errors import RunbookError
+from .s3uri import parse_s3_uri
 
-__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors"]
+__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors",
+           "parse_s3_uri"]
 
 
 class CredentialsError(RunbookError):
@@ -135,3 +137,4 @@ def named_aws_errors(what: str, *, changed_nothing: bool = True) -> Iterator[Non
                   + (" (it changed nothing)." if changed_nothing else " (it finishes what is left).")
                   + " If it is a permission, grant it first."),
         ) from e
+

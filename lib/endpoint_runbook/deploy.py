@@ -360,7 +360,10 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
 
 def _s3_uri_finding(uri: str, what: str) -> tuple[str, str] | Finding:
     try:
-        return parse_s3_uri(uri if "/" in uri[5:].rstrip("/") else uri.rstrip("/") + "/x")
+        if uri.endswith("/") or "/" not in uri[5:]:  # a prefix (output paths): only its bucket is checked
+            bucket, _ = parse_s3_uri(uri.rstrip("/") + "/_")
+            return bucket, uri[5:].partition("/")[2]
+        return parse_s3_uri(uri)
     except InputError as e:
         return Finding("bad-s3-uri", "error", f"{what}: {e}", [uri])
 

@@ -31,7 +31,7 @@ import botocore.exceptions
 
 from . import logs as logs_mod
 from . import records
-from .aws import Aws, error_code, is_error
+from .aws import Aws, error_code, is_error, parse_s3_uri
 from .errors import CheckFailed, InputError, NotFoundError, RunbookError
 from .findings import Finding
 
@@ -66,16 +66,6 @@ _TOP_ITEMS = 10
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); InputError ``bad-s3-uri`` otherwise."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise InputError(f"{uri!r} is not an S3 URI.", code="bad-s3-uri", hint="Use s3://bucket/key.")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key:
-        raise InputError(f"{uri!r} is not an S3 object URI.", code="bad-s3-uri", hint="Use s3://bucket/key.")
-    return bucket, key
 
 
 def guess_content_type(uri: str) -> str | None:

@@ -33,6 +33,8 @@ from typing import Any, Callable
 import boto3
 import botocore.config
 
+from ..aws import parse_s3_uri
+from ..errors import RunbookError
 from ..serving_env import ModelServer, ServingEnv, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
@@ -44,13 +46,6 @@ PING_FAILURE = ("The primary container for production variant {variant} did not 
 
 def new_instance_id() -> str:
     return "i-" + secrets.token_hex(9)[:17]
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    m = re.match(r"^s3://([^/]+)/(.*)$", uri or "")
-    if not m:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return m.group(1), m.group(2)
 
 
 def line_timestamp(line: str, fallback_ms: int) -> int:
@@ -281,7 +276,7 @@ class Hosting:
             return  # a model without data: code only, as SageMaker allows
         try:
             bucket, key = parse_s3_uri(url)
-        except ValueError as e:
+        except RunbookError as e:
             raise ModelDataError(f"Could not download model data from {url}: {e}") from e
         archive = c.workdir / "model.tar.gz"
         try:

@@ -20,7 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .hosting import Hosting, LogShipper, parse_s3_uri
+from ..aws import parse_s3_uri
+from ..errors import RunbookError
+from .hosting import Hosting, LogShipper
 
 DEFAULT_INVOCATION_TIMEOUT = 900
 MAX_INVOCATION_TIMEOUT = 3600
@@ -138,7 +140,7 @@ class Runtime:
             raise RuntimeError_(400, "ValidationError", "InputLocation is required.")
         try:
             parse_s3_uri(input_location)
-        except ValueError:
+        except RunbookError:
             raise RuntimeError_(400, "ValidationError", f"InputLocation {input_location!r} is not an S3 URI.") from None
         try:
             timeout = int(headers.get("x-amzn-sagemaker-invocationtimeoutseconds") or DEFAULT_INVOCATION_TIMEOUT)
