@@ -80,4 +80,4 @@ def test_each_later_notebook_alone(incident_aws, incident_stack, tmp_path):
     d3 = tmp_path / "03"
     with pytest.raises(papermill.PapermillExecutionError) as e:
         run_notebook("deploy", d3, **common, run_dir=str(d3))
-    assert "InputError" in e.value.ename
+    assert e.value.ename == "PreflightFailed" and "is not set and no record gives it" in e.value.evalue
