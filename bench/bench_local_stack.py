@@ -21,12 +21,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.local import stack
+from endpoint_runbook.verify import percentile
 from tinymodel import World, tiny_archive
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def main() -> None:
@@ -57,8 +53,8 @@ def main() -> None:
             stack.down(Path(state_dir))
     print(f"stack start → ready            {t_up:7.2f} s")
     print(f"create → InService (tiny)       {t_create:7.2f} s")
-    print(f"async round trip (n={len(trips)}) p50 {pct(trips, 50) * 1000:7.0f} ms   p95 {pct(trips, 95) * 1000:7.0f} ms"
-          f"   (first {trips[0] * 1000:.0f} ms, mean {statistics.mean(trips) * 1000:.0f} ms)")
+    print(f"async round trip (n={len(trips)}) p50 {percentile(trips, 50) * 1000:7.0f} ms   "
+          f"p95 {percentile(trips, 95) * 1000:7.0f} ms   (first {trips[0] * 1000:.0f} ms, mean {statistics.mean(trips) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -21,13 +21,10 @@ from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.loadcheck import load_check_dir  # noqa: E402
 from endpoint_runbook.local import scenarios, stack  # noqa: E402
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig  # noqa: E402
+from endpoint_runbook.verify import percentile  # noqa: E402
 
 SEED_WARM_ANCHOR_S = (5.0, 10.0)
 
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def main() -> None:
@@ -78,10 +75,10 @@ def main() -> None:
     print(f"archive sizes: broken {buggy.stat().st_size / 1e6:.2f} MB, fixed {fixed.stat().st_size / 1e6:.2f} MB")
     print(f"model_fn load time (load check, clean serving env)  {lc.model_fn_seconds:.3f} s "
           f"(import {lc.import_seconds:.2f} s)")
-    print(f"warm predict, InvokeEndpoint round trip (n={len(lat)})  p50 {pct(lat, 50) * 1000:.0f} ms  "
-          f"p95 {pct(lat, 95) * 1000:.0f} ms;  in-model p50 {pct(model_ms, 50):.0f} ms")
+    print(f"warm predict, InvokeEndpoint round trip (n={len(lat)})  p50 {percentile(lat, 50) * 1000:.0f} ms  "
+          f"p95 {percentile(lat, 95) * 1000:.0f} ms;  in-model p50 {percentile(model_ms, 50):.0f} ms")
     print(f"vs the seed's anchor (warm inference {SEED_WARM_ANCHOR_S[0]:.0f}–{SEED_WARM_ANCHOR_S[1]:.0f} s on AWS): "
-          f"{SEED_WARM_ANCHOR_S[0] / pct(lat, 50):.0f}× faster at p50 (a stand-in model, not CLIP)")
+          f"{SEED_WARM_ANCHOR_S[0] / percentile(lat, 50):.0f}× faster at p50 (a stand-in model, not CLIP)")
 
 
 if __name__ == "__main__":

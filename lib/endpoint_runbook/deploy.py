@@ -368,6 +368,23 @@ def _s3_uri_finding(uri: str, what: str) -> tuple[str, str] | Finding:
         return Finding("bad-s3-uri", "error", f"{what}: {e}", [uri])
 
 
+def _object_findings(s3: Any, uri: str, what: str, *, missing: tuple[str, str],
+                     unreadable: tuple[str, str, str]) -> list[Finding]:
+    """HeadObject ``uri``: nothing when it exists, else the ``missing`` or ``unreadable`` finding
+    (``unreadable``'s message may hold ``{code}``, the AWS error code)."""
+    r = _s3_uri_finding(uri, what)
+    if isinstance(r, Finding):
+        return [r]
+    try:
+        s3.head_object(Bucket=r[0], Key=r[1])
+    except botocore.exceptions.ClientError as e:
+        if is_error(e, "404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            return [Finding(missing[0], "error", missing[1], [uri])]
+        code, severity, message = unreadable
+        return [Finding(code, severity, message.format(code=error_code(e)), [str(e)])]
+    return []
+
+
 def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None) -> list[Finding]:
     """Check everything deploy needs before creating anything; returns all findings (errors and notes).
 
@@ -405,21 +422,10 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
 
     # Model data.
     if p.model_data_url:
-        r = _s3_uri_finding(p.model_data_url, "model_data_url")
-        if isinstance(r, Finding):
-            out.append(r)
-        else:
-            try:
-                s3.head_object(Bucket=r[0], Key=r[1])
-            except botocore.exceptions.ClientError as e:
-                if is_error(e, "404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-                    out.append(Finding("model-data-not-found", "error",
-                                       f"The model archive {p.model_data_url} does not exist: run rebuild_archive, "
-                                       "or pass model_data_url of the fixed archive.", [p.model_data_url]))
-                else:
-                    out.append(Finding("model-data-unreadable", "error",
-                                       f"Cannot read {p.model_data_url} ({error_code(e)}): check s3:GetObject on "
-                                       "it.", [str(e)]))
+        out += _object_findings(s3, p.model_data_url, "model_data_url", missing=(
+            "model-data-not-found", f"The model archive {p.model_data_url} does not exist: run rebuild_archive, "
+            "or pass model_data_url of the fixed archive."), unreadable=(
+            "model-data-unreadable", "error", f"Cannot read {p.model_data_url} ({{code}}): check s3:GetObject on it."))
 
     # Output / failure paths and topics.
     aic = p.async_config or {}
@@ -466,20 +472,10 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
     if not p.smoke_input:
         out.append(_missing("smoke_input", "pass an s3:// input the model accepts."))
     else:
-        r = _s3_uri_finding(p.smoke_input, "smoke_input")
-        if isinstance(r, Finding):
-            out.append(r)
-        else:
-            try:
-                s3.head_object(Bucket=r[0], Key=r[1])
-            except botocore.exceptions.ClientError as e:
-                if is_error(e, "404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-                    out.append(Finding("smoke-input-not-found", "error",
-                                       f"The smoke input {p.smoke_input} does not exist: pass smoke_input of an "
-                                       "object the model accepts.", [p.smoke_input]))
-                else:
-                    out.append(Finding("smoke-input-unverifiable", "warning",
-                                       f"Could not check {p.smoke_input} ({error_code(e)}).", [str(e)]))
+        out += _object_findings(s3, p.smoke_input, "smoke_input", missing=(
+            "smoke-input-not-found", f"The smoke input {p.smoke_input} does not exist: pass smoke_input of an "
+            "object the model accepts."), unreadable=(
+            "smoke-input-unverifiable", "warning", f"Could not check {p.smoke_input} ({{code}})."))
 
     # Existing model / config of the same name must be the same thing.
     if p.model_name:
