@@ -494,3 +494,67 @@ def test_cleanup_completes_or_stops_and_a_rerun_finishes(fstack, tmp_path, cls, 
     if plan == "rides-out":
         assert err is None, repr(err)
     assert err is None or isinstance(err, RunbookError), repr(err)
+
+
+# ---------------------------------------------------------------------------------------------- deploy
+
+DEPLOY_CASES = [pytest.param(op, fault, plan, id=f"{op}-{fault}-{plan}")
+                for op, fault, plan in (("CreateModel", "drop-after", "rides-out"),
+                                        ("CreateEndpointConfig", "drop-after", "rides-out"),
+                                        ("CreateEndpoint", "drop-after", "rides-out"),
+                                        ("CreateEndpoint", "5xx", "exhausts"),
+                                        ("DescribeEndpoint", "throttle", "exhausts"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op, fault, plan", DEPLOY_CASES)
+def test_deploy_completes_or_stops_and_a_rerun_creates_no_duplicates(fstack, tmp_path, op, fault, plan):
+    """A real (tiny) model container behind the faults: a lost Create answer, a Create that keeps failing, a
+    wait whose describe calls are throttled. Completes, or stops with a named error; the rerun completes,
+    and there is exactly one model, one config and one endpoint."""
+    from endpoint_runbook import deploy
+    from endpoint_runbook.records import write_record
+
+    aws = new_aws(fstack.url)
+    s3, sm, sns, iam = (aws.client(n) for n in ("s3", "sagemaker", "sns", "iam"))
+    b = bucket(s3, "fxd")
+    prefix = f"fxd{uuid.uuid4().hex[:6]}"
+    data = tar_gz({"code/inference.py": INFERENCE, "code/tinypkg/__init__.py": TINYPKG})
+    s3.put_object(Bucket=b, Key="fixed/model.tar.gz", Body=data)
+    s3.put_object(Bucket=b, Key="in/smoke.json", Body=b'{"x": [1, 2]}')
+    topic = sns.create_topic(Name=prefix)["TopicArn"]
+    role = iam.create_role(RoleName=prefix, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    write_record(tmp_path, "diagnose", {"endpoint": {
+        "name": f"{prefix}-broken", "image": "pytorch-inference:2.1-cpu", "environment": {"SAGEMAKER_PROGRAM":
+                                                                                          "inference.py"},
+        "execution_role_arn": role, "instance_type": "ml.m5.large", "instance_count": 1,
+        "async_config": {"OutputConfig": {"S3OutputPath": f"s3://{b}/out/", "S3FailurePath": f"s3://{b}/fail/",
+                                          "NotificationConfig": {"SuccessTopic": topic, "ErrorTopic": topic}}}}})
+    write_record(tmp_path, "rebuild_archive", {"target_uri": f"s3://{b}/fixed/model.tar.gz",
+                                               "result_sha256": hashlib.sha256(data).hexdigest()})
+    kw = dict(run_dir=str(tmp_path), name_prefix=prefix, smoke_input=f"s3://{b}/in/smoke.json",
+              smoke_content_type="application/json", wait_timeout=120, smoke_timeout=60, poll_seconds=0.5,
+              progress=lambda _m: None)
+    with injected(fstack.url, [rule(fault, plan, service="sagemaker", operation=op)]) as c:
+        result, err = attempt(lambda: deploy.run(aws, **kw))
+    rerun_ok = None
+    if err is not None:
+        result, err2 = attempt(lambda: deploy.run(new_aws(fstack.url), **kw))
+        rerun_ok = err2 is None and result.ok
+    mine = {kind: sorted(n for n in names if n.startswith(prefix)) for kind, names in (
+        ("model", [m["ModelName"] for m in sm.list_models(MaxResults=100)["Models"]]),
+        ("config", [x["EndpointConfigName"] for x in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]]),
+        ("endpoint", [x["EndpointName"] for x in sm.list_endpoints(MaxResults=100)["Endpoints"]]))}
+    try:
+        record_case("fault:deploy", faults=c["faults"], completed=err is None and result.ok,
+                    stopped_cleanly=err is not None and isinstance(err, RunbookError) and bool(rerun_ok),
+                    name=f"{op}-{fault}-{plan}", detail={"error": repr(err)[:200] if err else None})
+        if plan == "rides-out":
+            assert err is None and result.ok, err
+        else:
+            assert isinstance(err, RunbookError), repr(err)
+            assert rerun_ok
+        assert all(len(v) == 1 for v in mine.values()), mine  # no duplicates
+    finally:
+        for e in mine["endpoint"]:
+            sm.delete_endpoint(EndpointName=e)

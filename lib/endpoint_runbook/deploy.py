@@ -33,7 +33,7 @@ import botocore.exceptions
 
 from . import logs as logs_mod
 from . import records
-from .aws import Aws, error_code, is_error
+from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import CheckFailed, InputError, RunbookError
 from .findings import Finding
 from .verify import (
@@ -764,7 +764,9 @@ def run(
         result.error = {"code": code, "message": str(e)}
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         records.write_record(run_dir, "deploy", result.to_dict())
-        raise
+        with named_aws_errors("deploying (names are derived from the archive: the rerun reuses what exists)",
+                              changed_nothing=False):
+            raise
     result.timings["total_s"] = round(time.monotonic() - t0, 3)
     records.write_record(run_dir, "deploy", result.to_dict())
     return result
