@@ -120,3 +120,9 @@ def test_bad_requests_are_named_errors(world, stack_aws):
         rt.invoke_endpoint_async(EndpointName="no-such-endpoint", InputLocation=f"s3://{world.bucket}/x")
     with pytest.raises(world.sm.exceptions.ClientError, match="Could not find endpoint"):
         world.sm.update_endpoint(EndpointName="no-such-endpoint", EndpointConfigName="whatever")
+    # As SageMaker (moto would overwrite): a name that exists cannot be created again.
+    model = {"ModelName": f"dup-{world.tag}", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+             "PrimaryContainer": {"Image": "img"}}
+    world.sm.create_model(**model)
+    with pytest.raises(world.sm.exceptions.ClientError, match="Cannot create already existing model"):
+        world.sm.create_model(**model)

@@ -708,8 +708,13 @@ def run(
             result.reused.append(f"endpoint/{p.endpoint_name}")
         else:
             created_at = time.monotonic()
-            _aws_call("CreateEndpoint", lambda: sm.create_endpoint(
-                EndpointName=p.endpoint_name, EndpointConfigName=p.endpoint_config_name, Tags=p.tags))
+            existing = _create("CreateEndpoint", lambda: sm.create_endpoint(
+                EndpointName=p.endpoint_name, EndpointConfigName=p.endpoint_config_name, Tags=p.tags),
+                lambda: sm.describe_endpoint(EndpointName=p.endpoint_name))
+            if existing.get("EndpointConfigName", p.endpoint_config_name) != p.endpoint_config_name:
+                raise CheckFailed(f"{p.endpoint_name} exists and serves {existing['EndpointConfigName']}, not "
+                                  f"{p.endpoint_config_name}.", code="endpoint-exists",
+                                  hint="Choose another fixed_endpoint_name; deploy never repoints a live endpoint.")
             result.actions["endpoint"] = "created"
             result.created.append(f"endpoint/{p.endpoint_name}")
 
@@ -772,12 +777,21 @@ def run(
     return result
 
 
-def _aws_call(what: str, call: Callable[[], Any]) -> Any:
+def _create_failed(what: str, e: BaseException) -> CheckFailed:
+    return CheckFailed(f"{what} failed: {error_code(e)}: {e}", code="create-failed",
+                       hint="Fix the permission or limit it names, then rerun deploy (what exists is reused).")
+
+
+def _create(what: str, create: Callable[[], Any], describe: Callable[[], dict[str, Any]]) -> Any:
+    """Create; when the answer to our create was lost and botocore's retry met "already existing", the
+    resource is ours (its name comes from this very spec or run), so describe it. SageMaker says so only in
+    the message: there is no distinct error code."""
     try:
-        return call()
+        return create()
     except botocore.exceptions.ClientError as e:
-        raise CheckFailed(f"{what} failed: {error_code(e)}: {e}", code="create-failed",
-                          hint="Fix the permission or limit it names, then rerun deploy (what exists is reused).") from e
+        if is_error(e, "ValidationException") and "already existing" in str(e):
+            return describe()
+        raise _create_failed(what, e) from e
 
 
 def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], dict[str, Any]],
@@ -791,7 +805,7 @@ def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], d
     except botocore.exceptions.ClientError as e:
         if not is_error(e, "ValidationException", "ResourceNotFound"):
             raise
-    r = _aws_call(f"Create{''.join(w.title() for w in kind.split('_'))}", create)
+    r = _create(f"Create{''.join(w.title() for w in kind.split('_'))}", create, describe)
     result.actions[kind] = "created"
     result.created.append(f"{kind}/{name}")
     return r.get(arn_key)

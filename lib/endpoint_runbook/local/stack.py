@@ -38,6 +38,11 @@ __all__ = ["DEFAULT_PORT", "StackError", "StackInfo", "up", "down", "status", "d
 DEFAULT_PORT = 5479
 STATE_FILE = "state.json"
 _CRED = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
+_CREATES = {  # X-Amz-Target → (moto backend attribute, name field, label in SageMaker's message)
+    "SageMaker.CreateModel": ("_models", "ModelName", "model"),
+    "SageMaker.CreateEndpointConfig": ("endpoint_configs", "EndpointConfigName", "endpoint configuration"),
+    "SageMaker.CreateEndpoint": ("endpoints", "EndpointName", "endpoint"),
+}
 _RUNTIME = re.compile(r"^/endpoints/([^/]+)/(invocations|async-invocations)$")
 
 log = logging.getLogger("endpoint_runbook.local")
@@ -92,6 +97,10 @@ class StackApp:
         if m and method == "POST":
             return self._runtime(environ, start_response, m.group(1), m.group(2))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target in _CREATES:
+            refused = self._existing(environ, start_response, target)
+            if refused is not None:
+                return refused
         if target in ("SageMaker.CreateEndpoint", "SageMaker.UpdateEndpoint", "SageMaker.DeleteEndpoint"):
             return self._hosting_call(environ, start_response, target.split(".", 1)[1])
         return self.moto_app(environ, start_response)
@@ -114,6 +123,21 @@ class StackApp:
             return self._reply(start_response, e.status, {"x-amzn-ErrorType": e.code, "Content-Type": "application/json"},
                                json.dumps({"message": e.message}).encode())
         return self._reply(start_response, status, h, out)
+
+    def _existing(self, environ: dict[str, Any], start_response: Callable, target: str) -> Any | None:
+        """SageMaker refuses to create a model, endpoint config or endpoint whose name exists (moto would
+        overwrite it, and a retried create whose first answer was lost would start a second container)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        account, region = self._who(environ)
+        kind, field, label = _CREATES[target]
+        name = json.loads(self._body(environ) or b"{}").get(field, "")
+        if name not in getattr(sagemaker_backends[account][region], kind):
+            return None
+        arn = f"arn:aws:sagemaker:{region}:{account}:{label.replace(' ', '-')}/{name.lower()}"
+        msg = f'Cannot create already existing {label} "{arn}".'
+        return self._reply(start_response, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                           json.dumps({"__type": "ValidationException", "message": msg}).encode())
 
     def _hosting_call(self, environ: dict[str, Any], start_response: Callable, op: str) -> Any:
         account, region = self._who(environ)
