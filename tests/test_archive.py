@@ -155,6 +155,7 @@ import sys
 
 import pytest
 from endpoint_runbook import archive as A
+from endpoint_runbook.cli import check_archive_main
 from endpoint_runbook.errors import InputError, NotFoundError
 
 STYGIG_EXPECTED = ["embeddings.npz", "faiss_index.index", "code/inference.py", "code/requirements.txt",
@@ -384,22 +385,22 @@ def test_package_model_is_correct_and_deterministic(tmp_path):
 
 def test_check_archive_main_exit_codes(tmp_path, capsys):
     good = make_targz(tmp_path / "good.tar.gz", {"code/inference.py": b"", "code/requirements.txt": b""})
-    assert A.check_archive_main([str(good)]) == 0
+    assert check_archive_main([str(good)]) == 0
     bad = incident_archive(tmp_path)
     bad2 = make_targz(tmp_path / "bad.tar.gz", {"model/code/inference.py": b"x"})
     capsys.readouterr()
-    assert A.check_archive_main([str(bad2)]) == 1
+    assert check_archive_main([str(bad2)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert "ERROR nested-top-folder: " in "\n".join(lines) and all(
         ln.split(" ", 1)[0] in ("ERROR", "WARNING", "INFO") for ln in lines)
     capsys.readouterr()
-    assert A.check_archive_main([str(bad)]) == 1  # the layout is fine, the imports are not: it would crash-loop
+    assert check_archive_main([str(bad)]) == 1  # the layout is fine, the imports are not: it would crash-loop
     assert "ERROR missing-module: " in capsys.readouterr().out
-    assert A.check_archive_main([str(tmp_path / "missing.tar.gz")]) == 1
+    assert check_archive_main([str(tmp_path / "missing.tar.gz")]) == 1
     assert capsys.readouterr().out.strip().endswith("does not exist")
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"PK\x03\x04 not a tarball")
-    assert A.check_archive_main([str(junk)]) == 1
+    assert check_archive_main([str(junk)]) == 1
     assert "ERROR not-gzip: " in capsys.readouterr().out
 
 

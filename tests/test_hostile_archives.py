@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from endpoint_runbook import archive as A
+from endpoint_runbook.cli import check_archive_main
 from endpoint_runbook.errors import InputError
 from reliability import record_case
 from test_archive import INCIDENT_FILES, _rb, make_targz, stygig_tree, zero_bomb
@@ -136,9 +137,9 @@ def test_hostile_archive(tmp_path, case):
     # check_archive: same finding, exit code 1 when it is an error
     findings = A.check_archive(path)
     assert code in {f.code for f in findings}
-    assert (A.check_archive_main([str(path)]) == 1) == any(f.severity == "error" for f in findings)
+    assert (check_archive_main([str(path)]) == 1) == any(f.severity == "error" for f in findings)
     if A.FINDING_CODES[code] == "error":
-        assert A.check_archive_main([str(path)]) == 1
+        assert check_archive_main([str(path)]) == 1
 
     # safe_extract: refused with the finding's code, or extracted inside work/
     dest = work / "extract"

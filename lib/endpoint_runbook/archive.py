@@ -19,7 +19,6 @@ Finding codes (stable; see :data:`FINDING_CODES`):
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import hashlib
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 from .errors import InputError, NotFoundError, RunbookError
-from .findings import Finding, worst
+from .findings import Finding
 from .gzappend import splice, splice_available
 from .s3uri import parse_s3_uri
 from .tarstream import (
@@ -56,7 +55,6 @@ __all__ = [
     "PackageResult",
     "RebuildResult",
     "check_archive",
-    "check_archive_main",
     "default_skip",
     "has_isal",
     "inventory",
@@ -549,36 +547,6 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
             findings += [f for f in report.findings if f.code not in {x.code for x in layout}
                          or f.code == "missing-module"]
     return findings
-
-
-def check_archive_main(argv: Sequence[str] | None = None) -> int:
-    """``endpoint-runbook check-archive PATH|s3://...``: one line per finding; exit 1 on any error."""
-    ap = argparse.ArgumentParser(prog="endpoint-runbook check-archive",
-                                 description="Check a SageMaker model.tar.gz before it is saved or uploaded.")
-    ap.add_argument("archive", help="a local path or s3://bucket/key")
-    ap.add_argument("--program", default=os.environ.get("SAGEMAKER_PROGRAM") or "inference.py",
-                    help="the entry script under code/ (default: $SAGEMAKER_PROGRAM or inference.py)")
-    ap.add_argument("--max-members", type=int, default=Limits.max_members)
-    ap.add_argument("--strict", action="store_true", help="warnings fail too")
-    args = ap.parse_args(list(argv) if argv is not None else None)
-    s3 = None
-    try:
-        if args.archive.startswith("s3://"):
-            from .aws import Aws, AwsParams
-
-            s3 = Aws(AwsParams()).client("s3")
-        findings = check_archive(args.archive, args.program, s3_client=s3,
-                                 limits=Limits(max_members=args.max_members))
-    except RunbookError as e:
-        print(f"ERROR {e.code}: {e}")
-        return 1
-    for f in findings:
-        print(f"{f.severity.upper()} {f.code}: {f.message}")
-    w = worst(findings)
-    failed = w == "error" or (args.strict and w == "warning")
-    if not findings:
-        print(f"OK: {args.archive} passes the checks")
-    return 1 if failed else 0
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -65,6 +66,34 @@ def _local(args: argparse.Namespace) -> int:
     raise AssertionError(args.local_cmd)
 
 
+def _check_archive(args: argparse.Namespace) -> int:
+    """One line per finding (``SEVERITY code: message``); exit 1 on an error (or a warning with --strict)."""
+    from .archive import Limits, check_archive
+    from .findings import worst
+
+    s3 = None
+    try:
+        if args.archive.startswith("s3://"):
+            from .aws import Aws, AwsParams
+
+            s3 = Aws(AwsParams()).client("s3")
+        findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members))
+    except RunbookError as e:
+        _say(f"ERROR {e.code}: {e}")
+        return 1
+    for f in findings:
+        _say(f"{f.severity.upper()} {f.code}: {f.message}")
+    if not findings:
+        _say(f"OK: {args.archive} passes the checks")
+    w = worst(findings)
+    return 1 if w == "error" or (args.strict and w == "warning") else 0
+
+
+def check_archive_main(argv: list[str] | None = None) -> int:
+    """``endpoint-runbook check-archive ...`` as a function (for training jobs and tests)."""
+    return main(["check-archive", *(argv or [])])
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="endpoint-runbook", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -85,11 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")
     local.set_defaults(func=_local)
 
-    check = sub.add_parser("check-archive", help="lint a model.tar.gz (path or s3://...); exit 1 on errors")
-    check.add_argument("archive")
-    check.add_argument("--program", default="inference.py")
-    check.set_defaults(func=lambda a: __import__("endpoint_runbook.archive", fromlist=["x"]).check_archive_main(
-        [a.archive, "--program", a.program]))
+    check = sub.add_parser("check-archive", help="check a model.tar.gz (path or s3://...) before it is saved or "
+                           "uploaded: layout and the serving code's imports; exit 1 on an error")
+    check.add_argument("archive", help="a local path or s3://bucket/key")
+    check.add_argument("--program", default=os.environ.get("SAGEMAKER_PROGRAM") or "inference.py",
+                       help="the entry script under code/ (default: $SAGEMAKER_PROGRAM or inference.py)")
+    check.add_argument("--max-members", type=int, default=50_000, help="stop reading past this many members")
+    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.set_defaults(func=_check_archive)
 
     run = sub.add_parser("run", help="run the runbook notebooks headless with papermill")
     run.add_argument("params", help="params/<env>.yaml")
