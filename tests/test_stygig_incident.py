@@ -34,6 +34,18 @@ def _archive_members(aws) -> list[str]:
         return tar.getnames()
 
 
+def _wait_object(s3, uri: str, timeout: float) -> bytes:
+    """The object at ``uri`` once it exists (an async result or failure object); fails past ``timeout``."""
+    bucket, key = uri[5:].split("/", 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            assert time.monotonic() < deadline, f"no object at {uri} within {timeout:.0f} s"
+            time.sleep(1)
+
+
 def test_fixed_archive_answers_the_seed_request(incident_aws):
     s3, sm, sqs = (incident_aws.client(n) for n in ("s3", "sagemaker", "sqs"))
     _, fixed = build_stygig("fixed")
@@ -57,16 +69,7 @@ def test_fixed_archive_answers_the_seed_request(incident_aws):
     s3.put_object(Bucket=NAMES.bucket, Key=req, Body=json.dumps({"s3_uri": QUERY, "top_k": 5}).encode())
     r = rt.invoke_endpoint_async(EndpointName="test-stygig-fixed", InputLocation=f"s3://{NAMES.bucket}/{req}",
                                  ContentType="application/json", InvocationTimeoutSeconds=120)
-    out_key = r["OutputLocation"].split("/", 3)[3]
-    deadline = time.monotonic() + 150
-    while True:
-        try:
-            body = s3.get_object(Bucket=NAMES.bucket, Key=out_key)["Body"].read()
-            break
-        except s3.exceptions.NoSuchKey:
-            assert time.monotonic() < deadline, "no output object in time"
-            time.sleep(1)
-    result = json.loads(body)
+    result = json.loads(_wait_object(s3, r["OutputLocation"], 150))
     items = result["recommendations"]
     assert 1 <= len(items) <= 5
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
@@ -78,15 +81,7 @@ def test_fixed_archive_answers_the_seed_request(incident_aws):
                   Body=json.dumps({"s3_uri": f"s3://{NAMES.bucket}/train/nope.png"}).encode())
     bad = rt.invoke_endpoint_async(EndpointName="test-stygig-fixed", InputLocation=f"s3://{NAMES.bucket}/q/missing.json",
                                    ContentType="application/json", InvocationTimeoutSeconds=60)
-    fail_key = bad["FailureLocation"].split("/", 3)[3]
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            text = s3.get_object(Bucket=NAMES.bucket, Key=fail_key)["Body"].read().decode()
-            break
-        except s3.exceptions.NoSuchKey:
-            assert time.monotonic() < deadline
-            time.sleep(1)
+    text = _wait_object(s3, bad["FailureLocation"], 60).decode()
     assert "ClientError" in text and "(400)" in text and "nope.png" in text
     again = rt.invoke_endpoint(EndpointName="test-stygig-fixed", ContentType="application/json",
                                Body=json.dumps({"s3_uri": QUERY, "top_k": 3}).encode())

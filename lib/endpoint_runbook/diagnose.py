@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import archive, imports, logs
-from .aws import Aws, error_code, is_error, named_aws_errors
+from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .loadcheck import LoadCheck, load_check_dir
@@ -303,8 +303,3 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
                           seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
     write_record(run_dir, "diagnose", diagnosis.to_dict())
     return diagnosis
-
-
-def describe_error(e: BaseException) -> str:
-    """A one-line account of an AWS error for the verdict (access denied etc.)."""
-    return f"{error_code(e) or type(e).__name__}: {e}"

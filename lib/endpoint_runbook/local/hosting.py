@@ -110,17 +110,23 @@ class Container:
     model: dict[str, Any]
     workdir: Path
     instance_id: str = field(default_factory=new_instance_id)
-    port: int = 0
-    proc: subprocess.Popen | None = None
     state: str = "Pending"  # Pending → Starting → Running | Failed | Stopped
     failure_reason: str | None = None
     shipper: LogShipper | None = None
-    tmpdir: Path | None = None
     server: ModelServer | None = None
 
     @property
+    def spec(self) -> dict[str, Any]:
+        """The model's primary container (image, ModelDataUrl, Environment)."""
+        return self.model.get("PrimaryContainer") or (self.model.get("Containers") or [{}])[0]
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.server.proc if self.server else None
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.url if self.server else ""
 
     @property
     def log_stream(self) -> str:
@@ -128,7 +134,8 @@ class Container:
 
     def describe(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "variant": self.variant, "instance_id": self.instance_id,
-                "state": self.state, "port": self.port, "pid": self.proc.pid if self.proc else None,
+                "state": self.state, "port": self.server.port if self.server else None,
+                "pid": self.proc.pid if self.proc else None,
                 "workdir": str(self.workdir), "failure_reason": self.failure_reason}
 
 
@@ -235,7 +242,9 @@ class Hosting:
             variant = config["ProductionVariants"][0]
             model = sm.describe_model(ModelName=variant["ModelName"])
         except Exception as e:  # the config or model vanished, or is malformed
-            return self._failed(account, region, name, old, f"Could not read the endpoint configuration: {e}")
+            # an update rolls back (the old container keeps serving); a create fails
+            return self._set_status(account, region, name, "InService" if old else "Failed",
+                                    f"Could not read the endpoint configuration: {e}")
         workdir = self.work_root / name / secrets.token_hex(4)
         c = Container(endpoint=name, variant=variant["VariantName"], model=model, workdir=workdir)
         timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or self.startup_timeout)
@@ -264,12 +273,8 @@ class Hosting:
                 return self._set_status(account, region, name, "InService", c.failure_reason)
             self._set_status(account, region, name, "Failed", c.failure_reason)
 
-    def _failed(self, account: str, region: str, name: str, old: Container | None, reason: str) -> None:
-        self._set_status(account, region, name, "InService" if old else "Failed", reason)
-
     def _fetch_model(self, c: Container, region: str) -> None:
-        container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
-        url = container.get("ModelDataUrl")
+        url = c.spec.get("ModelDataUrl")
         base = c.workdir / "ml"
         (base / "model").mkdir(parents=True, exist_ok=True)
         if not url:
@@ -296,23 +301,20 @@ class Hosting:
             archive.unlink(missing_ok=True)
 
     def _start(self, c: Container, region: str) -> None:
-        container = c.model.get("PrimaryContainer") or (c.model.get("Containers") or [{}])[0]
         c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
         c.server = start_model_server(
             self.serving_env, base_dir=c.workdir / "ml", workdir=c.workdir,
-            environment=container.get("Environment") or {},
+            environment=c.spec.get("Environment") or {},
             # The container's AWS: the stack itself (on SageMaker, the execution role).
             extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
                        "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
         )
-        c.proc, c.port, c.tmpdir = c.server.proc, c.server.port, c.server.tmpdir
         c.state = "Starting"
         self.on_change()
         threading.Thread(target=self._pump, args=(c,), name=f"logs-{c.instance_id}", daemon=True).start()
 
     def _pump(self, c: Container) -> None:
         assert c.proc and c.proc.stdout and c.shipper
-        last_flush = time.monotonic()
         stop_flusher = threading.Event()
 
         def flusher() -> None:
@@ -324,8 +326,6 @@ class Hosting:
         try:
             for line in c.proc.stdout:
                 c.shipper.add(line)
-                if time.monotonic() - last_flush > 2:
-                    last_flush = time.monotonic()
         finally:
             stop_flusher.set()
             c.shipper.flush()

@@ -77,7 +77,6 @@ class Runtime:
         self._pools: dict[tuple[str, str, str], ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._data_logs: dict[tuple[str, str, str], LogShipper] = {}
-        self.inflight = 0
 
     # -- helpers -----------------------------------------------------------------------------------
     def _endpoint(self, account: str, region: str, name: str) -> tuple[Any, dict[str, Any]]:
@@ -170,20 +169,11 @@ class Runtime:
             "notification": out_cfg.get("NotificationConfig") or {},
         }
         size = int((aic.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance") or DEFAULT_CONCURRENCY)
-        with self._lock:
-            self.inflight += 1
-        self._pool((account, region, name), size).submit(self._run_job, job)
+        self._pool((account, region, name), size).submit(self._process, job)
         resp_headers = {"X-Amzn-SageMaker-OutputLocation": output_location, "Content-Type": "application/json"}
         if failure_location:
             resp_headers["X-Amzn-SageMaker-FailureLocation"] = failure_location
         return 202, resp_headers, json.dumps({"InferenceId": inference_id}).encode()
-
-    def _run_job(self, job: dict[str, Any]) -> None:
-        try:
-            self._process(job)
-        finally:
-            with self._lock:
-                self.inflight -= 1
 
     def _process(self, job: dict[str, Any]) -> None:
         region, name = job["region"], job["endpoint"]
