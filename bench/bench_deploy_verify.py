@@ -33,7 +33,7 @@ from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident
 
 NAMES = StygigIncident()
-SEED_INPUT = f"s3://{NAMES.bucket}/{verify.DEFAULT_INPUT_KEY}"
+SEED_INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
 
 
 def head_until(s3: Any, uri: str, timeout: float = 300) -> None:

@@ -21,7 +21,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 from endpoint_runbook import diagnose  # noqa: E402
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local.scenarios import build_stygig, examples_dir  # noqa: E402
-from endpoint_runbook.serving_env import free_port  # noqa: E402
+from endpoint_runbook.serving.env import free_port  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 

@@ -18,9 +18,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
-from endpoint_runbook.loadcheck import load_check_dir  # noqa: E402
 from endpoint_runbook.local import scenarios, stack  # noqa: E402
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig  # noqa: E402
+from endpoint_runbook.serving.loadcheck import load_check_dir  # noqa: E402
 from endpoint_runbook.verify import percentile  # noqa: E402
 
 SEED_WARM_ANCHOR_S = (5.0, 10.0)

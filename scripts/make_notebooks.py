@@ -47,7 +47,7 @@ The verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it."""),
 
 result = diagnose.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, log_window_minutes=log_window_minutes,
                       max_log_events=max_log_events, source_roots=source_roots, load_check=load_check,
-                      progress=display.progress)"""),
+                      expected_paths=expected_paths, progress=display.progress)"""),
         ("md", "## What it found"),
         ("code", "display.show_diagnosis(result)"),
     ],
@@ -104,7 +104,8 @@ lines in CloudWatch, and the recommendations as pictures."""),
         ("code", """from endpoint_runbook import verify
 
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
-                    deadline_seconds=deadline_seconds, progress=display.progress)"""),
+                    deadline_seconds=deadline_seconds, health_patterns=health_patterns,
+                    progress=display.progress)"""),
         ("md", "## Results"),
         ("code", "display.show_verify(result, aws)"),
     ],

@@ -155,6 +155,7 @@ import sys
 
 import pytest
 from endpoint_runbook import archive as A
+from endpoint_runbook import s3 as s3mod
 from endpoint_runbook.cli import check_archive_main
 from endpoint_runbook.errors import InputError, NotFoundError
 
@@ -446,10 +447,10 @@ def test_s3_inventory_rebuild_upload(aws, tmp_path):
     assert r.source_sha256 == inv.sha256
     target = f"s3://{b}/model-artifacts/stygig-async-fixed/model.tar.gz"
     with pytest.raises(InputError) as e:
-        A.upload_stream(s3, _rb(sink), src_uri, source_uri=src_uri)
+        s3mod.upload_stream(s3, _rb(sink), src_uri, source_uri=src_uri)
     assert e.value.code == "target-is-source"
     seen = []
-    up = A.upload_stream(s3, _rb(sink), target, source_uri=src_uri, source_sha256=r.source_sha256,
+    up = s3mod.upload_stream(s3, _rb(sink), target, source_uri=src_uri, source_sha256=r.source_sha256,
                          part_size=5 << 20, progress=seen.append)
     assert up["sha256"] == r.result_sha256 and sum(seen) == sink.stat().st_size
     head = s3.head_object(Bucket=b, Key="model-artifacts/stygig-async-fixed/model.tar.gz")
@@ -457,13 +458,13 @@ def test_s3_inventory_rebuild_upload(aws, tmp_path):
     assert A.inventory_s3(s3, target).sha256 == r.result_sha256
     assert A.inventory_s3(s3, src_uri).sha256 == inv.sha256  # the source object was never written
     with pytest.raises(InputError) as e:
-        A.upload_stream(s3, _rb(sink), target, source_uri=src_uri)
+        s3mod.upload_stream(s3, _rb(sink), target, source_uri=src_uri)
     assert e.value.code == "target-exists"
-    A.upload_stream(s3, _rb(sink), target, source_uri=src_uri, overwrite=True)
+    s3mod.upload_stream(s3, _rb(sink), target, source_uri=src_uri, overwrite=True)
     with pytest.raises(NotFoundError):
         A.inventory_s3(s3, f"s3://{b}/nope/model.tar.gz")
     with pytest.raises(InputError) as e:
-        A.parse_s3_uri("https://x/y")
+        s3mod.parse_s3_uri("https://x/y")
     assert e.value.code == "bad-s3-uri"
 
 
@@ -474,7 +475,7 @@ def test_upload_failure_leaves_nothing(aws, tmp_path):
     b = _bucket(s3, f"arch-{uuid.uuid4().hex[:12]}")
     data = os.urandom(12 << 20)
     with pytest.raises(ConnectionResetError):
-        A.upload_stream(s3, NonSeekable(data, max_read=1 << 20, fail_after=7 << 20), f"s3://{b}/t/model.tar.gz",
+        s3mod.upload_stream(s3, NonSeekable(data, max_read=1 << 20, fail_after=7 << 20), f"s3://{b}/t/model.tar.gz",
                         part_size=5 << 20)
     assert s3.list_multipart_uploads(Bucket=b).get("Uploads", []) == []
     assert s3.list_objects_v2(Bucket=b).get("KeyCount", 0) == 0

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import botocore.exceptions
+import cleanup_audit
 import pytest
 from endpoint_runbook import cleanup
 from endpoint_runbook.aws import Aws, AwsParams
@@ -108,7 +109,7 @@ class Account:
 
     def snapshot(self) -> dict[str, Any]:
         """The account's snapshot restricted to this prefix (other tests share the moto server)."""
-        snap = cleanup.snapshot(self.aws, buckets=self.buckets)
+        snap = cleanup_audit.snapshot(self.aws, buckets=self.buckets)
         out: dict[str, Any] = {}
         for kind, v in snap.items():
             if isinstance(v, dict):
@@ -344,7 +345,7 @@ def test_delete_removes_exactly_the_plan_and_a_rerun_changes_nothing(aws, acct, 
     assert rep.status == "done"
     assert deleted_between(before, after) == {("scaling-policy", f"{rid}:invocations"), ("scalable-target", rid),
                                               ("endpoint", e), ("endpoint-config", c)}
-    assert cleanup.wrongful_deletions(before, after, rep.plan) == []
+    assert cleanup_audit.wrongful_deletions(before, after, rep.plan) == []
     assert set(fixed) <= set(after["endpoint"]) | set(after["endpoint-config"]) | set(after["model"])
     assert shared_model_cfg in after["endpoint-config"]
     rec = read_record(tmp_path, "cleanup")
@@ -407,7 +408,7 @@ def test_a_config_that_gained_a_user_after_planning_is_not_deleted(aws, acct):
     assert by[("model", m)].outcome == "skipped"
     after = acct.snapshot()
     assert deleted_between(before, after) == {("endpoint", e)}
-    assert cleanup.wrongful_deletions(before, after, p) == []
+    assert cleanup_audit.wrongful_deletions(before, after, p) == []
 
 
 # ---------------------------------------------------------------------------------------------- guards
@@ -510,7 +511,7 @@ def test_wrongful_deletions_detects_each_violation():
                                      cleanup.PlanItem("endpoint-config", "c1", "delete", "", "unused"),
                                      cleanup.PlanItem("endpoint", "v", "refuse", "", "verified-endpoint")],
                             60, False, None, [], "")
-    wrong = cleanup.wrongful_deletions(before, after, p, verified=["v"])
+    wrong = cleanup_audit.wrongful_deletions(before, after, p, verified=["v"])
     assert any(w.startswith("endpoint-config c1: deleted while endpoint e2") for w in wrong)
     assert any(w.startswith("model m1: deleted but not") for w in wrong)
     assert any(w.startswith("model m1: deleted while endpoint config c2") for w in wrong)
@@ -519,7 +520,7 @@ def test_wrongful_deletions_detects_each_violation():
     assert any(w.startswith("s3-object s3://b/k") for w in wrong)
     assert not any(w.startswith("endpoint e1") for w in wrong)
     # with force the refused (verified) endpoint may go
-    assert not any(w.startswith("endpoint v") for w in cleanup.wrongful_deletions(before, after, p, force=True,
+    assert not any(w.startswith("endpoint v") for w in cleanup_audit.wrongful_deletions(before, after, p, force=True,
                                                                                    verified=["v"]))
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cleanup_audit
 from endpoint_runbook import cleanup
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.errors import CheckFailed, InputError
@@ -151,7 +152,7 @@ def test_cleanup_never_deletes_wrongly(moto_url):
                 after = acct.snapshot()
                 rec = read_record(run_dir, "cleanup")
                 plan = rec["plan"] if rec else None
-                wrong = cleanup.wrongful_deletions(before, after, plan, force=sc.force,
+                wrong = cleanup_audit.wrongful_deletions(before, after, plan, force=sc.force,
                                                    verified=[verified] if verified else [])
                 gone = deleted_between(before, after)
                 STATS["cases"] += 1

@@ -213,7 +213,8 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
     w = _World(aws)
     records.write_record(tmp_path, "diagnose", w.diagnose())
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": w.archive, "result_sha256": w.sha})
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), max_concurrent_invocations=2)
+    p, findings = deploy.plan(aws, run_dir=str(tmp_path), max_concurrent_invocations=2,
+                              smoke_input=f"s3://{w.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png")
     assert not [f for f in findings if f.severity == "error"]
     assert p.model_data_url == w.archive and p.archive_sha256 == w.sha and p.archive_digest_source == "rebuild record"
     assert p.image_source == "diagnose record" and p.instance_type == "ml.m5.xlarge"

@@ -25,8 +25,10 @@ from typing import Any, Callable, Iterator
 
 import botocore.exceptions
 import botocore.retries.standard
+import cleanup_audit
 import pytest
-from endpoint_runbook import archive, cleanup, diagnose, rebuild_archive
+from endpoint_runbook import cleanup, diagnose, rebuild_archive
+from endpoint_runbook import s3 as s3mod
 from endpoint_runbook.aws import Aws, AwsParams, error_code
 from endpoint_runbook.errors import RunbookError
 from endpoint_runbook.local import faults, stack
@@ -236,7 +238,7 @@ def _upload_case(fstack: Any, rules: list[dict[str, Any]], seed: int = 0, *,
     s3.put_object(Bucket=b, Key="bystander", Body=b"keep me")
     data, key = payload(), "fixed/model.tar.gz"
     with injected(fstack.url, rules, seed) as c:
-        result, err = attempt(lambda: archive.upload_stream(s3, io.BytesIO(data), f"s3://{b}/{key}",
+        result, err = attempt(lambda: s3mod.upload_stream(s3, io.BytesIO(data), f"s3://{b}/{key}",
                                                             part_size=PART))
     got = object_sha(s3, b, key)
     left = open_uploads(s3, b)
@@ -465,21 +467,21 @@ def test_cleanup_completes_or_stops_and_a_rerun_finishes(fstack, tmp_path, cls, 
     aws = new_aws(fstack.url)
     sm = aws.client("sagemaker")
     n = _account(sm)
-    before = cleanup.snapshot(aws)
+    before = cleanup_audit.snapshot(aws)
     kw = dict(run_dir=str(tmp_path), endpoint_name=n["E"], confirm=n["E"], dry_run=False, poll_seconds=0.1,
               wait_timeout=20, progress=lambda _m: None)
     with injected(fstack.url, [rule(fault, plan, call_class=cls)]) as c:
         rep, err = attempt(lambda: cleanup.run(aws, **kw))
-    mid = cleanup.snapshot(new_aws(fstack.url))
+    mid = cleanup_audit.snapshot(new_aws(fstack.url))
     rec = read_record(tmp_path, "cleanup")
     plan_rec = rec["plan"] if rec else None
-    wrong = cleanup.wrongful_deletions(before, mid, plan_rec)
+    wrong = cleanup_audit.wrongful_deletions(before, mid, plan_rec)
     rerun_ok = None
     if err is not None:
         again, err2 = attempt(lambda: cleanup.run(new_aws(fstack.url), **kw))
         rerun_ok = err2 is None
-    after = cleanup.snapshot(new_aws(fstack.url))
-    wrong += cleanup.wrongful_deletions(mid, after, read_record(tmp_path, "cleanup")["plan"])
+    after = cleanup_audit.snapshot(new_aws(fstack.url))
+    wrong += cleanup_audit.wrongful_deletions(mid, after, read_record(tmp_path, "cleanup")["plan"])
     done = _mine(after, n) == {"endpoint": [n["B"]], "endpoint-config": [n["CB"]], "model": [n["M"]]}
     record_case("fault:cleanup", faults=c["faults"], completed=err is None and done,
                 stopped_cleanly=err is not None and isinstance(err, RunbookError) and bool(rerun_ok) and done,

@@ -11,10 +11,12 @@ import uuid
 from typing import Any
 
 import pytest
-from endpoint_runbook import records, verify
+from endpoint_runbook import invoke, records, verify
 from endpoint_runbook.display_verify import deploy_html, verify_html
 from endpoint_runbook.errors import CheckFailed, NotFoundError
-from endpoint_runbook.verify import NotificationWatcher, RequestResult, VerifyResult
+from endpoint_runbook.invoke import RequestResult
+from endpoint_runbook.notifications import NotificationWatcher
+from endpoint_runbook.verify import VerifyResult
 from test_deploy import NAMES, SEED_INPUT, shared_fixed_deployment
 
 STYGIG_OUTPUT = {
@@ -34,15 +36,15 @@ PNG = base64.b64decode(  # a 1x1 PNG
 
 
 def test_summaries_keep_the_top_items_of_a_recommender_and_stay_small_otherwise():
-    s = verify.summarize_output(json.dumps(STYGIG_OUTPUT).encode(), "application/json")
+    s = invoke.summarize_output(json.dumps(STYGIG_OUTPUT).encode(), "application/json")
     assert s["kind"] == "recommendations" and s["count"] == 12 and len(s["top"]) == 10
     assert s["top"][0] == {"rank": 1, "key": "train/bottomwear/jeans/bottomwear_jeans1.png", "category": "bottomwear",
                            "type": "jeans", "color": "blue", "score": 0.89}
     assert s["query"]["dominant_color"] == "red" and s["query"]["timing_ms"] == {"encode_ms": 3.2}
-    j = verify.summarize_output(b'{"predictions": [1, 2]}', "application/json")
+    j = invoke.summarize_output(b'{"predictions": [1, 2]}', "application/json")
     assert j["kind"] == "json" and j["keys"] == ["predictions"]
-    assert verify.summarize_output(b"hello", "text/plain")["preview"] == "hello"
-    assert verify.summarize_output(b"\xff\xfe\x00", None)["kind"] == "binary"
+    assert invoke.summarize_output(b"hello", "text/plain")["preview"] == "hello"
+    assert invoke.summarize_output(b"\xff\xfe\x00", None)["kind"] == "binary"
 
 
 def test_figures_split_cold_and_warm_and_count_failures():
@@ -159,7 +161,7 @@ def test_verify_html_shows_figures_table_and_pictures_bounded(aws):
     s3.put_object(Bucket=bucket, Key="train/upperwear/tshirt/q.png", Body=PNG, ContentType="image/png")
     for n in range(1, 13):
         s3.put_object(Bucket=bucket, Key=f"train/bottomwear/jeans/bottomwear_jeans{n}.png", Body=PNG)
-    summary = verify.summarize_output(json.dumps(STYGIG_OUTPUT).encode(), "application/json")
+    summary = invoke.summarize_output(json.dumps(STYGIG_OUTPUT).encode(), "application/json")
     ok = RequestResult(index=1, kind="cold", input=f"s3://{bucket}/train/upperwear/tshirt/q.png", status="completed",
                        latency_s=2.5, inference_id="abc", summary=summary, output_location="s3://x/o.out")
     bad = RequestResult(index=2, kind="warm", input=f"s3://{bucket}/bad.png", status="failed", latency_s=0.3,

@@ -19,7 +19,7 @@ import botocore.config
 import botocore.exceptions
 
 from .errors import RunbookError
-from .s3uri import parse_s3_uri
+from .s3 import parse_s3_uri
 
 __all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors",
            "parse_s3_uri"]

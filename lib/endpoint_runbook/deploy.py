@@ -36,14 +36,9 @@ from . import records
 from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import CheckFailed, InputError, RunbookError
 from .findings import Finding
-from .verify import (
-    DEFAULT_INPUT_KEY,
-    Progress,
-    RequestResult,
-    guess_content_type,
-    invoke_and_wait,
-    parse_s3_uri,
-)
+from .invoke import RequestResult, guess_content_type, invoke_and_wait
+from .progress import Progress
+from .s3 import parse_s3_uri
 
 __all__ = [
     "TAG_ARCHIVE",
@@ -321,13 +316,11 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
             except InputError as e:
                 findings.append(Finding(e.code, "error", str(e), [f"{framework} {framework_version} {py_version}"]))
 
-    # Smoke input: parameter → the seed's image in the archive's bucket.
+    # Smoke input: a parameter only (the runner passes the first verify input when it is unset): no model
+    # input can be guessed.
     if smoke_input:
         p.smoke_input = smoke_input
         sources["smoke_input"] = "parameter"
-    elif p.model_data_url and p.model_data_url.startswith("s3://"):
-        p.smoke_input = f"s3://{p.model_data_url[5:].split('/', 1)[0]}/{DEFAULT_INPUT_KEY}"
-        sources["smoke_input"] = "default (the seed's input in the archive's bucket)"
     p.smoke_content_type = smoke_content_type or (guess_content_type(p.smoke_input) if p.smoke_input else None)
 
     # Names.

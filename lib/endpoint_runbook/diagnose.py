@@ -20,14 +20,12 @@ from . import archive, imports, logs
 from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
-from .loadcheck import LoadCheck, load_check_dir
-from .records import write_record
+from .records import iso_time, write_record
+from .s3 import parse_s3_uri
+from .serving.loadcheck import LoadCheck, load_check_dir
 
-__all__ = ["EndpointFacts", "Verdict", "Diagnosis", "endpoint_facts", "run", "SEED_EXPECTED"]
+__all__ = ["EndpointFacts", "Verdict", "Diagnosis", "endpoint_facts", "run"]
 
-#: The seed's inventory table: what a StyGig archive should hold (a trailing / is a folder).
-SEED_EXPECTED = ["embeddings.npz", "faiss_index.index", "metadata.pkl", "config.json", "code/inference.py",
-                 "code/requirements.txt", "src/stygig/", "config/"]
 
 
 @dataclass
@@ -93,10 +91,6 @@ class Diagnosis:
         }
 
 
-def _iso(v: Any) -> str | None:
-    return v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else (str(v) if v is not None else None)
-
-
 def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     """Endpoint → endpoint config (incl. AsyncInferenceConfig) → model. A missing endpoint is a NotFoundError
     that names the near misses."""
@@ -118,8 +112,8 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
     return EndpointFacts(
         name=name, arn=ep["EndpointArn"], status=ep["EndpointStatus"], failure_reason=ep.get("FailureReason"),
-        config_name=ep["EndpointConfigName"], created=_iso(ep.get("CreationTime")),
-        last_modified=_iso(ep.get("LastModifiedTime")),
+        config_name=ep["EndpointConfigName"], created=iso_time(ep.get("CreationTime")),
+        last_modified=iso_time(ep.get("LastModifiedTime")),
         variants=[{k: v for k, v in pv.items() if not isinstance(v, (dt.datetime,))}
                   for pv in ep.get("ProductionVariants", [])],
         async_config=cfg.get("AsyncInferenceConfig"), model_name=variant["ModelName"],
@@ -129,7 +123,7 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     )
 
 
-def _read_archive(s3: Any, uri: str, program: str, expected: list[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """One streaming pass: inventory + layout lint + the small source files (for import resolution)."""
     sources: dict[str, bytes] = {}
     try:
@@ -147,7 +141,7 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str]) -> tuple
 
 
 def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None) -> LoadCheck:
-    bucket, key = archive.parse_s3_uri(uri)
+    bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:
@@ -247,7 +241,7 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
 
 def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float = 60.0,
         max_log_events: int = 20000, source_roots: list[str] | None = None, load_check: bool = True,
-        expected: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
+        expected_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
     """Diagnose ``endpoint_name`` and write ``01-diagnose.json``. Raises only for bad input (unknown endpoint);
     an inconclusive diagnosis is a verdict, not an error."""
     if not endpoint_name:
@@ -277,12 +271,12 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
     if facts.model_data_url:
         say("reading the model archive (streaming)")
         with named_aws_errors("reading the model archive"):
-            arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected or SEED_EXPECTED)
+            arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected_paths)
         if arch.get("readable"):
             say("resolving the serving code's imports")
             image_modules = None
             try:
-                from .serving_env import ensure_serving_env
+                from .serving.env import ensure_serving_env
 
                 image_modules = ensure_serving_env(log=say).image_modules() if load_check else None
             except RunbookError:

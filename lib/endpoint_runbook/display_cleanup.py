@@ -1,7 +1,7 @@
 """Notebook rendering for step 5 (cleanup): the plan, the report, and the confirm widget.
 
-``plan_html`` / ``report_html`` return HTML strings (tested headless); ``show_plan`` / ``show_report`` display
-them. ``confirm_widget`` is for Studio only: a text box ("type the endpoint name") and a Delete button that is
+``plan_html`` / ``report_html`` return HTML strings (tested headless); the notebook displays them.
+``confirm_widget`` is for Studio only: a text box ("type the endpoint name") and a Delete button that is
 enabled only while the text equals the plan's confirm token; pressing it calls ``on_confirm(text)``. Headless runs
 never build it: the notebook passes its ``confirm`` parameter instead.
 """
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .cleanup import CleanupPlan, CleanupReport
 
-__all__ = ["plan_html", "report_html", "show_plan", "show_report", "confirm_widget"]
+__all__ = ["plan_html", "report_html", "confirm_widget"]
 
 _ACTION_STYLE = {
     "delete": "background:#fde2e1;color:#9b1c1c",
@@ -91,12 +91,7 @@ def _display(text: str) -> None:
     display(HTML(text))
 
 
-def show_plan(plan: CleanupPlan) -> None:
-    _display(plan_html(plan))
 
-
-def show_report(report: CleanupReport) -> None:
-    _display(report_html(report))
 
 
 def confirm_widget(plan: CleanupPlan, on_confirm: Callable[[str], Any]) -> Any:

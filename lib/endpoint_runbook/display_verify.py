@@ -18,7 +18,9 @@ from typing import Any
 import botocore.exceptions
 
 from .aws import Aws, error_code
-from .verify import RequestResult, VerifyResult, parse_s3_uri
+from .invoke import RequestResult
+from .s3 import parse_s3_uri
+from .verify import VerifyResult
 
 __all__ = ["deploy_html", "image_data_uri", "show_deploy", "show_verify", "verify_html"]
 

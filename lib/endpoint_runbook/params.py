@@ -65,6 +65,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "max_log_events": Param(I, 20000, "bound on log events read"),
         "source_roots": Param(L, [], "local folders that may hold the missing packages (repo checkouts)"),
         "load_check": Param(B, True, "import the entry script and call model_fn in a clean serving env"),
+        "expected_paths": Param(L, None, "what the archive should hold, for the ✅/❌ table (folder: trailing /); "
+                                         "null: code/<entry script>, code/requirements.txt"),
     },
     "rebuild_archive": {
         "source_uri": Param(S, None, "archive to fix; null: the diagnosed endpoint's ModelDataUrl"),
@@ -78,15 +80,18 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "image_uri": Param(S, None, "serving image; null: the broken endpoint's own image"),
         "instance_type": Param(S, None, "null: as the broken endpoint"),
         "instance_count": Param(I, None, "null: as the broken endpoint"),
-        "smoke_input": Param(S, None, "s3:// input for the smoke request; null: the first verify input"),
+        "smoke_input": Param(S, None, "s3:// input the model accepts, for the smoke request; null: the first "
+                                      "of verify.inputs"),
         "wait_timeout": Param(I, 900, "seconds to wait for InService"),
         "smoke_timeout": Param(I, 300, "seconds to wait for the smoke result"),
     },
     "verify": {
         "fixed_endpoint_name": Param(S, None, "endpoint to verify; null: the one step 3 deployed"),
-        "inputs": Param(L, None, "s3:// inputs; null: the seed's upperwear_tshirt100.png in the model's bucket"),
+        "inputs": Param(L, None, "s3:// inputs the model accepts; null: the deploy step's smoke input"),
         "count": Param(I, None, "warm requests after the cold first one (inputs cycled); null: max(3, inputs - 1)"),
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
+        "health_patterns": Param(L, None, "regexes of lines a healthy start-up logs; null: TorchServe's "
+                                          "'WORKER_MODEL_LOADED' state change"),
     },
     "cleanup": {
         "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
@@ -154,6 +159,9 @@ def validate(raw: Any) -> dict[str, dict[str, Any]]:
         for key, p in keys.items():
             _check(p, values[key], f"{step}.{key}" if key in section else key)
         out[step] = {**common, **values}
+    # The smoke request needs an input the model accepts: the first verify input stands in when unset.
+    if out["deploy"]["smoke_input"] is None and out["verify"]["inputs"]:
+        out["deploy"]["smoke_input"] = out["verify"]["inputs"][0]
     return out
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import archive
-from .aws import Aws, is_error, named_aws_errors
+from .aws import Aws, named_aws_errors
 from .errors import CheckFailed, InputError, NotFoundError
-from .loadcheck import LoadCheck, load_check_dir, serve_check
 from .records import read_record, write_record
+from .s3 import head_object, parse_s3_uri, upload_stream
+from .serving.loadcheck import LoadCheck, load_check_dir, serve_check
 
 __all__ = ["RebuildStep", "default_target", "run"]
 
@@ -50,7 +51,7 @@ class RebuildStep:
 
 def default_target(source_uri: str) -> str:
     """Next to the source: ``.../output/model.tar.gz`` → ``.../output-fixed/model.tar.gz``."""
-    bucket, key = archive.parse_s3_uri(source_uri)
+    bucket, key = parse_s3_uri(source_uri)
     folder, name = posixpath.split(key)
     return f"s3://{bucket}/{(folder or 'model') + '-fixed'}/{name}"
 
@@ -76,14 +77,8 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
 
 
 def _head(s3: Any, uri: str) -> dict[str, Any] | None:
-    bucket, key = archive.parse_s3_uri(uri)
     with named_aws_errors(f"checking {uri}"):
-        try:
-            return s3.head_object(Bucket=bucket, Key=key)
-        except Exception as e:
-            if is_error(e, "404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        return head_object(s3, uri)
 
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
@@ -105,8 +100,8 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
     target_uri = target_uri or default_target(source_uri)
-    archive.parse_s3_uri(target_uri)
-    if archive.parse_s3_uri(target_uri) == archive.parse_s3_uri(source_uri):
+    parse_s3_uri(target_uri)
+    if parse_s3_uri(target_uri) == parse_s3_uri(source_uri):
         raise InputError(f"the target {target_uri} is the source object.", code="target-is-source",
                          hint="The source is never written: choose a new key.")
     s3 = aws.client("s3")
@@ -122,7 +117,7 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
         with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
             out = Path(tmp) / "model.tar.gz"
             say(f"rebuilding {source_uri} (streaming)")
-            bucket, key = archive.parse_s3_uri(source_uri)
+            bucket, key = parse_s3_uri(source_uri)
             body = s3.get_object(Bucket=bucket, Key=key)["Body"]
             try:
                 result = archive.rebuild(body, out, [(a["source"], a["target"]) for a in adds])
@@ -155,7 +150,7 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
             say(f"uploading to {target_uri}")
             with open(out, "rb") as fh:
-                step.uploaded = archive.upload_stream(s3, fh, target_uri, source_uri=source_uri,
+                step.uploaded = upload_stream(s3, fh, target_uri, source_uri=source_uri,
                                                       source_sha256=result.source_sha256, overwrite=overwrite)
         after = _head(s3, source_uri)
         if after is None or after.get("ETag") != step.source_etag:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["STEPS", "resolve_run_dir", "record_path", "write_record", "read_record", "require_record", "new_run_id", "to_jsonable",
+__all__ = ["STEPS", "resolve_run_dir", "record_path", "write_record", "read_record", "iso_time", "new_run_id", "to_jsonable",
            "SECRET_PATTERNS", "find_secrets"]
 
 STEPS = ("diagnose", "rebuild_archive", "deploy", "verify", "cleanup")
@@ -30,6 +30,11 @@ SECRET_PATTERNS = [
 def find_secrets(text: str) -> list[str]:
     """Matches of AWS key patterns in ``text`` (for scrubbing and for the secrets scan in tests)."""
     return [m.group(0)[:24] + "…" for p in SECRET_PATTERNS for m in p.finditer(text)]
+
+
+def iso_time(v: Any) -> str | None:
+    """A datetime (as boto3 returns them) → ISO 8601 text; other values as text; None stays None."""
+    return v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else (str(v) if v is not None else None)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -85,15 +90,6 @@ def read_record(run_dir: str | os.PathLike | None, step: str) -> dict[str, Any] 
     except ValueError as e:
         raise InputError(f"{path} is not valid JSON ({e}).", code="bad-record",
                          hint="Rerun that step, or delete the file.") from e
-
-
-def require_record(run_dir: str | os.PathLike | None, step: str, what: str) -> dict[str, Any]:
-    rec = read_record(run_dir, step)
-    if rec is None:
-        raise InputError(f"{what} is not set and there is no {step} record in run dir {run_dir!r}.",
-                         code="missing-input", hint=f"Set it as a parameter, or run the {step} step first "
-                         "with the same run_dir.")
-    return rec
 
 
 def resolve_run_dir(run_dir: str | os.PathLike | None) -> str:

@@ -33,9 +33,9 @@ from typing import Any, Callable
 import boto3
 import botocore.config
 
-from ..aws import parse_s3_uri
 from ..errors import RunbookError
-from ..serving_env import ModelServer, ServingEnv, start_model_server
+from ..s3 import parse_s3_uri
+from ..serving.env import ModelServer, ServingEnv, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
 

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws import parse_s3_uri
 from ..errors import RunbookError
+from ..s3 import parse_s3_uri
 from .hosting import Hosting, LogShipper
 
 DEFAULT_INVOCATION_TIMEOUT = 900

@@ -24,7 +24,7 @@ import boto3
 import botocore.config
 
 from ..errors import RunbookError
-from ..serving_env import cache_root, ensure_serving_env, isolated_env
+from ..serving.env import cache_root, ensure_serving_env, isolated_env
 
 __all__ = ["SCENARIOS", "StygigIncident", "seed", "examples_dir"]
 

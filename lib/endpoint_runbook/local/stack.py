@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import RunbookError
-from ..serving_env import cache_root
+from ..serving.env import cache_root
 
 __all__ = ["DEFAULT_PORT", "StackError", "StackInfo", "up", "down", "status", "default_state_dir"]
 
@@ -199,7 +199,7 @@ def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
     )
     from werkzeug.serving import make_server
 
-    from ..serving_env import ensure_serving_env
+    from ..serving.env import ensure_serving_env
     from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
@@ -327,7 +327,7 @@ def _check_port(port: int) -> None:
 
 def preflight() -> None:
     """Everything the stack needs that is not ours to install: one-line errors that say what to do."""
-    from ..serving_env import check_java
+    from ..serving.env import check_java
 
     try:
         import moto.server  # noqa: F401
@@ -341,7 +341,7 @@ def preflight() -> None:
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
        timeout: float = 60.0, progress: Callable[[str], None] | None = None) -> StackInfo:
     """Start the stack in the background; return once it answers."""
-    from ..serving_env import ensure_serving_env
+    from ..serving.env import ensure_serving_env
 
     state_dir = Path(state_dir or default_state_dir())
     try:

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from .errors import RunbookError
+from ..errors import RunbookError
 
 __all__ = ["ServingEnv", "ensure_serving_env", "cache_root", "check_java", "isolated_env", "SPEC_NAME",
            "ModelServer", "start_model_server", "free_port"]
@@ -44,7 +44,7 @@ def cache_root() -> Path:
 
 
 def _spec_text() -> str:
-    return resources.files("endpoint_runbook").joinpath(SPEC_NAME).read_text()
+    return resources.files("endpoint_runbook.serving").joinpath(SPEC_NAME).read_text()
 
 
 @contextmanager
@@ -86,7 +86,7 @@ class ServingEnv:
 
     def layer(self, requirements: str, *, log: "callable | None" = None) -> Path | None:
         """The site-packages dir of a layer holding ``requirements`` (installed once, cached by content)."""
-        from .local.container_entry import install_layer  # the same code the container runs
+        from .container_entry import install_layer  # the same code the container runs
 
         if not requirements.strip():
             return None
@@ -222,7 +222,7 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
     for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         if k not in (extra_env or {}):
             run_env.pop(k, None)
-    entry = Path(__file__).with_name("local") / "container_entry.py"
+    entry = Path(__file__).with_name("container_entry.py")
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [str(env.python), str(entry), "--layers-dir", str(layers_dir(env))],

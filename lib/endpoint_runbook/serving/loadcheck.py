@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .findings import Finding
-from .serving_env import ServingEnv, ensure_serving_env, isolated_env
+from ..findings import Finding
+from .env import ServingEnv, ensure_serving_env, isolated_env
 
 __all__ = ["LoadCheck", "load_check_dir"]
 
@@ -192,7 +192,7 @@ def serve_check(model_dir: str | os.PathLike[str], *, program: str = "inference.
     import urllib.error
     import urllib.request
 
-    from .serving_env import start_model_server
+    from .env import start_model_server
 
     model_dir = Path(model_dir).resolve()
     if model_dir.name != "model":

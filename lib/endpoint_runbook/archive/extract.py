@@ -1,0 +1,121 @@
+"""Safe extraction: never writes outside the destination, refuses hostile members before writing."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from typing import Any, BinaryIO
+
+from ..errors import InputError
+from .inventory import ArchiveInventory, Limits, _read_tar, _show
+from .tarstream import (
+    Member,
+)
+
+
+def safe_extract(stream: BinaryIO, dest: str | os.PathLike[str], limits: Limits | None = None) -> ArchiveInventory:
+    """Extract a gzip'd tar into ``dest`` (created if missing), streaming, never writing outside it.
+
+    Refuses (InputError with the finding code) traversal, absolute paths, links outside, devices/fifos,
+    corrupt or truncated data, bombs and limit overruns — checked per member before anything is written
+    for it, plus a realpath check of every target (as tarfile's ``data`` filter). Modes: setuid/setgid/
+    sticky and group/other write bits are cleared; owners are not applied. On error ``dest`` may hold a
+    partial extraction: use a fresh directory and discard it.
+    """
+    limits = limits or Limits()
+    root = os.path.realpath(os.fspath(dest))
+    os.makedirs(root, exist_ok=True)
+    cur: dict[str, Any] = {"fd": None, "left": 0, "path": None, "m": None}
+
+    def inside(p: str) -> bool:
+        return p == root or p.startswith(root + os.sep)
+
+    def target_of(m: Member) -> str:
+        rel = m.path
+        t = os.path.join(root, *[os.fsdecode(os.fsencode(x)) for x in rel.split("/") if x not in ("", ".")])
+        parent = os.path.realpath(os.path.dirname(t))
+        if not inside(parent) or not inside(os.path.normpath(t)):
+            raise InputError(f"refusing member {_show(m.name)!r}: it resolves outside {root}", code="unsafe-path")
+        return t
+
+    def close_current() -> None:
+        fd = cur["fd"]
+        if fd is not None:
+            m: Member = cur["m"]
+            os.close(fd)
+            cur["fd"] = None
+            os.chmod(cur["path"], (m.mode & 0o755) | 0o600)
+            os.utime(cur["path"], (m.mtime, m.mtime))
+
+    def remove_existing(t: str) -> None:
+        try:
+            st = os.lstat(t)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"refusing to replace directory {t} by a non-directory", code="duplicate-member")
+        os.unlink(t)
+
+    def on_member(m: Member, raw: bytes) -> None:
+        close_current()
+        if m.path in ("", "."):
+            return
+        t = target_of(m)
+        os.makedirs(os.path.dirname(t), exist_ok=True)
+        if m.type == "dir":
+            if os.path.islink(t):
+                raise InputError(f"refusing directory {_show(m.name)!r} over a symlink", code="link-outside")
+            os.makedirs(t, exist_ok=True)
+        elif m.type == "file":
+            remove_existing(t)
+            fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            cur.update(fd=fd, left=m.size, path=t, m=m)
+            if m.size == 0:
+                close_current()
+        elif m.type == "symlink":
+            remove_existing(t)
+            os.symlink(m.linkname, t)
+            if not inside(os.path.realpath(t)):
+                os.unlink(t)
+                raise InputError(f"refusing symlink {_show(m.name)!r}: it resolves outside {root}",
+                                 code="link-outside")
+        elif m.type == "hardlink":
+            src = os.path.join(root, *[x for x in posixpath.normpath(m.linkname).split("/") if x not in ("", ".")])
+            rsrc = os.path.realpath(src)
+            if not inside(rsrc) or not os.path.isfile(rsrc):
+                raise InputError(f"refusing hard link {_show(m.name)!r} to {_show(m.linkname)!r}: no such file "
+                                 "inside the archive", code="link-outside")
+            remove_existing(t)
+            try:
+                os.link(rsrc, t)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(rsrc, t)
+        else:  # refused earlier by the collector; defence in depth
+            raise InputError(f"refusing special member {_show(m.name)!r}", code="special-member")
+
+    def on_data(m: Member, mv: memoryview) -> None:
+        fd = cur["fd"]
+        if fd is None or cur["m"] is not m:
+            return
+        while mv:
+            n = os.write(fd, mv)
+            mv = mv[n:]
+            cur["left"] -= n
+        if cur["left"] <= 0:
+            close_current()
+
+    try:
+        inv, *_ = _read_tar(stream, limits, on_member=on_member, on_data=on_data, refuse=True)
+    finally:
+        if cur["fd"] is not None:
+            os.close(cur["fd"])
+            cur["fd"] = None
+    return inv
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rebuild
+# ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,129 @@
+"""Guards that refuse a delete: recent successful traffic (metrics, then data-log), the verified endpoint."""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from ..aws import Aws, error_code, is_error
+from ..logs import log_group_name
+from ..records import read_record
+from .model import _AWS_ERRORS, _SUCCESS_LINE, IN_TRANSITION, Guard
+
+# ---------------------------------------------------------------------------------------------- guards
+
+
+def _name_of(record: dict[str, Any] | None) -> str | None:
+    if not record:
+        return None
+    ep = record.get("endpoint")
+    if isinstance(ep, dict) and isinstance(ep.get("name"), str):
+        return ep["name"]
+    if isinstance(ep, str):
+        return ep
+    name = record.get("endpoint_name")
+    return name if isinstance(name, str) else None
+
+
+def verified_endpoints(run_dir: str | None) -> dict[str, str]:
+    """Endpoints steps 3/4 deployed and verified in this run dir → which record says so. Guarded whatever the
+    record's outcome (a failed verification still names the endpoint meant to replace the broken one)."""
+    out: dict[str, str] = {}
+    for step, file in (("deploy", "03-deploy.json"), ("verify", "04-verify.json")):
+        rec = read_record(run_dir, step)
+        name = _name_of(rec)
+        if name and name not in out:
+            ok = rec.get("ok") if isinstance(rec, dict) else None
+            out[name] = file + (f" (ok: {str(ok).lower()})" if isinstance(ok, bool) else "")
+    return out
+
+
+def _metric_sum(cw: Any, metric: str, endpoint: str, variant: str, start: dt.datetime, end: dt.datetime) -> float:
+    minutes = max(1.0, (end - start).total_seconds() / 60)
+    period = 60 * max(1, math.ceil(minutes / 1440))
+    r = cw.get_metric_statistics(
+        Namespace="AWS/SageMaker", MetricName=metric, StartTime=start, EndTime=end, Period=period,
+        Statistics=["Sum"],
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}])
+    return float(sum(d.get("Sum", 0.0) for d in r.get("Datapoints", [])))
+
+
+def _metric_guard(cw: Any, endpoint: str, variants: list[str], minutes: float, now: dt.datetime) -> Guard | None:
+    start = now - dt.timedelta(minutes=minutes)
+    evidence = []
+    for v in variants:
+        inv = _metric_sum(cw, "Invocations", endpoint, v, start, now + dt.timedelta(minutes=1))
+        if inv <= 0:
+            continue
+        err = _metric_sum(cw, "InvocationModelErrors", endpoint, v, start, now + dt.timedelta(minutes=1))
+        if inv - err > 0:
+            evidence.append(f"CloudWatch AWS/SageMaker variant {v}: Invocations {inv:g} - InvocationModelErrors "
+                            f"{err:g} = {inv - err:g} successful in the last {minutes:g} min")
+    if evidence:
+        return Guard("recent-traffic", f"refuse: endpoint served successful requests in the last {minutes:g} min "
+                     "(CloudWatch metrics)", evidence)
+    return None
+
+
+def _datalog_guard(logs: Any, endpoint: str, minutes: float, now: dt.datetime, *, max_streams: int = 100,
+                   max_pages: int = 20) -> Guard | None:
+    group = log_group_name(endpoint)
+    start_ms = int((now - dt.timedelta(minutes=minutes)).timestamp() * 1000)
+    streams: list[str] = []
+    try:
+        # Not filtered on lastEventTimestamp: CloudWatch updates it lazily; the event filter bounds the window.
+        for page in logs.get_paginator("describe_log_streams").paginate(
+                logGroupName=group, orderBy="LastEventTime", descending=True):
+            streams += [s["logStreamName"] for s in page["logStreams"] if s["logStreamName"].endswith("/data-log")]
+            if len(streams) >= max_streams:
+                break
+    except _AWS_ERRORS as e:
+        if is_error(e, "ResourceNotFoundException"):
+            return None
+        raise
+    streams = streams[:max_streams]
+    if not streams:
+        return None
+    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNames": streams, "startTime": start_ms,
+                              "filterPattern": f'"{_SUCCESS_LINE}"'}
+    for _ in range(max_pages):
+        r = logs.filter_log_events(**kwargs)
+        hits = [e for e in r.get("events", []) if _SUCCESS_LINE in e.get("message", "")
+                and e.get("timestamp", 0) >= start_ms]
+        if hits:
+            e = hits[-1]
+            when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+            return Guard("recent-traffic", f"refuse: endpoint served successful requests in the last {minutes:g} min "
+                         "(data-log)", [f"{group} {e.get('logStreamName', '')} {when}: {e['message'].strip()[:300]}"])
+        token = r.get("nextToken")
+        if not token:
+            break
+        kwargs["nextToken"] = token
+    return None
+
+
+def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[str], recent_minutes: float,
+                    verified: dict[str, str], now: dt.datetime | None = None) -> list[Guard]:
+    """Why ``name`` must not be deleted (empty: nothing against it). A guard that cannot be read refuses too."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    guards: list[Guard] = []
+    if status in IN_TRANSITION:
+        guards.append(Guard("in-transition", f"refuse: endpoint is {status}; wait until it settles",
+                            [f"EndpointStatus {status}"]))
+    if name in verified:
+        guards.append(Guard("verified-endpoint", "refuse: this is the endpoint steps 3/4 deployed and verified",
+                            [f"{verified[name]} names {name}"]))
+    if recent_minutes and recent_minutes > 0:
+        for label, check in (("CloudWatch metrics", lambda: _metric_guard(aws.client("cloudwatch"), name, variants,
+                                                                          recent_minutes, now)),
+                             ("data-log", lambda: _datalog_guard(aws.client("logs"), name, recent_minutes, now))):
+            try:
+                g = check()
+            except _AWS_ERRORS as e:
+                g = Guard("guard-unreadable", f"refuse: could not read {label} to rule out recent traffic "
+                          f"({error_code(e) or type(e).__name__})", [str(e)[:300]])
+            if g:
+                guards.append(g)
+    return guards
