@@ -117,7 +117,8 @@ def main() -> None:
             sm.delete_endpoint(EndpointName=warm_name)
 
             # 1. the runbook's deploy, then its verify, then raw round trips on the same endpoint.
-            d = deploy.run(aws, run_dir=str(run_dir), poll_seconds=0.5, smoke_timeout=300, progress=lambda _m: None)
+            d = deploy.run(aws, run_dir=str(run_dir), smoke_input=SEED_INPUT, poll_seconds=0.5, smoke_timeout=300,
+                           progress=lambda _m: None)
             ours_deploy = d.timings["deploy_to_first_result_s"]
             v_res = verify.run(aws, run_dir=str(run_dir), count=args.requests, queue_url=verify.TEMPORARY_QUEUE,
                                deadline_seconds=600, progress=lambda _m: None)
