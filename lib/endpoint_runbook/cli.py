@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
             from .local.stack import DEFAULT_PORT
 
             p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0 = any)")
-            p.add_argument("--scenario", help="seed a scenario, e.g. stygig-incident")
+            p.add_argument("--scenario", help="set up a named scenario in the stack (see `local/scenarios.py`)")
             p.add_argument("--startup-timeout", type=float, default=600.0,
                            help="seconds a model container may take to answer /ping (default 600)")
             p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")

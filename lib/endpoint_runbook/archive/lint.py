@@ -68,10 +68,10 @@ def lint(inv: ArchiveInventory, program: str = "inference.py") -> list[Finding]:
 
 def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None, *,
                    program: str = "inference.py") -> list[dict[str, Any]]:
-    """The seed's ✅/❌ rows as data: one dict per expected entry (a trailing ``/`` means a folder).
+    """The ✅/❌ presence rows as data: one dict per expected entry (a trailing ``/`` means a folder).
 
     Each row: ``path``, ``present``, ``mark`` (✅/❌), ``size`` (bytes, folders summed), ``note`` (where a
-    missing entry was found instead, e.g. ``found at code/stygig/``)."""
+    missing entry was found instead, e.g. ``found at src/<pkg>/``)."""
     expected = list(expected) if expected is not None else [f"code/{program}", "code/requirements.txt"]
     paths = inv.paths()
     rows = []
