@@ -18,7 +18,7 @@ then directories the code appended at the back.
 """
 
 from .gate import archive_gate, exit_code, reconcile_layout
-from .placement import Placement, suggest_placement
+from .placement import Placement, place_package, suggest_placement
 from .records import (
     DEFAULT_IMAGE_MODULES,
     DIST_TO_MODULES,
@@ -44,6 +44,7 @@ __all__ = [
     "SysPathEntry",
     "archive_gate",
     "exit_code",
+    "place_package",
     "placement_base",
     "reconcile_layout",
     "requirement_modules",

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from .records import MODULE_TO_DIST, ImportReport
 from .report import placement_base
 
-__all__ = ["Placement", "suggest_placement"]
+__all__ = ["Placement", "place_package", "suggest_placement"]
 
 
 @dataclass(frozen=True)
@@ -46,36 +46,42 @@ def suggest_placement(report: ImportReport, available_source_dirs: Mapping[str, 
     ``<pkg>`` with an ``__init__.py``), or has ``src/<pkg>.py`` or ``<pkg>.py``; else the archive's own
     off-path copy; else a known distribution.
     """
-    off_path: dict[str, list[str]] = {}
-    for f in report.findings:
-        if f.code == "source-outside-import-path" and "package" in f.data:
-            off_path[f.data["package"]] = list(f.data.get("found", []))
     out: list[Placement] = []
     for pkg, guarded in [(p, False) for p in report.missing_packages] + \
                         [(p, True) for p in report.guarded_missing_packages]:
-        recs = [r for r in report.imports if r.package == pkg and r.fails and r.runs]
-        base = placement_base(report, [r for r in recs if not r.guarded] or recs)
-        why = (f"the script adds /opt/ml/model/{base} to sys.path before it imports {pkg!r}" if base != "code"
-               else "code/ is on the import path, no code change needed")
-        src = _local_source(pkg, available_source_dirs)
-        if src is not None:
-            label, path = src
-            target = f"{base}/{pkg}.py" if path.suffix == ".py" else f"{base}/{pkg}/"
-            out.append(Placement(pkg, "copy", target, str(path), label, guarded=guarded,
-                                 reason=f"found at {path}; {why}"))
-        elif pkg in off_path:
-            here = off_path[pkg][0]
-            target = f"{base}/{pkg}.py" if here.endswith(".py") else f"{base}/{pkg}/"
-            out.append(Placement(pkg, "move", target, here, "archive", guarded=guarded,
-                                 reason=f"the archive has it at {here}, off the import path; {why}"))
-        elif pkg in MODULE_TO_DIST:
-            out.append(Placement(pkg, "requirement", "code/requirements.txt", requirement=MODULE_TO_DIST[pkg],
-                                 guarded=guarded, reason=f"{pkg!r} is published as {MODULE_TO_DIST[pkg]!r}"))
-        else:
-            out.append(Placement(pkg, "unknown", f"{base}/{pkg}/", guarded=guarded,
-                                 reason="no local folder provides it; name the source folder, or add its "
-                                 "distribution to code/requirements.txt if it is published"))
+        out.append(place_package(pkg, report, available_source_dirs, guarded=guarded))
     return out
+
+
+def place_package(pkg: str, report: ImportReport | None, available_source_dirs: Mapping[str, Path | str], *,
+                  guarded: bool = False) -> Placement:
+    """Where one package goes (see :func:`suggest_placement`); ``report`` may be None (only the logs name it)."""
+    off_path: dict[str, list[str]] = {}
+    recs = []
+    if report is not None:
+        for f in report.findings:
+            if f.code == "source-outside-import-path" and "package" in f.data:
+                off_path[f.data["package"]] = list(f.data.get("found", []))
+        recs = [r for r in report.imports if r.package == pkg and r.fails and r.runs]
+    base = placement_base(report, [r for r in recs if not r.guarded] or recs) if report is not None else "code"
+    why = (f"the script adds /opt/ml/model/{base} to sys.path before it imports {pkg!r}" if base != "code"
+           else "code/ is on the import path, no code change needed")
+    src = _local_source(pkg, available_source_dirs)
+    if src is not None:
+        label, path = src
+        target = f"{base}/{pkg}.py" if path.suffix == ".py" else f"{base}/{pkg}/"
+        return Placement(pkg, "copy", target, str(path), label, guarded=guarded, reason=f"found at {path}; {why}")
+    if pkg in off_path:
+        here = off_path[pkg][0]
+        target = f"{base}/{pkg}.py" if here.endswith(".py") else f"{base}/{pkg}/"
+        return Placement(pkg, "move", target, here, "archive", guarded=guarded,
+                         reason=f"the archive has it at {here}, off the import path; {why}")
+    if pkg in MODULE_TO_DIST:
+        return Placement(pkg, "requirement", "code/requirements.txt", requirement=MODULE_TO_DIST[pkg],
+                         guarded=guarded, reason=f"{pkg!r} is published as {MODULE_TO_DIST[pkg]!r}")
+    return Placement(pkg, "unknown", f"{base}/{pkg}/", guarded=guarded,
+                     reason="no local folder provides it; name the source folder, or add its "
+                     "distribution to code/requirements.txt if it is published")
 
 
 def _local_source(pkg: str, dirs: Mapping[str, Path | str]) -> tuple[str, Path] | None:
