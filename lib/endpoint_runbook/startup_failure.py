@@ -96,7 +96,8 @@ def classify_startup_failure(error_type: str | None, message: str | None, traceb
         return _named("out-of-memory", f"loading the model ran out of memory ({first or f'exit {exit_code}'})",
                       evidence, {"exit_code": exit_code})
     unpickling = bool(_UNPICKLE_FRAMES.search(tb))
-    if _VERSION_TEXT.search(text) or (unpickling and et in ("ModuleNotFoundError", "AttributeError", "ImportError")):
+    if _VERSION_TEXT.search(text) or (unpickling and et in ("ModuleNotFoundError", "AttributeError", "ImportError",
+                                                            "TypeError", "ValueError")):
         mod = re.search(r"No module named '([^']+)'", msg)
         return _named("version-mismatch", f"an artifact does not load with the serving image's library versions "
                       f"({first})", evidence, {"module": mod.group(1) if mod else None})

@@ -66,6 +66,13 @@ def resolve_imports(
     report.reads = list(resolver.reads)
     report.off_path = _off_path_packages(tree, set(report.import_path))
     report.findings = resolver.findings + _import_findings(report, tree)
+    lacking = [r for r in report.reads if not tree.is_file(r) and r not in tree.dirs]
+    if lacking:
+        report.findings.append(Finding(
+            "missing-artifact", "warning",
+            f"the code the toolkit runs reads {', '.join(MODEL_DIR + '/' + r for r in lacking[:5])}, which the archive "
+            "lacks (paths worked out statically); add them where the code reads them, unless the code creates them.",
+            lacking[:20], {"paths": lacking}))
     if "model_fn" not in report.handlers and not any(tree.is_file(m) for m in ("model.pt", "model.pth")):
         report.findings.append(Finding(
             "no-model-fn", "warning",
