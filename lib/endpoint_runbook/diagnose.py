@@ -315,10 +315,16 @@ class _Views:
                        f"Fix: add {where}.", evidence, fix, self.seen)
 
     def startup(self, sub: StartupFailure, confidence: str, evidence: list[str]) -> Verdict:
-        fix: dict[str, Any] = {"additions": [], "extras": [], "notes": [sub.advice]}
-        if sub.sub_cause == "missing-artifact" and sub.data.get("archive_path"):
-            fix = self._fix_plan([], wanted=[sub.data["archive_path"]])
-            fix["notes"] = [sub.advice] + fix["notes"]
+        # Static failures the load check did not reach (model_fn stopped before them) come next: fix them too.
+        later = [p for p in (self.imp.startup_missing_packages if self.imp else [])
+                 if p not in _contradicted(self.imp, self.lc)]
+        wanted = [sub.data["archive_path"]] if sub.sub_cause == "missing-artifact" and sub.data.get("archive_path") \
+            else []
+        fix = self._fix_plan([imports.place_package(p, self.imp, self.roots) for p in later], wanted=wanted)
+        fix["notes"] = [sub.advice] + fix["notes"] + (
+            [f"after that, the code imports {', '.join(map(repr, later))}, which the archive also lacks"] if later else [])
+        if later:
+            fix["packages"] = later
         where = next((e for e in evidence if "code/" in e), None)
         ev = list(dict.fromkeys(sub.evidence + evidence + ([where] if where else [])))
         if self.lc is not None and not self.lc.ok:

@@ -73,12 +73,6 @@ def resolve_imports(
             f"the code the toolkit runs reads {', '.join(MODEL_DIR + '/' + r for r in lacking[:5])}, which the archive "
             "lacks (paths worked out statically); add them where the code reads them, unless the code creates them.",
             lacking[:20], {"paths": lacking}))
-    if "model_fn" not in report.handlers and not any(tree.is_file(m) for m in ("model.pt", "model.pth")):
-        report.findings.append(Finding(
-            "no-model-fn", "warning",
-            f"{entry} defines no model_fn: the toolkit's default model_fn loads a TorchScript model.pt from the "
-            "model dir and fails without one. Define model_fn(model_dir) unless the archive ships model.pt.",
-            [entry], {"entry": entry}))
     return report
 
 

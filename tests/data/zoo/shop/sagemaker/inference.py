@@ -8,13 +8,17 @@ import urllib.request
 
 sys.path.append("/opt/ml/model/src")
 logger = logging.getLogger(__name__)
+WEIGHTS_URL = "https://hub.zoo.invalid/shop/clip.bin"
 
 
 class Recommender:
     def __init__(self, model_dir):
         self.model_dir = model_dir
-        with open(os.path.join(model_dir, "config", "settings.json")) as f:
-            self.settings = json.load(f)
+        self.settings = {"weights_url": WEIGHTS_URL}
+        path = os.path.join(model_dir, "config", "settings.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                self.settings.update(json.load(f))
         self._init_components()
 
     def _init_components(self):
