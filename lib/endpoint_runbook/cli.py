@@ -69,7 +69,7 @@ def _local(args: argparse.Namespace) -> int:
 def _check_archive(args: argparse.Namespace) -> int:
     """One line per finding (``SEVERITY code: message``); exit 1 on an error (or a warning with --strict)."""
     from .archive import Limits, check_archive
-    from .findings import worst
+    from .imports import exit_code
 
     s3 = None
     try:
@@ -85,8 +85,7 @@ def _check_archive(args: argparse.Namespace) -> int:
         _say(f"{f.severity.upper()} {f.code}: {f.message}")
     if not findings:
         _say(f"OK: {args.archive} passes the checks")
-    w = worst(findings)
-    return 1 if w == "error" or (args.strict and w == "warning") else 0
+    return exit_code(findings, strict=args.strict)
 
 
 def check_archive_main(argv: list[str] | None = None) -> int:

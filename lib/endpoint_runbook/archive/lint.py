@@ -109,7 +109,7 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
                   s3_client: Any = None, limits: Limits | None = None) -> list[Finding]:
     """ArchiveInventory + layout lint + static import resolution of the serving code (no AWS call unless
     ``source`` is an ``s3://`` URI; no load check: nothing is executed)."""
-    from ..imports import resolve_imports
+    from ..imports import archive_gate
 
     sources: dict[str, bytes] = {}
     if isinstance(source, (str, os.PathLike)):
@@ -127,13 +127,8 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
         inv = inventory(source, limits=limits, sources=sources)
     findings = list(inv.findings)
     if inv.complete:
-        layout = lint(inv, program)
-        findings += layout
-        if not any(f.code in ("missing-entry-script", "nested-top-folder") for f in layout):
-            req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
-            report = resolve_imports(sources, program=program, requirements=req)
-            findings += [f for f in report.findings if f.code not in {x.code for x in layout}
-                         or f.code == "missing-module"]
+        names = {p: None for p, m in inv.paths().items() if m.type == "file"}
+        findings += archive_gate(lint(inv, program), {**names, **sources}, program)[0]
     return findings
 
 
