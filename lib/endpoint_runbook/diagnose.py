@@ -235,7 +235,7 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
         return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
                        [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
                        {"notes": [f.message for f in lc.findings]}, seen)
-    if log_cause.get("code") not in (None, "no-logs", "no-known-signature", "logs-unreadable"):
+    if log_cause.get("code") not in (None, "no-logs", "no-known-signature", "logs-unreadable", "healthy"):
         return Verdict(log_cause["code"], log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)
     if log_cause.get("code") in ("no-logs", "logs-unreadable", None):

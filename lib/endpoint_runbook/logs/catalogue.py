@@ -178,8 +178,9 @@ SIGNATURES: tuple[Signature, ...] = (
                  r"(?:takes \d+|missing \d+ required|got an unexpected keyword)")),
     # ----------------------------------------------------------------------------------------- symptoms
     _sig("ping-failing", "symptom", "the container's health check (/ping) fails",
-         ("/ping HTTP/1.", r'"GET /ping HTTP/1\.[01]" (?P<status>5\d\d)'),
-         ('"GET /ping', r'(?P<reason>upstream timed out|connect\(\) to \S+ failed|upstream prematurely closed'
+         (('/ping HTTP/1.1" 5', '/ping HTTP/1.0" 5'), r'"GET /ping HTTP/1\.[01]" (?P<status>5\d\d)'),
+         (("upstream timed out", "connect() to", "upstream prematurely closed", "no live upstreams"),
+          r'(?P<reason>upstream timed out|connect\(\) to \S+ failed|upstream prematurely closed'
                         r'|no live upstreams).*request: "GET /ping'),
          ("Error handling request /ping", r"Error handling request /ping"),
          ("did not pass the ping health check", r"did not pass the ping health check")),
@@ -196,7 +197,8 @@ SIGNATURES: tuple[Signature, ...] = (
     _sig("worker-retry", "symptom", "the model server restarts a dead worker after a back-off",
          ("Retry worker", r"Retry worker: (?P<worker>\d+) in (?P<seconds>\d+) seconds")),
     _sig("invocations-failing", "symptom", "requests to /invocations fail",
-         ("/invocations HTTP/1.", r'"POST /invocations HTTP/1\.[01]" (?P<status>5\d\d)'),
+         (('/invocations HTTP/1.1" 5', '/invocations HTTP/1.0" 5'),
+          r'"POST /invocations HTTP/1\.[01]" (?P<status>5\d\d)'),
          ("Prediction error", r"^Prediction error$"),
          ("upstream prematurely closed", r'upstream prematurely closed .*request: "POST /invocations')),
     # -------------------------------------------------------------------------------------------- noise
@@ -223,8 +225,6 @@ SIGNATURES: tuple[Signature, ...] = (
          ("Successfully loaded servable version", r"Successfully loaded servable version"),
          ("successfully loaded '", r"successfully loaded '"),
          ("Worker: ", r"Worker: \d+ started\.|Model \[\S+\] initialized")),
-    _sig("request-served", "healthy", "a request to /invocations was answered",
-         ("/invocations HTTP/1.", r'"POST /invocations HTTP/1\.[01]" 2\d\d')),
 )
 
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}

@@ -53,7 +53,24 @@ _ENTRY = re.compile(r"(?i)(?:SAGEMAKER_PROGRAM|sagemaker_program|user_entry_poin
 _CONTEXT_ANCHORS = ("Collecting ", "SAGEMAKER_PROGRAM", "sagemaker_program", "user_entry_point")
 
 _ALL_ANCHORS = tuple(sorted(set(ANCHORS) | set(_CONTEXT_ANCHORS), key=lambda a: (-len(a), a)))
-_ANY = re.compile("|".join(re.escape(a) for a in _ALL_ANCHORS))
+
+# The prefilter. The regex engine skips, in C, every position whose character cannot start an alternative and
+# tries the alternatives only at the others; so each anchor is represented by its tail that starts at its
+# rarest character in log text (uppercase letters that few log prefixes use, then rare lowercase letters),
+# keeping at least 4 characters. A line the tail finds but the whole anchor does not is let go later.
+_RARE_FIRST = "QZXJqzjxKYVUGHkvyBPDC'(_wbgfRMLTFWpmhNOSAIEcudlrsnoiate\"/-:.,[] 0123456789"
+_RANK = {c: i for i, c in enumerate(_RARE_FIRST)}
+
+
+def _tail(anchor: str, keep: int = 4) -> str:
+    if len(anchor) <= keep:
+        return anchor
+    i = min(range(len(anchor) - keep + 1), key=lambda i: (_RANK.get(anchor[i], len(_RANK)), i))
+    return anchor[i:]
+
+
+_KEYS = tuple(sorted({_tail(a) for a in _ALL_ANCHORS}, key=lambda k: (-len(k), k)))
+_ANY = re.compile("|".join(re.escape(k) for k in _KEYS))
 # Every anchor at every position (for the few lines the prefilter selects), and the anchors inside each one.
 _EVERY = re.compile("(?=(" + "|".join(re.escape(a) for a in _ALL_ANCHORS) + "))")
 _INSIDE: dict[str, tuple[str, ...]] = {a: tuple(b for b in _ALL_ANCHORS if b in a) for a in _ALL_ANCHORS}
@@ -259,7 +276,10 @@ class _Scanner:
         tried: set[int] = set()
         matched: set[str] = set()
         gated = []
-        for a in {b for f in _EVERY.findall(text) for b in _INSIDE[f]}:
+        found = {b for f in _EVERY.findall(text) for b in _INSIDE[f]}
+        if not found:
+            return out
+        for a in found:
             for sig, rule in _GATED.get(a, ()):
                 if id(rule) not in tried:
                     tried.add(id(rule))
