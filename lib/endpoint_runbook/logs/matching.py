@@ -398,7 +398,7 @@ def _refine(code: str, details: dict[str, Any], text: str) -> dict[str, Any]:
         cmd = details.get("command", "")
         if cmd:
             details["command"] = cmd = cmd.strip("'\"[] ")
-        m = re.search(r"'-r',\s*'(?P<f>[^']+)'|-r\s+(?P<g>\S+)", cmd)
+        m = re.search(r"'-r',\s*'(?P<f>[^']+)'?|-r\s+(?P<g>\S+)", cmd)
         if m:
             details["requirements_file"] = (m.group("f") or m.group("g")).rstrip("'\"]")
         if "build_dir" in details:
