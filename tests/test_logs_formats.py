@@ -160,6 +160,8 @@ SYMPTOMS: list[tuple[str, str, str]] = [
     ("2024-05-01T10:00:00.123Z ERROR text_generation_launcher: Shard 0 failed to start", "load-model-failed",
      "worker-crash-loop"),
     ("Error: ShardCannotStart", "load-model-failed", "worker-crash-loop"),
+    ("CannotStartContainerError. Please ensure the model container for variant AllTraffic starts correctly",
+     "worker-died", "worker-crash-loop"),
     ("2026-11-28T14:37:17,232 [WARN ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Auto recovery failed "
      "again", "auto-recovery-failed", "worker-crash-loop"),
     ("2026-11-28T14:37:17,232 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Retry worker: 9000 in 34 "
@@ -322,3 +324,19 @@ def test_interleaved_multiline_events_from_two_streams_do_not_mix():
 def test_timestamps_of_text_lines_are_read():
     (h,) = [h for h in match_text(GUNI + "[CRITICAL] WORKER TIMEOUT (pid:51)") if h.kind == "cause"]
     assert h.timestamp == 1_709_287_200_000
+
+
+def test_a_failing_metrics_collector_is_noise_not_a_missing_module():
+    mc = "2022-01-01T00:00:00,000 [ERROR] Thread-1 org.pytorch.serve.metrics.MetricCollector - "
+    lines = [mc + "Traceback (most recent call last):",
+             mc + '  File "/opt/conda/lib/python3.8/site-packages/ts/metrics/metric_collector.py", line 27, in <module>',
+             mc + "    system_metrics.collect_all(sys.modules['ts.metrics.system_metrics'], arguments.gpu)",
+             mc + '  File "/opt/conda/lib/python3.8/site-packages/ts/metrics/system_metrics.py", line 91, in collect_all',
+             mc + "    import nvgpu",
+             mc + "ModuleNotFoundError: No module named 'nvgpu'",
+             "Model server started."]
+    ev = evidence_from_text("\n".join(lines))
+    assert ev.cause.code == "healthy"
+    assert ev.noise == {"metrics-collector-error": 1}
+    assert "missing-module" not in ev.codes
+

@@ -187,7 +187,8 @@ SIGNATURES: tuple[Signature, ...] = (
     _sig("worker-died", "symptom", "a model server worker process died",
          ("Backend worker process di", r"Backend worker process die(?:d)?\."),
          ("Worker failed to boot", r"Worker failed to boot"),
-         ("Exception in worker process", r"Exception in worker process")),
+         ("Exception in worker process", r"Exception in worker process"),
+         ("CannotStartContainerError", r"CannotStartContainerError")),
     _sig("load-model-failed", "symptom", "the model server could not load the model into a worker",
          ("Load model failed", r"Load model failed: (?P<model>\S+), error: (?P<error>.+)"),
          ("failed to load all models", r"failed to load all models"),
@@ -230,7 +231,9 @@ SIGNATURES: tuple[Signature, ...] = (
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
 
 #: Codes derived from tracebacks (or from the mix of hits) besides the line signatures above.
-DERIVED: dict[str, tuple[Kind, str]] = {}
+DERIVED: dict[str, tuple[Kind, str]] = {
+    "metrics-collector-error": ("noise", "the model server's metrics collector failed; serving is unaffected"),
+}
 
 #: Lines a traceback is followed from: its header, and a frame (for excerpts that start mid-traceback).
 TRACEBACK_ANCHORS: tuple[str, ...] = ("Traceback (most recent call last)", 'File "')

@@ -157,6 +157,13 @@ _SCRIPT_NAME = re.compile(
     r"transform|train)|(?:inference|serve|serving|predict|predictor|transform|entry|custom)_\w+|\w+scripts?)$")
 
 
+_METRICS = re.compile(r"/(?:ts|mms)/metrics/")
+
+
+def _is_toolkit_frame(path: str) -> bool:
+    return "site-packages" in path or "dist-packages" in path
+
+
 def _is_user_frame(path: str) -> bool:
     return not ("site-packages" in path or "dist-packages" in path or path.startswith("<")
                 or _PY_STDLIB.search(path) is not None)
@@ -326,6 +333,15 @@ class _Scanner:
         elif tb.frames:
             details["raised_in"] = _frame_text(tb.frames[-1])
         funcs = {f.func for f in tb.frames}
+
+        if tb.frames and all(_METRICS.search(f.file) for f in tb.frames if _is_toolkit_frame(f.file)) \
+                and any(_METRICS.search(f.file) for f in tb.frames) and inner is None:
+            # The server's metrics collector (a side process) failed: serving goes on; label it, never a cause.
+            for h in line_hits:
+                self.hits.remove(h)
+            self.hits.append(_Hit("metrics-collector-error", "noise", offset, stream, raw,
+                                  {**details, "raised_in": _frame_text(tb.frames[-1])}))
+            return
 
         if any(h.kind == "cause" for h in line_hits):
             # A known cause (missing module, syntax error...): the traceback adds where it happened.
