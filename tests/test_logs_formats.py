@@ -130,6 +130,7 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "out-of-memory"),
     (TS12 + "System out of memory", "out-of-memory"),
     ("The container exited with code 137", "out-of-memory"),
+    ("Process exited: exit status 137", "out-of-memory"),
     ("Process finished: signal: killed", "out-of-memory"),
     ("OSError: [Errno 12] Cannot allocate memory", "out-of-memory"),
     ("terminate called after throwing an instance of 'std::bad_alloc'", "out-of-memory"),
