@@ -159,7 +159,8 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
-_QUIET_LOGS = (None, "no-logs", "no-known-signature", "logs-unreadable", "worker-crash-loop", "ping-failing")
+_QUIET_LOGS = (None, "no-logs", "no-known-signature", "logs-unreadable", "healthy", "worker-crash-loop",
+               "ping-failing")
 #: Import findings that say "not a crash"; beside a verdict that names the same package they contradict it.
 _SOFT_IMPORT_CODES = ("guarded-missing-module", "conditional-missing-module", "latent-missing-module", "import-fallback")
 
