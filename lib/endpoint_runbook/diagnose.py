@@ -262,6 +262,11 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     if log_code not in _QUIET_LOGS:
         return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)
+    if log_code == "ping-failing" and lc is not None and lc.ok:
+        # The model loads here, the container's /ping fails there: the only signal is the health check, e.g. a
+        # model load slower than the health check allows on that instance.
+        return Verdict(log_code, log_cause.get("confidence", "low"), log_cause.get("summary", ""),
+                       log_cause.get("evidence", []), {}, seen)
     if log_code in ("no-logs", "logs-unreadable", None) or (log_code in _QUIET_LOGS and lc is None):
         return Verdict("inconclusive", "low", "Nothing explains a failure: " + "; ".join(seen),
                        log_cause.get("evidence", []), {}, seen)
