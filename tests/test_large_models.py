@@ -24,8 +24,8 @@ from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_sp
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
 
-from tests.conftest import free_port
-from tests.tinymodel import INFERENCE, TINYPKG
+from conftest import free_port
+from tinymodel import INFERENCE, TINYPKG
 
 MiB = 1 << 20
 
@@ -242,4 +242,54 @@ def test_copy_mismatch_aborts_without_leaving_an_object(bucket):
         compose_object(s3, f"s3://{b}/dst", f"s3://{b}/src", [(0, 6 * MiB, wrong)], b"tail")
     assert getattr(e.value, "code", None) == "copy-mismatch"
     assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="dst")
+    assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+
+
+# --------------------------------------------------------------------------------------------------------
+# step 2 on the server-side path
+# --------------------------------------------------------------------------------------------------------
+READS_WEIGHTS = INFERENCE.replace(b'return {"offset": 100}',
+                                  b'return {"offset": len(open(model_dir + "/weights.bin", "rb").read(1))}')
+
+
+@pytest.mark.parametrize("inference", [INFERENCE, READS_WEIGHTS], ids=["model_fn-light", "model_fn-reads-weights"])
+def test_rebuild_step_server_side_records_bytes(link, bucket, tinypkg, tmp_path, inference):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.records import read_record
+
+    s3, b = bucket
+    src = _model(9 * MiB, extra={"code/inference.py": inference})
+    s3.put_object(Bucket=b, Key="out/model.tar.gz", Body=src)
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    run_dir = str(tmp_path / "run")
+    step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/out/model.tar.gz",
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], upload="server-side")
+    assert step.status == "passed" and step.load_check.ok
+    rec = read_record(run_dir, "rebuild_archive")
+    io_ = rec["io"]
+    assert io_["mode"] == "server-side-splice" and io_["bytes_read"] == len(src)
+    assert io_["bytes_copied_server_side"] > 8 * MiB and io_["bytes_uploaded"] < 64 << 10
+    assert io_["local_disk_bytes"] < 64 << 10 and io_["withheld_bytes"] == 9 * MiB
+    assert rec["verification"]["ok"] and rec["verification"]["composite_sha256"] == "match"
+    assert step.load_check.stage == ("done" if inference == INFERENCE else "import")
+    got = s3.get_object(Bucket=b, Key="out-fixed/model.tar.gz")["Body"].read()
+    assert hashlib.sha256(got).hexdigest() == rec["result_sha256"]
+
+
+def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, bucket, tmp_path):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    s3, b = bucket
+    s3.put_object(Bucket=b, Key="out/model.tar.gz", Body=_model(6 * MiB))
+    wrong = tmp_path / "otherpkg"
+    wrong.mkdir()
+    (wrong / "__init__.py").write_text("X = 1\n")
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=str(tmp_path / "run"), source_uri=f"s3://{b}/out/model.tar.gz",
+                            additions=[{"source": str(wrong), "target": "code/otherpkg"}], upload="server-side")
+    assert e.value.code == "rebuilt-archive-fails"
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="out-fixed/")
     assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")

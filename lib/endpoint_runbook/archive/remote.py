@@ -29,7 +29,7 @@ from ..errors import CheckFailed, InputError
 from ..s3 import MIN_PART, RangedReader, compose_object, parse_s3_uri, upload_stream
 from .inventory import Limits
 from .rebuild import RebuildResult, default_skip, rebuild
-from .tarstream import Member, TarScanner
+from .tarstream import Member, StreamError, TarScanner
 
 __all__ = ["SMALL_FILE_BYTES", "SplicePlan", "plan_splice", "verify_splice", "write_splice"]
 
@@ -227,8 +227,8 @@ def verify_splice(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> 
         body.close()
     try:
         members = _tail_members(data, plan.result.tail_wbits, plan.result.reencoded_source_bytes)
-    except (zlib.error, ValueError) as e:
-        problems.append(f"its tail does not inflate: {e}")
+    except (zlib.error, ValueError, StreamError) as e:
+        problems.append(f"its tail is not the planned tar data: {e}")
         members = []
     added = {r["path"]: r for r in plan.result.diff if r["status"] == "added"}
     got = {m["path"]: m for m in members}
