@@ -293,3 +293,40 @@ def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, buc
     assert e.value.code == "rebuilt-archive-fails"
     assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="out-fixed/")
     assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+
+
+# --------------------------------------------------------------------------------------------------------
+# uncompressed model data (an S3 prefix)
+# --------------------------------------------------------------------------------------------------------
+def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bucket, tinypkg, tmp_path):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.records import read_record
+
+    s3, b = bucket
+    weights = os.urandom(6 * MiB)
+    objects = {"model/code/inference.py": READS_WEIGHTS, "model/config.json": b"{}", "model/weights.bin": weights}
+    for k, v in objects.items():
+        s3.put_object(Bucket=b, Key=k, Body=v)
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    run_dir = str(tmp_path / "run")
+    step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+    assert step.status == "passed" and step.load_check.ok and step.load_check.stage == "import"
+    rec = read_record(run_dir, "rebuild_archive")
+    assert rec["target_uri"] == f"s3://{b}/model-fixed/" and rec["method"] == "prefix-copy"
+    io_ = rec["io"]
+    # No weight byte read: only the code and the small config crossed the link.
+    assert io_["bytes_read"] == len(READS_WEIGHTS) + 2 and io_["withheld_bytes"] == len(weights)
+    assert io_["bytes_copied_server_side"] == len(READS_WEIGHTS) + 2 + len(weights)
+    assert io_["bytes_uploaded"] == len(TINYPKG)
+    fixed = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=b, Prefix="model-fixed/")["Contents"]}
+    assert fixed == {"model-fixed/code/inference.py": len(READS_WEIGHTS), "model-fixed/config.json": 2,
+                     "model-fixed/weights.bin": len(weights), "model-fixed/code/tinypkg/__init__.py": len(TINYPKG)}
+    assert s3.get_object(Bucket=b, Key="model-fixed/weights.bin")["Body"].read() == weights
+    # The source prefix is untouched, and a second run refuses the now-existing target.
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b, Prefix="model/")["Contents"]) == sorted(objects)
+    with pytest.raises(Exception) as e:
+        rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
+                            additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+    assert getattr(e.value, "code", None) == "target-exists"

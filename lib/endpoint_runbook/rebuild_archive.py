@@ -116,6 +116,8 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
+    if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
+        return _prefix_model(aws, run_dir, source_uri, adds, target_uri, overwrite, diag, say, started)
     target_uri = target_uri or default_target(source_uri)
     parse_s3_uri(target_uri)
     if parse_s3_uri(target_uri) == parse_s3_uri(source_uri):
@@ -266,3 +268,59 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
         bucket, key = parse_s3_uri(step.target_uri)
         s3.delete_object(Bucket=bucket, Key=key)  # ours, just written, and wrong: never left for deploy to use
         raise
+
+
+def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
+                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any) -> RebuildStep:
+    """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
+    copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
+    from .archive import prefix as model_prefix
+
+    src = model_prefix.prefix_uri(source_uri)
+    target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
+    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, method="prefix-copy")
+    s3 = aws.client("s3")
+    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    try:
+        with named_aws_errors(f"listing {src}"):
+            objects = model_prefix.list_prefix(s3, src)
+        with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+            model_dir = Path(tmp) / "ml" / "model"
+            say(f"reading the code files of {src} (the weights stay in S3)")
+            fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
+            for a in step.additions:
+                dst = model_dir / a["target"]
+                if Path(a["source"]).is_dir():
+                    shutil.copytree(a["source"], dst, dirs_exist_ok=True,
+                                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                else:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(a["source"], dst)
+            lc = load_check_dir(model_dir, program=program, log=say)
+            if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
+                lc.ok, lc.stage, lc.findings = True, "import", []
+                lc.error = (f"imports pass; model_fn was not run to completion: {fetched['withheld_bytes']} bytes of "
+                            f"artifacts were not downloaded ({lc.error_type}: {lc.error}). Deploy's smoke "
+                            "invocation loads the model.")
+            step.load_check = lc
+            if not lc.ok:
+                step.error = f"the fixed model does not load: {lc.error_type}: {lc.error}"
+                raise CheckFailed(step.error + " Nothing was written.", code="rebuilt-archive-fails")
+        say(f"building {target}: {len(objects)} objects copied inside S3, the additions uploaded")
+        with named_aws_errors(f"copying {src} to {target}"):
+            done = model_prefix.copy_prefix(s3, src, target, objects, [(a["source"], a["target"]) for a in adds],
+                                            overwrite=overwrite)
+        step.diff = {"added": done.files_uploaded, "replaced": [], "unchanged_count": len(objects),
+                     "unchanged_bytes": sum(o.size for o in objects)}
+        step.uploaded = {"uri": target, "objects": len(objects) + len(done.files_uploaded)}
+        step.io = {"mode": "prefix-copy", "note": None, "bytes_read": fetched["bytes_read"],
+                   "bytes_uploaded": done.bytes_uploaded, "bytes_copied_server_side": done.bytes_copied_server_side,
+                   "local_disk_bytes": fetched["bytes_read"], "withheld_bytes": fetched["withheld_bytes"]}
+        step.status = "passed"
+        return step
+    except Exception as e:
+        step.error = step.error or f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
+        write_record(run_dir, "rebuild_archive", step.to_dict())
