@@ -19,12 +19,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest import free_port
 from endpoint_runbook.archive import rebuild
 from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
-
-from conftest import free_port
 from tinymodel import INFERENCE, TINYPKG
 
 MiB = 1 << 20
