@@ -518,9 +518,11 @@ def presence_table(inv: Inventory, expected: Sequence[str] | None = None, *,
 
 
 def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inference.py", *,
-                  s3_client: Any = None, limits: Limits | None = None) -> list[Finding]:
+                  s3_client: Any = None, limits: Limits | None = None,
+                  image_modules: set[str] | frozenset[str] | None = None) -> list[Finding]:
     """Inventory + layout lint + static import resolution of the serving code (no AWS call unless
-    ``source`` is an ``s3://`` URI; no load check: nothing is executed)."""
+    ``source`` is an ``s3://`` URI; no load check: nothing is executed). ``image_modules``: what the serving
+    image ships (``image_profiles.profile_for_image(uri).modules``)."""
     from .imports import resolve_imports
 
     sources: dict[str, bytes] = {}
@@ -543,7 +545,7 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
         findings += layout
         if not any(f.code in ("missing-entry-script", "nested-top-folder") for f in layout):
             req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
-            report = resolve_imports(sources, program=program, requirements=req)
+            report = resolve_imports(sources, program=program, requirements=req, image_modules=image_modules)
             findings += [f for f in report.findings if f.code not in {x.code for x in layout}
                          or f.code == "missing-module"]
     return findings

@@ -146,7 +146,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str]) -> tuple
     }, sources
 
 
-def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None) -> LoadCheck:
+def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
+                image: str | None = None) -> LoadCheck:
     bucket, key = archive.parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -157,7 +158,7 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log)
+        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
 
 
 def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
@@ -280,13 +281,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected or SEED_EXPECTED)
         if arch.get("readable"):
             say("resolving the serving code's imports")
-            image_modules = None
-            try:
-                from .serving_env import ensure_serving_env
+            from .image_profiles import profile_for_image
 
-                image_modules = ensure_serving_env(log=say).image_modules() if load_check else None
-            except RunbookError:
-                image_modules = None
+            image_modules = profile_for_image(facts.image).modules  # what the endpoint's image ships
             req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
             imp = imports.resolve_imports(sources, program=facts.program, requirements=req,
                                           image_modules=image_modules)
@@ -294,10 +291,10 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             if load_check:
                 say("load check in a clean serving environment")
                 with named_aws_errors("reading the model archive"):
-                    lc = _load_check(s3, facts.model_data_url, facts.program, say)
+                    lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
                 findings += lc.findings
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
-    verdict = _verdict(facts, log_ev, arch, imp, lc, roots)
+    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, roots)
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),
                           seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
