@@ -24,14 +24,15 @@ from tinymodel import tar_gz
 
 IMAGE_21 = "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
 
-# Writes what the model saw (a module's version and where it came from) beside the model.
+# Writes what the model saw (a module's version and where it came from) beside the model ($SEE_OUT in a
+# container: TorchServe hands model_fn its own copy of the model dir).
 SEE = b'''import json, os, importlib
 def model_fn(model_dir):
     seen = {}
     for name in os.environ.get("SEE", "numpy").split(","):
         m = importlib.import_module(name)
         seen[name] = {"version": getattr(m, "__version__", None), "file": m.__file__}
-    with open(os.path.join(model_dir, "seen.json"), "w") as f:
+    with open(os.environ.get("SEE_OUT") or os.path.join(model_dir, "seen.json"), "w") as f:
         json.dump(seen, f)
     return seen
 '''
@@ -102,7 +103,7 @@ def test_check_archive_resolves_against_the_named_image(tmp_path, capsys):
     assert check_archive_main([str(path)]) == 0
     assert "newest PyTorch inference image's profile (pytorch-inference:2.6.0-cpu-py312)" in capsys.readouterr().out
     assert check_archive_main([str(path), "--image", "img"]) == 0
-    assert "WARNING: no profile for img" in capsys.readouterr().out
+    assert "WARNING image-profile: no profile for img" in capsys.readouterr().out
 
 
 # -- the suite's profile environment ----------------------------------------------------------------------
@@ -139,7 +140,10 @@ def test_the_base_is_built_with_a_manifest_read_only_and_reports_its_deviations(
 
 
 def _numpy_other_than(version: str) -> str:
-    return "2.0.2" if not version.startswith("2.0.2") else "1.26.4"
+    """Another numpy the base's compiled packages still work with (same major)."""
+    if version.startswith("1."):
+        return "1.26.0" if version != "1.26.0" else "1.24.4"
+    return "2.2.6" if version != "2.2.6" else "2.3.5"
 
 
 def test_zoo_a_numpy_pin_goes_into_the_layer_and_the_model_sees_it(env21, tmp_path):
@@ -271,3 +275,30 @@ def test_the_wheel_ships_the_profiles_and_runs_a_load_check(env21, tmp_path):
     ok, profile, where = json.loads(out.stdout.strip().splitlines()[-1])
     assert ok and profile == "pytorch-inference:2.1.0-cpu-py310" and where.startswith(str(fresh))
     assert (d / "seen.json").is_file()
+
+
+@pytest.mark.slow
+def test_zoo_in_a_real_container_the_model_sees_its_layers_numpy(env21, tmp_path):
+    """The same layer through the container's path: the real toolkit installs requirements.txt, TorchServe's
+    worker imports the model, and model_fn sees the layer's numpy; the base is untouched."""
+    import time
+
+    from endpoint_runbook.serving_env import start_model_server
+
+    before = _base_state(env21)
+    want = _numpy_other_than(before[1].split()[0])
+    d = _model(tmp_path, f"numpy=={want}\n")
+    server = start_model_server(env21, base_dir=d.parent, workdir=tmp_path / "work",
+                                environment={"SAGEMAKER_PROGRAM": "inference.py", "SEE_OUT": str(d / "seen.json"),
+                                             "SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    try:
+        deadline = time.monotonic() + 240
+        while not (d / "seen.json").is_file() and time.monotonic() < deadline and server.proc.poll() is None:
+            time.sleep(0.5)
+    finally:
+        server.stop()
+    out = server.proc.stdout.read() if server.proc.stdout else ""
+    assert (d / "seen.json").is_file(), out[-3000:]
+    seen = json.loads((d / "seen.json").read_text())["numpy"]
+    assert seen["version"] == want and "-layers" in seen["file"]
+    assert _base_state(env21) == before and env21.verify() == []

@@ -74,12 +74,13 @@ def _check_archive(args: argparse.Namespace) -> int:
 
     profile = profile_for_image(args.image)
     if args.image:
-        _say(f"imports resolved against the profile of {profile.name} (for {args.image})")
+        _say(f"INFO image-profile: imports resolved against the profile of {profile.name} (for {args.image})")
     else:
-        _say(f"imports resolved against the newest PyTorch inference image's profile ({profile.name}); "
-             "pass --image URI for the endpoint's own")
+        _say(f"INFO image-profile: imports resolved against the newest PyTorch inference image's profile "
+             f"({profile.name}); pass --image URI for the endpoint's own")
     for note in profile.notes if args.image else ():
-        _say(note)
+        _say(f"WARNING image-profile: {note.removeprefix('WARNING: ')}" if note.startswith("WARNING")
+             else f"INFO image-profile: {note}")
 
     s3 = None
     try:
