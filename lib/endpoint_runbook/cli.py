@@ -71,6 +71,17 @@ def _check_archive(args: argparse.Namespace) -> int:
     """One line per finding (``SEVERITY code: message``); exit 1 on an error (or a warning with --strict)."""
     from .archive import Limits, check_archive
     from .imports import exit_code
+    from .serving.image_profiles import profile_for_image
+
+    profile = profile_for_image(args.image)
+    if args.image:
+        _say(f"INFO image-profile: imports resolved against the profile of {profile.name} (for {args.image})")
+    else:
+        _say(f"INFO image-profile: imports resolved against the newest PyTorch inference image's profile "
+             f"({profile.name}); pass --image URI for the endpoint's own")
+    for note in profile.notes if args.image else ():
+        _say(f"WARNING image-profile: {note.removeprefix('WARNING: ')}" if note.startswith("WARNING")
+             else f"INFO image-profile: {note}")
 
     s3 = None
     try:
@@ -78,7 +89,8 @@ def _check_archive(args: argparse.Namespace) -> int:
             from .aws import Aws, AwsParams
 
             s3 = Aws(AwsParams()).client("s3")
-        findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members))
+        findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members),
+                                 image_modules=profile.modules)
     except RunbookError as e:
         _say(f"ERROR {e.code}: {e}")
         return 1
@@ -161,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the entry script under code/ (default: $SAGEMAKER_PROGRAM or inference.py)")
     check.add_argument("--max-members", type=int, default=50_000, help="stop reading past this many members")
     check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("--image", help="the serving image URI (e.g. 763104351884.dkr.ecr.<region>.amazonaws.com/"
+                       "pytorch-inference:2.1.0-cpu-py310): imports resolve against what it ships "
+                       "(default: the newest PyTorch inference image)")
     check.set_defaults(func=_check_archive)
 
     explain = sub.add_parser("explain-logs", help="classify a pasted or exported model-container log offline "

@@ -144,7 +144,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None) -
     }, sources
 
 
-def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None) -> LoadCheck:
+def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
+                image: str | None = None) -> LoadCheck:
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -155,7 +156,7 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log)
+        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -439,13 +440,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected_paths)
         if arch.get("readable"):
             say("resolving the serving code's imports")
-            image_modules = None
-            try:
-                from .serving.env import ensure_serving_env
+            from .serving.image_profiles import profile_for_image
 
-                image_modules = ensure_serving_env(log=say).image_modules() if load_check else None
-            except RunbookError:
-                image_modules = None
+            image_modules = profile_for_image(facts.image).modules  # what the endpoint's image ships
             req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
             names = {m["path"]: None for m in arch.get("members", []) if m["type"] == "file"}
             imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
@@ -457,10 +454,10 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             if load_check:
                 say("load check in a clean serving environment")
                 with named_aws_errors("reading the model archive"):
-                    lc = _load_check(s3, facts.model_data_url, facts.program, say)
+                    lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
                 findings += lc.findings
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
-    verdict = _verdict(facts, log_ev, arch, imp, lc, roots)
+    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, roots)
     findings = _reconcile(findings, verdict, imp, lc)
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),

@@ -3,7 +3,8 @@
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
 from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
-environment). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
+environment of the model's image: its profile, picked from the model's ``Image``; an image without a profile
+gets the default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
 Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
@@ -35,7 +36,7 @@ import botocore.config
 
 from ..errors import RunbookError
 from ..s3 import parse_s3_uri
-from ..serving.env import ModelServer, ServingEnv, start_model_server
+from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
 
@@ -300,10 +301,27 @@ class Hosting:
         finally:
             archive.unlink(missing_ok=True)
 
+    def env_for(self, image: str | None) -> ServingEnv:
+        """The serving environment of the model's image (built once per profile; the stack's own when it is
+        that image's)."""
+        from ..image_profiles import profile_for_image
+
+        profile = profile_for_image(image)
+        if self.serving_env.profile is not None and self.serving_env.profile.name == profile.name:
+            return ServingEnv(self.serving_env.root, profile)  # the same env, with this image's notes
+        return ensure_serving_env(profile=profile, log=log.info)
+
     def _start(self, c: Container, region: str) -> None:
         c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
+        try:
+            env = self.env_for(c.spec.get("Image"))
+        except RunbookError as e:  # no serving environment for this image here: the container cannot start
+            raise ModelDataError(f"The local stack could not build the serving environment of "
+                                 f"{c.spec.get('Image')}: {str(e).splitlines()[0]}") from e
+        for note in env.profile.notes if env.profile else ():
+            c.shipper.add(f"[local stack] {note}")
         c.server = start_model_server(
-            self.serving_env, base_dir=c.workdir / "ml", workdir=c.workdir,
+            env, base_dir=c.workdir / "ml", workdir=c.workdir,
             environment=c.spec.get("Environment") or {},
             # The container's AWS: the stack itself (on SageMaker, the execution role).
             extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
