@@ -8,6 +8,9 @@ Measured (fixed StyGig archive, real TorchServe, the stygig-incident scenario):
   InvocationTimeoutSeconds); after the fix, ``replay_failed`` sends them again at ``--concurrency`` and at
   concurrency 1 (the baseline), reported in requests/s.
 
+The new-endpoint deploy runs first, so it pays the cold file caches of the first fixed container: the ratio
+favours in-place by that much (bench_deploy_verify warms up first for this reason).
+
     .venv/bin/python bench/bench_inplace.py [--failures 12] [--concurrency 4]
 """
 
