@@ -88,7 +88,8 @@ back."""),
 
 result = deploy.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, image_uri=image_uri,
                     instance_type=instance_type, instance_count=instance_count, smoke_input=smoke_input,
-                    wait_timeout=wait_timeout, smoke_timeout=smoke_timeout, progress=display.progress)"""),
+                    wait_timeout=wait_timeout, smoke_timeout=smoke_timeout, mode=mode, rollback=rollback,
+                    progress=display.progress)"""),
         ("code", "display.show_deploy(result)"),
     ],
     "verify": [
@@ -105,7 +106,8 @@ lines in CloudWatch, and the recommendations as pictures."""),
 
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
-                    progress=display.progress)"""),
+                    replay_failed=replay_failed, replay_window_minutes=replay_window_minutes,
+                    replay_concurrency=replay_concurrency, progress=display.progress)"""),
         ("md", "## Results"),
         ("code", "display.show_verify(result, aws)"),
     ],
@@ -126,7 +128,7 @@ type the name in the box below the plan and press the button."""),
 
 result = cleanup.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, confirm=confirm, dry_run=dry_run,
                      force=force, include_outputs=include_outputs, recent_minutes=recent_minutes,
-                     progress=display.progress)
+                     release_rollback=release_rollback, progress=display.progress)
 display.show_cleanup(result)"""),
         ("md", "## Confirm in Studio (headless runs use the `confirm` parameter instead)"),
         ("code", """display.cleanup_confirm(result, aws, run_dir=run_dir, force=force, include_outputs=include_outputs,

@@ -23,7 +23,7 @@ NAMES = StygigIncident()
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
-    """Its own stack: the chain deletes the scenario's broken endpoint."""
+    """Its own stack: the chain fixes the scenario's endpoint in place and cleans up its old config."""
     state_dir = tmp_path_factory.mktemp("e2e-stack")
     info = stack.up(port=0, state_dir=state_dir, startup_timeout=180)
     try:
@@ -57,27 +57,34 @@ def test_every_step_passes_and_records(rehearsal):
 
     deployed = read_record(run_dir, "deploy")
     assert deployed["ok"] is True and deployed["smoke"]["status"] == "completed"
-    assert deployed["actions"] == {"model": "created", "endpoint_config": "created", "endpoint": "created"}
+    assert deployed["actions"] == {"model": "created", "endpoint_config": "created", "endpoint": "updated"}
+    assert deployed["mode"] == "in-place" and deployed["endpoint_name"] == NAMES.endpoint
+    assert deployed["previous_endpoint_config_name"] == NAMES.endpoint_config
 
     verified = read_record(run_dir, "verify")
     assert verified["ok"] is True and verified["figures"]["not_ok"] == 0
     assert verified["figures"]["requests"] == 7 and verified["figures"]["warm"]["n"] == 6
     assert all(r["status"] == "completed" for r in verified["requests"])
     assert all(h.get("found") for h in verified["health"]), verified["health"]
+    # Every request that failed during the rehearsed outage was replayed and served.
+    replay = verified["replay"]
+    assert replay["counts"]["failed"] >= NAMES.outage_requests and replay["counts"]["failed_again"] == 0
+    assert all(r["status"] == "served" for r in replay["rows"]), replay["rows"]
 
     cleaned = read_record(run_dir, "cleanup")
     assert cleaned["status"] == "done"
 
 
-def test_the_broken_endpoint_is_gone_and_the_fixed_one_serves(rehearsal):
+def test_the_seed_endpoint_serves_the_fixed_model_and_its_old_config_is_gone(rehearsal):
     from endpoint_runbook.aws import Aws, AwsParams
 
     aws = Aws(AwsParams(region="ap-south-1", endpoint_url=rehearsal["url"]))
     sm = aws.client("sagemaker")
     names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
-    fixed = read_record(rehearsal["run_dir"], "deploy")["endpoint_name"]
-    assert NAMES.endpoint not in names and fixed in names
-    assert sm.describe_endpoint(EndpointName=fixed)["EndpointStatus"] == "InService"
+    deployed = read_record(rehearsal["run_dir"], "deploy")
+    assert names == [NAMES.endpoint]
+    d = sm.describe_endpoint(EndpointName=NAMES.endpoint)
+    assert d["EndpointStatus"] == "InService" and d["EndpointConfigName"] == deployed["endpoint_config_name"]
     configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
     models = [m["ModelName"] for m in sm.list_models()["Models"]]
     assert NAMES.endpoint_config not in configs and NAMES.model not in models

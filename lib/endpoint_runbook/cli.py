@@ -192,7 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="where executed notebooks and records go (default runs/<run-id>)")
     run.add_argument("--kernel", help="Jupyter kernel name (default: this environment's)")
     run.set_defaults(func=lambda a: __import__("endpoint_runbook.runner", fromlist=["x"]).run_main(a))
+
+    rb = sub.add_parser("rollback", help="put an endpoint fixed in place back on its previous endpoint config")
+    rb.add_argument("endpoint", help="the endpoint's name")
+    rb.add_argument("--run-dir", help="the run dir of the in-place deploy (else the config's previous-config tag)")
+    rb.add_argument("--to-config", help="the endpoint config to return to (default: the recorded previous one)")
+    rb.add_argument("--wait-timeout", type=float, default=900.0, help="seconds to wait for the update (default 900)")
+    rb.add_argument("--region", help="AWS region (default: the profile's / AWS_DEFAULT_REGION)")
+    rb.add_argument("--profile", help="AWS profile")
+    rb.set_defaults(func=_rollback)
     return ap
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from .aws import Aws, AwsParams
+    from .inplace import rollback
+
+    aws = Aws(AwsParams(region=args.region, profile=args.profile, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
+    r = rollback(aws, args.endpoint, run_dir=args.run_dir, to_config=args.to_config, wait_timeout=args.wait_timeout,
+                 progress=_say)
+    _say(f"{r.endpoint_name}: {r.from_config} → {r.to_config} ({r.previous_from}); {r.endpoint_status} "
+         f"in {r.seconds:.1f} s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import archive, imports, logs
+from . import archive, backlog, imports, logs
 from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
@@ -457,6 +457,8 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
                     lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
                 findings += lc.findings
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
+    log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), endpoint_name)  # queued requests
+    findings += backlog_findings
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, roots)
     findings = _reconcile(findings, verdict, imp, lc)
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,

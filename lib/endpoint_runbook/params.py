@@ -76,7 +76,10 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "full_check": Param(B, False, "also serve the rebuilt archive on TorchServe before upload"),
     },
     "deploy": {
-        "fixed_endpoint_name": Param(S, None, "the new endpoint; null: <prefix>-fixed-<timestamp>"),
+        "mode": Param(S, None, "in-place (UpdateEndpoint, same name) or new-endpoint; null: in-place when the "
+                               "broken endpoint exists"),
+        "rollback": Param(B, False, "instead of deploying: put the endpoint back on its recorded previous config"),
+        "fixed_endpoint_name": Param(S, None, "new-endpoint: the new endpoint; null: <prefix>-fixed-<timestamp>"),
         "image_uri": Param(S, None, "serving image; null: the broken endpoint's own image"),
         "instance_type": Param(S, None, "null: as the broken endpoint"),
         "instance_count": Param(I, None, "null: as the broken endpoint"),
@@ -92,6 +95,9 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
         "health_patterns": Param(L, None, "regexes of lines a healthy start-up logs; null: TorchServe's "
                                           "'WORKER_MODEL_LOADED' state change"),
+        "replay_failed": Param(B, False, "send again the requests that failed on the endpoint in the window"),
+        "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
+        "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),
     },
     "cleanup": {
         "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
@@ -100,6 +106,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "force": Param(B, False, "override the recent-traffic and verified-endpoint guards"),
         "include_outputs": Param(B, False, "also delete its async output/failure objects"),
         "recent_minutes": Param(F, 60, "an endpoint that served successfully this recently is kept"),
+        "release_rollback": Param(B, False, "after an in-place fix: delete the superseded config and model "
+                                            "(no rollback after that)"),
     },
 }
 

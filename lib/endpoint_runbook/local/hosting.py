@@ -41,6 +41,8 @@ from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_mod
 log = logging.getLogger("endpoint_runbook.local")
 
 _TS_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[,.](\d{3})")
+UPDATE_FAILURE = ("Failed to update endpoint to endpoint configuration {config}; the endpoint stays on its "
+                  "previous configuration. {reason}")
 PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
                 "Please check CloudWatch logs for this endpoint.")
 
@@ -115,6 +117,7 @@ class Container:
     failure_reason: str | None = None
     shipper: LogShipper | None = None
     server: ModelServer | None = None
+    inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -182,7 +185,8 @@ class Hosting:
         return sagemaker_backends[account][region].endpoints.get(name)
 
     def _set_status(self, account: str, region: str, name: str, status: str, reason: str | None = None,
-                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None) -> None:
+                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None,
+                    pending: dict[str, Any] | None = None) -> None:
         from moto.core.utils import utcnow
 
         rec = self._record(account, region, name)
@@ -190,6 +194,8 @@ class Hosting:
             return
         rec.endpoint_status = status
         rec.failure_reason = reason
+        # DescribeEndpoint's PendingDeploymentSummary: the config an update is deploying, only while Updating.
+        rec.pending_deployment_summary = pending
         if config_name:
             rec.endpoint_config_name = config_name
         if variants is not None:
@@ -206,8 +212,21 @@ class Hosting:
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None),
                          name=f"create-{name}", daemon=True).start()
 
-    def update_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
-        self._set_status(account, region, name, "Updating")
+    def update_endpoint(self, account: str, region: str, name: str, config_name: str,
+                        deployment_config: dict[str, Any] | None = None) -> None:
+        """Blue/green, as SageMaker's UpdateEndpoint: while Updating the old fleet keeps serving (and
+        DescribeEndpoint still names the old EndpointConfigName, the new one in PendingDeploymentSummary); the
+        new container must start and pass /ping before traffic shifts. If it does not, the endpoint stays on
+        the previous config and returns to InService with a FailureReason."""
+        from moto.core.utils import utcnow
+
+        rec = self._record(account, region, name)
+        if rec is not None and deployment_config:
+            rec.last_deployment_config = deployment_config
+        self._set_status(account, region, name, "Updating", pending={
+            "EndpointConfigName": config_name, "StartTime": utcnow(),
+            "ProductionVariants": [dict(v, VariantStatus=[{"Status": "Creating", "StartTime": utcnow()}])
+                                   for v in (rec.production_variants if rec is not None else [])]})
         with self._lock:
             old = self.containers.get((account, region, name))
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
@@ -244,8 +263,9 @@ class Hosting:
             model = sm.describe_model(ModelName=variant["ModelName"])
         except Exception as e:  # the config or model vanished, or is malformed
             # an update rolls back (the old container keeps serving); a create fails
+            reason = f"Could not read the endpoint configuration: {e}"
             return self._set_status(account, region, name, "InService" if old else "Failed",
-                                    f"Could not read the endpoint configuration: {e}")
+                                    UPDATE_FAILURE.format(config=config_name, reason=reason) if old else reason)
         workdir = self.work_root / name / secrets.token_hex(4)
         c = Container(endpoint=name, variant=variant["VariantName"], model=model, workdir=workdir)
         timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or self.startup_timeout)
@@ -265,13 +285,14 @@ class Hosting:
         if c.state == "Running":
             with self._lock:
                 self.containers[(account, region, name)] = c
-            if old:
-                self._stop(old)
             self._set_status(account, region, name, "InService", config_name=config_name, variants=variants)
+            if old:  # traffic has shifted: the old fleet finishes what it is serving, then stops
+                self._drain_and_stop(old)
         else:
             self._stop(c)
-            if old:  # a failed update rolls back: the old container keeps serving
-                return self._set_status(account, region, name, "InService", c.failure_reason)
+            if old:  # a failed update: the old container keeps serving, on the previous config
+                return self._set_status(account, region, name, "InService", UPDATE_FAILURE.format(
+                    config=config_name, reason=c.failure_reason))
             self._set_status(account, region, name, "Failed", c.failure_reason)
 
     def _fetch_model(self, c: Container, region: str) -> None:
@@ -367,6 +388,20 @@ class Hosting:
                 c.failure_reason = PING_FAILURE.format(variant=c.variant)
                 return
             time.sleep(0.5)
+
+    def begin_request(self, c: Container) -> None:
+        with self._lock:
+            c.inflight += 1
+
+    def end_request(self, c: Container) -> None:
+        with self._lock:
+            c.inflight -= 1
+
+    def _drain_and_stop(self, c: Container, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while c.inflight > 0 and time.monotonic() < deadline and not self._stopping.is_set():
+            time.sleep(0.2)
+        self._stop(c)
 
     def _stop(self, c: Container) -> None:
         if c.server:
