@@ -13,8 +13,10 @@ pytest_plugins = ["conftest_reliability"]
 # No test may ever reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+# Fake credentials shaped like real ones (an AKIA… key id, a 40-character secret), so that the secrets scan of
+# executed notebooks and records is meaningful: a leak of the run's own credentials would be found.
+os.environ["AWS_ACCESS_KEY_ID"] = "AKIAERBTESTRUNFAKE42"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "erbTestRunFake/SecretKey+NotReal01234567"
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
