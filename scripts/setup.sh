@@ -21,12 +21,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 : > "$LOG"
 if .venv/bin/python -c "import endpoint_runbook, moto, torch" 2>/dev/null; then
-  say "updating .venv (the runbook and its extras are installed; this takes a few seconds)"
+  say "updating .venv (the runbook and its extras are installed; under a minute)"
 else
   say "installing into .venv: the runbook (boto3, papermill, ipywidgets), the local stack (moto server, the"
   say "  SageMaker PyTorch inference toolkit, TorchServe, torch $(sed -n 's/.*"torch==\([0-9.]*\)".*/\1/p' pyproject.toml) CPU)"
   say "  and the test tools (pytest, hypothesis, ruff, faiss-cpu). The first time takes 3-10 minutes"
-  say "  (mostly torch, ~200 MB); later runs take seconds. pip's output: $LOG"
+  say "  (mostly torch, ~200 MB); later runs take under a minute. pip's output: $LOG"
 fi
 .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade "pip>=23" >>"$LOG" 2>&1 \
   || fail "upgrading pip failed"
