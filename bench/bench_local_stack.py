@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the ti
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
+from benchkit import percentile_ratios  # noqa: E402
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import stack  # noqa: E402
 from endpoint_runbook.serving.env import ensure_serving_env, free_port, start_model_server  # noqa: E402
-from endpoint_runbook.verify import percentile  # noqa: E402
 from tinymodel import World, tiny_archive  # noqa: E402
 
 BODY = b'{"x": [1, 2, 3]}'
@@ -148,10 +148,7 @@ def main() -> None:
           f"ratio {t_up / t_moto:5.2f}")
     print(f"create → InService        stack {t_create:7.2f} s   bare container → /ping {t_ping:7.2f} s   "
           f"ratio {t_create / t_ping:5.2f}")
-    for q in (50, 95):
-        a, b = percentile(trips, q), percentile(bare_trips, q)
-        print(f"round trip p{q} (n={len(trips)})  stack async {a * 1000:7.0f} ms   bare /invocations "
-              f"{b * 1000:7.1f} ms   ratio {a / b:7.1f}")
+    print(*percentile_ratios("round trip", "stack async", trips, "bare /invocations", bare_trips), sep="\n")
 
 
 if __name__ == "__main__":

@@ -31,9 +31,10 @@ from endpoint_runbook import cleanup, diagnose, rebuild_archive
 from endpoint_runbook import s3 as s3mod
 from endpoint_runbook.aws import Aws, AwsParams, error_code
 from endpoint_runbook.errors import RunbookError
-from endpoint_runbook.local import faults, stack
+from endpoint_runbook.local import faults
 from endpoint_runbook.records import read_record
 from reliability import record_case
+from stacks import running_stack
 from tinymodel import INFERENCE, TINYPKG, tar_gz
 
 pytestmark = pytest.mark.timeout(90)
@@ -48,10 +49,8 @@ BACKOFF_SCALE = 0.1
 
 @pytest.fixture(scope="module")
 def fstack(tmp_path_factory):
-    state_dir = tmp_path_factory.mktemp("fault-stack")
-    info = stack.up(port=0, state_dir=state_dir, startup_timeout=60)
-    yield info
-    stack.down(state_dir)
+    with running_stack(tmp_path_factory, "fault-stack", startup_timeout=60) as info:
+        yield info
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident
 from endpoint_runbook.records import find_secrets, read_record
 from endpoint_runbook.runner import run_chain
+from stacks import running_stack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +26,7 @@ NAMES = StygigIncident()
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
     """Its own stack: the chain deletes the scenario's broken endpoint."""
-    state_dir = tmp_path_factory.mktemp("e2e-stack")
-    info = stack.up(port=0, state_dir=state_dir, startup_timeout=180)
-    try:
-        scenarios.seed("stygig-incident", info.url)
+    with running_stack(tmp_path_factory, "e2e-stack", startup_timeout=180, scenario="stygig-incident") as info:
         params = yaml.safe_load((ROOT / "params" / "local.yaml").read_text())
         params["aws"]["endpoint_url"] = info.url
         params["diagnose"]["source_roots"] = [str(ROOT / "examples" / "stygig")]
@@ -40,8 +37,6 @@ def rehearsal(tmp_path_factory):
         run_dir = params_dir.parent / "run"
         summary = run_chain(params_file, run_dir=run_dir)
         yield {"summary": summary, "run_dir": run_dir, "params_file": params_file, "url": info.url}
-    finally:
-        stack.down(state_dir)
 
 
 def test_every_step_passes_and_records(rehearsal):
