@@ -12,7 +12,9 @@ what serving costs on top of the model's own work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -49,10 +51,12 @@ def load_in_process(model_dir: Path) -> ModuleType:
 def in_process_latencies(model_dir: Path, url: str, body: str, requests: int) -> tuple[float, list[float]]:
     """model_fn once (timed), a cold call, then ``requests`` warm calls of the handler chain."""
     os.environ.update(AWS_ENDPOINT_URL=url, AWS_DEFAULT_REGION="ap-south-1")  # the model's own boto3 client
-    inference = load_in_process(model_dir)
-    t0 = time.perf_counter()
-    model = inference.model_fn(str(model_dir))
-    t_load = time.perf_counter() - t0
+    # inference.py logs to stdout (as TorchServe wants it): here, into a buffer, not into the figures.
+    with contextlib.redirect_stdout(io.StringIO()):
+        inference = load_in_process(model_dir)
+        t0 = time.perf_counter()
+        model = inference.model_fn(str(model_dir))
+        t_load = time.perf_counter() - t0
 
     def call() -> dict:
         out, _ = inference.output_fn(inference.predict_fn(inference.input_fn(body, "application/json"), model),
