@@ -25,8 +25,9 @@ if .venv/bin/python -c "import endpoint_runbook, moto, torch" 2>/dev/null; then
 else
   say "installing into .venv: the runbook (boto3, papermill, ipywidgets), the local stack (moto server, the"
   say "  SageMaker PyTorch inference toolkit, TorchServe, torch $(sed -n 's/.*"torch==\([0-9.]*\)".*/\1/p' pyproject.toml) CPU)"
-  say "  and the test tools (pytest, hypothesis, ruff, faiss-cpu). The first time takes 3-10 minutes"
-  say "  (mostly torch, ~200 MB); later runs take under a minute. pip's output: $LOG"
+  say "  and the test tools (pytest, hypothesis, ruff, faiss-cpu). The first time takes about 5 minutes on"
+  say "  2 cores with pip's cache warm, longer without (torch is the bulk); later runs take under a minute."
+  say "  pip's output: $LOG"
 fi
 .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade "pip>=23" >>"$LOG" 2>&1 \
   || fail "upgrading pip failed"
