@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 from endpoint_runbook import diagnose
 from endpoint_runbook.errors import NotFoundError
 from endpoint_runbook.records import read_record
@@ -153,8 +154,9 @@ def test_unknown_endpoint_names_near_misses(aws, tmp_path):
 def test_incident_is_diagnosed(incident_aws, tmp_path):
     from endpoint_runbook.local.scenarios import StygigIncident, examples_dir
 
+    expected = yaml.safe_load((examples_dir().parent / "params" / "local.yaml").read_text())["diagnose"]["expected_paths"]
     d = diagnose.run(incident_aws, run_dir=str(tmp_path), endpoint_name=StygigIncident().endpoint,
-                     source_roots=[str(examples_dir() / "stygig")])
+                     source_roots=[str(examples_dir() / "stygig")], expected_paths=expected)
     v = d.verdict
     assert v.cause == "missing-module" and v.fix["packages"] == ["stygig"] and v.confidence == "high"
     assert any("No module named 'stygig'" in e and "(×" in e for e in v.evidence)  # evidence lines with counts

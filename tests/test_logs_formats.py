@@ -341,3 +341,21 @@ def test_a_failing_metrics_collector_is_noise_not_a_missing_module():
     assert ev.noise == {"metrics-collector-error": 1}
     assert "missing-module" not in ev.codes
 
+
+
+def test_a_handled_import_error_logged_as_its_repr_is_not_the_cause():
+    """faiss's loader logs the repr of the ImportError it handles (no AVX512/AVX2 build), then loads its generic
+    build: the lines seen in the local stack's own StyGig container. Only the real traceback's line names a cause."""
+    lines = [
+        "2026-11-29T18:52:27,266 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Loading faiss with AVX512 support.",
+        "2026-11-29T18:52:27,272 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - "
+        "ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx512'\")",
+        "2026-11-29T18:52:27,273 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Loading faiss.",
+        "2026-11-29T18:52:27,303 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Successfully loaded faiss.",
+        "2026-11-29T18:52:27,356 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - ModuleNotFoundError: No module named "
+        "'stygig'",
+    ]
+    ev = evidence_from_text("\n".join(lines))
+    assert ev.cause.code == "missing-module"
+    assert ev.cause.details["packages"] == ["stygig"]
+    assert evidence_from_text("\n".join(lines[:4])).cause.code != "missing-module"

@@ -110,7 +110,10 @@ SIGNATURES: tuple[Signature, ...] = (
          (("SyntaxError", "IndentationError", "TabError"), r"^(?:SyntaxError|IndentationError|TabError)(?::|$)")),
     _sig("missing-module", "cause", "the model code imports a module the container does not have",
          ("No module named",
-          r"(?:ModuleNotFound|Import|ImportModule)Error\b.*?No module named '?(?P<module>[\w.]+)'?")),
+          # not the repr of a handled exception (faiss logs `ModuleNotFoundError("No module named
+          # 'faiss.swigfaiss_avx512'")` on every CPU without AVX512, then loads its fallback)
+          r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"])(?!: \(['\"]).*?No module named "
+          r"'?(?P<module>[\w.]+)'?")),
     _sig("import-error", "cause",
          "an import in the model code failed (a name, a version or a native library is missing)",
          ("ImportError", r"(?:^|[\s.:])ImportError: (?!No module named)(?P<message>.+)"),
