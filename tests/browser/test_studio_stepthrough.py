@@ -76,7 +76,7 @@ def incident(browser_dir):
 
 def _person_notebooks(folder: Path, stack_url: str) -> dict[str, Path]:
     """The five notebooks with the values a person types into the parameters cell (run_dir left unset)."""
-    from papermill.parameterize import parameterize_notebook
+    import papermill
 
     params = load_params(ROOT / "params" / "local.yaml")
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,10 +85,9 @@ def _person_notebooks(folder: Path, stack_url: str) -> dict[str, Path]:
         values = dict(params[step], endpoint_url=stack_url, run_dir=None)
         if step == "cleanup":  # the person confirms in the widget, not in the parameters
             values.update(confirm="", dry_run=True)
-        nb = nbformat.read(ROOT / "notebooks" / NOTEBOOKS[step], as_version=4)
-        nb = parameterize_notebook(nb, values, report_mode=False)
         out[step] = folder / NOTEBOOKS[step]
-        nbformat.write(nb, out[step])
+        papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS[step]), str(out[step]), parameters=values,
+                                   prepare_only=True, progress_bar=False)
     return out
 
 
@@ -110,9 +109,9 @@ def lab(browser_dir, incident):
                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="ap-south-1")
     env.pop("ENDPOINT_RUNBOOK_HEADLESS", None)
     log = open(browser_dir / "jupyterlab.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
                              f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}",
-                             ],
+                             "--LabApp.expose_app_in_browser=True"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -158,23 +157,24 @@ _ERRORS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-
   .filter(e => e.getAttribute('data-mime-type') === 'application/vnd.jupyter.error'
                || e.querySelector('.jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]'))
   .map(e => e.textContent.slice(0, 2000))"""
-_IDLE = """() => { const i = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
-  return !!i && i.getAttribute('data-status') === 'idle'; }"""
+_KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.name === 'endpoint-runbook' && k.status === 'idle'; }"""
 
 
 def _run_all(page, base: str, token: str, rel: str, step: str, shots: Path) -> str:
     page.goto(f"{base}/lab/tree/{rel}?token={token}&reset")  # a clean workspace: only this notebook
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=120_000)
-    _wait(page, _IDLE, timeout_s=180, what=f"the kernel of {rel} to be idle")
-    page.click('li.lm-MenuBar-item:has-text("Run")')
-    page.click('li.lm-Menu-item[data-command="notebook:run-all-cells"]')
     try:
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=120_000)
+        _wait(page, _KERNEL_IDLE, timeout_s=180, what=f"the kernel of {rel} to be idle")
+        # Run ▸ Run All Cells (the menu item's command).
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         _wait(page, _ALL_RUN, timeout_s=STEP_TIMEOUT_S[step], what=f"every cell of {rel} to run")
     finally:
         page.screenshot(path=str(shots / f"{rel.rsplit('/', 1)[-1]}.png"), full_page=True)
     errors = page.evaluate(_ERRORS)
     assert not errors, f"{rel}: error output: {errors[0]}"
-    page.keyboard.press("Control+s")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     time.sleep(2)
     return page.inner_text(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
 
