@@ -162,6 +162,41 @@ _KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell
   return !!k && k.name === 'endpoint-runbook' && k.status === 'idle'; }"""
 
 
+_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+_LAST_OUTPUT = f"{_PANEL} .jp-Cell:last-child"
+_FOCUS = {"diagnose": f"{_PANEL} .jp-OutputArea-output:has-text('cause: ')",
+          "verify": f"{_PANEL} img[src^='data:image']"}
+
+
+def _shoot(page, path: Path, focus: str) -> None:
+    """A screenshot with the part that matters in view (the notebook scrolls inside its panel)."""
+    try:
+        page.locator(focus).first.scroll_into_view_if_needed(timeout=5_000)
+    except Exception:  # noqa: BLE001 - a screenshot of whatever is in view is still worth having
+        pass
+    page.screenshot(path=str(path))
+
+
+def _reopened_untrusted(page, base: str, token: str, saved: Path) -> dict:
+    """Open an executed notebook as a later reader does: untrusted (its signature no longer matches), so its
+    HTML passes JupyterLab's sanitizer. Returns what the pictures look like there."""
+    nb = nbformat.read(saved, as_version=4)
+    nb.metadata["reopened"] = True  # another digest: not in the signature store, hence untrusted
+    copy = saved.with_name("reopened-" + saved.name)
+    nbformat.write(nb, copy)
+    page.goto(f"{base}/lab/tree/{copy.relative_to(ROOT).as_posix()}?token={token}&reset")
+    page.wait_for_selector(f"{_PANEL} img[src^='data:image']", timeout=120_000)
+    time.sleep(2)
+    _shoot(page, saved.parent.parent / "04_verify-reopened-untrusted.png", f"{_PANEL} img[src^='data:image']")
+    return page.evaluate("""() => {
+      const imgs = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) img[src^="data:image"]')];
+      const tops = imgs.slice(0, 2).map(i => Math.round(i.getBoundingClientRect().top));
+      return {widths: imgs.map(i => i.complete ? i.naturalWidth : 0), tops: tops,
+              trusted: [...window.jupyterapp.shell.currentWidget.content.model.cells]
+                         .filter(c => c.type === 'code').map(c => c.trusted)};
+    }""")
+
+
 def _run_all(page, base: str, token: str, rel: str, step: str, shots: Path) -> str:
     page.goto(f"{base}/lab/tree/{rel}?token={token}&reset")  # a clean workspace: only this notebook
     try:
@@ -171,7 +206,7 @@ def _run_all(page, base: str, token: str, rel: str, step: str, shots: Path) -> s
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         _wait(page, _ALL_RUN, timeout_s=STEP_TIMEOUT_S[step], what=f"every cell of {rel} to run")
     finally:
-        page.screenshot(path=str(shots / f"{rel.rsplit('/', 1)[-1]}.png"), full_page=True)
+        _shoot(page, shots / f"{rel.rsplit('/', 1)[-1]}.png", _FOCUS.get(step, _LAST_OUTPUT))
     errors = page.evaluate(_ERRORS)
     assert not errors, f"{rel}: error output: {errors[0]}"
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
@@ -207,6 +242,9 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
                         .map(i => i.complete ? i.naturalWidth : 0)""")
                     assert widths and all(w > 0 for w in widths), widths
                     assert "PASSED" in texts[step]
+                    # Health lines are labelled by their names, not by their regular expressions.
+                    shown = page.inner_text(f"{_PANEL} .jp-Cell:last-child .jp-OutputArea")
+                    assert "log: catalog metadata loaded" in shown and "\\d+" not in shown, shown[:2000]
             # The confirm widget: type the endpoint name, press Delete, see the deletion report.
             panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
             box = panel.locator("input[placeholder^='type the endpoint name']")
@@ -219,9 +257,14 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
                                    timeout=30_000)
             button.click()
             panel.get_by_text("Cleanup done").wait_for(timeout=STEP_TIMEOUT_S["cleanup"] * 1000)
-            page.screenshot(path=str(browser_dir / "05_cleanup-confirmed.png"), full_page=True)
+            _shoot(page, browser_dir / "05_cleanup-confirmed.png", f"{_PANEL} :text('Cleanup done')")
             report = panel.inner_text()
             assert "deleted" in report and names.endpoint in report
+            # Read later, untrusted: the sanitizer keeps the pictures, loaded and side by side in a row.
+            later = _reopened_untrusted(page, base, token, notebooks["verify"])
+            assert later["trusted"] and not any(later["trusted"]), later
+            assert later["widths"] and all(w > 0 for w in later["widths"]), later
+            assert len(later["tops"]) == 2 and later["tops"][0] == later["tops"][1], later
         finally:
             browser.close()
     # One run, continued by every step, holds every record; the confirmed cleanup recorded its report.
