@@ -69,7 +69,7 @@ def _local(args: argparse.Namespace) -> int:
 def _check_archive(args: argparse.Namespace) -> int:
     """One line per finding (``SEVERITY code: message``); exit 1 on an error (or a warning with --strict)."""
     from .archive import Limits, check_archive
-    from .findings import worst
+    from .imports import exit_code
 
     s3 = None
     try:
@@ -85,8 +85,45 @@ def _check_archive(args: argparse.Namespace) -> int:
         _say(f"{f.severity.upper()} {f.code}: {f.message}")
     if not findings:
         _say(f"OK: {args.archive} passes the checks")
-    w = worst(findings)
-    return 1 if w == "error" or (args.strict and w == "warning") else 0
+    return exit_code(findings, strict=args.strict)
+
+
+def _explain_logs(args: argparse.Namespace) -> int:
+    """Classify a pasted or exported log offline, with the same matcher and verdict as ``diagnose``.
+    Exit 0 when the log shows no failure (healthy, nothing known), 1 when it names a cause, 2 on bad input."""
+    import json
+
+    from .logs import NOT_A_FAILURE, evidence_from_text
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise RunbookError(f"no such log file: {args.file}", code="bad-input",
+                               hint="Give a file with the pasted or exported log, or - to read standard input.")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    ev = evidence_from_text(text, samples=args.samples)
+    if args.json:
+        _say(json.dumps(ev.to_dict(), indent=2, default=str))
+    else:
+        c = ev.cause
+        _say(f"cause: {c.code} ({c.confidence} confidence)")
+        _say(f"  {c.summary}")
+        shown = {k: v for k, v in c.details.items() if k not in ("count", "first_seen", "last_seen")
+                 and v not in (None, "", [], {})}
+        for k, v in shown.items():
+            _say(f"  {k}: {v}")
+        if c.evidence:
+            _say("evidence:")
+            for line in c.evidence[: args.samples * 3]:
+                _say(f"  {line}")
+        if c.also_seen:
+            _say(f"also seen: {', '.join(c.also_seen)}")
+        noise = ev.noise
+        if noise:
+            _say(f"noise (not a cause): {', '.join(f'{k} ×{n}' for k, n in noise.items())}")
+    return 0 if ev.cause.code in NOT_A_FAILURE else 1
 
 
 def check_archive_main(argv: list[str] | None = None) -> int:
@@ -108,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
             from .local.stack import DEFAULT_PORT
 
             p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0 = any)")
-            p.add_argument("--scenario", help="seed a scenario, e.g. stygig-incident")
+            p.add_argument("--scenario", help="set up a named scenario in the stack (see `local/scenarios.py`)")
             p.add_argument("--startup-timeout", type=float, default=600.0,
                            help="seconds a model container may take to answer /ping (default 600)")
             p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")
@@ -122,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-members", type=int, default=50_000, help="stop reading past this many members")
     check.add_argument("--strict", action="store_true", help="warnings fail too")
     check.set_defaults(func=_check_archive)
+
+    explain = sub.add_parser("explain-logs", help="classify a pasted or exported model-container log offline "
+                             "(CloudWatch console copy or CSV export, docker output, CloudWatch JSON); "
+                             "exit 1 when it names a failure cause")
+    explain.add_argument("file", help="the log file, or - for standard input")
+    explain.add_argument("--json", action="store_true", help="the full evidence as JSON (for automation)")
+    explain.add_argument("--samples", type=int, default=5, help="distinct evidence lines kept per code (default 5)")
+    explain.set_defaults(func=_explain_logs)
 
     run = sub.add_parser("run", help="run the runbook notebooks headless with papermill")
     run.add_argument("params", help="params/<env>.yaml")

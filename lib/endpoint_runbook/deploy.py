@@ -101,7 +101,7 @@ def _clean(text: str) -> str:
 
 
 def name_prefix_for(source_endpoint: str | None) -> str:
-    """``stygig-async-endpoint-20251115-101546`` → ``stygig``: the leading words before async/endpoint/
+    """``shop-async-endpoint-20251115-101546`` → ``shop``: the leading words before async/endpoint/
     model/config or a number; ``runbook`` when nothing is left."""
     if not source_endpoint:
         return "runbook"
@@ -141,7 +141,7 @@ def config_name_for(prefix: str, archive_sha256: str, *, model_name: str, instan
 
 
 def default_endpoint_name(prefix: str, now: dt.datetime | None = None) -> str:
-    """Like the seed's: ``<prefix>-async-fixed-<YYYYmmdd-HHMMSS>`` (UTC)."""
+    """``<prefix>-async-fixed-<YYYYmmdd-HHMMSS>`` (UTC)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     return _compose(prefix, "async-fixed", now.strftime("%Y%m%d-%H%M%S"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,11 @@ from . import archive, imports, logs
 from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
+from .imports import MODEL_DIR
 from .records import iso_time, write_record
 from .s3 import parse_s3_uri
 from .serving.loadcheck import LoadCheck, load_check_dir
+from .startup_failure import StartupFailure, classify_startup_failure
 
 __all__ = ["EndpointFacts", "Verdict", "Diagnosis", "Diagnosing", "endpoint_facts", "run", "describe", "read_logs",
            "read_archive", "resolve_imports", "check_load", "conclude"]
@@ -64,6 +67,7 @@ class Verdict:
     evidence: list[str] = field(default_factory=list)
     fix: dict[str, Any] = field(default_factory=dict)  # additions: [{package, source, target}], extras, notes
     seen: list[str] = field(default_factory=list)  # what each view said, in one line each
+    sub_cause: str | None = None  # model_fn failures: network-at-startup, missing-artifact, version-mismatch, ...
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -155,11 +159,27 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
         return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log)
 
 
-def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
-             lc: LoadCheck | None, source_roots: dict[str, Path]) -> Verdict:
-    seen: list[str] = []
-    log_cause = log_ev.get("cause", {})
-    seen.append(f"logs: {log_cause.get('code')} — {log_cause.get('summary', '')}")
+_ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
+_QUIET_LOGS = (None, "no-logs", "no-known-signature", "logs-unreadable", "healthy", "worker-crash-loop",
+               "ping-failing")
+#: Import findings that say "not a crash"; beside a verdict that names the same package they contradict it.
+_SOFT_IMPORT_CODES = ("guarded-missing-module", "conditional-missing-module", "latent-missing-module", "import-fallback")
+
+
+def _contradicted(imp: imports.ImportReport | None, lc: LoadCheck | None) -> set[str]:
+    """Packages static analysis calls missing at start-up that the load check imported past: it got beyond the
+    import of the entry script (stage model_fn or done), or through model_fn (done)."""
+    if imp is None or lc is None or lc.stage in ("requirements", "extract", "import", "crash", "timeout"):
+        return set()
+    phases = {"import"} if lc.stage != "done" else {"import", "model_fn"}
+    if not lc.ok and lc.stage == "done":  # modules from outside: the check cannot vouch
+        return set()
+    return {r.package for r in imp.imports if r.fails and r.phase in phases and not r.guarded}
+
+
+def _seen(log_cause: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None, lc: LoadCheck | None,
+          sub: StartupFailure | None) -> list[str]:
+    seen = [f"logs: {log_cause.get('code')} — {log_cause.get('summary', '')}"]
     if not arch.get("readable"):
         seen.append(f"archive: unreadable ({arch.get('error') or 'see findings'})")
     else:
@@ -168,8 +188,30 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     if imp is not None:
         seen.append(f"imports: missing {', '.join(imp.missing_packages) or 'nothing'}")
     if lc is not None:
-        seen.append(f"load check: {'passes' if lc.ok else f'fails at {lc.stage}: {lc.error_type}: {lc.error}'}")
+        seen.append(f"load check: {'passes' if lc.ok else f'fails at {lc.stage}: {lc.error_type}: {lc.error}'}"
+                    + (f" ({sub.sub_cause})" if sub else ""))
+    return seen
 
+
+def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
+    """The load check's model_fn failure, named (None when it did not fail in model_fn)."""
+    if lc is None or lc.ok or lc.stage not in ("model_fn", "crash"):
+        return None
+    rc = None
+    if lc.stage == "crash":
+        m = re.search(r"exited with (-?\d+)", lc.error or "")
+        rc = int(m.group(1)) if m else None
+    return classify_startup_failure(lc.error_type, lc.error, lc.traceback, exit_code=rc)
+
+
+def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
+             lc: LoadCheck | None, source_roots: dict[str, Path]) -> Verdict:
+    """Precedence: the archive's own facts (unreadable, no entry script); then log evidence of the failure;
+    then the load check's outcome (what fails first when the model loads); then static findings the load check
+    did not contradict."""
+    log_cause = log_ev.get("cause", {})
+    lc_sub = _startup_failure(lc)
+    seen = _seen(log_cause, arch, imp, lc, lc_sub)
     arch_codes = {f["code"] for f in arch.get("findings", [])}
     if not arch.get("readable"):
         bad = next((f for f in arch.get("findings", []) if f["severity"] == "error"), None)
@@ -181,63 +223,186 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
                        [f["message"] for f in arch["findings"] if f["code"] in ("missing-entry-script",
                                                                                 "nested-top-folder")],
                        {"notes": [f"Put the entry script at code/{facts.program}."]}, seen)
-    missing = list(imp.missing_packages) if imp is not None else []
-    if lc is not None and lc.missing_module:
-        top = lc.missing_module.split(".")[0]
-        if top not in missing:
-            missing.append(top)
-    log_pkg = (log_cause.get("details") or {}).get("package") if log_cause.get("code") == "missing-module" else None
-    if log_pkg and log_pkg not in missing:
-        missing.append(log_pkg)
-    if missing:
-        votes = sum([bool(imp and set(missing) & set(imp.missing_packages)),
-                     bool(lc and lc.missing_module),
-                     bool(log_pkg)])
+    ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, seen)
+    log_code = log_cause.get("code")
+    # 1. Log evidence of the failure.
+    if log_code in _ROOT_CAUSES:
+        details = log_cause.get("details") or {}
+        if log_code == "missing-module":
+            return ctx.missing([details.get("package")] + list(details.get("packages") or []), "logs")
+        if log_code in ("model-fn-error", "out-of-memory"):
+            sub = lc_sub if lc_sub is not None and lc is not None and (
+                lc.error_type == details.get("exception") or log_code == "out-of-memory") else \
+                classify_startup_failure(details.get("exception") or ("MemoryError" if log_code == "out-of-memory"
+                                                                      else None),
+                                         details.get("message"), "\n".join(log_cause.get("evidence", [])))
+            return ctx.startup(sub, log_cause.get("confidence", "medium"), list(log_cause.get("evidence", []))[:6])
+        return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
+                       log_cause.get("evidence", []), {"notes": [f.message for f in (lc.findings if lc else [])]},
+                       seen)
+    # 2. The load check: what fails first when the model loads.
+    if lc is not None and not lc.ok:
+        if lc.missing_module and (lc_sub is None or lc_sub.sub_cause != "version-mismatch"):
+            return ctx.missing([lc.missing_module.split(".")[0]], "load check")
+        if lc_sub is not None:
+            return ctx.startup(lc_sub, "high", [e for f in lc.findings for e in f.evidence][:4]
+                               + (lc.traceback or "").splitlines()[-3:])
+        code = lc.findings[0].code if lc.findings else "load-failed"
+        return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
+                       [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
+                       {"notes": [f.message for f in lc.findings]}, seen)
+    # 3. Static findings the load check did not contradict.
+    if imp is not None:
+        live = [p for p in imp.missing_packages if p not in _contradicted(imp, lc)]
+        if live:
+            return ctx.missing(live, "imports")
+        if lc is None:
+            syn = next((f for f in imp.findings if f.code == "syntax-error" and f.severity == "error"), None)
+            if syn is not None:
+                return Verdict("syntax-error", "medium", syn.message, syn.evidence, {"notes": [syn.message]}, seen)
+    if log_code not in _QUIET_LOGS:
+        return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
+                       log_cause.get("evidence", []), {}, seen)
+    if log_code == "ping-failing" and lc is not None and lc.ok:
+        # The model loads here, the container's /ping fails there: the only signal is the health check, e.g. a
+        # model load slower than the health check allows on that instance.
+        return Verdict(log_code, log_cause.get("confidence", "low"), log_cause.get("summary", ""),
+                       log_cause.get("evidence", []), {}, seen)
+    if log_code in ("no-logs", "logs-unreadable", None) or (log_code in _QUIET_LOGS and lc is None):
+        return Verdict("inconclusive", "low", "Nothing explains a failure: " + "; ".join(seen),
+                       log_cause.get("evidence", []), {}, seen)
+    return Verdict("unknown", "low", "The archive loads and the logs show no known failure signature.",
+                   [], {}, seen)
+
+
+@dataclass
+class _Views:
+    """What the four views said, for building a verdict and its fix plan."""
+
+    facts: EndpointFacts
+    log_cause: dict[str, Any]
+    arch: dict[str, Any]
+    imp: imports.ImportReport | None
+    lc: LoadCheck | None
+    roots: dict[str, Path]
+    seen: list[str]
+
+    def missing(self, packages: list[str | None], first: str) -> Verdict:
+        missing = list(dict.fromkeys(p for p in packages if p))
+        imp, lc, log_cause = self.imp, self.lc, self.log_cause
+        log_pkgs = set((log_cause.get("details") or {}).get("packages") or []) | \
+            {(log_cause.get("details") or {}).get("package")} if log_cause.get("code") == "missing-module" else set()
+        lc_pkg = lc.missing_module.split(".")[0] if lc is not None and lc.missing_module else None
+        static = set(imp.missing_packages) if imp is not None else set()
+        votes = sum([bool(log_pkgs & set(missing)), lc_pkg in missing, bool(static & set(missing))])
         confidence = "high" if votes >= 2 else "medium"
-        placements = imports.suggest_placement(imp, source_roots) if imp is not None else []
-        additions, notes, extras = [], [], []
+        evidence: list[str] = []
+        if log_pkgs:
+            evidence += log_cause.get("evidence", [])[:4]
+        if imp is not None:
+            evidence += [r.evidence for r in imp.imports if r.package in missing and r.fails and r.runs][:3]
+        if lc_pkg in missing:
+            evidence.append(f"load check: ModuleNotFoundError: No module named '{lc.missing_module}'")  # type: ignore[union-attr]
+        placements = [imports.place_package(p, imp, self.roots) for p in missing]
+        fix = self._fix_plan(placements)
+        fix["packages"] = missing
+        phases = {r.phase for r in (imp.imports if imp else []) if r.package in missing and r.fails and r.runs}
+        when = ("every worker dies at start-up" if (log_pkgs or lc_pkg or phases & {"import", "model_fn"} or not phases)
+                else "every request fails")
+        where = ", ".join(f"{a['source']} → {a['target']}" for a in fix["additions"]) or "(no local source found)"
+        return Verdict("missing-module", confidence,
+                       f"The archive lacks the source package{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(repr(m) for m in missing)} that {self.facts.program} imports; {when}. "
+                       f"Fix: add {where}.", evidence, fix, self.seen)
+
+    def startup(self, sub: StartupFailure, confidence: str, evidence: list[str]) -> Verdict:
+        # Static failures the load check did not reach (model_fn stopped before them) come next: fix them too.
+        later = [p for p in (self.imp.startup_missing_packages if self.imp else [])
+                 if p not in _contradicted(self.imp, self.lc)]
+        wanted = [sub.data["archive_path"]] if sub.sub_cause == "missing-artifact" and sub.data.get("archive_path") \
+            else []
+        fix = self._fix_plan([imports.place_package(p, self.imp, self.roots) for p in later], wanted=wanted)
+        fix["notes"] = [sub.advice] + fix["notes"] + (
+            [f"after that, the code imports {', '.join(map(repr, later))}, which the archive also lacks"] if later else [])
+        if later:
+            fix["packages"] = later
+        where = next((e for e in evidence if "code/" in e), None)
+        ev = list(dict.fromkeys(sub.evidence + evidence + ([where] if where else [])))
+        if self.lc is not None and not self.lc.ok:
+            inner = next((e for f in self.lc.findings for e in f.evidence if "code/" in e), None)
+            if inner:
+                ev.append(inner)
+        return Verdict("model-fn-error" if sub.sub_cause != "out-of-memory" else "out-of-memory", confidence,
+                       f"The model does not load: {sub.summary}. {sub.advice}", ev, fix, self.seen,
+                       sub_cause=sub.sub_cause)
+
+    def _fix_plan(self, placements: list[imports.Placement], wanted: list[str] | None = None) -> dict[str, Any]:
+        """Each folder placed once: packages where the script imports them from, data where the code reads it."""
+        present = {m["path"] for m in self.arch.get("members", [])}
+        reads = [r for r in ((self.imp.reads if self.imp else []) + list(wanted or [])) if not _present(r, present)]
+        read_tops = {r.split("/", 1)[0] for r in reads if "/" in r}
+        additions: list[dict[str, str]] = []
+        notes: list[str] = []
+        extras: list[dict[str, str]] = []
+        sources: set[str] = set()
+        targets: set[str] = set()
+
+        def place(bucket: list[dict[str, str]], source: str, target: str, why: str, package: str | None) -> None:
+            if source in sources or target in targets or any(source.startswith(s + "/") for s in sources):
+                return
+            sources.add(source)
+            targets.add(target)
+            bucket.append({**({"package": package} if package else {}), "source": source, "target": target,
+                           "why": why})
+
         for p in placements:
-            if p.action == "copy":
-                additions.append({"package": p.package, "source": p.source, "target": p.target, "why": p.reason})
+            if p.action == "copy" and p.source and p.target:
+                target = p.target
+                if p.package in read_tops and not p.target.endswith(".py"):  # also read as data from the root
+                    target = f"{p.package}/"
+                    why = f"{p.reason}; the code also reads {MODEL_DIR}/{p.package}/, which is on the import path"
+                else:
+                    why = p.reason
+                place(additions, p.source, target, why, p.package)
             elif p.action == "requirement":
                 notes.append(f"add {p.requirement} to code/requirements.txt ({p.reason})")
             elif p.action == "move":
                 notes.append(f"move {p.source} to {p.target} inside the archive ({p.reason})")
             else:
                 notes.append(f"{p.package}: {p.reason}")
-        # Extras the seed names: a config/ folder beside the package's src/ that the archive lacks.
-        for a in additions:
-            root = Path(a["source"]).parent.parent if Path(a["source"]).parent.name == "src" else None
-            if root and (root / "config").is_dir() and "config/" not in {r["path"] for r in arch["presence"]
-                                                                           if r["present"]}:
-                extras.append({"source": str(root / "config"), "target": "config/",
-                               "why": "the source tree's config/ is not in the archive"})
-        evidence = []
-        if log_pkg:
-            evidence += log_cause.get("evidence", [])[:4]
-        if imp is not None:
-            evidence += [f"{r.evidence}" for r in imp.imports if r.package in missing and r.status == "unresolved"][:3]
-        if lc is not None and lc.missing_module:
-            evidence.append(f"load check: ModuleNotFoundError: No module named '{lc.missing_module}'")
-        where = ", ".join(f"{a['source']} → {a['target']}" for a in additions) or "(no local source found)"
-        return Verdict("missing-module", confidence,
-                       f"The archive lacks the source package{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(repr(m) for m in missing)} that {facts.program} imports; every worker dies "
-                       f"at start-up. Fix: add {where}.",
-                       evidence, {"packages": missing, "additions": additions, "extras": extras, "notes": notes}, seen)
-    if lc is not None and not lc.ok:
-        code = lc.findings[0].code if lc.findings else "load-failed"
-        return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
-                       [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
-                       {"notes": [f.message for f in lc.findings]}, seen)
-    if log_cause.get("code") not in (None, "no-logs", "no-known-signature", "logs-unreadable"):
-        return Verdict(log_cause["code"], log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
-                       log_cause.get("evidence", []), {}, seen)
-    if log_cause.get("code") in ("no-logs", "logs-unreadable", None):
-        return Verdict("inconclusive", "low", "Nothing explains a failure: " + "; ".join(seen),
-                       log_cause.get("evidence", []), {}, seen)
-    return Verdict("unknown", "low", "The archive loads and the logs show no known failure signature.",
-                   [], {}, seen)
+        for r in reads:
+            top, _, rest = r.partition("/")
+            for root in self.roots.values():
+                if rest and (root / top).is_dir() and (root / r).exists():
+                    place(extras, str(root / top), f"{top}/", f"the code reads {MODEL_DIR}/{r}, which the archive "
+                          f"lacks; {root / top} has it", None)
+                    break
+                if not rest and (root / r).is_file():
+                    place(extras, str(root / r), r, f"the code reads {MODEL_DIR}/{r}, which the archive lacks", None)
+                    break
+        return {"additions": additions, "extras": extras, "notes": notes}
+
+
+def _present(path: str, present: set[str]) -> bool:
+    return path in present or any(p.startswith(path + "/") for p in present)
+
+
+def _reconcile(findings: list[Finding], verdict: Verdict, imp: imports.ImportReport | None,
+               lc: LoadCheck | None) -> list[Finding]:
+    """No contradictions beside the verdict: "degraded/latent" notes about the package the verdict names are
+    dropped; static errors the load check imported past become notes."""
+    named = set(verdict.fix.get("packages") or [])
+    gone = _contradicted(imp, lc) - named
+    out = []
+    for f in findings:
+        pkg = f.data.get("package") if isinstance(f.data, dict) else None
+        if pkg in named and f.code in _SOFT_IMPORT_CODES:
+            continue
+        if pkg in gone and f.code in ("missing-module", "source-outside-import-path") and f.severity == "error":
+            f = Finding(f.code, "info", f"The load check imported past this, so it is not the failure: {f.message}",
+                        f.evidence, {**f.data, "contradicted_by": "load check"})
+        out.append(f)
+    return out
 
 
 def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float = 60.0,
@@ -269,6 +434,7 @@ class Diagnosing:
     sources: dict[str, bytes] = field(default_factory=dict)
     imp: imports.ImportReport | None = None
     lc: LoadCheck | None = None
+    layout_findings: list[dict[str, Any]] = field(default_factory=list)  # the lint's, before reconciliation
 
 
 def describe(aws: Aws, *, run_dir: str, endpoint_name: str, source_roots: list[str] | None = None,
@@ -313,6 +479,7 @@ def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = 
         say("reading the model archive (streaming)")
         with named_aws_errors("reading the model archive"):
             d.arch, d.sources = _read_archive(aws.client("s3"), facts.model_data_url, facts.program, expected_paths)
+        d.layout_findings = list(d.arch.get("findings", []))
     return d.arch
 
 
@@ -331,8 +498,12 @@ def resolve_imports(d: Diagnosing, *, progress: Callable[[str], None] | None = N
     except RunbookError:
         image_modules = None
     req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
-    d.imp = imports.resolve_imports(sources, program=facts.program, requirements=req,
+    names = {m["path"]: None for m in d.arch.get("members", []) if m["type"] == "file"}
+    d.imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
                                     image_modules=image_modules)
+    # One import path for every check: the lint's "outside the import path" follows the script's sys.path.
+    d.arch["findings"] = [f.to_dict() for f in imports.reconcile_layout(
+        [Finding.from_dict(f) for f in d.layout_findings], d.imp)]
     return d.imp
 
 
@@ -355,6 +526,7 @@ def conclude(d: Diagnosing) -> Diagnosis:
     if facts.model_data_url:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     verdict = _verdict(facts, log_ev, arch, imp, lc, d.roots)
+    findings = _reconcile(findings, verdict, imp, lc)
     started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),

@@ -71,7 +71,7 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
                              hint="Point the addition at the package folder in your checkout (e.g. src/<pkg>).")
         if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file():
             raise InputError(f"{src} is not a Python package (no __init__.py), yet it goes under {target}/.",
-                             code="not-a-package", hint="Name the package folder itself, e.g. src/stygig.")
+                             code="not-a-package", hint="Name the package folder itself, e.g. src/<pkg>.")
         if target.startswith("/") or ".." in target.split("/"):
             raise InputError(f"target {a['target']!r} would escape the archive.", code="unsafe-path")
         out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", "")})

@@ -185,7 +185,7 @@ def run(
     """Verify an async endpoint with real requests; write ``04-verify.json``; CheckFailed if any failed.
 
     endpoint_name: default the deploy record's endpoint. inputs: S3 URIs (default the deploy record's smoke
-    input, else the seed's image in the output bucket). content_type: for every input (default from each
+    input). content_type: for every input (default from each
     key's extension). count: warm requests after the cold one, cycling through the inputs (default
     ``max(3, len(inputs) - 1)``; 0 = cold only). deadline_seconds: for the whole run. invocation_timeout:
     InvocationTimeoutSeconds (default 80 % of the deadline, ≤ 3600). queue_url: a queue subscribed to the

@@ -68,10 +68,10 @@ def lint(inv: ArchiveInventory, program: str = "inference.py") -> list[Finding]:
 
 def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None, *,
                    program: str = "inference.py") -> list[dict[str, Any]]:
-    """The seed's ✅/❌ rows as data: one dict per expected entry (a trailing ``/`` means a folder).
+    """The ✅/❌ presence rows as data: one dict per expected entry (a trailing ``/`` means a folder).
 
     Each row: ``path``, ``present``, ``mark`` (✅/❌), ``size`` (bytes, folders summed), ``note`` (where a
-    missing entry was found instead, e.g. ``found at code/stygig/``)."""
+    missing entry was found instead, e.g. ``found at src/<pkg>/``)."""
     expected = list(expected) if expected is not None else [f"code/{program}", "code/requirements.txt"]
     paths = inv.paths()
     rows = []
@@ -109,7 +109,7 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
                   s3_client: Any = None, limits: Limits | None = None) -> list[Finding]:
     """ArchiveInventory + layout lint + static import resolution of the serving code (no AWS call unless
     ``source`` is an ``s3://`` URI; no load check: nothing is executed)."""
-    from ..imports import resolve_imports
+    from ..imports import archive_gate
 
     sources: dict[str, bytes] = {}
     if isinstance(source, (str, os.PathLike)):
@@ -127,13 +127,8 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
         inv = inventory(source, limits=limits, sources=sources)
     findings = list(inv.findings)
     if inv.complete:
-        layout = lint(inv, program)
-        findings += layout
-        if not any(f.code in ("missing-entry-script", "nested-top-folder") for f in layout):
-            req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
-            report = resolve_imports(sources, program=program, requirements=req)
-            findings += [f for f in report.findings if f.code not in {x.code for x in layout}
-                         or f.code == "missing-module"]
+        names = {p: None for p, m in inv.paths().items() if m.type == "file"}
+        findings += archive_gate(lint(inv, program), {**names, **sources}, program)[0]
     return findings
 
 

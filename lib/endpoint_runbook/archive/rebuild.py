@@ -143,7 +143,7 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
             limits: Limits | None = None, method: str = "auto", level: int = 6) -> RebuildResult:
     """Stream ``src_stream`` (a gzip'd tar) to ``dst`` with every member unchanged plus ``additions``.
 
-    ``additions``: (folder or file on disk, archive path), e.g. ``("examples/stygig/src/stygig", "code/stygig")``.
+    ``additions``: (folder or file on disk, archive path), e.g. ``("repo/src/mypkg", "code/mypkg")``.
     Added members: sorted, mtime 1980-01-01, owner 0, mode 0o644 (dirs 0o755); directories already in the
     source are not added again. A file collision is refused (``member-exists``) unless ``replace=True``.
     ``method``: ``auto`` (splice when possible), ``splice``, ``reencode``. Sources that fail the safety

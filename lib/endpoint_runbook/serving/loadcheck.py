@@ -34,6 +34,16 @@ sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
 model_dir, program, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 code_dir = os.path.join(model_dir, "code")
 sys.path[:0] = [code_dir, model_dir] + [p for p in extra if p]
+# The container's model dir is /opt/ml/model: sys.path entries the code adds under it resolve in model_dir.
+import importlib.machinery as _mach
+_details = [(_mach.ExtensionFileLoader, _mach.EXTENSION_SUFFIXES), (_mach.SourceFileLoader, _mach.SOURCE_SUFFIXES),
+            (_mach.SourcelessFileLoader, _mach.BYTECODE_SUFFIXES)]
+def _container_path_hook(path, _root="/opt/ml/model"):
+    if path == _root or path.startswith(_root + "/"):
+        return _mach.FileFinder(model_dir + path[len(_root):], *_details)
+    raise ImportError(path)
+sys.path_hooks.insert(0, _container_path_hook)
+sys.path_importer_cache.clear()
 os.environ.setdefault("SAGEMAKER_BASE_DIR", os.path.dirname(model_dir))
 module_name = program[:-3] if program.endswith(".py") else program
 out = {"stage": "import", "ok": False}

@@ -1,0 +1,1 @@
+"""shopkit: colour and category rules for the zoo's recommender."""

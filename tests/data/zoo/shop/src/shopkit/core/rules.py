@@ -1,0 +1,3 @@
+class CategoryRules:
+    def __init__(self, categories):
+        self.categories = list(categories)

@@ -1,0 +1,343 @@
+"""Purpose-built lines for the containers and forms the real-log corpus lacks, written in each software's own
+format (read from its sources or its documented output):
+
+- TorchServe 0.3-era ``org.pytorch.serve.wlm.WorkerLifeCycle -`` worker lines (the corpus has 0.12 and MMS);
+- TensorFlow Serving's glog lines from ``tensorflow_model_server`` (the corpus has only its loader error);
+- Triton's glog lines, DJL/LMI's ``PyProcess W-…:`` lines, Hugging Face TGI's launcher lines (none in the corpus);
+- gunicorn's SIGKILL / signal 9 lines, the kernel's ``Killed``, CUDA OOM, TF OOM (the corpus has JVM OOM only);
+- CUDA/driver mismatches, and the CUDA *warnings* healthy CPU containers print (never a cause);
+- pip failures in their other forms (egg_info old and new, wheels, truncated CalledProcessError, resolver
+  notice that is not a failure), entry-script problems (module ``None``, SAGEMAKER_PROGRAM named in the log);
+- the CloudWatch JSON export and a blockquoted paste.
+
+Every rule of the catalogue is exercised by at least one example here or in the corpus (checked below).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from endpoint_runbook.logs import SIGNATURES, LogEvent, evidence_from_events, evidence_from_text, match_text
+from endpoint_runbook.logs.matching import _split
+
+TS3 = "2021-03-02 10:11:12,345 [INFO ] W-9000-model_1.0-stdout org.pytorch.serve.wlm.WorkerLifeCycle - "
+TS12 = "2026-11-28T14:37:14,873 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - "
+MMS = "2019-11-11 16:31:06,305 [INFO ] W-9000-model-stdout com.amazonaws.ml.mms.wlm.WorkerLifeCycle - "
+DJL = "2024-05-01T10:00:00.123Z INFO  PyProcess W-218-model-stdout: "
+GLOG = "2023-06-01 10:00:00.000123: "
+TRITON = "I0601 10:00:00.123456 1 "
+GUNI = "[2024-03-01 10:00:00 +0000] [42] "
+
+# (line, code it must produce). One line each unless a list.
+EXAMPLES: list[tuple[str | list[str], str]] = [
+    # disk
+    ("OSError: [Errno 28] No space left on device", "disk-full"),
+    (MMS + "OSError: [Errno 28] while copying", "disk-full"),
+    ("npm ERR! code ENOSPC", "disk-full"),
+    ("OSError: [Errno 122] Disk quota exceeded: '/tmp/x'", "disk-full"),
+    ('ERROR - Failed to save the model-archive to model-path "/.sagemaker/ts/models". Check the file permissions',
+     "disk-full"),
+    # pip
+    ("2024-03-01 10:00:00,000 ERROR - failed to install required packages, exiting", "requirements-install-failed"),
+    ("ERROR: No matching distribution found for faiss-gpu==1.7.9", "requirements-install-failed"),
+    ("ERROR: Could not find a version that satisfies the requirement torch==9.9 (from versions: 2.1.0)",
+     "requirements-install-failed"),
+    ("ERROR: Could not install packages due to an OSError: [Errno 13] Permission denied",
+     "requirements-install-failed"),
+    ("ERROR: ResolutionImpossible: for help visit https://pip.pypa.io", "requirements-install-failed"),
+    ("ERROR: Cannot install a==1 and b==2 because these package versions have conflicting dependencies.",
+     "requirements-install-failed"),
+    ("ERROR: Could not build wheels for pycocotools, which is required to install pyproject.toml-based projects",
+     "requirements-install-failed"),
+    ("ERROR: Invalid requirement: 'numpy=1.26'", "requirements-install-failed"),
+    ("ERROR: Could not open requirements file: [Errno 2] No such file or directory: 'requirements.txt'",
+     "requirements-install-failed"),
+    (['Collecting pycocotools==2.0.0', 'Command "python setup.py egg_info" failed with error code 1 in '
+      '/tmp/pip-build-3hjs0f/pycocotools/'], "requirements-install-failed"),
+    (["Collecting detectron2", "  × python setup.py egg_info did not run successfully."],
+     "requirements-install-failed"),
+    ("error: metadata-generation-failed", "requirements-install-failed"),
+    ("sagemaker_containers._errors.InstallModuleError: InstallModuleError:", "requirements-install-failed"),
+    ("sagemaker_training.errors.InstallRequirementsError: InstallRequirementsError:", "requirements-install-failed"),
+    ("2024-03-01T10:00:00,000 [ERROR] main org.pytorch.serve.wlm.ModelManager - Custom pip package installation "
+     "failed for model", "requirements-install-failed"),
+    ("subprocess.CalledProcessError: Command '['/opt/conda/bin/python3.10', '-m', 'pip', 'install', '-r', "
+     "'/opt/ml/model/code/requirem", "requirements-install-failed"),
+    # import time
+    ([TS3 + "  File \"/opt/ml/model/code/inference.py\", line 4", TS3 + "    def model_fn(model_dir)",
+      TS3 + "SyntaxError: invalid syntax"], "syntax-error"),
+    (TS3 + "IndentationError: unexpected indent", "syntax-error"),
+    (TS3 + "TabError: inconsistent use of tabs", "syntax-error"),
+    (DJL + "ModuleNotFoundError: No module named 'peft'", "missing-module"),
+    (TS3 + "ImportError: libGL.so.1: cannot open shared object file: No such file or directory", "import-error"),
+    ("OSError: /opt/conda/lib/libtorch_cuda.so: undefined symbol: cudaGraphDebugDotPrint", "import-error"),
+    (TS12 + "OSError: libcudart.so.12: cannot open shared object file: No such file or directory", "import-error"),
+    # CUDA
+    (TS12 + "RuntimeError: CUDA driver version is insufficient for CUDA runtime version", "cuda-driver-mismatch"),
+    (TS12 + "RuntimeError: The NVIDIA driver on your system is too old (found version 11040).",
+     "cuda-driver-mismatch"),
+    ("RuntimeError: CUDA error: forward compatibility was attempted on non supported HW", "cuda-driver-mismatch"),
+    ("RuntimeError: CUDA error: no kernel image is available for execution on the device", "cuda-driver-mismatch"),
+    ("RuntimeError: Found no NVIDIA driver on your system.", "cuda-driver-mismatch"),
+    ("AssertionError: Torch not compiled with CUDA enabled", "cuda-driver-mismatch"),
+    ("CUDA error: system has unsupported display driver / cuda driver combination", "cuda-driver-mismatch"),
+    ("cuInit failed: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", "cuda-driver-mismatch"),
+    # entry script
+    (TS12 + "ModuleNotFoundError: No module named 'None'", "missing-entry-script"),
+    (["SAGEMAKER_PROGRAM=predictor_v2.py", TS12 + "ModuleNotFoundError: No module named 'predictor_v2'"],
+     "missing-entry-script"),
+    (TS12 + "ModuleNotFoundError: No module named 'inference'", "missing-entry-script"),
+    ("ValueError: Task couldn't be inferenced from BertModel. Inference Toolkit can only inference tasks from "
+     "architectures ending with ['TapasForQuestionAnswering']. Use env 'HF_TASK' to define your task. You need to "
+     "define one of the following ['text-classification'] as env 'HF_TASK'.", "missing-entry-script"),
+    ('docker: Error response from daemon: exec: "serve": executable file not found in $PATH', "missing-entry-script"),
+    ("python: can't open file '/opt/ml/code/serve.py': [Errno 2] No such file or directory",
+     "missing-entry-script"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/model/code/inference.py'",
+     "missing-entry-script"),
+    (TS12 + "FileNotFoundError: Failed to load model with default model_fn: missing file model.pt.",
+     "missing-entry-script"),
+    (TS12 + "NotImplementedError: Please provide a model_fn implementation.", "missing-entry-script"),
+    (TS12 + "ValueError: Exactly one .pth or .pt file is required for PyTorch models: []", "missing-entry-script"),
+    # model load
+    (TS12 + "TypeError: model_fn() missing 1 required positional argument: 'context'", "model-fn-error"),
+    (TS12 + "TypeError: model_fn takes 3 arguments but 1 were given.", "model-fn-error"),
+    ("2026-11-28T14:37:14,873 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - Failed to load model model, exception "
+     "unexpected key in state_dict", "model-fn-error"),
+    (GLOG + "E tensorflow_serving/sources/storage_path/file_system_storage_path_source.cc:365] FileSystemStoragePath"
+     "Source encountered a filesystem access error: No versions of servable model found under base path "
+     "/opt/ml/model/1", "model-fn-error"),
+    (GLOG + "E tensorflow_serving/util/retrier.cc:37] Loading servable: {name: model version: 1} failed: "
+            "Not found: Could not find SavedModel .pb or .pbtxt at supplied export directory path", "model-fn-error"),
+    ("E0601 10:00:00.123456 1 model_lifecycle.cc:621] failed to load 'resnet' version 1: Invalid argument: "
+     "model 'resnet', tensor 'input': the model expects 4 dimensions", "model-fn-error"),
+    ("ai.djl.engine.EngineException: Failed to initialize model: CUDA error", "model-fn-error"),
+    ("ai.djl.repository.zoo.ModelNotFoundException: No matching model with specified Input/Output type found.",
+     "model-fn-error"),
+    # memory
+    (GUNI + "[ERROR] Worker (pid:51) was sent SIGKILL! Perhaps out of memory?", "out-of-memory"),
+    (GUNI + "[WARNING] Worker with pid 51 was terminated due to signal 9", "out-of-memory"),
+    ("Killed", "out-of-memory"),
+    ("[12345.678] Out of memory: Killed process 4242 (python) total-vm:32000000kB", "out-of-memory"),
+    ("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "out-of-memory"),
+    ("RuntimeError: CUDA error: out of memory", "out-of-memory"),
+    ("2026-11-28T14:37:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Out of memory error "
+     "when creating workers", "out-of-memory"),
+    ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate 7.28 TiB for an array", "out-of-memory"),
+    (TS12 + "Load model model cuda OOM, exception CUDA out of memory", "out-of-memory"),
+    ("tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape",
+     "out-of-memory"),
+    (TS12 + "System out of memory", "out-of-memory"),
+    ("The container exited with code 137", "out-of-memory"),
+    ("Process exited: exit status 137", "out-of-memory"),
+    ("Process finished: signal: killed", "out-of-memory"),
+    ("OSError: [Errno 12] Cannot allocate memory", "out-of-memory"),
+    ("terminate called after throwing an instance of 'std::bad_alloc'", "out-of-memory"),
+    ("Last State: Terminated Reason: OOMKilled", "out-of-memory"),
+    # timeouts
+    ("2021-03-02 10:11:12,345 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerLifeCycle - Backend worker "
+     "startup time out.", "worker-timeout"),
+    (TS12 + "Backend worker did not receive connection in: 120", "worker-timeout"),
+    ("2021-03-02 10:11:12,345 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Worker failed to "
+     "initialize within 2 mins", "worker-timeout"),
+    ('Received server error (0) from primary with message "Your invocation timed out while waiting for a response '
+     'from container primary."', "worker-timeout"),
+    # serving
+    ("TypeError: input_fn() takes 2 positional arguments but 3 were given", "invocation-error"),
+    ("2026-11-28T14:40:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend worker error "
+     "org.pytorch.serve.wlm.WorkerInitializationException: Backend worker did not respond in given time",
+     "worker-timeout"),
+]
+
+# Symptoms: what follows a failure. Alone they name a crash loop or a failing health check, never a root cause.
+SYMPTOMS: list[tuple[str, str, str]] = [
+    (TS12 + "Backend worker process died.", "worker-died", "worker-crash-loop"),
+    (MMS + "Backend worker process die.", "worker-died", "worker-crash-loop"),
+    (GUNI + "[INFO] Worker failed to boot.", "worker-died", "worker-crash-loop"),
+    ("2026-11-28T14:37:14,887 [WARN ] W-9000-model_1.0 org.pytorch.serve.wlm.BatchAggregator - Load model failed: "
+     "model, error: Worker died.", "load-model-failed", "worker-crash-loop"),
+    ("error: creating server: Internal - failed to load all models", "load-model-failed", "worker-crash-loop"),
+    ("2024-05-01T10:00:00.123Z ERROR text_generation_launcher: Shard 0 failed to start", "load-model-failed",
+     "worker-crash-loop"),
+    ("Error: ShardCannotStart", "load-model-failed", "worker-crash-loop"),
+    ("CannotStartContainerError. Please ensure the model container for variant AllTraffic starts correctly",
+     "worker-died", "worker-crash-loop"),
+    ("2026-11-28T14:37:17,232 [WARN ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Auto recovery failed "
+     "again", "auto-recovery-failed", "worker-crash-loop"),
+    ("2026-11-28T14:37:17,232 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Retry worker: 9000 in 34 "
+     "seconds.", "worker-retry", "worker-crash-loop"),
+    ('2026-11-28T14:42:35,374 [INFO ] pool-2-thread-9 ACCESS_LOG - /169.254.178.2:41234 "GET /ping HTTP/1.1" 500 3',
+     "ping-failing", "ping-failing"),
+    ("The primary container for production variant AllTraffic did not pass the ping health check. Please check "
+     "CloudWatch logs for this endpoint.", "ping-failing", "ping-failing"),
+]
+
+# Lines from healthy start-ups (and harmless noise) that must never produce a failure cause.
+HEALTHY = [
+    GLOG + "I tensorflow_serving/model_servers/server.cc:89] Building single TensorFlow model file config",
+    GLOG + "W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library "
+           "'libcudart.so.11.0'; dlerror: libcudart.so.11.0: cannot open shared object file: No such file or directory",
+    GLOG + "E tensorflow/stream_executor/cuda/cuda_driver.cc:271] failed call to cuInit: CUDA_ERROR_NO_DEVICE",
+    GLOG + "I tensorflow_serving/core/loader_harness.cc:87] Successfully loaded servable version {name: model "
+           "version: 1}",
+    GLOG + "I tensorflow_serving/model_servers/server.cc:367] Running gRPC ModelServer at 0.0.0.0:9000 ...",
+    "[warn] getaddrinfo: address family for nodename not supported",
+    GLOG + "I tensorflow_serving/model_servers/server.cc:387] Exporting HTTP/REST API at:localhost:8501 ...",
+    "[evhttp_server.cc : 238] NET_LOG: Entering the event loop ...",
+    TS12 + "/opt/conda/lib/python3.10/site-packages/torch/cuda/__init__.py:107: UserWarning: CUDA initialization: "
+           "The NVIDIA driver on your system is too old (found version 11040).",
+    TS12 + "UserWarning: CUDA initialization: Found no NVIDIA driver on your system.",
+    TS12 + "Torch TensorRT not enabled",
+    "ERROR: pip's dependency resolver does not currently take into account all the packages that are installed.",
+    "WARNING: Running pip as the 'root' user can result in broken permissions",
+    "[notice] A new release of pip is available: 23.0 -> 24.0",
+    TRITON + "grpc_server.cc:2451] Started GRPCInferenceService at 0.0.0.0:8001",
+    TRITON + "http_server.cc:3558] Started HTTPService at 0.0.0.0:8000",
+    TRITON + "model_lifecycle.cc:693] successfully loaded 'resnet' version 1",
+    GUNI + "[INFO] Starting gunicorn 20.1.0",
+    GUNI + "[INFO] Listening at: unix:/tmp/gunicorn.sock (42)",
+    GUNI + "[INFO] Booting worker with pid: 51",
+    DJL + "Model [model] initialized.",
+    "2024-05-01T10:00:00.123Z INFO  ModelServer BOTH API bind to: http://0.0.0.0:8080",
+    "2024-05-01T10:00:00.123Z INFO  WorkerPool Worker: 0 started.",
+    ("2026-11-28T14:37:35,397 [ERROR] epollEventLoopGroup-3-2 org.pytorch.serve.http.HttpRequestHandler - "
+     "io.netty.channel.unix.Errors$NativeIoException: readAddress(..) failed: Connection reset by peer"),
+    "java.io.IOException: Broken pipe",
+]
+
+
+def _lines(x: str | list[str]) -> list[str]:
+    return [x] if isinstance(x, str) else x
+
+
+@pytest.mark.parametrize("lines,code", EXAMPLES, ids=[f"{c}-{i}" for i, (_, c) in enumerate(EXAMPLES)])
+def test_purpose_built_line_names_its_cause(lines, code):
+    text = "\n".join(HEALTHY[:8] + _lines(lines) + HEALTHY[8:])  # in the middle of ordinary start-up chatter
+    ev = evidence_from_text(text)
+    assert ev.cause.code == code, ev.cause.to_dict()
+    assert ev.cause.evidence
+
+
+@pytest.mark.parametrize("line,code,cause", SYMPTOMS, ids=[c for _, c, _ in SYMPTOMS])
+def test_symptoms_alone_are_no_root_cause(line, code, cause):
+    ev = evidence_from_text("\n".join(HEALTHY[:3] + [line]))
+    assert ev.codes[code].kind == "symptom"
+    assert ev.cause.code == cause and ev.cause.confidence == "low"
+
+
+def test_every_rule_is_exercised_by_an_example_or_the_corpus():
+    from pathlib import Path
+
+    corpus = "\n".join(p.read_text().partition("\n---\n")[2]
+                       for p in (Path(__file__).parent / "data" / "logs-corpus").glob("*.txt"))
+    bodies = [_split(line)[1].strip() for x, _ in EXAMPLES for line in _lines(x)]
+    bodies += [_split(line)[1].strip() for line in HEALTHY + [x for x, _, _ in SYMPTOMS] + corpus.splitlines()]
+    unexercised = [(s.code, r.pattern.pattern) for s in SIGNATURES for r in s.rules
+                   if not any(r.pattern.search(b) for b in bodies)]
+    assert not unexercised
+
+
+def test_healthy_start_ups_and_noise_never_name_a_failure():
+    ev = evidence_from_text("\n".join(HEALTHY))
+    assert ev.cause.code == "healthy"
+    assert not [c for c, s in ev.codes.items() if s.kind in ("cause", "symptom")]
+    assert set(ev.noise) == {"noise", "pip-notice"}
+
+
+def test_torchserve_0_3_worker_lifecycle_traceback():
+    lines = [TS3 + "Traceback (most recent call last):",
+             TS3 + '  File "/opt/conda/lib/python3.6/site-packages/ts/model_loader.py", line 84, in load',
+             TS3 + "    module = importlib.import_module(module_name)",
+             TS3 + '  File "/opt/ml/model/code/inference.py", line 3, in <module>',
+             TS3 + "    import stygig.core",
+             TS3 + "ModuleNotFoundError: No module named 'stygig'",
+             "2021-03-02 10:11:12,400 [INFO ] W-9000-model_1.0-stdout org.pytorch.serve.wlm.WorkerLifeCycle - "
+             "Backend worker process died."]
+    c = evidence_from_text("\n".join(lines)).cause
+    assert c.code == "missing-module"
+    assert c.details["where"] == "code/inference.py:3 in <module>"
+    assert c.details["statement"] == "import stygig.core"
+    assert "worker-died" in c.also_seen
+
+
+def test_a_user_module_that_raises_while_imported_is_an_import_error():
+    lines = ["Traceback (most recent call last):",
+             '  File "/opt/ml/model/code/inference.py", line 9, in <module>',
+             "    CONFIG = json.load(open(os.environ['MODEL_CONFIG']))",
+             "KeyError: 'MODEL_CONFIG'"]
+    c = evidence_from_text("\n".join(lines)).cause
+    assert (c.code, c.details["exception"], c.details["where"]) == \
+        ("import-error", "KeyError", "code/inference.py:9 in <module>")
+
+
+def test_an_exception_in_predict_fn_is_an_invocation_error_with_its_frame():
+    lines = [MMS + "Invoking custom service failed.", MMS + "Traceback (most recent call last):",
+             MMS + '  File "/opt/conda/lib/python3.6/site-packages/sagemaker_inference/transformer.py", line 126, '
+                   'in transform',
+             MMS + "    result = self._transform_fn(self._model, input_data, content_type, accept)",
+             MMS + '  File "/opt/ml/model/code/inference.py", line 40, in predict_fn',
+             MMS + "    return model(data)[0]",
+             MMS + "IndexError: index 0 is out of bounds"]
+    c = evidence_from_text("\n".join(lines)).cause
+    assert c.code == "invocation-error"
+    assert c.details["where"] == "code/inference.py:40 in predict_fn"
+
+
+def test_pip_egg_info_names_the_requirement_being_collected():
+    c = evidence_from_text("\n".join(["Collecting numpy==1.26.4", "Collecting pycocotools==2.0.0",
+                                      "  error: subprocess-exited-with-error",
+                                      "  × python setup.py egg_info did not run successfully."])).cause
+    assert c.code == "requirements-install-failed"
+    assert c.details["requirements"] == ["pycocotools==2.0.0"]
+
+
+def test_cloudwatch_json_export_and_blockquoted_paste():
+    doc = {"events": [{"timestamp": 1_700_000_000_000 + i, "message": m, "logStreamName": "AllTraffic/i-1"}
+                      for i, m in enumerate([TS12 + "ModuleNotFoundError: No module named 'faiss'",
+                                             TS12 + "Backend worker process died."])]}
+    ev = evidence_from_text(json.dumps(doc))
+    assert ev.cause.code == "missing-module" and ev.codes["missing-module"].streams == ["AllTraffic/i-1"]
+    assert ev.codes["missing-module"].first_seen == 1_700_000_000_000
+    quoted = "\n".join("> " + ln for ln in ["Traceback (most recent call last):",
+                                             '  File "/opt/ml/code/inference.py", line 2, in <module>',
+                                             "    import xgboost", "ModuleNotFoundError: No module named 'xgboost'"])
+    c = evidence_from_text(quoted).cause
+    assert (c.code, c.details["module"], c.details["where"]) == ("missing-module", "xgboost",
+                                                                 "code/inference.py:2 in <module>")
+
+
+def test_interleaved_multiline_events_from_two_streams_do_not_mix():
+    tb_a = "\n".join(["Traceback (most recent call last):", '  File "/opt/ml/model/code/inference.py", line 2, '
+                      "in <module>", "    import alpha_pkg", "ModuleNotFoundError: No module named 'alpha_pkg'"])
+    evs = [LogEvent(1, "Traceback (most recent call last):", "AllTraffic/i-b"),
+           LogEvent(2, tb_a, "AllTraffic/i-a"),
+           LogEvent(3, '  File "/opt/ml/model/code/inference.py", line 7, in model_fn', "AllTraffic/i-b"),
+           LogEvent(4, "    torch.load(path)", "AllTraffic/i-b"),
+           LogEvent(5, "FileNotFoundError: [Errno 2] No such file or directory: 'model.pth'", "AllTraffic/i-b")]
+    ev = evidence_from_events(evs)
+    assert ev.cause.code == "missing-module"
+    assert ev.codes["missing-module"].streams == ["AllTraffic/i-a"]
+    assert ev.codes["model-fn-error"].streams == ["AllTraffic/i-b"]
+    assert ev.codes["model-fn-error"].details[0]["where"] == "code/inference.py:7 in model_fn"
+
+
+def test_timestamps_of_text_lines_are_read():
+    (h,) = [h for h in match_text(GUNI + "[CRITICAL] WORKER TIMEOUT (pid:51)") if h.kind == "cause"]
+    assert h.timestamp == 1_709_287_200_000
+
+
+def test_a_failing_metrics_collector_is_noise_not_a_missing_module():
+    mc = "2022-01-01T00:00:00,000 [ERROR] Thread-1 org.pytorch.serve.metrics.MetricCollector - "
+    lines = [mc + "Traceback (most recent call last):",
+             mc + '  File "/opt/conda/lib/python3.8/site-packages/ts/metrics/metric_collector.py", line 27, in <module>',
+             mc + "    system_metrics.collect_all(sys.modules['ts.metrics.system_metrics'], arguments.gpu)",
+             mc + '  File "/opt/conda/lib/python3.8/site-packages/ts/metrics/system_metrics.py", line 91, in collect_all',
+             mc + "    import nvgpu",
+             mc + "ModuleNotFoundError: No module named 'nvgpu'",
+             "Model server started."]
+    ev = evidence_from_text("\n".join(lines))
+    assert ev.cause.code == "healthy"
+    assert ev.noise == {"metrics-collector-error": 1}
+    assert "missing-module" not in ev.codes
+
