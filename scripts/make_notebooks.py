@@ -86,7 +86,7 @@ rebuild = rebuild_archive.plan(aws, run_dir=run_dir, source_uri=source_uri, addi
                                target_uri=target_uri, overwrite=overwrite)
 rb.show_rebuild_plan(rebuild)"""),
         ("md", "## Build (streaming; the source is only read)"),
-        ("code", "rb.show_rebuild(rebuild_archive.build(rebuild, progress=rb.progress))"),
+        ("code", "rb.show_rebuild(rebuild_archive.build(rebuild, full_check=full_check, progress=rb.progress))"),
         ("md", "## Check: the rebuilt archive must load before it is uploaded"),
         ("code", "rb.show_rebuild(rebuild_archive.check(rebuild, full_check=full_check, progress=rb.progress))"),
         ("md", "## Upload under a new key"),

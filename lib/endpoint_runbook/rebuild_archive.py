@@ -4,6 +4,12 @@ The source archive is streamed from S3 and rewritten member by member (``archive
 spliced, not recompressed, when the system zlib allows), the result is load-checked in a clean serving
 environment, and only a passing archive is uploaded — under a new key, multipart, with a SHA-256 checksum and
 metadata naming its source. The source object is only ever read.
+
+Large archives (``upload='auto'``: from :data:`SERVER_SIDE_MIN_BYTES`) take the server-side path
+(``archive.remote``): the source is read once as parallel ranged GETs and never written to disk (only its code
+files, for the check), the unchanged prefix is copied inside S3 and only the tail is uploaded, and the object
+is verified before the step passes. The record's ``io`` says how many bytes were read, uploaded, copied
+server-side and written to local disk.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ from .records import read_record, write_record
 from .s3 import head_object, parse_s3_uri, upload_stream
 from .serving.loadcheck import LoadCheck, load_check_dir, serve_check
 
-__all__ = ["RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check", "upload"]
+__all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check",
+           "upload"]
+
+#: From this source size, ``upload='auto'`` copies the unchanged prefix inside S3 instead of uploading it.
+SERVER_SIDE_MIN_BYTES = 256 << 20
 
 @dataclass
 class RebuildStep:
@@ -40,6 +50,8 @@ class RebuildStep:
     load_check: LoadCheck | None = None
     serve_check: LoadCheck | None = None
     uploaded: dict[str, Any] | None = None
+    io: dict[str, Any] = field(default_factory=dict)  # mode, note, bytes read/uploaded/copied, local disk
+    verification: dict[str, Any] | None = None
     status: str = "failed"
     error: str | None = None
 
@@ -85,15 +97,17 @@ def _head(s3: Any, uri: str) -> dict[str, Any] | None:
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
         target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
-        progress: Callable[[str], None] | None = None) -> RebuildStep:
+        upload: str = "auto", progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes.
-    The sub-steps (:func:`plan`, :func:`build`, :func:`check`, :func:`upload`) in one call."""
-    rb = plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions, target_uri=target_uri,
-              overwrite=overwrite)
-    build(rb, progress=progress)
-    check(rb, full_check=full_check, progress=progress)
-    return upload(rb, progress=progress)
+    The sub-steps (:func:`plan`, :func:`build`, :func:`check`, :func:`upload`) in one call.
 
+    ``upload``: ``full`` (rebuild locally, upload the whole archive), ``server-side`` (copy the unchanged
+    prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`)."""
+    rb = plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions, target_uri=target_uri,
+              overwrite=overwrite, upload=upload)
+    build(rb, full_check=full_check, progress=progress)
+    check(rb, full_check=full_check, progress=progress)
+    return _upload(rb, progress)
 
 @dataclass
 class Rebuilding:
@@ -108,6 +122,9 @@ class Rebuilding:
     started: dt.datetime
     work: tempfile.TemporaryDirectory[str] | None = None
     source_sha256: str = ""
+    mode: str = "full"  # full (the four sub-steps) | server-side | prefix (build does all: read, check, write)
+    diag: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
 
     @property
     def archive_path(self) -> Path:
@@ -138,8 +155,10 @@ def _recording(rb: Rebuilding) -> Any:
 
 
 def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
-         target_uri: str | None = None, overwrite: bool = False) -> Rebuilding:
+         target_uri: str | None = None, overwrite: bool = False, upload: str = "auto") -> Rebuilding:
     """Sub-step 1: what goes where (parameters, else step 1's verdict), checked before anything is read."""
+    if upload not in ("auto", "full", "server-side"):
+        raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
     source_uri = source_uri or diag.get("model_data_url")
@@ -153,6 +172,10 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
+    if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
+        step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, status="planned")
+        return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
+                          mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
     parse_s3_uri(target_uri)
     if parse_s3_uri(target_uri) == parse_s3_uri(source_uri):
@@ -169,13 +192,30 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"),
                        status="planned")
     program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
-    return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program=program, started=started)
+    size = int(head.get("ContentLength") or 0)
+    mode = upload if upload != "auto" else ("server-side" if size >= SERVER_SIDE_MIN_BYTES else "full")
+    if mode == "server-side" and not archive.splice_available():
+        mode, step.io["note"] = "full", "the system zlib cannot splice: the archive is rebuilt and uploaded whole"
+    return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program=program, started=started,
+                      mode=mode, diag=diag, size=size)
 
 
-def build(rb: Rebuilding, *, progress: Callable[[str], None] | None = None) -> RebuildStep:
-    """Sub-step 2: stream the source and write the rebuilt archive (a local file until the upload)."""
+def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str], None] | None = None) -> RebuildStep:
+    """Sub-step 2: stream the source and write the rebuilt archive (a local file until the upload). A large
+    archive (server-side splice) or a prefix model is read, checked and written here in one go: check and
+    upload then have nothing left to do."""
     say = progress or (lambda _m: None)
     step, s3 = rb.step, rb.aws.client("s3")
+    if rb.mode == "prefix":
+        rb.step = _prefix_model(rb.aws, rb.run_dir, step.source_uri, step.additions, step.target_uri or None,
+                                rb.overwrite, rb.diag, say, rb.started)
+        return rb.step
+    if rb.mode == "server-side":
+        with _recording(rb):
+            _server_side(s3, step, rb.diag, rb.size, rb.overwrite, full_check, say)
+            _source_unchanged(s3, step)
+            step.status = "passed"
+        return step
     if rb.work is not None:
         rb.work.cleanup()
     rb.work = tempfile.TemporaryDirectory(prefix="rebuild-")
@@ -193,6 +233,8 @@ def build(rb: Rebuilding, *, progress: Callable[[str], None] | None = None) -> R
         step.source_sha256, step.result_sha256 = result.source_sha256, result.result_sha256
         rb.source_sha256 = result.source_sha256
         step.method = result.method
+        step.io.update(mode="full", bytes_read=result.source_bytes,
+                       local_disk_bytes=result.result_bytes + sum(r.get("size") or 0 for r in result.diff))
         added = [r for r in result.diff if r["status"] == "added" and r.get("type") != "dir"]
         replaced = [r for r in result.diff if r["status"] == "replaced"]
         unchanged = [r for r in result.diff if r["status"] == "unchanged"]
@@ -209,6 +251,8 @@ def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
     """Sub-step 3: the load check (and, with ``full_check``, TorchServe) on the rebuilt archive."""
     say = progress or (lambda _m: None)
     step = rb.step
+    if rb.mode != "full":  # build checked it already
+        return step
     out = rb.archive_path
     step.error = None
     with _recording(rb):
@@ -235,8 +279,14 @@ def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
 
 def upload(rb: Rebuilding, *, progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Sub-step 4: upload the checked archive under the new key (multipart, SHA-256); the source unchanged."""
+    return _upload(rb, progress)
+
+
+def _upload(rb: Rebuilding, progress: Callable[[str], None] | None) -> RebuildStep:
     say = progress or (lambda _m: None)
     step, s3 = rb.step, rb.aws.client("s3")
+    if rb.mode != "full":  # build wrote it already
+        return step
     if step.status != "checked":
         raise InputError("the rebuilt archive has not passed its check: nothing is uploaded.", code="not-checked",
                          hint="Run the build and check cells (rebuild_archive.build, .check) first.")
@@ -246,13 +296,140 @@ def upload(rb: Rebuilding, *, progress: Callable[[str], None] | None = None) -> 
         with open(out, "rb") as fh:
             step.uploaded = upload_stream(s3, fh, step.target_uri, source_uri=step.source_uri,
                                           source_sha256=rb.source_sha256, overwrite=rb.overwrite)
+        step.io.update(bytes_uploaded=step.uploaded["bytes"], bytes_copied_server_side=0)
         if rb.work is not None:
             rb.work.cleanup()
             rb.work = None
-        after = _head(s3, step.source_uri)
-        if after is None or after.get("ETag") != step.source_etag:
-            step.error = "the source object changed during the rebuild"
-            raise CheckFailed(f"{step.source_uri} changed while it was being rebuilt; rerun the step.",
-                              code="source-changed")
+        _source_unchanged(s3, step)
         step.status = "passed"
     return step
+
+
+def _source_unchanged(s3: Any, step: RebuildStep) -> None:
+    after = _head(s3, step.source_uri)
+    if after is None or after.get("ETag") != step.source_etag:
+        step.error = "the source object changed during the rebuild"
+        raise CheckFailed(f"{step.source_uri} changed while it was being rebuilt; rerun the step.",
+                          code="source-changed")
+
+
+def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, overwrite: bool, full_check: bool,
+                 say: Callable[[str], None]) -> None:
+    """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
+    verify. The load check runs on the code with the added packages; when weights were withheld, model_fn is
+    checked by deploy's smoke invocation instead (a failure there other than a missing module does not block)."""
+    from .archive.remote import plan_splice, verify_splice, write_splice
+
+    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+        model_dir = Path(tmp) / "ml" / "model"
+        say(f"reading {step.source_uri} once (parallel ranged GETs; the weights are not written to disk)")
+        plan = plan_splice(s3, step.source_uri, [(a["source"], a["target"]) for a in step.additions],
+                           check_dir=model_dir, size=size, etag=step.source_etag)
+        result = plan.result
+        step.source_sha256, step.result_sha256, step.method = result.source_sha256, result.result_sha256, result.method
+        rows = result.diff
+        step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in rows
+                               if r["status"] == "added" and r.get("type") != "dir"],
+                     "replaced": [], "unchanged_count": sum(r["status"] == "unchanged" for r in rows),
+                     "unchanged_bytes": sum(r.get("size") or 0 for r in rows if r["status"] == "unchanged"),
+                     "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
+                     "copied_compressed_bytes": result.copied_compressed_bytes}
+        for a in step.additions:
+            dst = model_dir / a["target"]
+            if Path(a["source"]).is_dir():
+                shutil.copytree(a["source"], dst, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(a["source"], dst)
+        say("load check of the rebuilt archive's code")
+        lc = load_check_dir(model_dir, program=program, log=say)
+        withheld = sum(plan.withheld.values())
+        if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
+            lc.ok = True
+            lc.stage = "import"
+            lc.error = (f"imports pass; model_fn was not run to completion: {withheld} bytes of artifacts were not "
+                        f"downloaded ({lc.error_type}: {lc.error}). Deploy's smoke invocation loads the model.")
+            lc.findings = []
+        step.load_check = lc
+        if full_check and lc.ok and not withheld:
+            step.serve_check = serve_check(model_dir, program=program, log=say)
+            if not step.serve_check.ok:
+                step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
+                raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+        if not lc.ok:
+            step.error = f"the rebuilt archive does not load: {lc.error_type}: {lc.error}"
+            raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+        local_disk = plan.local_disk_bytes
+    say(f"writing {step.target_uri} (prefix copied inside S3, tail uploaded)")
+    written = write_splice(s3, plan, step.target_uri, overwrite=overwrite)
+    step.uploaded = {k: written.get(k) for k in ("uri", "etag", "version_id", "sha256", "bytes", "parts",
+                                                  "checksum_sha256")}
+    step.uploaded["sha256"] = result.result_sha256
+    step.io = {"mode": written["method"], "note": written.get("note"), "bytes_read": plan.bytes_read,
+               "bytes_uploaded": written["bytes_uploaded"], "bytes_copied_server_side": written["bytes_copied"],
+               "local_disk_bytes": local_disk, "withheld_bytes": withheld, "splice_offset": plan.splice_offset}
+    say("verifying the written object")
+    try:
+        step.verification = verify_splice(s3, plan, written)
+    except CheckFailed:
+        bucket, key = parse_s3_uri(step.target_uri)
+        s3.delete_object(Bucket=bucket, Key=key)  # ours, just written, and wrong: never left for deploy to use
+        raise
+
+
+def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
+                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any) -> RebuildStep:
+    """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
+    copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
+    from .archive import prefix as model_prefix
+
+    src = model_prefix.prefix_uri(source_uri)
+    target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
+    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, method="prefix-copy")
+    s3 = aws.client("s3")
+    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    try:
+        with named_aws_errors(f"listing {src}"):
+            objects = model_prefix.list_prefix(s3, src)
+        with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+            model_dir = Path(tmp) / "ml" / "model"
+            say(f"reading the code files of {src} (the weights stay in S3)")
+            fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
+            for a in step.additions:
+                dst = model_dir / a["target"]
+                if Path(a["source"]).is_dir():
+                    shutil.copytree(a["source"], dst, dirs_exist_ok=True,
+                                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                else:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(a["source"], dst)
+            lc = load_check_dir(model_dir, program=program, log=say)
+            if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
+                lc.ok, lc.stage, lc.findings = True, "import", []
+                lc.error = (f"imports pass; model_fn was not run to completion: {fetched['withheld_bytes']} bytes of "
+                            f"artifacts were not downloaded ({lc.error_type}: {lc.error}). Deploy's smoke "
+                            "invocation loads the model.")
+            step.load_check = lc
+            if not lc.ok:
+                step.error = f"the fixed model does not load: {lc.error_type}: {lc.error}"
+                raise CheckFailed(step.error + " Nothing was written.", code="rebuilt-archive-fails")
+        say(f"building {target}: {len(objects)} objects copied inside S3, the additions uploaded")
+        with named_aws_errors(f"copying {src} to {target}"):
+            done = model_prefix.copy_prefix(s3, src, target, objects, [(a["source"], a["target"]) for a in adds],
+                                            overwrite=overwrite)
+        step.diff = {"added": done.files_uploaded, "replaced": [], "unchanged_count": len(objects),
+                     "unchanged_bytes": sum(o.size for o in objects)}
+        step.uploaded = {"uri": target, "objects": len(objects) + len(done.files_uploaded)}
+        step.io = {"mode": "prefix-copy", "note": None, "bytes_read": fetched["bytes_read"],
+                   "bytes_uploaded": done.bytes_uploaded, "bytes_copied_server_side": done.bytes_copied_server_side,
+                   "local_disk_bytes": fetched["bytes_read"], "withheld_bytes": fetched["withheld_bytes"]}
+        step.status = "passed"
+        return step
+    except Exception as e:
+        step.error = step.error or f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
+        write_record(run_dir, "rebuild_archive", step.to_dict())

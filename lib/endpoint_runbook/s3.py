@@ -13,7 +13,11 @@ from typing import Any, BinaryIO
 
 from .errors import InputError
 
-__all__ = ["NOT_FOUND_CODES", "head_object", "object_exists", "parse_s3_prefix", "parse_s3_uri", "upload_stream"]
+__all__ = ["MIN_PART", "NOT_FOUND_CODES", "RangedReader", "compose_object", "head_object", "object_exists", "parse_s3_prefix", "parse_s3_uri",
+           "upload_stream"]
+
+#: S3's smallest multipart part (every part but the last).
+MIN_PART = 5 << 20
 
 #: The error codes S3 answers for "there is no such object" (HeadObject has no body: 404 only).
 NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
@@ -152,3 +156,141 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
         chunks.append(b)
         left -= len(b)
     return b"".join(chunks)
+
+
+class RangedReader:
+    """A sequential binary reader of one S3 object that fetches it as parallel ranged GETs.
+
+    ``workers`` connections each fetch ``chunk`` bytes ahead (memory: about ``(workers + 1) * chunk``), every
+    request pinned to ``etag`` with ``IfMatch``, so a source replaced mid-read fails (``PreconditionFailed``)
+    instead of mixing two objects. ``bytes_read`` counts what came over the wire. Nothing touches the disk.
+    """
+
+    def __init__(self, s3_client: Any, uri: str, *, size: int, etag: str | None, chunk: int = 8 << 20,
+                 workers: int = 8):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.s3, (self.bucket, self.key) = s3_client, parse_s3_uri(uri)
+        self.size, self.etag, self.chunk, self.workers = size, etag, max(1, chunk), max(1, workers)
+        self.bytes_read = 0
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="s3-range")
+        self._next = 0  # next offset to schedule
+        self._futures: list[Any] = []
+        self._buf = memoryview(b"")
+        self._fill()
+
+    def _get(self, start: int, end: int) -> bytes:
+        kw: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "Range": f"bytes={start}-{end - 1}"}
+        if self.etag:
+            kw["IfMatch"] = self.etag
+        body = self.s3.get_object(**kw)["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+        if len(data) != end - start:
+            raise OSError(f"s3://{self.bucket}/{self.key}: asked bytes {start}-{end - 1}, got {len(data)} bytes")
+        return data
+
+    def _fill(self) -> None:
+        while len(self._futures) < self.workers and self._next < self.size:
+            end = min(self.size, self._next + self.chunk)
+            self._futures.append(self._pool.submit(self._get, self._next, end))
+            self._next = end
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size
+        while not self._buf and self._futures:
+            data = self._futures.pop(0).result()
+            self.bytes_read += len(data)
+            self._buf = memoryview(data)
+            self._fill()
+        out, self._buf = bytes(self._buf[:n]), self._buf[n:]
+        return out
+
+    def close(self) -> None:
+        for f in self._futures:
+            f.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._futures.clear()
+        self._buf = memoryview(b"")
+
+    def __enter__(self) -> RangedReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def compose_object(s3_client: Any, uri: str, source_uri: str, copy_parts: list[tuple[int, int, bytes]],
+                   tail: bytes, *, source_etag: str | None = None, metadata: dict[str, str] | None = None,
+                   tail_part_size: int = 64 << 20) -> dict[str, Any]:
+    """Write ``uri`` as ``source[a:b]`` for each ``(a, b, sha256)`` in ``copy_parts`` (copied inside S3 with
+    UploadPartCopy, pinned to ``source_etag``) followed by ``tail`` (uploaded), in one multipart upload with
+    SHA-256 part checksums.
+
+    Every copy part but a last one must be at least :data:`MIN_PART`; each copied part's checksum S3 returns
+    must equal the ``sha256`` the caller computed from its own read (``copy-mismatch`` otherwise). Any failure
+    aborts the upload (nothing is left at ``uri``). Returns {uri, etag, version_id, checksum_sha256 (S3's
+    composite, as computed from the parts), bytes, bytes_copied, bytes_uploaded, parts, part_checks}.
+    """
+    bucket, key = parse_s3_uri(uri)
+    sb, sk = parse_s3_uri(source_uri)
+    if (sb, sk) == (bucket, key):
+        raise InputError(f"the target {uri} is the source object; refusing to overwrite it", code="target-is-source")
+    for i, (a, b, _d) in enumerate(copy_parts):
+        last = i == len(copy_parts) - 1 and not tail
+        if b <= a or (b - a < MIN_PART and not last):
+            raise InputError(f"copy part {i + 1} ({b - a} bytes) is below S3's 5 MiB part minimum",
+                             code="part-too-small")
+    parts: list[dict[str, Any]] = []
+    digests: list[bytes] = []
+    checked = 0
+    copied = uploaded = 0
+    _sweep_uploads(s3_client, bucket, key)
+    try:
+        upload_id = s3_client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                                      Metadata=metadata or {},
+                                                      ContentType="application/gzip")["UploadId"]
+        for a, b, digest in copy_parts:
+            n = len(parts) + 1
+            kw: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": n,
+                                  "CopySource": {"Bucket": sb, "Key": sk}, "CopySourceRange": f"bytes={a}-{b - 1}"}
+            if source_etag:
+                kw["CopySourceIfMatch"] = source_etag
+            r = s3_client.upload_part_copy(**kw)["CopyPartResult"]
+            want = base64.b64encode(digest).decode()
+            got = r.get("ChecksumSHA256")
+            if got is not None:
+                if got != want:
+                    raise InputError(f"S3 copied bytes {a}-{b - 1} of {source_uri} with SHA-256 {got}, but the read "
+                                     f"saw {want}: the source changed or the copy is wrong", code="copy-mismatch",
+                                     hint="Rerun the step; nothing was written.")
+                checked += 1
+            parts.append({"ETag": r["ETag"], "PartNumber": n, "ChecksumSHA256": want})
+            digests.append(digest)
+            copied += b - a
+        view = memoryview(tail)
+        for i in range(0, len(tail), tail_part_size):
+            piece = view[i:i + tail_part_size]
+            digest = hashlib.sha256(piece).digest()
+            want = base64.b64encode(digest).decode()
+            n = len(parts) + 1
+            r = s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=bytes(piece),
+                                      ChecksumAlgorithm="SHA256", ChecksumSHA256=want)
+            parts.append({"ETag": r["ETag"], "PartNumber": n, "ChecksumSHA256": want})
+            digests.append(digest)
+            uploaded += len(piece)
+        r = s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                MultipartUpload={"Parts": parts})
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _sweep_uploads(s3_client, bucket, key)
+        raise
+    with contextlib.suppress(Exception):
+        _sweep_uploads(s3_client, bucket, key)
+    composite = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode() + f"-{len(parts)}"
+    return {"uri": uri, "etag": r.get("ETag"), "version_id": r.get("VersionId"), "checksum_sha256": composite,
+            "bytes": copied + uploaded, "bytes_copied": copied, "bytes_uploaded": uploaded, "parts": len(parts),
+            "copy_parts_checked": checked}

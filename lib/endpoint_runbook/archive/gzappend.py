@@ -145,17 +145,24 @@ class SpliceStats:
     tar_end: int  # offset of the source's end-of-archive marker
     gzip_members: int
     trailing_garbage: int
+    tail_start: int = 0  # result offset where the new, self-contained compressed data begins
+    tail_wbits: int = -15  # how to inflate it alone: -15 raw deflate (block cut), 31 gzip member (member cut)
 
 
 def splice(read: Callable[[int], bytes], write: Callable[[Any], Any], scanner: TarScanner,
            tail: Callable[[int], Iterable[bytes]], *, level: int = 6, max_ratio: float = 200.0,
-           ratio_min_bytes: int = 64 << 20, max_bytes: int = 50 << 30) -> SpliceStats:
+           ratio_min_bytes: int = 64 << 20, max_bytes: int = 50 << 30,
+           write_prefix: Callable[[Any], Any] | None = None) -> SpliceStats:
     """Copy the gzip'd tar from ``read`` to ``write``, replacing its end marker by ``tail(end_offset)``.
 
     ``tail`` yields the uncompressed tar bytes to append (new members and a new end-of-archive marker).
     Raises :class:`StreamError` (``not-gzip``, ``corrupt-gzip``, ``truncated``, ``gzip-bomb``, ``too-large``,
     ``splice-unsupported``); exceptions from the scanner callbacks propagate. On any exception the bytes
     already written are not a valid archive: the caller discards them.
+
+    ``write_prefix`` (default ``write``) receives the bytes copied verbatim from the source, in order and all
+    before the first ``write`` call: they are exactly ``source[0:copied_bytes]`` (whole bytes; a partial last
+    byte of the cut is rewritten and goes to ``write``), so a caller may copy that range instead of writing it.
     """
     lib = _lib()
     if lib is None:
@@ -164,16 +171,17 @@ def splice(read: Callable[[int], bytes], write: Callable[[Any], Any], scanner: T
     if lib.inflateInit2_(ctypes.byref(strm), 31, lib._version, ctypes.sizeof(_ZStream)) != Z_OK:
         raise StreamError("splice-unsupported", "inflateInit2 failed")
     try:
-        return _run(lib, strm, read, write, scanner, tail, level, max_ratio, ratio_min_bytes, max_bytes)
+        return _run(lib, strm, read, write, write_prefix or write, scanner, tail, level, max_ratio,
+                    ratio_min_bytes, max_bytes)
     finally:
         lib.inflateEnd(ctypes.byref(strm))
 
 
 def _run(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callable[[Any], Any],
-         scanner: TarScanner, tail: Callable[[int], Iterable[bytes]], level: int, max_ratio: float,
+         write_prefix: Callable[[Any], Any], scanner: TarScanner, tail: Callable[[int], Iterable[bytes]], level: int, max_ratio: float,
          ratio_min_bytes: int, max_bytes: int) -> SpliceStats:
     h = hashlib.sha256()  # committed bytes, then (after the cut) the rest of the source
-    sink = _Sink(h, write)
+    sink = _Sink(h, write_prefix)
     try:
         return _loop(lib, strm, read, write, scanner, tail, level, max_ratio, ratio_min_bytes, max_bytes, h, sink)
     finally:
@@ -191,6 +199,7 @@ def _loop(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callabl
     pstrm = ctypes.byref(strm)
     inflate = lib.inflate
     res: Any = None  # result hash
+    tail_at = [0, -15]
     cbuf = bytearray()  # source bytes read but not yet committed
     cbase = 0
     read_abs = 0
@@ -250,8 +259,10 @@ def _loop(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callabl
                 lead = b"\0"
             emit(lead + b"\x00\x00\xff\xff")  # empty stored block, non-final: now byte-aligned
             comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+            tail_at[:] = [result_bytes, -15]
         else:
             comp = zlib.compressobj(level, zlib.DEFLATED, 31)
+            tail_at[:] = [result_bytes, 31]
         crc, isize = cut.crc, cut.isize
         head = bytes(ubuf[cut.uoff - ubase:end - ubase])
         reencoded = len(head)
@@ -376,7 +387,8 @@ def _loop(lib: Any, strm: _ZStream, read: Callable[[int], bytes], write: Callabl
     sink.drain()
     return SpliceStats(source_bytes=read_abs, source_sha256=h.hexdigest(), result_bytes=result_bytes,
                        result_sha256=res.hexdigest(), copied_bytes=copied, reencoded_source_bytes=reencoded,
-                       tar_end=tar_end, gzip_members=gzip_members, trailing_garbage=trailing)
+                       tar_end=tar_end, gzip_members=gzip_members, trailing_garbage=trailing,
+                       tail_start=tail_at[0], tail_wbits=tail_at[1])
 
 
 def _last_le(safe: _Boundary | None, undecided: list[_Boundary], known: int) -> _Boundary | None:

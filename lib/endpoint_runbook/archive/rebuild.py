@@ -116,6 +116,8 @@ class RebuildResult:
     copied_compressed_bytes: int = 0
     reencoded_source_bytes: int = 0
     seconds: float = 0.0
+    tail_start: int = 0  # splice: result offset of the new self-contained compressed data (see gzappend)
+    tail_wbits: int = -15
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -140,7 +142,9 @@ class _CountingWriter:
 def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
             additions: Sequence[tuple[str | os.PathLike[str], str]], *,
             skip: Callable[[str, bool], bool] = default_skip, replace: bool = False,
-            limits: Limits | None = None, method: str = "auto", level: int = 6) -> RebuildResult:
+            limits: Limits | None = None, method: str = "auto", level: int = 6,
+            write_prefix: Callable[[Any], Any] | None = None,
+            on_data: Callable[[Member, memoryview], None] | None = None) -> RebuildResult:
     """Stream ``src_stream`` (a gzip'd tar) to ``dst`` with every member unchanged plus ``additions``.
 
     ``additions``: (folder or file on disk, archive path), e.g. ``("repo/src/mypkg", "code/mypkg")``.
@@ -149,12 +153,16 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
     ``method``: ``auto`` (splice when possible), ``splice``, ``reencode``. Sources that fail the safety
     checks are refused (InputError with the finding code). ``dst`` may be a path (written to a temporary
     file and renamed on success) or a writable binary stream (on error its content is invalid: discard it).
+    ``write_prefix`` (splice only): receives the bytes copied verbatim, ``source[0:copied_compressed_bytes]``,
+    instead of ``dst`` (which then gets only the rest). ``on_data``: sees every source member's content.
     """
     limits = limits or Limits()
     entries = _collect(additions, skip)
     add_by_path = {e.path: e for e in entries}
     if method not in ("auto", "splice", "reencode"):
         raise InputError(f"unknown rebuild method {method!r}", code="bad-input")
+    if write_prefix is not None and (method != "splice" or isinstance(dst, (str, os.PathLike))):
+        raise InputError("write_prefix needs method='splice' and a stream dst", code="bad-input")
     if method == "splice" and replace:
         raise InputError("replace=True needs method='reencode' (or 'auto')", code="bad-input")
     if method == "splice" and not splice_available():
@@ -214,7 +222,8 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
     writer = _CountingWriter(dst, hashing=not use_splice)  # type: ignore[arg-type]
     try:
         if use_splice:
-            scanner = TarScanner(lambda m, raw: check_member(m), max_ext_bytes=limits.max_ext_header_bytes)
+            scanner = TarScanner(lambda m, raw: check_member(m), on_data,
+                                 max_ext_bytes=limits.max_ext_header_bytes)
             out_entries: list[Entry] = []
 
             def tail(end: int) -> Iterable[bytes]:
@@ -222,7 +231,9 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
                 return iter_entries(out_entries, end)
 
             st = splice(src_stream.read, writer, scanner, tail, level=level, max_ratio=limits.max_ratio,
-                        ratio_min_bytes=limits.ratio_min_bytes, max_bytes=limits.max_total_bytes)
+                        ratio_min_bytes=limits.ratio_min_bytes, max_bytes=limits.max_total_bytes,
+                        write_prefix=write_prefix)
+            tail_at = (st.tail_start, st.tail_wbits)
             src_sha, src_bytes = st.source_sha256, st.source_bytes
             copied, reenc = st.copied_bytes, st.reencoded_source_bytes
             result_sha = st.result_sha256
@@ -234,6 +245,7 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
             out_entries, src_sha, src_bytes = _reencode(src_stream, writer, check_member, new_entries, limits,
                                                        level)
             copied, reenc = 0, 0
+            tail_at = (0, -15)
             method_used = "reencode"
             result_sha = writer.hash.hexdigest()  # type: ignore[union-attr]
     except StreamError as e:
@@ -249,7 +261,8 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
         counts[r["status"]] += 1
     counts["added_bytes"] = sum(e.size for e in out_entries)
     return RebuildResult(source_sha256=src_sha, result_sha256=result_sha, source_bytes=src_bytes,
-                         result_bytes=writer.bytes, method=method_used, diff=rows, counts=counts,
+                         result_bytes=copied + writer.bytes if write_prefix is not None else writer.bytes,
+                         tail_start=tail_at[0], tail_wbits=tail_at[1], method=method_used, diff=rows, counts=counts,
                          findings=col.findings(), copied_compressed_bytes=copied, reencoded_source_bytes=reenc,
                          seconds=round(time.monotonic() - t0, 3))
 

@@ -190,7 +190,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
+def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: float | None = None) -> None:
     """The stack process's main loop (``python -m endpoint_runbook.local.stack``)."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -203,6 +203,7 @@ def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
     from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
+    from .s3_link import S3Link
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +228,9 @@ def serve(port: int, state_dir: Path, startup_timeout: float) -> None:
     holder["hosting"] = hosting
     runtime = Runtime(hosting)
     # Every request passes the fault layer first (inert until rules are set on /_local/faults).
-    server.app = FaultLayer(StackApp(DomainDispatcherApplication(create_backend_app), hosting, runtime))
+    # S3 goes through the link layer (bandwidth limit, byte ranges, UploadPartCopy as S3 does it).
+    server.app = FaultLayer(S3Link(StackApp(DomainDispatcherApplication(create_backend_app), hosting, runtime),
+                                   s3_bandwidth))
     stop = threading.Event()
 
     def on_signal(signo: int, frame: Any) -> None:
@@ -339,8 +342,10 @@ def preflight() -> None:
 
 
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
-       timeout: float = 60.0, progress: Callable[[str], None] | None = None) -> StackInfo:
-    """Start the stack in the background; return once it answers."""
+       timeout: float = 60.0, progress: Callable[[str], None] | None = None,
+       s3_bandwidth: float | None = None) -> StackInfo:
+    """Start the stack in the background; return once it answers. ``s3_bandwidth``: bytes/s per connection
+    for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited)."""
     from ..serving.env import ensure_serving_env
 
     state_dir = Path(state_dir or default_state_dir())
@@ -358,7 +363,7 @@ def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeo
     logf = open(state_dir / "stack.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "endpoint_runbook.local.stack", "--port", str(port), "--state-dir", str(state_dir),
-         "--startup-timeout", str(startup_timeout)],
+         "--startup-timeout", str(startup_timeout)] + (["--s3-bandwidth", str(s3_bandwidth)] if s3_bandwidth else []),
         stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
     )
     logf.close()
@@ -434,8 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=DEFAULT_PORT)
     ap.add_argument("--state-dir", type=Path, default=default_state_dir())
     ap.add_argument("--startup-timeout", type=float, default=600.0)
+    ap.add_argument("--s3-bandwidth", type=float, default=None, help="bytes/s per connection for S3 bodies")
     args = ap.parse_args(argv)
-    serve(args.port, args.state_dir, args.startup_timeout)
+    serve(args.port, args.state_dir, args.startup_timeout, args.s3_bandwidth)
 
 
 if __name__ == "__main__":

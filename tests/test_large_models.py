@@ -1,0 +1,331 @@
+"""Large models: the server-side splice and the local stack's S3 link (UploadPartCopy ranges, bandwidth).
+
+Small sizes only: archives a few MiB over S3's 5 MiB part minimum. The S3 here is moto behind the stack's own
+link layer (``local/s3_link.py``), served in-process on loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tarfile
+import threading
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from conftest import free_port
+from endpoint_runbook.archive import rebuild
+from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
+from endpoint_runbook.errors import CheckFailed
+from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
+from tinymodel import INFERENCE, TINYPKG
+
+MiB = 1 << 20
+
+
+def _serve(rate: float | None):
+    from endpoint_runbook.local.s3_link import S3Link
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), None, threaded=True, request_handler=MotoRequestHandler)
+    server.app = S3Link(DomainDispatcherApplication(create_backend_app), rate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def link():
+    server = _serve(None)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _s3(url: str):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture()
+def bucket(link):
+    s3 = _s3(link)
+    name = f"large-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def _model(weights: int, *, extra: dict[str, bytes] | None = None) -> bytes:
+    """A model archive missing its package: code/inference.py, config.json, incompressible weights."""
+    members = {"config.json": b'{"dim": 4}', "code/inference.py": INFERENCE,
+               "weights.bin": os.urandom(weights), **(extra or {})}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture()
+def tinypkg(tmp_path):
+    pkg = tmp_path / "src" / "tinypkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_bytes(TINYPKG)
+    return pkg
+
+
+# --------------------------------------------------------------------------------------------------------
+# the local stack's S3 link
+# --------------------------------------------------------------------------------------------------------
+def test_upload_part_copy_honours_ranges_and_returns_part_checksums(bucket):
+    s3, b = bucket
+    data = os.urandom(7 * MiB)
+    s3.put_object(Bucket=b, Key="src", Body=data)
+    up = s3.create_multipart_upload(Bucket=b, Key="dst", ChecksumAlgorithm="SHA256")["UploadId"]
+    r = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src"},
+                            CopySourceRange=f"bytes=100-{100 + 6 * MiB - 1}")["CopyPartResult"]
+    assert r["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data[100:100 + 6 * MiB]).digest()).decode()
+    # As S3: a range past the end or malformed is InvalidArgument (moto clipped it / copied everything).
+    for bad in (f"bytes=0-{7 * MiB}", "bytes=5-", "bytes=9-3", "0-10"):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=2, CopySource={"Bucket": b, "Key": "src"},
+                                CopySourceRange=bad)
+        assert e.value.response["Error"]["Code"] == "InvalidArgument", bad
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=2, CopySource={"Bucket": b, "Key": "nope"},
+                            CopySourceRange="bytes=0-10")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    with pytest.raises(ClientError) as e:  # pinned to an ETag the source no longer has
+        s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=2, CopySource={"Bucket": b, "Key": "src"},
+                            CopySourceRange="bytes=0-10", CopySourceIfMatch='"0000"')
+    assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+    s3.upload_part(Bucket=b, Key="dst", UploadId=up, PartNumber=2, Body=b"tail")
+    parts = s3.list_parts(Bucket=b, Key="dst", UploadId=up)["Parts"]
+    s3.complete_multipart_upload(Bucket=b, Key="dst", UploadId=up,
+                                 MultipartUpload={"Parts": [{"ETag": p["ETag"], "PartNumber": p["PartNumber"]}
+                                                            for p in parts]})
+    got = s3.get_object(Bucket=b, Key="dst")["Body"].read()
+    assert got == data[100:100 + 6 * MiB] + b"tail"
+
+
+def test_ranged_get_is_exact_and_streams(bucket):
+    s3, b = bucket
+    data = os.urandom(3 * MiB + 17)
+    s3.put_object(Bucket=b, Key="obj", Body=data)
+    for rng, want in ((f"bytes=5-{2 * MiB}", data[5:2 * MiB + 1]), ("bytes=-10", data[-10:]),
+                      (f"bytes={3 * MiB}-", data[3 * MiB:])):
+        r = s3.get_object(Bucket=b, Key="obj", Range=rng)
+        assert r["Body"].read() == want
+        assert r["ContentRange"].endswith(f"/{len(data)}")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="obj", Range=f"bytes={len(data)}-")
+    assert e.value.response["Error"]["Code"] == "InvalidRange"
+    head = s3.head_object(Bucket=b, Key="obj")
+    with RangedReader(s3, f"s3://{b}/obj", size=len(data), etag=head["ETag"], chunk=MiB, workers=3) as r:
+        out = b"".join(iter(lambda: r.read(300_000), b""))
+        assert out == data and r.bytes_read == len(data)
+
+
+def test_bandwidth_limit_paces_get_and_put_bodies():
+    server = _serve(2 * MiB)
+    try:
+        s3 = _s3(f"http://127.0.0.1:{server.server_address[1]}")
+        s3.create_bucket(Bucket="slow")
+        t0 = time.monotonic()
+        s3.put_object(Bucket="slow", Key="k", Body=os.urandom(3 * MiB))
+        put = time.monotonic() - t0
+        t0 = time.monotonic()
+        assert len(s3.get_object(Bucket="slow", Key="k")["Body"].read()) == 3 * MiB
+        get = time.monotonic() - t0
+    finally:
+        server.shutdown()
+    # 3 MiB at 2 MiB/s takes at least 1.5 s each way (a floor the link imposes, not a speed assertion).
+    assert put >= 1.4 and get >= 1.4, (put, get)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the server-side splice
+# --------------------------------------------------------------------------------------------------------
+def test_server_side_splice_copies_the_prefix_and_uploads_only_the_tail(bucket, tinypkg, tmp_path):
+    s3, b = bucket
+    src = _model(12 * MiB)
+    s3.put_object(Bucket=b, Key="model/model.tar.gz", Body=src)
+    head = s3.head_object(Bucket=b, Key="model/model.tar.gz")
+    check = tmp_path / "check"
+    plan = plan_splice(s3, f"s3://{b}/model/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=check,
+                       size=len(src), etag=head["ETag"], part_size=5 * MiB, readers=3, chunk=MiB)
+    assert plan.server_side and plan.bytes_read == len(src)
+    assert plan.splice_offset > 10 * MiB and len(plan.tail) < 64 << 10
+    assert len(plan.copy_parts) == 2 and all(b_ - a >= MIN_PART for a, b_, _ in plan.copy_parts)
+    # Only the code and small files reached the disk; the weights did not.
+    assert (check / "code" / "inference.py").read_bytes() == INFERENCE
+    assert (check / "config.json").is_file() and not (check / "weights.bin").exists()
+    assert plan.withheld == {"weights.bin": 12 * MiB} and plan.local_disk_bytes < 64 << 10
+    written = write_splice(s3, plan, f"s3://{b}/model-fixed/model.tar.gz")
+    assert written["method"] == "server-side-splice"
+    assert written["bytes_copied"] == plan.splice_offset and written["bytes_uploaded"] == len(plan.tail)
+    assert written["copy_parts_checked"] == 2
+    report = verify_splice(s3, plan, written)
+    assert report["ok"] and report["composite_sha256"] == "match" and report["added_members_checked"] == 2
+    # The object is exactly what the local splice rebuild writes, and a valid archive with the package.
+    got = s3.get_object(Bucket=b, Key="model-fixed/model.tar.gz")["Body"].read()
+    local = io.BytesIO()
+    rebuild(io.BytesIO(src), local, [(tinypkg, "code/tinypkg")], method="splice")
+    assert got == local.getvalue()
+    assert hashlib.sha256(got).hexdigest() == plan.result.result_sha256
+    with tarfile.open(fileobj=io.BytesIO(got)) as tar:
+        assert tar.extractfile("code/tinypkg/__init__.py").read() == TINYPKG
+        assert tar.extractfile("weights.bin").read() == src_member(src, "weights.bin")
+    # The source was only read.
+    assert s3.get_object(Bucket=b, Key="model/model.tar.gz")["Body"].read() == src
+
+
+def src_member(archive: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return tar.extractfile(name).read()
+
+
+def test_small_source_falls_back_to_a_full_upload_and_says_so(bucket, tinypkg, tmp_path):
+    s3, b = bucket
+    src = _model(MiB)
+    s3.put_object(Bucket=b, Key="small/model.tar.gz", Body=src)
+    plan = plan_splice(s3, f"s3://{b}/small/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=tmp_path / "c",
+                       size=len(src), etag=None, part_size=5 * MiB)
+    assert not plan.server_side
+    written = write_splice(s3, plan, f"s3://{b}/small-fixed/model.tar.gz")
+    assert written["method"] == "full-upload" and "5 MiB" in written["note"]
+    assert written["bytes_uploaded"] == plan.result.result_bytes
+    got = s3.get_object(Bucket=b, Key="small-fixed/model.tar.gz")["Body"].read()
+    assert hashlib.sha256(got).hexdigest() == plan.result.result_sha256
+
+
+def test_verification_catches_a_tampered_result(bucket, tinypkg, tmp_path):
+    s3, b = bucket
+    src = _model(6 * MiB)
+    s3.put_object(Bucket=b, Key="t/model.tar.gz", Body=src)
+    plan = plan_splice(s3, f"s3://{b}/t/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=tmp_path / "c",
+                       size=len(src), etag=None, part_size=5 * MiB)
+    written = write_splice(s3, plan, f"s3://{b}/t-fixed/model.tar.gz")
+    # Someone replaces the object between write and use: same size, different tail.
+    bad = bytearray(s3.get_object(Bucket=b, Key="t-fixed/model.tar.gz")["Body"].read())
+    bad[-20] ^= 0xFF
+    s3.put_object(Bucket=b, Key="t-fixed/model.tar.gz", Body=bytes(bad))
+    with pytest.raises(CheckFailed) as e:
+        verify_splice(s3, plan, written)
+    assert e.value.code == "result-mismatch" and "ETag" in str(e.value)
+    # A tail that lost its package (same ETag faked by reusing the record): the member check names it.
+    forged = dict(written, etag=s3.head_object(Bucket=b, Key="t-fixed/model.tar.gz")["ETag"])
+    plan.result.diff.append({"path": "code/tinypkg/extra.py", "status": "added", "type": "file", "size": 1})
+    with pytest.raises(CheckFailed) as e:
+        verify_splice(s3, plan, forged)
+    assert e.value.code == "result-mismatch" and "code/tinypkg/extra.py" in str(e.value)
+
+
+def test_copy_mismatch_aborts_without_leaving_an_object(bucket):
+    s3, b = bucket
+    data = os.urandom(6 * MiB)
+    s3.put_object(Bucket=b, Key="src", Body=data)
+    wrong = hashlib.sha256(b"not what was read").digest()
+    with pytest.raises(Exception) as e:
+        compose_object(s3, f"s3://{b}/dst", f"s3://{b}/src", [(0, 6 * MiB, wrong)], b"tail")
+    assert getattr(e.value, "code", None) == "copy-mismatch"
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="dst")
+    assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+
+
+# --------------------------------------------------------------------------------------------------------
+# step 2 on the server-side path
+# --------------------------------------------------------------------------------------------------------
+READS_WEIGHTS = INFERENCE.replace(b'return {"offset": 100}',
+                                  b'return {"offset": len(open(model_dir + "/weights.bin", "rb").read(1))}')
+
+
+@pytest.mark.parametrize("inference", [INFERENCE, READS_WEIGHTS], ids=["model_fn-light", "model_fn-reads-weights"])
+def test_rebuild_step_server_side_records_bytes(link, bucket, tinypkg, tmp_path, inference):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.records import read_record
+
+    s3, b = bucket
+    src = _model(9 * MiB, extra={"code/inference.py": inference})
+    s3.put_object(Bucket=b, Key="out/model.tar.gz", Body=src)
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    run_dir = str(tmp_path / "run")
+    step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/out/model.tar.gz",
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], upload="server-side")
+    assert step.status == "passed" and step.load_check.ok
+    rec = read_record(run_dir, "rebuild_archive")
+    io_ = rec["io"]
+    assert io_["mode"] == "server-side-splice" and io_["bytes_read"] == len(src)
+    assert io_["bytes_copied_server_side"] > 8 * MiB and io_["bytes_uploaded"] < 64 << 10
+    assert io_["local_disk_bytes"] < 64 << 10 and io_["withheld_bytes"] == 9 * MiB
+    assert rec["verification"]["ok"] and rec["verification"]["composite_sha256"] == "match"
+    assert step.load_check.stage == ("done" if inference == INFERENCE else "import")
+    got = s3.get_object(Bucket=b, Key="out-fixed/model.tar.gz")["Body"].read()
+    assert hashlib.sha256(got).hexdigest() == rec["result_sha256"]
+
+
+def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, bucket, tmp_path):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    s3, b = bucket
+    s3.put_object(Bucket=b, Key="out/model.tar.gz", Body=_model(6 * MiB))
+    wrong = tmp_path / "otherpkg"
+    wrong.mkdir()
+    (wrong / "__init__.py").write_text("X = 1\n")
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=str(tmp_path / "run"), source_uri=f"s3://{b}/out/model.tar.gz",
+                            additions=[{"source": str(wrong), "target": "code/otherpkg"}], upload="server-side")
+    assert e.value.code == "rebuilt-archive-fails"
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="out-fixed/")
+    assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+
+
+# --------------------------------------------------------------------------------------------------------
+# uncompressed model data (an S3 prefix)
+# --------------------------------------------------------------------------------------------------------
+def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bucket, tinypkg, tmp_path):
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.records import read_record
+
+    s3, b = bucket
+    weights = os.urandom(6 * MiB)
+    objects = {"model/code/inference.py": READS_WEIGHTS, "model/config.json": b"{}", "model/weights.bin": weights}
+    for k, v in objects.items():
+        s3.put_object(Bucket=b, Key=k, Body=v)
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    run_dir = str(tmp_path / "run")
+    step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+    assert step.status == "passed" and step.load_check.ok and step.load_check.stage == "import"
+    rec = read_record(run_dir, "rebuild_archive")
+    assert rec["target_uri"] == f"s3://{b}/model-fixed/" and rec["method"] == "prefix-copy"
+    io_ = rec["io"]
+    # No weight byte read: only the code and the small config crossed the link.
+    assert io_["bytes_read"] == len(READS_WEIGHTS) + 2 and io_["withheld_bytes"] == len(weights)
+    assert io_["bytes_copied_server_side"] == len(READS_WEIGHTS) + 2 + len(weights)
+    assert io_["bytes_uploaded"] == len(TINYPKG)
+    fixed = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=b, Prefix="model-fixed/")["Contents"]}
+    assert fixed == {"model-fixed/code/inference.py": len(READS_WEIGHTS), "model-fixed/config.json": 2,
+                     "model-fixed/weights.bin": len(weights), "model-fixed/code/tinypkg/__init__.py": len(TINYPKG)}
+    assert s3.get_object(Bucket=b, Key="model-fixed/weights.bin")["Body"].read() == weights
+    # The source prefix is untouched, and a second run refuses the now-existing target.
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b, Prefix="model/")["Contents"]) == sorted(objects)
+    with pytest.raises(Exception) as e:
+        rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
+                            additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+    assert getattr(e.value, "code", None) == "target-exists"
