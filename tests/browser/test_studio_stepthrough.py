@@ -264,7 +264,7 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
             later = _reopened_untrusted(page, base, token, notebooks["verify"])
             assert later["trusted"] and not any(later["trusted"]), later
             assert later["widths"] and all(w > 0 for w in later["widths"]), later
-            assert len(later["tops"]) == 2 and later["tops"][0] == later["tops"][1], later
+            assert len(later["tops"]) == 2 and abs(later["tops"][0] - later["tops"][1]) < 20, later  # not stacked
         finally:
             browser.close()
     # One run, continued by every step, holds every record; the confirmed cleanup recorded its report.
