@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["STEPS", "RUN_FILE", "RunContext", "runs_root", "resolve_run", "resolve_run_dir", "record_path", "write_record", "read_record", "iso_time", "new_run_id", "to_jsonable",
+__all__ = ["STEPS", "RUN_FILE", "RunContext", "runs_root", "resolve_run", "record_path", "write_record", "read_record", "iso_time", "new_run_id", "to_jsonable",
            "SECRET_PATTERNS", "find_secrets"]
 
 STEPS = ("diagnose", "rebuild_archive", "deploy", "verify", "cleanup")
@@ -90,13 +90,6 @@ def read_record(run_dir: str | os.PathLike | None, step: str) -> dict[str, Any] 
     except ValueError as e:
         raise InputError(f"{path} is not valid JSON ({e}).", code="bad-record",
                          hint="Rerun that step, or delete the file.") from e
-
-
-def resolve_run_dir(run_dir: str | os.PathLike | None) -> str:
-    """The run dir to use: the given one, else ``runs/<run-id>`` under the working directory (created)."""
-    path = Path(run_dir) if run_dir else Path("runs") / new_run_id()
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path.resolve())
 
 
 # -- chaining without the runner: which run a notebook continues ----------------------------------------------
