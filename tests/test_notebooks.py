@@ -117,9 +117,9 @@ def test_each_later_notebook_alone(incident_aws, incident_stack, tmp_path):
     d4 = tmp_path / "04"
     run_notebook("verify", d4, **common, run_dir=str(d4), fixed_endpoint_name=dep["endpoint_name"],
                  inputs=[SMOKE], count=1, deadline_seconds=180,
-                 health_patterns=[{"worker loaded": "WORKER_MODEL_LOADED"}])
+                 health_patterns=[{"catalog loaded": r"Loaded metadata for \d+ categories"}])
     ver = read_record(d4, "verify")
-    assert ver["ok"] and ver["health"][0]["name"] == "worker loaded" and ver["health"][0]["found"]
+    assert ver["ok"] and ver["health"][0]["name"] == "catalog loaded" and ver["health"][0]["found"]
     # 05 alone: the endpoint (a dry run: the shared scenario keeps its broken endpoint).
     d5 = tmp_path / "05"
     out = run_notebook("cleanup", d5, **common, run_dir=str(d5), endpoint_name=names.endpoint)
