@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from benchkit import scratch_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    work = args.workdir or tempfile.mkdtemp(prefix="bench-inventory-")
-    os.makedirs(work, exist_ok=True)
-    try:
+    with scratch_dir(args.workdir, prefix="bench-inventory-") as work:
         src = os.path.join(work, f"model-{args.size_mib}m.tar.gz")
         if not os.path.exists(src):
             subprocess.run([sys.executable, os.path.join(HERE, "bench_rebuild.py"), "--size-mib", str(args.size_mib),
@@ -60,9 +58,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:10s} {s:7.2f} s  {mib / s:7.0f} MiB/s compressed")
         print(f"inventory vs tar -tzf: {best['tar -tzf'] / best['inventory']:.2f}x the throughput "
               f"(inventory also hashes the stream with sha256 and checks every member)")
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

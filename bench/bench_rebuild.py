@@ -20,12 +20,12 @@ import argparse
 import gzip
 import io
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
+
+from benchkit import scratch_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -143,11 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_only:
         build_archive(args.build_only, args.size_mib, args.level)
         return 0
-    work = args.workdir or tempfile.mkdtemp(prefix="bench-rebuild-")
-    os.makedirs(work, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     py = sys.executable
-    try:
+    with scratch_dir(args.workdir, prefix="bench-rebuild-") as work:
         src = os.path.join(work, f"model-{args.size_mib}m.tar.gz")
         if not os.path.exists(src):
             t = time.perf_counter()
@@ -190,9 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         if "ours" in results and "floor-isal" in results:
             print(f"ours / one isal inflate pass = {results['ours'][0] / results['floor-isal'][0]:.2f} "
                   f"(stretch <= 1.5)")
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

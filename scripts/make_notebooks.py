@@ -63,7 +63,7 @@ rb.show_endpoint(d.facts)"""),
         ("md", "## The load check"),
         ("code", "rb.show_load_check(diagnose.check_load(aws, d, progress=rb.progress))"),
         ("md", "## The verdict"),
-        ("code", """result = diagnose.conclude(d)
+        ("code", """result = diagnose.conclude(aws, d)
 rb.show_verdict(result)"""),
     ],
     "rebuild_archive": [
@@ -112,15 +112,16 @@ back."""),
         ("md", "## Preflight (nothing is created unless everything checks)"),
         ("code", """from endpoint_runbook import deploy
 
-dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, model_data_url=model_data_url,
-                     copy_from_config=copy_from_config, image_uri=image_uri, execution_role_arn=execution_role_arn,
-                     environment=environment, instance_type=instance_type, instance_count=instance_count,
-                     output_path=output_path, failure_path=failure_path, success_topic=success_topic,
-                     error_topic=error_topic, smoke_input=smoke_input)
+dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, mode=mode, rollback=rollback,
+                     model_data_url=model_data_url, copy_from_config=copy_from_config, image_uri=image_uri,
+                     execution_role_arn=execution_role_arn, environment=environment, instance_type=instance_type,
+                     instance_count=instance_count, output_path=output_path, failure_path=failure_path,
+                     success_topic=success_topic, error_topic=error_topic, smoke_input=smoke_input,
+                     rollback_timeout=wait_timeout, progress=rb.progress)
 rb.show_deploy(dep)"""),
         ("md", "## Create the model, the async endpoint config and the endpoint"),
         ("code", "rb.show_deploy(deploy.create(dep))"),
-        ("md", "## Wait for InService (bounded)"),
+        ("md", "## Wait for InService (bounded; in place: the blue/green update and its wait)"),
         ("code", "rb.show_deploy(deploy.wait(dep, timeout=wait_timeout, progress=rb.progress))"),
         ("md", "## The smoke request: a real async request must come back"),
         ("code", """result = deploy.smoke(dep, timeout=smoke_timeout, progress=rb.progress)
@@ -142,7 +143,8 @@ Unset values come from step 3's record; to run this step alone, set `fixed_endpo
 
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
-                    progress=rb.progress)"""),
+                    replay_failed=replay_failed, replay_window_minutes=replay_window_minutes,
+                    replay_concurrency=replay_concurrency, progress=rb.progress)"""),
         ("md", "## Results"),
         ("code", "rb.show_verify(result, aws)"),
     ],
@@ -163,11 +165,12 @@ type the name in the box below the plan and press the button. To run this step a
 
 result = cleanup.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, confirm=confirm, dry_run=dry_run,
                      force=force, include_outputs=include_outputs, recent_minutes=recent_minutes,
-                     progress=rb.progress)
+                     release_rollback=release_rollback, progress=rb.progress)
 rb.show_cleanup(result)"""),
         ("md", "## Confirm in Studio (headless runs use the `confirm` parameter instead)"),
         ("code", """confirm_box = rb.cleanup_confirm(result, aws, run_dir=run_dir, force=force,
-                                 include_outputs=include_outputs, recent_minutes=recent_minutes)"""),
+                                 include_outputs=include_outputs, recent_minutes=recent_minutes,
+                                 release_rollback=release_rollback)"""),
     ],
 }
 

@@ -6,6 +6,7 @@ import os
 import socket
 
 import pytest
+from stacks import running_stack
 
 # Reliability report (issue 8 item 5): writes runs/reliability-report.json, fails the session on loss.
 pytest_plugins = ["conftest_reliability"]
@@ -13,8 +14,10 @@ pytest_plugins = ["conftest_reliability"]
 # No test may ever reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+# Fake credentials shaped like real ones (an AKIA… key id, a 40-character secret), so that the secrets scan of
+# executed notebooks and records is meaningful: a leak of the run's own credentials would be found.
+os.environ["AWS_ACCESS_KEY_ID"] = "AKIAERBTESTRUNFAKE42"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "erbTestRunFake/SecretKey+NotReal01234567"
 os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
@@ -49,12 +52,8 @@ def aws(moto_url):
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory):
     """A real local stack (moto + model hosting) on a free loopback port, for the whole session."""
-    from endpoint_runbook.local import stack
-
-    state_dir = tmp_path_factory.mktemp("local-stack")
-    info = stack.up(port=0, state_dir=state_dir, startup_timeout=120)
-    yield info
-    stack.down(state_dir)
+    with running_stack(tmp_path_factory, "local-stack", startup_timeout=120) as info:
+        yield info
 
 
 @pytest.fixture()
@@ -67,15 +66,8 @@ def stack_aws(local_stack):
 @pytest.fixture(scope="session")
 def incident_stack(tmp_path_factory):
     """A local stack seeded with the stygig-incident scenario (its own stack: tests may change it)."""
-    from endpoint_runbook.local import scenarios, stack
-
-    state_dir = tmp_path_factory.mktemp("incident-stack")
-    info = stack.up(port=0, state_dir=state_dir, startup_timeout=180)
-    try:
-        scenarios.seed("stygig-incident", info.url)
+    with running_stack(tmp_path_factory, "incident-stack", startup_timeout=180, scenario="stygig-incident") as info:
         yield info
-    finally:
-        stack.down(state_dir)
 
 
 @pytest.fixture()

@@ -189,7 +189,7 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(aws, tmp_pa
                                                        "result_sha256": w.sha})
     before = inventory(w.sm)
     with pytest.raises(deploy.PreflightFailed) as e:
-        deploy.run(aws, run_dir=str(tmp_path), smoke_input=f"s3://{w.bucket}/nope.png", poll_seconds=0.1)
+        deploy.run(aws, run_dir=str(tmp_path), mode="new-endpoint", smoke_input=f"s3://{w.bucket}/nope.png", poll_seconds=0.1)
     codes = {f.code for f in e.value.findings if f.severity == "error"}
     assert codes == {"role-not-found", "topic-not-found", "model-data-not-found", "output-bucket-not-found",
                      "smoke-input-not-found"}
@@ -203,7 +203,7 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(aws, tmp_pa
 
 def test_preflight_names_missing_parameters_without_records(aws, tmp_path):
     with pytest.raises(deploy.PreflightFailed) as e:
-        deploy.run(aws, run_dir=str(tmp_path))
+        deploy.run(aws, run_dir=str(tmp_path), mode="new-endpoint")
     missing = {f.evidence[0] for f in e.value.findings if f.code == "missing-parameter"}
     assert missing >= {"model_data_url", "instance_type", "execution_role_arn", "async_config", "smoke_input"}
     assert any(f.code == "image-unknown" for f in e.value.findings)
@@ -213,7 +213,7 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
     w = _World(aws)
     records.write_record(tmp_path, "diagnose", w.diagnose())
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": w.archive, "result_sha256": w.sha})
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), max_concurrent_invocations=2,
+    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", max_concurrent_invocations=2,
                               smoke_input=f"s3://{w.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png")
     assert not [f for f in findings if f.severity == "error"]
     assert p.model_data_url == w.archive and p.archive_sha256 == w.sha and p.archive_digest_source == "rebuild record"
@@ -234,7 +234,7 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
         "VariantName": "AllTraffic", "ModelName": f"other-{w.tag}", "InstanceType": "ml.m5.xlarge",
         "InitialInstanceCount": 1}])
     w.sm.create_endpoint(EndpointName=f"other-{w.tag}", EndpointConfigName=f"other-{w.tag}")
-    p2, _ = deploy.plan(aws, run_dir=str(tmp_path), endpoint_name=f"other-{w.tag}")
+    p2, _ = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", endpoint_name=f"other-{w.tag}")
     assert "endpoint-exists" in {f.code for f in deploy.preflight(aws, p2)}
     w.sm.delete_endpoint(EndpointName=f"other-{w.tag}")
 
@@ -245,11 +245,11 @@ def test_image_from_the_sdk_when_no_record_names_one(aws, tmp_path, monkeypatch)
     del rec["endpoint"]["image"]
     records.write_record(tmp_path, "diagnose", rec)
     monkeypatch.setitem(sys.modules, "sagemaker", None)
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), model_data_url=w.archive, framework_version="2.1.0",
+    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
                               py_version="py310")
     assert [f.code for f in findings if f.severity == "error"] == ["sagemaker-sdk-missing"]
     _fake_sdk(monkeypatch, major=3)
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), model_data_url=w.archive, framework_version="2.1.0",
+    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
                               py_version="py310")
     assert p.image_source == "sagemaker sdk" and p.image_uri.endswith(":2.1.0-cpu-py310")
     assert p.archive_digest_source == "etag"  # no rebuild record for this URL
@@ -273,7 +273,7 @@ def shared_fixed_deployment(request: pytest.FixtureRequest, stack_url: str, tmp_
     run_dir = tmp_root / "run"
     records.write_record(run_dir, "diagnose", diagnose_record_from(sm, NAMES.endpoint))
     records.write_record(run_dir, "rebuild_archive", {"target_uri": uri, "result_sha256": sha})
-    params = {"run_dir": str(run_dir), "name_prefix": f"tdep{tag}", "poll_seconds": 1.0, "wait_timeout": 300,
+    params = {"run_dir": str(run_dir), "mode": "new-endpoint", "name_prefix": f"tdep{tag}", "poll_seconds": 1.0, "wait_timeout": 300,
                   "smoke_timeout": 180, "progress": lambda _m: None}
     _SHARED.update(aws=aws, run_dir=run_dir, params=params, archive=uri, sha=sha, tag=tag)
 
@@ -335,7 +335,7 @@ def test_bad_model_data_fails_the_endpoint_with_its_reason(incident_aws, tmp_pat
     records.write_record(tmp_path, "diagnose", diagnose_record_from(sm, NAMES.endpoint))
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": uri, "result_sha256": sha})
     with pytest.raises(CheckFailed) as e:
-        deploy.run(incident_aws, run_dir=str(tmp_path), name_prefix=f"tbad{tag}", poll_seconds=0.5,
+        deploy.run(incident_aws, run_dir=str(tmp_path), mode="new-endpoint", name_prefix=f"tbad{tag}", poll_seconds=0.5,
                    wait_timeout=120, progress=lambda _m: None)
     saved = records.read_record(tmp_path, "deploy")
     try:
@@ -357,7 +357,7 @@ def test_in_service_is_not_enough_the_smoke_request_catches_the_crash_loop(incid
     records.write_record(tmp_path, "diagnose", diagnose_record_from(sm, NAMES.endpoint))
     broken = f"s3://{NAMES.bucket}/{NAMES.archive_key}"
     with pytest.raises(CheckFailed) as e:
-        deploy.run(incident_aws, run_dir=str(tmp_path), model_data_url=broken, name_prefix=f"tbrk{tag}",
+        deploy.run(incident_aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=broken, name_prefix=f"tbrk{tag}",
                    poll_seconds=0.5, wait_timeout=180, smoke_timeout=20, progress=lambda _m: None)
     saved = records.read_record(tmp_path, "deploy")
     try:

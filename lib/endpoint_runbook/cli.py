@@ -71,6 +71,17 @@ def _check_archive(args: argparse.Namespace) -> int:
     """One line per finding (``SEVERITY code: message``); exit 1 on an error (or a warning with --strict)."""
     from .archive import Limits, check_archive
     from .imports import exit_code
+    from .serving.image_profiles import profile_for_image
+
+    profile = profile_for_image(args.image)
+    if args.image:
+        _say(f"INFO image-profile: imports resolved against the profile of {profile.name} (for {args.image})")
+    else:
+        _say(f"INFO image-profile: imports resolved against the newest PyTorch inference image's profile "
+             f"({profile.name}); pass --image URI for the endpoint's own")
+    for note in profile.notes if args.image else ():
+        _say(f"WARNING image-profile: {note.removeprefix('WARNING: ')}" if note.startswith("WARNING")
+             else f"INFO image-profile: {note}")
 
     s3 = None
     try:
@@ -78,7 +89,8 @@ def _check_archive(args: argparse.Namespace) -> int:
             from .aws import Aws, AwsParams
 
             s3 = Aws(AwsParams()).client("s3")
-        findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members))
+        findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members),
+                                 image_modules=profile.modules)
     except RunbookError as e:
         _say(f"ERROR {e.code}: {e}")
         return 1
@@ -161,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the entry script under code/ (default: $SAGEMAKER_PROGRAM or inference.py)")
     check.add_argument("--max-members", type=int, default=50_000, help="stop reading past this many members")
     check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("--image", help="the serving image URI (e.g. 763104351884.dkr.ecr.<region>.amazonaws.com/"
+                       "pytorch-inference:2.1.0-cpu-py310): imports resolve against what it ships "
+                       "(default: the newest PyTorch inference image)")
     check.set_defaults(func=_check_archive)
 
     explain = sub.add_parser("explain-logs", help="classify a pasted or exported model-container log offline "
@@ -177,7 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="where executed notebooks and records go (default runs/<run-id>)")
     run.add_argument("--kernel", help="Jupyter kernel name (default: this environment's)")
     run.set_defaults(func=lambda a: __import__("endpoint_runbook.runner", fromlist=["x"]).run_main(a))
+
+    rb = sub.add_parser("rollback", help="put an endpoint fixed in place back on its previous endpoint config")
+    rb.add_argument("endpoint", help="the endpoint's name")
+    rb.add_argument("--run-dir", help="the run dir of the in-place deploy (else the config's previous-config tag)")
+    rb.add_argument("--to-config", help="the endpoint config to return to (default: the recorded previous one)")
+    rb.add_argument("--wait-timeout", type=float, default=900.0, help="seconds to wait for the update (default 900)")
+    rb.add_argument("--region", help="AWS region (default: the profile's / AWS_DEFAULT_REGION)")
+    rb.add_argument("--profile", help="AWS profile")
+    rb.set_defaults(func=_rollback)
     return ap
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from .aws import Aws, AwsParams
+    from .inplace import rollback
+
+    aws = Aws(AwsParams(region=args.region, profile=args.profile, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
+    r = rollback(aws, args.endpoint, run_dir=args.run_dir, to_config=args.to_config, wait_timeout=args.wait_timeout,
+                 progress=_say)
+    _say(f"{r.endpoint_name}: {r.from_config} → {r.to_config} ({r.previous_from}); {r.endpoint_status} "
+         f"in {r.seconds:.1f} s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

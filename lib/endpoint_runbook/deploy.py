@@ -10,6 +10,12 @@ Preflight runs before anything is created and reports every problem at once: rol
 failure bucket paths, SNS topics, botocore new enough for ``S3FailurePath``, the smoke input, the image,
 name conflicts.
 
+Two modes. ``in-place`` (the default when the broken endpoint exists) keeps the endpoint's name: a new
+endpoint config copies the serving one (variant name, instance type/count, AsyncInferenceConfig, tags) with
+the fixed model, ``UpdateEndpoint`` shifts traffic blue/green, the previous config is recorded (in the record
+and as a tag on the new config) for :func:`endpoint_runbook.inplace.rollback`, and the smoke request goes to
+the same name. ``new-endpoint`` creates a new endpoint beside the broken one (the seed's procedure).
+
 Values left unset come from the diagnose record (``01-diagnose.json``: ``endpoint`` = name, config_name,
 model_name, image, model_data_url, environment, execution_role_arn, instance_type, instance_count,
 async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
@@ -37,11 +43,23 @@ from . import records
 from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import CheckFailed, InputError, RunbookError
 from .findings import Finding
+from .inplace import (
+    IN_PROGRESS,
+    MODES,
+    TAG_PREVIOUS_CONFIG,
+    copied_tags,
+    copied_variant,
+    describe_config_or_none,
+    previous_config_of,
+    update_and_wait,
+)
+from .inplace import rollback as rollback_endpoint
 from .invoke import RequestResult, guess_content_type, invoke_and_wait
 from .progress import Progress
 from .s3 import parse_s3_uri
 
 __all__ = [
+    "MODES",
     "TAG_ARCHIVE",
     "TAG_RUN_ID",
     "TAG_SOURCE",
@@ -133,10 +151,11 @@ def model_name_for(prefix: str, archive_sha256: str, *, image: str, model_data_u
 
 
 def config_name_for(prefix: str, archive_sha256: str, *, model_name: str, instance_type: str, instance_count: int,
-                    async_config: dict[str, Any]) -> str:
-    """``<prefix>-async-fixed-<sha12>-<spec6>``: the archive's sha256, and a digest of the config."""
+                    async_config: dict[str, Any], variant: str | dict[str, Any] = VARIANT) -> str:
+    """``<prefix>-async-fixed-<sha12>-<spec6>``: the archive's sha256, and a digest of the config (``variant``:
+    its name, or the whole copied variant of an in-place config)."""
     spec = _digest({"model": model_name, "instance_type": instance_type, "instance_count": instance_count,
-                    "async": async_config, "variant": VARIANT})
+                    "async": async_config, "variant": variant})
     return _compose(prefix, "async-fixed", archive_sha256[:12], spec[:6])
 
 
@@ -211,7 +230,11 @@ class DeployPlan:
     model_name: str | None = None
     endpoint_config_name: str | None = None
     endpoint_name: str | None = None
-    endpoint_action: str = "create"  # create | reuse
+    endpoint_action: str = "create"  # create | reuse | update (in-place)
+    mode: str = "new-endpoint"  # in-place | new-endpoint
+    previous_endpoint_config_name: str | None = None  # in-place: the config the update replaces
+    previous_model_name: str | None = None
+    variant: dict[str, Any] | None = None  # in-place: the previous config's variant, with the fixed model
     replaces_failed_endpoint: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
@@ -231,8 +254,8 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
          execution_role_arn: str | None = None, environment: dict[str, str] | None = None,
          async_config: dict[str, Any] | None = None, max_concurrent_invocations: int | None = None,
          smoke_input: str | None = None, smoke_content_type: str | None = None,
-         run_id: str | None = None, copy_from_config: str | None = None, output_path: str | None = None,
-         failure_path: str | None = None, success_topic: str | None = None,
+         run_id: str | None = None, mode: str | None = None, copy_from_config: str | None = None,
+         output_path: str | None = None, failure_path: str | None = None, success_topic: str | None = None,
          error_topic: str | None = None) -> tuple[DeployPlan, list[Finding]]:
     """Resolve every value (parameter → ``copy_from_config`` → record → default) without changing anything;
     problems come back as findings so that preflight can report them together. ``output_path``,
@@ -261,6 +284,11 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                     ("run dir", Path(run_dir).name)),
         source_endpoint={k: src.get(k) for k in ("name", "config_name", "model_name") if src.get(k)},
     )
+    prev_cfg = _resolve_mode(aws, p, mode, endpoint_name, prev, findings, sources)
+    if prev_cfg is not None:  # in-place: the serving config's values stand in for the diagnose record's
+        v0 = (prev_cfg.get("ProductionVariants") or [{}])[0]
+        src = {**src, "instance_type": v0.get("InstanceType"), "instance_count": v0.get("InitialInstanceCount"),
+               "async_config": prev_cfg.get("AsyncInferenceConfig") or src.get("async_config")}
     p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.get("target_uri")))
     if not p.model_data_url:
         findings.append(_missing("model_data_url", "pass the fixed archive's s3:// URI, or run rebuild_archive."))
@@ -348,11 +376,16 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     if p.archive_sha256 and p.image_uri and p.model_data_url and p.execution_role_arn:
         p.model_name = model_name_for(p.prefix, p.archive_sha256, image=p.image_uri, model_data_url=p.model_data_url,
                                       environment=p.environment, role_arn=p.execution_role_arn)
+        if prev_cfg is not None:
+            p.variant = copied_variant(prev_cfg, p.model_name, instance_type=p.instance_type,
+                                       instance_count=p.instance_count)
         if p.instance_type and p.async_config:
             p.endpoint_config_name = config_name_for(p.prefix, p.archive_sha256, model_name=p.model_name,
                                                      instance_type=p.instance_type, instance_count=p.instance_count,
-                                                     async_config=p.async_config)
-    if endpoint_name:
+                                                     async_config=p.async_config, variant=p.variant or VARIANT)
+    if endpoint_name and p.mode == "in-place":
+        pass  # the endpoint fixed in place (checked in _resolve_mode)
+    elif endpoint_name:
         p.endpoint_name = endpoint_name
         sources["endpoint_name"] = "parameter"
         if not valid_name(endpoint_name):
@@ -403,6 +436,49 @@ def _with_async_parts(aic: dict[str, Any] | None, sources: dict[str, str], **par
         where[last] = value
         sources[name] = "parameter"
     return aic
+
+
+def _resolve_mode(aws: Aws, p: DeployPlan, mode: str | None, endpoint_name: str | None, prev: dict[str, Any],
+                  findings: list[Finding], sources: dict[str, str]) -> dict[str, Any] | None:
+    """Decide the mode; for in-place, the endpoint and the config it replaces (returned, described)."""
+    if mode is not None and mode not in MODES:
+        findings.append(Finding("bad-mode", "error", f"mode {mode!r} is not one of {', '.join(MODES)}.", [mode]))
+        return None
+    target = endpoint_name if mode == "in-place" and endpoint_name else p.source_endpoint.get("name")
+    sm = aws.client("sagemaker")
+    ep = _describe(sm.describe_endpoint, EndpointName=target) if target else None
+    if mode == "new-endpoint" or (mode is None and ep is None):
+        p.mode = "new-endpoint"
+        sources["mode"] = "parameter" if mode else "default (no broken endpoint to fix in place)"
+        return None
+    p.mode = "in-place"
+    sources["mode"] = "parameter" if mode else "default (the broken endpoint exists)"
+    if ep is None:
+        findings.append(Finding("endpoint-not-found", "error", f"mode in-place needs the endpoint to fix, but "
+                                f"{target or '(none named)'} does not exist: run diagnose on it, or use mode "
+                                "new-endpoint.", [target or ""]))
+        return None
+    p.endpoint_name, p.endpoint_action = target, "update"
+    sources["endpoint_name"] = "the broken endpoint (in place)"
+    # The config the update replaces: this run's record (a rerun), else what the endpoint serves now, else
+    # (the endpoint already serves a runbook config) that config's previous-config tag.
+    previous = None
+    if prev.get("mode") == "in-place" and prev.get("endpoint_name") == target:
+        previous = prev.get("previous_endpoint_config_name")
+        sources["previous_endpoint_config_name"] = "deploy record"
+    if not previous:
+        previous = previous_config_of(sm, ep) or ep.get("EndpointConfigName")
+        sources["previous_endpoint_config_name"] = "endpoint"
+    p.previous_endpoint_config_name = previous
+    cfg = describe_config_or_none(sm, previous)
+    if cfg is None:
+        findings.append(Finding("previous-config-not-found", "error", f"The endpoint config {previous} that "
+                                f"{target} served no longer exists: nothing to copy. Use mode new-endpoint.",
+                                [previous or ""]))
+        return None
+    p.previous_model_name = ((cfg.get("ProductionVariants") or [{}])[0]).get("ModelName")
+    p.source_endpoint.setdefault("config_arn", cfg.get("EndpointConfigArn"))
+    return cfg
 
 
 # ---------------------------------------------------------------------------------------------- preflight
@@ -532,9 +608,25 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
         out.extend(_check_existing_model(sm, p))
     if p.endpoint_config_name:
         out.extend(_check_existing_config(sm, p))
-    if p.endpoint_config_name:
+    if p.endpoint_config_name and p.mode == "in-place":
+        out.extend(_choose_in_place(sm, p))
+    elif p.endpoint_config_name:
         out.extend(_choose_endpoint(sm, p, previous or {}))
     return out
+
+
+def _choose_in_place(sm: Any, p: DeployPlan) -> list[Finding]:
+    """Update unless the endpoint already serves (or is updating to) this plan's config."""
+    ep = _describe(sm.describe_endpoint, EndpointName=p.endpoint_name) or {}
+    pending = (ep.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if ep.get("EndpointConfigName") == p.endpoint_config_name and ep.get("EndpointStatus") not in IN_PROGRESS:
+        p.endpoint_action = "reuse"
+    elif ep.get("EndpointStatus") in ("Deleting", "OutOfService"):
+        return [Finding("endpoint-unusable", "error", f"The endpoint {p.endpoint_name} is {ep['EndpointStatus']}: "
+                        "it cannot be updated in place; use mode new-endpoint.", [p.endpoint_name or ""])]
+    elif pending == p.endpoint_config_name:
+        p.endpoint_action = "update"  # our update is in progress: wait for it
+    return []
 
 
 def _describe(call: Callable[..., dict[str, Any]], **kw: Any) -> dict[str, Any] | None:
@@ -555,7 +647,7 @@ def _model_matches(d: dict[str, Any], p: DeployPlan) -> bool:
 
 def _config_matches(d: dict[str, Any], p: DeployPlan) -> bool:
     v = (d.get("ProductionVariants") or [{}])[0]
-    return (v.get("ModelName") == p.model_name and v.get("InstanceType") == p.instance_type
+    return (v.get("ModelName") == p.model_name and v.get("VariantName") == (p.variant or {}).get("VariantName", VARIANT) and v.get("InstanceType") == p.instance_type
             and int(v.get("InitialInstanceCount") or 0) == p.instance_count
             and _norm(d.get("AsyncInferenceConfig")) == _norm(p.async_config))
 
@@ -648,8 +740,12 @@ def wait_for_endpoint(sm: Any, name: str, *, timeout: float, poll_seconds: float
 @dataclass
 class DeployResult:
     ok: bool = False
-    status: str = "not-started"  # preflight-failed | endpoint-failed | timeout | smoke-failed | deployed | error
-    #                             (between sub-steps: planned, created, in-service)
+    status: str = "not-started"  # preflight-failed | endpoint-failed | update-failed | timeout | smoke-failed |
+    #                               deployed | rolled-back | error (between sub-steps: planned, created, in-service)
+    mode: str | None = None  # in-place | new-endpoint
+    previous_endpoint_config_name: str | None = None  # in-place: what a rollback returns to
+    previous_model_name: str | None = None
+    rollback: dict[str, Any] | None = None  # the last rollback of this endpoint (inplace.RollbackResult)
     run_id: str | None = None
     endpoint_name: str | None = None
     endpoint_arn: str | None = None
@@ -709,23 +805,33 @@ def run(
     smoke_timeout: float = 300,
     poll_seconds: float = 5.0,
     run_id: str | None = None,
+    mode: str | None = None,
+    rollback: bool = False,
     progress: Callable[[str], Any] | None = None,
     **alone: Any,
 ) -> DeployResult:
     """Deploy the fixed archive as an async endpoint and prove it serves; write ``03-deploy.json``.
 
-    The four sub-steps (:func:`prepare`, :func:`create`, :func:`wait`, :func:`smoke`) in one call.
+    mode: ``in-place`` (update the broken endpoint; the default when it exists) or ``new-endpoint``.
+    rollback: instead of deploying, put the endpoint of this run's in-place deploy back on its previous config.
+    ``alone``: :func:`plan`'s parameters for running without records (``copy_from_config``, the async paths
+    and topics). The four sub-steps (:func:`prepare`, :func:`create`, :func:`wait`, :func:`smoke`) in one call.
+
     Raises (after writing the record): PreflightFailed (``preflight-failed``, nothing created), CheckFailed
     ``endpoint-failed`` (FailureReason + log evidence), ``deploy-timeout``, ``smoke-failed`` (the failure
     object or timeout + log evidence).
     """
+    if rollback:
+        return _rollback_step(aws, run_dir=run_dir, endpoint_name=endpoint_name, wait_timeout=wait_timeout,
+                              poll_seconds=poll_seconds, progress=progress)
     dep = prepare(aws, run_dir=run_dir, model_data_url=model_data_url, archive_sha256=archive_sha256,
                   endpoint_name=endpoint_name, name_prefix=name_prefix, image_uri=image_uri,
                   framework=framework, framework_version=framework_version, py_version=py_version,
                   instance_type=instance_type, instance_count=instance_count,
                   execution_role_arn=execution_role_arn, environment=environment,
                   async_config=async_config, max_concurrent_invocations=max_concurrent_invocations,
-                  smoke_input=smoke_input, smoke_content_type=smoke_content_type, run_id=run_id, **alone)
+                  smoke_input=smoke_input, smoke_content_type=smoke_content_type, run_id=run_id, mode=mode,
+                  **alone)
     create(dep)
     wait(dep, timeout=wait_timeout, poll_seconds=poll_seconds, progress=progress)
     return smoke(dep, timeout=smoke_timeout, progress=progress)
@@ -763,16 +869,26 @@ def _recording(dep: Deployment) -> Any:
             raise
 
 
-def prepare(aws: Aws, *, run_dir: str, **plan_kw: Any) -> Deployment:
+def prepare(aws: Aws, *, run_dir: str, rollback: bool = False, rollback_timeout: float = 900,
+            poll_seconds: float = 5.0, progress: Callable[[str], Any] | None = None,
+            **plan_kw: Any) -> Deployment:
     """Sub-step 1, preflight: resolve the plan (:func:`plan`'s parameters) and check it; nothing is created.
-    Raises PreflightFailed (after writing the record) when any finding is an error."""
+    Raises PreflightFailed (after writing the record) when any finding is an error. With ``rollback``, the
+    endpoint of this run's in-place deploy goes back on its previous config instead, and the later sub-steps
+    have nothing to do."""
     dep = Deployment(aws, run_dir, None, DeployResult(
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")), time.monotonic())
+    if rollback:
+        dep.result = _rollback_step(aws, run_dir=run_dir, endpoint_name=plan_kw.get("endpoint_name"),
+                                    wait_timeout=rollback_timeout, poll_seconds=poll_seconds, progress=progress)
+        return dep
     result = dep.result
     with _recording(dep):
         p, findings = plan(aws, run_dir=run_dir, **plan_kw)
         dep.plan = p
-        result.run_id = p.run_id
+        result.run_id, result.mode = p.run_id, p.mode
+        result.previous_endpoint_config_name, result.previous_model_name = (p.previous_endpoint_config_name,
+                                                                            p.previous_model_name)
         findings += preflight(aws, p, previous=records.read_record(run_dir, "deploy"))
         result.plan = p.to_dict()
         result.preflight = findings
@@ -794,7 +910,10 @@ def _planned(dep: Deployment) -> DeployPlan:
 
 
 def create(dep: Deployment) -> DeployResult:
-    """Sub-step 2: the model, the async endpoint config and the endpoint (each reused when it exists)."""
+    """Sub-step 2: the model and the async endpoint config (each reused when it exists), and a new endpoint
+    (mode new-endpoint). In place, the endpoint is updated by :func:`wait`."""
+    if dep.result.status == "rolled-back":
+        return dep.result
     p, result = _planned(dep), dep.result
     with _recording(dep):
         sm = dep.aws.client("sagemaker")
@@ -803,20 +922,25 @@ def create(dep: Deployment) -> DeployResult:
                                        ModelName=p.model_name, ExecutionRoleArn=p.execution_role_arn, Tags=p.tags,
                                        PrimaryContainer={"Image": p.image_uri, "ModelDataUrl": p.model_data_url,
                                                          "Environment": p.environment}), "ModelArn")
+        variant = p.variant or {"VariantName": VARIANT, "ModelName": p.model_name,
+                                "InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type,
+                                "InitialVariantWeight": 1.0}
+        config_tags = p.tags
+        if p.mode == "in-place":  # the broken config's own tags, ours, and the way back
+            config_tags = copied_tags(sm, p.source_endpoint.get("config_arn"), [
+                *p.tags, {"Key": TAG_PREVIOUS_CONFIG, "Value": p.previous_endpoint_config_name or ""}])
         result.endpoint_config_arn = _ensure(
             result, "endpoint_config", p.endpoint_config_name,
             lambda: sm.describe_endpoint_config(EndpointConfigName=p.endpoint_config_name),
             lambda: sm.create_endpoint_config(
-                EndpointConfigName=p.endpoint_config_name, Tags=p.tags, AsyncInferenceConfig=p.async_config,
-                ProductionVariants=[{"VariantName": VARIANT, "ModelName": p.model_name,
-                                     "InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type,
-                                     "InitialVariantWeight": 1.0}]),
+                EndpointConfigName=p.endpoint_config_name, Tags=config_tags, AsyncInferenceConfig=p.async_config,
+                ProductionVariants=[variant]),
             "EndpointConfigArn")
         if p.endpoint_action == "reuse":
             result.actions["endpoint"] = "reused"
             if f"endpoint/{p.endpoint_name}" not in result.reused:
                 result.reused.append(f"endpoint/{p.endpoint_name}")
-        elif result.actions.get("endpoint") != "created":  # a rerun of this cell does not create twice
+        elif p.endpoint_action == "create" and result.actions.get("endpoint") != "created":  # rerun: not twice
             dep.created_at = time.monotonic()
             existing = _create("CreateEndpoint", lambda: sm.create_endpoint(
                 EndpointName=p.endpoint_name, EndpointConfigName=p.endpoint_config_name, Tags=p.tags),
@@ -834,14 +958,37 @@ def create(dep: Deployment) -> DeployResult:
 
 def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
          progress: Callable[[str], Any] | None = None) -> DeployResult:
-    """Sub-step 3: a bounded wait for InService; a failure or a timeout comes with its log evidence."""
+    """Sub-step 3: a bounded wait for InService (in place: UpdateEndpoint to the fixed config, blue/green, and
+    its wait); a failure or a timeout comes with its log evidence."""
+    if dep.result.status == "rolled-back":
+        return dep.result
     p, result, aws = _planned(dep), dep.result, dep.aws
     with _recording(dep):
-        d = wait_for_endpoint(aws.client("sagemaker"), p.endpoint_name, timeout=timeout, poll_seconds=poll_seconds,
-                              progress=progress)
+        sm = aws.client("sagemaker")
+        if p.endpoint_action == "update":
+            dep.created_at = time.monotonic()
+            d = update_and_wait(sm, p.endpoint_name, p.endpoint_config_name, timeout=timeout,
+                                poll_seconds=poll_seconds, progress=progress)
+            result.actions["endpoint"] = "updated"
+            result.timings["update_s"] = round(time.monotonic() - dep.created_at, 3)
+            if d["EndpointStatus"] not in IN_PROGRESS and d.get("EndpointConfigName") != p.endpoint_config_name:
+                result.endpoint_status, result.failure_reason = d["EndpointStatus"], d.get("FailureReason")
+                result.endpoint_config_name = d.get("EndpointConfigName")
+                result.log_evidence = _log_evidence(aws, p.endpoint_name, d, since=dep.created_at)
+                result.status = "update-failed"
+                cause = result.log_evidence["cause"]["summary"]
+                raise CheckFailed(f"the update of {p.endpoint_name} to {p.endpoint_config_name} failed; it stays on "
+                                  f"{d.get('EndpointConfigName')} ({d['EndpointStatus']}): "
+                                  f"{(d.get('FailureReason') or 'no FailureReason').rstrip('.')}. Log evidence: "
+                                  f"{cause}.", code="update-failed",
+                                  hint="The endpoint still serves its previous config. See log_evidence in "
+                                  "03-deploy.json; fix the archive, then rerun deploy.")
+        else:
+            d = wait_for_endpoint(sm, p.endpoint_name, timeout=timeout, poll_seconds=poll_seconds,
+                                  progress=progress)
         dep.described = d
         result.endpoint_arn, result.endpoint_status = d.get("EndpointArn"), d["EndpointStatus"]
-        if dep.created_at is not None and d["EndpointStatus"] == "InService":
+        if dep.created_at is not None and d["EndpointStatus"] == "InService" and p.endpoint_action != "update":
             result.timings["create_to_in_service_s"] = round(time.monotonic() - dep.created_at, 3)
         if d["EndpointStatus"] != "InService":
             result.failure_reason = d.get("FailureReason")
@@ -863,6 +1010,8 @@ def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
 
 def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], Any] | None = None) -> DeployResult:
     """Sub-step 4: a real async request (``/ping`` says nothing about the workers); writes the record."""
+    if dep.result.status == "rolled-back":
+        return dep.result
     p, result, aws = _planned(dep), dep.result, dep.aws
     if result.endpoint_status != "InService":
         raise InputError(f"{p.endpoint_name} is not known to be InService yet.", code="not-in-service",
@@ -895,6 +1044,23 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
     result.timings["total_s"] = round(time.monotonic() - dep.t0, 3)
     records.write_record(dep.run_dir, "deploy", result.to_dict())
     return result
+
+
+def _rollback_step(aws: Aws, *, run_dir: str, endpoint_name: str | None, wait_timeout: float,
+                   poll_seconds: float, progress: Callable[[str], Any] | None) -> DeployResult:
+    """deploy's ``rollback`` parameter: the endpoint of this run's in-place deploy back on its previous config."""
+    rec = records.read_record(run_dir, "deploy") or {}
+    name = endpoint_name or rec.get("endpoint_name")
+    if not name:
+        raise InputError("rollback: no endpoint named and no deploy record in this run dir.", code="missing-input",
+                         hint="Pass the endpoint name, or the run_dir of the in-place deploy.")
+    rb = rollback_endpoint(aws, name, run_dir=run_dir, wait_timeout=wait_timeout, poll_seconds=poll_seconds,
+                           progress=progress)
+    out = DeployResult(ok=rb.ok, status="rolled-back", run_id=rec.get("run_id"), endpoint_name=name,
+                       endpoint_status=rb.endpoint_status, endpoint_config_name=rb.to_config, mode=rec.get("mode"),
+                       previous_endpoint_config_name=rb.from_config, rollback=rb.to_dict(),
+                       started_at=rb.at)
+    return out
 
 
 def _create_failed(what: str, e: BaseException) -> CheckFailed:
@@ -931,8 +1097,10 @@ def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], d
     return r.get(arn_key)
 
 
-def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any]) -> dict[str, Any]:
+def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *, since: float | None = None) -> dict[str, Any]:
     created = d.get("CreationTime")
     start: Any = created - dt.timedelta(minutes=5) if isinstance(created, dt.datetime) else dt.timedelta(hours=1)
+    if since is not None:  # an update: the lines since it began (the new container's)
+        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=time.monotonic() - since + 5)
     read = logs_mod.read_endpoint_logs(aws.client("logs"), endpoint_name, start=start)
     return {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}

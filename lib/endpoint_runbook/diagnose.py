@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import archive, imports, logs
+from . import archive, backlog, imports, logs
 from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
@@ -145,7 +145,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None) -
     }, sources
 
 
-def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None) -> LoadCheck:
+def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
+                image: str | None = None) -> LoadCheck:
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -156,7 +157,7 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log)
+        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -417,7 +418,7 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
     read_archive(aws, d, expected_paths=expected_paths, progress=progress)
     resolve_imports(d, progress=progress)
     check_load(aws, d, progress=progress)
-    return conclude(d)
+    return conclude(aws, d)
 
 
 @dataclass
@@ -486,17 +487,13 @@ def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = 
 def resolve_imports(d: Diagnosing, *, progress: Callable[[str], None] | None = None) -> imports.ImportReport | None:
     """Sub-step 4: the serving code's imports, resolved as the container resolves them."""
     say = progress or (lambda _m: None)
-    facts, load_check, sources = d.facts, d.load_check, d.sources
+    facts, sources = d.facts, d.sources
     if not (facts.model_data_url and d.arch.get("readable")):
         return None
     say("resolving the serving code's imports")
-    image_modules = None
-    try:
-        from .serving.env import ensure_serving_env
+    from .serving.image_profiles import profile_for_image
 
-        image_modules = ensure_serving_env(log=say).image_modules() if load_check else None
-    except RunbookError:
-        image_modules = None
+    image_modules = profile_for_image(facts.image).modules  # what the endpoint's image ships
     req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
     names = {m["path"]: None for m in d.arch.get("members", []) if m["type"] == "file"}
     d.imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
@@ -515,17 +512,20 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
         return None
     say("load check in a clean serving environment")
     with named_aws_errors("reading the model archive"):
-        d.lc = _load_check(aws.client("s3"), facts.model_data_url, facts.program, say)
+        d.lc = _load_check(aws.client("s3"), facts.model_data_url, facts.program, say, facts.image)
     return d.lc
 
 
-def conclude(d: Diagnosing) -> Diagnosis:
-    """Sub-step 6: the verdict from the views read so far; writes ``01-diagnose.json``."""
+def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
+    """Sub-step 6: the queued requests (backlog) and the verdict from the views read so far; writes
+    ``01-diagnose.json``."""
     facts, log_ev, arch, imp, lc = d.facts, d.log_ev, d.arch, d.imp, d.lc
     findings: list[Finding] = list(imp.findings if imp else []) + list(lc.findings if lc else [])
     if facts.model_data_url:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
-    verdict = _verdict(facts, log_ev, arch, imp, lc, d.roots)
+    log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
+    findings += backlog_findings
+    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.roots)
     findings = _reconcile(findings, verdict, imp, lc)
     started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,

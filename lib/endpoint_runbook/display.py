@@ -288,7 +288,7 @@ def show_cleanup(report: Any) -> None:
 
 
 def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include_outputs: bool,
-                    recent_minutes: float) -> Any:
+                    recent_minutes: float, release_rollback: bool = False) -> Any:
     """In Studio, after a dry run: type the endpoint name and press the button to delete what the plan names.
     The deletion's report renders into the widget's own ``ipywidgets.Output`` (a button callback's output
     shows nowhere else) and is recorded in the run dir (``05-cleanup.json``). Headless runs never need it
@@ -308,7 +308,7 @@ def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include
             try:
                 result = cleanup.run(aws, run_dir=run_dir, endpoint_name=list(report.plan.endpoint_names),
                                      confirm=text, dry_run=False, force=force, include_outputs=include_outputs,
-                                     recent_minutes=recent_minutes)
+                                     recent_minutes=recent_minutes, release_rollback=release_rollback)
             except Exception as e:
                 _display(f"<p style='color:{_COLOUR['bad']}'><b>Cleanup failed</b>: {html.escape(str(e))}</p>"
                          f"<p>The record is in <code>{html.escape(run_dir)}</code>.</p>", f"Cleanup failed: {e}")

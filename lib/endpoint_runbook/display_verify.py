@@ -23,7 +23,7 @@ from .invoke import RequestResult
 from .s3 import parse_s3_uri
 from .verify import VerifyResult
 
-__all__ = ["deploy_html", "image_data_uri", "show_deploy", "show_verify", "verify_html"]
+__all__ = ["deploy_html", "image_data_uri", "replay_html", "show_deploy", "show_verify", "verify_html"]
 
 _MAX_IMAGE_BYTES = 2 * 1024 * 1024
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -216,12 +216,33 @@ def verify_html(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None
     """The verify result as one HTML fragment: figures, the results table, pictures (when ``aws`` is given
     and the outputs are recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs)."""
     r = _as_result(result)
-    parts = ["<div>", _figures_html(r), _table_html(r)]
+    parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay)]
     if aws is not None:
         parts.append(_pictures_html(r, aws.client("s3"), max_images=max_images, max_inputs=max_inputs,
                                     image_bucket=image_bucket))
     parts.append("</div>")
     return "".join(parts)
+
+
+def replay_html(replay: Mapping[str, Any] | None) -> str:
+    """The outage's failed requests: how many failed, were replayed and served; one row per request."""
+    if not replay:
+        return ""
+    c = replay.get("counts") or {}
+    again = _e(c.get("failed_again"))
+    head = (f"<h4>Replay of the failed requests ({_e(replay.get('window_start'))} → {_e(replay.get('window_end'))})"
+            f"</h4><p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
+            f"{_ok(_e(c.get('served')) + ' served')} · {_e(c.get('already_served'))} served "
+            f"before · {(_bad if c.get('failed_again') else _ok)(again + ' failed again')}"
+            f" · {_e(c.get('input_unknown'))} input unknown · concurrency {_e(replay.get('concurrency'))}"
+            + (f" · {_e(c.get('throughput_rps'))} req/s" if c.get("throughput_rps") else "") + "</p>")
+    rows = "".join(
+        "<tr>" + "".join(f"<td {_TD}>{v}</td>" for v in (
+            _e(r.get("original_id")), _e(r.get("input")), _e(r.get("replay_id")),
+            (_ok if r.get("status") in ("served", "already-served") else _bad)(_e(r.get("status"))),
+            _fmt_s(r.get("latency_s")))) + "</tr>" for r in replay.get("rows") or [])
+    heads = "".join(f"<th {_TH}>{h}</th>" for h in ("original id", "input", "replay id", "status", "latency"))
+    return head + (f"<table {_TABLE}><tr>{heads}</tr>{rows}</table>" if rows else "")
 
 
 def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, **kw: Any) -> None:
@@ -242,6 +263,8 @@ def deploy_html(result: Any) -> str:
         ("endpoint config", (f"{_e(d.get('endpoint_config_name'))} — "
                             f"{_e((d.get('actions') or {}).get('endpoint_config', '–'))}")),
         ("model", f"{_e(d.get('model_name'))} — {_e((d.get('actions') or {}).get('model', '–'))}"),
+        ("mode", _e(d.get("mode")) + (f" — previous config {_e(d.get('previous_endpoint_config_name'))} (the "
+                                      "rollback target)" if d.get("previous_endpoint_config_name") else "")),
         ("image", _e((d.get("plan") or {}).get("image_uri"))),
         ("model data", _e((d.get("plan") or {}).get("model_data_url"))),
     ]
@@ -260,6 +283,10 @@ def deploy_html(result: Any) -> str:
     for f in d.get("preflight") or []:
         if f.get("severity") != "info":
             rows.append((f"preflight: {_e(f.get('code'))}", f"{_e(f.get('severity'))} — {_e(f.get('message'))}"))
+    if d.get("rollback"):
+        rb = d["rollback"]
+        rows.append(("rollback", f"{_e(rb.get('from_config'))} → {_e(rb.get('to_config'))} "
+                     f"({_e(rb.get('endpoint_status'))}, {_fmt_s(rb.get('seconds'))})"))
     if d.get("error"):
         rows.append(("error", f"{_bad(_e(d['error'].get('code')))}: {_e(d['error'].get('message'))}"))
     return "<div>" + _rows(rows) + "</div>"

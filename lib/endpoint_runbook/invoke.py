@@ -183,13 +183,15 @@ def invoke_and_wait(
     index: int = 0,
     kind: str = "request",
     tick: Callable[[str], Any] | None = None,
+    inference_id: str | None = None,
 ) -> RequestResult:
     """Send one async request and wait (until the monotonic ``deadline``) for its output or failure object;
     with a ``watcher``, also for its SNS notification (at most ``notification_grace`` seconds after the S3
     outcome). Never raises for the request's own failure: that is in the returned :class:`RequestResult`.
+    ``inference_id``: the id to send (default a new uuid), e.g. a replay's id derived from the original's.
     """
     rr = RequestResult(index=index, kind=kind, input=input_uri, content_type=content_type)
-    rr.inference_id = str(uuid.uuid4())
+    rr.inference_id = inference_id or str(uuid.uuid4())
     if watcher is not None and watcher.active:
         watcher.watch(rr.inference_id)
         rr.notification_expected = True

@@ -14,7 +14,7 @@ from .aws import error_code, is_error
 from .findings import Finding
 from .invoke import parse_iso  # noqa: E402
 
-__all__ = ["TEMPORARY_QUEUE", "NotificationWatcher"]
+__all__ = ["TEMPORARY_QUEUE", "NotificationWatcher", "parse_notification"]
 
 #: ``queue_url=TEMPORARY_QUEUE`` always uses a temporary queue, even when a subscribed queue exists.
 TEMPORARY_QUEUE = "temporary"
@@ -37,6 +37,11 @@ def _parse_notification(body: str) -> dict[str, Any] | None:
     if not isinstance(doc, dict) or "inferenceId" not in doc:
         return None
     return doc
+
+
+def parse_notification(body: str) -> dict[str, Any] | None:
+    """An SQS message body → the SageMaker ``InferenceResult`` message, or None when it is not one."""
+    return _parse_notification(body)
 
 
 def _essentials(msg: dict[str, Any], topic: str | None) -> dict[str, Any]:
@@ -104,6 +109,11 @@ class NotificationWatcher:
                 return self
         self._create_temporary()
         return self
+
+    def subscribed_queue(self) -> str | None:
+        """An existing queue subscribed to every topic (None when there is none): the only place past
+        notifications can still be read."""
+        return self._find_existing()
 
     def _find_existing(self) -> str | None:
         per_topic: list[set[str]] = []

@@ -78,7 +78,10 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "full_check": Param(B, False, "also serve the rebuilt archive on TorchServe before upload"),
     },
     "deploy": {
-        "fixed_endpoint_name": Param(S, None, "the new endpoint; null: <prefix>-fixed-<timestamp>"),
+        "mode": Param(S, None, "in-place (UpdateEndpoint, same name) or new-endpoint; null: in-place when the "
+                               "broken endpoint exists"),
+        "rollback": Param(B, False, "instead of deploying: put the endpoint back on its recorded previous config"),
+        "fixed_endpoint_name": Param(S, None, "new-endpoint: the new endpoint; null: <prefix>-fixed-<timestamp>"),
         "model_data_url": Param(S, None, "s3:// fixed model.tar.gz; null: step 2's target"),
         "copy_from_config": Param(S, None, "endpoint config to copy image, role, environment, instances and "
                                            "async config from; null: step 1's endpoint"),
@@ -103,6 +106,9 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
         "health_patterns": Param(L, None, "lines a healthy start-up logs: regexes, or {label: regex}; null: "
                                           "TorchServe's 'WORKER_MODEL_LOADED' state change"),
+        "replay_failed": Param(B, False, "send again the requests that failed on the endpoint in the window"),
+        "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
+        "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),
     },
     "cleanup": {
         "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
@@ -111,6 +117,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "force": Param(B, False, "override the recent-traffic and verified-endpoint guards"),
         "include_outputs": Param(B, False, "also delete its async output/failure objects"),
         "recent_minutes": Param(F, 60, "an endpoint that served successfully this recently is kept"),
+        "release_rollback": Param(B, False, "after an in-place fix: delete the superseded config and model "
+                                            "(no rollback after that)"),
     },
 }
 

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,22 @@ def _cell_error(exc: BaseException) -> tuple[str, int | None]:
     return f"{ename}: {evalue}", getattr(exc, "exec_count", None)
 
 
+_SOCKETS: list[tempfile.TemporaryDirectory] = []  # one private dir per process, removed at exit
+
+
+def _kernel_config() -> Any:
+    """The kernels talk to papermill over IPC sockets in a private (0700) temporary directory instead of
+    loopback TCP: reachable by this user only, and ipykernel has no "running over TCP without encryption"
+    warning to print at every step. Elsewhere than POSIX, jupyter_client's default (TCP)."""
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return Config()
+    if not _SOCKETS:
+        _SOCKETS.append(tempfile.TemporaryDirectory(prefix="erb-kernel-"))
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(_SOCKETS[0].name, "kernel")}})
+
+
 def run_chain(params_file: str | Path, *, steps: list[str] | None = None, run_dir: str | Path | None = None,
               kernel: str | None = None, progress: Callable[[str], None] | None = None) -> RunSummary:
     say = progress or (lambda _m: None)
@@ -146,7 +163,7 @@ def _run_steps(summary: RunSummary, steps: list[str], params: dict[str, dict[str
         try:
             papermill.execute_notebook(str(nbdir / NOTEBOOKS[step]), str(out), parameters=values,
                                        kernel_name=kernel, cwd=str(run_dir), progress_bar=False,
-                                       log_output=False, report_mode=False)
+                                       log_output=False, report_mode=False, config=_kernel_config())
         except papermill.PapermillExecutionError as e:
             error, cell = _cell_error(e)
             summary.steps.append(StepOutcome(step, "failed", round(time.monotonic() - t0, 2), str(out),

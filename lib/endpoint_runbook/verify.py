@@ -28,6 +28,7 @@ import botocore.exceptions
 
 from . import logs as logs_mod
 from . import records
+from . import replay as replay_mod
 from .aws import Aws, error_code, is_error
 from .errors import CheckFailed, InputError, NotFoundError, RunbookError
 from .findings import Finding
@@ -142,6 +143,7 @@ class VerifyResult:
     started_at: str | None = None
     duration_s: float | None = None
     error: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = None  # replay_failed: ReplayReport.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -180,6 +182,10 @@ def run(
     notification_grace: float = 30.0,
     health_patterns: Iterable[str] | None = None,
     poll_seconds: float = 0.25,
+    replay_failed: bool = False,
+    replay_window_minutes: float = 180,
+    replay_concurrency: int = 4,
+    replay_queue_url: str | None = None,
     progress: Callable[[str], Any] | None = None,
 ) -> VerifyResult:
     """Verify an async endpoint with real requests; write ``04-verify.json``; CheckFailed if any failed.
@@ -190,6 +196,8 @@ def run(
     ``max(3, len(inputs) - 1)``; 0 = cold only). deadline_seconds: for the whole run. invocation_timeout:
     InvocationTimeoutSeconds (default 80 % of the deadline, ≤ 3600). queue_url: a queue subscribed to the
     topics, ``"temporary"`` to force a temporary one, None to find one or create a temporary one.
+    replay_failed: once the requests pass, send again every request that failed on this endpoint in the last
+    ``replay_window_minutes`` (``endpoint_runbook.replay``; at most ``replay_concurrency`` at once; never twice).
     """
     t0 = time.monotonic()
     deadline = t0 + deadline_seconds
@@ -286,6 +294,19 @@ def run(
         skipped = [r for r in result.requests if r.status == "skipped"]
         if skipped:
             result.problems.append(f"{len(skipped)} request(s) not sent: {skipped[0].failure_reason}")
+        if replay_failed and not result.problems:
+            rep = replay_mod.replay_failed(
+                aws, endpoint_name, output_path=result.output_path or "", failure_path=result.failure_path,
+                error_topic=note_cfg.get("ErrorTopic"), run_dir=run_dir, queue_url=replay_queue_url,
+                start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=replay_window_minutes),
+                end=dt.datetime.now(dt.timezone.utc), concurrency=replay_concurrency,
+                deadline_seconds=max(60.0, deadline - time.monotonic()), progress=progress)
+            result.replay = rep.to_dict()
+            result.findings.extend(rep.findings)
+            if not rep.ok:
+                c = rep.counts
+                result.problems.append(f"replay: {c['failed_again']} of {c['failed']} failed request(s) were not "
+                                       "served on replay (see replay.rows)")
         read = _health(aws, result, ep, health_patterns)
         result.ok = not result.problems
         if not result.ok:

@@ -83,8 +83,10 @@ def _person_notebooks(folder: Path, stack_url: str) -> dict[str, Path]:
     out = {}
     for step in STEPS:
         values = dict(params[step], endpoint_url=stack_url, run_dir=None)
+        if step == "deploy":  # the seed's procedure: a fixed endpoint beside the broken one, which 05 deletes
+            values.update(mode="new-endpoint")
         if step == "cleanup":  # the person confirms in the widget, not in the parameters
-            values.update(confirm="", dry_run=True)
+            values.update(confirm="", dry_run=True, release_rollback=False)
         out[step] = folder / NOTEBOOKS[step]
         papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS[step]), str(out[step]), parameters=values,
                                    prepare_only=True, progress_bar=False)

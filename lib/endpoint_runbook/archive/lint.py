@@ -81,7 +81,7 @@ def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None,
         if is_dir:
             under = [m for k, m in paths.items() if k.startswith(p + "/")]
             present = (p in paths and paths[p].type == "dir") or bool(under)
-            size = sum(m.size for m in under)
+            size = sum(m.size for m in under) if present else None
         else:
             present = p in paths and paths[p].type in ("file", "symlink", "hardlink")
             size = paths[p].size if present else None
@@ -106,9 +106,11 @@ def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None,
 
 
 def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inference.py", *,
-                  s3_client: Any = None, limits: Limits | None = None) -> list[Finding]:
-    """ArchiveInventory + layout lint + static import resolution of the serving code (no AWS call unless
-    ``source`` is an ``s3://`` URI; no load check: nothing is executed)."""
+                  s3_client: Any = None, limits: Limits | None = None,
+                  image_modules: set[str] | frozenset[str] | None = None) -> list[Finding]:
+    """Inventory + layout lint + static import resolution of the serving code (no AWS call unless
+    ``source`` is an ``s3://`` URI; no load check: nothing is executed). ``image_modules``: what the serving
+    image ships (``serving.image_profiles.profile_for_image(uri).modules``)."""
     from ..imports import archive_gate
 
     sources: dict[str, bytes] = {}
@@ -128,7 +130,7 @@ def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inf
     findings = list(inv.findings)
     if inv.complete:
         names = {p: None for p, m in inv.paths().items() if m.type == "file"}
-        findings += archive_gate(lint(inv, program), {**names, **sources}, program)[0]
+        findings += archive_gate(lint(inv, program), {**names, **sources}, program, image_modules=image_modules)[0]
     return findings
 
 

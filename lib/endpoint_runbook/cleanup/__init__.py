@@ -59,12 +59,15 @@ __all__ = [
 def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = None, confirm: str = "",
         dry_run: bool = True, force: bool = False, include_outputs: bool = False, output_prefix: str | None = None,
         keep: Iterable[str] = (), recent_minutes: float = 60.0, wait_timeout: float = 900.0,
-        poll_seconds: float = 5.0, progress: Progress = None) -> CleanupReport:
+        poll_seconds: float = 5.0, release_rollback: bool = False, progress: Progress = None) -> CleanupReport:
     """Plan (always), then delete unless ``dry_run``; record ``05-cleanup.json``.
 
     ``endpoint_name`` defaults to the endpoint step 1 diagnosed. A ``confirm`` that does not match the name(s)
     is rejected before any AWS call (also in a dry run when it is set). Raises ``CheckFailed`` after writing
     the record when a guard blocked the plan or something could not be deleted (rerun to finish).
+
+    After an in-place fix (the deploy record's mode), the fixed endpoint is never deleted: the plan is its
+    superseded config and model, deleted only with ``release_rollback`` (no way back after that).
     """
     if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
         diag = read_record(run_dir, "diagnose") or {}
@@ -76,9 +79,13 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     if previous and list(previous.get("endpoint_names") or []) != names:
         previous = None
     started = dt.datetime.now(dt.timezone.utc)
+    dep = read_record(run_dir, "deploy") or {}
+    in_place = ({dep["endpoint_name"]: dep.get("previous_endpoint_config_name") or ""}
+                if dep.get("mode") == "in-place" and dep.get("endpoint_name") in names else {})
     with named_aws_errors("planning the cleanup"):
         p = plan(aws, names, include_outputs=include_outputs, output_prefix=output_prefix, keep=keep,
-                 recent_minutes=recent_minutes, run_dir=run_dir, previous=previous, progress=progress)
+                 recent_minutes=recent_minutes, run_dir=run_dir, previous=previous, progress=progress,
+                 in_place=in_place, release_rollback=release_rollback)
     if dry_run:
         rep = CleanupReport(p, "dry-run", True, force, [], started.isoformat(timespec="seconds"),
                             round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))

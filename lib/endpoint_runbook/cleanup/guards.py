@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from ..aws import Aws, error_code, is_error
+from ..backlog import read_backlog
 from ..logs import log_group_name
 from ..records import read_record
 from .model import _AWS_ERRORS, _SUCCESS_LINE, IN_TRANSITION, Guard
@@ -112,6 +113,15 @@ def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[s
     if status in IN_TRANSITION:
         guards.append(Guard("in-transition", f"refuse: endpoint is {status}; wait until it settles",
                             [f"EndpointStatus {status}"]))
+    try:  # queued requests: SageMaker drops them with the endpoint
+        backlog = read_backlog(aws.client("cloudwatch"), name, now=now)
+        if backlog.requests:
+            guards.append(Guard("queued-requests", f"refuse: {backlog.requests} queued request(s) would be lost "
+                                "(ApproximateBacklogSize); let them drain, or fix the endpoint in place",
+                                [f"ApproximateBacklogSize {backlog.size:g} at {backlog.at}"]))
+    except _AWS_ERRORS as e:
+        guards.append(Guard("guard-unreadable", "refuse: could not read the backlog metrics to rule out queued "
+                            f"requests ({error_code(e) or type(e).__name__})", [str(e)[:300]]))
     if name in verified:
         guards.append(Guard("verified-endpoint", "refuse: this is the endpoint steps 3/4 deployed and verified",
                             [f"{verified[name]} names {name}"]))

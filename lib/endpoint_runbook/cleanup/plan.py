@@ -62,14 +62,17 @@ def _remembered(previous: dict[str, Any] | None, name: str) -> list[PlanItem]:
 def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool = False,
          output_prefix: str | None = None, keep: Iterable[str] = (), recent_minutes: float = 60.0,
          run_dir: str | None = None, previous: dict[str, Any] | None = None, max_objects: int = 10000,
-         now: dt.datetime | None = None, progress: Progress = None) -> CleanupPlan:
+         now: dt.datetime | None = None, progress: Progress = None, in_place: dict[str, str] | None = None,
+         release_rollback: bool = False) -> CleanupPlan:
     """The plan for deleting ``endpoint_names`` and what only they use. Changes nothing.
 
     ``keep``: names or ARNs to keep whatever else says. ``run_dir``: where 03-deploy/04-verify records name the
     verified endpoint (guarded). ``previous``: an earlier 05-cleanup record, so a named endpoint that is already
     gone still reaches the config/models/targets it had (a rerun after a partial failure finishes the job).
     ``output_prefix`` (with ``include_outputs``): only objects under this s3:// prefix, which must lie within
-    the config's S3OutputPath/S3FailurePath.
+    the config's S3OutputPath/S3FailurePath. ``in_place``: endpoint → the config an in-place fix superseded:
+    that endpoint is kept (it serves the fix) and only the superseded config and its model(s) are planned,
+    deleted only with ``release_rollback`` (they are the rollback's target).
     """
     names = parse_names(endpoint_names)
     if output_prefix is not None:
@@ -95,10 +98,22 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
     remembered_models: dict[str, str] = {}  # model → endpoint
     variants_of: dict[str, list[str]] = {}
     deleting_eps: set[str] = set()
+    in_place = dict(in_place or {})
+    rollback_cfgs: set[str] = set()
     for name in names:
         ep = inv.endpoints.get(name)
         if ep is None:
             ep = _describe_endpoint(sm, name)  # not listed yet/any more: ask once directly
+        if ep is not None and name in in_place:
+            add(PlanItem("endpoint", name, "keep", f"keep: fixed in place, serves {ep['config']}", "fixed-in-place",
+                         ep["arn"], name, detail={"status": ep["status"], "config": ep["config"],
+                                                  "superseded_config": in_place[name]}))
+            variants_of[name] = list(ep["variants"] or [])
+            if in_place[name] and in_place[name] != ep["config"]:
+                configs_of.setdefault(in_place[name], []).append(name)
+                if not release_rollback:
+                    rollback_cfgs.add(in_place[name])
+            continue
         if ep is None:
             old = _remembered(previous, name)
             old_ep = next((i for i in old if i.kind == "endpoint"), None)
@@ -187,6 +202,9 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
         if kept_by_user(cfg, info["arn"]):
             add(PlanItem("endpoint-config", cfg, "keep", "keep: asked to keep (keep parameter)", "asked-to-keep",
                          info["arn"], owner, detail=det))
+        elif cfg in rollback_cfgs and not others:
+            add(PlanItem("endpoint-config", cfg, "keep", f"keep: the rollback target of {owner} (fixed in place); "
+                         "set release_rollback to delete it", "rollback-target", info["arn"], owner, detail=det))
         elif others:
             add(PlanItem("endpoint-config", cfg, "keep", "keep: endpoint config also used by endpoint "
                          + ", ".join(others), "shared-config", info["arn"], owner,
@@ -208,6 +226,9 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
         users = [c for c in inv.model_users(m) if c not in deleting_cfgs]
         if kept_by_user(m, info["arn"]):
             add(PlanItem("model", m, "keep", "keep: asked to keep (keep parameter)", "asked-to-keep", info["arn"], owner))
+        elif users and set(users) <= rollback_cfgs:
+            add(PlanItem("model", m, "keep", f"keep: the model of the rollback target {', '.join(users)}; set "
+                         "release_rollback to delete it", "rollback-target", info["arn"], owner))
         elif users:
             def who(c: str) -> str:
                 eps = inv.config_users(c)

@@ -3,7 +3,8 @@
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
 from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
-environment). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
+environment of the model's image: its profile, picked from the model's ``Image``; an image without a profile
+gets the default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
 Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
@@ -35,11 +36,13 @@ import botocore.config
 
 from ..errors import RunbookError
 from ..s3 import parse_s3_uri
-from ..serving.env import ModelServer, ServingEnv, start_model_server
+from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
 
 _TS_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[,.](\d{3})")
+UPDATE_FAILURE = ("Failed to update endpoint to endpoint configuration {config}; the endpoint stays on its "
+                  "previous configuration. {reason}")
 PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
                 "Please check CloudWatch logs for this endpoint.")
 
@@ -114,6 +117,7 @@ class Container:
     failure_reason: str | None = None
     shipper: LogShipper | None = None
     server: ModelServer | None = None
+    inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -181,7 +185,8 @@ class Hosting:
         return sagemaker_backends[account][region].endpoints.get(name)
 
     def _set_status(self, account: str, region: str, name: str, status: str, reason: str | None = None,
-                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None) -> None:
+                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None,
+                    pending: dict[str, Any] | None = None) -> None:
         from moto.core.utils import utcnow
 
         rec = self._record(account, region, name)
@@ -189,6 +194,8 @@ class Hosting:
             return
         rec.endpoint_status = status
         rec.failure_reason = reason
+        # DescribeEndpoint's PendingDeploymentSummary: the config an update is deploying, only while Updating.
+        rec.pending_deployment_summary = pending
         if config_name:
             rec.endpoint_config_name = config_name
         if variants is not None:
@@ -205,8 +212,21 @@ class Hosting:
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None),
                          name=f"create-{name}", daemon=True).start()
 
-    def update_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
-        self._set_status(account, region, name, "Updating")
+    def update_endpoint(self, account: str, region: str, name: str, config_name: str,
+                        deployment_config: dict[str, Any] | None = None) -> None:
+        """Blue/green, as SageMaker's UpdateEndpoint: while Updating the old fleet keeps serving (and
+        DescribeEndpoint still names the old EndpointConfigName, the new one in PendingDeploymentSummary); the
+        new container must start and pass /ping before traffic shifts. If it does not, the endpoint stays on
+        the previous config and returns to InService with a FailureReason."""
+        from moto.core.utils import utcnow
+
+        rec = self._record(account, region, name)
+        if rec is not None and deployment_config:
+            rec.last_deployment_config = deployment_config
+        self._set_status(account, region, name, "Updating", pending={
+            "EndpointConfigName": config_name, "StartTime": utcnow(),
+            "ProductionVariants": [dict(v, VariantStatus=[{"Status": "Creating", "StartTime": utcnow()}])
+                                   for v in (rec.production_variants if rec is not None else [])]})
         with self._lock:
             old = self.containers.get((account, region, name))
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
@@ -243,8 +263,9 @@ class Hosting:
             model = sm.describe_model(ModelName=variant["ModelName"])
         except Exception as e:  # the config or model vanished, or is malformed
             # an update rolls back (the old container keeps serving); a create fails
+            reason = f"Could not read the endpoint configuration: {e}"
             return self._set_status(account, region, name, "InService" if old else "Failed",
-                                    f"Could not read the endpoint configuration: {e}")
+                                    UPDATE_FAILURE.format(config=config_name, reason=reason) if old else reason)
         workdir = self.work_root / name / secrets.token_hex(4)
         c = Container(endpoint=name, variant=variant["VariantName"], model=model, workdir=workdir)
         timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or self.startup_timeout)
@@ -264,13 +285,14 @@ class Hosting:
         if c.state == "Running":
             with self._lock:
                 self.containers[(account, region, name)] = c
-            if old:
-                self._stop(old)
             self._set_status(account, region, name, "InService", config_name=config_name, variants=variants)
+            if old:  # traffic has shifted: the old fleet finishes what it is serving, then stops
+                self._drain_and_stop(old)
         else:
             self._stop(c)
-            if old:  # a failed update rolls back: the old container keeps serving
-                return self._set_status(account, region, name, "InService", c.failure_reason)
+            if old:  # a failed update: the old container keeps serving, on the previous config
+                return self._set_status(account, region, name, "InService", UPDATE_FAILURE.format(
+                    config=config_name, reason=c.failure_reason))
             self._set_status(account, region, name, "Failed", c.failure_reason)
 
     def _fetch_model(self, c: Container, region: str) -> None:
@@ -300,10 +322,27 @@ class Hosting:
         finally:
             archive.unlink(missing_ok=True)
 
+    def env_for(self, image: str | None) -> ServingEnv:
+        """The serving environment of the model's image (built once per profile; the stack's own when it is
+        that image's)."""
+        from ..serving.image_profiles import profile_for_image
+
+        profile = profile_for_image(image)
+        if self.serving_env.profile is not None and self.serving_env.profile.name == profile.name:
+            return ServingEnv(self.serving_env.root, profile)  # the same env, with this image's notes
+        return ensure_serving_env(profile=profile, log=log.info)
+
     def _start(self, c: Container, region: str) -> None:
         c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
+        try:
+            env = self.env_for(c.spec.get("Image"))
+        except RunbookError as e:  # no serving environment for this image here: the container cannot start
+            raise ModelDataError(f"The local stack could not build the serving environment of "
+                                 f"{c.spec.get('Image')}: {str(e).splitlines()[0]}") from e
+        for note in env.profile.notes if env.profile else ():
+            c.shipper.add(f"[local stack] {note}")
         c.server = start_model_server(
-            self.serving_env, base_dir=c.workdir / "ml", workdir=c.workdir,
+            env, base_dir=c.workdir / "ml", workdir=c.workdir,
             environment=c.spec.get("Environment") or {},
             # The container's AWS: the stack itself (on SageMaker, the execution role).
             extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
@@ -349,6 +388,20 @@ class Hosting:
                 c.failure_reason = PING_FAILURE.format(variant=c.variant)
                 return
             time.sleep(0.5)
+
+    def begin_request(self, c: Container) -> None:
+        with self._lock:
+            c.inflight += 1
+
+    def end_request(self, c: Container) -> None:
+        with self._lock:
+            c.inflight -= 1
+
+    def _drain_and_stop(self, c: Container, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while c.inflight > 0 and time.monotonic() < deadline and not self._stopping.is_set():
+            time.sleep(0.2)
+        self._stop(c)
 
     def _stop(self, c: Container) -> None:
         if c.server:

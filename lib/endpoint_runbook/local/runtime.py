@@ -6,6 +6,12 @@ FailureLocation; a worker reads the input from S3, POSTs it to the container's `
 ``InferenceResult`` notification to the config's SNS success/error topic, logs to the ``/data-log`` stream and
 puts the AWS/SageMaker metrics. ``InvocationTimeoutSeconds`` bounds each request, so a crash-looping
 container ends in a timeout failure, never a hang.
+
+Each endpoint has an internal queue (:class:`EndpointQueue`), as SageMaker's: accepted requests wait there for
+one of ``MaxConcurrentInvocationsPerInstance`` × instances workers, at most their ``InvocationTimeoutSeconds``.
+Its size is published as ``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance`` and
+``HasBacklogWithoutCapacity`` (namespace AWS/SageMaker, dimension EndpointName) every ``metrics_period``
+seconds while the endpoint exists.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +35,7 @@ from .hosting import Hosting, LogShipper
 DEFAULT_INVOCATION_TIMEOUT = 900
 MAX_INVOCATION_TIMEOUT = 3600
 DEFAULT_CONCURRENCY = 4
+BACKLOG_METRICS = ("ApproximateBacklogSize", "ApproximateBacklogSizePerInstance", "HasBacklogWithoutCapacity")
 
 
 class RuntimeError_(Exception):
@@ -71,12 +80,66 @@ def call_container(url: str, body: bytes, content_type: str | None, accept: str 
         conn.close()
 
 
+class EndpointQueue:
+    """One endpoint's internal queue: accepted requests wait here for a worker; at most ``limit`` run at once
+    (MaxConcurrentInvocationsPerInstance × instances, re-read at every submit). Workers are threads started
+    on demand, and end when the queue is empty."""
+
+    def __init__(self, name: str, work: Callable[[dict[str, Any]], None]):
+        self.name, self._work = name, work
+        self._jobs: deque[dict[str, Any]] = deque()
+        self._cond = threading.Condition()
+        self.limit = 1
+        self.workers = 0
+        self.active = 0
+        self.instances = 1
+
+    def submit(self, job: dict[str, Any], limit: int, instances: int) -> None:
+        with self._cond:
+            self.limit, self.instances = max(1, limit), instances
+            self._jobs.append(job)
+            if self.workers < self.limit:
+                self.workers += 1
+                threading.Thread(target=self._worker, name=f"async-{self.name}", daemon=True).start()
+
+    @property
+    def backlog(self) -> int:
+        """Requests accepted and not finished: waiting, or being processed (SageMaker counts both)."""
+        with self._cond:
+            return len(self._jobs) + self.active
+
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                if not self._jobs or self.workers > self.limit:
+                    self.workers -= 1
+                    return
+                job = self._jobs.popleft()
+                self.active += 1
+            try:
+                self._work(job)
+            except Exception:  # a bug in processing must not stop the queue
+                logging.getLogger("endpoint_runbook.local").exception("async request %s", job.get("inference_id"))
+            finally:
+                with self._cond:
+                    self.active -= 1
+
+    def drop(self) -> list[dict[str, Any]]:
+        with self._cond:
+            jobs, self._jobs = list(self._jobs), deque()
+            return jobs
+
+
 class Runtime:
-    def __init__(self, hosting: Hosting):
+    def __init__(self, hosting: Hosting, *, metrics_period: float = 5.0):
         self.hosting = hosting
-        self._pools: dict[tuple[str, str, str], ThreadPoolExecutor] = {}
+        self._queues: dict[tuple[str, str, str], EndpointQueue] = {}
         self._lock = threading.Lock()
         self._data_logs: dict[tuple[str, str, str], LogShipper] = {}
+        self.metrics_period = metrics_period
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        threading.Thread(target=self._publish_backlog_loop, name="backlog-metrics", daemon=True).start()
 
     # -- helpers -----------------------------------------------------------------------------------
     def _endpoint(self, account: str, region: str, name: str) -> tuple[Any, dict[str, Any]]:
@@ -87,11 +150,21 @@ class Runtime:
             EndpointConfigName=rec.endpoint_config_name)
         return rec, cfg
 
-    def _pool(self, key: tuple[str, str, str], size: int) -> ThreadPoolExecutor:
+    def queue(self, account: str, region: str, name: str) -> EndpointQueue:
+        key = (account, region, name)
         with self._lock:
-            if key not in self._pools:
-                self._pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"async-{key[2]}")
-            return self._pools[key]
+            if key not in self._queues:
+                self._queues[key] = EndpointQueue(name, self._process)
+            return self._queues[key]
+
+    def backlog(self, account: str, region: str, name: str) -> int:
+        with self._lock:
+            q = self._queues.get((account, region, name))
+        return q.backlog if q else 0
+
+    @staticmethod
+    def _instances(rec: Any) -> int:
+        return sum(int(v.get("CurrentInstanceCount") or 0) for v in rec.production_variants)
 
     def _data_log(self, region: str, c: Any) -> LogShipper:
         key = (region, c.endpoint, c.instance_id)
@@ -168,8 +241,11 @@ class Runtime:
             "ttl": int(headers.get("x-amzn-sagemaker-requestttlseconds") or 6 * 3600),
             "notification": out_cfg.get("NotificationConfig") or {},
         }
-        size = int((aic.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance") or DEFAULT_CONCURRENCY)
-        self._pool((account, region, name), size).submit(self._process, job)
+        per_instance = int((aic.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance")
+                           or DEFAULT_CONCURRENCY)
+        instances = self._instances(rec)
+        self.queue(account, region, name).submit(job, per_instance * max(1, instances), instances)
+        self._kick.set()
         resp_headers = {"X-Amzn-SageMaker-OutputLocation": output_location, "Content-Type": "application/json"}
         if failure_location:
             resp_headers["X-Amzn-SageMaker-FailureLocation"] = failure_location
@@ -192,8 +268,10 @@ class Runtime:
                 return self._fail(job, c, f"ServerError: Endpoint {name} is Failed: {rec.failure_reason}")
             time.sleep(0.5)
         else:
+            waited = "in the endpoint's queue for a free instance" if c is not None and c.state == "Running" \
+                else "for the endpoint to be InService"
             return self._fail(job, c, f"ServerError: Request timed out after {job['timeout']} seconds "
-                                      "(InvocationTimeoutSeconds) waiting for the endpoint to be InService.")
+                                      f"(InvocationTimeoutSeconds) waiting {waited}.")
         try:
             bucket, key = parse_s3_uri(job["input_location"])
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -201,6 +279,7 @@ class Runtime:
             return self._fail(job, c, f"ClientError: Failed to download input data from {job['input_location']}: "
                                       f"{type(e).__name__}.")
         started = time.time()
+        self.hosting.begin_request(c)
         try:
             reply = call_container(c.url, body, job["content_type"], job["accept"], job["custom_attributes"],
                                    timeout=max(0.1, deadline - started))
@@ -209,6 +288,8 @@ class Runtime:
                                       "(InvocationTimeoutSeconds) waiting for the model to respond.")
         except ConnectionError as e:
             return self._fail(job, c, f"ServerError: Could not reach the model container: {e}")
+        finally:
+            self.hosting.end_request(c)
         latency_ms = int((time.time() - started) * 1000)
         if reply.status >= 400:
             kind = "ClientError: Received client error" if reply.status < 500 else "ServerError: Received server error"
@@ -276,8 +357,44 @@ class Runtime:
         except Exception:  # metrics are best effort, as on the platform
             pass
 
-    def shutdown(self) -> None:
+    # -- the backlog metrics ------------------------------------------------------------------------
+    def publish_backlog(self) -> None:
+        """Put the three backlog metrics of every endpoint that has a queue; forget the deleted ones."""
         with self._lock:
-            pools = list(self._pools.values())
-        for p in pools:
-            p.shutdown(wait=False, cancel_futures=True)
+            queues = list(self._queues.items())
+        for (account, region, name), q in queues:
+            rec = self.hosting._record(account, region, name)
+            if rec is None:
+                with self._lock:
+                    self._queues.pop((account, region, name), None)
+                continue
+            backlog, instances = q.backlog, self._instances(rec)
+            dims = [{"Name": "EndpointName", "Value": name}]
+            data = [
+                {"MetricName": "ApproximateBacklogSize", "Dimensions": dims, "Value": float(backlog), "Unit": "Count"},
+                {"MetricName": "ApproximateBacklogSizePerInstance", "Dimensions": dims,
+                 "Value": float(backlog) / instances if instances else float(backlog), "Unit": "Count"},
+                {"MetricName": "HasBacklogWithoutCapacity", "Dimensions": dims,
+                 "Value": 1.0 if backlog and not instances else 0.0, "Unit": "Count"},
+            ]
+            try:
+                self.hosting.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+            except Exception:  # best effort, as on the platform
+                pass
+
+    def _publish_backlog_loop(self) -> None:
+        while not self._stop.is_set():
+            self._kick.wait(self.metrics_period)
+            self._kick.clear()
+            if self._stop.is_set():
+                return
+            self.publish_backlog()
+            self._stop.wait(min(1.0, self.metrics_period))  # at most one burst per second
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        with self._lock:
+            queues = list(self._queues.values())
+        for q in queues:
+            q.drop()

@@ -57,6 +57,8 @@ class StygigIncident:
     output_prefix: str = "async-inference-results"
     failure_prefix: str = "async-inference-failures"
     per_type: int = 24
+    outage_requests: int = 3  # async requests users sent during the crash loop (they fail: replayed after the fix)
+    outage_timeout: int = 10  # their InvocationTimeoutSeconds
 
     @property
     def archive_key(self) -> str:
@@ -186,6 +188,7 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
     if status != "InService" or not crash_seen:
         raise RunbookError(f"the incident endpoint did not reach the crash loop (status {status}).",
                            code="scenario-seed", hint="See the stack log (endpoint-runbook local status).")
+    failed = _outage_requests(client, names, images, catalog, say)
     return {
         "endpoint": names.endpoint,
         "status": status,
@@ -193,8 +196,37 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
         "catalog": f"s3://{names.bucket}/train/ ({len(images)} images)",
         "topic": topic_arn,
         "queue": queue_url,
+        "outage_failures": ", ".join(failed) or "none",
         "seeded_in": f"{time.monotonic() - t0:.1f} s",
     }
+
+
+def _outage_requests(client: Callable[[str], Any], names: StygigIncident, images: list[Path], catalog: Path,
+                     say: Callable[[str], None]) -> list[str]:
+    """The users' requests during the outage: sent to the crash-looping endpoint, they time out; their failure
+    objects and error notifications are the record of what a fix must replay."""
+    if not names.outage_requests:
+        return []
+    runtime, s3 = client("sagemaker-runtime"), client("s3")
+    picks = images[:: max(1, len(images) // names.outage_requests)][: names.outage_requests]
+    say(f"{len(picks)} async request(s) sent during the crash loop (they fail after {names.outage_timeout} s)")
+    ids = [runtime.invoke_endpoint_async(
+        EndpointName=names.endpoint, InputLocation=f"s3://{names.bucket}/{p.relative_to(catalog).as_posix()}",
+        ContentType="image/png", InvocationTimeoutSeconds=names.outage_timeout)["InferenceId"] for p in picks]
+    deadline = time.monotonic() + names.outage_timeout + 60
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for iid in list(pending):
+            try:
+                s3.head_object(Bucket=names.bucket, Key=f"{names.failure_prefix}/{iid}-error.out")
+                pending.discard(iid)
+            except s3.exceptions.ClientError:
+                pass
+        time.sleep(1)
+    if pending:
+        raise RunbookError(f"{len(pending)} outage request(s) left no failure object.", code="scenario-seed",
+                           hint="See the stack log (endpoint-runbook local status).")
+    return ids
 
 
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"stygig-incident": seed_stygig_incident}

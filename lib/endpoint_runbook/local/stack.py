@@ -175,7 +175,7 @@ class StackApp:
             return error(f"Could not find endpoint configuration \"{config}\".")
         if rec.endpoint_status in ("Creating", "Updating", "Deleting", "SystemUpdating"):
             return error(f"Cannot update in-progress endpoint \"{arn}\".")
-        self.hosting.update_endpoint(account, region, name, config)
+        self.hosting.update_endpoint(account, region, name, config, params.get("DeploymentConfig"))
         return self._reply(start_response, 200, {"Content-Type": "application/x-amz-json-1.1"},
                            json.dumps({"EndpointArn": rec.arn}).encode())
 

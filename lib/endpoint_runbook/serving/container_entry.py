@@ -7,7 +7,11 @@ so that several containers can run side by side as a non-root user:
 
 - the toolkit's config file goes to the container's working dir instead of ``/etc/sagemaker-ts.properties``;
 - ``code/requirements.txt`` is installed into a per-model layer (cached by content) instead of the image's
-  site-packages, which every container here shares;
+  site-packages, which every container here shares. The layer is a virtual environment of its own that sees
+  the image's packages through a ``.pth`` file, so pip never uninstalls or changes a file of the image
+  ("Not uninstalling ...: outside environment"), and its resolution keeps the image's torch family
+  (``--constraints``): a requirement that would replace torch fails at once (on SageMaker pip would download
+  and swap in another torch at every start; here it would pull a multi-GB CUDA build);
 - the toolkit's "find the TorchServe process" looks only for this container's TorchServe.
 
 ``install_layer`` is also used by the runbook's load check, so both install requirements the same way.
@@ -18,18 +22,35 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["install_layer", "main"]
+__all__ = ["LayerInstallError", "install_layer", "main"]
 
 
-def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None) -> Path:
-    """Install ``requirements`` with ``pip install --prefix`` into a layer keyed by their hash; return its
-    site-packages. Packages the image already has are not installed again (pip sees them)."""
-    key = hashlib.sha256(requirements.encode()).hexdigest()[:16]
+class LayerInstallError(ValueError):
+    """pip could not install the requirements; ``output`` is what pip said."""
+
+    def __init__(self, message: str, output: str):
+        super().__init__(message)
+        self.output = output
+
+
+_SITE = "import sysconfig, json; print(json.dumps([sysconfig.get_paths()[k] for k in ('purelib', 'platlib')]))"
+
+
+def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
+                  constraints: Path | str | None = None) -> Path:
+    """Install ``requirements`` into a layer venv over the environment of ``python`` (keyed by the hash of the
+    requirements and constraints); return the layer's site-packages. Packages the base has are not installed
+    again (pip sees them); a different version goes into the layer, which comes first on the import path."""
+    import json
+
+    cons = Path(constraints).read_text() if constraints else ""
+    key = hashlib.sha256((requirements + "\0" + cons).encode()).hexdigest()[:16]
     prefix = Path(layers_dir) / key
     ver = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                          capture_output=True, text=True, check=True).stdout.strip()
@@ -42,17 +63,28 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None)
         fcntl.flock(lock, fcntl.LOCK_EX)
         if ready.exists():
             return site
+        shutil.rmtree(prefix, ignore_errors=True)  # an interrupted install
+        base_sites = json.loads(subprocess.run([python, "-I", "-c", _SITE], capture_output=True, text=True,
+                                               check=True).stdout)
+        subprocess.run([python, "-I", "-m", "venv", "--without-pip", str(prefix)], check=True,
+                       capture_output=True)
+        site.mkdir(parents=True, exist_ok=True)
+        # After the layer's own site-packages: the layer's versions win, the base's fill in.
+        (site / "_serving_base.pth").write_text("\n".join(dict.fromkeys(base_sites)) + "\n")
         req = Path(str(prefix) + ".requirements.txt")
         req.write_text(requirements)
-        cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-               "--prefix", str(prefix), "-r", str(req)]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = [str(prefix / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+               "-r", str(req)]
+        if constraints:
+            cmd += ["-c", str(constraints)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for line in proc.stdout.splitlines():
             if log and line.strip() and not line.startswith("WARNING: Location"):
                 log(line)
         if proc.returncode != 0:
-            raise ValueError("failed to install required packages")
-        site.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(prefix, ignore_errors=True)
+            raise LayerInstallError("failed to install required packages", proc.stdout)
         ready.write_text(requirements)
     return site
 
@@ -66,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers-dir", required=True, help="where per-model requirement layers are cached")
+    ap.add_argument("--constraints", help="pip constraints that keep the image's torch family")
     args = ap.parse_args(argv)
 
     # Imported here: this file is also imported (for install_layer) by code that has no toolkit.
@@ -82,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
         _say("installing packages from requirements.txt...")
         try:
             site = install_layer(sys.executable, Path(model_server.REQUIREMENTS_PATH).read_text(),
-                                 Path(args.layers_dir), log=_say)
+                                 Path(args.layers_dir), log=_say, constraints=args.constraints)
         except ValueError:
+            if args.constraints:
+                _say("(the local stack keeps the image's torch family: requirements that replace torch, "
+                     "torchvision or torchaudio cannot be installed here)")
             _say("failed to install required packages, exiting")
             raise
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(site)) if p)

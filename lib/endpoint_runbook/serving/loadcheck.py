@@ -2,18 +2,24 @@
 
 The archive is extracted safely into a work dir laid out as ``/opt/ml/model``; ``code/requirements.txt`` is
 installed into a cached layer as the container does at start-up; then a clean subprocess of the serving
-environment (``serving_env``: what the SageMaker PyTorch image ships, never this project's or the developer's
+environment (``serving.env``: what the SageMaker PyTorch image ships, never this project's or the developer's
 packages) puts the container's import path in place (``code/``, the model root), imports the entry script and
 calls ``model_fn(model_dir)``. The outcome says which stage failed, with the traceback.
 
 Guard against a false pass: every module the check imported must come from the extracted archive, the layer
 or the serving environment; anything else is reported (``resolved-outside``) and fails the check.
+
+The serving environment is that of the endpoint's image (``image``: its profile); every way it differs from
+the image is in ``deviations``. When no environment can be had here (no package index, a failed build) or the
+model's requirements cannot be reproduced on this machine (they replace the image's torch), the check is
+``skipped`` with the reason, and the diagnosis goes on without it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..findings import Finding
-from .env import ServingEnv, ensure_serving_env, isolated_env
+from .env import ServingEnv, ServingEnvError, ensure_serving_env, isolated_env
 
 __all__ = ["LoadCheck", "load_check_dir"]
 
@@ -95,6 +101,9 @@ class LoadCheck:
     outside: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    skipped: str | None = None  # why the check could not run here (then ok is False and stage "skipped")
+    profile: str | None = None  # the image profile the serving environment stands in for
+    deviations: list[str] = field(default_factory=list)  # how that environment differs from the image
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,26 +117,82 @@ def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
     return mine[-1].replace(model_dir + "/", "") if mine else None
 
 
+_NETWORK = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
+                      r"Name or service not known|ProxyError|Max retries exceeded|Could not fetch URL|"
+                      r"ConnectTimeout|ReadTimeoutError")
+_TORCH_CONFLICT = re.compile(r"\b(torch|torchvision|torchaudio|torchtext|torchdata)\b[^\n]*(?:constraint|0\+absent)"
+                             r"|\(constraint\) (torch|torchvision|torchaudio|torchtext|torchdata)\b")
+
+
+def _skipped(why: str, t0: float, findings: list[Finding], env: ServingEnv | None = None,
+             profile: str | None = None) -> LoadCheck:
+    return LoadCheck(ok=False, stage="skipped", error_type="Skipped", error=why, skipped=why,
+                     seconds=round(time.monotonic() - t0, 3), findings=findings,
+                     profile=env.profile.name if env and env.profile else profile,
+                     deviations=env.deviations() if env else [])
+
+
+def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCheck:
+    """Why a layer failed: this machine (no index; the torch family kept) → skipped; the model → failed."""
+    lines = [x for x in output.splitlines() if x.strip()]
+    tail = lines[-8:]
+    if _NETWORK.search(output):
+        why = "code/requirements.txt could not be installed: no package index is reachable from here"
+        return _skipped(why, t0, [Finding("load-check-skipped", "warning", f"The load check was skipped: {why}. "
+                                          "Diagnose goes on from the logs and the static import check.", tail)],
+                        env)
+    m = _TORCH_CONFLICT.search(output)
+    if m:
+        pkg = m.group(1) or m.group(2)
+        have = (env.build_info().get("versions") or {})
+        image = env.profile.image if env.profile else {}
+        in_image = image.get(pkg)
+        why = (f"code/requirements.txt needs {pkg} in a version this machine's serving environment cannot hold "
+               f"(it keeps torch {have.get('torch', '?')} and the torch family built for it)")
+        msg = (f"code/requirements.txt asks for {pkg} (directly or through a dependency) beyond what the image "
+               f"ships{f' ({pkg} {in_image})' if in_image else ''}. In the container pip would download and swap "
+               "in another torch at every start (GBs, minutes: the start-up health check can time out) and the "
+               "toolkit's TorchServe was not built with it. Drop the torch-family pins from requirements.txt or "
+               "pick the image whose torch you need. The load check was skipped: this machine cannot reproduce it.")
+        return _skipped(why, t0, [Finding("requirements-replace-torch", "warning", msg,
+                                          [x for x in lines if pkg in x][-4:] or tail, {"package": pkg})], env)
+    return LoadCheck(ok=False, stage="requirements", error_type="RequirementsInstallFailed",
+                     error="pip could not install code/requirements.txt", output_tail=tail,
+                     seconds=round(time.monotonic() - t0, 3), profile=env.profile.name if env.profile else None,
+                     deviations=env.deviations(), findings=[Finding(
+                         "requirements-install-failed", "error",
+                         "pip cannot install code/requirements.txt: the container would exit before "
+                         "TorchServe starts. Fix or pin the requirements.", [str(req)] + tail)])
+
+
 def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inference.py",
                    env: ServingEnv | None = None, timeout: float = 600.0,
-                   log: Callable[[str], None] | None = None) -> LoadCheck:
-    """Run the load check on an extracted archive at ``model_dir`` (laid out as /opt/ml/model)."""
+                   log: Callable[[str], None] | None = None, image: str | None = None) -> LoadCheck:
+    """Run the load check on an extracted archive at ``model_dir`` (laid out as /opt/ml/model), in the serving
+    environment of ``image`` (the endpoint's image URI; the newest PyTorch profile when None)."""
+    from .container_entry import LayerInstallError
+
     model_dir = str(Path(model_dir).resolve())
-    env = env or ensure_serving_env(log=log)
     t0 = time.monotonic()
+    if env is None:
+        try:
+            env = ensure_serving_env(image, log=log)
+        except ServingEnvError as e:
+            why = f"no serving environment could be built here: {str(e).splitlines()[0]}"
+            return _skipped(why, t0, [Finding("load-check-skipped", "warning",
+                                              f"The load check was skipped: {why}. Diagnose goes on from the logs "
+                                              f"and the static import check; {e.hint or ''}".rstrip("; "),
+                                              str(e).splitlines()[-6:])])
     allowed = [model_dir, str(env.root)]
     extra: list[str] = []
     req = Path(model_dir, "code", "requirements.txt")
     if req.is_file():
         try:
             site = env.layer(req.read_text(errors="replace"), log=log)
+        except LayerInstallError as e:
+            return _layer_failure(req, e.output, env, t0)
         except ValueError:
-            return LoadCheck(ok=False, stage="requirements", error_type="RequirementsInstallFailed",
-                             error="pip could not install code/requirements.txt",
-                             seconds=round(time.monotonic() - t0, 3), findings=[Finding(
-                                 "requirements-install-failed", "error",
-                                 "pip cannot install code/requirements.txt: the container would exit before "
-                                 "TorchServe starts. Fix or pin the requirements.", [str(req)])])
+            return _layer_failure(req, "", env, t0)
         if site:
             extra.append(str(site))
             allowed.append(str(Path(site).resolve()))
@@ -166,7 +231,15 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        error=data.get("error"), traceback=data.get("traceback"),
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
-                       outside=outside, output_tail=head.strip().splitlines()[-20:])
+                       outside=outside, output_tail=head.strip().splitlines()[-20:],
+                       profile=env.profile.name if env.profile else None, deviations=env.deviations())
+    if not data["ok"] and "weights_only" in f"{data.get('error')}{data.get('traceback')}" and any(
+            "weights_only" in d for d in result.deviations):
+        result.findings.append(Finding(
+            "torch-load-weights-only", "warning", "torch.load refused to unpickle with weights_only=True, the "
+            "default since torch 2.6: the serving environment here has a newer torch than the image, whose "
+            "torch.load may load this file. Pass weights_only=False explicitly for trusted files (or save a "
+            "state_dict) so the model loads under both.", [f"{data.get('error_type')}: {data.get('error')}"]))
     if not data["ok"]:
         where = _innermost_user_frame(data.get("traceback") or "", model_dir)
         evidence = [f"{data.get('error_type')}: {data.get('error')}"] + ([where] if where else [])
@@ -195,7 +268,8 @@ _CRASH_MARKERS = ("Backend worker process died", "Load model failed")
 
 
 def serve_check(model_dir: str | os.PathLike[str], *, program: str = "inference.py", env: ServingEnv | None = None,
-                timeout: float = 240.0, log: Callable[[str], None] | None = None) -> LoadCheck:
+                timeout: float = 240.0, log: Callable[[str], None] | None = None,
+                image: str | None = None) -> LoadCheck:
     """The full check: serve ``model_dir`` (laid out as ``<base>/model``) with the real toolkit on the real
     TorchServe, and pass only when a worker reaches READY (``/ping`` alone proves nothing)."""
     import threading
@@ -207,7 +281,7 @@ def serve_check(model_dir: str | os.PathLike[str], *, program: str = "inference.
     model_dir = Path(model_dir).resolve()
     if model_dir.name != "model":
         raise ValueError("serve_check needs the model at <base>/model")
-    env = env or ensure_serving_env(log=log)
+    env = env or ensure_serving_env(image, log=log)
     t0 = time.monotonic()
     out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="servecheck-") as work:
