@@ -16,13 +16,17 @@ from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SETUP = """from endpoint_runbook import display
+def setup(step: str) -> str:
+    return f"""from endpoint_runbook import display as rb   # not `display`: IPython's display() stays yours
 from endpoint_runbook.aws import Aws, AwsParams
-from endpoint_runbook.records import resolve_run_dir
+from endpoint_runbook.records import resolve_run
 
-run_dir = resolve_run_dir(run_dir)
+run = resolve_run(run_dir, step={step!r}, endpoint_name=endpoint_name)  # run_dir unset: {
+    "step 1 starts a run" if step == "diagnose" else "the newest run of endpoint_name"}
+run_dir = run.run_dir
 aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts))
-display.identity(aws)"""
+rb.setup(run, aws)"""
+
 
 NB: dict[str, list[tuple[str, str]]] = {
     "diagnose": [
@@ -39,17 +43,28 @@ names one cause with its evidence and the exact fix:
 4. the serving code's imports, resolved as the container resolves them, and a load check in a clean serving
    environment (only what the SageMaker PyTorch image ships plus `code/requirements.txt`).
 
-The verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it."""),
+Leave `run_dir` unset: this notebook starts a run (`runs/<run-id>/`) and the next steps continue it. The
+verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it. Each cell below can be rerun alone."""),
         ("params", ""),
-        ("code", SETUP),
-        ("md", "## Run the diagnosis"),
+        ("code", "setup"),
+        ("md", "## The endpoint, its config and model"),
         ("code", """from endpoint_runbook import diagnose
 
-result = diagnose.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, log_window_minutes=log_window_minutes,
-                      max_log_events=max_log_events, source_roots=source_roots, load_check=load_check,
-                      expected_paths=expected_paths, progress=display.progress)"""),
-        ("md", "## What it found"),
-        ("code", "display.show_diagnosis(result)"),
+d = diagnose.describe(aws, run_dir=run_dir, endpoint_name=endpoint_name, source_roots=source_roots,
+                      load_check=load_check, progress=rb.progress)
+rb.show_endpoint(d.facts)"""),
+        ("md", "## The CloudWatch logs"),
+        ("code", """rb.show_logs(diagnose.read_logs(aws, d, log_window_minutes=log_window_minutes,
+                                max_log_events=max_log_events, progress=rb.progress))"""),
+        ("md", "## The model archive"),
+        ("code", "rb.show_archive(diagnose.read_archive(aws, d, expected_paths=expected_paths, progress=rb.progress))"),
+        ("md", "## The serving code's imports"),
+        ("code", "rb.show_imports(diagnose.resolve_imports(d, progress=rb.progress))"),
+        ("md", "## The load check"),
+        ("code", "rb.show_load_check(diagnose.check_load(aws, d, progress=rb.progress))"),
+        ("md", "## The verdict"),
+        ("code", """result = diagnose.conclude(aws, d)
+rb.show_verdict(result)"""),
     ],
     "rebuild_archive": [
         ("md", """# 2 · Rebuild the model archive
@@ -60,17 +75,23 @@ through unchanged (same bytes, names, modes, times); unchanged compressed data i
 The result must pass the load check before anything is uploaded, and it goes to a **new key**, with a SHA-256
 checksum and metadata naming its source. The source object is only ever read.
 
-Leave `source_uri` and `additions` unset to take them from step 1's verdict."""),
+Leave `source_uri` and `additions` unset to take them from step 1's verdict (`run_dir` unset: the newest run of
+`endpoint_name`), or set them to run this step alone."""),
         ("params", ""),
-        ("code", SETUP),
-        ("md", "## Rebuild, check, upload"),
+        ("code", "setup"),
+        ("md", "## Plan: what goes where"),
         ("code", """from endpoint_runbook import rebuild_archive
 
-result = rebuild_archive.run(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
-                             target_uri=target_uri, overwrite=overwrite, full_check=full_check,
-                             progress=display.progress)"""),
-        ("md", "## What changed"),
-        ("code", "display.show_rebuild(result)"),
+rebuild = rebuild_archive.plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
+                               target_uri=target_uri, overwrite=overwrite)
+rb.show_rebuild_plan(rebuild)"""),
+        ("md", "## Build (streaming; the source is only read)"),
+        ("code", "rb.show_rebuild(rebuild_archive.build(rebuild, full_check=full_check, progress=rb.progress))"),
+        ("md", "## Check: the rebuilt archive must load before it is uploaded"),
+        ("code", "rb.show_rebuild(rebuild_archive.check(rebuild, full_check=full_check, progress=rb.progress))"),
+        ("md", "## Upload under a new key"),
+        ("code", """result = rebuild_archive.upload(rebuild, progress=rb.progress)
+rb.show_rebuild(result)"""),
     ],
     "deploy": [
         ("md", """# 3 · Deploy the fixed async endpoint
@@ -79,18 +100,32 @@ A new model (the rebuilt archive, the crashing endpoint's own image and environm
 (same S3 output/failure paths and SNS topics) and a new endpoint. Names of the model and config derive from the
 archive's SHA-256, so a rerun reuses what exists instead of duplicating it. Everything is tagged with the run id.
 
+Unset values come from steps 1 and 2's records; to run this step alone, set `model_data_url` and either
+`copy_from_config` (an endpoint config to copy image, role, environment, instances and async config from) or
+`image_uri`, `execution_role_arn`, `instance_type`, `output_path`, `failure_path`, `success_topic`,
+`error_topic`.
+
 `InService` proves nothing here (`/ping` lies), so the step is done only when a real async request has come
 back."""),
         ("params", ""),
-        ("code", SETUP),
-        ("md", "## Preflight, create, wait, smoke request"),
+        ("code", "setup"),
+        ("md", "## Preflight (nothing is created unless everything checks)"),
         ("code", """from endpoint_runbook import deploy
 
-result = deploy.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, image_uri=image_uri,
-                    instance_type=instance_type, instance_count=instance_count, smoke_input=smoke_input,
-                    wait_timeout=wait_timeout, smoke_timeout=smoke_timeout, mode=mode, rollback=rollback,
-                    progress=display.progress)"""),
-        ("code", "display.show_deploy(result)"),
+dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, mode=mode, rollback=rollback,
+                     model_data_url=model_data_url, copy_from_config=copy_from_config, image_uri=image_uri,
+                     execution_role_arn=execution_role_arn, environment=environment, instance_type=instance_type,
+                     instance_count=instance_count, output_path=output_path, failure_path=failure_path,
+                     success_topic=success_topic, error_topic=error_topic, smoke_input=smoke_input,
+                     rollback_timeout=wait_timeout, progress=rb.progress)
+rb.show_deploy(dep)"""),
+        ("md", "## Create the model, the async endpoint config and the endpoint"),
+        ("code", "rb.show_deploy(deploy.create(dep))"),
+        ("md", "## Wait for InService (bounded; in place: the blue/green update and its wait)"),
+        ("code", "rb.show_deploy(deploy.wait(dep, timeout=wait_timeout, progress=rb.progress))"),
+        ("md", "## The smoke request: a real async request must come back"),
+        ("code", """result = deploy.smoke(dep, timeout=smoke_timeout, progress=rb.progress)
+rb.show_deploy(result)"""),
     ],
     "verify": [
         ("md", """# 4 · Verify the fixed endpoint really serves
@@ -98,18 +133,20 @@ result = deploy.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, ima
 Async requests on real inputs, through the same path the users' clients take: the input in S3, the result
 object at the `OutputLocation` the call returns, the SNS notification (through an SQS queue subscribed to the
 topics; a temporary one is created and removed when none exists). Cold and warm latency, the model's own health
-lines in CloudWatch, and the recommendations as pictures."""),
+lines in CloudWatch, and the recommendations as pictures.
+
+Unset values come from step 3's record; to run this step alone, set `fixed_endpoint_name` and `inputs`."""),
         ("params", ""),
-        ("code", SETUP),
+        ("code", "setup"),
         ("md", "## Invoke and wait"),
         ("code", """from endpoint_runbook import verify
 
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
                     replay_failed=replay_failed, replay_window_minutes=replay_window_minutes,
-                    replay_concurrency=replay_concurrency, progress=display.progress)"""),
+                    replay_concurrency=replay_concurrency, progress=rb.progress)"""),
         ("md", "## Results"),
-        ("code", "display.show_verify(result, aws)"),
+        ("code", "rb.show_verify(result, aws)"),
     ],
     "cleanup": [
         ("md", """# 5 · Clean up the broken endpoint
@@ -120,19 +157,20 @@ step 3/4 verified, and any endpoint that served successfully in the last `recent
 `force`.
 
 Nothing is deleted unless `confirm` equals the endpoint name: headless, set the `confirm` parameter; in Studio,
-type the name in the box below the plan and press the button."""),
+type the name in the box below the plan and press the button. To run this step alone, set `endpoint_name`."""),
         ("params", ""),
-        ("code", SETUP),
+        ("code", "setup"),
         ("md", "## The plan"),
         ("code", """from endpoint_runbook import cleanup
 
 result = cleanup.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, confirm=confirm, dry_run=dry_run,
                      force=force, include_outputs=include_outputs, recent_minutes=recent_minutes,
-                     release_rollback=release_rollback, progress=display.progress)
-display.show_cleanup(result)"""),
+                     release_rollback=release_rollback, progress=rb.progress)
+rb.show_cleanup(result)"""),
         ("md", "## Confirm in Studio (headless runs use the `confirm` parameter instead)"),
-        ("code", """display.cleanup_confirm(result, aws, run_dir=run_dir, force=force, include_outputs=include_outputs,
-                        recent_minutes=recent_minutes)"""),
+        ("code", """confirm_box = rb.cleanup_confirm(result, aws, run_dir=run_dir, force=force,
+                                 include_outputs=include_outputs, recent_minutes=recent_minutes,
+                                 release_rollback=release_rollback)"""),
     ],
 }
 
@@ -158,7 +196,7 @@ def build(step: str) -> nbformat.NotebookNode:
         elif kind == "params":
             cell = nbformat.v4.new_code_cell(_params_cell(step), id=cid, metadata={"tags": ["parameters"]})
         else:
-            cell = nbformat.v4.new_code_cell(text, id=cid)
+            cell = nbformat.v4.new_code_cell(setup(step) if text == "setup" else text, id=cid)
         nb.cells.append(cell)
     return nb
 

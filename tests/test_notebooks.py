@@ -14,6 +14,7 @@ from endpoint_runbook.runner import run_chain
 from tinymodel import INFERENCE, tar_gz
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE = "s3://stygig-ml-s3/train/upperwear/tshirt/upperwear_tshirt100.png"
 
 
 def run_notebook(step: str, tmp_path: Path, **values) -> Path:
@@ -42,6 +43,31 @@ def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     assert rec["verdict"]["cause"] == "missing-module" and rec["fix"]["packages"] == ["tinypkg"]
     text = out.read_text()
     assert "missing-module" in text and "AKIA" not in text
+
+
+def test_notebooks_chain_without_run_dir(aws, moto_url, tmp_path, monkeypatch):
+    """run_dir unset, as a person leaves it: 01 starts a run, 05 continues it and finds 01's record."""
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    s3.create_bucket(Bucket="nb-chain", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    s3.put_object(Bucket="nb-chain", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
+    sm.create_model(ModelName="nb-chain", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://nb-chain/m/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName="nb-chain", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "nb-chain", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="nb-chain", EndpointConfigName="nb-chain")
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("ENDPOINT_RUNBOOK_RUNS", str(runs))  # the kernels inherit it
+    common = {"region": "ap-south-1", "endpoint_url": moto_url, "endpoint_name": "nb-chain"}
+    out1 = run_notebook("diagnose", tmp_path / "nb", **common, load_check=False)
+    (run,) = runs.iterdir()
+    assert read_record(run, "diagnose")["verdict"]["cause"] == "missing-module"
+    assert "started a new run" in out1.read_text()
+    out5 = run_notebook("cleanup", tmp_path / "nb", **common)
+    assert [p.name for p in runs.iterdir()] == [run.name]
+    assert read_record(run, "cleanup")["status"] == "dry-run"
+    text = out5.read_text()
+    assert "continued the newest run of nb-chain" in text and "01-diagnose.json" in text
 
 
 def test_runner_stops_at_the_first_failing_step(moto_url, tmp_path):
@@ -75,9 +101,38 @@ def test_each_later_notebook_alone(incident_aws, incident_stack, tmp_path):
                             {"source": str(src / "config"), "target": "config/"}],
                  target_uri=target, overwrite=True)
     assert read_record(d2, "rebuild_archive")["status"] == "passed"
-    # 03-05 need the other steps' parameters: they are covered alone by their own lib tests and chained by the
-    # end-to-end test; here we check they fail cleanly, naming what is missing, when run with no record at all.
+    # 03 alone: the fixed archive, and the crashing endpoint's config to copy image, role, environment,
+    # instances and async config from; the output path is set explicitly (a parameter wins over the copy).
+    d3 = tmp_path / "03"
+    run_notebook("deploy", d3, **common, run_dir=str(d3), model_data_url=target,
+                 copy_from_config=names.endpoint_config, output_path=f"s3://{names.bucket}/alone-output/",
+                 smoke_input=SMOKE, wait_timeout=300, smoke_timeout=180)
+    dep = read_record(d3, "deploy")
+    copied = f"endpoint config {names.endpoint_config}"
+    assert dep["ok"] and dep["plan"]["image_source"] == copied
+    assert dep["plan"]["sources"]["execution_role_arn"] == copied and dep["plan"]["sources"]["model_data_url"] == "parameter"
+    assert dep["plan"]["async_config"]["OutputConfig"]["S3OutputPath"] == f"s3://{names.bucket}/alone-output/"
+    assert dep["smoke"]["output_location"].startswith(f"s3://{names.bucket}/alone-output/")
+    # 04 alone: the endpoint and the inputs.
+    d4 = tmp_path / "04"
+    run_notebook("verify", d4, **common, run_dir=str(d4), fixed_endpoint_name=dep["endpoint_name"],
+                 inputs=[SMOKE], count=1, deadline_seconds=180,
+                 health_patterns=[{"catalog loaded": r"Loaded metadata for \d+ categories"}])
+    ver = read_record(d4, "verify")
+    assert ver["ok"] and ver["health"][0]["name"] == "catalog loaded" and ver["health"][0]["found"]
+    # 05 alone: the endpoint (a dry run: the shared scenario keeps its broken endpoint).
+    d5 = tmp_path / "05"
+    out = run_notebook("cleanup", d5, **common, run_dir=str(d5), endpoint_name=names.endpoint)
+    rec = read_record(d5, "cleanup")
+    assert rec["status"] == "dry-run" and names.endpoint in rec["plan"]["endpoint_names"]
+    assert "Nothing left to confirm" not in out.read_text()  # the confirm widget was offered
+
+
+def test_deploy_notebook_alone_names_what_is_missing(moto_url, tmp_path):
+    """With no record and no parameters, 03 fails in preflight, naming every missing value at once."""
     d3 = tmp_path / "03"
     with pytest.raises(papermill.PapermillExecutionError) as e:
-        run_notebook("deploy", d3, **common, run_dir=str(d3))
+        run_notebook("deploy", d3, region="ap-south-1", endpoint_url=moto_url, run_dir=str(d3))
     assert e.value.ename == "PreflightFailed" and "is not set and no record gives it" in e.value.evalue
+    for name in ("model_data_url", "instance_type", "execution_role_arn", "async_config", "smoke_input"):
+        assert name in e.value.evalue

@@ -23,6 +23,7 @@ async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -65,17 +66,22 @@ __all__ = [
     "VARIANT",
     "DeployPlan",
     "DeployResult",
+    "Deployment",
     "PreflightFailed",
     "botocore_supports_failure_path",
     "config_name_for",
+    "create",
     "default_endpoint_name",
     "lookup_image_uri",
     "model_name_for",
     "name_prefix_for",
     "plan",
     "preflight",
+    "prepare",
     "run",
+    "smoke",
     "valid_name",
+    "wait",
     "wait_for_endpoint",
 ]
 
@@ -248,15 +254,20 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
          execution_role_arn: str | None = None, environment: dict[str, str] | None = None,
          async_config: dict[str, Any] | None = None, max_concurrent_invocations: int | None = None,
          smoke_input: str | None = None, smoke_content_type: str | None = None,
-         run_id: str | None = None, mode: str | None = None) -> tuple[DeployPlan, list[Finding]]:
-    """Resolve every value (parameter → record → default) without changing anything; problems come back
-    as findings so that preflight can report them together."""
+         run_id: str | None = None, mode: str | None = None, copy_from_config: str | None = None,
+         output_path: str | None = None, failure_path: str | None = None, success_topic: str | None = None,
+         error_topic: str | None = None) -> tuple[DeployPlan, list[Finding]]:
+    """Resolve every value (parameter → ``copy_from_config`` → record → default) without changing anything;
+    problems come back as findings so that preflight can report them together. ``output_path``,
+    ``failure_path``, ``success_topic``, ``error_topic`` set (or override) the async config's parts, so the
+    step runs alone without any record."""
     findings: list[Finding] = []
     diag = records.read_record(run_dir, "diagnose") or {}
     rebuild = records.read_record(run_dir, "rebuild_archive") or {}
     prev = records.read_record(run_dir, "deploy") or {}
     src = diag.get("endpoint") or {}
     sources: dict[str, str] = {}
+    copied, copied_from = _copy_config(aws, copy_from_config, findings), f"endpoint config {copy_from_config}"
 
     def pick(name: str, param: Any, *fallbacks: tuple[str, Any]) -> Any:
         if param is not None:
@@ -281,23 +292,30 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.get("target_uri")))
     if not p.model_data_url:
         findings.append(_missing("model_data_url", "pass the fixed archive's s3:// URI, or run rebuild_archive."))
-    p.instance_type = pick("instance_type", instance_type, ("diagnose record", src.get("instance_type")))
+    p.instance_type = pick("instance_type", instance_type, (copied_from, copied.get("instance_type")),
+                           ("diagnose record", src.get("instance_type")))
     if not p.instance_type:
         findings.append(_missing("instance_type", "pass e.g. 'ml.m5.xlarge'."))
-    p.instance_count = int(pick("instance_count", instance_count, ("diagnose record", src.get("instance_count")),
+    p.instance_count = int(pick("instance_count", instance_count, (copied_from, copied.get("instance_count")),
+                                ("diagnose record", src.get("instance_count")),
                                 ("default", 1)))
     p.execution_role_arn = pick("execution_role_arn", execution_role_arn,
+                                (copied_from, copied.get("execution_role_arn")),
                                 ("diagnose record", src.get("execution_role_arn")))
     if not p.execution_role_arn:
         findings.append(_missing("execution_role_arn", "pass the SageMaker execution role's ARN."))
-    p.environment = dict(pick("environment", environment, ("diagnose record", src.get("environment")),
+    p.environment = dict(pick("environment", environment, (copied_from, copied.get("environment")),
+                              ("diagnose record", src.get("environment")),
                               ("default", {"SAGEMAKER_PROGRAM": "inference.py",
                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})))
     if "SAGEMAKER_PROGRAM" not in p.environment:
         findings.append(Finding("no-sagemaker-program", "warning",
                                 "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
                                 "inference.py. Add SAGEMAKER_PROGRAM=inference.py.", sorted(p.environment)))
-    aic = pick("async_config", async_config, ("diagnose record", src.get("async_config")))
+    aic = pick("async_config", async_config, (copied_from, copied.get("async_config")),
+               ("diagnose record", src.get("async_config")))
+    aic = _with_async_parts(aic, sources, output_path=output_path, failure_path=failure_path,
+                            success_topic=success_topic, error_topic=error_topic)
     if not aic:
         findings.append(_missing("async_config", "pass the AsyncInferenceConfig (S3OutputPath, S3FailurePath, "
                                  "NotificationConfig), or run diagnose on the crashing endpoint."))
@@ -327,6 +345,8 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     # Image: parameter → the crashing endpoint's own image → the SageMaker SDK's table.
     if image_uri:
         p.image_uri, p.image_source = image_uri, "parameter"
+    elif copied.get("image"):
+        p.image_uri, p.image_source = copied["image"], copied_from
     elif src.get("image"):
         p.image_uri, p.image_source = src["image"], "diagnose record"
     else:
@@ -352,7 +372,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     p.smoke_content_type = smoke_content_type or (guess_content_type(p.smoke_input) if p.smoke_input else None)
 
     # Names.
-    p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.get("name"))
+    p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.get("name") or copy_from_config)
     if p.archive_sha256 and p.image_uri and p.model_data_url and p.execution_role_arn:
         p.model_name = model_name_for(p.prefix, p.archive_sha256, image=p.image_uri, model_data_url=p.model_data_url,
                                       environment=p.environment, role_arn=p.execution_role_arn)
@@ -379,6 +399,43 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         p.tags.append({"Key": TAG_ARCHIVE, "Value": p.archive_sha256})
     p.sources = sources
     return p, findings
+
+
+def _copy_config(aws: Aws, name: str | None, findings: list[Finding]) -> dict[str, Any]:
+    """What deploy copies from an existing endpoint config (and its first variant's model), shaped like the
+    diagnose record's ``endpoint``; a missing config is a finding."""
+    if not name:
+        return {}
+    sm = aws.client("sagemaker")
+    cfg = _describe(sm.describe_endpoint_config, EndpointConfigName=name)
+    if cfg is None:
+        findings.append(Finding("copy-config-not-found", "error", f"The endpoint config {name} (copy_from_config) "
+                                "does not exist: name an existing one, or set the values explicitly.", [name]))
+        return {}
+    variant = (cfg.get("ProductionVariants") or [{}])[0]
+    model = _describe(sm.describe_model, ModelName=variant.get("ModelName", "")) or {}
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    return {"image": container.get("Image"), "environment": container.get("Environment"),
+            "execution_role_arn": model.get("ExecutionRoleArn"), "instance_type": variant.get("InstanceType"),
+            "instance_count": variant.get("InitialInstanceCount"), "async_config": cfg.get("AsyncInferenceConfig")}
+
+
+def _with_async_parts(aic: dict[str, Any] | None, sources: dict[str, str], **parts: str | None) -> dict[str, Any] | None:
+    """The async config with the output/failure paths and topics given as parameters set in it."""
+    keys = {"output_path": ("S3OutputPath",), "failure_path": ("S3FailurePath",),
+            "success_topic": ("NotificationConfig", "SuccessTopic"), "error_topic": ("NotificationConfig", "ErrorTopic")}
+    given = {k: v for k, v in parts.items() if v}
+    if not given:
+        return aic
+    aic = copy.deepcopy(aic) if aic else {}
+    for name, value in given.items():
+        where = aic.setdefault("OutputConfig", {})
+        *path, last = keys[name]
+        for k in path:
+            where = where.setdefault(k, {})
+        where[last] = value
+        sources[name] = "parameter"
+    return aic
 
 
 def _resolve_mode(aws: Aws, p: DeployPlan, mode: str | None, endpoint_name: str | None, prev: dict[str, Any],
@@ -684,7 +741,7 @@ def wait_for_endpoint(sm: Any, name: str, *, timeout: float, poll_seconds: float
 class DeployResult:
     ok: bool = False
     status: str = "not-started"  # preflight-failed | endpoint-failed | update-failed | timeout | smoke-failed |
-    #                               deployed | rolled-back | error
+    #                               deployed | rolled-back | error (between sub-steps: planned, created, in-service)
     mode: str | None = None  # in-place | new-endpoint
     previous_endpoint_config_name: str | None = None  # in-place: what a rollback returns to
     previous_model_name: str | None = None
@@ -751,11 +808,14 @@ def run(
     mode: str | None = None,
     rollback: bool = False,
     progress: Callable[[str], Any] | None = None,
+    **alone: Any,
 ) -> DeployResult:
     """Deploy the fixed archive as an async endpoint and prove it serves; write ``03-deploy.json``.
 
     mode: ``in-place`` (update the broken endpoint; the default when it exists) or ``new-endpoint``.
     rollback: instead of deploying, put the endpoint of this run's in-place deploy back on its previous config.
+    ``alone``: :func:`plan`'s parameters for running without records (``copy_from_config``, the async paths
+    and topics). The four sub-steps (:func:`prepare`, :func:`create`, :func:`wait`, :func:`smoke`) in one call.
 
     Raises (after writing the record): PreflightFailed (``preflight-failed``, nothing created), CheckFailed
     ``endpoint-failed`` (FailureReason + log evidence), ``deploy-timeout``, ``smoke-failed`` (the failure
@@ -764,32 +824,99 @@ def run(
     if rollback:
         return _rollback_step(aws, run_dir=run_dir, endpoint_name=endpoint_name, wait_timeout=wait_timeout,
                               poll_seconds=poll_seconds, progress=progress)
-    t0 = time.monotonic()
-    result = DeployResult(started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    dep = prepare(aws, run_dir=run_dir, model_data_url=model_data_url, archive_sha256=archive_sha256,
+                  endpoint_name=endpoint_name, name_prefix=name_prefix, image_uri=image_uri,
+                  framework=framework, framework_version=framework_version, py_version=py_version,
+                  instance_type=instance_type, instance_count=instance_count,
+                  execution_role_arn=execution_role_arn, environment=environment,
+                  async_config=async_config, max_concurrent_invocations=max_concurrent_invocations,
+                  smoke_input=smoke_input, smoke_content_type=smoke_content_type, run_id=run_id, mode=mode,
+                  **alone)
+    create(dep)
+    wait(dep, timeout=wait_timeout, poll_seconds=poll_seconds, progress=progress)
+    return smoke(dep, timeout=smoke_timeout, progress=progress)
+
+
+@dataclass
+class Deployment:
+    """A deploy in progress, between its sub-steps (a notebook runs each in its own cell)."""
+
+    aws: Aws
+    run_dir: str
+    plan: DeployPlan | None
+    result: DeployResult
+    t0: float
     created_at: float | None = None
+    described: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _recording(dep: Deployment) -> Any:
+    """Every sub-step: on failure, record the error in ``03-deploy.json`` and re-raise."""
+    result = dep.result
     try:
-        p, findings = plan(aws, run_dir=run_dir, model_data_url=model_data_url, archive_sha256=archive_sha256,
-                           endpoint_name=endpoint_name, name_prefix=name_prefix, image_uri=image_uri,
-                           framework=framework, framework_version=framework_version, py_version=py_version,
-                           instance_type=instance_type, instance_count=instance_count,
-                           execution_role_arn=execution_role_arn, environment=environment,
-                           async_config=async_config, max_concurrent_invocations=max_concurrent_invocations,
-                           smoke_input=smoke_input, smoke_content_type=smoke_content_type, run_id=run_id,
-                           mode=mode)
+        yield
+    except Exception as e:
+        result.ok = False
+        if result.status in ("not-started", "planned", "created", "in-service", "deployed"):
+            result.status = "error"
+        code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
+        result.error = {"code": code, "message": str(e)}
+        result.timings["total_s"] = round(time.monotonic() - dep.t0, 3)
+        records.write_record(dep.run_dir, "deploy", result.to_dict())
+        with named_aws_errors("deploying (names are derived from the archive: the rerun reuses what exists)",
+                              changed_nothing=False):
+            raise
+
+
+def prepare(aws: Aws, *, run_dir: str, rollback: bool = False, rollback_timeout: float = 900,
+            poll_seconds: float = 5.0, progress: Callable[[str], Any] | None = None,
+            **plan_kw: Any) -> Deployment:
+    """Sub-step 1, preflight: resolve the plan (:func:`plan`'s parameters) and check it; nothing is created.
+    Raises PreflightFailed (after writing the record) when any finding is an error. With ``rollback``, the
+    endpoint of this run's in-place deploy goes back on its previous config instead, and the later sub-steps
+    have nothing to do."""
+    dep = Deployment(aws, run_dir, None, DeployResult(
+        started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")), time.monotonic())
+    if rollback:
+        dep.result = _rollback_step(aws, run_dir=run_dir, endpoint_name=plan_kw.get("endpoint_name"),
+                                    wait_timeout=rollback_timeout, poll_seconds=poll_seconds, progress=progress)
+        return dep
+    result = dep.result
+    with _recording(dep):
+        p, findings = plan(aws, run_dir=run_dir, **plan_kw)
+        dep.plan = p
         result.run_id, result.mode = p.run_id, p.mode
         result.previous_endpoint_config_name, result.previous_model_name = (p.previous_endpoint_config_name,
                                                                             p.previous_model_name)
         findings += preflight(aws, p, previous=records.read_record(run_dir, "deploy"))
         result.plan = p.to_dict()
         result.preflight = findings
-        result.timings["preflight_s"] = round(time.monotonic() - t0, 3)
+        result.timings["preflight_s"] = round(time.monotonic() - dep.t0, 3)
         if any(f.severity == "error" for f in findings):
             result.status = "preflight-failed"
             raise PreflightFailed(findings)
         result.model_name, result.endpoint_config_name, result.endpoint_name = (
             p.model_name, p.endpoint_config_name, p.endpoint_name)
+        result.status = "planned"
+    return dep
 
-        sm = aws.client("sagemaker")
+
+def _planned(dep: Deployment) -> DeployPlan:
+    if dep.plan is None or dep.result.status in ("preflight-failed", "not-started"):
+        raise InputError("the preflight did not pass: nothing to create.", code="not-prepared",
+                         hint="Rerun the preflight cell (deploy.prepare) and fix what it reports.")
+    return dep.plan
+
+
+def create(dep: Deployment) -> DeployResult:
+    """Sub-step 2: the model and the async endpoint config (each reused when it exists), and a new endpoint
+    (mode new-endpoint). In place, the endpoint is updated by :func:`wait`."""
+    if dep.result.status == "rolled-back":
+        return dep.result
+    p, result = _planned(dep), dep.result
+    with _recording(dep):
+        sm = dep.aws.client("sagemaker")
         result.model_arn = _ensure(result, "model", p.model_name, lambda: sm.describe_model(ModelName=p.model_name),
                                    lambda: sm.create_model(
                                        ModelName=p.model_name, ExecutionRoleArn=p.execution_role_arn, Tags=p.tags,
@@ -809,29 +936,12 @@ def run(
                 EndpointConfigName=p.endpoint_config_name, Tags=config_tags, AsyncInferenceConfig=p.async_config,
                 ProductionVariants=[variant]),
             "EndpointConfigArn")
-        if p.endpoint_action == "update":
-            created_at = time.monotonic()
-            d = update_and_wait(sm, p.endpoint_name, p.endpoint_config_name, timeout=wait_timeout,
-                                poll_seconds=poll_seconds, progress=progress)
-            result.actions["endpoint"] = "updated"
-            result.timings["update_s"] = round(time.monotonic() - created_at, 3)
-            if d["EndpointStatus"] not in IN_PROGRESS and d.get("EndpointConfigName") != p.endpoint_config_name:
-                result.endpoint_status, result.failure_reason = d["EndpointStatus"], d.get("FailureReason")
-                result.endpoint_config_name = d.get("EndpointConfigName")
-                result.log_evidence = _log_evidence(aws, p.endpoint_name, d, since=created_at)
-                result.status = "update-failed"
-                cause = result.log_evidence["cause"]["summary"]
-                raise CheckFailed(f"the update of {p.endpoint_name} to {p.endpoint_config_name} failed; it stays on "
-                                  f"{d.get('EndpointConfigName')} ({d['EndpointStatus']}): "
-                                  f"{(d.get('FailureReason') or 'no FailureReason').rstrip('.')}. Log evidence: "
-                                  f"{cause}.", code="update-failed",
-                                  hint="The endpoint still serves its previous config. See log_evidence in "
-                                  "03-deploy.json; fix the archive, then rerun deploy.")
-        elif p.endpoint_action == "reuse":
+        if p.endpoint_action == "reuse":
             result.actions["endpoint"] = "reused"
-            result.reused.append(f"endpoint/{p.endpoint_name}")
-        else:
-            created_at = time.monotonic()
+            if f"endpoint/{p.endpoint_name}" not in result.reused:
+                result.reused.append(f"endpoint/{p.endpoint_name}")
+        elif p.endpoint_action == "create" and result.actions.get("endpoint") != "created":  # rerun: not twice
+            dep.created_at = time.monotonic()
             existing = _create("CreateEndpoint", lambda: sm.create_endpoint(
                 EndpointName=p.endpoint_name, EndpointConfigName=p.endpoint_config_name, Tags=p.tags),
                 lambda: sm.describe_endpoint(EndpointName=p.endpoint_name))
@@ -841,20 +951,52 @@ def run(
                                   hint="Choose another fixed_endpoint_name; deploy never repoints a live endpoint.")
             result.actions["endpoint"] = "created"
             result.created.append(f"endpoint/{p.endpoint_name}")
+        result.status = "created"
+        records.write_record(dep.run_dir, "deploy", result.to_dict())
+    return result
 
-        if p.endpoint_action != "update":
-            d = wait_for_endpoint(sm, p.endpoint_name, timeout=wait_timeout, poll_seconds=poll_seconds,
+
+def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
+         progress: Callable[[str], Any] | None = None) -> DeployResult:
+    """Sub-step 3: a bounded wait for InService (in place: UpdateEndpoint to the fixed config, blue/green, and
+    its wait); a failure or a timeout comes with its log evidence."""
+    if dep.result.status == "rolled-back":
+        return dep.result
+    p, result, aws = _planned(dep), dep.result, dep.aws
+    with _recording(dep):
+        sm = aws.client("sagemaker")
+        if p.endpoint_action == "update":
+            dep.created_at = time.monotonic()
+            d = update_and_wait(sm, p.endpoint_name, p.endpoint_config_name, timeout=timeout,
+                                poll_seconds=poll_seconds, progress=progress)
+            result.actions["endpoint"] = "updated"
+            result.timings["update_s"] = round(time.monotonic() - dep.created_at, 3)
+            if d["EndpointStatus"] not in IN_PROGRESS and d.get("EndpointConfigName") != p.endpoint_config_name:
+                result.endpoint_status, result.failure_reason = d["EndpointStatus"], d.get("FailureReason")
+                result.endpoint_config_name = d.get("EndpointConfigName")
+                result.log_evidence = _log_evidence(aws, p.endpoint_name, d, since=dep.created_at)
+                result.status = "update-failed"
+                cause = result.log_evidence["cause"]["summary"]
+                raise CheckFailed(f"the update of {p.endpoint_name} to {p.endpoint_config_name} failed; it stays on "
+                                  f"{d.get('EndpointConfigName')} ({d['EndpointStatus']}): "
+                                  f"{(d.get('FailureReason') or 'no FailureReason').rstrip('.')}. Log evidence: "
+                                  f"{cause}.", code="update-failed",
+                                  hint="The endpoint still serves its previous config. See log_evidence in "
+                                  "03-deploy.json; fix the archive, then rerun deploy.")
+        else:
+            d = wait_for_endpoint(sm, p.endpoint_name, timeout=timeout, poll_seconds=poll_seconds,
                                   progress=progress)
+        dep.described = d
         result.endpoint_arn, result.endpoint_status = d.get("EndpointArn"), d["EndpointStatus"]
-        if created_at is not None and d["EndpointStatus"] == "InService" and p.endpoint_action != "update":
-            result.timings["create_to_in_service_s"] = round(time.monotonic() - created_at, 3)
+        if dep.created_at is not None and d["EndpointStatus"] == "InService" and p.endpoint_action != "update":
+            result.timings["create_to_in_service_s"] = round(time.monotonic() - dep.created_at, 3)
         if d["EndpointStatus"] != "InService":
             result.failure_reason = d.get("FailureReason")
             result.log_evidence = _log_evidence(aws, p.endpoint_name, d)
             cause = result.log_evidence["cause"]["summary"]
             if d["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating"):
                 result.status = "timeout"
-                raise CheckFailed(f"{p.endpoint_name} is still {d['EndpointStatus']} after {wait_timeout:.0f} s. "
+                raise CheckFailed(f"{p.endpoint_name} is still {d['EndpointStatus']} after {timeout:.0f} s. "
                                   f"Logs so far: {cause}.", code="deploy-timeout",
                                   hint="Rerun deploy with the same run_dir to keep waiting (nothing is duplicated), "
                                   "or raise wait_timeout.")
@@ -862,43 +1004,45 @@ def run(
             raise CheckFailed(f"{p.endpoint_name} is {d['EndpointStatus']}: {(d.get('FailureReason') or '').rstrip('.')}. "
                               f"Log evidence: {cause}.", code="endpoint-failed",
                               hint="See log_evidence in 03-deploy.json; fix the archive or config, then rerun.")
+        result.status = "in-service"
+    return result
 
-        # The smoke request: /ping says nothing about the workers.
+
+def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], Any] | None = None) -> DeployResult:
+    """Sub-step 4: a real async request (``/ping`` says nothing about the workers); writes the record."""
+    if dep.result.status == "rolled-back":
+        return dep.result
+    p, result, aws = _planned(dep), dep.result, dep.aws
+    if result.endpoint_status != "InService":
+        raise InputError(f"{p.endpoint_name} is not known to be InService yet.", code="not-in-service",
+                         hint="Run the wait cell (deploy.wait) first.")
+    with _recording(dep):
         smoke_started = time.monotonic()
-        bar = Progress(progress, total=smoke_timeout, desc=f"smoke request on {p.endpoint_name}")
+        bar = Progress(progress, total=timeout, desc=f"smoke request on {p.endpoint_name}")
+        result.smoke = None
         try:
             result.smoke = invoke_and_wait(
                 aws.client("sagemaker-runtime"), aws.client("s3"), endpoint_name=p.endpoint_name,
                 input_uri=p.smoke_input, content_type=p.smoke_content_type,
-                deadline=time.monotonic() + smoke_timeout + 15, invocation_timeout=int(max(1, min(3600, smoke_timeout))),
+                deadline=time.monotonic() + timeout + 15, invocation_timeout=int(max(1, min(3600, timeout))),
                 index=1, kind="smoke", tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
         finally:
             bar.close(result.smoke.status if result.smoke else None)
         result.timings["smoke_latency_s"] = result.smoke.latency_s
-        if created_at is not None and result.smoke.ok:
-            result.timings["deploy_to_first_result_s"] = round(time.monotonic() - created_at, 3)
+        if dep.created_at is not None and result.smoke.ok:
+            result.timings["deploy_to_first_result_s"] = round(time.monotonic() - dep.created_at, 3)
         if not result.smoke.ok:
             result.status = "smoke-failed"
             result.failure_reason = result.smoke.failure_reason
-            result.log_evidence = _log_evidence(aws, p.endpoint_name, d)
+            result.log_evidence = _log_evidence(aws, p.endpoint_name, dep.described)
             cause = result.log_evidence["cause"]["summary"]
             raise CheckFailed(f"{p.endpoint_name} is InService but the smoke request {result.smoke.status}: "
                               f"{(result.smoke.failure_reason or '').rstrip('.')}. Log evidence: {cause}.", code="smoke-failed",
                               hint="InService only means /ping answers. See log_evidence in 03-deploy.json.")
         result.ok, result.status = True, "deployed"
-    except Exception as e:
-        result.ok = False
-        if result.status in ("not-started", "deployed"):
-            result.status = "error"
-        code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
-        result.error = {"code": code, "message": str(e)}
-        result.timings["total_s"] = round(time.monotonic() - t0, 3)
-        records.write_record(run_dir, "deploy", result.to_dict())
-        with named_aws_errors("deploying (names are derived from the archive: the rerun reuses what exists)",
-                              changed_nothing=False):
-            raise
-    result.timings["total_s"] = round(time.monotonic() - t0, 3)
-    records.write_record(run_dir, "deploy", result.to_dict())
+        result.error = None
+    result.timings["total_s"] = round(time.monotonic() - dep.t0, 3)
+    records.write_record(dep.run_dir, "deploy", result.to_dict())
     return result
 
 

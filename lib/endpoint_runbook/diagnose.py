@@ -27,7 +27,8 @@ from .s3 import parse_s3_uri
 from .serving.loadcheck import LoadCheck, load_check_dir
 from .startup_failure import StartupFailure, classify_startup_failure
 
-__all__ = ["EndpointFacts", "Verdict", "Diagnosis", "endpoint_facts", "run"]
+__all__ = ["EndpointFacts", "Verdict", "Diagnosis", "Diagnosing", "endpoint_facts", "run", "describe", "read_logs",
+           "read_archive", "resolve_imports", "check_load", "conclude"]
 
 
 
@@ -409,60 +410,126 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
         max_log_events: int = 20000, source_roots: list[str] | None = None, load_check: bool = True,
         expected_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
     """Diagnose ``endpoint_name`` and write ``01-diagnose.json``. Raises only for bad input (unknown endpoint);
-    an inconclusive diagnosis is a verdict, not an error."""
+    an inconclusive diagnosis is a verdict, not an error. The sub-steps (:func:`describe`, :func:`read_logs`,
+    :func:`read_archive`, :func:`resolve_imports`, :func:`check_load`, :func:`conclude`) in one call."""
+    d = describe(aws, run_dir=run_dir, endpoint_name=endpoint_name, source_roots=source_roots,
+                 load_check=load_check, progress=progress)
+    read_logs(aws, d, log_window_minutes=log_window_minutes, max_log_events=max_log_events, progress=progress)
+    read_archive(aws, d, expected_paths=expected_paths, progress=progress)
+    resolve_imports(d, progress=progress)
+    check_load(aws, d, progress=progress)
+    return conclude(aws, d)
+
+
+@dataclass
+class Diagnosing:
+    """A diagnosis in progress, between its sub-steps (a notebook runs each in its own cell)."""
+
+    run_dir: str
+    started: dt.datetime
+    facts: EndpointFacts
+    roots: dict[str, Path]
+    load_check: bool = True
+    log_ev: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, bytes] = field(default_factory=dict)
+    imp: imports.ImportReport | None = None
+    lc: LoadCheck | None = None
+    layout_findings: list[dict[str, Any]] = field(default_factory=list)  # the lint's, before reconciliation
+
+
+def describe(aws: Aws, *, run_dir: str, endpoint_name: str, source_roots: list[str] | None = None,
+             load_check: bool = True, progress: Callable[[str], None] | None = None) -> Diagnosing:
+    """Sub-step 1: endpoint → endpoint config → model (and the inputs checked before any other read)."""
     if not endpoint_name:
         raise InputError("endpoint_name is required.", code="missing-input",
                          hint="Set endpoint_name to the crash-looping endpoint.")
     say = progress or (lambda _m: None)
     started = dt.datetime.now(dt.timezone.utc)
-    sm, s3 = aws.client("sagemaker"), aws.client("s3")
-    say("describing the endpoint")
-    with named_aws_errors("describing the endpoint"):
-        facts = endpoint_facts(sm, endpoint_name)
-
-    say("reading CloudWatch logs")
-    read = logs.read_endpoint_logs(aws.client("logs"), endpoint_name,
-                                   start=dt.timedelta(minutes=log_window_minutes), max_events=max_log_events)
-    log_ev = {"read": read.to_dict(), **logs.analyze(read).to_dict()}
-
-    findings: list[Finding] = []
-    arch: dict[str, Any] = {"uri": facts.model_data_url, "readable": False, "findings": [], "presence": []}
-    imp: imports.ImportReport | None = None
-    lc: LoadCheck | None = None
     roots = {str(p): Path(p).expanduser().resolve() for p in (source_roots or [])}
     missing_roots = [k for k, p in roots.items() if not p.is_dir()]
     if missing_roots:
         raise InputError(f"source root(s) not found: {', '.join(missing_roots)}", code="bad-source-root",
                          hint="source_roots name local folders that may hold the missing packages.")
+    sm = aws.client("sagemaker")
+    say("describing the endpoint")
+    with named_aws_errors("describing the endpoint"):
+        facts = endpoint_facts(sm, endpoint_name)
+    return Diagnosing(run_dir=run_dir, started=started, facts=facts, roots=roots, load_check=load_check,
+                      arch={"uri": facts.model_data_url, "readable": False, "findings": [], "presence": []})
+
+
+def read_logs(aws: Aws, d: Diagnosing, *, log_window_minutes: float = 60.0, max_log_events: int = 20000,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Sub-step 2: the endpoint's CloudWatch logs matched against the crash signatures."""
+    say = progress or (lambda _m: None)
+    say("reading CloudWatch logs")
+    read = logs.read_endpoint_logs(aws.client("logs"), d.facts.name,
+                                   start=dt.timedelta(minutes=log_window_minutes), max_events=max_log_events)
+    d.log_ev = {"read": read.to_dict(), **logs.analyze(read).to_dict()}
+    return d.log_ev
+
+
+def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Sub-step 3: the model archive's inventory and layout lint (one streaming pass)."""
+    say = progress or (lambda _m: None)
+    facts = d.facts
+    d.imp, d.lc = None, None  # they describe the archive read before
     if facts.model_data_url:
         say("reading the model archive (streaming)")
         with named_aws_errors("reading the model archive"):
-            arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected_paths)
-        if arch.get("readable"):
-            say("resolving the serving code's imports")
-            from .serving.image_profiles import profile_for_image
+            d.arch, d.sources = _read_archive(aws.client("s3"), facts.model_data_url, facts.program, expected_paths)
+        d.layout_findings = list(d.arch.get("findings", []))
+    return d.arch
 
-            image_modules = profile_for_image(facts.image).modules  # what the endpoint's image ships
-            req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
-            names = {m["path"]: None for m in arch.get("members", []) if m["type"] == "file"}
-            imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
-                                          image_modules=image_modules)
-            # One import path for every check: the lint's "outside the import path" follows the script's sys.path.
-            arch["findings"] = [f.to_dict() for f in imports.reconcile_layout(
-                [Finding.from_dict(f) for f in arch["findings"]], imp)]
-            findings += imp.findings
-            if load_check:
-                say("load check in a clean serving environment")
-                with named_aws_errors("reading the model archive"):
-                    lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
-                findings += lc.findings
+
+def resolve_imports(d: Diagnosing, *, progress: Callable[[str], None] | None = None) -> imports.ImportReport | None:
+    """Sub-step 4: the serving code's imports, resolved as the container resolves them."""
+    say = progress or (lambda _m: None)
+    facts, sources = d.facts, d.sources
+    if not (facts.model_data_url and d.arch.get("readable")):
+        return None
+    say("resolving the serving code's imports")
+    from .serving.image_profiles import profile_for_image
+
+    image_modules = profile_for_image(facts.image).modules  # what the endpoint's image ships
+    req = sources.get("code/requirements.txt", b"").decode("utf-8", "replace").splitlines()
+    names = {m["path"]: None for m in d.arch.get("members", []) if m["type"] == "file"}
+    d.imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
+                                    image_modules=image_modules)
+    # One import path for every check: the lint's "outside the import path" follows the script's sys.path.
+    d.arch["findings"] = [f.to_dict() for f in imports.reconcile_layout(
+        [Finding.from_dict(f) for f in d.layout_findings], d.imp)]
+    return d.imp
+
+
+def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | None = None) -> LoadCheck | None:
+    """Sub-step 5: import the entry script and call model_fn in a clean serving environment."""
+    say = progress or (lambda _m: None)
+    facts = d.facts
+    if not (d.load_check and facts.model_data_url and d.arch.get("readable")):
+        return None
+    say("load check in a clean serving environment")
+    with named_aws_errors("reading the model archive"):
+        d.lc = _load_check(aws.client("s3"), facts.model_data_url, facts.program, say, facts.image)
+    return d.lc
+
+
+def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
+    """Sub-step 6: the queued requests (backlog) and the verdict from the views read so far; writes
+    ``01-diagnose.json``."""
+    facts, log_ev, arch, imp, lc = d.facts, d.log_ev, d.arch, d.imp, d.lc
+    findings: list[Finding] = list(imp.findings if imp else []) + list(lc.findings if lc else [])
+    if facts.model_data_url:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
-    log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), endpoint_name)  # queued requests
+    log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
-    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, roots)
+    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.roots)
     findings = _reconcile(findings, verdict, imp, lc)
+    started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),
                           seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
-    write_record(run_dir, "diagnose", diagnosis.to_dict())
+    write_record(d.run_dir, "diagnose", diagnosis.to_dict())
     return diagnosis

@@ -1,16 +1,28 @@
 """Rendering for the notebooks: the lib returns data, these show it (HTML in Studio, text headless).
 
 The only module of the lib that writes output; every function takes what a step returned (or its record)
-and displays it. Nothing here computes a result.
+and displays it. Nothing here computes a result. Import it under its own name, so IPython's ``display``
+stays what it is: ``from endpoint_runbook import display as rb``.
+
+The HTML survives JupyterLab's sanitizer of untrusted notebooks (an executed notebook opened later): plain
+tables and inline ``style`` attributes only, no ``<style>`` block, no class-based layout, no script.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import os
+import re
 from typing import Any, Iterable, Sequence
 
-__all__ = ["progress", "identity", "card", "table", "findings", "show_diagnosis", "show_rebuild", "section"]
+__all__ = ["progress", "headless", "identity", "setup", "card", "table", "findings", "lines", "section",
+           "show_endpoint", "show_logs", "show_archive", "show_imports", "show_load_check", "show_verdict",
+           "show_diagnosis", "show_rebuild_plan", "show_rebuild", "show_deploy", "show_verify", "show_cleanup",
+           "cleanup_confirm", "health_label"]
+
+#: Set by the runner (``endpoint-runbook run``): the notebook runs headless, progress is plain lines.
+HEADLESS_ENV = "ENDPOINT_RUNBOOK_HEADLESS"
 
 _SEV = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -26,23 +38,42 @@ def _display(html_text: str, plain: str) -> None:
     display({"text/html": html_text, "text/plain": plain}, raw=True)
 
 
-def progress(message: str) -> None:
-    """A progress line with the time, for the steps' ``progress=`` callbacks."""
-    print(f"{dt.datetime.now().strftime('%H:%M:%S')}  {message}", flush=True)
+def headless() -> bool:
+    """True when the runner executes the notebook (no person looks at it live)."""
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
+
+
+class _Progress:
+    """The steps' ``progress=`` callback: a line with the time per stage; bounded waits draw a notebook bar
+    (``tqdm.auto``, a widget) in Studio and print plain lines headless (``bar`` tells them which)."""
+
+    @property
+    def bar(self) -> bool:
+        return not headless()
+
+    def __call__(self, message: str) -> None:
+        print(f"{dt.datetime.now().strftime('%H:%M:%S')}  {message}", flush=True)
+
+
+progress = _Progress()
 
 
 def section(title: str) -> None:
     _display(f"<h3>{html.escape(title)}</h3>", f"\n== {title} ==")
 
 
+_COLOUR = {"ok": "#1b7f3b", "bad": "#b3261e", "warn": "#8a6d00"}
+
+
 def card(title: str, fields: dict[str, Any], *, status: str | None = None) -> None:
-    colour = {"ok": "#1b7f3b", "bad": "#b3261e", "warn": "#8a6d00"}.get(status or "", "#333")
-    rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
-                   f"<td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>" for k, v in fields.items())
+    """A titled table of fields; the title's colour and left rule say ok / bad / warn."""
+    colour = _COLOUR.get(status or "", "#333")
+    rows = "".join(f"<tr><th style='text-align:left;padding-right:1em;vertical-align:top'>{html.escape(str(k))}"
+                   f"</th><td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>" for k, v in fields.items())
     width = max((len(str(k)) for k in fields), default=0)
     plain = "\n".join([f"[{title}]"] + [f"  {str(k):<{width}}  {_fmt(v)}" for k, v in fields.items()])
-    _display(f"<div style='border-left:4px solid {colour};padding:4px 10px;margin:6px 0'>"
-             f"<b style='color:{colour}'>{html.escape(title)}</b><table>{rows}</table></div>", plain)
+    _display(f"<table style='border-left:4px solid {colour};margin:6px 0'><tr><th colspan='2' "
+             f"style='text-align:left;color:{colour}'>{html.escape(title)}</th></tr>{rows}</table>", plain)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, limit: int = 200) -> None:
@@ -96,10 +127,27 @@ def identity(aws: Any) -> None:
     card("AWS", aws.identity())
 
 
+def setup(run: Any, aws: Any) -> None:
+    """The setup card: which run this notebook writes to, how it was chosen, the earlier records it found."""
+    r = run.to_dict() if hasattr(run, "to_dict") else dict(run)
+    how = {"given": "given (run_dir)", "named": "named run id (run_dir)", "started": "started a new run",
+           "continued": "continued the newest run" + (f" of {r['endpoint_name']}" if r.get("endpoint_name") else "")}
+    found = r.get("found") or {}
+    card(f"run {r['run_id']}", {"run dir": r["run_dir"], "how": how.get(r["how"], r["how"]),
+                                "endpoint": r.get("endpoint_name"),
+                                "earlier records": ", ".join(os.path.basename(p) for p in found.values()) or "none"},
+         status="ok" if found or r["how"] != "started" else None)
+    identity(aws)
+
+
+def _dict(x: Any) -> dict[str, Any]:
+    return x.to_dict() if hasattr(x, "to_dict") else dict(x or {})
+
+
 # -- step 1 ------------------------------------------------------------------------------------------------
-def show_diagnosis(d: Any) -> None:
-    rec = d.to_dict() if hasattr(d, "to_dict") else d
-    ep, v = rec["endpoint"], rec["verdict"]
+def show_endpoint(facts: Any) -> None:
+    """Sub-step 1: the endpoint, its config and model (its status proves nothing)."""
+    ep = _dict(facts)
     section("Endpoint")
     card(ep["name"], {"status (does not prove it serves)": ep["status"], "failure reason": ep["failure_reason"],
                       "config": ep["config_name"], "model": ep["model_name"], "image": ep["image"],
@@ -107,39 +155,71 @@ def show_diagnosis(d: Any) -> None:
                       "instances": f"{ep['instance_count']} × {ep['instance_type']}",
                       "async output": ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath")},
          status="warn")
+
+
+def show_logs(log_ev: dict[str, Any]) -> None:
+    """Sub-step 2: what the CloudWatch logs say."""
     section("CloudWatch evidence")
-    logs = rec["logs"]
+    logs = log_ev or {}
     read = logs.get("read", {})
     card("log read", {"group": read.get("group"), "events read": read.get("events_read"),
                       "streams": len(read.get("streams", [])), "truncated": read.get("truncated"),
                       "error": read.get("error")})
     table([{"code": code, "kind": s.get("kind"), "count": s.get("count"), "first seen": s.get("first_seen"),
             "last seen": s.get("last_seen")} for code, s in logs.get("codes", {}).items()])
-    lines(f"cause in the logs: {logs['cause']['code']} ({logs['cause']['confidence']})", logs["cause"]["evidence"])
+    cause = logs.get("cause") or {}
+    lines(f"cause in the logs: {cause.get('code')} ({cause.get('confidence')})", cause.get("evidence") or [])
+
+
+def show_archive(arch: dict[str, Any]) -> None:
+    """Sub-step 3: the archive's inventory (the ✅/❌ table) and layout findings."""
     section("Archive inventory")
-    arch = rec["archive"]
+    arch = arch or {}
     if arch.get("presence"):
         table(arch["presence"], ["mark", "path", "size", "note"])
     if arch.get("summary"):
         s = arch["summary"]
         card("archive", {"uri": arch["uri"], "members": s["member_count"], "compressed": s["compressed_bytes"],
                          "expanded": s["total_size"], "sha256": s["sha256"]})
+    elif arch.get("message"):
+        card("archive", {"uri": arch.get("uri"), "error": arch.get("message")}, status="bad")
     findings(arch.get("findings", []))
-    if rec.get("imports"):
-        section("Import resolution (as the container resolves it)")
-        imp = rec["imports"]
-        table([{"where": f"{r['file']}:{r['line']}", "import": r["module"], "status": r["status"],
-                "guarded": r.get("guard") or "", "note": r.get("note") or ""}
-               for r in imp["imports"] if r["status"] not in ("stdlib",)], limit=60)
-        findings(imp["findings"])
-    if rec.get("load_check"):
-        section("Load check (clean serving environment)")
-        lc = rec["load_check"]
-        card("load check", {"result": "passes" if lc["ok"] else f"fails at {lc['stage']}",
-                            "error": f"{lc['error_type']}: {lc['error']}" if lc["error_type"] else None,
-                            "seconds": lc["seconds"]}, status="ok" if lc["ok"] else "bad")
-        if lc.get("traceback"):
-            lines("traceback", lc["traceback"].strip().splitlines()[-8:])
+
+
+def show_imports(imp: Any) -> None:
+    """Sub-step 4: the serving code's imports as the container resolves them."""
+    if not imp:
+        _display("<i>No import resolution (the archive is unreadable or has no model data).</i>",
+                 "No import resolution.")
+        return
+    imp = _dict(imp)
+    section("Import resolution (as the container resolves it)")
+    table([{"where": f"{r['file']}:{r['line']}", "import": r["module"], "status": r["status"],
+            "guarded": r.get("guard") or "", "note": r.get("note") or ""}
+           for r in imp["imports"] if r["status"] not in ("stdlib",)], limit=60)
+    findings(imp["findings"])
+
+
+def show_load_check(lc: Any, *, title: str = "Load check (clean serving environment)") -> None:
+    """Sub-step 5: did model_fn load in a clean serving environment."""
+    if not lc:
+        _display("<i>No load check (turned off, or the archive is unreadable).</i>", "No load check.")
+        return
+    lc = _dict(lc)
+    section(title)
+    card("load check", {"result": "passes" if lc["ok"] else f"fails at {lc['stage']}",
+                        "error": f"{lc['error_type']}: {lc['error']}" if lc.get("error_type") else None,
+                        "seconds": lc.get("seconds")}, status="ok" if lc["ok"] else "bad")
+    if lc.get("traceback"):
+        lines("traceback", lc["traceback"].strip().splitlines()[-8:])
+    if lc.get("output_tail"):
+        lines("model_fn said", lc["output_tail"][-6:])
+
+
+def show_verdict(d: Any) -> None:
+    """Sub-step 6: the verdict card and the fix."""
+    rec = _dict(d)
+    v = rec["verdict"]
     section("Verdict")
     fix = v.get("fix") or {}
     card(f"cause: {v['cause']} ({v['confidence']} confidence)", {"summary": v["summary"]},
@@ -152,24 +232,45 @@ def show_diagnosis(d: Any) -> None:
     lines("what each view said", v.get("seen", []))
 
 
+def show_diagnosis(d: Any) -> None:
+    """All of step 1 from its result or its record (``01-diagnose.json``)."""
+    rec = _dict(d)
+    show_endpoint(rec["endpoint"])
+    show_logs(rec["logs"])
+    show_archive(rec["archive"])
+    if rec.get("imports"):
+        show_imports(rec["imports"])
+    if rec.get("load_check"):
+        show_load_check(rec["load_check"])
+    show_verdict(rec)
+
+
 # -- step 2 ------------------------------------------------------------------------------------------------
+def show_rebuild_plan(rb: Any) -> None:
+    """Sub-step 1 of the rebuild: what goes where."""
+    step = rb.step if hasattr(rb, "step") else rb
+    rec = _dict(step)
+    card("rebuild plan", {"source (only read)": rec["source_uri"], "target (a new key)": rec["target_uri"]})
+    table([{"add": a["source"], "at": a["target"]} for a in rec.get("additions", [])])
+
+
 def show_rebuild(r: Any) -> None:
-    rec = r.to_dict() if hasattr(r, "to_dict") else r
-    card("rebuilt archive", {"source": rec["source_uri"], "source sha256": rec["source_sha256"],
-                             "target": rec["target_uri"], "result sha256": rec["result_sha256"],
-                             "method": rec.get("method"), "seconds": rec.get("seconds"),
-                             "uploaded": rec.get("uploaded")}, status="ok" if rec.get("uploaded") else "warn")
+    """The rebuild as far as it went: the diff (build), the load check (check), the upload."""
+    step = r.step if hasattr(r, "step") and not hasattr(r, "source_uri") else r
+    rec = _dict(step)
+    card(f"rebuilt archive: {rec.get('status')}",
+         {"source": rec["source_uri"], "source sha256": rec.get("source_sha256"),
+          "target": rec["target_uri"], "result sha256": rec.get("result_sha256"),
+          "method": rec.get("method"), "seconds": rec.get("seconds"), "uploaded": rec.get("uploaded"),
+          "error": rec.get("error")},
+         status="ok" if rec.get("uploaded") else ("bad" if rec.get("error") else "warn"))
     diff = rec.get("diff", {})
-    table([{"change": "added", "path": a["path"], "size": a.get("size")} for a in diff.get("added", [])] +
-          [{"change": "replaced", "path": a["path"], "size": a.get("size")} for a in diff.get("replaced", [])])
-    card("unchanged members", {"count": diff.get("unchanged_count"), "bytes": diff.get("unchanged_bytes")})
-    lc = rec.get("load_check")
-    if lc:
-        card("load check of the rebuilt archive", {"result": "passes" if lc["ok"] else f"fails at {lc['stage']}",
-                                                   "error": lc.get("error"), "seconds": lc.get("seconds")},
-             status="ok" if lc["ok"] else "bad")
-        if lc.get("output_tail"):
-            lines("model_fn said", lc["output_tail"][-6:])
+    if diff:
+        table([{"change": "added", "path": a["path"], "size": a.get("size")} for a in diff.get("added", [])] +
+              [{"change": "replaced", "path": a["path"], "size": a.get("size")} for a in diff.get("replaced", [])])
+        card("unchanged members", {"count": diff.get("unchanged_count"), "bytes": diff.get("unchanged_bytes")})
+    if rec.get("load_check"):
+        show_load_check(rec["load_check"], title="Load check of the rebuilt archive")
 
 
 # -- step 5 ------------------------------------------------------------------------------------------------
@@ -187,36 +288,68 @@ def show_cleanup(report: Any) -> None:
 
 
 def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include_outputs: bool,
-                    recent_minutes: float) -> None:
+                    recent_minutes: float, release_rollback: bool = False) -> Any:
     """In Studio, after a dry run: type the endpoint name and press the button to delete what the plan names.
-    Headless runs never need it (they pass the ``confirm`` parameter)."""
+    The deletion's report renders into the widget's own ``ipywidgets.Output`` (a button callback's output
+    shows nowhere else) and is recorded in the run dir (``05-cleanup.json``). Headless runs never need it
+    (they pass the ``confirm`` parameter). Returns the widget box (``.output`` holds the report)."""
     from . import cleanup
-    from .display_cleanup import confirm_widget
+    from .display_cleanup import confirm_widget, report_html
 
     if not report.dry_run or not report.plan.to_delete:
         _display("<i>Nothing left to confirm.</i>", "Nothing left to confirm.")
-        return
+        return None
+    import ipywidgets as w
+
+    out = w.Output()
 
     def on_confirm(text: str) -> Any:
-        result = cleanup.run(aws, run_dir=run_dir, endpoint_name=",".join(report.plan.endpoint_names),
-                             confirm=text, dry_run=False, force=force, include_outputs=include_outputs,
-                             recent_minutes=recent_minutes)
-        show_cleanup(result)
+        with out:
+            try:
+                result = cleanup.run(aws, run_dir=run_dir, endpoint_name=list(report.plan.endpoint_names),
+                                     confirm=text, dry_run=False, force=force, include_outputs=include_outputs,
+                                     recent_minutes=recent_minutes, release_rollback=release_rollback)
+            except Exception as e:
+                _display(f"<p style='color:{_COLOUR['bad']}'><b>Cleanup failed</b>: {html.escape(str(e))}</p>"
+                         f"<p>The record is in <code>{html.escape(run_dir)}</code>.</p>", f"Cleanup failed: {e}")
+                raise
+            _display(report_html(result) + f"<p>Recorded in <code>{html.escape(run_dir)}/05-cleanup.json</code></p>",
+                     f"cleanup {result.status}: deleted {', '.join(result.deleted) or 'nothing'}")
         return result
 
-    from IPython.display import display
+    box = confirm_widget(report.plan, on_confirm)
+    box.children = (*box.children, out)
+    box.output = out
+    from IPython.display import display as ipy_display
 
-    display(confirm_widget(report.plan, on_confirm))
+    ipy_display(box)
+    return box
 
 
 # -- steps 3 and 4 (their renderers live with the pictures in display_verify) ------------------------------
 def show_deploy(result: Any) -> None:
+    """The deploy as far as it went (after any sub-step: a ``Deployment`` or a ``DeployResult``/record)."""
     from .display_verify import show_deploy as _show
 
-    _show(result)
+    _show(result.result if hasattr(result, "result") and hasattr(result, "plan") else result)
 
 
 def show_verify(result: Any, aws: Any = None) -> None:
     from .display_verify import show_verify as _show
 
     _show(result, aws)
+
+
+_REGEX_TOKENS = [(r"\\d\+|\\d\*|\[0-9\]\+", "N"), (r"\\s\+|\\s\*|\\s", " "), (r"\.\*|\.\+", "…"),
+                 (r"\\(.)", r"\1"), (r"[\^$]", "")]
+
+
+def health_label(h: dict[str, Any]) -> str:
+    """A health line's label: its name when the params gave one, else its pattern made readable
+    (``Loaded metadata for \\d+ categories`` → ``Loaded metadata for N categories``)."""
+    if h.get("name") and h.get("name") != h.get("pattern"):
+        return str(h["name"])
+    text = str(h.get("pattern") or "")
+    for rx, repl in _REGEX_TOKENS:
+        text = re.sub(rx, repl, text)
+    return text

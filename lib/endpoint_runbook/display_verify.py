@@ -18,6 +18,7 @@ from typing import Any
 import botocore.exceptions
 
 from .aws import Aws, error_code
+from .display import health_label
 from .invoke import RequestResult
 from .s3 import parse_s3_uri
 from .verify import VerifyResult
@@ -27,18 +28,26 @@ __all__ = ["deploy_html", "image_data_uri", "replay_html", "show_deploy", "show_
 _MAX_IMAGE_BYTES = 2 * 1024 * 1024
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
-_CSS = """<style>
-.erb-v table{border-collapse:collapse;margin:6px 0;font-size:12px}
-.erb-v th,.erb-v td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
-.erb-v th{background:#f3f3f3}
-.erb-v .ok{color:#17702a;font-weight:bold}.erb-v .bad{color:#b00020;font-weight:bold}
-.erb-v .grid{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
-.erb-v .card{width:132px;font-size:11px;border:1px solid #ddd;padding:4px;border-radius:4px}
-.erb-v .card img{width:124px;height:124px;object-fit:contain;background:#fafafa}
-.erb-v .query{border:2px solid #333}
-.erb-v .missing{width:124px;height:124px;display:flex;align-items:center;justify-content:center;
-  background:#f6f6f6;color:#888;text-align:center}
-</style>"""
+# Inline styles only: JupyterLab's sanitizer drops <style> blocks (and classes style nothing) in an
+# untrusted notebook, i.e. any executed notebook opened later. Pictures sit in table cells, not a flex grid.
+_TABLE = "style='border-collapse:collapse;margin:6px 0;font-size:12px'"
+_TD = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top'"
+_TH = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;background-color:#f3f3f3'"
+_OK = "style='color:#17702a;font-weight:bold'"
+_BAD = "style='color:#b00020;font-weight:bold'"
+_PER_ROW = 6
+
+
+def _ok(text: str) -> str:
+    return f"<span {_OK}>{text}</span>"
+
+
+def _bad(text: str) -> str:
+    return f"<span {_BAD}>{text}</span>"
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    return f"<table {_TABLE}>" + "".join(f"<tr><th {_TH}>{k}</th><td {_TD}>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
 def _e(x: Any) -> str:
@@ -82,7 +91,7 @@ def _figures_html(r: VerifyResult) -> str:
     warm = f.get("warm") or {}
     rows = [
         ("endpoint", f"{_e(r.endpoint_name)} ({_e(r.endpoint_status)})"),
-        ("result", '<span class="ok">PASSED</span>' if r.ok else '<span class="bad">FAILED</span>'),
+        ("result", _ok("PASSED") if r.ok else _bad("FAILED")),
         ("requests", (f"{f.get('requests', len(r.requests))} sent · {f.get('completed', 0)} completed · "
                      f"{f.get('failed', 0)} failed · {f.get('timeouts', 0)} timed out · {f.get('skipped', 0)} skipped")),
         ("cold latency", _fmt_s(f.get("cold_s")) if f.get("cold_s") is not None else _e(f.get("cold_status") or "–")),
@@ -90,10 +99,11 @@ def _figures_html(r: VerifyResult) -> str:
         ("notifications", _e(_notes_line(r.notifications))),
     ]
     for h in r.health:
-        mark = '<span class="ok">found</span>' if h.get("found") else '<span class="bad">missing</span>'
-        rows.append((f"log: {_e(h.get('pattern'))}", f"{mark} {_e(h.get('first_line') or '')}"))
+        mark = _ok("found") if h.get("found") else _bad("missing")
+        rows.append((f"log: {_e(health_label(h))}", f"{mark} <span title='{_e(h.get('pattern'))}'>"
+                     f"{_e(h.get('first_line') or '')}</span>"))
     if r.error:
-        rows.append(("error", f"<span class='bad'>{_e(r.error.get('code'))}</span>: {_e(r.error.get('message'))}"))
+        rows.append(("error", f"{_bad(_e(r.error.get('code')))}: {_e(r.error.get('message'))}"))
     for p in r.problems:
         rows.append(("problem", _e(p)))
     cause = ((r.log_evidence or {}).get("cause") or {}).get("summary")
@@ -101,7 +111,7 @@ def _figures_html(r: VerifyResult) -> str:
         rows.append(("log evidence", _e(cause)))
     for fd in r.findings:
         rows.append((f"finding: {_e(fd.code)}", f"{_e(fd.severity)} — {_e(fd.message)}"))
-    return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return _rows(rows)
 
 
 def _notes_line(n: Mapping[str, Any] | None) -> str:
@@ -119,7 +129,7 @@ def _notes_line(n: Mapping[str, Any] | None) -> str:
 
 def _summary_cell(rr: RequestResult, top: int = 3) -> str:
     if rr.status != "completed":
-        return f"<span class='bad'>{_e((rr.failure_reason or '')[:400])}</span>"
+        return _bad(_e((rr.failure_reason or '')[:400]))
     s = rr.summary or {}
     if s.get("kind") == "recommendations":
         q = s.get("query") or {}
@@ -131,26 +141,37 @@ def _summary_cell(rr: RequestResult, top: int = 3) -> str:
 
 
 def _table_html(r: VerifyResult) -> str:
-    head = "<tr><th>#</th><th>kind</th><th>input</th><th>inference id</th><th>status</th><th>latency</th>" \
-           "<th>notification</th><th>output / failure</th><th>summary</th></tr>"
+    head = "<tr>" + "".join(f"<th {_TH}>{h}</th>" for h in ("#", "kind", "input", "inference id", "status", "latency",
+                                                          "notification", "output / failure", "summary")) + "</tr>"
     rows = []
     for rr in r.requests:
-        cls = "ok" if rr.ok else ("" if rr.status == "skipped" else "bad")
+        status = _e(rr.status)
+        status = _ok(status) if rr.ok else (status if rr.status == "skipped" else _bad(status))
         n = rr.notification or {}
         note = "–" if rr.notification is None else (f"{_e(n.get('status'))}" if n.get("received") else
-                                                   "<span class='bad'>missing</span>")
+                                                   _bad("missing"))
         loc = rr.output_location if rr.status == "completed" else rr.failure_location
-        rows.append(
-            f"<tr><td>{rr.index}</td><td>{_e(rr.kind)}</td><td>{_e(rr.input.rsplit('/', 1)[-1])}</td>"
-            f"<td><code>{_e((rr.inference_id or '')[:8])}</code></td><td class='{cls}'>{_e(rr.status)}</td>"
-            f"<td>{_fmt_s(rr.latency_s)}</td><td>{note}</td><td><code>{_e(loc or '')}</code></td>"
-            f"<td>{_summary_cell(rr)}</td></tr>")
-    return "<table>" + head + "".join(rows) + "</table>"
+        cells = [str(rr.index), _e(rr.kind), _e(rr.input.rsplit('/', 1)[-1]),
+                 f"<code>{_e((rr.inference_id or '')[:8])}</code>", status, _fmt_s(rr.latency_s), note,
+                 f"<code>{_e(loc or '')}</code>", _summary_cell(rr)]
+        rows.append("<tr>" + "".join(f"<td {_TD}>{c}</td>" for c in cells) + "</tr>")
+    return f"<table {_TABLE}>" + head + "".join(rows) + "</table>"
 
 
 def _card(src: str | None, why: str | None, caption: str, *, query: bool = False) -> str:
-    img = f"<img src='{src}'/>" if src else f"<div class='missing'>{_e(why or 'no image')}</div>"
-    return f"<div class='card{' query' if query else ''}'>{img}<div>{caption}</div></div>"
+    """One picture and its caption, as a table cell (a row of them is the grid)."""
+    img = (f"<img src='{src}' width='124' height='124' alt='' style='width:124px;height:124px;object-fit:contain;"
+           f"background-color:#fafafa'/>" if src else
+           f"<table style='width:124px;height:124px;background-color:#f6f6f6;color:#888'><tr><td "
+           f"style='text-align:center'>{_e(why or 'no image')}</td></tr></table>")
+    border = "2px solid #333" if query else "1px solid #ddd"
+    return (f"<td style='width:132px;font-size:11px;border:{border};padding:4px;vertical-align:top;"
+            f"text-align:left'>{img}<br/>{caption}</td>")
+
+
+def _grid(cards: list[str]) -> str:
+    rows = ["<tr>" + "".join(cards[i:i + _PER_ROW]) + "</tr>" for i in range(0, len(cards), _PER_ROW)]
+    return "<table style='border-collapse:separate;border-spacing:6px'>" + "".join(rows) + "</table>"
 
 
 def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int, image_bucket: str | None) -> str:
@@ -186,7 +207,7 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
                    + f"<br/><span title='{_e(key)}'>{_e(str(key).rsplit('/', 1)[-1])}</span>")
             cards.append(_card(src, why, cap))
         shown.append(f"<h4>{_e(rr.input)} — {s.get('count', len(s.get('top') or []))} recommendations "
-                     f"(request {rr.index}, {_fmt_s(rr.latency_s)})</h4><div class='grid'>{''.join(cards)}</div>")
+                     f"(request {rr.index}, {_fmt_s(rr.latency_s)})</h4>{_grid(cards)}")
     return "".join(shown)
 
 
@@ -195,7 +216,7 @@ def verify_html(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None
     """The verify result as one HTML fragment: figures, the results table, pictures (when ``aws`` is given
     and the outputs are recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs)."""
     r = _as_result(result)
-    parts = [_CSS, "<div class='erb-v'>", _figures_html(r), _table_html(r), replay_html(r.replay)]
+    parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay)]
     if aws is not None:
         parts.append(_pictures_html(r, aws.client("s3"), max_images=max_images, max_inputs=max_inputs,
                                     image_bucket=image_bucket))
@@ -208,18 +229,20 @@ def replay_html(replay: Mapping[str, Any] | None) -> str:
     if not replay:
         return ""
     c = replay.get("counts") or {}
+    again = _e(c.get("failed_again"))
     head = (f"<h4>Replay of the failed requests ({_e(replay.get('window_start'))} → {_e(replay.get('window_end'))})"
             f"</h4><p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
-            f"<span class='ok'><b>{_e(c.get('served'))}</b> served</span> · {_e(c.get('already_served'))} served "
-            f"before · <span class='{'bad' if c.get('failed_again') else 'ok'}'>{_e(c.get('failed_again'))} failed "
-            f"again</span> · {_e(c.get('input_unknown'))} input unknown · concurrency {_e(replay.get('concurrency'))}"
+            f"{_ok(_e(c.get('served')) + ' served')} · {_e(c.get('already_served'))} served "
+            f"before · {(_bad if c.get('failed_again') else _ok)(again + ' failed again')}"
+            f" · {_e(c.get('input_unknown'))} input unknown · concurrency {_e(replay.get('concurrency'))}"
             + (f" · {_e(c.get('throughput_rps'))} req/s" if c.get("throughput_rps") else "") + "</p>")
     rows = "".join(
-        f"<tr><td>{_e(r.get('original_id'))}</td><td>{_e(r.get('input'))}</td><td>{_e(r.get('replay_id'))}</td>"
-        f"<td class='{'ok' if r.get('status') in ('served', 'already-served') else 'bad'}'>{_e(r.get('status'))}</td>"
-        f"<td>{_fmt_s(r.get('latency_s'))}</td></tr>" for r in replay.get("rows") or [])
-    return head + ("<table><tr><th>original id</th><th>input</th><th>replay id</th><th>status</th><th>latency</th>"
-                   f"</tr>{rows}</table>" if rows else "")
+        "<tr>" + "".join(f"<td {_TD}>{v}</td>" for v in (
+            _e(r.get("original_id")), _e(r.get("input")), _e(r.get("replay_id")),
+            (_ok if r.get("status") in ("served", "already-served") else _bad)(_e(r.get("status"))),
+            _fmt_s(r.get("latency_s")))) + "</tr>" for r in replay.get("rows") or [])
+    heads = "".join(f"<th {_TH}>{h}</th>" for h in ("original id", "input", "replay id", "status", "latency"))
+    return head + (f"<table {_TABLE}><tr>{heads}</tr>{rows}</table>" if rows else "")
 
 
 def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, **kw: Any) -> None:
@@ -234,7 +257,7 @@ def deploy_html(result: Any) -> str:
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     ok = d.get("ok")
     rows = [
-        ("result", f"<span class='{'ok' if ok else 'bad'}'>{_e(d.get('status'))}</span>"),
+        ("result", (_ok if ok else _bad)(_e(d.get("status")))),
         ("endpoint", (f"{_e(d.get('endpoint_name'))} ({_e(d.get('endpoint_status'))}) — "
                      f"{_e((d.get('actions') or {}).get('endpoint', '–'))}")),
         ("endpoint config", (f"{_e(d.get('endpoint_config_name'))} — "
@@ -252,7 +275,7 @@ def deploy_html(result: Any) -> str:
         rows.append(("smoke request", (f"{_e(sm.get('status'))} in {_fmt_s(sm.get('latency_s'))} — "
                                       f"{_e(sm.get('input'))} → {_e(sm.get('output_location') or sm.get('failure_location'))}")))
     if d.get("failure_reason"):
-        rows.append(("failure reason", f"<span class='bad'>{_e(d['failure_reason'])}</span>"))
+        rows.append(("failure reason", _bad(_e(d["failure_reason"]))))
     cause = ((d.get("log_evidence") or {}).get("cause") or {})
     if cause:
         rows.append(("log evidence", _e(cause.get("summary")) + "<br/><code>"
@@ -265,9 +288,8 @@ def deploy_html(result: Any) -> str:
         rows.append(("rollback", f"{_e(rb.get('from_config'))} → {_e(rb.get('to_config'))} "
                      f"({_e(rb.get('endpoint_status'))}, {_fmt_s(rb.get('seconds'))})"))
     if d.get("error"):
-        rows.append(("error", f"<span class='bad'>{_e(d['error'].get('code'))}</span>: {_e(d['error'].get('message'))}"))
-    return _CSS + "<div class='erb-v'><table>" + "".join(
-        f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table></div>"
+        rows.append(("error", f"{_bad(_e(d['error'].get('code')))}: {_e(d['error'].get('message'))}"))
+    return "<div>" + _rows(rows) + "</div>"
 
 
 def show_deploy(result: Any) -> None:

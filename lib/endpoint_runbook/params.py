@@ -47,7 +47,7 @@ class Param:
         return " or ".join(t.__name__ for t in self.types) + ("" if self.required else " or null")
 
 
-S, I, F, B, L = (str,), (int,), (float,), (bool,), (list,)
+S, I, F, B, L, D = (str,), (int,), (float,), (bool,), (list,), (dict,)
 
 #: What every notebook gets (from the aws section, the run dir).
 COMMON: dict[str, Param] = {
@@ -55,7 +55,9 @@ COMMON: dict[str, Param] = {
     "profile": Param(S, None, "AWS profile (null: the default chain: env, role, ...)"),
     "endpoint_url": Param(S, None, "send every AWS call here (the local stack); null for real AWS"),
     "max_attempts": Param(I, 8, "botocore standard-mode retry attempts per call"),
-    "run_dir": Param(S, None, "where step records go; the runner sets it"),
+    "run_dir": Param(S, None, "run dir or run id; null: step 1 starts a run, later steps continue the newest "
+                              "run of endpoint_name"),
+    "endpoint_name": Param(S, None, "the crash-looping endpoint (the run's subject)"),
 }
 
 STEP_KEYS: dict[str, dict[str, Param]] = {
@@ -80,7 +82,16 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
                                "broken endpoint exists"),
         "rollback": Param(B, False, "instead of deploying: put the endpoint back on its recorded previous config"),
         "fixed_endpoint_name": Param(S, None, "new-endpoint: the new endpoint; null: <prefix>-fixed-<timestamp>"),
+        "model_data_url": Param(S, None, "s3:// fixed model.tar.gz; null: step 2's target"),
+        "copy_from_config": Param(S, None, "endpoint config to copy image, role, environment, instances and "
+                                           "async config from; null: step 1's endpoint"),
         "image_uri": Param(S, None, "serving image; null: the broken endpoint's own image"),
+        "execution_role_arn": Param(S, None, "SageMaker execution role ARN; null: the broken endpoint's model's"),
+        "environment": Param(D, None, "container environment; null: the broken endpoint's model's"),
+        "output_path": Param(S, None, "s3:// async S3OutputPath; null: the copied async config's"),
+        "failure_path": Param(S, None, "s3:// async S3FailurePath; null: the copied async config's"),
+        "success_topic": Param(S, None, "SNS topic ARN for successes; null: the copied async config's"),
+        "error_topic": Param(S, None, "SNS topic ARN for errors; null: the copied async config's"),
         "instance_type": Param(S, None, "null: as the broken endpoint"),
         "instance_count": Param(I, None, "null: as the broken endpoint"),
         "smoke_input": Param(S, None, "s3:// input the model accepts, for the smoke request; null: the first "
@@ -93,8 +104,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "inputs": Param(L, None, "s3:// inputs the model accepts; null: the deploy step's smoke input"),
         "count": Param(I, None, "warm requests after the cold first one (inputs cycled); null: max(3, inputs - 1)"),
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
-        "health_patterns": Param(L, None, "regexes of lines a healthy start-up logs; null: TorchServe's "
-                                          "'WORKER_MODEL_LOADED' state change"),
+        "health_patterns": Param(L, None, "lines a healthy start-up logs: regexes, or {label: regex}; null: "
+                                          "TorchServe's 'WORKER_MODEL_LOADED' state change"),
         "replay_failed": Param(B, False, "send again the requests that failed on the endpoint in the window"),
         "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
         "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),
@@ -142,12 +153,12 @@ def validate(raw: Any) -> dict[str, dict[str, Any]]:
     aws = raw.get("aws") or {}
     if not isinstance(aws, dict):
         raise InputError("aws: must be a mapping.", code="bad-type")
-    aws_keys = {k for k in COMMON if k != "run_dir"}
+    aws_keys = {k for k in COMMON if k not in ("run_dir", "endpoint_name")}
     for key, value in aws.items():
         if key not in aws_keys:
             raise _unknown(key, aws_keys, "aws.")
         _check(COMMON[key], value, f"aws.{key}")
-    common = {k: p.default for k, p in COMMON.items()} | dict(aws)
+    common = {k: p.default for k, p in COMMON.items()} | dict(aws) | {"endpoint_name": raw["endpoint_name"]}
     if raw.get("run_dir") is not None:
         _check(COMMON["run_dir"], raw["run_dir"], "run_dir")
         common["run_dir"] = raw["run_dir"]

@@ -9,19 +9,21 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Progress of a bounded wait: a ``tqdm.auto`` bar (a widget in Studio, text headless), or the caller's
-    ``progress(msg)`` called when the message changes."""
+    """Progress of a bounded wait: a ``tqdm.auto`` bar (a widget in Studio, text headless) when there is no
+    callback or the callback asks for one (its ``bar`` attribute is true: the notebooks' ``rb.progress`` in a
+    live notebook), else the caller's ``progress(msg)`` called when the message changes."""
 
     def __init__(self, progress: Callable[[str], Any] | None, *, total: float, desc: str, unit: str = "s"):
         self._cb = progress
         self._desc = desc
         self._last = ""
         self._bar = None
-        if progress is None:
+        if progress is None or getattr(progress, "bar", False):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, leave=True,
                              bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}]")
+            self._cb = None
         else:
             self._say(desc)
 

@@ -14,6 +14,7 @@ server-side and written to local disk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import posixpath
 import shutil
@@ -29,7 +30,8 @@ from .records import read_record, write_record
 from .s3 import head_object, parse_s3_uri, upload_stream
 from .serving.loadcheck import LoadCheck, load_check_dir, serve_check
 
-__all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "default_target", "run"]
+__all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check",
+           "upload"]
 
 #: From this source size, ``upload='auto'`` copies the unchanged prefix inside S3 instead of uploading it.
 SERVER_SIDE_MIN_BYTES = 256 << 20
@@ -97,12 +99,66 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
         target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
         upload: str = "auto", progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes.
+    The sub-steps (:func:`plan`, :func:`build`, :func:`check`, :func:`upload`) in one call.
 
     ``upload``: ``full`` (rebuild locally, upload the whole archive), ``server-side`` (copy the unchanged
     prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`)."""
+    rb = plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions, target_uri=target_uri,
+              overwrite=overwrite, upload=upload)
+    build(rb, full_check=full_check, progress=progress)
+    check(rb, full_check=full_check, progress=progress)
+    return _upload(rb, progress)
+
+@dataclass
+class Rebuilding:
+    """A rebuild in progress, between its sub-steps (a notebook runs each in its own cell). The rebuilt archive
+    lives in a temporary folder until the upload (or a failure) removes it."""
+
+    aws: Aws
+    run_dir: str
+    step: RebuildStep
+    overwrite: bool
+    program: str
+    started: dt.datetime
+    work: tempfile.TemporaryDirectory[str] | None = None
+    source_sha256: str = ""
+    mode: str = "full"  # full (the four sub-steps) | server-side | prefix (build does all: read, check, write)
+    diag: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
+
+    @property
+    def archive_path(self) -> Path:
+        if self.work is None:
+            raise InputError("there is no rebuilt archive yet.", code="not-built",
+                             hint="Run the build cell (rebuild_archive.build) first.")
+        return Path(self.work.name) / "model.tar.gz"
+
+
+@contextlib.contextmanager
+def _recording(rb: Rebuilding) -> Any:
+    """Every sub-step: write the record when it ends; on failure remove the work folder and re-raise."""
+    step = rb.step
+    try:
+        yield
+    except Exception as e:
+        step.status = "failed"
+        step.error = step.error or f"{type(e).__name__}: {e}"
+        if rb.work is not None:
+            rb.work.cleanup()
+            rb.work = None
+        with named_aws_errors("rebuilding and uploading the archive (nothing is left at the target: a failed "
+                              "upload is aborted)"):
+            raise
+    finally:
+        step.seconds = round((dt.datetime.now(dt.timezone.utc) - rb.started).total_seconds(), 2)
+        write_record(rb.run_dir, "rebuild_archive", step.to_dict())
+
+
+def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
+         target_uri: str | None = None, overwrite: bool = False, upload: str = "auto") -> Rebuilding:
+    """Sub-step 1: what goes where (parameters, else step 1's verdict), checked before anything is read."""
     if upload not in ("auto", "full", "server-side"):
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
-    say = progress or (lambda _m: None)
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
     source_uri = source_uri or diag.get("model_data_url")
@@ -117,7 +173,9 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
     if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
-        return _prefix_model(aws, run_dir, source_uri, adds, target_uri, overwrite, diag, say, started)
+        step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, status="planned")
+        return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
+                          mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
     parse_s3_uri(target_uri)
     if parse_s3_uri(target_uri) == parse_s3_uri(source_uri):
@@ -131,69 +189,120 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
     if not overwrite and _head(s3, target_uri) is not None:
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
-    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"))
+    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"),
+                       status="planned")
+    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
     size = int(head.get("ContentLength") or 0)
     mode = upload if upload != "auto" else ("server-side" if size >= SERVER_SIDE_MIN_BYTES else "full")
     if mode == "server-side" and not archive.splice_available():
         mode, step.io["note"] = "full", "the system zlib cannot splice: the archive is rebuilt and uploaded whole"
-    try:
-        if mode == "server-side":
-            _server_side(s3, step, diag, size, overwrite, full_check, say)
+    return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program=program, started=started,
+                      mode=mode, diag=diag, size=size)
+
+
+def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str], None] | None = None) -> RebuildStep:
+    """Sub-step 2: stream the source and write the rebuilt archive (a local file until the upload). A large
+    archive (server-side splice) or a prefix model is read, checked and written here in one go: check and
+    upload then have nothing left to do."""
+    say = progress or (lambda _m: None)
+    step, s3 = rb.step, rb.aws.client("s3")
+    if rb.mode == "prefix":
+        rb.step = _prefix_model(rb.aws, rb.run_dir, step.source_uri, step.additions, step.target_uri or None,
+                                rb.overwrite, rb.diag, say, rb.started)
+        return rb.step
+    if rb.mode == "server-side":
+        with _recording(rb):
+            _server_side(s3, step, rb.diag, rb.size, rb.overwrite, full_check, say)
             _source_unchanged(s3, step)
             step.status = "passed"
-            return step
-        with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
-            out = Path(tmp) / "model.tar.gz"
-            say(f"rebuilding {source_uri} (streaming)")
-            bucket, key = parse_s3_uri(source_uri)
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            try:
-                result = archive.rebuild(body, out, [(a["source"], a["target"]) for a in adds])
-            finally:
-                body.close()
-            step.source_sha256, step.result_sha256 = result.source_sha256, result.result_sha256
-            step.method = result.method
-            added = [r for r in result.diff if r["status"] == "added" and r.get("type") != "dir"]
-            replaced = [r for r in result.diff if r["status"] == "replaced"]
-            unchanged = [r for r in result.diff if r["status"] == "unchanged"]
-            step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in added],
-                         "replaced": [{"path": r["path"], "size": r.get("size")} for r in replaced],
-                         "unchanged_count": len(unchanged), "unchanged_bytes": sum(r.get("size") or 0 for r in unchanged),
-                         "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
-                         "copied_compressed_bytes": result.copied_compressed_bytes}
-            say("load check of the rebuilt archive")
-            program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
-            model_dir = Path(tmp) / "ml" / "model"
-            with open(out, "rb") as fh:
-                archive.safe_extract(fh, model_dir)
-            step.load_check = load_check_dir(model_dir, program=program, log=say)
-            if full_check and step.load_check.ok:
-                say("full check: serving the rebuilt archive on TorchServe")
-                step.serve_check = serve_check(model_dir, program=program, log=say)
-                if not step.serve_check.ok:
-                    step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
-                    raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
-            if not step.load_check.ok:
-                step.error = f"the rebuilt archive does not load: {step.load_check.error_type}: {step.load_check.error}"
+        return step
+    if rb.work is not None:
+        rb.work.cleanup()
+    rb.work = tempfile.TemporaryDirectory(prefix="rebuild-")
+    step.load_check = step.serve_check = step.uploaded = None
+    step.error = None
+    with _recording(rb):
+        out = rb.archive_path
+        say(f"rebuilding {step.source_uri} (streaming)")
+        bucket, key = parse_s3_uri(step.source_uri)
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            result = archive.rebuild(body, out, [(a["source"], a["target"]) for a in step.additions])
+        finally:
+            body.close()
+        step.source_sha256, step.result_sha256 = result.source_sha256, result.result_sha256
+        rb.source_sha256 = result.source_sha256
+        step.method = result.method
+        step.io.update(mode="full", bytes_read=result.source_bytes,
+                       local_disk_bytes=result.result_bytes + sum(r.get("size") or 0 for r in result.diff))
+        added = [r for r in result.diff if r["status"] == "added" and r.get("type") != "dir"]
+        replaced = [r for r in result.diff if r["status"] == "replaced"]
+        unchanged = [r for r in result.diff if r["status"] == "unchanged"]
+        step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in added],
+                     "replaced": [{"path": r["path"], "size": r.get("size")} for r in replaced],
+                     "unchanged_count": len(unchanged), "unchanged_bytes": sum(r.get("size") or 0 for r in unchanged),
+                     "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
+                     "copied_compressed_bytes": result.copied_compressed_bytes}
+        step.status = "built"
+    return step
+
+
+def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str], None] | None = None) -> RebuildStep:
+    """Sub-step 3: the load check (and, with ``full_check``, TorchServe) on the rebuilt archive."""
+    say = progress or (lambda _m: None)
+    step = rb.step
+    if rb.mode != "full":  # build checked it already
+        return step
+    out = rb.archive_path
+    step.error = None
+    with _recording(rb):
+        say("load check of the rebuilt archive")
+        program = rb.program
+        model_dir = out.parent / "ml" / "model"
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        with open(out, "rb") as fh:
+            archive.safe_extract(fh, model_dir)
+        step.load_check = load_check_dir(model_dir, program=program, log=say)
+        if full_check and step.load_check.ok:
+            say("full check: serving the rebuilt archive on TorchServe")
+            step.serve_check = serve_check(model_dir, program=program, log=say)
+            if not step.serve_check.ok:
+                step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
-            say(f"uploading to {target_uri}")
-            with open(out, "rb") as fh:
-                step.uploaded = upload_stream(s3, fh, target_uri, source_uri=source_uri,
-                                                      source_sha256=result.source_sha256, overwrite=overwrite)
-            step.io.update(mode="full", bytes_read=result.source_bytes, bytes_uploaded=step.uploaded["bytes"],
-                           bytes_copied_server_side=0,
-                           local_disk_bytes=result.result_bytes + sum(r.get("size") or 0 for r in result.diff))
+        if not step.load_check.ok:
+            step.error = f"the rebuilt archive does not load: {step.load_check.error_type}: {step.load_check.error}"
+            raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+        step.status = "checked"
+    return step
+
+
+def upload(rb: Rebuilding, *, progress: Callable[[str], None] | None = None) -> RebuildStep:
+    """Sub-step 4: upload the checked archive under the new key (multipart, SHA-256); the source unchanged."""
+    return _upload(rb, progress)
+
+
+def _upload(rb: Rebuilding, progress: Callable[[str], None] | None) -> RebuildStep:
+    say = progress or (lambda _m: None)
+    step, s3 = rb.step, rb.aws.client("s3")
+    if rb.mode != "full":  # build wrote it already
+        return step
+    if step.status != "checked":
+        raise InputError("the rebuilt archive has not passed its check: nothing is uploaded.", code="not-checked",
+                         hint="Run the build and check cells (rebuild_archive.build, .check) first.")
+    with _recording(rb):
+        out = rb.archive_path
+        say(f"uploading to {step.target_uri}")
+        with open(out, "rb") as fh:
+            step.uploaded = upload_stream(s3, fh, step.target_uri, source_uri=step.source_uri,
+                                          source_sha256=rb.source_sha256, overwrite=rb.overwrite)
+        step.io.update(bytes_uploaded=step.uploaded["bytes"], bytes_copied_server_side=0)
+        if rb.work is not None:
+            rb.work.cleanup()
+            rb.work = None
         _source_unchanged(s3, step)
         step.status = "passed"
-        return step
-    except Exception as e:
-        step.error = step.error or f"{type(e).__name__}: {e}"
-        with named_aws_errors("rebuilding and uploading the archive (nothing is left at the target: a failed "
-                              "upload is aborted)"):
-            raise
-    finally:
-        step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
-        write_record(run_dir, "rebuild_archive", step.to_dict())
+    return step
 
 
 def _source_unchanged(s3: Any, step: RebuildStep) -> None:

@@ -8,6 +8,7 @@ records every step's status, time and record file. Executed notebooks are the ru
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -16,8 +17,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from .display import HEADLESS_ENV
 from .errors import InputError
 from .params import NOTEBOOKS, load_params
 from .records import STEPS, new_run_id, record_path
@@ -115,8 +117,6 @@ def _kernel_config() -> Any:
 
 def run_chain(params_file: str | Path, *, steps: list[str] | None = None, run_dir: str | Path | None = None,
               kernel: str | None = None, progress: Callable[[str], None] | None = None) -> RunSummary:
-    import papermill
-
     say = progress or (lambda _m: None)
     params = load_params(params_file)  # all errors before any AWS call
     steps = steps or list(STEPS)
@@ -128,6 +128,31 @@ def run_chain(params_file: str | Path, *, steps: list[str] | None = None, run_di
     summary = RunSummary(run_id=run_id, run_dir=str(run_dir), params_file=str(Path(params_file).resolve()),
                          status="running")
     t_all = time.monotonic()
+    with _headless():
+        _run_steps(summary, steps, params, run_dir, nbdir, kernel, say)
+    summary.seconds = round(time.monotonic() - t_all, 2)
+    (run_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+@contextlib.contextmanager
+def _headless() -> Iterator[None]:
+    """The kernels the runner starts know they run headless (progress as plain lines, no widgets)."""
+    old = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(HEADLESS_ENV, None)
+        else:
+            os.environ[HEADLESS_ENV] = old
+
+
+def _run_steps(summary: RunSummary, steps: list[str], params: dict[str, dict[str, Any]], run_dir: Path,
+               nbdir: Path, kernel: str, say: Callable[[str], None]) -> None:
+    import papermill
+
     for step in STEPS:
         out = run_dir / NOTEBOOKS[step]
         if step not in steps:
@@ -150,9 +175,6 @@ def run_chain(params_file: str | Path, *, steps: list[str] | None = None, run_di
         say(f"{step}: passed in {summary.steps[-1].seconds:.1f} s")
     else:
         summary.status = "passed"
-    summary.seconds = round(time.monotonic() - t_all, 2)
-    (run_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-    return summary
 
 
 def _existing(p: Path) -> str | None:

@@ -94,13 +94,25 @@ def latency_figures(requests: list[RequestResult]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- health
 
 
-def find_health_lines(read: logs_mod.LogRead, patterns: Iterable[str]) -> list[dict[str, Any]]:
-    """For each pattern: found or not, how many lines, the first matching line."""
+def _named(pattern: str | dict[str, str]) -> tuple[str | None, str]:
+    """A health pattern is a regex, or ``{label: regex}`` (the label is what a reader sees)."""
+    if isinstance(pattern, dict):
+        if len(pattern) != 1:
+            raise InputError(f"a named health pattern is one {{label: regex}}, not {pattern!r}.",
+                             code="bad-health-pattern")
+        name, pat = next(iter(pattern.items()))
+        return str(name), str(pat)
+    return None, pattern
+
+
+def find_health_lines(read: logs_mod.LogRead, patterns: Iterable[str | dict[str, str]]) -> list[dict[str, Any]]:
+    """For each pattern (a regex or ``{label: regex}``): found or not, how many lines, the first matching line."""
     out = []
-    for pat in patterns:
+    for entry in patterns:
+        name, pat = _named(entry)
         rx = re.compile(pat)
         hits = [e for e in read.events if rx.search(e.message)]
-        out.append({"pattern": pat, "found": bool(hits), "count": len(hits),
+        out.append({"pattern": pat, "name": name, "found": bool(hits), "count": len(hits),
                     "first_line": hits[0].message if hits else None,
                     "stream": hits[0].stream if hits else None})
     return out
@@ -341,7 +353,7 @@ def _health(aws: Aws, result: VerifyResult, ep: dict[str, Any], patterns: Iterab
     read = logs_mod.read_endpoint_logs(aws.client("logs"), result.endpoint_name, start=start, max_events=20_000)
     result.health_logs = read.to_dict()
     result.health = find_health_lines(read, pats)
-    missing = [h["pattern"] for h in result.health if not h["found"]]
+    missing = [h["name"] or h["pattern"] for h in result.health if not h["found"]]
     if not read.ok:
         result.findings.append(Finding(
             "health-logs-unreadable", "warning",
