@@ -20,7 +20,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from endpoint_runbook import diagnose  # noqa: E402
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
-from endpoint_runbook.local.scenarios import build_stygig, examples_dir  # noqa: E402
+from endpoint_runbook.local.scenarios import StygigIncident, build_stygig, examples_dir  # noqa: E402
 from endpoint_runbook.serving.env import free_port  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
@@ -77,7 +77,8 @@ def main() -> None:
                 s3.upload_file(str(path), "bench-diagnose", key)
                 name = f"bench-{label.split()[0]}"
                 sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                                PrimaryContainer={"Image": "img", "ModelDataUrl": f"s3://bench-diagnose/{key}"})
+                                PrimaryContainer={"Image": StygigIncident().image,
+                                                  "ModelDataUrl": f"s3://bench-diagnose/{key}"})
                 sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
                     "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
                     "InitialInstanceCount": 1}])

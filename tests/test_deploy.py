@@ -229,7 +229,7 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
 
     # A named endpoint that serves something else is never repointed.
     w.sm.create_model(ModelName=f"other-{w.tag}", ExecutionRoleArn=w.role_arn,
-                      PrimaryContainer={"Image": "img", "ModelDataUrl": w.archive})
+                      PrimaryContainer={"Image": NAMES.image, "ModelDataUrl": w.archive})
     w.sm.create_endpoint_config(EndpointConfigName=f"other-{w.tag}", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": f"other-{w.tag}", "InstanceType": "ml.m5.xlarge",
         "InitialInstanceCount": 1}])

@@ -11,7 +11,7 @@ import yaml
 from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain
-from tinymodel import INFERENCE, tar_gz
+from tinymodel import IMAGE, INFERENCE, tar_gz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     s3.create_bucket(Bucket="nb-diagnose", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
     s3.put_object(Bucket="nb-diagnose", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sm.create_model(ModelName="nb-diagnose", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://nb-diagnose/m/model.tar.gz"})
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://nb-diagnose/m/model.tar.gz"})
     sm.create_endpoint_config(EndpointConfigName="nb-diagnose", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": "nb-diagnose", "InstanceType": "ml.m5.large",
         "InitialInstanceCount": 1}])

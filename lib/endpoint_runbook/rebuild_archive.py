@@ -39,6 +39,7 @@ class RebuildStep:
     source_uri: str
     target_uri: str
     additions: list[dict[str, str]]
+    image: str | None = None  # the serving image the checks stand in for (its profile's environment)
     source_sha256: str = ""
     result_sha256: str = ""
     source_etag: str | None = None
@@ -95,17 +96,22 @@ def _head(s3: Any, uri: str) -> dict[str, Any] | None:
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
         target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
-        upload: str = "auto", progress: Callable[[str], None] | None = None) -> RebuildStep:
+        upload: str = "auto", image_uri: str | None = None,
+        progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes.
 
     ``upload``: ``full`` (rebuild locally, upload the whole archive), ``server-side`` (copy the unchanged
-    prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`)."""
+    prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`).
+    ``image_uri``: the serving image whose environment the checks run in; None: the diagnosed endpoint's
+    image (step 1 checked against the same profile), else the newest PyTorch profile."""
     if upload not in ("auto", "full", "server-side"):
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
     say = progress or (lambda _m: None)
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
     source_uri = source_uri or diag.get("model_data_url")
+    # The load check runs in the serving environment of the endpoint's image, as step 1's did.
+    image = image_uri or (diag.get("endpoint") or {}).get("image")
     if not source_uri:
         raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
                          hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
@@ -117,7 +123,7 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
     if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
-        return _prefix_model(aws, run_dir, source_uri, adds, target_uri, overwrite, diag, say, started)
+        return _prefix_model(aws, run_dir, source_uri, adds, target_uri, overwrite, diag, say, started, image)
     target_uri = target_uri or default_target(source_uri)
     parse_s3_uri(target_uri)
     if parse_s3_uri(target_uri) == parse_s3_uri(source_uri):
@@ -131,7 +137,8 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
     if not overwrite and _head(s3, target_uri) is not None:
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
-    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"))
+    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
+                       source_etag=head.get("ETag"))
     size = int(head.get("ContentLength") or 0)
     mode = upload if upload != "auto" else ("server-side" if size >= SERVER_SIDE_MIN_BYTES else "full")
     if mode == "server-side" and not archive.splice_available():
@@ -166,10 +173,10 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
             model_dir = Path(tmp) / "ml" / "model"
             with open(out, "rb") as fh:
                 archive.safe_extract(fh, model_dir)
-            step.load_check = load_check_dir(model_dir, program=program, log=say)
+            step.load_check = load_check_dir(model_dir, program=program, log=say, image=image)
             if full_check and step.load_check.ok:
                 say("full check: serving the rebuilt archive on TorchServe")
-                step.serve_check = serve_check(model_dir, program=program, log=say)
+                step.serve_check = serve_check(model_dir, program=program, log=say, image=image)
                 if not step.serve_check.ok:
                     step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                     raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
@@ -235,7 +242,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(a["source"], dst)
         say("load check of the rebuilt archive's code")
-        lc = load_check_dir(model_dir, program=program, log=say)
+        lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
         withheld = sum(plan.withheld.values())
         if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
             lc.ok = True
@@ -245,7 +252,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
             lc.findings = []
         step.load_check = lc
         if full_check and lc.ok and not withheld:
-            step.serve_check = serve_check(model_dir, program=program, log=say)
+            step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
             if not step.serve_check.ok:
                 step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
@@ -271,14 +278,15 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
 
 
 def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
-                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any) -> RebuildStep:
+                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any,
+                  image: str | None) -> RebuildStep:
     """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
     copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
     from .archive import prefix as model_prefix
 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
-    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, method="prefix-copy")
+    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy")
     s3 = aws.client("s3")
     program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
     try:
@@ -296,7 +304,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
                 else:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(a["source"], dst)
-            lc = load_check_dir(model_dir, program=program, log=say)
+            lc = load_check_dir(model_dir, program=program, log=say, image=image)
             if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
                 lc.ok, lc.stage, lc.findings = True, "import", []
                 lc.error = (f"imports pass; model_fn was not run to completion: {fetched['withheld_bytes']} bytes of "

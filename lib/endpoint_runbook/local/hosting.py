@@ -3,8 +3,10 @@
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
 from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
-environment of the model's image: its profile, picked from the model's ``Image``; an image without a profile
-gets the default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
+environment of the model's image: its profile, picked from the model's ``Image``, built the first time a
+container needs it and verified against its manifest at every start; an image without a profile gets the
+default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as
+SageMaker ships it. The endpoint is
 Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
@@ -118,6 +120,7 @@ class Container:
     shipper: LogShipper | None = None
     server: ModelServer | None = None
     inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
+    profile: str | None = None  # the image profile whose serving environment runs it
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -138,7 +141,7 @@ class Container:
 
     def describe(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "variant": self.variant, "instance_id": self.instance_id,
-                "state": self.state, "port": self.server.port if self.server else None,
+                "state": self.state, "profile": self.profile, "port": self.server.port if self.server else None,
                 "pid": self.proc.pid if self.proc else None,
                 "workdir": str(self.workdir), "failure_reason": self.failure_reason}
 
@@ -159,11 +162,10 @@ def safe_extract(archive: Path, dest: Path) -> None:
 class Hosting:
     """Model containers for the endpoints of one stack. Thread-safe; called by the stack's request handler."""
 
-    def __init__(self, *, server_url: str, work_root: Path, serving_env: ServingEnv,
-                 startup_timeout: float = 600.0, on_change: Callable[[], None] | None = None):
+    def __init__(self, *, server_url: str, work_root: Path, startup_timeout: float = 600.0,
+                 on_change: Callable[[], None] | None = None):
         self.server_url = server_url
         self.work_root = Path(work_root)
-        self.serving_env = serving_env
         self.startup_timeout = startup_timeout
         self.on_change = on_change or (lambda: None)
         self._lock = threading.RLock()
@@ -322,25 +324,29 @@ class Hosting:
         finally:
             archive.unlink(missing_ok=True)
 
-    def env_for(self, image: str | None) -> ServingEnv:
-        """The serving environment of the model's image (built once per profile; the stack's own when it is
-        that image's)."""
-        from ..image_profiles import profile_for_image
-
-        profile = profile_for_image(image)
-        if self.serving_env.profile is not None and self.serving_env.profile.name == profile.name:
-            return ServingEnv(self.serving_env.root, profile)  # the same env, with this image's notes
-        return ensure_serving_env(profile=profile, log=log.info)
+    @staticmethod
+    def env_for(image: str | None, say: Callable[[str], None] = log.info) -> ServingEnv:
+        """The serving environment of the model's image: its profile's, built the first time a container of
+        that profile starts (concurrent starts wait for one build; the start-up timeout runs after it) and
+        verified at every start."""
+        return ensure_serving_env(image, log=say)
 
     def _start(self, c: Container, region: str) -> None:
-        c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
+        shipper = c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}",
+                                         c.log_stream)
+
+        def say(msg: str) -> None:  # a build takes minutes: the endpoint's log says why it is still Creating
+            log.info(msg)
+            shipper.add(f"[local stack] {msg}")
+
         try:
-            env = self.env_for(c.spec.get("Image"))
+            env = self.env_for(c.spec.get("Image"), say)
         except RunbookError as e:  # no serving environment for this image here: the container cannot start
             raise ModelDataError(f"The local stack could not build the serving environment of "
                                  f"{c.spec.get('Image')}: {str(e).splitlines()[0]}") from e
+        c.profile = env.profile.name if env.profile else None
         for note in env.profile.notes if env.profile else ():
-            c.shipper.add(f"[local stack] {note}")
+            shipper.add(f"[local stack] {note}")
         c.server = start_model_server(
             env, base_dir=c.workdir / "ml", workdir=c.workdir,
             environment=c.spec.get("Environment") or {},

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import RunbookError
 from ..serving.env import cache_root
@@ -199,7 +199,6 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     )
     from werkzeug.serving import make_server
 
-    from ..serving.env import ensure_serving_env
     from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
@@ -208,7 +207,6 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / STATE_FILE
-    env = ensure_serving_env()
     holder: dict[str, Any] = {}
     lock = threading.Lock()
     info: dict[str, Any] = {"pid": os.getpid(), "port": None, "url": None, "started": time.time(),
@@ -223,8 +221,8 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
 
     server = make_server("127.0.0.1", port, None, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    hosting = Hosting(server_url=url, work_root=state_dir / "containers", serving_env=env,
-                      startup_timeout=startup_timeout, on_change=on_change)
+    hosting = Hosting(server_url=url, work_root=state_dir / "containers", startup_timeout=startup_timeout,
+                      on_change=on_change)
     holder["hosting"] = hosting
     runtime = Runtime(hosting)
     # Every request passes the fault layer first (inert until rules are set on /_local/faults).
@@ -343,9 +341,14 @@ def preflight() -> None:
 
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
        timeout: float = 60.0, progress: Callable[[str], None] | None = None,
-       s3_bandwidth: float | None = None) -> StackInfo:
+       s3_bandwidth: float | None = None, images: Sequence[str] = ()) -> StackInfo:
     """Start the stack in the background; return once it answers. ``s3_bandwidth``: bytes/s per connection
-    for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited)."""
+    for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited).
+
+    No serving environment is built here unless ``images`` names some: each endpoint's container builds its
+    image profile's environment the first time one starts (minutes, once per profile; the endpoint stays
+    Creating meanwhile and its log says so). ``images``: build those images' environments now, in this
+    shell, so that their errors show here and the first endpoint starts at once."""
     from ..serving.env import ensure_serving_env
 
     state_dir = Path(state_dir or default_state_dir())
@@ -358,7 +361,8 @@ def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeo
                          code="already-running", hint="Use it, or run `endpoint-runbook local down` first.")
     preflight()
     _check_port(port)
-    ensure_serving_env(log=progress)  # built once, here, so its errors show in this shell
+    for image in images:
+        ensure_serving_env(image, log=progress)
     state_dir.mkdir(parents=True, exist_ok=True)
     logf = open(state_dir / "stack.log", "ab")
     proc = subprocess.Popen(
