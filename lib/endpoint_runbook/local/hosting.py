@@ -11,8 +11,9 @@ Creating until ``/ping`` answers, then InService; Failed with a FailureReason wh
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
 All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
-server, so they are real objects in it. Only the endpoint's status is set on moto's record directly, since
-the SageMaker API has no call for that.
+server, so they are real objects in it. Only the endpoint's status is reported to its record directly
+(``LocalEndpoint.set_state`` in ``local.sagemaker``, the stack's SageMaker backend), since the SageMaker API has
+no call for that.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class Hosting:
             aws_access_key_id="local-stack", aws_secret_access_key="local-stack", region_name=region
         ).client(service, endpoint_url=self.server_url, config=cfg)
 
-    # -- moto's endpoint record --------------------------------------------------------------------
+    # -- the endpoint's record (``local.sagemaker``: the stack's SageMaker backend) ---------------------
     @staticmethod
     def _record(account: str, region: str, name: str) -> Any | None:
         from moto.sagemaker.models import sagemaker_backends
@@ -187,52 +188,28 @@ class Hosting:
         return sagemaker_backends[account][region].endpoints.get(name)
 
     def _set_status(self, account: str, region: str, name: str, status: str, reason: str | None = None,
-                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None,
-                    pending: dict[str, Any] | None = None) -> None:
-        from moto.core.utils import utcnow
-
+                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None) -> None:
         rec = self._record(account, region, name)
-        if rec is None:
+        if rec is None:  # deleted meanwhile
             return
-        rec.endpoint_status = status
-        rec.failure_reason = reason
-        # DescribeEndpoint's PendingDeploymentSummary: the config an update is deploying, only while Updating.
-        rec.pending_deployment_summary = pending
-        if config_name:
-            rec.endpoint_config_name = config_name
-        if variants is not None:
-            rec.production_variants = rec._process_production_variants(variants)
-        if status == "Failed":
-            for v in rec.production_variants:
-                v["CurrentInstanceCount"] = 0
-        rec.last_modified_time = utcnow()
+        rec.set_state(status, reason, config_name=config_name, variants=variants)
         self.on_change()
 
-    # -- lifecycle ---------------------------------------------------------------------------------
+    # -- lifecycle (called by the SageMaker backend once the record is Creating or Updating) -----------
     def create_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
-        self._set_status(account, region, name, "Creating")
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None),
                          name=f"create-{name}", daemon=True).start()
+        self.on_change()
 
-    def update_endpoint(self, account: str, region: str, name: str, config_name: str,
-                        deployment_config: dict[str, Any] | None = None) -> None:
-        """Blue/green, as SageMaker's UpdateEndpoint: while Updating the old fleet keeps serving (and
-        DescribeEndpoint still names the old EndpointConfigName, the new one in PendingDeploymentSummary); the
-        new container must start and pass /ping before traffic shifts. If it does not, the endpoint stays on
-        the previous config and returns to InService with a FailureReason."""
-        from moto.core.utils import utcnow
-
-        rec = self._record(account, region, name)
-        if rec is not None and deployment_config:
-            rec.last_deployment_config = deployment_config
-        self._set_status(account, region, name, "Updating", pending={
-            "EndpointConfigName": config_name, "StartTime": utcnow(),
-            "ProductionVariants": [dict(v, VariantStatus=[{"Status": "Creating", "StartTime": utcnow()}])
-                                   for v in (rec.production_variants if rec is not None else [])]})
+    def update_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
+        """Blue/green, as SageMaker's UpdateEndpoint: the old container keeps serving while the new one starts;
+        it must pass /ping before traffic shifts. If it does not, the endpoint stays on the previous config and
+        returns to InService with a FailureReason."""
         with self._lock:
             old = self.containers.get((account, region, name))
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
                          name=f"update-{name}", daemon=True).start()
+        self.on_change()
 
     def delete_endpoint(self, account: str, region: str, name: str) -> None:
         with self._lock:
