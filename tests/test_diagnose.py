@@ -154,7 +154,8 @@ def test_incident_is_diagnosed(incident_aws, tmp_path):
     from endpoint_runbook.local.scenarios import StygigIncident, examples_dir
 
     d = diagnose.run(incident_aws, run_dir=str(tmp_path), endpoint_name=StygigIncident().endpoint,
-                     source_roots=[str(examples_dir() / "stygig")])
+                     source_roots=[str(examples_dir() / "stygig")],
+                     expected_paths=["code/inference.py", "src/stygig/", "config/"])  # a params key (local.yaml)
     v = d.verdict
     assert v.cause == "missing-module" and v.fix["packages"] == ["stygig"] and v.confidence == "high"
     assert any("No module named 'stygig'" in e and "(×" in e for e in v.evidence)  # evidence lines with counts
