@@ -73,8 +73,9 @@ def test_each_later_notebook_alone(incident_aws, incident_stack, tmp_path):
                  source_uri=f"s3://{names.bucket}/{names.archive_key}",
                  additions=[{"source": str(src / "src" / "stygig"), "target": "code/stygig/"},
                             {"source": str(src / "config"), "target": "config/"}],
-                 target_uri=target, overwrite=True)
-    assert read_record(d2, "rebuild_archive")["status"] == "passed"
+                 target_uri=target, overwrite=True, image_uri=names.image)  # no diagnosis names the image
+    rec = read_record(d2, "rebuild_archive")
+    assert rec["status"] == "passed" and rec["image"] == names.image and rec["load_check"]["profile"].endswith("2.1.0-cpu-py310")
     # 03-05 need the other steps' parameters: they are covered alone by their own lib tests and chained by the
     # end-to-end test; here we check they fail cleanly, naming what is missing, when run with no record at all.
     d3 = tmp_path / "03"
