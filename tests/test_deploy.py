@@ -229,7 +229,7 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
 
     # A named endpoint that serves something else is never repointed.
     w.sm.create_model(ModelName=f"other-{w.tag}", ExecutionRoleArn=w.role_arn,
-                      PrimaryContainer={"Image": "img", "ModelDataUrl": w.archive})
+                      PrimaryContainer={"Image": NAMES.image, "ModelDataUrl": w.archive})
     w.sm.create_endpoint_config(EndpointConfigName=f"other-{w.tag}", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": f"other-{w.tag}", "InstanceType": "ml.m5.xlarge",
         "InitialInstanceCount": 1}])
@@ -274,7 +274,7 @@ def shared_fixed_deployment(request: pytest.FixtureRequest, stack_url: str, tmp_
     records.write_record(run_dir, "diagnose", diagnose_record_from(sm, NAMES.endpoint))
     records.write_record(run_dir, "rebuild_archive", {"target_uri": uri, "result_sha256": sha})
     params = {"run_dir": str(run_dir), "mode": "new-endpoint", "name_prefix": f"tdep{tag}", "poll_seconds": 1.0, "wait_timeout": 300,
-                  "smoke_timeout": 180, "progress": lambda _m: None}
+                  "smoke_timeout": 180, "smoke_input": SEED_INPUT, "progress": lambda _m: None}
     _SHARED.update(aws=aws, run_dir=run_dir, params=params, archive=uri, sha=sha, tag=tag)
 
     def teardown() -> None:
@@ -336,7 +336,7 @@ def test_bad_model_data_fails_the_endpoint_with_its_reason(incident_aws, tmp_pat
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": uri, "result_sha256": sha})
     with pytest.raises(CheckFailed) as e:
         deploy.run(incident_aws, run_dir=str(tmp_path), mode="new-endpoint", name_prefix=f"tbad{tag}", poll_seconds=0.5,
-                   wait_timeout=120, progress=lambda _m: None)
+                   wait_timeout=120, smoke_input=SEED_INPUT, progress=lambda _m: None)
     saved = records.read_record(tmp_path, "deploy")
     try:
         assert e.value.code == "endpoint-failed"
@@ -358,7 +358,7 @@ def test_in_service_is_not_enough_the_smoke_request_catches_the_crash_loop(incid
     broken = f"s3://{NAMES.bucket}/{NAMES.archive_key}"
     with pytest.raises(CheckFailed) as e:
         deploy.run(incident_aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=broken, name_prefix=f"tbrk{tag}",
-                   poll_seconds=0.5, wait_timeout=180, smoke_timeout=20, progress=lambda _m: None)
+                   poll_seconds=0.5, wait_timeout=180, smoke_timeout=20, smoke_input=SEED_INPUT, progress=lambda _m: None)
     saved = records.read_record(tmp_path, "deploy")
     try:
         assert e.value.code == "smoke-failed"

@@ -11,7 +11,7 @@ import yaml
 from endpoint_runbook import diagnose
 from endpoint_runbook.errors import NotFoundError
 from endpoint_runbook.records import read_record
-from tinymodel import INFERENCE, TINYPKG, tar_gz
+from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 ROLE = "arn:aws:iam::123456789012:role/zoo"
 
@@ -25,7 +25,7 @@ def _deploy(aws, archive_bytes: bytes | None, *, env: dict | None = None, url: s
         s3.put_object(Bucket=name, Key="model/model.tar.gz", Body=archive_bytes)
         url = f"s3://{name}/model/model.tar.gz"
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": "img", "ModelDataUrl": url, "Environment": env or {}})
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": url, "Environment": env or {}})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
         AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{name}/out/"}})

@@ -35,7 +35,7 @@ from endpoint_runbook.local import faults
 from endpoint_runbook.records import read_record
 from reliability import record_case
 from stacks import running_stack
-from tinymodel import INFERENCE, TINYPKG, tar_gz
+from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -341,7 +341,7 @@ def failed_endpoint(sm: Any, name: str, model_data_url: str, *, config: str | No
     if model is None:
         model = name
         sm.create_model(ModelName=model, ExecutionRoleArn=ROLE,
-                        PrimaryContainer={"Image": "img", "ModelDataUrl": model_data_url})
+                        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model_data_url})
     if config is None:
         config = name
         sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
@@ -460,7 +460,7 @@ def _account(sm: Any) -> dict[str, str]:
     t = uuid.uuid4().hex[:8]
     n = {"E": f"fx-e-{t}", "C": f"fx-c-{t}", "M": f"fx-m-{t}", "B": f"fx-b-{t}", "CB": f"fx-cb-{t}"}
     missing = f"s3://fx-nowhere-{t}/model.tar.gz"
-    sm.create_model(ModelName=n["M"], ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img", "ModelDataUrl": missing})
+    sm.create_model(ModelName=n["M"], ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE, "ModelDataUrl": missing})
     for cfg in (n["C"], n["CB"]):
         sm.create_endpoint_config(EndpointConfigName=cfg, ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": n["M"], "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])

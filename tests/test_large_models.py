@@ -24,7 +24,7 @@ from endpoint_runbook.archive import rebuild
 from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
-from tinymodel import INFERENCE, TINYPKG
+from tinymodel import IMAGE, INFERENCE, TINYPKG
 
 MiB = 1 << 20
 
@@ -263,7 +263,8 @@ def test_rebuild_step_server_side_records_bytes(link, bucket, tinypkg, tmp_path,
     aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
     run_dir = str(tmp_path / "run")
     step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/out/model.tar.gz",
-                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], upload="server-side")
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], upload="server-side",
+                               image_uri=IMAGE)
     assert step.status == "passed" and step.load_check.ok
     rec = read_record(run_dir, "rebuild_archive")
     io_ = rec["io"]
@@ -288,7 +289,8 @@ def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, buc
     aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
     with pytest.raises(CheckFailed) as e:
         rebuild_archive.run(aws, run_dir=str(tmp_path / "run"), source_uri=f"s3://{b}/out/model.tar.gz",
-                            additions=[{"source": str(wrong), "target": "code/otherpkg"}], upload="server-side")
+                            additions=[{"source": str(wrong), "target": "code/otherpkg"}], upload="server-side",
+                            image_uri=IMAGE)
     assert e.value.code == "rebuilt-archive-fails"
     assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="out-fixed/")
     assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
@@ -310,7 +312,7 @@ def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bu
     aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
     run_dir = str(tmp_path / "run")
     step = rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
-                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+                               additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], image_uri=IMAGE)
     assert step.status == "passed" and step.load_check.ok and step.load_check.stage == "import"
     rec = read_record(run_dir, "rebuild_archive")
     assert rec["target_uri"] == f"s3://{b}/model-fixed/" and rec["method"] == "prefix-copy"
@@ -327,5 +329,5 @@ def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bu
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b, Prefix="model/")["Contents"]) == sorted(objects)
     with pytest.raises(Exception) as e:
         rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
-                            additions=[{"source": str(tinypkg), "target": "code/tinypkg"}])
+                            additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], image_uri=IMAGE)
     assert getattr(e.value, "code", None) == "target-exists"

@@ -17,10 +17,14 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env=env, timeout=120)
 
 
-def test_up_status_down_leaves_no_process(tmp_path):
+def test_up_status_down_leaves_no_process(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ENDPOINT_RUNBOOK_CACHE", str(cache))
     info = stack.up(port=0, state_dir=tmp_path)
     try:
         assert stack.status(tmp_path).url == info.url
+        # `up` builds no serving environment: each is built when the first endpoint on its image starts.
+        assert not (cache / "serving").exists()
         with pytest.raises(stack.StackError) as e:
             stack.up(port=0, state_dir=tmp_path)
         assert e.value.code == "already-running" and "local down" in str(e.value)

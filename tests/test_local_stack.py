@@ -7,7 +7,8 @@ import time
 
 import pytest
 from endpoint_runbook.local import stack
-from tinymodel import World, tiny_archive
+from endpoint_runbook.serving.image_profiles import profile_for_image
+from tinymodel import IMAGE, World, tiny_archive
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +78,11 @@ def test_package_under_code_serves_the_real_answer(world, stack_aws, local_stack
     assert json.loads(sync["Body"].read()) == {"answer": 104}
     with pytest.raises(rt.exceptions.ModelError):
         rt.invoke_endpoint(EndpointName="tiny-fixed", ContentType="text/csv", Body=b"1,2")
+    # Served in the serving environment of the model's image (its profile), built when the container started.
+    mine = [c for c in stack.status(local_stack.state_dir).containers if c["endpoint"] == "tiny-fixed"]
+    assert [c["profile"] for c in mine] == [profile_for_image(IMAGE).name]
     # DeleteEndpoint stops the container.
-    pids = [c["pid"] for c in stack.status(local_stack.state_dir).containers if c["endpoint"] == "tiny-fixed"]
+    pids = [c["pid"] for c in mine]
     world.sm.delete_endpoint(EndpointName="tiny-fixed")
     assert pids and not any(stack._live_members(p) for p in pids)
 
@@ -98,7 +102,7 @@ def test_update_endpoint_swaps_to_the_fixed_model(world, stack_aws):
     assert world.wait_status("tiny-upd")["EndpointStatus"] == "InService"
     fixed = world.put("model/f.tar.gz", tiny_archive(with_package=True))
     world.sm.create_model(ModelName="tiny-upd-2", ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny",
-                          PrimaryContainer={"Image": "x", "ModelDataUrl": fixed})
+                          PrimaryContainer={"Image": IMAGE, "ModelDataUrl": fixed})
     world.sm.create_endpoint_config(
         EndpointConfigName="tiny-upd-2",
         ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "tiny-upd-2", "InstanceType": "ml.m5.large",
@@ -122,7 +126,7 @@ def test_bad_requests_are_named_errors(world, stack_aws):
         world.sm.update_endpoint(EndpointName="no-such-endpoint", EndpointConfigName="whatever")
     # As SageMaker (moto would overwrite): a name that exists cannot be created again.
     model = {"ModelName": f"dup-{world.tag}", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
-             "PrimaryContainer": {"Image": "img"}}
+             "PrimaryContainer": {"Image": IMAGE}}
     world.sm.create_model(**model)
     with pytest.raises(world.sm.exceptions.ClientError, match="Cannot create already existing model"):
         world.sm.create_model(**model)

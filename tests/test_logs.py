@@ -212,6 +212,26 @@ def test_noise_is_never_the_cause():
     assert [h.kind for h in match_signatures(evs)] == ["noise"]
 
 
+def test_a_caught_import_error_a_library_falls_back_from_is_noise_not_the_missing_module():
+    """faiss-cpu (the StyGig sample's index) logs each optional build it could not import, as a value, on every
+    worker start: in the incident's crash loop the cause is still the one raised module."""
+    faiss = [P + "Loading faiss with AVX512 support.", P + "Could not load library with AVX512 support due to:",
+             P + "ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx512'\")",
+             P + "Loading faiss with AVX2 support.", P + "Could not load library with AVX2 support due to:",
+             P + "ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx2'\")",
+             P + "Loading faiss.", P + "Successfully loaded faiss."]
+    crash = tb(*LOAD_FRAMES, ("/opt/ml/model/code/inference.py", 12, "<module>",
+                              "from stygig.core.color_logic import ColorProcessor"),
+               exc=["ModuleNotFoundError: No module named 'stygig'"])
+    evs = events_from_lines(faiss + crash + CRASH_MARKERS, stream="AllTraffic/i-0a")
+    ev = summarize(match_signatures(evs), events_read=len(evs))
+    assert ev.cause.code == "missing-module" and ev.cause.details["package"] == "stygig"
+    assert {d.get("package") for d in ev.codes["missing-module"].details} == {"stygig"}
+    assert ev.codes["optional-module-fallback"].count == 4
+    assert not any("faiss" in e for e in ev.cause.evidence)
+    assert cause_of(faiss).code == "no-known-signature"
+
+
 def test_no_events_is_no_logs():
     assert summarize([], events_read=0).cause.code == "no-logs"
 

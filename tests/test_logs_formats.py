@@ -204,6 +204,10 @@ HEALTHY = [
     ("2026-11-28T14:37:35,397 [ERROR] epollEventLoopGroup-3-2 org.pytorch.serve.http.HttpRequestHandler - "
      "io.netty.channel.unix.Errors$NativeIoException: readAddress(..) failed: Connection reset by peer"),
     "java.io.IOException: Broken pipe",
+    # faiss-cpu on a CPU without its optional builds: caught, printed as a value, and fallen back from
+    "2026-11-29T18:51:02,104 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - Could not load library with AVX512 support due to:",
+    "2026-11-29T18:51:02,104 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - "
+    "ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx512'\")",
 ]
 
 
@@ -242,7 +246,7 @@ def test_healthy_start_ups_and_noise_never_name_a_failure():
     ev = evidence_from_text("\n".join(HEALTHY))
     assert ev.cause.code == "healthy"
     assert not [c for c, s in ev.codes.items() if s.kind in ("cause", "symptom")]
-    assert set(ev.noise) == {"noise", "pip-notice"}
+    assert set(ev.noise) == {"noise", "pip-notice", "optional-module-fallback"}
 
 
 def test_torchserve_0_3_worker_lifecycle_traceback():

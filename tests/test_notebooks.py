@@ -11,7 +11,7 @@ import yaml
 from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain
-from tinymodel import INFERENCE, tar_gz
+from tinymodel import IMAGE, INFERENCE, tar_gz
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "s3://stygig-ml-s3/train/upperwear/tshirt/upperwear_tshirt100.png"
@@ -32,7 +32,7 @@ def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     s3.create_bucket(Bucket="nb-diagnose", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
     s3.put_object(Bucket="nb-diagnose", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sm.create_model(ModelName="nb-diagnose", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://nb-diagnose/m/model.tar.gz"})
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://nb-diagnose/m/model.tar.gz"})
     sm.create_endpoint_config(EndpointConfigName="nb-diagnose", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": "nb-diagnose", "InstanceType": "ml.m5.large",
         "InitialInstanceCount": 1}])
@@ -99,8 +99,9 @@ def test_each_later_notebook_alone(incident_aws, incident_stack, tmp_path):
                  source_uri=f"s3://{names.bucket}/{names.archive_key}",
                  additions=[{"source": str(src / "src" / "stygig"), "target": "code/stygig/"},
                             {"source": str(src / "config"), "target": "config/"}],
-                 target_uri=target, overwrite=True)
-    assert read_record(d2, "rebuild_archive")["status"] == "passed"
+                 target_uri=target, overwrite=True, image_uri=names.image)  # no diagnosis names the image
+    rec = read_record(d2, "rebuild_archive")
+    assert rec["status"] == "passed" and rec["image"] == names.image and rec["load_check"]["profile"].endswith("2.1.0-cpu-py310")
     # 03 alone: the fixed archive, and the crashing endpoint's config to copy image, role, environment,
     # instances and async config from; the output path is set explicitly (a parameter wins over the copy).
     d3 = tmp_path / "03"

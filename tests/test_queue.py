@@ -11,6 +11,7 @@ import pytest
 from endpoint_runbook import backlog, cleanup
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.local.runtime import EndpointQueue
+from tinymodel import IMAGE
 
 
 def test_the_queue_runs_at_most_its_limit_and_counts_waiting_and_running_requests():
@@ -52,7 +53,7 @@ def _put_backlog(cw, endpoint: str, size: float, instances: int = 1) -> None:
 def _endpoint(sm, name: str) -> None:
     model = f"{name}-m"
     sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": "img"})
+                    PrimaryContainer={"Image": IMAGE})
     sm.create_endpoint_config(EndpointConfigName=f"{name}-c", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")

@@ -12,7 +12,8 @@ import pytest
 from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.errors import CheckFailed, InputError, NotFoundError
 from endpoint_runbook.records import read_record
-from tinymodel import INFERENCE, TINYPKG, tar_gz
+from endpoint_runbook.serving.image_profiles import profile_for_image
+from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 
 @pytest.fixture()
@@ -24,7 +25,7 @@ def broken(aws, tmp_path):
     src = tar_gz({"code/inference.py": INFERENCE, "weights.bin": bytes(range(256)) * 4096})
     s3.put_object(Bucket=name, Key="training/output/model.tar.gz", Body=src)
     sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": "img", "ModelDataUrl": f"s3://{name}/training/output/model.tar.gz"})
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{name}/training/output/model.tar.gz"})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -65,6 +66,9 @@ def test_rebuild_from_the_diagnosis(aws, broken):
     assert not aws.client("s3").list_multipart_uploads(Bucket=broken["bucket"]).get("Uploads")
     rec = read_record(broken["run_dir"], "rebuild_archive")
     assert rec["status"] == "passed" and rec["diff"]["added"][0]["path"] == "code/tinypkg/__init__.py"
+    # Checked in the serving environment of the diagnosed endpoint's image, as step 1's load check was.
+    diag = read_record(broken["run_dir"], "diagnose")
+    assert rec["image"] == IMAGE and r.load_check.profile == diag["load_check"]["profile"] == profile_for_image(IMAGE).name
     # Twice: the same bytes.
     again = rebuild_archive.run(aws, run_dir=broken["run_dir"], overwrite=True)
     assert again.result_sha256 == r.result_sha256

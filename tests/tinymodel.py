@@ -9,6 +9,10 @@ import time
 import uuid
 from typing import Any
 
+#: The serving image of every test model: the incident's (pytorch-inference 2.1). One image, one profile, so the
+#: suite builds one serving environment (a placeholder image would pick the newest profile and build another).
+IMAGE = "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
+
 INFERENCE = b'''import json
 from tinypkg import answer
 
@@ -72,8 +76,7 @@ class World:
     def deploy(self, name: str, model_data_url: str) -> None:
         self.sm.create_model(
             ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny",
-            PrimaryContainer={"Image": "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1-cpu-py310",
-                              "ModelDataUrl": model_data_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model_data_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
         self.sm.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",

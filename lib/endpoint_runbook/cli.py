@@ -22,7 +22,7 @@ def _local(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else None
     if args.local_cmd == "up":
         info = stack.up(port=args.port, state_dir=state_dir, startup_timeout=args.startup_timeout, progress=_say,
-                        s3_bandwidth=args.s3_bandwidth)
+                        s3_bandwidth=args.s3_bandwidth, images=args.image or ())
         _say(f"local stack up at {info.url} (pid {info.pid}); log: {info.log_file}")
         if args.scenario:
             from .local import scenarios
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--startup-timeout", type=float, default=600.0,
                            help="seconds a model container may take to answer /ping (default 600)")
             p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")
+            p.add_argument("--image", action="append", metavar="URI",
+                           help="build this serving image's environment now (repeatable; default: each is built "
+                           "when the first endpoint on it starts; a scenario builds its own while seeding)")
             p.add_argument("--s3-bandwidth", type=float, default=None,
                            help="limit S3 bodies to this many bytes/s per connection (a slow link; default: none)")
     local.set_defaults(func=_local)

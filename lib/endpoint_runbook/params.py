@@ -76,6 +76,7 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "target_uri": Param(S, None, "where the fixed archive goes; null: <source prefix>-fixed/model.tar.gz"),
         "overwrite": Param(B, False, "replace an existing target object"),
         "full_check": Param(B, False, "also serve the rebuilt archive on TorchServe before upload"),
+        "image_uri": Param(S, None, "serving image the checks stand in for; null: the diagnosed endpoint's image"),
     },
     "deploy": {
         "mode": Param(S, None, "in-place (UpdateEndpoint, same name) or new-endpoint; null: in-place when the "

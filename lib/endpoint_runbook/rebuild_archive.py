@@ -41,6 +41,7 @@ class RebuildStep:
     source_uri: str
     target_uri: str
     additions: list[dict[str, str]]
+    image: str | None = None  # the serving image the checks stand in for (its profile's environment)
     source_sha256: str = ""
     result_sha256: str = ""
     source_etag: str | None = None
@@ -97,14 +98,17 @@ def _head(s3: Any, uri: str) -> dict[str, Any] | None:
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
         target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
-        upload: str = "auto", progress: Callable[[str], None] | None = None) -> RebuildStep:
+        upload: str = "auto", image_uri: str | None = None,
+        progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes.
     The sub-steps (:func:`plan`, :func:`build`, :func:`check`, :func:`upload`) in one call.
 
     ``upload``: ``full`` (rebuild locally, upload the whole archive), ``server-side`` (copy the unchanged
-    prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`)."""
+    prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`).
+    ``image_uri``: the serving image whose environment the checks run in; None: the diagnosed endpoint's
+    image (step 1 checked against the same profile), else the newest PyTorch profile."""
     rb = plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions, target_uri=target_uri,
-              overwrite=overwrite, upload=upload)
+              overwrite=overwrite, upload=upload, image_uri=image_uri)
     build(rb, full_check=full_check, progress=progress)
     check(rb, full_check=full_check, progress=progress)
     return _upload(rb, progress)
@@ -155,13 +159,16 @@ def _recording(rb: Rebuilding) -> Any:
 
 
 def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
-         target_uri: str | None = None, overwrite: bool = False, upload: str = "auto") -> Rebuilding:
+         target_uri: str | None = None, overwrite: bool = False, upload: str = "auto",
+         image_uri: str | None = None) -> Rebuilding:
     """Sub-step 1: what goes where (parameters, else step 1's verdict), checked before anything is read."""
     if upload not in ("auto", "full", "server-side"):
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
     source_uri = source_uri or diag.get("model_data_url")
+    # The load check runs in the serving environment of the endpoint's image, as step 1's did.
+    image = image_uri or (diag.get("endpoint") or {}).get("image")
     if not source_uri:
         raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
                          hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
@@ -173,7 +180,8 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
     if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
-        step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, status="planned")
+        step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, image=image,
+                           status="planned")
         return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
                           mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
@@ -189,7 +197,8 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     if not overwrite and _head(s3, target_uri) is not None:
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
-    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, source_etag=head.get("ETag"),
+    step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
+                       source_etag=head.get("ETag"),
                        status="planned")
     program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
     size = int(head.get("ContentLength") or 0)
@@ -208,7 +217,7 @@ def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
     step, s3 = rb.step, rb.aws.client("s3")
     if rb.mode == "prefix":
         rb.step = _prefix_model(rb.aws, rb.run_dir, step.source_uri, step.additions, step.target_uri or None,
-                                rb.overwrite, rb.diag, say, rb.started)
+                                rb.overwrite, rb.diag, say, rb.started, step.image)
         return rb.step
     if rb.mode == "server-side":
         with _recording(rb):
@@ -263,10 +272,10 @@ def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
             shutil.rmtree(model_dir)
         with open(out, "rb") as fh:
             archive.safe_extract(fh, model_dir)
-        step.load_check = load_check_dir(model_dir, program=program, log=say)
+        step.load_check = load_check_dir(model_dir, program=program, log=say, image=step.image)
         if full_check and step.load_check.ok:
             say("full check: serving the rebuilt archive on TorchServe")
-            step.serve_check = serve_check(model_dir, program=program, log=say)
+            step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
             if not step.serve_check.ok:
                 step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
@@ -344,7 +353,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(a["source"], dst)
         say("load check of the rebuilt archive's code")
-        lc = load_check_dir(model_dir, program=program, log=say)
+        lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
         withheld = sum(plan.withheld.values())
         if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
             lc.ok = True
@@ -354,7 +363,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
             lc.findings = []
         step.load_check = lc
         if full_check and lc.ok and not withheld:
-            step.serve_check = serve_check(model_dir, program=program, log=say)
+            step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
             if not step.serve_check.ok:
                 step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
@@ -380,14 +389,15 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
 
 
 def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
-                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any) -> RebuildStep:
+                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any,
+                  image: str | None) -> RebuildStep:
     """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
     copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
     from .archive import prefix as model_prefix
 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
-    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, method="prefix-copy")
+    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy")
     s3 = aws.client("s3")
     program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
     try:
@@ -405,7 +415,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
                 else:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(a["source"], dst)
-            lc = load_check_dir(model_dir, program=program, log=say)
+            lc = load_check_dir(model_dir, program=program, log=say, image=image)
             if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
                 lc.ok, lc.stage, lc.findings = True, "import", []
                 lc.error = (f"imports pass; model_fn was not run to completion: {fetched['withheld_bytes']} bytes of "

@@ -3,14 +3,17 @@
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
 from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
-environment of the model's image: its profile, picked from the model's ``Image``; an image without a profile
-gets the default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
+environment of the model's image: its profile, picked from the model's ``Image``, built the first time a
+container needs it and verified against its manifest at every start; an image without a profile gets the
+default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as
+SageMaker ships it. The endpoint is
 Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
 All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
-server, so they are real objects in it. Only the endpoint's status is set on moto's record directly, since
-the SageMaker API has no call for that.
+server, so they are real objects in it. Only the endpoint's status is reported to its record directly
+(``LocalEndpoint.set_state`` in ``local.sagemaker``, the stack's SageMaker backend), since the SageMaker API has
+no call for that.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class Container:
     shipper: LogShipper | None = None
     server: ModelServer | None = None
     inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
+    profile: str | None = None  # the image profile whose serving environment runs it
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -138,7 +142,7 @@ class Container:
 
     def describe(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "variant": self.variant, "instance_id": self.instance_id,
-                "state": self.state, "port": self.server.port if self.server else None,
+                "state": self.state, "profile": self.profile, "port": self.server.port if self.server else None,
                 "pid": self.proc.pid if self.proc else None,
                 "workdir": str(self.workdir), "failure_reason": self.failure_reason}
 
@@ -159,11 +163,10 @@ def safe_extract(archive: Path, dest: Path) -> None:
 class Hosting:
     """Model containers for the endpoints of one stack. Thread-safe; called by the stack's request handler."""
 
-    def __init__(self, *, server_url: str, work_root: Path, serving_env: ServingEnv,
-                 startup_timeout: float = 600.0, on_change: Callable[[], None] | None = None):
+    def __init__(self, *, server_url: str, work_root: Path, startup_timeout: float = 600.0,
+                 on_change: Callable[[], None] | None = None):
         self.server_url = server_url
         self.work_root = Path(work_root)
-        self.serving_env = serving_env
         self.startup_timeout = startup_timeout
         self.on_change = on_change or (lambda: None)
         self._lock = threading.RLock()
@@ -177,7 +180,7 @@ class Hosting:
             aws_access_key_id="local-stack", aws_secret_access_key="local-stack", region_name=region
         ).client(service, endpoint_url=self.server_url, config=cfg)
 
-    # -- moto's endpoint record --------------------------------------------------------------------
+    # -- the endpoint's record (``local.sagemaker``: the stack's SageMaker backend) ---------------------
     @staticmethod
     def _record(account: str, region: str, name: str) -> Any | None:
         from moto.sagemaker.models import sagemaker_backends
@@ -185,52 +188,28 @@ class Hosting:
         return sagemaker_backends[account][region].endpoints.get(name)
 
     def _set_status(self, account: str, region: str, name: str, status: str, reason: str | None = None,
-                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None,
-                    pending: dict[str, Any] | None = None) -> None:
-        from moto.core.utils import utcnow
-
+                    *, config_name: str | None = None, variants: list[dict[str, Any]] | None = None) -> None:
         rec = self._record(account, region, name)
-        if rec is None:
+        if rec is None:  # deleted meanwhile
             return
-        rec.endpoint_status = status
-        rec.failure_reason = reason
-        # DescribeEndpoint's PendingDeploymentSummary: the config an update is deploying, only while Updating.
-        rec.pending_deployment_summary = pending
-        if config_name:
-            rec.endpoint_config_name = config_name
-        if variants is not None:
-            rec.production_variants = rec._process_production_variants(variants)
-        if status == "Failed":
-            for v in rec.production_variants:
-                v["CurrentInstanceCount"] = 0
-        rec.last_modified_time = utcnow()
+        rec.set_state(status, reason, config_name=config_name, variants=variants)
         self.on_change()
 
-    # -- lifecycle ---------------------------------------------------------------------------------
+    # -- lifecycle (called by the SageMaker backend once the record is Creating or Updating) -----------
     def create_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
-        self._set_status(account, region, name, "Creating")
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None),
                          name=f"create-{name}", daemon=True).start()
+        self.on_change()
 
-    def update_endpoint(self, account: str, region: str, name: str, config_name: str,
-                        deployment_config: dict[str, Any] | None = None) -> None:
-        """Blue/green, as SageMaker's UpdateEndpoint: while Updating the old fleet keeps serving (and
-        DescribeEndpoint still names the old EndpointConfigName, the new one in PendingDeploymentSummary); the
-        new container must start and pass /ping before traffic shifts. If it does not, the endpoint stays on
-        the previous config and returns to InService with a FailureReason."""
-        from moto.core.utils import utcnow
-
-        rec = self._record(account, region, name)
-        if rec is not None and deployment_config:
-            rec.last_deployment_config = deployment_config
-        self._set_status(account, region, name, "Updating", pending={
-            "EndpointConfigName": config_name, "StartTime": utcnow(),
-            "ProductionVariants": [dict(v, VariantStatus=[{"Status": "Creating", "StartTime": utcnow()}])
-                                   for v in (rec.production_variants if rec is not None else [])]})
+    def update_endpoint(self, account: str, region: str, name: str, config_name: str) -> None:
+        """Blue/green, as SageMaker's UpdateEndpoint: the old container keeps serving while the new one starts;
+        it must pass /ping before traffic shifts. If it does not, the endpoint stays on the previous config and
+        returns to InService with a FailureReason."""
         with self._lock:
             old = self.containers.get((account, region, name))
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
                          name=f"update-{name}", daemon=True).start()
+        self.on_change()
 
     def delete_endpoint(self, account: str, region: str, name: str) -> None:
         with self._lock:
@@ -322,25 +301,29 @@ class Hosting:
         finally:
             archive.unlink(missing_ok=True)
 
-    def env_for(self, image: str | None) -> ServingEnv:
-        """The serving environment of the model's image (built once per profile; the stack's own when it is
-        that image's)."""
-        from ..serving.image_profiles import profile_for_image
-
-        profile = profile_for_image(image)
-        if self.serving_env.profile is not None and self.serving_env.profile.name == profile.name:
-            return ServingEnv(self.serving_env.root, profile)  # the same env, with this image's notes
-        return ensure_serving_env(profile=profile, log=log.info)
+    @staticmethod
+    def env_for(image: str | None, say: Callable[[str], None] = log.info) -> ServingEnv:
+        """The serving environment of the model's image: its profile's, built the first time a container of
+        that profile starts (concurrent starts wait for one build; the start-up timeout runs after it) and
+        verified at every start."""
+        return ensure_serving_env(image, log=say)
 
     def _start(self, c: Container, region: str) -> None:
-        c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}", c.log_stream)
+        shipper = c.shipper = LogShipper(self.client("logs", region), f"/aws/sagemaker/Endpoints/{c.endpoint}",
+                                         c.log_stream)
+
+        def say(msg: str) -> None:  # a build takes minutes: the endpoint's log says why it is still Creating
+            log.info(msg)
+            shipper.add(f"[local stack] {msg}")
+
         try:
-            env = self.env_for(c.spec.get("Image"))
+            env = self.env_for(c.spec.get("Image"), say)
         except RunbookError as e:  # no serving environment for this image here: the container cannot start
             raise ModelDataError(f"The local stack could not build the serving environment of "
                                  f"{c.spec.get('Image')}: {str(e).splitlines()[0]}") from e
+        c.profile = env.profile.name if env.profile else None
         for note in env.profile.notes if env.profile else ():
-            c.shipper.add(f"[local stack] {note}")
+            shipper.add(f"[local stack] {note}")
         c.server = start_model_server(
             env, base_dir=c.workdir / "ml", workdir=c.workdir,
             environment=c.spec.get("Environment") or {},

@@ -5,8 +5,9 @@ catalog is generated and uploaded, the sample is trained and packaged with the t
 ``stygig`` package and ``config/`` left out), and the async endpoint is deployed with the seed's names, so
 its model container crash-loops for real and its CloudWatch logs hold the genuine evidence.
 
-Training runs like a training job: in the serving environment plus a layer with the sample's
-requirements (faiss), never in the runbook's own environment.
+Training runs like a training job: in the serving environment of the image the scenario deploys (its
+profile: the same numpy, faiss and pickle formats the model container loads with) plus a layer with the
+sample's requirements (faiss), never in the runbook's own environment.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import botocore.config
 
 from ..errors import RunbookError
 from ..serving.env import cache_root, ensure_serving_env, isolated_env
+from ..serving.image_profiles import profile_for_image
 
 __all__ = ["SCENARIOS", "StygigIncident", "seed", "examples_dir"]
 
@@ -81,15 +83,20 @@ def _sample_digest(sample: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def build_stygig(packaging: str, *, per_type: int = 24, progress: Callable[[str], None] | None = None) -> tuple[Path, Path]:
-    """Generate the catalog and train + package the sample (cached by the sample's content).
-    Returns (catalog dir holding ``train/``, model.tar.gz)."""
+def build_stygig(packaging: str, *, per_type: int = 24, image: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+    """Generate the catalog and train + package the sample in the serving environment of ``image`` (the image
+    the model is served on; default: the incident's), cached by the sample's content and that environment's
+    requirements. Returns (catalog dir holding ``train/``, model.tar.gz)."""
     sample = examples_dir() / "stygig"
+    image = image or StygigIncident().image
+    profile = profile_for_image(image)
+    reqs = hashlib.sha256("\n".join(profile.requirements()).encode()).hexdigest()[:8]
     out = cache_root() / "stygig" / f"{_sample_digest(sample)}-{per_type}"
-    catalog, archive = out / "catalog", out / f"model-{packaging}.tar.gz"
+    catalog, archive = out / "catalog", out / f"model-{packaging}-{profile.version}-{reqs}.tar.gz"
     if archive.exists() and (catalog / "train").is_dir():
         return catalog, archive
-    env = ensure_serving_env(log=progress)
+    env = ensure_serving_env(profile=profile, log=progress)
     site = env.layer((sample / "sagemaker" / "requirements.txt").read_text(), log=None)
     # The training job's environment: the image, the sample's requirements, and endpoint-runbook itself (its
     # packaging and check-archive, as a training job would pip-install them). The model container never sees it.
@@ -102,7 +109,7 @@ def build_stygig(packaging: str, *, per_type: int = 24, progress: Callable[[str]
             progress("generating the StyGig catalog")
         _run([str(env.python), str(sample / "catalog.py"), str(catalog), "--per-type", str(per_type)], run_env)
     if progress:
-        progress(f"training the StyGig sample ({packaging} packaging)")
+        progress(f"training the StyGig sample ({packaging} packaging) in the serving environment of {profile.name}")
     tmp = archive.with_suffix(".tmp")
     _run([str(env.python), str(sample / "sagemaker" / "train.py"), "--catalog", str(catalog),
           "--code-root", str(sample), "--output", str(tmp), "--packaging", packaging,
@@ -123,7 +130,7 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
     say = progress or (lambda _msg: None)
     client = _clients(url)
     t0 = time.monotonic()
-    catalog, broken = build_stygig("buggy", per_type=names.per_type, progress=say)
+    catalog, broken = build_stygig("buggy", per_type=names.per_type, image=names.image, progress=say)
     s3, sm, sns, sqs, iam = (client(n) for n in ("s3", "sagemaker", "sns", "sqs", "iam"))
 
     say(f"bucket s3://{names.bucket} with the catalog under train/")

@@ -4,9 +4,9 @@
 pids of every model container it runs) is kept in a state file, so ``status()`` and ``down()`` work from any
 shell. Nothing global is exported: a client points at the stack by its endpoint URL.
 
-Requests are served by moto, except the few that SageMaker hosting needs for real: CreateEndpoint,
-UpdateEndpoint (moto lacks it) and DeleteEndpoint start and stop model containers, and the runtime's
-InvokeEndpoint/InvokeEndpointAsync reach them (see ``hosting`` and ``runtime``).
+Requests are served by moto. Its SageMaker backend is the stack's (``local.sagemaker``, in moto's shape): creates
+refuse existing names, CreateEndpoint, UpdateEndpoint (moto lacks it) and DeleteEndpoint start and stop model
+containers through ``hosting``. The runtime's InvokeEndpoint/InvokeEndpointAsync reach them (``runtime``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import RunbookError
 from ..serving.env import cache_root
@@ -38,11 +38,6 @@ __all__ = ["DEFAULT_PORT", "StackError", "StackInfo", "up", "down", "status", "d
 DEFAULT_PORT = 5479
 STATE_FILE = "state.json"
 _CRED = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
-_CREATES = {  # X-Amz-Target → (moto backend attribute, name field, label in SageMaker's message)
-    "SageMaker.CreateModel": ("_models", "ModelName", "model"),
-    "SageMaker.CreateEndpointConfig": ("endpoint_configs", "EndpointConfigName", "endpoint configuration"),
-    "SageMaker.CreateEndpoint": ("endpoints", "EndpointName", "endpoint"),
-}
 _RUNTIME = re.compile(r"^/endpoints/([^/]+)/(invocations|async-invocations)$")
 
 log = logging.getLogger("endpoint_runbook.local")
@@ -60,7 +55,7 @@ def default_state_dir() -> Path:
 # The server side (runs in the stack process)
 # ------------------------------------------------------------------------------------------------------
 class StackApp:
-    """WSGI app: the hosting/runtime calls are handled here, everything else goes to moto."""
+    """WSGI app: the runtime's invocations and the stack's status are handled here, everything else by moto."""
 
     def __init__(self, moto_app: Callable, hosting: Any, runtime: Any):
         self.moto_app, self.hosting, self.runtime = moto_app, hosting, runtime
@@ -96,13 +91,6 @@ class StackApp:
         m = _RUNTIME.match(path)
         if m and method == "POST":
             return self._runtime(environ, start_response, m.group(1), m.group(2))
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target in _CREATES:
-            refused = self._existing(environ, start_response, target)
-            if refused is not None:
-                return refused
-        if target in ("SageMaker.CreateEndpoint", "SageMaker.UpdateEndpoint", "SageMaker.DeleteEndpoint"):
-            return self._hosting_call(environ, start_response, target.split(".", 1)[1])
         return self.moto_app(environ, start_response)
 
     def _runtime(self, environ: dict[str, Any], start_response: Callable, name: str, kind: str) -> Any:
@@ -124,61 +112,6 @@ class StackApp:
                                json.dumps({"message": e.message}).encode())
         return self._reply(start_response, status, h, out)
 
-    def _existing(self, environ: dict[str, Any], start_response: Callable, target: str) -> Any | None:
-        """SageMaker refuses to create a model, endpoint config or endpoint whose name exists (moto would
-        overwrite it, and a retried create whose first answer was lost would start a second container)."""
-        from moto.sagemaker.models import sagemaker_backends
-
-        account, region = self._who(environ)
-        kind, field, label = _CREATES[target]
-        name = json.loads(self._body(environ) or b"{}").get(field, "")
-        if name not in getattr(sagemaker_backends[account][region], kind):
-            return None
-        arn = f"arn:aws:sagemaker:{region}:{account}:{label.replace(' ', '-')}/{name.lower()}"
-        msg = f'Cannot create already existing {label} "{arn}".'
-        return self._reply(start_response, 400, {"Content-Type": "application/x-amz-json-1.1"},
-                           json.dumps({"__type": "ValidationException", "message": msg}).encode())
-
-    def _hosting_call(self, environ: dict[str, Any], start_response: Callable, op: str) -> Any:
-        account, region = self._who(environ)
-        params = json.loads(self._body(environ) or b"{}")
-        name = params.get("EndpointName", "")
-        if op == "UpdateEndpoint":
-            return self._update(start_response, account, region, params)
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
-            captured["status"] = int(status.split()[0])
-            return start_response(status, headers, exc_info)
-
-        if op == "DeleteEndpoint" and self.hosting._record(account, region, name) is not None:
-            self.hosting.delete_endpoint(account, region, name)
-        result = self.moto_app(environ, capture)
-        if op == "CreateEndpoint" and captured.get("status") == 200:
-            self.hosting.create_endpoint(account, region, name, params["EndpointConfigName"])
-        return result
-
-    def _update(self, start_response: Callable, account: str, region: str, params: dict[str, Any]) -> Any:
-        from moto.sagemaker.models import sagemaker_backends
-
-        def error(msg: str) -> Any:
-            return self._reply(start_response, 400, {"Content-Type": "application/x-amz-json-1.1"},
-                               json.dumps({"__type": "ValidationException", "message": msg}).encode())
-
-        backend = sagemaker_backends[account][region]
-        name, config = params.get("EndpointName", ""), params.get("EndpointConfigName", "")
-        rec = backend.endpoints.get(name)
-        arn = f"arn:aws:sagemaker:{region}:{account}:endpoint/{name.lower()}"
-        if rec is None:
-            return error(f"Could not find endpoint \"{arn}\".")
-        if config not in backend.endpoint_configs:
-            return error(f"Could not find endpoint configuration \"{config}\".")
-        if rec.endpoint_status in ("Creating", "Updating", "Deleting", "SystemUpdating"):
-            return error(f"Cannot update in-progress endpoint \"{arn}\".")
-        self.hosting.update_endpoint(account, region, name, config, params.get("DeploymentConfig"))
-        return self._reply(start_response, 200, {"Content-Type": "application/x-amz-json-1.1"},
-                           json.dumps({"EndpointArn": rec.arn}).encode())
-
 
 def status_payload(hosting: Any) -> dict[str, Any]:
     return {"pid": os.getpid(), "containers": [c.describe() for c in hosting.all_containers()]}
@@ -199,16 +132,15 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     )
     from werkzeug.serving import make_server
 
-    from ..serving.env import ensure_serving_env
     from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
     from .s3_link import S3Link
+    from .sagemaker import install as install_sagemaker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / STATE_FILE
-    env = ensure_serving_env()
     holder: dict[str, Any] = {}
     lock = threading.Lock()
     info: dict[str, Any] = {"pid": os.getpid(), "port": None, "url": None, "started": time.time(),
@@ -223,9 +155,10 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
 
     server = make_server("127.0.0.1", port, None, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    hosting = Hosting(server_url=url, work_root=state_dir / "containers", serving_env=env,
-                      startup_timeout=startup_timeout, on_change=on_change)
+    hosting = Hosting(server_url=url, work_root=state_dir / "containers", startup_timeout=startup_timeout,
+                      on_change=on_change)
     holder["hosting"] = hosting
+    install_sagemaker(hosting)
     runtime = Runtime(hosting)
     # Every request passes the fault layer first (inert until rules are set on /_local/faults).
     # S3 goes through the link layer (bandwidth limit, byte ranges, UploadPartCopy as S3 does it).
@@ -343,9 +276,14 @@ def preflight() -> None:
 
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
        timeout: float = 60.0, progress: Callable[[str], None] | None = None,
-       s3_bandwidth: float | None = None) -> StackInfo:
+       s3_bandwidth: float | None = None, images: Sequence[str] = ()) -> StackInfo:
     """Start the stack in the background; return once it answers. ``s3_bandwidth``: bytes/s per connection
-    for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited)."""
+    for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited).
+
+    No serving environment is built here unless ``images`` names some: each endpoint's container builds its
+    image profile's environment the first time one starts (minutes, once per profile; the endpoint stays
+    Creating meanwhile and its log says so). ``images``: build those images' environments now, in this
+    shell, so that their errors show here and the first endpoint starts at once."""
     from ..serving.env import ensure_serving_env
 
     state_dir = Path(state_dir or default_state_dir())
@@ -358,7 +296,8 @@ def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeo
                          code="already-running", hint="Use it, or run `endpoint-runbook local down` first.")
     preflight()
     _check_port(port)
-    ensure_serving_env(log=progress)  # built once, here, so its errors show in this shell
+    for image in images:
+        ensure_serving_env(image, log=progress)
     state_dir.mkdir(parents=True, exist_ok=True)
     logf = open(state_dir / "stack.log", "ab")
     proc = subprocess.Popen(

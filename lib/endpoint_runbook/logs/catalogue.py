@@ -109,11 +109,9 @@ SIGNATURES: tuple[Signature, ...] = (
     _sig("syntax-error", "cause", "a syntax error in the model code",
          (("SyntaxError", "IndentationError", "TabError"), r"^(?:SyntaxError|IndentationError|TabError)(?::|$)")),
     _sig("missing-module", "cause", "the model code imports a module the container does not have",
+         # Raised (``...Error: No module named``), not a caught one printed as a value (``...Error("No module``).
          ("No module named",
-          # not the repr of a handled exception (faiss logs `ModuleNotFoundError("No module named
-          # 'faiss.swigfaiss_avx512'")` on every CPU without AVX512, then loads its fallback)
-          r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"])(?!: \(['\"]).*?No module named "
-          r"'?(?P<module>[\w.]+)'?")),
+          r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"]).*?No module named '?(?P<module>[\w.]+)'?")),
     _sig("import-error", "cause",
          "an import in the model code failed (a name, a version or a native library is missing)",
          ("ImportError", r"(?:^|[\s.:])ImportError: (?!No module named)(?P<message>.+)"),
@@ -209,6 +207,14 @@ SIGNATURES: tuple[Signature, ...] = (
     # -------------------------------------------------------------------------------------------- noise
     _sig("noise", "noise", "a client closed its connection; harmless",
          (("NativeIoException", "IOException"), r"(?:NativeIoException|IOException).*(?:Connection reset by peer|Broken pipe)")),
+    # faiss (and other libraries with optional builds) log the import they tried and caught, then fall back:
+    #   Could not load library with AVX512 support due to:
+    #   ModuleNotFoundError("No module named 'faiss.swigfaiss_avx512'")
+    _sig("optional-module-fallback", "noise",
+         "a library tried an optional module or build, caught the ImportError and fell back; harmless",
+         ("Could not load library with", r"Could not load library with \w+ support due to"),
+         (("Error(\"No module named", "Error('No module named"),
+          r"(?:ModuleNotFound|Import)Error\((['\"])No module named")),
     _sig("pip-notice", "noise", "pip's upgrade or resolver notice; harmless on its own",
          ("You are using pip version", r"You are using pip version"),
          ("A new release of pip", r"A new release of pip"),
