@@ -68,7 +68,7 @@ Leave `source_uri` and `additions` unset to take them from step 1's verdict.""")
 
 result = rebuild_archive.run(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
                              target_uri=target_uri, overwrite=overwrite, full_check=full_check,
-                             progress=display.progress)"""),
+                             upload=upload, progress=display.progress)"""),
         ("md", "## What changed"),
         ("code", "display.show_rebuild(result)"),
     ],

@@ -49,10 +49,19 @@ class EndpointFacts:
     execution_role_arn: str | None
     instance_type: str | None
     instance_count: int | None
+    model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
 
     @property
     def program(self) -> str:
         return self.environment.get("SAGEMAKER_PROGRAM") or "inference.py"
+
+    @property
+    def model_data_prefix(self) -> str | None:
+        """The S3 prefix of uncompressed model data (``S3Prefix``, ``CompressionType: None``), else None."""
+        ds = self.model_data_source or {}
+        if ds.get("S3DataType") == "S3Prefix" and ds.get("CompressionType", "None") == "None" and ds.get("S3Uri"):
+            return str(ds["S3Uri"])
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"program": self.program}
@@ -90,8 +99,9 @@ class Diagnosis:
             "endpoint": self.endpoint.to_dict(), "logs": self.logs, "archive": self.archive,
             "imports": self.imports, "load_check": self.load_check.to_dict() if self.load_check else None,
             "findings": [f.to_dict() for f in self.findings], "verdict": self.verdict.to_dict(),
-            # step 2 reads these two
+            # step 2 reads these
             "model_data_url": self.endpoint.model_data_url, "fix": self.verdict.fix,
+            "model_data_source": self.endpoint.model_data_source,
         }
 
 
@@ -114,6 +124,10 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     variant = cfg["ProductionVariants"][0]
     model = sm.describe_model(ModelName=variant["ModelName"])
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource")
+    url = container.get("ModelDataUrl")
+    if not url and source and source.get("S3DataType") == "S3Object" and source.get("CompressionType") == "Gzip":
+        url = source.get("S3Uri")  # the same model.tar.gz, named the newer way
     return EndpointFacts(
         name=name, arn=ep["EndpointArn"], status=ep["EndpointStatus"], failure_reason=ep.get("FailureReason"),
         config_name=ep["EndpointConfigName"], created=iso_time(ep.get("CreationTime")),
@@ -121,9 +135,10 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         variants=[{k: v for k, v in pv.items() if not isinstance(v, (dt.datetime,))}
                   for pv in ep.get("ProductionVariants", [])],
         async_config=cfg.get("AsyncInferenceConfig"), model_name=variant["ModelName"],
-        image=container.get("Image"), model_data_url=container.get("ModelDataUrl"),
+        image=container.get("Image"), model_data_url=url,
         environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
         instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
+        model_data_source=dict(source) if source else None,
     )
 
 
@@ -157,6 +172,55 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
         finally:
             body.close()
         return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+
+
+def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Uncompressed model data: the inventory from a listing, the layout lint, the small source files (the only
+    objects read). ``io`` counts what was read and what stayed in S3."""
+    from .archive import prefix as model_prefix
+
+    try:
+        objects = model_prefix.list_prefix(s3, uri)
+    except RunbookError as e:
+        return {"uri": uri, "kind": "s3-prefix", "readable": False, "error": e.code, "message": str(e),
+                "findings": [Finding(e.code, "error", str(e), [uri]).to_dict()]}, {}
+    inv = model_prefix.listing_inventory(objects)
+    sources, read = model_prefix.read_sources(s3, uri, objects)
+    return {
+        "uri": model_prefix.prefix_uri(uri), "kind": "s3-prefix", "readable": True,
+        "summary": inv.to_dict(members=False),
+        "members": [{"path": m.path, "type": m.type, "size": m.size} for m in inv.members[:2000]],
+        "members_truncated": len(inv.members) > 2000,
+        "presence": archive.presence_table(inv, expected, program=program),
+        "findings": [f.to_dict() for f in list(inv.findings) + archive.lint(inv, program)],
+        "io": {"objects": len(objects), "bytes_total": inv.total_size, "bytes_read": read,
+               "bytes_withheld": inv.total_size - read},
+    }, sources
+
+
+def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
+                       image: str | None = None) -> LoadCheck:
+    """The load check on the prefix's code and small files; the weights stay in S3. A model_fn that fails
+    reading a withheld object proves nothing: the check then vouches for the imports only."""
+    from .archive import prefix as model_prefix
+
+    uri = arch["uri"]
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
+        model_dir = Path(tmp) / "ml" / "model"
+        fetched = model_prefix.fetch_for_check(s3, uri, model_prefix.list_prefix(s3, uri), model_dir)
+        io = arch.setdefault("io", {})
+        io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
+        io["bytes_withheld"] = fetched["withheld_bytes"]
+        lc = load_check_dir(model_dir, program=program, log=log, image=image)
+    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
+        path = model_prefix.withheld_in_error(lc.error, lc.traceback, lc.error_type, fetched["withheld"])
+        if path is not None:
+            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
+                    f"{lc.error_type}: {lc.error}")
+            lc.ok, lc.stage, lc.error = True, "import", note
+            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
+                                   [path])]
+    return lc
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -434,10 +498,12 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
     if missing_roots:
         raise InputError(f"source root(s) not found: {', '.join(missing_roots)}", code="bad-source-root",
                          hint="source_roots name local folders that may hold the missing packages.")
-    if facts.model_data_url:
-        say("reading the model archive (streaming)")
-        with named_aws_errors("reading the model archive"):
-            arch, sources = _read_archive(s3, facts.model_data_url, facts.program, expected_paths)
+    prefix = facts.model_data_prefix if not facts.model_data_url else None
+    if facts.model_data_url or prefix:
+        say(f"listing the model data {prefix}" if prefix else "reading the model archive (streaming)")
+        with named_aws_errors("reading the model data"):
+            arch, sources = (_read_prefix(s3, prefix, facts.program, expected_paths) if prefix else
+                             _read_archive(s3, facts.model_data_url, facts.program, expected_paths))
         if arch.get("readable"):
             say("resolving the serving code's imports")
             from .serving.image_profiles import profile_for_image
@@ -453,8 +519,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float
             findings += imp.findings
             if load_check:
                 say("load check in a clean serving environment")
-                with named_aws_errors("reading the model archive"):
-                    lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
+                with named_aws_errors("reading the model data"):
+                    lc = (_load_check_prefix(s3, arch, facts.program, say, facts.image) if prefix else
+                          _load_check(s3, facts.model_data_url, facts.program, say, facts.image))
                 findings += lc.findings
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), endpoint_name)  # queued requests

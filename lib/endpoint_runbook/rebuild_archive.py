@@ -105,7 +105,9 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
     say = progress or (lambda _m: None)
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
-    source_uri = source_uri or diag.get("model_data_url")
+    data_source = diag.get("model_data_source") or {}
+    prefix_model = source_uri is None and not diag.get("model_data_url") and data_source.get("S3DataType") == "S3Prefix"
+    source_uri = source_uri or diag.get("model_data_url") or data_source.get("S3Uri")
     if not source_uri:
         raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
                          hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
@@ -116,7 +118,7 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
-    if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
+    if source_uri.endswith("/") or prefix_model:
         return _prefix_model(aws, run_dir, source_uri, adds, target_uri, overwrite, diag, say, started)
     target_uri = target_uri or default_target(source_uri)
     parse_s3_uri(target_uri)
