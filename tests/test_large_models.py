@@ -24,7 +24,7 @@ from endpoint_runbook.archive import rebuild
 from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
-from tinymodel import INFERENCE, TINYPKG
+from tinymodel import FIRST_BYTE, INFERENCE, TINYPKG, prefix_model
 
 MiB = 1 << 20
 
@@ -334,37 +334,6 @@ def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bu
 # --------------------------------------------------------------------------------------------------------
 # uncompressed model data through diagnose and deploy's plan (plain moto: no container)
 # --------------------------------------------------------------------------------------------------------
-ROLE = "arn:aws:iam::123456789012:role/prefix"
-#: model_fn reads the weights (their first byte is the answer's offset), so serving proves they were copied.
-FIRST_BYTE = INFERENCE.replace(b'return {"offset": 100}',
-                               b'return {"offset": open(model_dir + "/weights.bin", "rb").read(1)[0]}')
-
-
-def prefix_model(aws, *, weights: bytes, with_package: bool, tag: str | None = None) -> tuple[str, str]:
-    """Objects under s3://<bucket>/model/ and a model/config/endpoint whose ModelDataSource is that prefix
-    (with a ModelAccessConfig, which a fixed model must keep). Returns (endpoint name, bucket)."""
-    s3, sm = aws.client("s3"), aws.client("sagemaker")
-    name = tag or f"pfx-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": aws.region})
-    objects = {"model/code/inference.py": FIRST_BYTE, "model/config.json": b'{"dim": 4}',
-               "model/weights.bin": weights}
-    if with_package:
-        objects["model/code/tinypkg/__init__.py"] = TINYPKG
-    for k, v in objects.items():
-        s3.put_object(Bucket=name, Key=k, Body=v)
-    source = {"S3Uri": f"s3://{name}/model/", "S3DataType": "S3Prefix", "CompressionType": "None",
-              "ModelAccessConfig": {"AcceptEula": True}}
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1-cpu-py310",
-        "ModelDataSource": {"S3DataSource": source}, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{name}/out/",
-                                               "S3FailurePath": f"s3://{name}/fail/"}})
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    return name, name
-
-
 def test_diagnose_reads_a_prefix_model_from_its_listing_and_code_only(aws, tinypkg, tmp_path):
     from endpoint_runbook import diagnose
     from endpoint_runbook.records import read_record

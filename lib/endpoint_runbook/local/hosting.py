@@ -356,7 +356,7 @@ class Hosting:
     def env_for(self, image: str | None) -> ServingEnv:
         """The serving environment of the model's image (built once per profile; the stack's own when it is
         that image's)."""
-        from ..image_profiles import profile_for_image
+        from ..serving.image_profiles import profile_for_image
 
         profile = profile_for_image(image)
         if self.serving_env.profile is not None and self.serving_env.profile.name == profile.name:
