@@ -19,6 +19,10 @@ the same name. ``new-endpoint`` creates a new endpoint beside the broken one (th
 Values left unset come from the diagnose record (``01-diagnose.json``: ``endpoint`` = name, config_name,
 model_name, image, model_data_url, environment, execution_role_arn, instance_type, instance_count,
 async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
+
+A fixed model whose data is a prefix (``model_data_url`` ending in ``/``: uncompressed model data) is created
+with ``ModelDataSource`` (the source model's ``S3DataSource`` with the new ``S3Uri``, in place from the serving
+model itself), named from a digest of the prefix's listing; an archive keeps ``ModelDataUrl``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ independent views are combined into one verdict: the endpoint's CloudWatch logs 
 inventory and layout (``archive``), the serving code's import resolution (``imports``) and a load check in a
 clean serving environment (``loadcheck``). The verdict, with the fix (which source folder to add where in the
 archive) is written to ``<run-dir>/01-diagnose.json`` for step 2.
+
+Uncompressed model data (``ModelDataSource`` with ``S3Prefix``, ``CompressionType: None``) is read the same way
+without a download of the weights: the inventory from a listing, import resolution on the small source files,
+the load check on the code and small files (``archive.prefix``); the record's ``archive.io`` counts the bytes
+read and left in S3.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Local hosting: a SageMaker endpoint is a real model container on loopback.
 
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
-from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
+from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``) (uncompressed
+model data, a ``ModelDataSource`` prefix, is downloaded object by object into the model dir), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
 environment of the model's image: its profile, picked from the model's ``Image``; an image without a profile
 gets the default one and the container's log says so). Every line the container prints goes to CloudWatch Logs as SageMaker ships it. The endpoint is
