@@ -414,3 +414,19 @@ def test_local_hosting_fetches_a_prefix_as_the_model_dir(aws, tmp_path):
         with pytest.raises(ModelDataError) as e:
             fetch_prefix(s3, uri, tmp_path / "x")
         assert words in str(e.value)
+
+
+def test_a_prefix_one_folder_too_high_is_named_with_the_prefix_to_use(aws, tmp_path):
+    from endpoint_runbook import diagnose
+
+    name, bucket = prefix_model(aws, weights=b"w", with_package=True)
+    sm = aws.client("sagemaker")
+    # The model points one level up: everything the model dir needs is under model/.
+    sm.delete_model(ModelName=name)
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
+        "Image": "img", "ModelDataSource": {"S3DataSource": {
+            "S3Uri": f"s3://{bucket}/", "S3DataType": "S3Prefix", "CompressionType": "None"}}})
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name, load_check=False)
+    nested = next(f for f in d.findings if f.code == "nested-top-folder")
+    assert f"s3://{bucket}/model/" in nested.message and "tar" not in nested.message
+    assert d.verdict.cause == "missing-entry-script"

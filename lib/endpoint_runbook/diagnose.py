@@ -197,10 +197,19 @@ def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) ->
         "members": [{"path": m.path, "type": m.type, "size": m.size} for m in inv.members[:2000]],
         "members_truncated": len(inv.members) > 2000,
         "presence": archive.presence_table(inv, expected, program=program),
-        "findings": [f.to_dict() for f in list(inv.findings) + archive.lint(inv, program)],
+        "findings": [_prefix_advice(f, uri).to_dict() for f in list(inv.findings) + archive.lint(inv, program)],
         "io": {"objects": len(objects), "bytes_total": inv.total_size, "bytes_read": read,
                "bytes_withheld": inv.total_size - read},
     }, sources
+
+
+def _prefix_advice(f: Finding, uri: str) -> Finding:
+    """A prefix is not re-tarred: a nested top folder means the model's S3Uri names its parent."""
+    if f.code != "nested-top-folder":
+        return f
+    top = str(f.data.get("top") or "")
+    return Finding(f.code, f.severity, f"Everything sits under '{top}/', so the files land in /opt/ml/model/{top}/. "
+                   f"Point the model's S3Uri at {uri.rstrip('/')}/{top}/ instead.", f.evidence, f.data)
 
 
 def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
