@@ -14,7 +14,9 @@ own subprocess, side by side in one run:
 Reported: wall time, bytes uploaded, bytes copied server-side, peak RSS (the method's process), local disk
 used at its peak, and the ratio of each to server-side. The load check is not part of any method (it is the
 same for all three). Default 1 GiB (a few minutes); ``--size-gib 4`` is opt-in (the 4 GiB target: server-side
->= 5x faster than today's full upload).
+>= 5x faster than today's full upload). At 4 GiB it takes about 16 minutes on the 2-core machine (plus building
+the archive once) and the machine's used memory peaks about 8 GiB higher: moto's CompleteMultipartUpload holds
+the whole object in memory twice; a first try here failed seeding with a 500 from it.
 
     .venv/bin/python bench/bench_large_models.py [--size-gib 1] [--rate-mib 32] [--readers 8]
 """

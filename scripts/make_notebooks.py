@@ -83,7 +83,8 @@ Leave `source_uri` and `additions` unset to take them from step 1's verdict (`ru
         ("code", """from endpoint_runbook import rebuild_archive
 
 rebuild = rebuild_archive.plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
-                               target_uri=target_uri, overwrite=overwrite, image_uri=image_uri)
+                               target_uri=target_uri, overwrite=overwrite, upload=upload,
+                               image_uri=image_uri)
 rb.show_rebuild_plan(rebuild)"""),
         ("md", "## Build (streaming; the source is only read)"),
         ("code", "rb.show_rebuild(rebuild_archive.build(rebuild, full_check=full_check, progress=rb.progress))"),

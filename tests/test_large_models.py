@@ -24,7 +24,7 @@ from endpoint_runbook.archive import rebuild
 from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
-from tinymodel import IMAGE, INFERENCE, TINYPKG
+from tinymodel import FIRST_BYTE, IMAGE, INFERENCE, TINYPKG, prefix_model
 
 MiB = 1 << 20
 
@@ -331,3 +331,104 @@ def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bu
         rebuild_archive.run(aws, run_dir=run_dir, source_uri=f"s3://{b}/model/",
                             additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], image_uri=IMAGE)
     assert getattr(e.value, "code", None) == "target-exists"
+
+
+# --------------------------------------------------------------------------------------------------------
+# uncompressed model data through diagnose and deploy's plan (plain moto: no container)
+# --------------------------------------------------------------------------------------------------------
+def test_diagnose_reads_a_prefix_model_from_its_listing_and_code_only(aws, tinypkg, tmp_path):
+    from endpoint_runbook import diagnose
+    from endpoint_runbook.records import read_record
+
+    weights = bytes([7]) + os.urandom(3 * MiB)
+    name, bucket = prefix_model(aws, weights=weights, with_package=False)
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name, source_roots=[str(tinypkg.parent.parent)])
+    assert d.endpoint.model_data_url is None and d.endpoint.model_data_prefix == f"s3://{bucket}/model/"
+    assert d.verdict.cause == "missing-module" and d.verdict.fix["packages"] == ["tinypkg"]
+    assert d.verdict.fix["additions"][0]["source"] == str(tinypkg)
+    assert d.load_check is not None and d.load_check.missing_module == "tinypkg"
+    rec = read_record(str(tmp_path), "diagnose")
+    arch = rec["archive"]
+    assert arch["kind"] == "s3-prefix" and arch["readable"] and arch["summary"]["member_count"] == 3
+    assert {r["path"]: r["present"] for r in arch["presence"]} == {"code/inference.py": True,
+                                                                    "code/requirements.txt": False}
+    # Read: inference.py for the imports, then inference.py + config.json for the load check. No weight byte.
+    assert arch["io"]["bytes_read"] == 2 * len(FIRST_BYTE) + len(b'{"dim": 4}')
+    assert arch["io"]["bytes_withheld"] == len(weights)
+    assert rec["model_data_source"]["S3DataType"] == "S3Prefix" and rec["model_data_url"] is None
+
+
+def test_diagnose_of_a_loading_prefix_model_is_not_fooled_by_the_withheld_weights(aws, tmp_path):
+    from endpoint_runbook import diagnose
+
+    name, _ = prefix_model(aws, weights=bytes([7]) + os.urandom(2 * MiB), with_package=True)
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name)
+    # model_fn stopped at weights.bin, which stays in S3: that is not the model's failure.
+    assert d.load_check.ok and d.load_check.stage == "import"
+    assert [f.code for f in d.load_check.findings] == ["weights-not-loaded"]
+    assert d.verdict.cause not in ("model-fn-error", "missing-module")
+
+
+def test_rebuild_and_deploy_plan_follow_the_diagnosed_prefix(aws, tinypkg, tmp_path):
+    from endpoint_runbook import deploy, diagnose, rebuild_archive
+
+    weights = bytes([7]) + os.urandom(2 * MiB)
+    name, bucket = prefix_model(aws, weights=weights, with_package=False)
+    run_dir = str(tmp_path)
+    diagnose.run(aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(tinypkg.parent.parent)],
+                 load_check=False)
+    step = rebuild_archive.run(aws, run_dir=run_dir)  # source and additions from the diagnosis
+    assert step.method == "prefix-copy" and step.target_uri == f"s3://{bucket}/model-fixed/"
+    assert step.io["bytes_uploaded"] == len(TINYPKG) and step.io["withheld_bytes"] == len(weights)
+    for mode in ("new-endpoint", "in-place"):
+        p, findings = deploy.plan(aws, run_dir=run_dir, mode=mode)
+        assert not [f for f in findings if f.severity == "error"], findings
+        assert p.model_data_url == f"s3://{bucket}/model-fixed/"
+        # As the source model had it (its ModelAccessConfig kept), pointing at the new prefix.
+        assert p.model_data_source == {"S3Uri": f"s3://{bucket}/model-fixed/", "S3DataType": "S3Prefix",
+                                       "CompressionType": "None", "ModelAccessConfig": {"AcceptEula": True}}
+        assert p.archive_digest_source == "prefix listing" and p.model_name
+    again, _ = deploy.plan(aws, run_dir=run_dir, mode="new-endpoint")
+    assert again.model_name == p.model_name  # same objects, same names
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=bucket, Key="model-fixed/extra.txt", Body=b"x")
+    changed, _ = deploy.plan(aws, run_dir=run_dir, mode="new-endpoint")
+    assert changed.model_name != p.model_name  # other objects, another model
+    empty = deploy.preflight(aws, deploy.plan(aws, run_dir=run_dir, mode="new-endpoint",
+                                              model_data_url=f"s3://{bucket}/nothing-here/")[0])
+    assert "model-data-not-found" in [f.code for f in empty]
+
+
+def test_local_hosting_fetches_a_prefix_as_the_model_dir(aws, tmp_path):
+    from endpoint_runbook.local.hosting import ModelDataError, fetch_prefix
+
+    s3 = aws.client("s3")
+    b = f"fetch-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    for k, v in {"m/code/inference.py": INFERENCE, "m/weights.bin": b"w" * 10, "m/sub/": b"",
+                 "other/x": b"not mine"}.items():
+        s3.put_object(Bucket=b, Key=k, Body=v)
+    fetch_prefix(s3, f"s3://{b}/m/", tmp_path / "model")
+    got = sorted(str(p.relative_to(tmp_path / "model")) for p in (tmp_path / "model").rglob("*") if p.is_file())
+    assert got == ["code/inference.py", "weights.bin"]
+    assert (tmp_path / "model" / "code" / "inference.py").read_bytes() == INFERENCE
+    for uri, words in ((f"s3://{b}/m", "must end with '/'"), (f"s3://{b}/none/", "No model data found")):
+        with pytest.raises(ModelDataError) as e:
+            fetch_prefix(s3, uri, tmp_path / "x")
+        assert words in str(e.value)
+
+
+def test_a_prefix_one_folder_too_high_is_named_with_the_prefix_to_use(aws, tmp_path):
+    from endpoint_runbook import diagnose
+
+    name, bucket = prefix_model(aws, weights=b"w", with_package=True)
+    sm = aws.client("sagemaker")
+    # The model points one level up: everything the model dir needs is under model/.
+    sm.delete_model(ModelName=name)
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
+        "Image": "img", "ModelDataSource": {"S3DataSource": {
+            "S3Uri": f"s3://{bucket}/", "S3DataType": "S3Prefix", "CompressionType": "None"}}})
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name, load_check=False)
+    nested = next(f for f in d.findings if f.code == "nested-top-folder")
+    assert f"s3://{bucket}/model/" in nested.message and "tar" not in nested.message
+    assert d.verdict.cause == "missing-entry-script"

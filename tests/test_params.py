@@ -96,3 +96,15 @@ def test_notebooks_are_generated_and_stripped():
         for c in nb["cells"]:
             assert not c.get("outputs") and not c.get("execution_count"), path.name
             assert "sys.path" not in "".join(c["source"]), f"{path.name}: notebooks import the installed package"
+
+
+@pytest.mark.parametrize("step", list(NOTEBOOKS))
+def test_every_step_parameter_is_used_by_the_notebook(step):
+    """A key in the schema that no code cell reads would be accepted and silently ignored."""
+    nb = json.loads((ROOT / "notebooks" / NOTEBOOKS[step]).read_text())
+    names = {n.id for c in nb["cells"] if c["cell_type"] == "code"
+             and "parameters" not in c.get("metadata", {}).get("tags", [])
+             for n in ast.walk(ast.parse("".join(c["source"]))) if isinstance(n, ast.Name)}
+    from endpoint_runbook.params import STEP_KEYS
+
+    assert set(STEP_KEYS[step]) - names == set()

@@ -35,6 +35,9 @@ def output_fn(prediction, accept):
     return json.dumps(prediction)
 '''
 TINYPKG = b"def answer(xs):\n    return sum(x * x for x in xs)\n"
+#: model_fn reads the weights (their first byte is the answer's offset), so serving proves they were copied.
+FIRST_BYTE = INFERENCE.replace(b'return {"offset": 100}',
+                               b'return {"offset": open(model_dir + "/weights.bin", "rb").read(1)[0]}')
 
 
 def tar_gz(members: dict[str, bytes]) -> bytes:
@@ -104,3 +107,28 @@ class World:
                 if msg.get("inferenceId") == inference_id:
                     return msg
         return None
+
+
+def prefix_model(aws: Any, *, weights: bytes, with_package: bool, tag: str | None = None) -> tuple[str, str]:
+    """Objects under s3://<bucket>/model/ and a model/config/endpoint whose ModelDataSource is that prefix
+    (with a ModelAccessConfig, which a fixed model must keep). Returns (endpoint name, bucket)."""
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    name = tag or f"pfx-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    objects = {"model/code/inference.py": FIRST_BYTE, "model/config.json": b'{"dim": 4}',
+               "model/weights.bin": weights}
+    if with_package:
+        objects["model/code/tinypkg/__init__.py"] = TINYPKG
+    for k, v in objects.items():
+        s3.put_object(Bucket=name, Key=k, Body=v)
+    source = {"S3Uri": f"s3://{name}/model/", "S3DataType": "S3Prefix", "CompressionType": "None",
+              "ModelAccessConfig": {"AcceptEula": True}}
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
+        "Image": "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1-cpu-py310",
+        "ModelDataSource": {"S3DataSource": source}, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{name}/out/",
+                                               "S3FailurePath": f"s3://{name}/fail/"}})
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return name, name

@@ -19,6 +19,10 @@ the same name. ``new-endpoint`` creates a new endpoint beside the broken one (th
 Values left unset come from the diagnose record (``01-diagnose.json``: ``endpoint`` = name, config_name,
 model_name, image, model_data_url, environment, execution_role_arn, instance_type, instance_count,
 async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
+
+A fixed model whose data is a prefix (``model_data_url`` ending in ``/``: uncompressed model data) is created
+with ``ModelDataSource`` (the source model's ``S3DataSource`` with the new ``S3Uri``, in place from the serving
+model itself), named from a digest of the prefix's listing; an archive keeps ``ModelDataUrl``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from .inplace import (
     IN_PROGRESS,
     MODES,
     TAG_PREVIOUS_CONFIG,
+    copied_data_source,
     copied_tags,
     copied_variant,
     describe_config_or_none,
@@ -55,6 +60,7 @@ from .inplace import (
 )
 from .inplace import rollback as rollback_endpoint
 from .invoke import RequestResult, guess_content_type, invoke_and_wait
+from .model_data import container_data, container_data_uri, data_source_for, is_prefix_uri, prefix_identity
 from .progress import Progress
 from .s3 import parse_s3_uri
 
@@ -214,7 +220,8 @@ class DeployPlan:
 
     run_id: str
     source_endpoint: dict[str, Any]
-    model_data_url: str | None = None
+    model_data_url: str | None = None  # the archive, or the prefix (ending in /) of uncompressed model data
+    model_data_source: dict[str, Any] | None = None  # a prefix's S3DataSource (None: ModelDataUrl, an archive)
     archive_sha256: str | None = None
     archive_digest_source: str | None = None
     image_uri: str | None = None
@@ -326,11 +333,24 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
             sources["max_concurrent_invocations"] = "parameter"
     p.async_config = aic
 
-    # The archive's identity: the rebuild record's sha256 when it is that object, else the object's ETag.
+    if is_prefix_uri(p.model_data_url):  # uncompressed model data: ModelDataSource, as the source model had it
+        base = copied_data_source(aws.client("sagemaker"), p.previous_model_name) if prev_cfg is not None else None
+        p.model_data_source = data_source_for(p.model_data_url, base or diag.get("model_data_source"))
+
+    # The archive's identity: the rebuild record's sha256 when it is that object, else the object's ETag (a
+    # prefix: a digest of its listing).
     if archive_sha256:
         p.archive_sha256, p.archive_digest_source = archive_sha256, "parameter"
     elif p.model_data_url and p.model_data_url == rebuild.get("target_uri") and rebuild.get("result_sha256"):
         p.archive_sha256, p.archive_digest_source = rebuild["result_sha256"], "rebuild record"
+    elif p.model_data_source is not None:
+        try:
+            p.archive_sha256 = prefix_identity(aws.client("s3"), p.model_data_url)  # type: ignore[arg-type]
+            p.archive_digest_source = "prefix listing" if p.archive_sha256 else None
+        except InputError as e:
+            findings.append(Finding("bad-s3-uri", "error", f"model_data_url: {e}", [p.model_data_url]))
+        except botocore.exceptions.ClientError:
+            pass  # preflight reports the missing prefix
     elif p.model_data_url:
         try:
             bucket, key = parse_s3_uri(p.model_data_url)
@@ -395,7 +415,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     p.tags = [{"Key": TAG_RUN_ID, "Value": p.run_id}]
     if p.source_endpoint.get("name"):
         p.tags.append({"Key": TAG_SOURCE, "Value": p.source_endpoint["name"]})
-    if p.archive_sha256 and p.archive_digest_source != "etag":
+    if p.archive_sha256 and p.archive_digest_source not in ("etag", "prefix listing"):
         p.tags.append({"Key": TAG_ARCHIVE, "Value": p.archive_sha256})
     p.sources = sources
     return p, findings
@@ -511,6 +531,25 @@ def _object_findings(s3: Any, uri: str, what: str, *, missing: tuple[str, str],
     return []
 
 
+def _prefix_findings(s3: Any, uri: str) -> list[Finding]:
+    """Uncompressed model data: the prefix must hold objects (ListObjectsV2, nothing read)."""
+    r = _s3_uri_finding(uri, "model_data_url")
+    if isinstance(r, Finding):
+        return [r]
+    try:
+        held = s3.list_objects_v2(Bucket=r[0], Prefix=r[1], MaxKeys=1).get("KeyCount", 0)
+    except botocore.exceptions.ClientError as e:
+        if is_error(e, "NoSuchBucket", "404", "NotFound"):
+            held = 0
+        else:
+            return [Finding("model-data-unreadable", "error", f"Cannot list {uri} ({error_code(e)}): check "
+                            "s3:ListBucket on its bucket.", [str(e)])]
+    if not held:
+        return [Finding("model-data-not-found", "error", f"The model prefix {uri} holds no objects: run "
+                        "rebuild_archive, or pass model_data_url of the fixed prefix (ending in /).", [uri])]
+    return []
+
+
 def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None) -> list[Finding]:
     """Check everything deploy needs before creating anything; returns all findings (errors and notes).
 
@@ -547,7 +586,9 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
                                        "will say if it is wrong.", [str(e)]))
 
     # Model data.
-    if p.model_data_url:
+    if p.model_data_source is not None:
+        out += _prefix_findings(s3, p.model_data_url or "")
+    elif p.model_data_url:
         out += _object_findings(s3, p.model_data_url, "model_data_url", missing=(
             "model-data-not-found", f"The model archive {p.model_data_url} does not exist: run rebuild_archive, "
             "or pass model_data_url of the fixed archive."), unreadable=(
@@ -641,7 +682,7 @@ def _describe(call: Callable[..., dict[str, Any]], **kw: Any) -> dict[str, Any] 
 
 def _model_matches(d: dict[str, Any], p: DeployPlan) -> bool:
     c = d.get("PrimaryContainer") or {}
-    return (c.get("Image") == p.image_uri and c.get("ModelDataUrl") == p.model_data_url
+    return (c.get("Image") == p.image_uri and container_data_uri(c) == p.model_data_url
             and (c.get("Environment") or {}) == p.environment and d.get("ExecutionRoleArn") == p.execution_role_arn)
 
 
@@ -920,8 +961,9 @@ def create(dep: Deployment) -> DeployResult:
         result.model_arn = _ensure(result, "model", p.model_name, lambda: sm.describe_model(ModelName=p.model_name),
                                    lambda: sm.create_model(
                                        ModelName=p.model_name, ExecutionRoleArn=p.execution_role_arn, Tags=p.tags,
-                                       PrimaryContainer={"Image": p.image_uri, "ModelDataUrl": p.model_data_url,
-                                                         "Environment": p.environment}), "ModelArn")
+                                       PrimaryContainer={"Image": p.image_uri, "Environment": p.environment,
+                                                         **container_data(p.model_data_url, p.model_data_source)}),
+                                   "ModelArn")
         variant = p.variant or {"VariantName": VARIANT, "ModelName": p.model_name,
                                 "InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type,
                                 "InitialVariantWeight": 1.0}

@@ -5,6 +5,11 @@ independent views are combined into one verdict: the endpoint's CloudWatch logs 
 inventory and layout (``archive``), the serving code's import resolution (``imports``) and a load check in a
 clean serving environment (``loadcheck``). The verdict, with the fix (which source folder to add where in the
 archive) is written to ``<run-dir>/01-diagnose.json`` for step 2.
+
+Uncompressed model data (``ModelDataSource`` with ``S3Prefix``, ``CompressionType: None``) is read the same way
+without a download of the weights: the inventory from a listing, import resolution on the small source files,
+the load check on the code and small files (``archive.prefix``); the record's ``archive.io`` counts the bytes
+read and left in S3.
 """
 
 from __future__ import annotations
@@ -50,10 +55,19 @@ class EndpointFacts:
     execution_role_arn: str | None
     instance_type: str | None
     instance_count: int | None
+    model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
 
     @property
     def program(self) -> str:
         return self.environment.get("SAGEMAKER_PROGRAM") or "inference.py"
+
+    @property
+    def model_data_prefix(self) -> str | None:
+        """The S3 prefix of uncompressed model data (``S3Prefix``, ``CompressionType: None``), else None."""
+        ds = self.model_data_source or {}
+        if ds.get("S3DataType") == "S3Prefix" and ds.get("CompressionType", "None") == "None" and ds.get("S3Uri"):
+            return str(ds["S3Uri"])
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"program": self.program}
@@ -91,8 +105,9 @@ class Diagnosis:
             "endpoint": self.endpoint.to_dict(), "logs": self.logs, "archive": self.archive,
             "imports": self.imports, "load_check": self.load_check.to_dict() if self.load_check else None,
             "findings": [f.to_dict() for f in self.findings], "verdict": self.verdict.to_dict(),
-            # step 2 reads these two
+            # step 2 reads these
             "model_data_url": self.endpoint.model_data_url, "fix": self.verdict.fix,
+            "model_data_source": self.endpoint.model_data_source,
         }
 
 
@@ -115,6 +130,10 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     variant = cfg["ProductionVariants"][0]
     model = sm.describe_model(ModelName=variant["ModelName"])
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource")
+    url = container.get("ModelDataUrl")
+    if not url and source and source.get("S3DataType") == "S3Object" and source.get("CompressionType") == "Gzip":
+        url = source.get("S3Uri")  # the same model.tar.gz, named the newer way
     return EndpointFacts(
         name=name, arn=ep["EndpointArn"], status=ep["EndpointStatus"], failure_reason=ep.get("FailureReason"),
         config_name=ep["EndpointConfigName"], created=iso_time(ep.get("CreationTime")),
@@ -122,9 +141,10 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         variants=[{k: v for k, v in pv.items() if not isinstance(v, (dt.datetime,))}
                   for pv in ep.get("ProductionVariants", [])],
         async_config=cfg.get("AsyncInferenceConfig"), model_name=variant["ModelName"],
-        image=container.get("Image"), model_data_url=container.get("ModelDataUrl"),
+        image=container.get("Image"), model_data_url=url,
         environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
         instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
+        model_data_source=dict(source) if source else None,
     )
 
 
@@ -158,6 +178,64 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
         finally:
             body.close()
         return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+
+
+def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Uncompressed model data: the inventory from a listing, the layout lint, the small source files (the only
+    objects read). ``io`` counts what was read and what stayed in S3."""
+    from .archive import prefix as model_prefix
+
+    try:
+        objects = model_prefix.list_prefix(s3, uri)
+    except RunbookError as e:
+        return {"uri": uri, "kind": "s3-prefix", "readable": False, "error": e.code, "message": str(e),
+                "findings": [Finding(e.code, "error", str(e), [uri]).to_dict()]}, {}
+    inv = model_prefix.listing_inventory(objects)
+    sources, read = model_prefix.read_sources(s3, uri, objects)
+    return {
+        "uri": model_prefix.prefix_uri(uri), "kind": "s3-prefix", "readable": True,
+        "summary": inv.to_dict(members=False),
+        "members": [{"path": m.path, "type": m.type, "size": m.size} for m in inv.members[:2000]],
+        "members_truncated": len(inv.members) > 2000,
+        "presence": archive.presence_table(inv, expected, program=program),
+        "findings": [_prefix_advice(f, uri).to_dict() for f in list(inv.findings) + archive.lint(inv, program)],
+        "io": {"objects": len(objects), "bytes_total": inv.total_size, "bytes_read": read,
+               "bytes_withheld": inv.total_size - read},
+    }, sources
+
+
+def _prefix_advice(f: Finding, uri: str) -> Finding:
+    """A prefix is not re-tarred: a nested top folder means the model's S3Uri names its parent."""
+    if f.code != "nested-top-folder":
+        return f
+    top = str(f.data.get("top") or "")
+    return Finding(f.code, f.severity, f"Everything sits under '{top}/', so the files land in /opt/ml/model/{top}/. "
+                   f"Point the model's S3Uri at {uri.rstrip('/')}/{top}/ instead.", f.evidence, f.data)
+
+
+def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
+                       image: str | None = None) -> LoadCheck:
+    """The load check on the prefix's code and small files; the weights stay in S3. A model_fn that fails
+    reading a withheld object proves nothing: the check then vouches for the imports only."""
+    from .archive import prefix as model_prefix
+
+    uri = arch["uri"]
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
+        model_dir = Path(tmp) / "ml" / "model"
+        fetched = model_prefix.fetch_for_check(s3, uri, model_prefix.list_prefix(s3, uri), model_dir)
+        io = arch.setdefault("io", {})
+        io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
+        io["bytes_withheld"] = fetched["withheld_bytes"]
+        lc = load_check_dir(model_dir, program=program, log=log, image=image)
+    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
+        path = model_prefix.withheld_in_error(lc.error, lc.traceback, lc.error_type, fetched["withheld"])
+        if path is not None:
+            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
+                    f"{lc.error_type}: {lc.error}")
+            lc.ok, lc.stage, lc.error = True, "import", note
+            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
+                                   [path])]
+    return lc
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -470,16 +548,24 @@ def read_logs(aws: Aws, d: Diagnosing, *, log_window_minutes: float = 60.0, max_
     return d.log_ev
 
 
+def _prefix_of(facts: EndpointFacts) -> str | None:
+    """The S3 prefix of uncompressed model data (``ModelDataSource`` S3Prefix), None for an archive."""
+    return facts.model_data_prefix if not facts.model_data_url else None
+
+
 def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = None,
                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Sub-step 3: the model archive's inventory and layout lint (one streaming pass)."""
     say = progress or (lambda _m: None)
     facts = d.facts
     d.imp, d.lc = None, None  # they describe the archive read before
-    if facts.model_data_url:
-        say("reading the model archive (streaming)")
-        with named_aws_errors("reading the model archive"):
-            d.arch, d.sources = _read_archive(aws.client("s3"), facts.model_data_url, facts.program, expected_paths)
+    prefix = _prefix_of(facts)
+    if facts.model_data_url or prefix:
+        say(f"listing the model data {prefix}" if prefix else "reading the model archive (streaming)")
+        s3 = aws.client("s3")
+        with named_aws_errors("reading the model data"):
+            d.arch, d.sources = (_read_prefix(s3, prefix, facts.program, expected_paths) if prefix else
+                                 _read_archive(s3, facts.model_data_url, facts.program, expected_paths))
         d.layout_findings = list(d.arch.get("findings", []))
     return d.arch
 
@@ -488,7 +574,7 @@ def resolve_imports(d: Diagnosing, *, progress: Callable[[str], None] | None = N
     """Sub-step 4: the serving code's imports, resolved as the container resolves them."""
     say = progress or (lambda _m: None)
     facts, sources = d.facts, d.sources
-    if not (facts.model_data_url and d.arch.get("readable")):
+    if not ((facts.model_data_url or _prefix_of(facts)) and d.arch.get("readable")):
         return None
     say("resolving the serving code's imports")
     from .serving.image_profiles import profile_for_image
@@ -508,11 +594,14 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
     """Sub-step 5: import the entry script and call model_fn in a clean serving environment."""
     say = progress or (lambda _m: None)
     facts = d.facts
-    if not (d.load_check and facts.model_data_url and d.arch.get("readable")):
+    prefix = _prefix_of(facts)
+    if not (d.load_check and (facts.model_data_url or prefix) and d.arch.get("readable")):
         return None
     say("load check in a clean serving environment")
-    with named_aws_errors("reading the model archive"):
-        d.lc = _load_check(aws.client("s3"), facts.model_data_url, facts.program, say, facts.image)
+    s3 = aws.client("s3")
+    with named_aws_errors("reading the model data"):
+        d.lc = (_load_check_prefix(s3, d.arch, facts.program, say, facts.image) if prefix else
+                _load_check(s3, facts.model_data_url, facts.program, say, facts.image))
     return d.lc
 
 
@@ -521,7 +610,7 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
     ``01-diagnose.json``."""
     facts, log_ev, arch, imp, lc = d.facts, d.log_ev, d.arch, d.imp, d.lc
     findings: list[Finding] = list(imp.findings if imp else []) + list(lc.findings if lc else [])
-    if facts.model_data_url:
+    if facts.model_data_url or _prefix_of(facts):
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings

@@ -151,7 +151,8 @@ def show_endpoint(facts: Any) -> None:
     section("Endpoint")
     card(ep["name"], {"status (does not prove it serves)": ep["status"], "failure reason": ep["failure_reason"],
                       "config": ep["config_name"], "model": ep["model_name"], "image": ep["image"],
-                      "model data": ep["model_data_url"], "program": ep["program"],
+                      "model data": ep["model_data_url"] or (ep.get("model_data_source") or {}).get("S3Uri"),
+                      "program": ep["program"],
                       "instances": f"{ep['instance_count']} × {ep['instance_type']}",
                       "async output": ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath")},
          status="warn")

@@ -27,6 +27,7 @@ __all__ = [
     "MODES",
     "TAG_PREVIOUS_CONFIG",
     "RollbackResult",
+    "copied_data_source",
     "copied_variant",
     "copied_tags",
     "describe_config_or_none",
@@ -59,6 +60,20 @@ def copied_variant(previous: dict[str, Any], model_name: str, *, instance_type: 
     if instance_count:
         v["InitialInstanceCount"] = int(instance_count)
     return v
+
+
+def copied_data_source(sm: Any, model_name: str | None) -> dict[str, Any] | None:
+    """The serving model's ``ModelDataSource.S3DataSource`` (uncompressed model data), for the fixed model to
+    copy with its new location (:func:`endpoint_runbook.model_data.data_source_for`); None when it has none."""
+    if not model_name:
+        return None
+    try:
+        model = sm.describe_model(ModelName=model_name)
+    except botocore.exceptions.ClientError:
+        return None
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource")
+    return copy.deepcopy(source) if source else None
 
 
 def copied_tags(sm: Any, config_arn: str | None, ours: list[dict[str, str]]) -> list[dict[str, str]]:

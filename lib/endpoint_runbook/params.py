@@ -71,12 +71,14 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
                                          "null: code/<entry script>, code/requirements.txt"),
     },
     "rebuild_archive": {
-        "source_uri": Param(S, None, "archive to fix; null: the diagnosed endpoint's ModelDataUrl"),
+        "source_uri": Param(S, None, "archive (or model prefix/) to fix; null: the diagnosed endpoint's model data"),
         "additions": Param(L, None, "[{source: folder, target: code/pkg/}]; null: the diagnosis's fix"),
         "target_uri": Param(S, None, "where the fixed archive goes; null: <source prefix>-fixed/model.tar.gz"),
         "overwrite": Param(B, False, "replace an existing target object"),
         "full_check": Param(B, False, "also serve the rebuilt archive on TorchServe before upload"),
         "image_uri": Param(S, None, "serving image the checks stand in for; null: the diagnosed endpoint's image"),
+        "upload": Param(S, "auto", "server-side (copy the unchanged bytes inside S3, upload the tail), full, or "
+                                   "auto (server-side from 256 MiB)"),
     },
     "deploy": {
         "mode": Param(S, None, "in-place (UpdateEndpoint, same name) or new-endpoint; null: in-place when the "

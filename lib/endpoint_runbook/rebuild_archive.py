@@ -166,7 +166,9 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
     started = dt.datetime.now(dt.timezone.utc)
     diag = read_record(run_dir, "diagnose") or {}
-    source_uri = source_uri or diag.get("model_data_url")
+    data_source = diag.get("model_data_source") or {}
+    prefix_model = source_uri is None and not diag.get("model_data_url") and data_source.get("S3DataType") == "S3Prefix"
+    source_uri = source_uri or diag.get("model_data_url") or data_source.get("S3Uri")
     # The load check runs in the serving environment of the endpoint's image, as step 1's did.
     image = image_uri or (diag.get("endpoint") or {}).get("image")
     if not source_uri:
@@ -179,7 +181,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
-    if source_uri.endswith("/") or diag.get("model_data_source", {}).get("S3DataType") == "S3Prefix":
+    if source_uri.endswith("/") or prefix_model:
         step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, image=image,
                            status="planned")
         return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,

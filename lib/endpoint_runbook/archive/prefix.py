@@ -2,7 +2,9 @@
 None``) instead of a ``model.tar.gz``. The prefix is the model directory: ``<prefix>/code/inference.py`` is
 ``/opt/ml/model/code/inference.py``.
 
-- :func:`list_prefix`: the inventory from a listing (no object is read);
+- :func:`list_prefix`: the objects from a listing (no object is read); :func:`listing_inventory` makes them an
+  :class:`ArchiveInventory` for the same layout lint and presence table as an archive;
+- :func:`read_sources`: the small source files (``.py``, ``.txt`` ...), for import resolution;
 - :func:`fetch_for_check`: writes only the code files (``code/``) and small files to a local dir, for the same
   lint, import resolution and load check as an archive; the weights are not downloaded;
 - :func:`copy_prefix`: the fix as a **new** prefix: every existing object copied inside S3 (CopyObject; a
@@ -12,15 +14,19 @@ None``) instead of a ``model.tar.gz``. The prefix is the model directory: ``<pre
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
 from ..s3 import parse_s3_prefix
+from .inventory import MAX_SOURCE_BYTES, SOURCE_SUFFIXES, ArchiveInventory, Limits, _Collector
 from .rebuild import _collect, default_skip
+from .tarstream import Member
 
-__all__ = ["PrefixCopy", "PrefixObject", "copy_prefix", "fetch_for_check", "list_prefix", "prefix_uri"]
+__all__ = ["PrefixCopy", "PrefixObject", "copy_prefix", "fetch_for_check", "list_prefix", "listing_inventory",
+           "prefix_uri", "read_sources", "withheld_in_error"]
 
 SMALL_FILE_BYTES = 1 << 20
 
@@ -65,6 +71,53 @@ def list_prefix(s3_client: Any, uri: str) -> list[PrefixObject]:
     return sorted(out, key=lambda o: o.path)
 
 
+def listing_inventory(objects: Sequence[PrefixObject]) -> ArchiveInventory:
+    """The prefix as an :class:`ArchiveInventory` (one file member per object), with the same safety findings
+    as an archive's members (``unsafe-path`` for ``..`` or absolute keys, ...)."""
+    collector = _Collector(Limits())
+    members = []
+    for o in objects:
+        m = Member(name=o.path, type="file", size=o.size, mode=0o644, mtime=0)
+        collector.member(m)
+        members.append(m)
+    total = sum(o.size for o in objects)
+    return ArchiveInventory(members=members, findings=collector.findings(), compressed_bytes=total,
+                            tar_bytes=total, total_size=total, complete=True)
+
+
+def _get(s3_client: Any, bucket: str, o: PrefixObject) -> Any:
+    kw = {"IfMatch": o.etag} if o.etag else {}
+    return s3_client.get_object(Bucket=bucket, Key=o.key, **kw)["Body"]
+
+
+def read_sources(s3_client: Any, uri: str, objects: Sequence[PrefixObject]) -> tuple[dict[str, bytes], int]:
+    """The small source files (as an archive's inventory keeps them: ``.py``, ``.txt``, ``.cfg``, ``.toml`` up
+    to 1 MiB), for import resolution; and the bytes read. Nothing else is read."""
+    bucket, _ = parse_s3_prefix(prefix_uri(uri))
+    out: dict[str, bytes] = {}
+    for o in objects:
+        if o.path.endswith(SOURCE_SUFFIXES) and o.size <= MAX_SOURCE_BYTES:
+            body = _get(s3_client, bucket, o)
+            try:
+                out[o.path] = body.read()
+            finally:
+                body.close()
+    return out, sum(len(v) for v in out.values())
+
+
+def withheld_in_error(error: str | None, traceback: str | None, error_type: str | None,
+                      withheld: dict[str, int]) -> str | None:
+    """The withheld object a failed ``model_fn`` was reading, if its error shows one (the failure then says
+    nothing about the model: the object is in S3, only not here). A file-not-found error counts too."""
+    text = f"{error or ''}\n{traceback or ''}"
+    for path in withheld:
+        if path in text or posixpath.basename(path) in text:
+            return path
+    if withheld and error_type in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError", "OSError"):
+        return next(iter(withheld))
+    return None
+
+
 def fetch_for_check(s3_client: Any, uri: str, objects: Sequence[PrefixObject], dest: str | os.PathLike[str], *,
                     small_file_bytes: int = SMALL_FILE_BYTES) -> dict[str, Any]:
     """Download the code files and small files under ``dest`` (the model dir); return what was read/withheld."""
@@ -72,22 +125,23 @@ def fetch_for_check(s3_client: Any, uri: str, objects: Sequence[PrefixObject], d
     root = os.path.realpath(os.fspath(dest))
     read, withheld = 0, 0
     files = []
+    withheld_paths: dict[str, int] = {}
     for o in objects:
         if not (o.path.startswith("code/") or o.size <= small_file_bytes):
             withheld += o.size
+            withheld_paths[o.path] = o.size
             continue
         target = os.path.realpath(os.path.join(root, *o.path.split("/")))
         if not target.startswith(root + os.sep):
             raise InputError(f"object {o.key!r} resolves outside the model dir", code="unsafe-path")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        body = s3_client.get_object(Bucket=bucket, Key=o.key, IfMatch=o.etag)["Body"] if o.etag else \
-            s3_client.get_object(Bucket=bucket, Key=o.key)["Body"]
+        body = _get(s3_client, bucket, o)
         with open(target, "wb") as f:
             while chunk := body.read(1 << 20):
                 f.write(chunk)
                 read += len(chunk)
         files.append(o.path)
-    return {"files": files, "bytes_read": read, "withheld_bytes": withheld}
+    return {"files": files, "bytes_read": read, "withheld_bytes": withheld, "withheld": withheld_paths}
 
 
 def copy_prefix(s3_client: Any, source_uri: str, target_uri: str, objects: Sequence[PrefixObject],

@@ -1,7 +1,8 @@
 """Local hosting: a SageMaker endpoint is a real model container on loopback.
 
 CreateEndpoint/UpdateEndpoint start a container for the endpoint config's model: ModelDataUrl is fetched
-from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``), and served
+from (local) S3, safely extracted into the container's private base dir (``SAGEMAKER_BASE_DIR``) (uncompressed
+model data, a ``ModelDataSource`` prefix, is downloaded object by object into the model dir), and served
 by the real SageMaker PyTorch toolkit on the real TorchServe (``container_entry.py`` in the serving
 environment of the model's image: its profile, picked from the model's ``Image``, built the first time a
 container needs it and verified against its manifest at every start; an image without a profile gets the
@@ -38,7 +39,7 @@ import boto3
 import botocore.config
 
 from ..errors import RunbookError
-from ..s3 import parse_s3_uri
+from ..s3 import parse_s3_prefix, parse_s3_uri
 from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_model_server
 
 log = logging.getLogger("endpoint_runbook.local")
@@ -160,6 +161,33 @@ def safe_extract(archive: Path, dest: Path) -> None:
         raise ModelDataError(str(e)) from e
 
 
+def fetch_prefix(s3: Any, uri: str, dest: Path) -> None:
+    """Uncompressed model data (``S3Prefix``, ``CompressionType: None``): every object under the prefix,
+    downloaded to ``dest`` at its path relative to the prefix, as SageMaker copies it to /opt/ml/model."""
+    if not uri.endswith("/"):
+        raise ModelDataError(f"Could not download model data from {uri}: an S3Prefix S3Uri must end with '/'.")
+    try:
+        bucket, prefix = parse_s3_prefix(uri)
+        objects = [o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                   for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+    except Exception as e:
+        raise ModelDataError(f"Could not list model data under {uri}. Please ensure that the role passed to "
+                             f"CreateModel has permissions to list and download it. ({type(e).__name__})") from e
+    if not objects:
+        raise ModelDataError(f"No model data found under {uri}. Please ensure that objects exist under the prefix.")
+    root = dest.resolve()
+    for o in objects:
+        target = (root / o["Key"][len(prefix):]).resolve()
+        if not target.is_relative_to(root):
+            raise ModelDataError(f"Model data object {o['Key']} resolves outside the model directory.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            s3.download_file(bucket, o["Key"], str(target))
+        except Exception as e:
+            raise ModelDataError(f"Failed to download model data(bucket: {bucket}, key: {o['Key']}). "
+                                 f"({type(e).__name__})") from e
+
+
 class Hosting:
     """Model containers for the endpoints of one stack. Thread-safe; called by the stack's request handler."""
 
@@ -278,6 +306,10 @@ class Hosting:
         url = c.spec.get("ModelDataUrl")
         base = c.workdir / "ml"
         (base / "model").mkdir(parents=True, exist_ok=True)
+        source = (c.spec.get("ModelDataSource") or {}).get("S3DataSource") or {}
+        if not url and source.get("S3DataType") == "S3Prefix" and source.get("CompressionType") == "None":
+            return fetch_prefix(self.client("s3", region), source.get("S3Uri") or "", base / "model")
+        url = url or (source.get("S3Uri") if source.get("CompressionType") == "Gzip" else None)
         if not url:
             return  # a model without data: code only, as SageMaker allows
         try:
