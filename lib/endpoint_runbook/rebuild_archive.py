@@ -345,14 +345,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
                      "unchanged_bytes": sum(r.get("size") or 0 for r in rows if r["status"] == "unchanged"),
                      "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
                      "copied_compressed_bytes": result.copied_compressed_bytes}
-        for a in step.additions:
-            dst = model_dir / a["target"]
-            if Path(a["source"]).is_dir():
-                shutil.copytree(a["source"], dst, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(a["source"], dst)
+        _place_additions(step.additions, model_dir)
         say("load check of the rebuilt archive's code")
         lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
         withheld = sum(plan.withheld.values())
@@ -389,6 +382,17 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
         raise
 
 
+def _place_additions(additions: list[dict[str, str]], model_dir: Path) -> None:
+    """Lay the additions into an extracted model folder (for the checks), as the rebuilt archive holds them."""
+    for a in additions:
+        dst = model_dir / a["target"]
+        if Path(a["source"]).is_dir():
+            shutil.copytree(a["source"], dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(a["source"], dst)
+
+
 def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
                   overwrite: bool, diag: DiagnoseRecord, say: Callable[[str], None], started: Any,
                   image: str | None) -> RebuildStep:
@@ -408,14 +412,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             model_dir = Path(tmp) / "ml" / "model"
             say(f"reading the code files of {src} (the weights stay in S3)")
             fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
-            for a in step.additions:
-                dst = model_dir / a["target"]
-                if Path(a["source"]).is_dir():
-                    shutil.copytree(a["source"], dst, dirs_exist_ok=True,
-                                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                else:
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(a["source"], dst)
+            _place_additions(step.additions, model_dir)
             lc = load_check_dir(model_dir, program=program, log=say, image=image)
             if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
                 lc.ok, lc.stage, lc.findings = True, "import", []
