@@ -28,7 +28,7 @@ from typing import Any
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from endpoint_runbook import deploy, records, replay
+from endpoint_runbook import deploy, diagnose, records, replay
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
@@ -37,16 +37,8 @@ NAMES = StygigIncident()
 
 
 def _diag(sm: Any) -> dict[str, Any]:
-    ep = sm.describe_endpoint(EndpointName=NAMES.endpoint)
-    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
-    v = cfg["ProductionVariants"][0]
-    m = sm.describe_model(ModelName=v["ModelName"])
-    c = m["PrimaryContainer"]
-    return {"endpoint": {"name": NAMES.endpoint, "config_name": ep["EndpointConfigName"], "model_name": v["ModelName"],
-                         "image": c["Image"], "model_data_url": c["ModelDataUrl"],
-                         "environment": c.get("Environment", {}), "execution_role_arn": m["ExecutionRoleArn"],
-                         "instance_type": v["InstanceType"], "instance_count": v["InitialInstanceCount"],
-                         "async_config": cfg["AsyncInferenceConfig"]}}
+    """What step 1 records of the endpoint (the facts the in-place deploy copies)."""
+    return {"endpoint": diagnose.endpoint_facts(sm, NAMES.endpoint).to_dict()}
 
 
 def _fail_requests(aws: Aws, images: list[str], n: int) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from endpoint_runbook import cleanup, deploy, inplace, records, verify
+from endpoint_runbook import cleanup, deploy, diagnose, inplace, records, verify
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.cli import main as cli_main
 from endpoint_runbook.errors import CheckFailed
@@ -29,16 +29,8 @@ INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
 
 
 def _diagnose_record(sm: Any) -> dict[str, Any]:
-    ep = sm.describe_endpoint(EndpointName=NAMES.endpoint)
-    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
-    v = cfg["ProductionVariants"][0]
-    m = sm.describe_model(ModelName=v["ModelName"])
-    c = m["PrimaryContainer"]
-    return {"endpoint": {"name": NAMES.endpoint, "config_name": ep["EndpointConfigName"], "model_name": v["ModelName"],
-                         "image": c["Image"], "model_data_url": c["ModelDataUrl"],
-                         "environment": c.get("Environment", {}), "execution_role_arn": m["ExecutionRoleArn"],
-                         "instance_type": v["InstanceType"], "instance_count": v["InitialInstanceCount"],
-                         "async_config": cfg["AsyncInferenceConfig"]}}
+    """What step 1 records of the endpoint (the facts the in-place deploy copies)."""
+    return {"endpoint": diagnose.endpoint_facts(sm, NAMES.endpoint).to_dict()}
 
 
 def _with_failing_requirements(archive: bytes) -> bytes:

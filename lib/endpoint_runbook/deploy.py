@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -63,6 +64,7 @@ from .invoke import RequestResult, guess_content_type, invoke_and_wait
 from .model_data import container_data, container_data_uri, data_source_for, is_prefix_uri, prefix_identity
 from .progress import Progress
 from .s3 import parse_s3_uri
+from .step_records import DeployRecord, DiagnoseRecord, RebuildRecord
 
 __all__ = [
     "MODES",
@@ -269,10 +271,10 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     ``failure_path``, ``success_topic``, ``error_topic`` set (or override) the async config's parts, so the
     step runs alone without any record."""
     findings: list[Finding] = []
-    diag = records.read_record(run_dir, "diagnose") or {}
-    rebuild = records.read_record(run_dir, "rebuild_archive") or {}
-    prev = records.read_record(run_dir, "deploy") or {}
-    src = diag.get("endpoint") or {}
+    diag = DiagnoseRecord.read(run_dir) or DiagnoseRecord()
+    rebuild = RebuildRecord.read(run_dir) or RebuildRecord()
+    prev = DeployRecord.read(run_dir) or DeployRecord()
+    src = diag.endpoint
     sources: dict[str, str] = {}
     copied, copied_from = _copy_config(aws, copy_from_config, findings), f"endpoint config {copy_from_config}"
 
@@ -287,32 +289,33 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         return None
 
     p = DeployPlan(
-        run_id=pick("run_id", run_id, ("deploy record", prev.get("run_id")), ("diagnose record", diag.get("run_id")),
+        run_id=pick("run_id", run_id, ("deploy record", prev.run_id), ("diagnose record", diag.run_id),
                     ("run dir", Path(run_dir).name)),
-        source_endpoint={k: src.get(k) for k in ("name", "config_name", "model_name") if src.get(k)},
+        source_endpoint={k: getattr(src, k) for k in ("name", "config_name", "model_name") if getattr(src, k)},
     )
     prev_cfg = _resolve_mode(aws, p, mode, endpoint_name, prev, findings, sources)
     if prev_cfg is not None:  # in-place: the serving config's values stand in for the diagnose record's
         v0 = (prev_cfg.get("ProductionVariants") or [{}])[0]
-        src = {**src, "instance_type": v0.get("InstanceType"), "instance_count": v0.get("InitialInstanceCount"),
-               "async_config": prev_cfg.get("AsyncInferenceConfig") or src.get("async_config")}
-    p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.get("target_uri")))
+        src = dataclasses.replace(src, instance_type=v0.get("InstanceType"),
+                                  instance_count=v0.get("InitialInstanceCount"),
+                                  async_config=prev_cfg.get("AsyncInferenceConfig") or src.async_config)
+    p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.target_uri))
     if not p.model_data_url:
         findings.append(_missing("model_data_url", "pass the fixed archive's s3:// URI, or run rebuild_archive."))
     p.instance_type = pick("instance_type", instance_type, (copied_from, copied.get("instance_type")),
-                           ("diagnose record", src.get("instance_type")))
+                           ("diagnose record", src.instance_type))
     if not p.instance_type:
         findings.append(_missing("instance_type", "pass e.g. 'ml.m5.xlarge'."))
     p.instance_count = int(pick("instance_count", instance_count, (copied_from, copied.get("instance_count")),
-                                ("diagnose record", src.get("instance_count")),
+                                ("diagnose record", src.instance_count),
                                 ("default", 1)))
     p.execution_role_arn = pick("execution_role_arn", execution_role_arn,
                                 (copied_from, copied.get("execution_role_arn")),
-                                ("diagnose record", src.get("execution_role_arn")))
+                                ("diagnose record", src.execution_role_arn))
     if not p.execution_role_arn:
         findings.append(_missing("execution_role_arn", "pass the SageMaker execution role's ARN."))
     p.environment = dict(pick("environment", environment, (copied_from, copied.get("environment")),
-                              ("diagnose record", src.get("environment")),
+                              ("diagnose record", src.environment),
                               ("default", {"SAGEMAKER_PROGRAM": "inference.py",
                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})))
     if "SAGEMAKER_PROGRAM" not in p.environment:
@@ -320,7 +323,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                                 "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
                                 "inference.py. Add SAGEMAKER_PROGRAM=inference.py.", sorted(p.environment)))
     aic = pick("async_config", async_config, (copied_from, copied.get("async_config")),
-               ("diagnose record", src.get("async_config")))
+               ("diagnose record", src.async_config))
     aic = _with_async_parts(aic, sources, output_path=output_path, failure_path=failure_path,
                             success_topic=success_topic, error_topic=error_topic)
     if not aic:
@@ -335,14 +338,14 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
 
     if is_prefix_uri(p.model_data_url):  # uncompressed model data: ModelDataSource, as the source model had it
         base = copied_data_source(aws.client("sagemaker"), p.previous_model_name) if prev_cfg is not None else None
-        p.model_data_source = data_source_for(p.model_data_url, base or diag.get("model_data_source"))
+        p.model_data_source = data_source_for(p.model_data_url, base or diag.model_data_source)
 
     # The archive's identity: the rebuild record's sha256 when it is that object, else the object's ETag (a
     # prefix: a digest of its listing).
     if archive_sha256:
         p.archive_sha256, p.archive_digest_source = archive_sha256, "parameter"
-    elif p.model_data_url and p.model_data_url == rebuild.get("target_uri") and rebuild.get("result_sha256"):
-        p.archive_sha256, p.archive_digest_source = rebuild["result_sha256"], "rebuild record"
+    elif p.model_data_url and p.model_data_url == rebuild.target_uri and rebuild.result_sha256:
+        p.archive_sha256, p.archive_digest_source = rebuild.result_sha256, "rebuild record"
     elif p.model_data_source is not None:
         try:
             p.archive_sha256 = prefix_identity(aws.client("s3"), p.model_data_url)  # type: ignore[arg-type]
@@ -367,8 +370,8 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         p.image_uri, p.image_source = image_uri, "parameter"
     elif copied.get("image"):
         p.image_uri, p.image_source = copied["image"], copied_from
-    elif src.get("image"):
-        p.image_uri, p.image_source = src["image"], "diagnose record"
+    elif src.image:
+        p.image_uri, p.image_source = src.image, "diagnose record"
     else:
         missing = [n for n, v in (("framework_version", framework_version), ("py_version", py_version)) if not v]
         if missing:
@@ -392,7 +395,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     p.smoke_content_type = smoke_content_type or (guess_content_type(p.smoke_input) if p.smoke_input else None)
 
     # Names.
-    p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.get("name") or copy_from_config)
+    p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.name or copy_from_config)
     if p.archive_sha256 and p.image_uri and p.model_data_url and p.execution_role_arn:
         p.model_name = model_name_for(p.prefix, p.archive_sha256, image=p.image_uri, model_data_url=p.model_data_url,
                                       environment=p.environment, role_arn=p.execution_role_arn)
@@ -458,7 +461,7 @@ def _with_async_parts(aic: dict[str, Any] | None, sources: dict[str, str], **par
     return aic
 
 
-def _resolve_mode(aws: Aws, p: DeployPlan, mode: str | None, endpoint_name: str | None, prev: dict[str, Any],
+def _resolve_mode(aws: Aws, p: DeployPlan, mode: str | None, endpoint_name: str | None, prev: DeployRecord,
                   findings: list[Finding], sources: dict[str, str]) -> dict[str, Any] | None:
     """Decide the mode; for in-place, the endpoint and the config it replaces (returned, described)."""
     if mode is not None and mode not in MODES:
@@ -483,8 +486,8 @@ def _resolve_mode(aws: Aws, p: DeployPlan, mode: str | None, endpoint_name: str 
     # The config the update replaces: this run's record (a rerun), else what the endpoint serves now, else
     # (the endpoint already serves a runbook config) that config's previous-config tag.
     previous = None
-    if prev.get("mode") == "in-place" and prev.get("endpoint_name") == target:
-        previous = prev.get("previous_endpoint_config_name")
+    if prev.mode == "in-place" and prev.endpoint_name == target:
+        previous = prev.previous_endpoint_config_name
         sources["previous_endpoint_config_name"] = "deploy record"
     if not previous:
         previous = previous_config_of(sm, ep) or ep.get("EndpointConfigName")
@@ -1091,15 +1094,15 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
 def _rollback_step(aws: Aws, *, run_dir: str, endpoint_name: str | None, wait_timeout: float,
                    poll_seconds: float, progress: Callable[[str], Any] | None) -> DeployResult:
     """deploy's ``rollback`` parameter: the endpoint of this run's in-place deploy back on its previous config."""
-    rec = records.read_record(run_dir, "deploy") or {}
-    name = endpoint_name or rec.get("endpoint_name")
+    rec = DeployRecord.read(run_dir) or DeployRecord()
+    name = endpoint_name or rec.endpoint_name
     if not name:
         raise InputError("rollback: no endpoint named and no deploy record in this run dir.", code="missing-input",
                          hint="Pass the endpoint name, or the run_dir of the in-place deploy.")
     rb = rollback_endpoint(aws, name, run_dir=run_dir, wait_timeout=wait_timeout, poll_seconds=poll_seconds,
                            progress=progress)
-    out = DeployResult(ok=rb.ok, status="rolled-back", run_id=rec.get("run_id"), endpoint_name=name,
-                       endpoint_status=rb.endpoint_status, endpoint_config_name=rb.to_config, mode=rec.get("mode"),
+    out = DeployResult(ok=rb.ok, status="rolled-back", run_id=rec.run_id, endpoint_name=name,
+                       endpoint_status=rb.endpoint_status, endpoint_config_name=rb.to_config, mode=rec.mode,
                        previous_endpoint_config_name=rb.from_config, rollback=rb.to_dict(),
                        started_at=rb.at)
     return out

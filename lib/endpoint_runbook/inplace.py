@@ -21,6 +21,7 @@ from . import records
 from .aws import Aws, is_error, named_aws_errors
 from .errors import CheckFailed, InputError, NotFoundError
 from .progress import Progress
+from .step_records import DeployRecord
 
 __all__ = [
     "IN_PROGRESS",
@@ -173,11 +174,12 @@ def rollback(aws: Aws, endpoint_name: str, *, run_dir: str | None = None, to_con
                                     code="endpoint-not-found", hint="Check the name and region.") from e
             raise
         res.from_config = d["EndpointConfigName"]
-        rec = records.read_record(run_dir, "deploy") if run_dir else None
+        rec = records.read_record(run_dir, "deploy") if run_dir else None  # the record itself: amended below
+        dep = DeployRecord.from_dict(rec) if rec else DeployRecord()
         if to_config:
             res.to_config, res.previous_from = to_config, "parameter"
-        elif rec and rec.get("endpoint_name") == endpoint_name and rec.get("previous_endpoint_config_name"):
-            res.to_config, res.previous_from = rec["previous_endpoint_config_name"], "deploy record"
+        elif dep.endpoint_name == endpoint_name and dep.previous_endpoint_config_name:
+            res.to_config, res.previous_from = dep.previous_endpoint_config_name, "deploy record"
         else:
             res.to_config, res.previous_from = previous_config_of(sm, d), "config tag"
         if not res.to_config:

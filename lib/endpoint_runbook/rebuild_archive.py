@@ -26,9 +26,10 @@ from typing import Any, Callable
 from . import archive
 from .aws import Aws, named_aws_errors
 from .errors import CheckFailed, InputError, NotFoundError
-from .records import read_record, write_record
+from .records import write_record
 from .s3 import head_object, parse_s3_uri, upload_stream
 from .serving.loadcheck import LoadCheck, load_check_dir, serve_check
+from .step_records import DiagnoseRecord
 
 __all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check",
            "upload"]
@@ -127,7 +128,7 @@ class Rebuilding:
     work: tempfile.TemporaryDirectory[str] | None = None
     source_sha256: str = ""
     mode: str = "full"  # full (the four sub-steps) | server-side | prefix (build does all: read, check, write)
-    diag: dict[str, Any] = field(default_factory=dict)
+    diag: DiagnoseRecord = field(default_factory=DiagnoseRecord)
     size: int = 0
 
     @property
@@ -165,18 +166,16 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     if upload not in ("auto", "full", "server-side"):
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
     started = dt.datetime.now(dt.timezone.utc)
-    diag = read_record(run_dir, "diagnose") or {}
-    data_source = diag.get("model_data_source") or {}
-    prefix_model = source_uri is None and not diag.get("model_data_url") and data_source.get("S3DataType") == "S3Prefix"
-    source_uri = source_uri or diag.get("model_data_url") or data_source.get("S3Uri")
+    diag = DiagnoseRecord.read(run_dir) or DiagnoseRecord()
+    prefix_model = source_uri is None and diag.model_data_prefix is not None
+    source_uri = source_uri or diag.model_data_url or diag.model_data_prefix
     # The load check runs in the serving environment of the endpoint's image, as step 1's did.
-    image = image_uri or (diag.get("endpoint") or {}).get("image")
+    image = image_uri or diag.endpoint.image
     if not source_uri:
         raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
                          hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
     if additions is None:
-        fix = diag.get("fix") or {}
-        additions = list(fix.get("additions", [])) + list(fix.get("extras", []))
+        additions = list(diag.additions)
     if not additions:
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
@@ -202,7 +201,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
                        source_etag=head.get("ETag"),
                        status="planned")
-    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    program = diag.endpoint.program
     size = int(head.get("ContentLength") or 0)
     mode = upload if upload != "auto" else ("server-side" if size >= SERVER_SIDE_MIN_BYTES else "full")
     if mode == "server-side" and not archive.splice_available():
@@ -324,14 +323,14 @@ def _source_unchanged(s3: Any, step: RebuildStep) -> None:
                           code="source-changed")
 
 
-def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, overwrite: bool, full_check: bool,
+def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, overwrite: bool, full_check: bool,
                  say: Callable[[str], None]) -> None:
     """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
     verify. The load check runs on the code with the added packages; when weights were withheld, model_fn is
     checked by deploy's smoke invocation instead (a failure there other than a missing module does not block)."""
     from .archive.remote import plan_splice, verify_splice, write_splice
 
-    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    program = diag.endpoint.program
     with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
         model_dir = Path(tmp) / "ml" / "model"
         say(f"reading {step.source_uri} once (parallel ranged GETs; the weights are not written to disk)")
@@ -346,14 +345,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
                      "unchanged_bytes": sum(r.get("size") or 0 for r in rows if r["status"] == "unchanged"),
                      "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
                      "copied_compressed_bytes": result.copied_compressed_bytes}
-        for a in step.additions:
-            dst = model_dir / a["target"]
-            if Path(a["source"]).is_dir():
-                shutil.copytree(a["source"], dst, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(a["source"], dst)
+        _place_additions(step.additions, model_dir)
         say("load check of the rebuilt archive's code")
         lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
         withheld = sum(plan.withheld.values())
@@ -390,8 +382,19 @@ def _server_side(s3: Any, step: RebuildStep, diag: dict[str, Any], size: int, ov
         raise
 
 
+def _place_additions(additions: list[dict[str, str]], model_dir: Path) -> None:
+    """Lay the additions into an extracted model folder (for the checks), as the rebuilt archive holds them."""
+    for a in additions:
+        dst = model_dir / a["target"]
+        if Path(a["source"]).is_dir():
+            shutil.copytree(a["source"], dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(a["source"], dst)
+
+
 def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
-                  overwrite: bool, diag: dict[str, Any], say: Callable[[str], None], started: Any,
+                  overwrite: bool, diag: DiagnoseRecord, say: Callable[[str], None], started: Any,
                   image: str | None) -> RebuildStep:
     """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
     copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
@@ -401,7 +404,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
     step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy")
     s3 = aws.client("s3")
-    program = ((diag.get("endpoint") or {}).get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    program = diag.endpoint.program
     try:
         with named_aws_errors(f"listing {src}"):
             objects = model_prefix.list_prefix(s3, src)
@@ -409,14 +412,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             model_dir = Path(tmp) / "ml" / "model"
             say(f"reading the code files of {src} (the weights stay in S3)")
             fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
-            for a in step.additions:
-                dst = model_dir / a["target"]
-                if Path(a["source"]).is_dir():
-                    shutil.copytree(a["source"], dst, dirs_exist_ok=True,
-                                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                else:
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(a["source"], dst)
+            _place_additions(step.additions, model_dir)
             lc = load_check_dir(model_dir, program=program, log=say, image=image)
             if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
                 lc.ok, lc.stage, lc.findings = True, "import", []

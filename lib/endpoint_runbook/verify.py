@@ -36,6 +36,7 @@ from .invoke import RequestResult, guess_content_type, invoke_and_wait, now_iso
 from .notifications import TEMPORARY_QUEUE, NotificationWatcher
 from .progress import Progress
 from .s3 import parse_s3_uri
+from .step_records import DeployRecord
 
 __all__ = [
     "DEFAULT_HEALTH_PATTERNS",
@@ -160,10 +161,9 @@ class VerifyResult:
 
 
 def _default_inputs(run_dir: str | None) -> list[str]:
-    dep = records.read_record(run_dir, "deploy") or {}
-    smoke = (dep.get("smoke") or {}).get("input")
-    if smoke:
-        return [smoke]
+    dep = DeployRecord.read(run_dir)
+    if dep is not None and dep.smoke_input:
+        return [dep.smoke_input]
     raise InputError("inputs are not set, and no deploy record names the smoke request's input.",
                      code="missing-input", hint="Pass inputs=['s3://bucket/key', ...] (inputs the model accepts).")
 
@@ -205,8 +205,7 @@ def run(
     watcher: NotificationWatcher | None = None
     try:
         if not endpoint_name:
-            dep = records.read_record(run_dir, "deploy") or {}
-            endpoint_name = dep.get("endpoint_name")
+            endpoint_name = (DeployRecord.read(run_dir) or DeployRecord()).endpoint_name
         if not endpoint_name:
             raise InputError("endpoint_name is not set and there is no deploy record naming one.",
                              code="missing-input", hint="Pass endpoint_name, or run the deploy step first with "

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from ..aws import Aws, named_aws_errors
 from ..errors import CheckFailed
 from ..records import read_record, write_record
+from ..step_records import DeployRecord, DiagnoseRecord
 from .execute import execute
 from .guards import endpoint_guards, verified_endpoints
 from .model import (
@@ -70,8 +71,7 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     superseded config and model, deleted only with ``release_rollback`` (no way back after that).
     """
     if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
-        diag = read_record(run_dir, "diagnose") or {}
-        endpoint_name = (diag.get("endpoint") or {}).get("name") if isinstance(diag.get("endpoint"), dict) else None
+        endpoint_name = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint.name
     names = parse_names(endpoint_name)
     if not dry_run or (confirm or "").strip():
         check_confirm(names, confirm)
@@ -79,9 +79,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     if previous and list(previous.get("endpoint_names") or []) != names:
         previous = None
     started = dt.datetime.now(dt.timezone.utc)
-    dep = read_record(run_dir, "deploy") or {}
-    in_place = ({dep["endpoint_name"]: dep.get("previous_endpoint_config_name") or ""}
-                if dep.get("mode") == "in-place" and dep.get("endpoint_name") in names else {})
+    dep = DeployRecord.read(run_dir) or DeployRecord()
+    in_place = ({dep.endpoint_name: dep.previous_endpoint_config_name or ""}
+                if dep.mode == "in-place" and dep.endpoint_name in names else {})
     with named_aws_errors("planning the cleanup"):
         p = plan(aws, names, include_outputs=include_outputs, output_prefix=output_prefix, keep=keep,
                  recent_minutes=recent_minutes, run_dir=run_dir, previous=previous, progress=progress,

@@ -1,0 +1,138 @@
+"""What a step reads from an earlier step's record, typed: one dataclass per record (``from_dict`` / ``to_dict``,
+``read(run_dir)``), so no step pokes into another step's JSON by key.
+
+Each view holds only what a later step uses; the record on disk keeps everything the step wrote (it is the
+audit log). Unknown or missing keys never raise: a record from an older run reads with the fields it has.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+from .records import read_record
+
+__all__ = ["DeployRecord", "DiagnoseRecord", "DiagnosedEndpoint", "RebuildRecord"]
+
+_T = TypeVar("_T")
+
+
+def _pick(cls: type[_T], d: dict[str, Any] | None) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return {k: v for k, v in (d or {}).items() if k in names}
+
+
+@dataclass(frozen=True)
+class DiagnosedEndpoint:
+    """The crash-looping endpoint as step 1 described it (endpoint → config → model)."""
+
+    name: str | None = None
+    config_name: str | None = None
+    model_name: str | None = None
+    image: str | None = None
+    model_data_url: str | None = None
+    model_data_source: dict[str, Any] | None = None
+    environment: dict[str, str] | None = None
+    execution_role_arn: str | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
+    async_config: dict[str, Any] | None = None
+
+    @property
+    def program(self) -> str:
+        """The entry script the container runs (``SAGEMAKER_PROGRAM``)."""
+        return (self.environment or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> DiagnosedEndpoint:
+        return cls(**_pick(cls, d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DiagnoseRecord:
+    """``01-diagnose.json`` as the later steps read it."""
+
+    endpoint: DiagnosedEndpoint = field(default_factory=DiagnosedEndpoint)
+    run_id: str | None = None
+    cause: str | None = None
+    model_data_url: str | None = None
+    model_data_source: dict[str, Any] | None = None
+    additions: list[dict[str, Any]] = field(default_factory=list)  # the fix: packages, then data folders
+
+    @property
+    def model_data_prefix(self) -> str | None:
+        """The S3 prefix of uncompressed model data, when the model has no archive."""
+        ds = self.model_data_source or {}
+        if not self.model_data_url and ds.get("S3DataType") == "S3Prefix":
+            return ds.get("S3Uri")
+        return None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> DiagnoseRecord:
+        d = d or {}
+        fix = d.get("fix") or {}
+        endpoint = d.get("endpoint") if isinstance(d.get("endpoint"), dict) else {}
+        return cls(endpoint=DiagnosedEndpoint.from_dict(endpoint), run_id=d.get("run_id"),
+                   cause=(d.get("verdict") or {}).get("cause"), model_data_url=d.get("model_data_url"),
+                   model_data_source=d.get("model_data_source"),
+                   additions=list(fix.get("additions") or []) + list(fix.get("extras") or []))
+
+    @classmethod
+    def read(cls, run_dir: str | os.PathLike[str] | None) -> DiagnoseRecord | None:
+        d = read_record(run_dir, "diagnose")
+        return cls.from_dict(d) if d is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "endpoint": self.endpoint.to_dict()}
+
+
+@dataclass(frozen=True)
+class RebuildRecord:
+    """``02-rebuild_archive.json`` as the later steps read it."""
+
+    target_uri: str | None = None
+    result_sha256: str | None = None
+    image: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> RebuildRecord:
+        return cls(**_pick(cls, d))
+
+    @classmethod
+    def read(cls, run_dir: str | os.PathLike[str] | None) -> RebuildRecord | None:
+        d = read_record(run_dir, "rebuild_archive")
+        return cls.from_dict(d) if d is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeployRecord:
+    """``03-deploy.json`` as the later steps (and a rerun of deploy) read it."""
+
+    endpoint_name: str | None = None
+    run_id: str | None = None
+    mode: str | None = None
+    previous_endpoint_config_name: str | None = None
+    smoke_input: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> DeployRecord:
+        d = d or {}
+        kw = _pick(cls, d)
+        kw["smoke_input"] = (d.get("smoke") or {}).get("input") or (d.get("plan") or {}).get("smoke_input")
+        return cls(**kw)
+
+    @classmethod
+    def read(cls, run_dir: str | os.PathLike[str] | None) -> DeployRecord | None:
+        d = read_record(run_dir, "deploy")
+        return cls.from_dict(d) if d is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
