@@ -175,6 +175,8 @@ SYMPTOMS: list[tuple[str, str, str]] = [
 
 # Lines from healthy start-ups (and harmless noise) that must never produce a failure cause.
 HEALTHY = [
+    "2026-11-29T19:29:27,668 [INFO ] W-9000-model_1.0 TS_METRICS - WorkerLoadTime.Milliseconds:1643.0|"
+    "#WorkerName:W-9000-model_1.0,Level:Host|#hostname:vm,timestamp:1795980567",
     GLOG + "I tensorflow_serving/model_servers/server.cc:89] Building single TensorFlow model file config",
     GLOG + "W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library "
            "'libcudart.so.11.0'; dlerror: libcudart.so.11.0: cannot open shared object file: No such file or directory",
@@ -363,3 +365,20 @@ def test_a_handled_import_error_logged_as_its_repr_is_not_the_cause():
     assert ev.cause.code == "missing-module"
     assert ev.cause.details["packages"] == ["stygig"]
     assert evidence_from_text("\n".join(lines[:4])).cause.code != "missing-module"
+
+
+def test_torchserve_at_info_level_shows_a_loaded_worker_by_its_load_time_metric():
+    """The SageMaker PyTorch toolkit logs org.pytorch.serve at INFO: the state change to WORKER_MODEL_LOADED is
+    DEBUG and never shows; the WorkerLoadTime metric is what a healthy start-up prints (the local stack's own
+    tiny model, TorchServe 0.12)."""
+    lines = [
+        "2026-11-29T19:29:26,020 [INFO ] main org.pytorch.serve.wlm.ModelManager - Model model loaded.",
+        "2026-11-29T19:29:27,477 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - Torch worker started.",
+        "2026-11-29T19:29:27,521 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - model_name: model, batchSize: 1",
+        "2026-11-29T19:29:27,667 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend response time: 176",
+        "2026-11-29T19:29:27,668 [INFO ] W-9000-model_1.0 TS_METRICS - WorkerLoadTime.Milliseconds:1643.0|"
+        "#WorkerName:W-9000-model_1.0,Level:Host|#hostname:vm,timestamp:1795980567",
+    ]
+    ev = evidence_from_text("\n".join(lines))
+    assert ev.cause.code == "healthy"
+    assert evidence_from_text("\n".join(lines[:4])).cause.code != "healthy"

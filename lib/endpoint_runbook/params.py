@@ -108,7 +108,7 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "count": Param(I, None, "warm requests after the cold first one (inputs cycled); null: max(3, inputs - 1)"),
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
         "health_patterns": Param(L, None, "lines a healthy start-up logs: regexes, or {label: regex}; null: "
-                                          "TorchServe's 'WORKER_MODEL_LOADED' state change"),
+                                          "a worker loaded the model (TorchServe's WorkerLoadTime metric)"),
         "replay_failed": Param(B, False, "send again the requests that failed on the endpoint in the window"),
         "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
         "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),

@@ -48,10 +48,12 @@ __all__ = [
     "run",
 ]
 
-#: Lines a healthy start-up logs when no ``health_patterns`` are given (regular expressions): TorchServe's
-#: worker state change once ``model_fn`` returned (0.3 → 0.12), and Multi Model Server's equivalent.
-#: A model's own lines (e.g. "index loaded") go in the params file's ``verify.health_patterns``.
-DEFAULT_HEALTH_PATTERNS = (r"WORKER_STARTED -> WORKER_MODEL_LOADED",)
+#: Lines a healthy start-up logs when no ``health_patterns`` are given: a worker finished loading the model.
+#: TorchServe (0.6 → 0.12) reports its ``WorkerLoadTime`` metric at INFO only after ``model_fn`` returned (the
+#: SageMaker PyTorch toolkit logs ``org.pytorch.serve`` at INFO, so the DEBUG state change
+#: ``WORKER_STARTED -> WORKER_MODEL_LOADED`` shows only where debug logging is on, as in Multi Model Server's
+#: containers). A model's own lines (e.g. "index loaded") go in the params file's ``verify.health_patterns``.
+DEFAULT_HEALTH_PATTERNS = ({"a worker loaded the model": r"WorkerLoadTime\.Milliseconds|-> WORKER_MODEL_LOADED"},)
 
 
 

@@ -233,6 +233,8 @@ SIGNATURES: tuple[Signature, ...] = (
          ("API bind to", r"(?:Inference|BOTH) API bind to")),
     _sig("model-loaded", "healthy", "a worker loaded the model",
          ("WORKER_MODEL_LOADED", r"-> WORKER_MODEL_LOADED"),
+         # TorchServe's INFO-level sign that a worker's model_fn returned (its load-time metric)
+         ("WorkerLoadTime", r"\bWorkerLoadTime\.Milliseconds:"),
          ("Successfully loaded servable version", r"Successfully loaded servable version"),
          ("successfully loaded '", r"successfully loaded '"),
          ("Worker: ", r"Worker: \d+ started\.|Model \[\S+\] initialized")),
