@@ -349,36 +349,37 @@ def test_a_failing_metrics_collector_is_noise_not_a_missing_module():
 
 
 
-def test_a_handled_import_error_logged_as_its_repr_is_not_the_cause():
-    """faiss's loader logs the repr of the ImportError it handles (no AVX512/AVX2 build), then loads its generic
-    build: the lines seen in the local stack's own StyGig container. Only the real traceback's line names a cause."""
-    lines = [
-        "2026-11-29T18:52:27,266 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Loading faiss with AVX512 support.",
-        "2026-11-29T18:52:27,272 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - "
-        "ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx512'\")",
-        "2026-11-29T18:52:27,273 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Loading faiss.",
-        "2026-11-29T18:52:27,303 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - Successfully loaded faiss.",
-        "2026-11-29T18:52:27,356 [INFO ] W-9001-model_1.0-stdout MODEL_LOG - ModuleNotFoundError: No module named "
-        "'stygig'",
-    ]
-    ev = evidence_from_text("\n".join(lines))
-    assert ev.cause.code == "missing-module"
-    assert ev.cause.details["packages"] == ["stygig"]
-    assert evidence_from_text("\n".join(lines[:4])).cause.code != "missing-module"
+# Lines seen in the local stack's own containers (TorchServe 0.12 under the SageMaker PyTorch toolkit), each case
+# with the cause it must get, the packages it must name, and the cause its first four lines alone must NOT get.
+_TS = "2026-11-29T18:52:27,{:03d} [INFO ] W-9001-model_1.0"
+LOCAL_STACK_CASES = {
+    # faiss's loader logs the repr of the ImportError it handles (no AVX512/AVX2 build), then loads its generic
+    # build: only the real traceback's line names a cause.
+    "handled-import-error-repr": ([
+        _TS.format(266) + "-stdout MODEL_LOG - Loading faiss with AVX512 support.",
+        _TS.format(272) + "-stdout MODEL_LOG - ModuleNotFoundError(\"No module named 'faiss.swigfaiss_avx512'\")",
+        _TS.format(273) + "-stdout MODEL_LOG - Loading faiss.",
+        _TS.format(303) + "-stdout MODEL_LOG - Successfully loaded faiss.",
+        _TS.format(356) + "-stdout MODEL_LOG - ModuleNotFoundError: No module named 'stygig'",
+    ], "missing-module", ["stygig"]),
+    # The toolkit logs org.pytorch.serve at INFO: the state change to WORKER_MODEL_LOADED is DEBUG and never
+    # shows; the WorkerLoadTime metric is what a healthy start-up prints.
+    "worker-load-time-at-info": ([
+        _TS.format(20) + " org.pytorch.serve.wlm.ModelManager - Model model loaded.",
+        _TS.format(477) + "-stdout MODEL_LOG - Torch worker started.",
+        _TS.format(521) + "-stdout MODEL_LOG - model_name: model, batchSize: 1",
+        _TS.format(667) + " org.pytorch.serve.wlm.WorkerThread - Backend response time: 176",
+        _TS.format(668) + " TS_METRICS - WorkerLoadTime.Milliseconds:1643.0|#WorkerName:W-9001-model_1.0,"
+        "Level:Host|#hostname:vm,timestamp:1795980567",
+    ], "healthy", None),
+}
 
 
-def test_torchserve_at_info_level_shows_a_loaded_worker_by_its_load_time_metric():
-    """The SageMaker PyTorch toolkit logs org.pytorch.serve at INFO: the state change to WORKER_MODEL_LOADED is
-    DEBUG and never shows; the WorkerLoadTime metric is what a healthy start-up prints (the local stack's own
-    tiny model, TorchServe 0.12)."""
-    lines = [
-        "2026-11-29T19:29:26,020 [INFO ] main org.pytorch.serve.wlm.ModelManager - Model model loaded.",
-        "2026-11-29T19:29:27,477 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - Torch worker started.",
-        "2026-11-29T19:29:27,521 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - model_name: model, batchSize: 1",
-        "2026-11-29T19:29:27,667 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend response time: 176",
-        "2026-11-29T19:29:27,668 [INFO ] W-9000-model_1.0 TS_METRICS - WorkerLoadTime.Milliseconds:1643.0|"
-        "#WorkerName:W-9000-model_1.0,Level:Host|#hostname:vm,timestamp:1795980567",
-    ]
+@pytest.mark.parametrize("case", sorted(LOCAL_STACK_CASES))
+def test_lines_from_the_local_stacks_containers(case):
+    lines, code, packages = LOCAL_STACK_CASES[case]
     ev = evidence_from_text("\n".join(lines))
-    assert ev.cause.code == "healthy"
-    assert evidence_from_text("\n".join(lines[:4])).cause.code != "healthy"
+    assert ev.cause.code == code
+    if packages is not None:
+        assert ev.cause.details["packages"] == packages
+    assert evidence_from_text("\n".join(lines[:4])).cause.code != code
