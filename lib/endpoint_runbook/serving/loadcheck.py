@@ -72,12 +72,14 @@ except BaseException as e:
     out["traceback"] = traceback.format_exc()
     if isinstance(e, ModuleNotFoundError):
         out["missing_module"] = e.name
-origins = {}
+origins, linked = {}, {}
 for name, m in list(sys.modules.items()):
     f = getattr(m, "__file__", None)
     if f and "." not in name:
         origins[name] = os.path.realpath(f)
-out["origins"] = origins
+        if os.path.abspath(f) != origins[name]:  # e.g. Debian's sitecustomize.py -> /etc/python3.X/
+            linked[name] = os.path.abspath(f)
+out["origins"], out["linked"] = origins, linked
 import sysconfig
 out["stdlib"] = [os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")]
 sys.stdout.flush()
@@ -226,7 +228,11 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
             return True
         return any(path.startswith(s) and "site-packages" not in path[len(s):] for s in stdlib)
 
-    outside = sorted(f"{name}: {path}" for name, path in data.get("origins", {}).items() if not inside(path))
+    # A module counts as inside when its path, or the link it was imported through, is: a distribution's own
+    # symlinks into /etc (Debian's sitecustomize) are part of the interpreter, not the developer's packages.
+    linked = data.get("linked", {})
+    outside = sorted(f"{name}: {path}" for name, path in data.get("origins", {}).items()
+                     if not inside(path) and not (name in linked and inside(linked[name])))
     result = LoadCheck(ok=bool(data["ok"]) and not outside, stage=data["stage"], error_type=data.get("error_type"),
                        error=data.get("error"), traceback=data.get("traceback"),
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
