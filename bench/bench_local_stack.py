@@ -18,7 +18,6 @@ import io
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from benchkit import percentile_ratios  # noqa: E402
+from endpoint_runbook.archive import safe_extract
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import stack  # noqa: E402
 from endpoint_runbook.serving.env import ensure_serving_env, free_port, start_model_server  # noqa: E402
@@ -74,8 +74,7 @@ def bare_serving(archive: bytes, requests: int, timeout: float = 120) -> tuple[f
     env = ensure_serving_env()
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
         base = Path(tmp) / "ml"
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(base / "model", filter="data")
+        safe_extract(io.BytesIO(archive), base / "model")
         t0 = time.perf_counter()
         server = start_model_server(env, base_dir=base, workdir=Path(tmp) / "work",
                                     environment={"SAGEMAKER_PROGRAM": "inference.py"})

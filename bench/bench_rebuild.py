@@ -85,7 +85,7 @@ import os, shutil, sys, tarfile
 src, out, pkg, work = sys.argv[1:5]
 x = os.path.join(work, "x")
 with tarfile.open(src, "r:gz") as tf:
-    tf.extractall(x, filter="data")
+    tf.extractall(x, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # 3.11.4+
 shutil.copytree(pkg, os.path.join(x, "code", "stygig"), dirs_exist_ok=True)
 with tarfile.open(out, "w:gz") as tf:
     for name in sorted(os.listdir(x)):

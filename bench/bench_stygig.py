@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from benchkit import percentile_ratios  # noqa: E402
+from endpoint_runbook.archive import safe_extract
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import scenarios, stack  # noqa: E402
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig  # noqa: E402
@@ -81,8 +81,8 @@ def main() -> None:
     body = json.dumps({"s3_uri": INPUT})
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "ml" / "model"
-        with tarfile.open(fixed) as tar:
-            tar.extractall(model_dir, filter="data")
+        with open(fixed, "rb") as f:
+            safe_extract(f, model_dir)
         lc = load_check_dir(model_dir)
         state = Path(tmp) / "stack"
         info = stack.up(port=0, state_dir=state)

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from endpoint_runbook.archive import safe_extract
 from PIL import Image, ImageDraw
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stygig"
@@ -89,8 +90,8 @@ def archives(catalog_dir, tmp_path_factory) -> dict[str, Path]:
 def model_dir(archives, tmp_path_factory) -> Path:
     """The fixed archive extracted as SageMaker does into /opt/ml/model."""
     root = tmp_path_factory.mktemp("opt_ml_model")
-    with tarfile.open(archives["fixed"], "r:gz") as tar:
-        tar.extractall(root, filter="data")
+    with open(archives["fixed"], "rb") as f:
+        safe_extract(f, root)
     return root
 
 
@@ -269,8 +270,8 @@ def serving_subprocess(model_root: Path, script: str, cwd: Path) -> subprocess.C
 
 
 def test_buggy_archive_fails_to_import_stygig(archives, tmp_path):
-    with tarfile.open(archives["buggy"], "r:gz") as tar:
-        tar.extractall(tmp_path / "model", filter="data")
+    with open(archives["buggy"], "rb") as f:
+        safe_extract(f, tmp_path / "model")
     result = serving_subprocess(tmp_path / "model", "import inference", tmp_path)
     assert result.returncode != 0
     assert "ModuleNotFoundError: No module named 'stygig'" in result.stderr

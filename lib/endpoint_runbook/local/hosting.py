@@ -25,12 +25,10 @@ import re
 import secrets
 import shutil
 import subprocess
-import tarfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -154,10 +152,15 @@ class ModelDataError(Exception):
 
 def safe_extract(archive: Path, dest: Path) -> None:
     """Extract a model.tar.gz like the platform does, refusing members that would land outside ``dest``."""
+    from ..archive import safe_extract as extract_archive
+    from ..errors import InputError
+
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(dest, filter="data")
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
+        with open(archive, "rb") as f:
+            extract_archive(f, dest)  # streaming, refuses hostile members; any Python (tarfile's filter= is 3.11.4+)
+    except InputError as e:
+        raise ModelDataError(str(e)) from e
+    except (OSError, EOFError) as e:
         raise ModelDataError(str(e)) from e
 
 
