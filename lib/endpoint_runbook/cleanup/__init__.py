@@ -24,34 +24,16 @@ from ..aws import Aws, named_aws_errors
 from ..errors import CheckFailed
 from ..records import read_record, write_record
 from ..step_records import DeployRecord, DiagnoseRecord
+from . import model
 from .execute import execute
 from .guards import endpoint_guards, verified_endpoints
-from .model import (
-    ACTIONS,
-    IN_TRANSITION,
-    KINDS,
-    OUTCOMES,
-    SCALING_DIMENSION,
-    SCALING_NAMESPACE,
-    CleanupPlan,
-    CleanupReport,
-    Guard,
-    Outcome,
-    PlanItem,
-    Progress,
-    check_confirm,
-    confirm_token,
-    parse_names,
-)
+from .model import *  # noqa: F403 (the data types and names, re-exported; see model.__all__)
+from .model import CleanupReport, Progress, check_confirm, parse_names
 from .plan import plan
 from .scan import AccountScan, scan
 
-__all__ = [
-    "KINDS", "ACTIONS", "OUTCOMES", "SCALING_NAMESPACE", "SCALING_DIMENSION", "IN_TRANSITION",
-    "PlanItem", "CleanupPlan", "Outcome", "CleanupReport", "Guard", "AccountScan",
-    "plan", "execute", "run", "scan", "endpoint_guards", "verified_endpoints", "confirm_token", "check_confirm",
-    "parse_names",
-]
+__all__ = [*model.__all__, "AccountScan", "plan", "execute", "run", "scan", "endpoint_guards",
+           "verified_endpoints"]
 
 
 # ---------------------------------------------------------------------------------------------- the step

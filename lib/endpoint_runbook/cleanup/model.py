@@ -10,6 +10,10 @@ import botocore.exceptions
 
 from ..errors import InputError
 
+__all__ = ["KINDS", "ACTIONS", "OUTCOMES", "SCALING_NAMESPACE", "SCALING_DIMENSION", "IN_TRANSITION", "Progress",
+           "PlanItem", "CleanupPlan", "Outcome", "CleanupReport", "Guard", "parse_names", "confirm_token",
+           "check_confirm"]
+
 #: Dependency order: what must go first comes first.
 KINDS = ("scaling-policy", "scalable-target", "endpoint", "endpoint-config", "model", "s3-object", "s3-prefix")
 #: delete: will be deleted; keep: stays (reason says why); refuse: a guard tripped (deleted only with force);
