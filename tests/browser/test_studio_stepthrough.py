@@ -71,7 +71,8 @@ def incident(browser_dir):
         scenarios.seed("stygig-incident", info.url)
         yield info
     finally:
-        stack.down(state_dir)
+        stack.down(state_dir)  # reads the state dir to find the stack and its containers: remove it only after
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _person_notebooks(folder: Path, stack_url: str) -> dict[str, Path]:
@@ -280,4 +281,3 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
     errors = [o for nb in saved for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors, errors[0]
-    shutil.rmtree(browser_dir / ".local-stack", ignore_errors=True)
