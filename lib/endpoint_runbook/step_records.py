@@ -9,18 +9,34 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .records import read_record
 
 __all__ = ["DeployRecord", "DiagnoseRecord", "DiagnosedEndpoint", "RebuildRecord"]
 
 _T = TypeVar("_T")
+_R = TypeVar("_R", bound="_StepRecord")
 
 
 def _pick(cls: type[_T], d: dict[str, Any] | None) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return {k: v for k, v in (d or {}).items() if k in names}
+
+
+class _StepRecord:
+    """``read(run_dir)``: the view of ``STEP``'s record in ``run_dir``, or None when the step has not written one."""
+
+    STEP: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def read(cls: type[_R], run_dir: str | os.PathLike[str] | None) -> _R | None:
+        d = read_record(run_dir, cls.STEP)
+        return cls.from_dict(d) if d is not None else None
 
 
 @dataclass(frozen=True)
@@ -53,8 +69,10 @@ class DiagnosedEndpoint:
 
 
 @dataclass(frozen=True)
-class DiagnoseRecord:
+class DiagnoseRecord(_StepRecord):
     """``01-diagnose.json`` as the later steps read it."""
+
+    STEP: ClassVar[str] = "diagnose"
 
     endpoint: DiagnosedEndpoint = field(default_factory=DiagnosedEndpoint)
     run_id: str | None = None
@@ -81,18 +99,15 @@ class DiagnoseRecord:
                    model_data_source=d.get("model_data_source"),
                    additions=list(fix.get("additions") or []) + list(fix.get("extras") or []))
 
-    @classmethod
-    def read(cls, run_dir: str | os.PathLike[str] | None) -> DiagnoseRecord | None:
-        d = read_record(run_dir, "diagnose")
-        return cls.from_dict(d) if d is not None else None
-
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "endpoint": self.endpoint.to_dict()}
 
 
 @dataclass(frozen=True)
-class RebuildRecord:
+class RebuildRecord(_StepRecord):
     """``02-rebuild_archive.json`` as the later steps read it."""
+
+    STEP: ClassVar[str] = "rebuild_archive"
 
     target_uri: str | None = None
     result_sha256: str | None = None
@@ -103,18 +118,15 @@ class RebuildRecord:
     def from_dict(cls, d: dict[str, Any] | None) -> RebuildRecord:
         return cls(**_pick(cls, d))
 
-    @classmethod
-    def read(cls, run_dir: str | os.PathLike[str] | None) -> RebuildRecord | None:
-        d = read_record(run_dir, "rebuild_archive")
-        return cls.from_dict(d) if d is not None else None
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass(frozen=True)
-class DeployRecord:
+class DeployRecord(_StepRecord):
     """``03-deploy.json`` as the later steps (and a rerun of deploy) read it."""
+
+    STEP: ClassVar[str] = "deploy"
 
     endpoint_name: str | None = None
     run_id: str | None = None
@@ -128,11 +140,6 @@ class DeployRecord:
         kw = _pick(cls, d)
         kw["smoke_input"] = (d.get("smoke") or {}).get("input") or (d.get("plan") or {}).get("smoke_input")
         return cls(**kw)
-
-    @classmethod
-    def read(cls, run_dir: str | os.PathLike[str] | None) -> DeployRecord | None:
-        d = read_record(run_dir, "deploy")
-        return cls.from_dict(d) if d is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
