@@ -8,15 +8,16 @@ own subprocess, side by side in one run:
                package, re-tar (tar -czf), upload (boto3 upload_file: parallel multipart)
   today        the runbook before this issue: one streaming GET through the splice rebuild into a local file,
                then upload_stream (sequential multipart) of the whole archive
-  server-side  archive.remote: one read as parallel ranged GETs (no local copy), the unchanged prefix copied
-               inside S3 (UploadPartCopy), only the tail uploaded, the result verified
+  server-side  archive.remote: one read as parallel ranged GETs (no local copy); each part of the unchanged
+               prefix copied inside S3 (UploadPartCopy, several at once) as soon as the read has passed it;
+               only the tail uploaded; the result verified
 
 Reported: wall time, bytes uploaded, bytes copied server-side, peak RSS (the method's process), local disk
 used at its peak, and the ratio of each to server-side. The load check is not part of any method (it is the
 same for all three). Default 1 GiB (a few minutes); ``--size-gib 4`` is opt-in (the 4 GiB target: server-side
->= 5x faster than today's full upload). At 4 GiB it takes about 16 minutes on the 2-core machine (plus building
-the archive once) and the machine's used memory peaks about 8 GiB higher: moto's CompleteMultipartUpload holds
-the whole object in memory twice; a first try here failed seeding with a 500 from it.
+>= 5x faster than today's full upload). At 4 GiB it takes about 9 minutes on the 2-core machine (plus 2.5 to
+build the archive once). The stack's peak RSS is printed too: its CompleteMultipartUpload joins parts in place
+(moto's own held two or three whole copies of the object in memory; a 4 GiB run needed ~16 GiB).
 
     .venv/bin/python bench/bench_large_models.py [--size-gib 1] [--rate-mib 32] [--readers 8]
 """
@@ -68,6 +69,18 @@ def _disk(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    """A process's peak resident set (VmHWM), or None where /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def _rss_kib() -> int:
@@ -123,7 +136,7 @@ def method_server_side(url: str, src: str, dst: str, work: str, pkg: str, reader
     b, k = src[5:].split("/", 1)
     head = s3.head_object(Bucket=b, Key=k)
     plan = plan_splice(s3, src, [(pkg, "code/stygig")], check_dir=os.path.join(work, "check"),
-                       size=head["ContentLength"], etag=head["ETag"], readers=readers)
+                       size=head["ContentLength"], etag=head["ETag"], readers=readers, target_uri=dst)
     disk = _disk(work)
     written = write_splice(s3, plan, dst)
     report = verify_splice(s3, plan, written)
@@ -192,6 +205,7 @@ def main() -> None:
     rate = args.rate_mib * MiB
     info = stack.up(port=0, state_dir=state, s3_bandwidth=rate)
     rows = []
+    stack_rss = None
     try:
         src = _seed_source(info.url, "bench-large", cache)
         print(f"archive: {compressed / MiB:.0f} MiB compressed ({size_mib} MiB uncompressed); link: "
@@ -210,6 +224,7 @@ def main() -> None:
             r["name"] = name
             rows.append(r)
             print(f"  {name:<12} {r['seconds']:7.1f} s", flush=True)
+        stack_rss = _peak_rss_mib(info.pid)
     finally:
         stack.down(state)
         shutil.rmtree(state, ignore_errors=True)
@@ -222,6 +237,8 @@ def main() -> None:
         print(f"{r['name']:<12} {r['seconds']:8.1f} {ratio:6.1f} {r['uploaded'] / MiB:13.1f} "
               f"{100 * r['uploaded'] / compressed:8.2f}% {r['copied'] / MiB:11.1f} {r['read'] / MiB:9.1f} "
               f"{r['rss_mib']:8.0f} {r['disk'] / MiB:9.1f}")
+    if stack_rss is not None:
+        print(f"\nlocal stack (moto + S3 link) peak RSS: {stack_rss:.0f} MiB")
     today = next((r for r in rows if r["name"] == "today"), None)
     if base and today:
         print(f"\nserver-side is {today['seconds'] / base['seconds']:.1f}x faster than today's full upload "

@@ -119,6 +119,94 @@ def test_upload_part_copy_honours_ranges_and_returns_part_checksums(bucket):
     assert got == data[100:100 + 6 * MiB] + b"tail"
 
 
+
+def _moto_checksum(algorithm: str, kind: str | None, parts: list[bytes]) -> tuple[str, str, int]:
+    """What moto's own MultipartChecksumBuilder answers for these parts (the oracle of the streaming complete)."""
+    from moto.s3.models import MultipartChecksumBuilder
+
+    builder = MultipartChecksumBuilder(algorithm, kind)
+    for p in parts:
+        builder.addPart(p)
+    return builder.build()
+
+
+@pytest.mark.parametrize("algorithm,kind", [(None, None), ("SHA256", None), ("SHA1", None), ("CRC32", None),
+                                            ("CRC32", "FULL_OBJECT"), ("CRC32C", None)])
+def test_complete_multipart_upload_joins_parts_as_moto_and_s3_answer(bucket, algorithm, kind):
+    """The stack's CompleteMultipartUpload keeps the parts where they are (no whole-object copy) and answers what
+    moto's own would: bytes, ETag (MD5 of the part MD5s), checksum; parts left out are dropped."""
+    s3, b = bucket
+    data = [os.urandom(5 * MiB + 3), os.urandom(5 * MiB), b"tail-bytes"]
+    s3.put_object(Bucket=b, Key="src", Body=data[1])
+    kw = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+    if kind:
+        kw["ChecksumType"] = kind
+    up = s3.create_multipart_upload(Bucket=b, Key="joined", **kw)["UploadId"]
+    etags = [s3.upload_part(Bucket=b, Key="joined", UploadId=up, PartNumber=1, Body=data[0])["ETag"]]
+    etags.append(s3.upload_part_copy(Bucket=b, Key="joined", UploadId=up, PartNumber=2,
+                                     CopySource={"Bucket": b, "Key": "src"})["CopyPartResult"]["ETag"])
+    s3.upload_part(Bucket=b, Key="joined", UploadId=up, PartNumber=3, Body=b"a part left out")
+    etags.append(s3.upload_part(Bucket=b, Key="joined", UploadId=up, PartNumber=4, Body=data[2])["ETag"])
+    done = s3.complete_multipart_upload(Bucket=b, Key="joined", UploadId=up, MultipartUpload={"Parts": [
+        {"ETag": e, "PartNumber": n} for e, n in zip(etags, (1, 2, 4), strict=True)]})
+    whole = b"".join(data)
+    md5s = b"".join(hashlib.md5(p).digest() for p in data)
+    assert done["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    got = s3.get_object(Bucket=b, Key="joined", ChecksumMode="ENABLED")
+    assert got["Body"].read() == whole and got["ContentLength"] == len(whole)
+    head = s3.head_object(Bucket=b, Key="joined", ChecksumMode="ENABLED")
+    if algorithm is None:  # no algorithm asked: no checksum answered (as moto's own complete)
+        assert not [k for k in head if k.startswith("Checksum") and k != "ChecksumType"], head
+    else:
+        want_kind, want_value, _n = _moto_checksum(algorithm, kind, data)
+        assert head[f"Checksum{algorithm}"].split("-")[0] == want_value.split("-")[0], (head, want_value)
+        assert head.get("ChecksumType", want_kind) == want_kind
+    # Ranges across part boundaries read the joined parts in place.
+    edge = 5 * MiB + 3
+    r = s3.get_object(Bucket=b, Key="joined", Range=f"bytes={edge - 10}-{edge + 9}")["Body"].read()
+    assert r == whole[edge - 10:edge + 10]
+    assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+    # The object is independent of the upload's source; copying and deleting it work as on S3.
+    s3.copy_object(Bucket=b, Key="joined-copy", CopySource={"Bucket": b, "Key": "joined"})
+    s3.delete_object(Bucket=b, Key="joined")
+    assert s3.get_object(Bucket=b, Key="joined-copy")["Body"].read() == whole
+
+
+def test_complete_multipart_upload_keeps_versions_apart(link):
+    s3 = _s3(link)
+    b = f"versions-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    bodies = [os.urandom(5 * MiB + 1), os.urandom(5 * MiB + 2)]
+    versions = []
+    for body in bodies:
+        up = s3.create_multipart_upload(Bucket=b, Key="k", ChecksumAlgorithm="SHA256")["UploadId"]
+        e1 = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=body[:5 * MiB])["ETag"]
+        e2 = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=2, Body=body[5 * MiB:])["ETag"]
+        versions.append(s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": [
+            {"ETag": e1, "PartNumber": 1}, {"ETag": e2, "PartNumber": 2}]})["VersionId"])
+    for v, body in zip(versions, bodies, strict=True):
+        assert s3.get_object(Bucket=b, Key="k", VersionId=v)["Body"].read() == body
+
+
+def test_complete_multipart_upload_refuses_what_s3_refuses(bucket):
+    s3, b = bucket
+    up = s3.create_multipart_upload(Bucket=b, Key="bad")["UploadId"]
+    e1 = s3.upload_part(Bucket=b, Key="bad", UploadId=up, PartNumber=1, Body=b"small")["ETag"]
+    e2 = s3.upload_part(Bucket=b, Key="bad", UploadId=up, PartNumber=2, Body=b"also small")["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="bad", UploadId=up, MultipartUpload={"Parts": [
+            {"ETag": e1, "PartNumber": 1}, {"ETag": e2, "PartNumber": 2}]})
+    assert e.value.response["Error"]["Code"] == "EntityTooSmall"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="bad", UploadId=up, MultipartUpload={"Parts": [
+            {"ETag": '"0123"', "PartNumber": 1}]})
+    assert e.value.response["Error"]["Code"] == "InvalidPart"
+    # Refused completes leave the upload as it was: it still completes with the right parts.
+    s3.complete_multipart_upload(Bucket=b, Key="bad", UploadId=up, MultipartUpload={"Parts": [
+        {"ETag": e1, "PartNumber": 1}]})
+    assert s3.get_object(Bucket=b, Key="bad")["Body"].read() == b"small"
+
 def test_ranged_get_is_exact_and_streams(bucket):
     s3, b = bucket
     data = os.urandom(3 * MiB + 17)
@@ -231,6 +319,70 @@ def test_verification_catches_a_tampered_result(bucket, tinypkg, tmp_path):
         verify_splice(s3, plan, forged)
     assert e.value.code == "result-mismatch" and "code/tinypkg/extra.py" in str(e.value)
 
+
+
+def _calls(s3, *names: str) -> list[str]:
+    """Record the order of these S3 operations on this client (botocore's before-call events)."""
+    seen: list[str] = []
+    for n in names:
+        s3.meta.events.register(f"before-call.s3.{n}", lambda model, **_kw: seen.append(model.name))
+    return seen
+
+
+def test_server_side_copy_starts_while_the_source_is_still_being_read(bucket, tinypkg, tmp_path):
+    s3, b = bucket
+    src = _model(30 * MiB)
+    s3.put_object(Bucket=b, Key="p/model.tar.gz", Body=src)
+    head = s3.head_object(Bucket=b, Key="p/model.tar.gz")
+    seen = _calls(s3, "GetObject", "UploadPartCopy")
+    target = f"s3://{b}/p-fixed/model.tar.gz"
+    plan = plan_splice(s3, f"s3://{b}/p/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=tmp_path / "c",
+                       size=len(src), etag=head["ETag"], part_size=5 * MiB, readers=2, chunk=MiB, target_uri=target)
+    # Copies were asked for before the read's last range request: S3 copied while this machine read.
+    last_get = max(i for i, name in enumerate(seen) if name == "GetObject")
+    assert "UploadPartCopy" in seen[:last_get], seen
+    assert len(plan.copy_parts) == 6
+    # Nothing is visible at the target until the plan is written.
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="p-fixed/")
+    assert len(s3.list_multipart_uploads(Bucket=b, Prefix="p-fixed/")["Uploads"]) == 1
+    with pytest.raises(Exception) as e:
+        write_splice(s3, plan, f"s3://{b}/elsewhere/model.tar.gz")
+    assert getattr(e.value, "code", None) == "bad-input"
+    written = write_splice(s3, plan, target)
+    assert written["method"] == "server-side-splice" and written["copy_parts_checked"] == 6
+    assert seen.count("UploadPartCopy") == 6  # each part once: those begun during the read were not redone
+    assert written["bytes_uploaded"] == len(plan.tail) and written["bytes_copied"] == plan.splice_offset
+    assert verify_splice(s3, plan, written)["ok"]
+    local = io.BytesIO()
+    rebuild(io.BytesIO(src), local, [(tinypkg, "code/tinypkg")], method="splice")
+    assert s3.get_object(Bucket=b, Key="p-fixed/model.tar.gz")["Body"].read() == local.getvalue()
+    meta = s3.head_object(Bucket=b, Key="p-fixed/model.tar.gz")["Metadata"]
+    assert meta == {"source-uri": f"s3://{b}/p/model.tar.gz", "source-etag": head["ETag"].strip('"')}
+    assert not s3.list_multipart_uploads(Bucket=b, Prefix="p-fixed/").get("Uploads")
+
+
+def test_a_copy_begun_during_the_read_is_dropped_by_abort_and_refused_on_an_existing_target(bucket, tinypkg,
+                                                                                             tmp_path):
+    from endpoint_runbook.archive.remote import abort_splice
+
+    s3, b = bucket
+    src = _model(12 * MiB)
+    s3.put_object(Bucket=b, Key="a/model.tar.gz", Body=src)
+    kw = {"size": len(src), "etag": None, "part_size": 5 * MiB, "readers": 2, "chunk": MiB}
+    plan = plan_splice(s3, f"s3://{b}/a/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=tmp_path / "c",
+                       target_uri=f"s3://{b}/a-fixed/model.tar.gz", **kw)
+    assert s3.list_multipart_uploads(Bucket=b, Prefix="a-fixed/").get("Uploads")
+    abort_splice(plan)
+    assert not s3.list_multipart_uploads(Bucket=b, Prefix="a-fixed/").get("Uploads")
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="a-fixed/")
+    s3.put_object(Bucket=b, Key="a-fixed/model.tar.gz", Body=b"someone's")
+    seen = _calls(s3, "GetObject")
+    with pytest.raises(Exception) as e:
+        plan_splice(s3, f"s3://{b}/a/model.tar.gz", [(tinypkg, "code/tinypkg")], check_dir=tmp_path / "d",
+                    target_uri=f"s3://{b}/a-fixed/model.tar.gz", **kw)
+    assert getattr(e.value, "code", None) == "target-exists" and not seen  # refused before reading anything
+    assert s3.get_object(Bucket=b, Key="a-fixed/model.tar.gz")["Body"].read() == b"someone's"
+    assert not s3.list_multipart_uploads(Bucket=b, Prefix="a-fixed/").get("Uploads")
 
 def test_copy_mismatch_aborts_without_leaving_an_object(bucket):
     s3, b = bucket

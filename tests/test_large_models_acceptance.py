@@ -1,6 +1,11 @@
-"""Issue 17's acceptance on the local stack (small sizes): a model fixed without moving its weights through
-this machine — an archive spliced server-side, an uncompressed (prefix) model copied inside S3 — is then
-deployed in place and serves the model's real answer (async and sync), weights included."""
+"""Issue 17's acceptance on a local stack with a bandwidth limit: a model fixed without moving its weights
+through this machine — an archive spliced server-side, an uncompressed (prefix) model copied inside S3 — is then
+deployed in place and serves the model's real answer (async and sync), weights included.
+
+Small weights by default (a few MiB); the acceptance's own size is one variable away:
+
+    ENDPOINT_RUNBOOK_ACCEPTANCE_MIB=1024 ./scripts/test.sh tests/test_large_models_acceptance.py
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,17 @@ from tinymodel import FIRST_BYTE, TINYPKG, World, prefix_model, tar_gz
 pytestmark = pytest.mark.slow
 
 MiB = 1 << 20
+WEIGHTS_MIB = int(os.environ.get("ENDPOINT_RUNBOOK_ACCEPTANCE_MIB", "8"))
+LINK = 32 * MiB  # bytes/s per connection between this machine and S3 (the stack's own fetches are not limited)
+
+
+@pytest.fixture(scope="module")
+def limited_aws(tmp_path_factory):
+    from endpoint_runbook.aws import Aws, AwsParams
+    from stacks import running_stack
+
+    with running_stack(tmp_path_factory, "limited-stack", startup_timeout=180, s3_bandwidth=LINK) as info:
+        yield Aws(AwsParams(region="ap-south-1", endpoint_url=info.url, max_attempts=3))
 
 
 @pytest.fixture()
@@ -50,11 +66,11 @@ def _deploy_and_check_answer(aws, world_put, run_dir: str, endpoint: str) -> dic
     return aws.client("sagemaker").describe_model(ModelName=r.model_name)["PrimaryContainer"]
 
 
-def test_archive_fixed_server_side_then_deployed_and_served(stack_aws, repo, tmp_path):
+def test_archive_fixed_server_side_then_deployed_and_served(limited_aws, repo, tmp_path):
     from endpoint_runbook import diagnose, rebuild_archive
 
-    world = World(stack_aws)
-    weights = bytes([7]) + os.urandom(8 * MiB)
+    world = World(limited_aws)
+    weights = bytes([7]) + os.urandom(WEIGHTS_MIB * MiB)
     source = tar_gz({"config.json": b'{"dim": 4}', "code/inference.py": FIRST_BYTE, "weights.bin": weights})
     url = world.put("output/model.tar.gz", source)
     name = f"acc-arc-{world.tag}"
@@ -62,27 +78,28 @@ def test_archive_fixed_server_side_then_deployed_and_served(stack_aws, repo, tmp
     try:
         assert world.wait_status(name)["EndpointStatus"] == "InService"  # /ping is healthy; the workers die
         run_dir = str(tmp_path / "run")
-        d = diagnose.run(stack_aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(repo)])
+        d = diagnose.run(limited_aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(repo)])
         assert d.verdict.cause == "missing-module" and d.verdict.fix["packages"] == ["tinypkg"]
-        step = rebuild_archive.run(stack_aws, run_dir=run_dir, upload="server-side")
+        step = rebuild_archive.run(limited_aws, run_dir=run_dir, upload="server-side")
         io = step.io
         assert step.status == "passed" and io["mode"] == "server-side-splice"
         assert io["bytes_uploaded"] <= 0.02 * len(source), io  # the acceptance: ≤ 2 % of the archive uploaded
+        assert io["bytes_read"] == len(source)  # read once, to check it and find the splice point
         assert io["bytes_copied_server_side"] + io["bytes_uploaded"] == step.diff["result_bytes"]
         assert io["withheld_bytes"] == len(weights) and io["local_disk_bytes"] < 64 << 10
-        container = _deploy_and_check_answer(stack_aws, world.put, run_dir, name)
+        container = _deploy_and_check_answer(limited_aws, world.put, run_dir, name)
         assert container["ModelDataUrl"] == step.target_uri and "ModelDataSource" not in container
     finally:
         world.sm.delete_endpoint(EndpointName=name)
 
 
-def test_prefix_model_fixed_without_downloading_weights_then_deployed_and_served(stack_aws, repo, tmp_path):
+def test_prefix_model_fixed_without_downloading_weights_then_deployed_and_served(limited_aws, repo, tmp_path):
     from endpoint_runbook import diagnose, rebuild_archive
     from endpoint_runbook.records import read_record
 
-    weights = bytes([7]) + os.urandom(4 * MiB)
-    name, bucket = prefix_model(stack_aws, weights=weights, with_package=False)
-    s3, sm = stack_aws.client("s3"), stack_aws.client("sagemaker")
+    weights = bytes([7]) + os.urandom(WEIGHTS_MIB * MiB)
+    name, bucket = prefix_model(limited_aws, weights=weights, with_package=False)
+    s3, sm = limited_aws.client("s3"), limited_aws.client("sagemaker")
 
     def world_put(key: str, body: bytes) -> str:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -96,9 +113,9 @@ def test_prefix_model_fixed_without_downloading_weights_then_deployed_and_served
             time.sleep(0.5)
         assert d["EndpointStatus"] == "InService", d
         run_dir = str(tmp_path / "run")
-        diag = diagnose.run(stack_aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(repo)])
+        diag = diagnose.run(limited_aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(repo)])
         assert diag.verdict.cause == "missing-module" and diag.verdict.confidence == "high"
-        step = rebuild_archive.run(stack_aws, run_dir=run_dir)  # the prefix and the fix from the diagnosis
+        step = rebuild_archive.run(limited_aws, run_dir=run_dir)  # the prefix and the fix from the diagnosis
         assert step.status == "passed" and step.method == "prefix-copy"
         # No weight byte crossed the link, in diagnose or in the fix: only the code and the small config.
         small = len(FIRST_BYTE) + len(b'{"dim": 4}')
@@ -107,7 +124,7 @@ def test_prefix_model_fixed_without_downloading_weights_then_deployed_and_served
         rec = read_record(run_dir, "rebuild_archive")["io"]
         assert rec["bytes_read"] == small and rec["withheld_bytes"] == len(weights)
         assert rec["bytes_uploaded"] == len(TINYPKG) and rec["bytes_copied_server_side"] == small + len(weights)
-        container = _deploy_and_check_answer(stack_aws, world_put, run_dir, name)
+        container = _deploy_and_check_answer(limited_aws, world_put, run_dir, name)
         assert "ModelDataUrl" not in container
         assert container["ModelDataSource"]["S3DataSource"] == {
             "S3Uri": f"s3://{bucket}/model-fixed/", "S3DataType": "S3Prefix", "CompressionType": "None",

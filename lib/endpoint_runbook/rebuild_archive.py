@@ -328,44 +328,24 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
     """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
     verify. The load check runs on the code with the added packages; when weights were withheld, model_fn is
     checked by deploy's smoke invocation instead (a failure there other than a missing module does not block)."""
-    from .archive.remote import plan_splice, verify_splice, write_splice
+    from .archive.remote import abort_splice, plan_splice, verify_splice, write_splice
 
     program = diag.endpoint.program
     with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
         model_dir = Path(tmp) / "ml" / "model"
-        say(f"reading {step.source_uri} once (parallel ranged GETs; the weights are not written to disk)")
+        say(f"reading {step.source_uri} once (parallel ranged GETs; the weights are not written to disk), "
+            f"copying its unchanged prefix to {step.target_uri} inside S3 as the read goes")
         plan = plan_splice(s3, step.source_uri, [(a["source"], a["target"]) for a in step.additions],
-                           check_dir=model_dir, size=size, etag=step.source_etag)
-        result = plan.result
-        step.source_sha256, step.result_sha256, step.method = result.source_sha256, result.result_sha256, result.method
-        rows = result.diff
-        step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in rows
-                               if r["status"] == "added" and r.get("type") != "dir"],
-                     "replaced": [], "unchanged_count": sum(r["status"] == "unchanged" for r in rows),
-                     "unchanged_bytes": sum(r.get("size") or 0 for r in rows if r["status"] == "unchanged"),
-                     "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
-                     "copied_compressed_bytes": result.copied_compressed_bytes}
-        _place_additions(step.additions, model_dir)
-        say("load check of the rebuilt archive's code")
-        lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
-        withheld = sum(plan.withheld.values())
-        if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
-            lc.ok = True
-            lc.stage = "import"
-            lc.error = (f"imports pass; model_fn was not run to completion: {withheld} bytes of artifacts were not "
-                        f"downloaded ({lc.error_type}: {lc.error}). Deploy's smoke invocation loads the model.")
-            lc.findings = []
-        step.load_check = lc
-        if full_check and lc.ok and not withheld:
-            step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
-            if not step.serve_check.ok:
-                step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
-                raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
-        if not lc.ok:
-            step.error = f"the rebuilt archive does not load: {lc.error_type}: {lc.error}"
-            raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+                           check_dir=model_dir, size=size, etag=step.source_etag, target_uri=step.target_uri,
+                           overwrite=overwrite)
+        try:
+            _check_spliced(step, plan, model_dir, program, full_check, say)
+        except BaseException:
+            abort_splice(plan)  # the copied parts are dropped with the upload: nothing is written
+            raise
         local_disk = plan.local_disk_bytes
-    say(f"writing {step.target_uri} (prefix copied inside S3, tail uploaded)")
+    result, withheld = plan.result, sum(plan.withheld.values())
+    say(f"writing {step.target_uri} (the prefix's copy finishing inside S3, tail uploaded)")
     written = write_splice(s3, plan, step.target_uri, overwrite=overwrite)
     step.uploaded = {k: written.get(k) for k in ("uri", "etag", "version_id", "sha256", "bytes", "parts",
                                                   "checksum_sha256")}
@@ -380,6 +360,39 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
         bucket, key = parse_s3_uri(step.target_uri)
         s3.delete_object(Bucket=bucket, Key=key)  # ours, just written, and wrong: never left for deploy to use
         raise
+
+
+def _check_spliced(step: RebuildStep, plan: Any, model_dir: Path, program: str | None, full_check: bool,
+                   say: Callable[[str], None]) -> None:
+    """Record what the read produced and load-check the code with the added packages (raises CheckFailed)."""
+    result = plan.result
+    step.source_sha256, step.result_sha256, step.method = result.source_sha256, result.result_sha256, result.method
+    rows = result.diff
+    step.diff = {"added": [{"path": r["path"], "size": r.get("size")} for r in rows
+                           if r["status"] == "added" and r.get("type") != "dir"],
+                 "replaced": [], "unchanged_count": sum(r["status"] == "unchanged" for r in rows),
+                 "unchanged_bytes": sum(r.get("size") or 0 for r in rows if r["status"] == "unchanged"),
+                 "source_bytes": result.source_bytes, "result_bytes": result.result_bytes,
+                 "copied_compressed_bytes": result.copied_compressed_bytes}
+    _place_additions(step.additions, model_dir)
+    say("load check of the rebuilt archive's code")
+    lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
+    withheld = sum(plan.withheld.values())
+    if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
+        lc.ok = True
+        lc.stage = "import"
+        lc.error = (f"imports pass; model_fn was not run to completion: {withheld} bytes of artifacts were not "
+                    f"downloaded ({lc.error_type}: {lc.error}). Deploy's smoke invocation loads the model.")
+        lc.findings = []
+    step.load_check = lc
+    if full_check and lc.ok and not withheld:
+        step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
+        if not step.serve_check.ok:
+            step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
+            raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+    if not lc.ok:
+        step.error = f"the rebuilt archive does not load: {lc.error_type}: {lc.error}"
+        raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
 
 
 def _place_additions(additions: list[dict[str, str]], model_dir: Path) -> None:

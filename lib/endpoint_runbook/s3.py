@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 from .errors import InputError
 
-__all__ = ["MIN_PART", "NOT_FOUND_CODES", "RangedReader", "compose_object", "head_object", "object_exists", "parse_s3_prefix", "parse_s3_uri",
-           "upload_stream"]
+__all__ = ["MIN_PART", "NOT_FOUND_CODES", "ComposedUpload", "RangedReader", "compose_object", "head_object",
+           "object_exists", "parse_s3_prefix", "parse_s3_uri", "upload_stream"]
 
 #: S3's smallest multipart part (every part but the last).
 MIN_PART = 5 << 20
@@ -223,74 +223,148 @@ class RangedReader:
         self.close()
 
 
+class ComposedUpload:
+    """One multipart upload that writes ``uri`` as byte ranges of ``source_uri`` copied inside S3 followed by
+    uploaded bytes, with SHA-256 part checksums.
+
+    :meth:`copy` queues ``source[a:b]`` as the next part: up to ``workers`` UploadPartCopy requests run at once
+    (pinned to ``source_etag``), so a caller still reading the source can hand over each part as soon as it is
+    known, and S3 copies while the read goes on. Every part but a last one must be at least :data:`MIN_PART`;
+    each copied part's checksum S3 returns must equal the ``sha256`` the caller computed from its own read
+    (``copy-mismatch`` otherwise). :meth:`complete` waits for the copies, uploads ``tail`` and completes;
+    :meth:`abort` (also any error, and leaving a ``with`` block by an exception) leaves no object and no
+    unfinished upload. The target must not exist unless ``overwrite``.
+    """
+
+    def __init__(self, s3_client: Any, uri: str, source_uri: str, *, source_etag: str | None = None,
+                 metadata: dict[str, str] | None = None, overwrite: bool = False, workers: int = 8):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.s3, self.uri, self.source_uri = s3_client, uri, source_uri
+        self.bucket, self.key = parse_s3_uri(uri)
+        self.src = parse_s3_uri(source_uri)
+        if self.src == (self.bucket, self.key):
+            raise InputError(f"the target {uri} is the source object; refusing to overwrite it",
+                             code="target-is-source", hint="The source is never written: choose a new key.")
+        if not overwrite and head_object(s3_client, uri) is not None:
+            raise InputError(f"{uri} already exists", code="target-exists",
+                             hint="Pass overwrite=True, or choose a new key.")
+        self.source_etag = source_etag
+        self.parts: list[dict[str, Any]] = []
+        self.digests: list[bytes] = []
+        self.copied = self.uploaded = self.checked = 0
+        self._futures: list[Any] = []
+        self._short_part: tuple[int, int] | None = None  # a copy part under MIN_PART: only the last may be
+        self._done = False
+        _sweep_uploads(s3_client, self.bucket, self.key)  # what a stopped earlier run left behind
+        self.upload_id = s3_client.create_multipart_upload(
+            Bucket=self.bucket, Key=self.key, ChecksumAlgorithm="SHA256", Metadata=metadata or {},
+            ContentType="application/gzip")["UploadId"]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="s3-copy")
+
+    def __enter__(self) -> ComposedUpload:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None or not self._done:
+            self.abort()
+
+    def copy(self, a: int, b: int, digest: bytes) -> None:
+        """Queue ``source[a:b]`` (whose SHA-256 the caller computed) as the next part; returns at once."""
+        if b <= a:
+            raise InputError(f"empty copy range {a}-{b}", code="bad-input")
+        if self._short_part is not None:
+            raise InputError(f"copy part {len(self.parts)} ({self._short_part[1] - self._short_part[0]} bytes) is "
+                             "below S3's 5 MiB part minimum and is not the last", code="part-too-small")
+        if b - a < MIN_PART:
+            self._short_part = (a, b)
+        self._raise_failed()
+        n = len(self.parts) + 1
+        self.parts.append({"PartNumber": n, "ChecksumSHA256": base64.b64encode(digest).decode()})
+        self.digests.append(digest)
+        self.copied += b - a
+        self._futures.append(self._pool.submit(self._copy, n, a, b))
+
+    def _copy(self, n: int, a: int, b: int) -> None:
+        kw: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "UploadId": self.upload_id, "PartNumber": n,
+                              "CopySource": {"Bucket": self.src[0], "Key": self.src[1]},
+                              "CopySourceRange": f"bytes={a}-{b - 1}"}
+        if self.source_etag:
+            kw["CopySourceIfMatch"] = self.source_etag
+        r = self.s3.upload_part_copy(**kw)["CopyPartResult"]
+        want = self.parts[n - 1]["ChecksumSHA256"]
+        got = r.get("ChecksumSHA256")
+        if got is not None:
+            if got != want:
+                raise InputError(f"S3 copied bytes {a}-{b - 1} of {self.source_uri} with SHA-256 {got}, but the read "
+                                 f"saw {want}: the source changed or the copy is wrong", code="copy-mismatch",
+                                 hint="Rerun the step; nothing was written.")
+            self.checked += 1
+        self.parts[n - 1]["ETag"] = r["ETag"]
+
+    def _raise_failed(self) -> None:
+        for f in self._futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+
+    def complete(self, tail: bytes = b"", *, tail_part_size: int = 64 << 20) -> dict[str, Any]:
+        """Wait for the copies, upload ``tail``, complete. Returns {uri, etag, version_id, checksum_sha256 (S3's
+        composite, as computed from the parts), bytes, bytes_copied, bytes_uploaded, parts, copy_parts_checked}."""
+        try:
+            if self._short_part is not None and tail:
+                raise InputError(f"copy part {len(self.parts)} is below S3's 5 MiB part minimum and is not the last",
+                                 code="part-too-small")
+            for f in self._futures:
+                f.result()
+            view = memoryview(tail)
+            for i in range(0, len(tail), tail_part_size):
+                piece = view[i:i + tail_part_size]
+                digest = hashlib.sha256(piece).digest()
+                want = base64.b64encode(digest).decode()
+                n = len(self.parts) + 1
+                r = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=n,
+                                        Body=bytes(piece), ChecksumAlgorithm="SHA256", ChecksumSHA256=want)
+                self.parts.append({"ETag": r["ETag"], "PartNumber": n, "ChecksumSHA256": want})
+                self.digests.append(digest)
+                self.uploaded += len(piece)
+            if not self.parts:
+                raise InputError("nothing to write: no copy part and no tail", code="bad-input")
+            r = self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                                  MultipartUpload={"Parts": self.parts})
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        self._pool.shutdown(wait=True)
+        with contextlib.suppress(Exception):  # the object is complete; an orphan from a retried create is not ours
+            _sweep_uploads(self.s3, self.bucket, self.key)
+        composite = base64.b64encode(hashlib.sha256(b"".join(self.digests)).digest()).decode() + f"-{len(self.parts)}"
+        return {"uri": self.uri, "etag": r.get("ETag"), "version_id": r.get("VersionId"),
+                "checksum_sha256": composite, "bytes": self.copied + self.uploaded, "bytes_copied": self.copied,
+                "bytes_uploaded": self.uploaded, "parts": len(self.parts), "copy_parts_checked": self.checked}
+
+    def abort(self) -> None:
+        """Stop queued copies, wait for running ones, abort the upload (and any other unfinished one of the key)."""
+        if self._done:
+            return
+        self._done = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(Exception):  # the original error matters more
+            _sweep_uploads(self.s3, self.bucket, self.key)
+
+
 def compose_object(s3_client: Any, uri: str, source_uri: str, copy_parts: list[tuple[int, int, bytes]],
                    tail: bytes, *, source_etag: str | None = None, metadata: dict[str, str] | None = None,
-                   tail_part_size: int = 64 << 20) -> dict[str, Any]:
-    """Write ``uri`` as ``source[a:b]`` for each ``(a, b, sha256)`` in ``copy_parts`` (copied inside S3 with
-    UploadPartCopy, pinned to ``source_etag``) followed by ``tail`` (uploaded), in one multipart upload with
-    SHA-256 part checksums.
-
-    Every copy part but a last one must be at least :data:`MIN_PART`; each copied part's checksum S3 returns
-    must equal the ``sha256`` the caller computed from its own read (``copy-mismatch`` otherwise). Any failure
-    aborts the upload (nothing is left at ``uri``). Returns {uri, etag, version_id, checksum_sha256 (S3's
-    composite, as computed from the parts), bytes, bytes_copied, bytes_uploaded, parts, part_checks}.
-    """
-    bucket, key = parse_s3_uri(uri)
-    sb, sk = parse_s3_uri(source_uri)
-    if (sb, sk) == (bucket, key):
-        raise InputError(f"the target {uri} is the source object; refusing to overwrite it", code="target-is-source")
+                   overwrite: bool = True, workers: int = 8, tail_part_size: int = 64 << 20) -> dict[str, Any]:
+    """Write ``uri`` as ``source[a:b]`` for each ``(a, b, sha256)`` in ``copy_parts`` followed by ``tail``, in one
+    :class:`ComposedUpload` (copies ``workers`` at once, each checked; any failure leaves nothing)."""
     for i, (a, b, _d) in enumerate(copy_parts):
         last = i == len(copy_parts) - 1 and not tail
         if b <= a or (b - a < MIN_PART and not last):
             raise InputError(f"copy part {i + 1} ({b - a} bytes) is below S3's 5 MiB part minimum",
                              code="part-too-small")
-    parts: list[dict[str, Any]] = []
-    digests: list[bytes] = []
-    checked = 0
-    copied = uploaded = 0
-    _sweep_uploads(s3_client, bucket, key)
-    try:
-        upload_id = s3_client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
-                                                      Metadata=metadata or {},
-                                                      ContentType="application/gzip")["UploadId"]
+    with ComposedUpload(s3_client, uri, source_uri, source_etag=source_etag, metadata=metadata,
+                        overwrite=overwrite, workers=workers) as up:
         for a, b, digest in copy_parts:
-            n = len(parts) + 1
-            kw: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": n,
-                                  "CopySource": {"Bucket": sb, "Key": sk}, "CopySourceRange": f"bytes={a}-{b - 1}"}
-            if source_etag:
-                kw["CopySourceIfMatch"] = source_etag
-            r = s3_client.upload_part_copy(**kw)["CopyPartResult"]
-            want = base64.b64encode(digest).decode()
-            got = r.get("ChecksumSHA256")
-            if got is not None:
-                if got != want:
-                    raise InputError(f"S3 copied bytes {a}-{b - 1} of {source_uri} with SHA-256 {got}, but the read "
-                                     f"saw {want}: the source changed or the copy is wrong", code="copy-mismatch",
-                                     hint="Rerun the step; nothing was written.")
-                checked += 1
-            parts.append({"ETag": r["ETag"], "PartNumber": n, "ChecksumSHA256": want})
-            digests.append(digest)
-            copied += b - a
-        view = memoryview(tail)
-        for i in range(0, len(tail), tail_part_size):
-            piece = view[i:i + tail_part_size]
-            digest = hashlib.sha256(piece).digest()
-            want = base64.b64encode(digest).decode()
-            n = len(parts) + 1
-            r = s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=bytes(piece),
-                                      ChecksumAlgorithm="SHA256", ChecksumSHA256=want)
-            parts.append({"ETag": r["ETag"], "PartNumber": n, "ChecksumSHA256": want})
-            digests.append(digest)
-            uploaded += len(piece)
-        r = s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                MultipartUpload={"Parts": parts})
-    except BaseException:
-        with contextlib.suppress(Exception):
-            _sweep_uploads(s3_client, bucket, key)
-        raise
-    with contextlib.suppress(Exception):
-        _sweep_uploads(s3_client, bucket, key)
-    composite = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode() + f"-{len(parts)}"
-    return {"uri": uri, "etag": r.get("ETag"), "version_id": r.get("VersionId"), "checksum_sha256": composite,
-            "bytes": copied + uploaded, "bytes_copied": copied, "bytes_uploaded": uploaded, "parts": len(parts),
-            "copy_parts_checked": checked}
+            up.copy(a, b, digest)
+        return up.complete(tail, tail_part_size=tail_part_size)

@@ -26,24 +26,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CheckFailed, InputError
-from ..s3 import MIN_PART, RangedReader, compose_object, parse_s3_uri, upload_stream
+from ..s3 import MIN_PART, ComposedUpload, RangedReader, compose_object, parse_s3_uri, upload_stream
 from .inventory import Limits
 from .rebuild import RebuildResult, default_skip, rebuild
 from .tarstream import Member, StreamError, TarScanner
 
-__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "plan_splice", "verify_splice", "write_splice"]
+__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_splice", "write_splice"]
 
 #: Files outside ``code/`` up to this size are written to the check dir (config.json and the like).
 SMALL_FILE_BYTES = 1 << 20
 MAX_COPY_PART = (5 << 30) - MIN_PART  # a merged last copy part stays within S3's 5 GiB
+MAX_COPY_PARTS = 9_000  # of S3's 10,000 parts per upload: room left for the tail's
 
 
 class _PrefixHasher:
     """SHA-256 of the verbatim prefix per copy part of ``part_size`` bytes; a last part under 5 MiB is merged
     into the one before it (so every copied part meets S3's minimum). Keeps the first 5 MiB for the fallback."""
 
-    def __init__(self, part_size: int):
+    def __init__(self, part_size: int, on_part: Callable[[int, int, bytes], None] | None = None):
         self.part_size = part_size
+        self.on_part = on_part  # told each part that is final: closed, and not the one a short end may extend
+        self.emitted = 0
         self.closed: list[tuple[int, int, Any]] = []
         self.cur = hashlib.sha256()
         self.merge: Any = None  # the previous part's hash, continued over the current part's first 5 MiB
@@ -63,6 +66,10 @@ class _PrefixHasher:
             self.pos += len(piece)
             mv = mv[len(piece):]
             if self.pos - self.start == self.part_size:
+                if self.on_part is not None and self.closed:
+                    a, b, h = self.closed[-1]  # a later part closed: this one can no longer be extended
+                    self.on_part(a, b, h.digest())
+                    self.emitted += 1
                 self.closed.append((self.start, self.pos, self.cur))
                 self.merge = self.cur.copy()
                 self.cur = hashlib.sha256()
@@ -144,6 +151,7 @@ class SplicePlan:
     check_files: list[str] = field(default_factory=list)
     withheld: dict[str, int] = field(default_factory=dict)  # member path → bytes not written locally
     local_disk_bytes: int = 0
+    upload: ComposedUpload | None = field(default=None, repr=False)  # the copy begun during the read, if any
 
     @property
     def server_side(self) -> bool:
@@ -151,38 +159,81 @@ class SplicePlan:
 
 
 def plan_splice(s3_client: Any, source_uri: str, additions: Sequence[tuple[str | os.PathLike[str], str]], *,
-                check_dir: str | os.PathLike[str], size: int, etag: str | None, part_size: int = 256 << 20,
+                check_dir: str | os.PathLike[str], size: int, etag: str | None, part_size: int = 64 << 20,
                 readers: int = 8, chunk: int = 8 << 20, small_file_bytes: int = SMALL_FILE_BYTES,
                 skip: Callable[[str, bool], bool] = default_skip, limits: Limits | None = None,
-                level: int = 6) -> SplicePlan:
+                level: int = 6, target_uri: str | None = None, overwrite: bool = False,
+                copiers: int = 8) -> SplicePlan:
     """Read ``source_uri`` once (``readers`` parallel ranged GETs pinned to ``etag``) and splice ``additions``
-    in memory: the tail is kept, the prefix only hashed. Refuses what the local rebuild refuses (same codes)."""
+    in memory: the tail is kept, the prefix only hashed. Refuses what the local rebuild refuses (same codes).
+
+    With ``target_uri``, the copy starts while the read goes on: the new object's multipart upload is opened
+    first (``target-exists`` unless ``overwrite``) and each part of the prefix is handed to S3 (``copiers``
+    UploadPartCopy requests at once) as soon as the read has hashed it and it can no longer change; the rest
+    is queued when the read ends. Nothing is visible at the target until :func:`write_splice` completes the
+    upload; :func:`abort_splice` (and any error here) leaves nothing. Parts are ``part_size`` bytes, larger
+    when the source would need more than S3's 10,000 parts.
+    """
     if not MIN_PART <= part_size <= MAX_COPY_PART:
         raise InputError("part_size must be between 5 MiB and 5 GiB - 5 MiB", code="bad-input")
-    hasher = _PrefixHasher(part_size)
+    part_size = min(MAX_COPY_PART, max(part_size, -(-size // MAX_COPY_PARTS)))
+    upload = None
+    if target_uri is not None:
+        meta = {"source-uri": source_uri, **({"source-etag": etag.strip('"')} if etag else {})}
+        upload = ComposedUpload(s3_client, target_uri, source_uri, source_etag=etag, metadata=meta,
+                                overwrite=overwrite, workers=copiers)
+    hasher = _PrefixHasher(part_size, on_part=upload.copy if upload is not None else None)
     files = _CheckFiles(os.fspath(check_dir), small_file_bytes)
     tail = io.BytesIO()
-    with RangedReader(s3_client, source_uri, size=size, etag=etag, chunk=chunk, workers=readers) as reader:
-        try:
-            result = rebuild(reader, tail, additions, skip=skip, limits=limits, method="splice", level=level,
-                             write_prefix=hasher, on_data=files)
-        finally:
-            files.close()
-        bytes_read = reader.bytes_read
-    files.finish(result.diff)
-    p = result.copied_compressed_bytes
+    try:
+        with RangedReader(s3_client, source_uri, size=size, etag=etag, chunk=chunk, workers=readers) as reader:
+            try:
+                result = rebuild(reader, tail, additions, skip=skip, limits=limits, method="splice", level=level,
+                                 write_prefix=hasher, on_data=files)
+            finally:
+                files.close()
+            bytes_read = reader.bytes_read
+        files.finish(result.diff)
+        p = result.copied_compressed_bytes
+        parts = hasher.parts()
+        if upload is not None:
+            if p < MIN_PART:  # no copy part: write_splice uploads the whole (small) archive
+                upload.abort()
+                upload = None
+            else:
+                for a, b, digest in parts[hasher.emitted:]:
+                    upload.copy(a, b, digest)
+    except BaseException:
+        if upload is not None:
+            upload.abort()
+        raise
     return SplicePlan(source_uri=source_uri, source_etag=etag, source_size=size, result=result, splice_offset=p,
-                      copy_parts=hasher.parts(), tail=tail.getvalue(), head=bytes(hasher.head[:p]),
+                      copy_parts=parts, tail=tail.getvalue(), head=bytes(hasher.head[:p]),
                       bytes_read=bytes_read, check_files=sorted(files.files), withheld=files.withheld,
-                      local_disk_bytes=files.written)
+                      local_disk_bytes=files.written, upload=upload)
+
+
+def abort_splice(plan: SplicePlan) -> None:
+    """Give up a plan's copy started at read time (see ``target_uri``): no object, no unfinished upload."""
+    if plan.upload is not None:
+        plan.upload.abort()
+        plan.upload = None
 
 
 def write_splice(s3_client: Any, plan: SplicePlan, target_uri: str, *, overwrite: bool = False) -> dict[str, Any]:
     """Write the planned object at ``target_uri``: prefix copied in S3 + tail uploaded; or, when the prefix is
-    under one copy part (5 MiB), the whole (small) object uploaded — ``method`` and ``note`` say which."""
+    under one copy part (5 MiB), the whole (small) object uploaded — ``method`` and ``note`` say which. A plan
+    whose copy began during the read (``plan_splice(target_uri=...)``) is completed at that target."""
     if parse_s3_uri(target_uri) == parse_s3_uri(plan.source_uri):
         raise InputError(f"the target {target_uri} is the source object.", code="target-is-source",
                          hint="The source is never written: choose a new key.")
+    if plan.upload is not None:
+        if parse_s3_uri(target_uri) != (plan.upload.bucket, plan.upload.key):
+            raise InputError(f"this plan is copying to {plan.upload.uri}, not {target_uri}", code="bad-input",
+                             hint="Write it where plan_splice was told, or abort_splice() and plan again.")
+        upload, plan.upload = plan.upload, None
+        out = upload.complete(plan.tail)
+        return {**out, "method": "server-side-splice", "sha256": plan.result.result_sha256, "note": None}
     meta = {"source-uri": plan.source_uri, "source-sha256": plan.result.source_sha256}
     if not plan.server_side:
         up = upload_stream(s3_client, io.BytesIO(plan.head + plan.tail), target_uri, source_uri=plan.source_uri,
@@ -190,14 +241,8 @@ def write_splice(s3_client: Any, plan: SplicePlan, target_uri: str, *, overwrite
         return {**up, "method": "full-upload", "bytes_copied": 0, "bytes_uploaded": up["bytes"],
                 "note": f"the unchanged prefix ({plan.splice_offset} bytes) is smaller than S3's 5 MiB copy part "
                         "minimum: the whole archive was uploaded"}
-    if not overwrite:
-        from ..s3 import head_object
-
-        if head_object(s3_client, target_uri) is not None:
-            raise InputError(f"{target_uri} already exists", code="target-exists",
-                             hint="Pass overwrite=True, or choose a new key.")
     out = compose_object(s3_client, target_uri, plan.source_uri, plan.copy_parts, plan.tail,
-                         source_etag=plan.source_etag, metadata=meta)
+                         source_etag=plan.source_etag, metadata=meta, overwrite=overwrite)
     return {**out, "method": "server-side-splice", "sha256": plan.result.result_sha256, "note": None}
 
 

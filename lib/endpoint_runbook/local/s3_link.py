@@ -1,5 +1,5 @@
-"""The local stack's S3 link: a bandwidth limit, byte ranges read without loading whole objects, and
-``UploadPartCopy`` with ``x-amz-copy-source-range`` answered as S3 answers it.
+"""The local stack's S3 link: a bandwidth limit, byte ranges read without loading whole objects,
+``UploadPartCopy`` with ``x-amz-copy-source-range`` answered as S3 answers it, and uploads completed in place.
 
 A WSGI layer in front of moto for S3 requests only (the SigV4 credential scope says ``s3``):
 
@@ -16,12 +16,18 @@ A WSGI layer in front of moto for S3 requests only (the SigV4 credential scope s
   (``InvalidArgument`` otherwise), ``x-amz-copy-source-if-match`` is honoured (``PreconditionFailed``), a copied part is at most 5 GiB (``InvalidRequest``), a missing source is
   ``NoSuchKey`` and a missing upload ``NoSuchUpload``; only the range is read from the source's buffer; the
   part's SHA-256 (when the upload was created with ``ChecksumAlgorithm=SHA256``) is in ``CopyPartResult``, so
-  the caller can check what S3 copied against what it read.
+  the caller can check what S3 copied against what it read. The range is streamed into the part (no whole
+  copy in memory).
+- **CompleteMultipartUpload** (moto's, replaced in the stack process by :func:`install_streaming_complete`): the
+  object is its parts joined where they are, as on S3, instead of moto's join in memory and rewrite (two
+  whole copies of the object in memory at once, three with the default checksum). Same checks and answers (InvalidPart,
+  EntityTooSmall, the multipart ETag, checksums, metadata, tags, ACL, the CompleteMultipartUpload event).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import html
 import re
@@ -32,7 +38,7 @@ from typing import Any
 
 from .faults import INTERNAL_KEY, identify
 
-__all__ = ["MAX_COPY_PART", "S3Link", "Throttle"]
+__all__ = ["MAX_COPY_PART", "S3Link", "Throttle", "install_streaming_complete"]
 
 MAX_COPY_PART = 5 << 30  # S3: a copied part (or CopyObject source) is at most 5 GiB
 CHUNK = 256 << 10
@@ -127,6 +133,219 @@ def _iter_range(key: Any, start: int, length: int) -> Iterator[bytes]:
         yield b
 
 
+def _copy_part(multipart: Any, part_number: int, key: Any, start: int, length: int,
+               sha256: bool) -> tuple[Any, bytes]:
+    """``key[start:start+length]`` as part ``part_number`` of ``multipart``, streamed piece by piece into the
+    part's buffer (its ETag, the MD5 S3 gives a copied part, and the SHA-256 computed on the way)."""
+    part = multipart.set_part(part_number, b"")
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256() if sha256 else None
+    buf = part._value_buffer
+    if length > getattr(buf, "_max_size", 0):
+        buf.rollover()  # straight to its file: no in-memory copy of a large part first
+    for piece in _iter_range(key, start, length):
+        md5.update(piece)
+        if sha is not None:
+            sha.update(piece)
+        buf.write(piece)
+    part.contentsize = length
+    part._etag = md5.hexdigest()
+    if sha is not None:
+        part._sha256 = sha.digest()
+    return part, sha.digest() if sha is not None else b""
+
+
+def install_streaming_complete() -> None:
+    """Replace moto's CompleteMultipartUpload (which joins every part in memory and copies the result again: two
+    or three whole copies of the object at once, then a rewrite to disk) with one that joins the parts in place.
+    Same answers: part and size checks, ETag (MD5 of the part MD5s), checksums, metadata, tags, ACL, event."""
+    from moto.s3.models import S3Backend
+
+    if getattr(S3Backend.complete_multipart_upload, "_streaming", False):
+        return
+    original = S3Backend.complete_multipart_upload
+
+    def complete_multipart_upload(self: Any, bucket_name: str, multipart_id: str, body: Iterator[tuple[int, str]]):
+        bucket = self.get_bucket(bucket_name)
+        multipart = bucket.multiparts[multipart_id]
+        checksum = _StreamChecksum.of(multipart)
+        if checksum is None:  # an algorithm this can't compute piece by piece as moto would: moto's own way
+            return original(self, bucket_name, multipart_id, body)
+        return _complete_streaming(self, bucket, multipart, multipart_id, body, checksum)
+
+    complete_multipart_upload._streaming = True  # type: ignore[attr-defined]
+    S3Backend.complete_multipart_upload = complete_multipart_upload
+
+
+class _StreamChecksum:
+    """moto's MultipartChecksumBuilder, fed piece by piece: COMPOSITE (a checksum per part, then of those) or
+    FULL_OBJECT (one running checksum). None from :meth:`of` when the algorithm has no running form here."""
+
+    def __init__(self, algorithm: str, kind: str):
+        self.algorithm, self.kind = algorithm, kind
+        self.parts = bytearray()
+        self.count = 0
+        self.crc = 0
+        self.h: Any = None
+
+    @classmethod
+    def of(cls, multipart: Any) -> _StreamChecksum | None:
+        from moto.core.compat import HAS_CRT
+
+        algorithm = multipart.metadata.get("x-amz-checksum-algorithm") or "CRC64NVME"
+        kind = multipart.metadata.get("x-amz-checksum-type") or ""
+        kind = kind or ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
+        try:
+            import crc32c  # type: ignore[import-not-found]  # noqa: F401 - moto uses it when present
+            has_crc32c = True
+        except ImportError:
+            has_crc32c = False
+        # Without those libraries moto computes CRC32 for CRC32C and CRC64NVME, which runs piece by piece here
+        if (algorithm == "CRC32C" and has_crc32c) or (algorithm == "CRC64NVME" and HAS_CRT):
+            return None
+        return cls(algorithm, kind)
+
+    def start_part(self) -> None:
+        if self.kind == "COMPOSITE" or self.h is None:
+            self.h = self._new()
+
+    def _new(self) -> Any:
+        if self.algorithm in ("CRC32", "CRC32C", "CRC64NVME"):
+            return None
+        return hashlib.sha1(usedforsecurity=False) if self.algorithm == "SHA1" else hashlib.sha256()
+
+    def update(self, piece: bytes) -> None:
+        if self.h is None:
+            self.crc = binascii.crc32(piece, self.crc)
+        else:
+            self.h.update(piece)
+
+    def _digest(self) -> bytes:
+        if self.h is None:
+            out, self.crc = self.crc.to_bytes(4, "big"), 0
+            return out
+        return self.h.digest()
+
+    def add_part_digest(self, digest: bytes) -> None:
+        self.count += 1
+        self.parts += digest
+
+    def end_part(self) -> None:
+        self.count += 1
+        if self.kind == "COMPOSITE":
+            self.parts += self._digest()
+            self.h = None
+
+    def build(self) -> tuple[str, str, int]:
+        from moto.s3.utils import compute_checksum
+
+        if self.kind == "COMPOSITE":
+            return self.kind, compute_checksum(bytes(self.parts), self.algorithm).decode(), self.count
+        return self.kind, base64.b64encode(self._digest()).decode(), 1
+
+
+class _JoinedParts:
+    """An object's buffer that is its completed upload's parts, read in place (S3 does not copy parts when it
+    completes an upload; copying here wrote every byte to disk again). Read-only to S3 calls; moto only reads an
+    existing key's buffer. Closing it disposes the parts."""
+
+    def __init__(self, parts: list[Any]):
+        import bisect
+
+        self._bisect = bisect.bisect_right
+        self.parts = parts
+        self.starts: list[int] = []
+        pos = 0
+        for p in parts:
+            self.starts.append(pos)
+            pos += p.contentsize
+        self.size = pos
+        self.pos = 0
+        self.closed = False
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read of closed file")
+        end = self.size if n is None or n < 0 else min(self.size, self.pos + n)
+        out = bytearray()
+        while self.pos < end:
+            i = self._bisect(self.starts, self.pos) - 1
+            part, off = self.parts[i], self.pos - self.starts[i]
+            take = min(end - self.pos, part.contentsize - off)
+            b = _read_range(part, off, take)
+            if not b:
+                break
+            out += b
+            self.pos += len(b)
+        return bytes(out)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for p in self.parts:
+                p.dispose()
+
+
+def _complete_streaming(backend: Any, bucket: Any, multipart: Any, multipart_id: str,
+                        body: Iterator[tuple[int, str]], checksum: _StreamChecksum) -> Any:
+    from moto.s3 import models, notifications
+    from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
+
+    chosen: list[Any] = []
+    md5s = bytearray()
+    last = None
+    for pn, etag in body:
+        part = multipart.parts.get(pn)
+        if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
+            raise InvalidPart()
+        if last is not None and last.contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
+            raise EntityTooSmall()
+        md5s += bytes.fromhex(part.etag.replace('"', ""))
+        chosen.append(part)
+        last = part
+    if not chosen:
+        raise MalformedXML()
+    etag = f"{hashlib.md5(bytes(md5s), usedforsecurity=False).hexdigest()}-{len(chosen)}"
+    for part in chosen:  # the checksum reads the parts (no write): S3 keeps them, it does not copy them
+        known = getattr(part, "_sha256", None)
+        if known is not None and checksum.kind == "COMPOSITE" and checksum.algorithm == "SHA256":
+            checksum.add_part_digest(known)  # computed from the same bytes when the part was copied
+            continue
+        checksum.start_part()
+        for piece in _iter_range(part, 0, part.contentsize):
+            checksum.update(piece)
+        checksum.end_part()
+    # The new object is its parts, joined where they are; detached first (deleting the upload disposes its parts).
+    joined = _JoinedParts(chosen)
+    for pn in [pn for pn, p in multipart.parts.items() if any(p is c for c in chosen)]:
+        del multipart.parts[pn]
+    del bucket.multiparts[multipart_id]  # disposes the parts that were not chosen
+    key = backend.put_object(bucket.name, multipart.key_name, b"", storage=multipart.storage, etag=etag,
+                             multipart=multipart, encryption=multipart.sse_encryption,
+                             kms_key_id=multipart.kms_key_id, disable_notification=True)
+    with key.lock:
+        key._value_buffer.close()
+        key._value_buffer = joined
+    size = joined.size
+    key.contentsize = size
+    key.set_metadata(multipart.metadata)
+    key.checksum_algorithm = multipart.metadata.get("x-amz-checksum-algorithm")
+    key.checksum_type, key.checksum_value, key.checksum_parts = checksum.build()
+    backend.put_object_tagging(key, multipart.tags)
+    backend.put_object_acl(bucket_name=bucket.name, key_name=key.name, acl=multipart.acl, disable_notification=True)
+    notifications.send_event(backend.account_id,
+                             notifications.S3NotificationEvent.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT,
+                             bucket, bucket.keys.get(multipart.key_name))
+    return key
+
+
 class S3Link:
     """WSGI middleware for S3 requests (see the module docstring); everything else passes through."""
 
@@ -134,6 +353,7 @@ class S3Link:
         if rate is not None and rate <= 0:
             raise ValueError("the bandwidth limit must be a positive number of bytes per second")
         self.app, self.rate = app, rate
+        install_streaming_complete()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         call = identify(environ)
@@ -277,11 +497,9 @@ class S3Link:
             return _error(start_response, "400 Bad Request", "InvalidRequest",
                           "The specified copy source is larger than the maximum allowable size for a copy "
                           f"source: {MAX_COPY_PART}")
-        data = _read_range(key, start, length)
-        part = multipart.set_part(part_number, data)
-        checksum = ""
-        if (multipart.metadata.get("x-amz-checksum-algorithm") or "").upper() == "SHA256":
-            checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        sha = (multipart.metadata.get("x-amz-checksum-algorithm") or "").upper() == "SHA256"
+        part, digest = _copy_part(multipart, part_number, key, start, length, sha)
+        checksum = base64.b64encode(digest).decode() if sha else ""
         body = ('<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult>'
                 f"<LastModified>{part.last_modified_ISO8601}</LastModified><ETag>{html.escape(part.etag)}</ETag>"
                 + (f"<ChecksumSHA256>{checksum}</ChecksumSHA256>" if checksum else "")
