@@ -14,6 +14,7 @@ import tarfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -24,7 +25,7 @@ from endpoint_runbook.archive import rebuild
 from endpoint_runbook.archive.remote import plan_splice, verify_splice, write_splice
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.s3 import MIN_PART, RangedReader, compose_object
-from tinymodel import FIRST_BYTE, IMAGE, INFERENCE, TINYPKG, prefix_model
+from tinymodel import FIRST_BYTE, IMAGE, INFERENCE, TINYPKG, World, prefix_model, tar_gz
 
 MiB = 1 << 20
 
@@ -520,6 +521,62 @@ def test_diagnose_of_a_loading_prefix_model_is_not_fooled_by_the_withheld_weight
     assert [f.code for f in d.load_check.findings] == ["weights-not-loaded"]
     assert d.verdict.cause not in ("model-fn-error", "missing-module")
 
+
+
+def _diagnose_dirs() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("diagnose-*")}
+
+
+def _large_archive_endpoint(aws, *, with_package: bool) -> tuple[str, bytes, bytes]:
+    world = World(aws)
+    weights = bytes([7]) + os.urandom(6 * MiB)
+    members = {"config.json": b'{"dim": 4}', "code/inference.py": FIRST_BYTE, "weights.bin": weights}
+    if with_package:
+        members["code/tinypkg/__init__.py"] = TINYPKG
+    src = tar_gz(members)
+    name = f"big-{world.tag}"
+    world.deploy(name, world.put("big/model.tar.gz", src))
+    return name, src, weights
+
+
+def test_diagnose_reads_a_large_archive_once_and_checks_its_code_without_the_weights(aws, tinypkg, tmp_path,
+                                                                                     monkeypatch):
+    from endpoint_runbook import diagnose
+    from endpoint_runbook.records import read_record
+
+    monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)  # "large" from 1 MiB: the 6 MiB archive is
+    name, src, weights = _large_archive_endpoint(aws, with_package=False)
+    ranges: list[str | None] = []
+    before = _diagnose_dirs()
+    aws.client("s3").meta.events.register("provide-client-params.s3.GetObject",
+                                          lambda params, **_kw: ranges.append(params.get("Range")))
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name, source_roots=[str(tinypkg.parent.parent)])
+    assert d.verdict.cause == "missing-module" and d.verdict.fix["packages"] == ["tinypkg"]
+    assert d.load_check is not None and d.load_check.missing_module == "tinypkg"
+    # One read, as parallel ranged GETs; the load check used the code written from it (no second download).
+    assert ranges and all(r and r.startswith("bytes=") for r in ranges), ranges
+    io = read_record(str(tmp_path), "diagnose")["archive"]["io"]
+    assert io["bytes_read"] == len(src) and io["bytes_withheld"] == len(weights)
+    assert io["local_disk_bytes"] == len(FIRST_BYTE) + len(b'{"dim": 4}')
+    assert _diagnose_dirs() == before  # the check dir is gone with the diagnosis
+
+
+def test_diagnose_of_a_loading_large_archive_is_not_fooled_by_the_withheld_weights(aws, tmp_path, monkeypatch):
+    from endpoint_runbook import diagnose
+
+    monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)
+    name, _src, _weights = _large_archive_endpoint(aws, with_package=True)
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name)
+    # model_fn stopped at weights.bin, which stays in S3: that is not the model's failure.
+    assert d.load_check.ok and d.load_check.stage == "import"
+    assert [f.code for f in d.load_check.findings] == ["weights-not-loaded"]
+    assert d.verdict.cause not in ("model-fn-error", "missing-module")
+    # Below the size, the archive is extracted whole and model_fn runs to the end with its weights.
+    monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", 1 << 40)
+    d = diagnose.run(aws, run_dir=str(tmp_path / "small"), endpoint_name=name)
+    assert d.load_check.ok and d.load_check.stage == "done" and not d.load_check.findings
 
 def test_rebuild_and_deploy_plan_follow_the_diagnosed_prefix(aws, tinypkg, tmp_path):
     from endpoint_runbook import deploy, diagnose, rebuild_archive

@@ -148,21 +148,40 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     )
 
 
-def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """One streaming pass: inventory + layout lint + the small source files (for import resolution)."""
+#: From this size, diagnose reads an archive once (parallel ranged GETs) and checks the code it wrote from that
+#: read, leaving the weights in S3; smaller archives are read again and extracted whole for the load check.
+WITHHOLD_FROM_BYTES = 256 << 20
+
+
+def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
+                  check_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, bytes], dict[str, int] | None]:
+    """One streaming pass: inventory + layout lint + the small source files (for import resolution); with
+    ``check_dir``, the code and small files are also written there (the rest counted as withheld). Returns
+    (the archive view, the sources, the withheld files — None when the check dir is not to be used)."""
     sources: dict[str, bytes] = {}
+    files = archive.CheckFiles(check_dir, strict=False) if check_dir is not None else None
     try:
-        inv = archive.inventory_s3(s3, uri, sources=sources)
+        inv = archive.inventory_s3(s3, uri, sources=sources, on_data=files, ranged_from=WITHHOLD_FROM_BYTES)
     except RunbookError as e:
-        return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}
+        return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}, None
+    finally:
+        if files is not None:
+            files.close()
     findings = list(inv.findings) + (archive.lint(inv, program) if inv.complete else [])
-    return {
+    view = {
         "uri": uri, "readable": inv.complete, "summary": inv.to_dict(members=False),
         "members": [{"path": m.path, "type": m.type, "size": m.size} for m in inv.members[:2000]],
         "members_truncated": len(inv.members) > 2000,
         "presence": archive.presence_table(inv, expected, program=program),
         "findings": [f.to_dict() for f in findings],
-    }, sources
+    }
+    withheld = None
+    if files is not None and inv.complete and inv.compressed_bytes >= WITHHOLD_FROM_BYTES:
+        files.finish((m.path, m.type, m.size) for m in inv.members)
+        withheld = dict(files.withheld)
+        view["io"] = {"bytes_read": inv.compressed_bytes, "bytes_withheld": sum(withheld.values()),
+                      "local_disk_bytes": files.written}
+    return view, sources, withheld
 
 
 def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
@@ -178,6 +197,22 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
         finally:
             body.close()
         return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+
+
+def _vouch_imports_only(lc: LoadCheck, withheld: dict[str, int]) -> LoadCheck:
+    """A model_fn that fails reading a withheld file proves nothing (the file is in S3, only not here): the check
+    then vouches for the imports only, and says so."""
+    from .archive import prefix as model_prefix
+
+    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
+        path = model_prefix.withheld_in_error(lc.error, lc.traceback, lc.error_type, withheld)
+        if path is not None:
+            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
+                    f"{lc.error_type}: {lc.error}")
+            lc.ok, lc.stage, lc.error = True, "import", note
+            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
+                                   [path])]
+    return lc
 
 
 def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -227,15 +262,7 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
         io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
         io["bytes_withheld"] = fetched["withheld_bytes"]
         lc = load_check_dir(model_dir, program=program, log=log, image=image)
-    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
-        path = model_prefix.withheld_in_error(lc.error, lc.traceback, lc.error_type, fetched["withheld"])
-        if path is not None:
-            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
-                    f"{lc.error_type}: {lc.error}")
-            lc.ok, lc.stage, lc.error = True, "import", note
-            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
-                                   [path])]
-    return lc
+    return _vouch_imports_only(lc, fetched["withheld"])
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -514,6 +541,14 @@ class Diagnosing:
     imp: imports.ImportReport | None = None
     lc: LoadCheck | None = None
     layout_findings: list[dict[str, Any]] = field(default_factory=list)  # the lint's, before reconciliation
+    # A large archive's code and small files, written from the one read for the load check (weights withheld)
+    check_tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    withheld: dict[str, int] | None = None
+
+    def drop_check_dir(self) -> None:
+        if self.check_tmp is not None:
+            self.check_tmp.cleanup()
+        self.check_tmp, self.withheld = None, None
 
 
 def describe(aws: Aws, *, run_dir: str, endpoint_name: str, source_roots: list[str] | None = None,
@@ -563,9 +598,16 @@ def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = 
     if facts.model_data_url or prefix:
         say(f"listing the model data {prefix}" if prefix else "reading the model archive (streaming)")
         s3 = aws.client("s3")
+        d.drop_check_dir()
         with named_aws_errors("reading the model data"):
-            d.arch, d.sources = (_read_prefix(s3, prefix, facts.program, expected_paths) if prefix else
-                                 _read_archive(s3, facts.model_data_url, facts.program, expected_paths))
+            if prefix:
+                d.arch, d.sources = _read_prefix(s3, prefix, facts.program, expected_paths)
+            else:
+                d.check_tmp = tempfile.TemporaryDirectory(prefix="diagnose-")
+                d.arch, d.sources, d.withheld = _read_archive(s3, facts.model_data_url, facts.program,
+                                                              expected_paths, Path(d.check_tmp.name) / "ml" / "model")
+                if d.withheld is None:  # a small archive: the load check extracts it whole
+                    d.drop_check_dir()
         d.layout_findings = list(d.arch.get("findings", []))
     return d.arch
 
@@ -600,8 +642,13 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
     say("load check in a clean serving environment")
     s3 = aws.client("s3")
     with named_aws_errors("reading the model data"):
-        d.lc = (_load_check_prefix(s3, d.arch, facts.program, say, facts.image) if prefix else
-                _load_check(s3, facts.model_data_url, facts.program, say, facts.image))
+        if prefix:
+            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image)
+        elif d.check_tmp is not None and d.withheld is not None:  # a large archive: the code from the one read
+            d.lc = _vouch_imports_only(load_check_dir(Path(d.check_tmp.name) / "ml" / "model", program=facts.program,
+                                                      log=say, image=facts.image), d.withheld)
+        else:
+            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
     return d.lc
 
 
@@ -621,4 +668,5 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),
                           seconds=round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2))
     write_record(d.run_dir, "diagnose", diagnosis.to_dict())
+    d.drop_check_dir()
     return diagnosis

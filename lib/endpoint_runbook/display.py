@@ -180,8 +180,11 @@ def show_archive(arch: dict[str, Any]) -> None:
         table(arch["presence"], ["mark", "path", "size", "note"])
     if arch.get("summary"):
         s = arch["summary"]
+        io = arch.get("io") or {}
         card("archive", {"uri": arch["uri"], "members": s["member_count"], "compressed": s["compressed_bytes"],
-                         "expanded": s["total_size"], "sha256": s["sha256"]})
+                         "expanded": s["total_size"], "sha256": s.get("sha256"),
+                         **({"read": io["bytes_read"], "left in S3 (not downloaded)": io["bytes_withheld"]}
+                            if "bytes_withheld" in io else {})})
     elif arch.get("message"):
         card("archive", {"uri": arch.get("uri"), "error": arch.get("message")}, status="bad")
     findings(arch.get("findings", []))

@@ -139,12 +139,16 @@ def lab(browser_dir, incident):
         log.close()
 
 
-def _wait(page, js: str, *, timeout_s: float, what: str, poll_s: float = 2.0):
+def _wait(page, js: str, *, timeout_s: float, what: str, poll_s: float = 2.0, fail_js: str | None = None):
+    """Poll ``js`` until it is truthy; ``fail_js`` truthy first (e.g. a cell's error: Run All stops there) fails
+    at once with what it returned, instead of waiting out the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = page.evaluate(js)
         if value:
             return value
+        if fail_js is not None and (failed := page.evaluate(fail_js)):
+            raise AssertionError(f"{what}: stopped at an error: {failed[0] if isinstance(failed, list) else failed}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(poll_s)
@@ -207,7 +211,7 @@ def _run_all(page, base: str, token: str, rel: str, step: str, shots: Path) -> s
         _wait(page, _KERNEL_IDLE, timeout_s=180, what=f"the kernel of {rel} to be idle")
         # Run ▸ Run All Cells (the menu item's command).
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        _wait(page, _ALL_RUN, timeout_s=STEP_TIMEOUT_S[step], what=f"every cell of {rel} to run")
+        _wait(page, _ALL_RUN, timeout_s=STEP_TIMEOUT_S[step], what=f"every cell of {rel} to run", fail_js=_ERRORS)
     finally:
         _shoot(page, shots / f"{rel.rsplit('/', 1)[-1]}.png", _FOCUS.get(step, _LAST_OUTPUT))
     errors = page.evaluate(_ERRORS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from ..errors import InputError
@@ -12,6 +13,9 @@ from .inventory import ArchiveInventory, Limits, _read_tar, _show
 from .tarstream import (
     Member,
 )
+
+#: Files outside ``code/`` up to this size are written for the load check (config.json and the like).
+SMALL_FILE_BYTES = 1 << 20
 
 
 def safe_extract(stream: BinaryIO, dest: str | os.PathLike[str], limits: Limits | None = None) -> ArchiveInventory:
@@ -119,3 +123,61 @@ def safe_extract(stream: BinaryIO, dest: str | os.PathLike[str], limits: Limits 
 # ---------------------------------------------------------------------------------------------------------
 # rebuild
 # ---------------------------------------------------------------------------------------------------------
+
+
+class CheckFiles:
+    """An ``on_data`` sink that writes the members a load check needs (``code/`` and files up to ``small``
+    bytes) under ``root`` and counts the rest (``withheld``): a model's code from one read of its archive,
+    with its weights left where they are. A member that would land outside ``root`` is refused (``strict``,
+    InputError ``unsafe-path``) or skipped (the inventory reports it); links and special members are not made.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], small: int = SMALL_FILE_BYTES, *, strict: bool = True):
+        self.root = os.path.realpath(os.fspath(root))
+        self.small = small
+        self.strict = strict
+        self.member: Member | None = None
+        self.fh: Any = None
+        self.written = 0
+        self.files: list[str] = []
+        self.withheld: dict[str, int] = {}
+
+    def wants(self, m: Member) -> bool:
+        return m.type == "file" and (m.path.startswith("code/") or m.size <= self.small)
+
+    def _open(self, m: Member) -> Any:
+        target = os.path.realpath(os.path.join(self.root, *m.path.split("/")))
+        if not target.startswith(self.root + os.sep):
+            if not self.strict:
+                return None
+            raise InputError(f"refusing member {m.path!r}: it resolves outside the check dir", code="unsafe-path")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self.files.append(m.path)
+        return open(target, "wb")
+
+    def __call__(self, m: Member, mv: memoryview) -> None:
+        if m is not self.member:
+            self.close()
+            self.member = m
+            if self.wants(m):
+                self.fh = self._open(m)
+            elif m.type == "file":
+                self.withheld[m.path] = m.size
+        if self.fh is not None:
+            self.fh.write(mv)
+            self.written += len(mv)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    def finish(self, members: Iterable[tuple[str, str, int]]) -> None:
+        """Empty files never reach ``on_data``: create those of ``members`` (path, type, size) that are wanted;
+        files with content were written already."""
+        self.close()
+        for path, kind, size in members:
+            if kind == "file" and not size and path not in self.files:
+                m = Member(path, "file", 0, 0o644, 0)
+                if self.wants(m) and (fh := self._open(m)) is not None:
+                    fh.close()

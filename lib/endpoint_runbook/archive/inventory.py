@@ -7,9 +7,10 @@ whole to disk, nothing seeks, memory stays bounded whatever the archive size, an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -320,39 +321,58 @@ MAX_SOURCE_BYTES = 1 << 20
 
 
 def inventory(stream: BinaryIO, *, limits: Limits | None = None, digests: bool = False,
-              sources: dict[str, bytes] | None = None) -> ArchiveInventory:
+              sources: dict[str, bytes] | None = None,
+              on_data: Callable[[Member, memoryview], None] | None = None) -> ArchiveInventory:
     """Read a gzip'd tar from ``stream`` (never seeks, never writes it to disk) and list what it holds.
 
     Stream and safety findings go to ``ArchiveInventory.findings``; nothing raises for bad content.
     ``digests=True`` also computes each file member's sha256. ``sources``, when given, receives the small
     source files (``.py``, ``.txt`` ... up to 1 MiB each, empty ones included) for import resolution.
+    ``on_data`` is also given every member's data as it passes (e.g. :class:`~.extract.CheckFiles`).
     """
-    if sources is None:
+    if sources is None and on_data is None:
         inv, *_ = _read_tar(stream, limits or Limits(), digests=digests)
         return inv
     buffers: dict[str, bytearray] = {}
 
     def wanted(m: Member) -> bool:
-        return m.type == "file" and m.path.endswith(SOURCE_SUFFIXES) and m.size <= MAX_SOURCE_BYTES
+        return sources is not None and m.type == "file" and m.path.endswith(SOURCE_SUFFIXES) and \
+            m.size <= MAX_SOURCE_BYTES
 
     def on_member(m: Member, _raw: bytes) -> None:
         if wanted(m):
             buffers[m.path] = bytearray()
 
-    def on_data(m: Member, data: memoryview) -> None:
+    def on_member_data(m: Member, data: memoryview) -> None:
         if wanted(m) and m.path in buffers:
             buffers[m.path] += data
+        if on_data is not None:
+            on_data(m, data)
 
-    inv, *_ = _read_tar(stream, limits or Limits(), digests=digests, on_member=on_member, on_data=on_data)
-    sources.update((k, bytes(v)) for k, v in buffers.items())
+    inv, *_ = _read_tar(stream, limits or Limits(), digests=digests, on_member=on_member, on_data=on_member_data)
+    if sources is not None:
+        sources.update((k, bytes(v)) for k, v in buffers.items())
     return inv
 
+
 def _get_object(s3_client: Any, uri: str) -> Any:
+    bucket, key = parse_s3_uri(uri)
+    with _named_read_errors(uri):
+        return s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+
+
+def _head_object(s3_client: Any, uri: str) -> dict[str, Any]:
+    bucket, key = parse_s3_uri(uri)
+    with _named_read_errors(uri):
+        return s3_client.head_object(Bucket=bucket, Key=key)
+
+
+@contextlib.contextmanager
+def _named_read_errors(uri: str) -> Iterator[None]:
     from ..aws import is_error
 
-    bucket, key = parse_s3_uri(uri)
     try:
-        return s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+        yield
     except Exception as e:
         if is_error(e, "NoSuchKey", "NoSuchBucket", "404", "NotFound"):
             raise NotFoundError(f"{uri} does not exist", code="not-found",
@@ -364,11 +384,22 @@ def _get_object(s3_client: Any, uri: str) -> Any:
 
 
 def inventory_s3(s3_client: Any, uri: str, *, limits: Limits | None = None, digests: bool = False,
-                 sources: dict[str, bytes] | None = None) -> ArchiveInventory:
-    """:func:`inventory` of ``s3://bucket/key``, streamed from GetObject."""
+                 sources: dict[str, bytes] | None = None,
+                 on_data: Callable[[Member, memoryview], None] | None = None, readers: int = 8,
+                 ranged_from: int = 64 << 20) -> ArchiveInventory:
+    """:func:`inventory` of ``s3://bucket/key``: one streaming GetObject, or from ``ranged_from`` bytes
+    ``readers`` parallel ranged GETs pinned to the object's ETag (a link that limits each connection is then
+    used ``readers`` times over, and a source replaced mid-read fails instead of mixing two objects)."""
+    from ..s3 import RangedReader
+
+    head = _head_object(s3_client, uri) if readers > 1 else None
+    if head is not None and head["ContentLength"] >= ranged_from:
+        with RangedReader(s3_client, uri, size=head["ContentLength"], etag=head.get("ETag"),
+                          workers=readers) as reader:
+            return inventory(reader, limits=limits, digests=digests, sources=sources, on_data=on_data)
     body = _get_object(s3_client, uri)
     try:
-        return inventory(body, limits=limits, digests=digests, sources=sources)
+        return inventory(body, limits=limits, digests=digests, sources=sources, on_data=on_data)
     finally:
         body.close()
 

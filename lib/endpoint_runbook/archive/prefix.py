@@ -21,14 +21,13 @@ from typing import Any
 
 from ..errors import InputError
 from ..s3 import parse_s3_prefix
+from .extract import SMALL_FILE_BYTES
 from .inventory import MAX_SOURCE_BYTES, SOURCE_SUFFIXES, ArchiveInventory, Limits, _Collector
 from .rebuild import _collect, default_skip
 from .tarstream import Member
 
 __all__ = ["PrefixCopy", "PrefixObject", "copy_prefix", "fetch_for_check", "list_prefix", "listing_inventory",
            "prefix_uri", "read_sources", "withheld_in_error"]
-
-SMALL_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)

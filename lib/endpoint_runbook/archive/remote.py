@@ -27,14 +27,13 @@ from typing import Any
 
 from ..errors import CheckFailed, InputError
 from ..s3 import MIN_PART, ComposedUpload, RangedReader, compose_object, parse_s3_uri, upload_stream
+from .extract import SMALL_FILE_BYTES, CheckFiles
 from .inventory import Limits
 from .rebuild import RebuildResult, default_skip, rebuild
 from .tarstream import Member, StreamError, TarScanner
 
 __all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_splice", "write_splice"]
 
-#: Files outside ``code/`` up to this size are written to the check dir (config.json and the like).
-SMALL_FILE_BYTES = 1 << 20
 MAX_COPY_PART = (5 << 30) - MIN_PART  # a merged last copy part stays within S3's 5 GiB
 MAX_COPY_PARTS = 9_000  # of S3's 10,000 parts per upload: room left for the tail's
 
@@ -85,56 +84,6 @@ class _PrefixHasher:
         return out[:-1] + [(out[-1][0], self.pos, self.merge.digest())]
 
 
-class _CheckFiles:
-    """Write the members the load check needs (code/ and small files) under ``root``; count the rest."""
-
-    def __init__(self, root: str, small: int):
-        self.root = os.path.realpath(root)
-        self.small = small
-        self.member: Member | None = None
-        self.fh: Any = None
-        self.written = 0
-        self.files: list[str] = []
-        self.withheld: dict[str, int] = {}
-
-    def wants(self, m: Member) -> bool:
-        return m.type == "file" and (m.path.startswith("code/") or m.size <= self.small)
-
-    def _open(self, m: Member) -> Any:
-        target = os.path.realpath(os.path.join(self.root, *m.path.split("/")))
-        if not target.startswith(self.root + os.sep):
-            raise InputError(f"refusing member {m.path!r}: it resolves outside the check dir", code="unsafe-path")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        self.files.append(m.path)
-        return open(target, "wb")
-
-    def __call__(self, m: Member, mv: memoryview) -> None:
-        if m is not self.member:
-            self.close()
-            self.member = m
-            if self.wants(m):
-                self.fh = self._open(m)
-            elif m.type == "file":
-                self.withheld[m.path] = m.size
-        if self.fh is not None:
-            self.fh.write(mv)
-            self.written += len(mv)
-
-    def close(self) -> None:
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-
-    def finish(self, rows: list[dict[str, Any]]) -> None:
-        """Empty files never reach ``on_data``: create them; files with content were written already."""
-        self.close()
-        for r in rows:
-            if r["status"] == "unchanged" and r["type"] == "file" and not r["size"] and r["path"] not in self.files:
-                m = Member(r["path"], "file", 0, 0o644, 0)
-                if self.wants(m):
-                    self._open(m).close()
-
-
 @dataclass
 class SplicePlan:
     """What the one read of the source produced: everything needed to write and verify the new object."""
@@ -183,7 +132,7 @@ def plan_splice(s3_client: Any, source_uri: str, additions: Sequence[tuple[str |
         upload = ComposedUpload(s3_client, target_uri, source_uri, source_etag=etag, metadata=meta,
                                 overwrite=overwrite, workers=copiers)
     hasher = _PrefixHasher(part_size, on_part=upload.copy if upload is not None else None)
-    files = _CheckFiles(os.fspath(check_dir), small_file_bytes)
+    files = CheckFiles(os.fspath(check_dir), small_file_bytes)
     tail = io.BytesIO()
     try:
         with RangedReader(s3_client, source_uri, size=size, etag=etag, chunk=chunk, workers=readers) as reader:
@@ -193,7 +142,7 @@ def plan_splice(s3_client: Any, source_uri: str, additions: Sequence[tuple[str |
             finally:
                 files.close()
             bytes_read = reader.bytes_read
-        files.finish(result.diff)
+        files.finish((r["path"], r["type"], r["size"]) for r in result.diff if r["status"] == "unchanged")
         p = result.copied_compressed_bytes
         parts = hasher.parts()
         if upload is not None:
