@@ -641,3 +641,15 @@ def test_a_prefix_one_folder_too_high_is_named_with_the_prefix_to_use(aws, tmp_p
     nested = next(f for f in d.findings if f.code == "nested-top-folder")
     assert f"s3://{bucket}/model/" in nested.message and "tar" not in nested.message
     assert d.verdict.cause == "missing-entry-script"
+
+
+def test_one_s3_client_has_connections_for_the_read_and_the_copy_at_once():
+    """The splice reads (``readers`` ranged GETs) and copies (``copiers`` UploadPartCopy) on one client: its pool
+    holds both, so urllib3 does not drop connections (and warn) mid-read."""
+    import inspect
+
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    params = inspect.signature(plan_splice).parameters
+    wanted = params["readers"].default + params["copiers"].default
+    assert Aws(AwsParams(region="ap-south-1")).config.max_pool_connections >= wanted

@@ -84,6 +84,9 @@ class Aws:
             connect_timeout=self.params.connect_timeout,
             read_timeout=self.params.read_timeout,
             user_agent_extra="endpoint-runbook",
+            # A large model's read (8 ranged GETs) and copy (8 UploadPartCopy) share one S3 client: room for both,
+            # so no connection is dropped and reopened (botocore's default pool is 10).
+            max_pool_connections=32,
         )
 
     def client(self, service: str) -> Any:
