@@ -578,6 +578,55 @@ def test_diagnose_of_a_loading_large_archive_is_not_fooled_by_the_withheld_weigh
     d = diagnose.run(aws, run_dir=str(tmp_path / "small"), endpoint_name=name)
     assert d.load_check.ok and d.load_check.stage == "done" and not d.load_check.findings
 
+
+# model_fn that really lacks a file the archive never held, beside large weights that stay in S3
+_LACKS_FILE = {
+    "other-file": b"import os\ndef model_fn(model_dir):\n    return open(os.path.join(model_dir, 'other.bin'), 'rb').read()\n",
+    "tokenizer-first": b"import os, json\ndef model_fn(model_dir):\n"
+                       b"    t = json.load(open(os.path.join(model_dir, 'tokenizer.json')))\n"
+                       b"    return open(os.path.join(model_dir, 'weights.bin'), 'rb').read(1)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_LACKS_FILE))
+def test_a_file_the_model_really_lacks_is_not_taken_for_a_withheld_one(aws, tmp_path, monkeypatch, case):
+    """With the weights left in S3, a model_fn that fails on a file the model data does not hold is still the
+    model's failure (missing-artifact), as when the archive is extracted whole."""
+    from endpoint_runbook import diagnose
+
+    monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)
+    world = World(aws)
+    src = tar_gz({"code/inference.py": _LACKS_FILE[case], "weights.bin": bytes([7]) + os.urandom(3 * MiB)})
+    name = f"lacks-{world.tag}"
+    world.deploy(name, world.put("m/model.tar.gz", src))
+    d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name)
+    assert read_io(tmp_path)["bytes_withheld"] > 3 * MiB  # the weights really were left in S3
+    assert not d.load_check.ok and d.load_check.stage == "model_fn"
+    assert (d.verdict.cause, d.verdict.sub_cause) == ("model-fn-error", "missing-artifact"), d.verdict.summary
+
+
+def test_withheld_in_error_reads_the_file_an_error_names():
+    from endpoint_runbook.archive.prefix import withheld_in_error
+
+    withheld = {"weights.bin": 10, "shards/model-1.safetensors": 20}
+    err = "[Errno 2] No such file or directory: '/opt/ml/model/weights.bin'"
+    assert withheld_in_error(err, None, "FileNotFoundError", withheld) == "weights.bin"
+    err = "[Errno 2] No such file or directory: '/opt/ml/model/shards/model-1.safetensors'"
+    assert withheld_in_error(err, None, "FileNotFoundError", withheld) == "shards/model-1.safetensors"
+    err = "[Errno 2] No such file or directory: '/opt/ml/model/tokenizer.json'"
+    assert withheld_in_error(err, None, "FileNotFoundError", withheld) is None  # the model's own missing file
+    # No file named: a withheld one named anywhere, else (a file-not-found kind) the first withheld.
+    assert withheld_in_error("no file named model-1.safetensors in dir", None, "OSError", withheld) == \
+        "shards/model-1.safetensors"
+    assert withheld_in_error("cannot open the weights", None, "OSError", withheld) == "weights.bin"
+    assert withheld_in_error("bad value", None, "ValueError", withheld) is None
+
+
+def read_io(run_dir) -> dict:
+    from endpoint_runbook.records import read_record
+
+    return read_record(str(run_dir), "diagnose")["archive"]["io"]
+
 def test_rebuild_and_deploy_plan_follow_the_diagnosed_prefix(aws, tinypkg, tmp_path):
     from endpoint_runbook import deploy, diagnose, rebuild_archive
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,11 +105,24 @@ def read_sources(s3_client: Any, uri: str, objects: Sequence[PrefixObject]) -> t
     return out, sum(len(v) for v in out.values())
 
 
+#: The file an OSError names (``[Errno 2] No such file or directory: '/opt/ml/model/x.bin'`` and its kin).
+_NAMED_FILE = re.compile(r"""(?:No such file or directory|Is a directory|Not a directory)\S*:\s*['"]([^'"]+)['"]""")
+
+
 def withheld_in_error(error: str | None, traceback: str | None, error_type: str | None,
                       withheld: dict[str, int]) -> str | None:
     """The withheld object a failed ``model_fn`` was reading, if its error shows one (the failure then says
-    nothing about the model: the object is in S3, only not here). A file-not-found error counts too."""
+    nothing about the model: the object is in S3, only not here). An error that names a file which is not
+    withheld is the model's own (a file the model data really lacks); a file-not-found error that names no
+    file is taken as a withheld one."""
     text = f"{error or ''}\n{traceback or ''}"
+    named = [m.group(1) for m in _NAMED_FILE.finditer(text)]
+    if named:
+        for name in named:
+            for path in withheld:
+                if name == path or name.endswith("/" + path):
+                    return path
+        return None
     for path in withheld:
         if path in text or posixpath.basename(path) in text:
             return path
