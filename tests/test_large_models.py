@@ -449,6 +449,26 @@ def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, buc
     assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
 
 
+def test_rebuild_step_server_side_blocks_a_model_fn_that_fails_on_a_file_the_archive_lacks(link, bucket, tinypkg,
+                                                                                         tmp_path):
+    """Withheld weights excuse only a model_fn stopped at them: one that fails on a file the archive does not hold
+    fails the check as the full rebuild's does, before anything is written."""
+    from endpoint_runbook import rebuild_archive
+    from endpoint_runbook.aws import Aws, AwsParams
+
+    s3, b = bucket
+    s3.put_object(Bucket=b, Key="lacks/model.tar.gz",
+                  Body=_model(6 * MiB, extra={"code/inference.py": _LACKS_FILE["tokenizer-first"]}))
+    aws = Aws(AwsParams(region="us-east-1", endpoint_url=link, max_attempts=2))
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=str(tmp_path / "run"), source_uri=f"s3://{b}/lacks/model.tar.gz",
+                            additions=[{"source": str(tinypkg), "target": "code/tinypkg"}], upload="server-side",
+                            image_uri=IMAGE)
+    assert e.value.code == "rebuilt-archive-fails" and "tokenizer.json" in str(e.value)
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="lacks-fixed/")
+    assert not s3.list_multipart_uploads(Bucket=b).get("Uploads")
+
+
 # --------------------------------------------------------------------------------------------------------
 # uncompressed model data (an S3 prefix)
 # --------------------------------------------------------------------------------------------------------
@@ -606,7 +626,7 @@ def test_a_file_the_model_really_lacks_is_not_taken_for_a_withheld_one(aws, tmp_
 
 
 def test_withheld_in_error_reads_the_file_an_error_names():
-    from endpoint_runbook.archive.prefix import withheld_in_error
+    from endpoint_runbook.serving.loadcheck import withheld_in_error
 
     withheld = {"weights.bin": 10, "shards/model-1.safetensors": 20}
     err = "[Errno 2] No such file or directory: '/opt/ml/model/weights.bin'"

@@ -29,7 +29,7 @@ from .findings import Finding
 from .imports import MODEL_DIR
 from .records import iso_time, write_record
 from .s3 import parse_s3_uri
-from .serving.loadcheck import LoadCheck, load_check_dir
+from .serving.loadcheck import LoadCheck, load_check_dir, vouch_imports_only
 from .startup_failure import StartupFailure, classify_startup_failure
 
 __all__ = ["EndpointFacts", "Verdict", "Diagnosis", "Diagnosing", "endpoint_facts", "run", "describe", "read_logs",
@@ -199,22 +199,6 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
         return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
 
 
-def _vouch_imports_only(lc: LoadCheck, withheld: dict[str, int]) -> LoadCheck:
-    """A model_fn that fails reading a withheld file proves nothing (the file is in S3, only not here): the check
-    then vouches for the imports only, and says so."""
-    from .archive import prefix as model_prefix
-
-    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
-        path = model_prefix.withheld_in_error(lc.error, lc.traceback, lc.error_type, withheld)
-        if path is not None:
-            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
-                    f"{lc.error_type}: {lc.error}")
-            lc.ok, lc.stage, lc.error = True, "import", note
-            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
-                                   [path])]
-    return lc
-
-
 def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Uncompressed model data: the inventory from a listing, the layout lint, the small source files (the only
     objects read). ``io`` counts what was read and what stayed in S3."""
@@ -262,7 +246,7 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
         io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
         io["bytes_withheld"] = fetched["withheld_bytes"]
         lc = load_check_dir(model_dir, program=program, log=log, image=image)
-    return _vouch_imports_only(lc, fetched["withheld"])
+    return vouch_imports_only(lc, fetched["withheld"])
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -645,7 +629,7 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
         if prefix:
             d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image)
         elif d.check_tmp is not None and d.withheld is not None:  # a large archive: the code from the one read
-            d.lc = _vouch_imports_only(load_check_dir(Path(d.check_tmp.name) / "ml" / "model", program=facts.program,
+            d.lc = vouch_imports_only(load_check_dir(Path(d.check_tmp.name) / "ml" / "model", program=facts.program,
                                                       log=say, image=facts.image), d.withheld)
         else:
             d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)

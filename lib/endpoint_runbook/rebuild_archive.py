@@ -28,7 +28,7 @@ from .aws import Aws, named_aws_errors
 from .errors import CheckFailed, InputError, NotFoundError
 from .records import write_record
 from .s3 import head_object, parse_s3_uri, upload_stream
-from .serving.loadcheck import LoadCheck, load_check_dir, serve_check
+from .serving.loadcheck import LoadCheck, load_check_dir, serve_check, vouch_imports_only
 from .step_records import DiagnoseRecord
 
 __all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check",
@@ -326,8 +326,8 @@ def _source_unchanged(s3: Any, step: RebuildStep) -> None:
 def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, overwrite: bool, full_check: bool,
                  say: Callable[[str], None]) -> None:
     """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
-    verify. The load check runs on the code with the added packages; when weights were withheld, model_fn is
-    checked by deploy's smoke invocation instead (a failure there other than a missing module does not block)."""
+    verify. The load check runs on the code with the added packages; a model_fn that stops at a withheld file
+    vouches for the imports only (deploy's smoke invocation then loads the model), any other failure blocks."""
     from .archive.remote import abort_splice, plan_splice, verify_splice, write_splice
 
     program = diag.endpoint.program
@@ -376,16 +376,9 @@ def _check_spliced(step: RebuildStep, plan: Any, model_dir: Path, program: str |
                  "copied_compressed_bytes": result.copied_compressed_bytes}
     _place_additions(step.additions, model_dir)
     say("load check of the rebuilt archive's code")
-    lc = load_check_dir(model_dir, program=program, log=say, image=step.image)
-    withheld = sum(plan.withheld.values())
-    if not lc.ok and lc.stage == "model_fn" and withheld and not lc.missing_module:
-        lc.ok = True
-        lc.stage = "import"
-        lc.error = (f"imports pass; model_fn was not run to completion: {withheld} bytes of artifacts were not "
-                    f"downloaded ({lc.error_type}: {lc.error}). Deploy's smoke invocation loads the model.")
-        lc.findings = []
+    lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=step.image), plan.withheld)
     step.load_check = lc
-    if full_check and lc.ok and not withheld:
+    if full_check and lc.ok and not plan.withheld:
         step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
         if not step.serve_check.ok:
             step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
@@ -426,12 +419,8 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             say(f"reading the code files of {src} (the weights stay in S3)")
             fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
             _place_additions(step.additions, model_dir)
-            lc = load_check_dir(model_dir, program=program, log=say, image=image)
-            if not lc.ok and lc.stage == "model_fn" and fetched["withheld_bytes"] and not lc.missing_module:
-                lc.ok, lc.stage, lc.findings = True, "import", []
-                lc.error = (f"imports pass; model_fn was not run to completion: {fetched['withheld_bytes']} bytes of "
-                            f"artifacts were not downloaded ({lc.error_type}: {lc.error}). Deploy's smoke "
-                            "invocation loads the model.")
+            lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=image),
+                                    fetched["withheld"])
             step.load_check = lc
             if not lc.ok:
                 step.error = f"the fixed model does not load: {lc.error_type}: {lc.error}"

@@ -14,8 +14,6 @@ None``) instead of a ``model.tar.gz``. The prefix is the model directory: ``<pre
 from __future__ import annotations
 
 import os
-import posixpath
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +26,7 @@ from .rebuild import _collect, default_skip
 from .tarstream import Member
 
 __all__ = ["PrefixCopy", "PrefixObject", "copy_prefix", "fetch_for_check", "list_prefix", "listing_inventory",
-           "prefix_uri", "read_sources", "withheld_in_error"]
+           "prefix_uri", "read_sources"]
 
 
 @dataclass(frozen=True)
@@ -103,32 +101,6 @@ def read_sources(s3_client: Any, uri: str, objects: Sequence[PrefixObject]) -> t
             finally:
                 body.close()
     return out, sum(len(v) for v in out.values())
-
-
-#: The file an OSError names (``[Errno 2] No such file or directory: '/opt/ml/model/x.bin'`` and its kin).
-_NAMED_FILE = re.compile(r"""(?:No such file or directory|Is a directory|Not a directory)\S*:\s*['"]([^'"]+)['"]""")
-
-
-def withheld_in_error(error: str | None, traceback: str | None, error_type: str | None,
-                      withheld: dict[str, int]) -> str | None:
-    """The withheld object a failed ``model_fn`` was reading, if its error shows one (the failure then says
-    nothing about the model: the object is in S3, only not here). An error that names a file which is not
-    withheld is the model's own (a file the model data really lacks); a file-not-found error that names no
-    file is taken as a withheld one."""
-    text = f"{error or ''}\n{traceback or ''}"
-    named = [m.group(1) for m in _NAMED_FILE.finditer(text)]
-    if named:
-        for name in named:
-            for path in withheld:
-                if name == path or name.endswith("/" + path):
-                    return path
-        return None
-    for path in withheld:
-        if path in text or posixpath.basename(path) in text:
-            return path
-    if withheld and error_type in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError", "OSError"):
-        return next(iter(withheld))
-    return None
 
 
 def fetch_for_check(s3_client: Any, uri: str, objects: Sequence[PrefixObject], dest: str | os.PathLike[str], *,

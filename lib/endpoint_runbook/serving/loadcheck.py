@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import subprocess
 import tempfile
@@ -111,6 +112,46 @@ class LoadCheck:
         d = asdict(self)
         d["findings"] = [f.to_dict() for f in self.findings]
         return d
+
+
+#: The file an OSError names (``[Errno 2] No such file or directory: '/opt/ml/model/x.bin'`` and its kin).
+_NAMED_FILE = re.compile(r"""(?:No such file or directory|Is a directory|Not a directory)\S*:\s*['"]([^'"]+)['"]""")
+
+
+def withheld_in_error(error: str | None, traceback: str | None, error_type: str | None,
+                      withheld: dict[str, int]) -> str | None:
+    """The withheld object a failed ``model_fn`` was reading, if its error shows one (the failure then says
+    nothing about the model: the object is in S3, only not here). An error that names a file which is not
+    withheld is the model's own (a file the model data really lacks); a file-not-found error that names no
+    file is taken as a withheld one."""
+    text = f"{error or ''}\n{traceback or ''}"
+    named = [m.group(1) for m in _NAMED_FILE.finditer(text)]
+    if named:
+        for name in named:
+            for path in withheld:
+                if name == path or name.endswith("/" + path):
+                    return path
+        return None
+    for path in withheld:
+        if path in text or posixpath.basename(path) in text:
+            return path
+    if withheld and error_type in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError", "OSError"):
+        return next(iter(withheld))
+    return None
+
+def vouch_imports_only(lc: LoadCheck, withheld: dict[str, int]) -> LoadCheck:
+    """The load check of a model whose large files were left in S3 (``withheld``: path -> bytes): a model_fn that
+    failed reading one of them proves nothing about the model (the file is there, only not here), so the check
+    then vouches for the imports only, and says so (``weights-not-loaded``). Any other failure stands."""
+    if not lc.ok and lc.stage == "model_fn" and not lc.missing_module:
+        path = withheld_in_error(lc.error, lc.traceback, lc.error_type, withheld)
+        if path is not None:
+            note = (f"imports pass; model_fn stopped at {path}, which stays in S3 (the check reads no weights): "
+                    f"{lc.error_type}: {lc.error}")
+            lc.ok, lc.stage, lc.error = True, "import", note
+            lc.findings = [Finding("weights-not-loaded", "info", note + ". The deployed endpoint loads them.",
+                                   [path])]
+    return lc
 
 
 def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
