@@ -24,14 +24,21 @@ def _pick(cls: type[_T], d: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (d or {}).items() if k in names}
 
 
-class _StepRecord:
+class _View:
+    """A typed view of a dict: ``from_dict`` keeps the keys that are fields (others are ignored), ``to_dict``."""
+
+    @classmethod
+    def from_dict(cls: type[_T], d: dict[str, Any] | None) -> _T:
+        return cls(**_pick(cls, d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+class _StepRecord(_View):
     """``read(run_dir)``: the view of ``STEP``'s record in ``run_dir``, or None when the step has not written one."""
 
     STEP: ClassVar[str]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> Any:
-        raise NotImplementedError
 
     @classmethod
     def read(cls: type[_R], run_dir: str | os.PathLike[str] | None) -> _R | None:
@@ -40,7 +47,7 @@ class _StepRecord:
 
 
 @dataclass(frozen=True)
-class DiagnosedEndpoint:
+class DiagnosedEndpoint(_View):
     """The crash-looping endpoint as step 1 described it (endpoint → config → model)."""
 
     name: str | None = None
@@ -59,13 +66,6 @@ class DiagnosedEndpoint:
     def program(self) -> str:
         """The entry script the container runs (``SAGEMAKER_PROGRAM``)."""
         return (self.environment or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> DiagnosedEndpoint:
-        return cls(**_pick(cls, d))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,6 @@ class RebuildRecord(_StepRecord):
     image: str | None = None
     status: str | None = None
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> RebuildRecord:
-        return cls(**_pick(cls, d))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class DeployRecord(_StepRecord):
@@ -140,6 +133,3 @@ class DeployRecord(_StepRecord):
         kw = _pick(cls, d)
         kw["smoke_input"] = (d.get("smoke") or {}).get("input") or (d.get("plan") or {}).get("smoke_input")
         return cls(**kw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
