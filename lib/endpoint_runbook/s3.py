@@ -254,6 +254,7 @@ class ComposedUpload:
         self.digests: list[bytes] = []
         self.copied = self.uploaded = self.checked = 0
         self._futures: list[Any] = []
+        self._failure: BaseException | None = None  # the first copy that failed (a copy reports it at once)
         self._short_part: tuple[int, int] | None = None  # a copy part under MIN_PART: only the last may be
         self._done = False
         _sweep_uploads(s3_client, self.bucket, self.key)  # what a stopped earlier run left behind
@@ -283,7 +284,13 @@ class ComposedUpload:
         self.parts.append({"PartNumber": n, "ChecksumSHA256": base64.b64encode(digest).decode()})
         self.digests.append(digest)
         self.copied += b - a
-        self._futures.append(self._pool.submit(self._copy, n, a, b))
+        fut = self._pool.submit(self._copy, n, a, b)
+        fut.add_done_callback(self._note_failure)
+        self._futures.append(fut)
+
+    def _note_failure(self, fut: Any) -> None:
+        if self._failure is None and not fut.cancelled() and fut.exception() is not None:
+            self._failure = fut.exception()
 
     def _copy(self, n: int, a: int, b: int) -> None:
         kw: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "UploadId": self.upload_id, "PartNumber": n,
@@ -303,9 +310,8 @@ class ComposedUpload:
         self.parts[n - 1]["ETag"] = r["ETag"]
 
     def _raise_failed(self) -> None:
-        for f in self._futures:
-            if f.done() and f.exception() is not None:
-                raise f.exception()  # type: ignore[misc]
+        if self._failure is not None:
+            raise self._failure
 
     def complete(self, tail: bytes = b"", *, tail_part_size: int = 64 << 20) -> dict[str, Any]:
         """Wait for the copies, upload ``tail``, complete. Returns {uri, etag, version_id, checksum_sha256 (S3's

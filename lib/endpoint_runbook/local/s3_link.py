@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import html
 import re
@@ -249,9 +250,6 @@ class _JoinedParts:
     existing key's buffer. Closing it disposes the parts."""
 
     def __init__(self, parts: list[Any]):
-        import bisect
-
-        self._bisect = bisect.bisect_right
         self.parts = parts
         self.starts: list[int] = []
         pos = 0
@@ -276,7 +274,7 @@ class _JoinedParts:
         end = self.size if n is None or n < 0 else min(self.size, self.pos + n)
         out = bytearray()
         while self.pos < end:
-            i = self._bisect(self.starts, self.pos) - 1
+            i = bisect.bisect_right(self.starts, self.pos) - 1
             part, off = self.parts[i], self.pos - self.starts[i]
             take = min(end - self.pos, part.contentsize - off)
             b = _read_range(part, off, take)
