@@ -119,31 +119,36 @@ def test_requirements_install_failure_beats_everything_after_it():
     assert cause_of(lines + [P + "ModuleNotFoundError: No module named 'stygig'"]).code == "requirements-install-failed"
 
 
-def test_missing_entry_script_via_the_pytorch_default_model_fn():
+def test_default_handler_via_the_pytorch_default_model_fn():
+    """The toolkit's own default_model_fn ran: the user's model_fn was not found (default-handler-used, the
+    issue-14 missing-entry-script). "Exactly one .pth" also follows a model archive without its model file, so
+    the line alone is only likely (medium)."""
     lines = tb(*LOAD_FRAMES, (f"{SITE}/sagemaker_pytorch_serving_container/default_pytorch_inference_handler.py",
                               73, "default_model_fn", "raise ValueError("),
                exc=["ValueError: Exactly one .pth or .pt file is required for PyTorch models: []"])
     c = cause_of(lines + CRASH_MARKERS)
-    assert c.code == "missing-entry-script"
-    assert c.confidence == "high"
+    assert (c.code, c.broader_code) == ("default-handler-used", "missing-entry-script")
+    assert c.confidence == "medium"
 
 
-def test_missing_entry_script_via_the_generic_default_model_fn_message():
+def test_default_handler_via_the_generic_default_model_fn_message():
     lines = tb(*LOAD_FRAMES, (f"{SITE}/sagemaker_inference/default_inference_handler.py", 35, "default_model_fn",
                               "raise NotImplementedError("),
                exc=["NotImplementedError: ", "Please provide a model_fn implementation.",
                     "See documentation for model_fn at https://sagemaker.readthedocs.io/en/stable/"])
-    assert cause_of(lines).code == "missing-entry-script"
+    c = cause_of(lines)
+    assert (c.code, c.confidence) == ("default-handler-used", "high")
 
 
-def test_model_fn_error_names_exception_and_innermost_user_frame():
+def test_model_file_not_found_names_exception_and_innermost_user_frame():
     lines = tb(*LOAD_FRAMES,
                ("/opt/ml/model/code/inference.py", 14, "model_fn", "index = load_index(model_dir)"),
                ("/opt/ml/model/code/helpers.py", 5, "load_index", "with open(path, 'rb') as f:"),
                exc=["FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/model/faiss_index.index'"])
     c = cause_of(lines + CRASH_MARKERS)
-    assert c.code == "model-fn-error"
+    assert (c.code, c.broader_code, c.confidence) == ("model-file-not-found", "model-fn-error", "high")
     assert c.details["exception"] == "FileNotFoundError"
+    assert c.details["path"] == "/opt/ml/model/faiss_index.index"
     assert "faiss_index.index" in c.details["message"]
     assert c.details["where"] == "code/helpers.py:5 in load_index"
     assert c.details["statement"] == "with open(path, 'rb') as f:"
@@ -180,18 +185,49 @@ def test_memory_error_in_model_fn_is_out_of_memory_not_a_model_fn_error():
     assert cause_of(lines).code == "out-of-memory"
 
 
-def test_worker_timeout():
+def test_torchserve_reply_deadline_at_start_up_or_while_serving():
+    """TorchServe says "did not respond in given time" for a load and for a request alike: beside its inference
+    accounting it is a slow request (worker-timeout), otherwise a slow start-up. The text alone is only likely."""
     lines = ["2026-11-28T14:40:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend worker error",
              "org.pytorch.serve.wlm.WorkerInitializationException: Backend worker did not respond in given time"]
-    assert cause_of(lines + CRASH_MARKERS).code == "worker-timeout"
+    c = cause_of(lines + CRASH_MARKERS)
+    assert (c.code, c.confidence) == ("startup-health-check-timeout", "medium")
+    serving = ["2026-11-28T14:40:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Number or "
+               "consecutive unsuccessful inference 1"]
+    assert cause_of(serving + lines).code == "worker-timeout"
 
 
-def test_ping_failing_alone_is_named_with_low_confidence():
+def test_gunicorn_sigkill_is_the_timeout_s_own_kill_when_a_timeout_precedes_it():
+    guni = "[2024-03-01 10:00:00 +0000] [42] "
+    kill = guni + "[ERROR] Worker (pid:51) was sent SIGKILL! Perhaps out of memory?"
+    c = cause_of([guni + "[CRITICAL] WORKER TIMEOUT (pid:51)", kill])
+    assert (c.code, c.confidence) == ("worker-timeout", "medium")
+    assert cause_of([kill]).code == "out-of-memory"
+
+
+def test_cuda_oom_and_host_oom_are_told_apart():
+    assert cause_of([P + "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]).code \
+        == "cuda-out-of-memory"
+    assert cause_of([P + "MemoryError: Unable to allocate 7.28 TiB"]).code == "out-of-memory"
+    assert cause_of(["[2024-03-01 10:00:00 +0000] [42] [WARNING] Worker with pid 51 was terminated due to signal 9"]
+                    ).code == "out-of-memory"
+
+
+def test_a_failing_ping_alone_is_named_with_low_confidence():
+    """A /ping that answers an error is ping-error, one that times out a slow start-up, a health check SageMaker
+    reports failed without either is ping-failing; a consequence, so never above medium, and never the cause
+    beside a cause line."""
     c = cause_of([('2026-11-28T14:42:35,374 [INFO ] pool-2-thread-9 ACCESS_LOG - /169.254.178.2:41234 '
                    '"GET /ping HTTP/1.1" 500 3')])
+    assert (c.code, c.confidence, c.broader_code) == ("ping-error", "low", "ping-failing")
+    c = cause_of(['2020/08/11 16:26:09 [error] 22#22: *193 upstream timed out (110: Connection timed out) while reading '
+                  'response header from upstream, client: 10.32.0.2, server: , request: "GET /ping HTTP/1.1", '
+                  'upstream: "http://unix:/tmp/gunicorn.sock/ping", host: "model.aws.local:8080"'])
+    assert (c.code, c.confidence) == ("startup-health-check-timeout", "medium")
+    c = cause_of(["The primary container for production variant AllTraffic did not pass the ping health check."])
     assert (c.code, c.confidence) == ("ping-failing", "low")
     healthy = '2026-11-28T14:37:35,374 [INFO ] W-9001-model_1.0 ACCESS_LOG - /127.0.0.1:49582 "GET /ping HTTP/1.1" 200 25'
-    assert cause_of([healthy]).code == "no-known-signature"
+    assert cause_of([healthy]).code == "healthy"
 
 
 def test_crash_markers_alone_are_a_crash_loop_of_unknown_origin():

@@ -78,8 +78,8 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     (TS12 + "RuntimeError: The NVIDIA driver on your system is too old (found version 11040).",
      "cuda-driver-mismatch"),
     ("RuntimeError: CUDA error: forward compatibility was attempted on non supported HW", "cuda-driver-mismatch"),
-    ("RuntimeError: CUDA error: no kernel image is available for execution on the device", "cuda-driver-mismatch"),
-    ("RuntimeError: Found no NVIDIA driver on your system.", "cuda-driver-mismatch"),
+    ("RuntimeError: CUDA error: no kernel image is available for execution on the device", "gpu-architecture-mismatch"),
+    ("RuntimeError: Found no NVIDIA driver on your system.", "gpu-image-on-cpu-host"),
     ("AssertionError: Torch not compiled with CUDA enabled", "cuda-driver-mismatch"),
     ("CUDA error: system has unsupported display driver / cuda driver combination", "cuda-driver-mismatch"),
     ("cuInit failed: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", "cuda-driver-mismatch"),
@@ -90,16 +90,16 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     (TS12 + "ModuleNotFoundError: No module named 'inference'", "missing-entry-script"),
     ("ValueError: Task couldn't be inferenced from BertModel. Inference Toolkit can only inference tasks from "
      "architectures ending with ['TapasForQuestionAnswering']. Use env 'HF_TASK' to define your task. You need to "
-     "define one of the following ['text-classification'] as env 'HF_TASK'.", "missing-entry-script"),
+     "define one of the following ['text-classification'] as env 'HF_TASK'.", "default-handler-used"),
     ('docker: Error response from daemon: exec: "serve": executable file not found in $PATH', "missing-entry-script"),
     ("python: can't open file '/opt/ml/code/serve.py': [Errno 2] No such file or directory",
      "missing-entry-script"),
     ("FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/model/code/inference.py'",
      "missing-entry-script"),
     (TS12 + "FileNotFoundError: Failed to load model with default model_fn: missing file model.pt.",
-     "missing-entry-script"),
-    (TS12 + "NotImplementedError: Please provide a model_fn implementation.", "missing-entry-script"),
-    (TS12 + "ValueError: Exactly one .pth or .pt file is required for PyTorch models: []", "missing-entry-script"),
+     "model-file-not-found"),
+    (TS12 + "NotImplementedError: Please provide a model_fn implementation.", "default-handler-used"),
+    (TS12 + "ValueError: Exactly one .pth or .pt file is required for PyTorch models: []", "default-handler-used"),
     # model load
     (TS12 + "TypeError: model_fn() missing 1 required positional argument: 'context'", "model-fn-error"),
     (TS12 + "TypeError: model_fn takes 3 arguments but 1 were given.", "model-fn-error"),
@@ -107,9 +107,10 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "unexpected key in state_dict", "model-fn-error"),
     (GLOG + "E tensorflow_serving/sources/storage_path/file_system_storage_path_source.cc:365] FileSystemStoragePath"
      "Source encountered a filesystem access error: No versions of servable model found under base path "
-     "/opt/ml/model/1", "model-fn-error"),
+     "/opt/ml/model/1", "model-file-not-found"),
     (GLOG + "E tensorflow_serving/util/retrier.cc:37] Loading servable: {name: model version: 1} failed: "
-            "Not found: Could not find SavedModel .pb or .pbtxt at supplied export directory path", "model-fn-error"),
+            "Not found: Could not find SavedModel .pb or .pbtxt at supplied export directory path",
+     "model-file-not-found"),
     ("E0601 10:00:00.123456 1 model_lifecycle.cc:621] failed to load 'resnet' version 1: Invalid argument: "
      "model 'resnet', tensor 'input': the model expects 4 dimensions", "model-fn-error"),
     ("ai.djl.engine.EngineException: Failed to initialize model: CUDA error", "model-fn-error"),
@@ -120,12 +121,12 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     (GUNI + "[WARNING] Worker with pid 51 was terminated due to signal 9", "out-of-memory"),
     ("Killed", "out-of-memory"),
     ("[12345.678] Out of memory: Killed process 4242 (python) total-vm:32000000kB", "out-of-memory"),
-    ("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "out-of-memory"),
-    ("RuntimeError: CUDA error: out of memory", "out-of-memory"),
+    ("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "cuda-out-of-memory"),
+    ("RuntimeError: CUDA error: out of memory", "cuda-out-of-memory"),
     ("2026-11-28T14:37:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Out of memory error "
      "when creating workers", "out-of-memory"),
     ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate 7.28 TiB for an array", "out-of-memory"),
-    (TS12 + "Load model model cuda OOM, exception CUDA out of memory", "out-of-memory"),
+    (TS12 + "Load model model cuda OOM, exception CUDA out of memory", "cuda-out-of-memory"),
     ("tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape",
      "out-of-memory"),
     (TS12 + "System out of memory", "out-of-memory"),
@@ -137,17 +138,185 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     ("Last State: Terminated Reason: OOMKilled", "out-of-memory"),
     # timeouts
     ("2021-03-02 10:11:12,345 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerLifeCycle - Backend worker "
-     "startup time out.", "worker-timeout"),
-    (TS12 + "Backend worker did not receive connection in: 120", "worker-timeout"),
+     "startup time out.", "startup-health-check-timeout"),
+    (TS12 + "Backend worker did not receive connection in: 120", "startup-health-check-timeout"),
     ("2021-03-02 10:11:12,345 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Worker failed to "
-     "initialize within 2 mins", "worker-timeout"),
+     "initialize within 2 mins", "startup-health-check-timeout"),
     ('Received server error (0) from primary with message "Your invocation timed out while waiting for a response '
      'from container primary."', "worker-timeout"),
     # serving
     ("TypeError: input_fn() takes 2 positional arguments but 3 were given", "invocation-error"),
+    # TorchServe's reply deadline: at start-up a slow load, beside its inference accounting a slow request
     ("2026-11-28T14:40:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend worker error "
      "org.pytorch.serve.wlm.WorkerInitializationException: Backend worker did not respond in given time",
+     "startup-health-check-timeout"),
+    (["2026-11-28T14:40:14,873 [ERROR] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Number or consecutive "
+      "unsuccessful inference 1",
+      "org.pytorch.serve.wlm.WorkerInitializationException: Backend worker did not respond in given time"],
      "worker-timeout"),
+    # --- the causes issue 23 added, in each software's own words (sources in the catalogue's docstring)
+    # the platform: capacity, quotas, archives, images
+    ("InsufficientInstanceCapacity: We currently do not have sufficient ml.p4d.24xlarge capacity in the "
+     "Availability Zone you requested (us-east-1a).", "insufficient-capacity"),
+    ("CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance "
+     "type.", "insufficient-capacity"),
+    ("botocore.exceptions.ClientError: An error occurred (ResourceLimitExceeded) when calling the CreateEndpoint "
+     "operation: The account-level service limit 'ml.g5.12xlarge for endpoint usage' is 0 Instances, with current "
+     "utilization of 0 Instances and a request delta of 1 Instances.", "insufficient-capacity"),
+    ("gzip: stdin: not in gzip format", "corrupt-model-archive"),
+    ("tarfile.ReadError: not a gzip file", "corrupt-model-archive"),
+    ("main.py: error: unrecognized arguments: serve", "image-not-sagemaker-compatible"),
+    ('docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].',
+     "gpu-image-on-cpu-host"),
+    (TS12 + "ImportError: libcuda.so.1: cannot open shared object file: No such file or directory",
+     "gpu-image-on-cpu-host"),
+    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+     "NVIDIA driver is installed and running.", "gpu-image-on-cpu-host"),
+    # network, credentials, downloads
+    ('botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: '
+     '"https://s3.us-east-1.amazonaws.com/bucket/model.tar.gz"', "network-unreachable"),
+    ("socket.gaierror: [Errno -3] Temporary failure in name resolution", "network-unreachable"),
+    ("OSError: [Errno 101] Network is unreachable", "network-unreachable"),
+    ("OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find it in the cached "
+     "files and it looks like bert-base-uncased is not the path to a directory containing a file named config.json.",
+     "network-unreachable"),
+    ("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='huggingface.co', port=443): Max retries exceeded "
+     "with url: /api/models/gpt2 (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at "
+     "0x7f2>: Failed to establish a new connection: [Errno 110] Connection timed out'))", "network-unreachable"),
+    ("urllib3.exceptions.ConnectTimeoutError: (<urllib3.connection.HTTPSConnection object at 0x7f2>, 'Connection to "
+     "huggingface.co timed out. (connect timeout=10)')", "network-unreachable"),
+    ("huggingface_hub.utils._errors.LocalEntryNotFoundError: Connection error, and we cannot find the requested "
+     "files in the disk cache. Please try again or make sure your Internet connection is on.", "network-unreachable"),
+    (["Caused by:", "    HTTP status client error (401 Unauthorized) for url (https://huggingface.co/meta-llama/"
+                    "Llama-2-7b-hf/resolve/main/config.json)"], "permission-denied"),
+    ("requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: https://huggingface.co/api/models/x/y",
+     "permission-denied"),
+    ("PermissionError: [Errno 13] Permission denied: '/opt/ml/model/.cache'", "permission-denied"),
+    ("botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation: "
+     "Access Denied", "permission-denied"),
+    ("User: arn:aws:sts::123456789012:assumed-role/SageMakerRole/SageMaker is not authorized to perform: "
+     "s3:GetObject on resource: arn:aws:s3:::bucket/model.tar.gz", "permission-denied"),
+    ("huggingface_hub.utils._errors.RepositoryNotFoundError: 401 Client Error. (Request ID: Root=1-65f) Repository "
+     "Not Found for url: https://huggingface.co/api/models/org/no-such-model.", "permission-denied"),
+    ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='cdn-lfs.huggingface.co', port=443): Read timed "
+     "out. (read timeout=10)", "model-download-timeout"),
+    # shared memory, server configuration
+    ("ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).",
+     "shared-memory-too-small"),
+    ("algo-1:123:456 [0] include/shm.h:48 NCCL WARN Error while creating shared memory segment "
+     "/dev/shm/nccl-AbCdEf (size 9637888)", "shared-memory-too-small"),
+    ("algo-1:123:456 [0] include/shm.h:28 NCCL WARN Call to posix_fallocate failed : No space left on device",
+     "shared-memory-too-small"),
+    ("Failed to increase the shared memory pool size for key 'triton_python_backend_shm_region_1' to 67108864 "
+     "bytes", "shared-memory-too-small"),
+    ("OSError: [Errno 28] No space left on device: '/dev/shm/psm_1a2b'", "shared-memory-too-small"),
+    ("RuntimeError: DataLoader worker (pid 123) is killed by signal: Bus error. It is possible that dataloader's "
+     "workers are out of shared memory.", "shared-memory-too-small"),
+    ("Bus error (core dumped)", "shared-memory-too-small"),
+    ("2024/01/01 00:00:00 [emerg] 1#1: bind() to 0.0.0.0:8080 failed (98: Address already in use)",
+     "server-config-invalid"),
+    (GUNI + "[ERROR] Connection in use: ('0.0.0.0', 8080)", "server-config-invalid"),
+    ("OSError: [Errno 98] Address already in use", "server-config-invalid"),
+    ("error: invalid value 'abc' for '--max-total-tokens <MAX_TOTAL_TOKENS>': invalid digit found in string",
+     "server-config-invalid"),
+    # entry points, imports, GPUs, engines
+    (GUNI + "[ERROR] Failed to find attribute 'app' in 'main'.", "missing-entry-script"),
+    ('ERROR:    Error loading ASGI app. Could not import module "main".', "missing-entry-script"),
+    ("/usr/bin/tritonserver: error while loading shared libraries: libdcgm.so.2: cannot open shared object file: "
+     "No such file or directory", "import-error"),
+    ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.2, please update your driver to a "
+     "newer version, or use an earlier cuda container: unknown", "cuda-driver-mismatch"),
+    ("UserWarning: NVIDIA A100-SXM4-40GB with CUDA capability sm_80 is not compatible with the current PyTorch "
+     "installation.", "gpu-architecture-mismatch"),
+    ("RuntimeError: FlashAttention only supports Ampere GPUs or newer.", "gpu-architecture-mismatch"),
+    ("ValueError: The quantization method awq is not supported for the current GPU. Minimum capability: 75. "
+     "Current capability: 70.", "gpu-architecture-mismatch"),
+    (TRITON + "logging.cc:43] The engine plan file is generated on an incompatible device, expecting compute 8.6 "
+              "got compute 7.5, please rebuild.", "engine-version-mismatch"),
+    ("[TRT] [E] 1: [stdArchiveReader.cpp::StdArchiveReader::40] Error Code 1: Serialization (Serialization "
+     "assertion magicTagRead == kMAGIC_TAG failed.Magic Tag does not match)", "engine-version-mismatch"),
+    ("WARNING: If you are loading a serialized model (like pickle in Python, RDS in R) generated by older XGBoost, "
+     "please export the model by calling `Booster.save_model` from that version first, then load it back in current "
+     "version.", "framework-version-mismatch"),
+    ("ValueError: Could not load model facebook/opt-x with any of the following classes: (<class "
+     "'transformers.models.auto.modeling_auto.AutoModelForCausalLM'>,).", "unsupported-model-architecture"),
+    ("ValueError: Unrecognized configuration class <class 'transformers.models.x.XConfig'> for this kind of "
+     "AutoModel: AutoModelForCausalLM.", "unsupported-model-architecture"),
+    ("ValueError: User-specified max_model_len (32768) is greater than the derived max_model_len "
+     "(max_position_embeddings=8192 in model's config.json).", "model-config-invalid"),
+    (GUNI + "[ERROR] connection to ('127.0.0.1', 8000) failed: [Errno 92] Protocol not available",
+     "toolkit-bug"),
+    # default handlers, model files
+    (TS12 + "sagemaker_pytorch_serving_container.default_pytorch_inference_handler.ModelLoadError: Failed to load "
+            "/opt/ml/model/model.pt. Please ensure model is saved using torchscript.", "default-handler-used"),
+    ("OSError: The task for this model is not set: Please set one: https://huggingface.co/docs#how-is-a-models-"
+     "type-of-inference-api-and-widget-determined", "default-handler-used"),
+    (MMS + "ValueError: Unsupported model type: LinearRegression. Did you forget to implement `transform_fn` or "
+           "`model_fn` in your entry-point?", "default-handler-used"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: 'checkpoints/model_best.pth'", "model-file-not-found"),
+    ("OSError: SavedModel file does not exist at: /opt/ml/model/1/{saved_model.pbtxt|saved_model.pb}",
+     "model-file-not-found"),
+    ("2024-03-01T10:00:00,000 [WARN ] main org.pytorch.serve.ModelServer - Failed to load model: resnet.mar "
+     "org.pytorch.serve.archive.model.ModelNotFoundException: Model not found in model store: resnet.mar",
+     "model-file-not-found"),
+    ("E0601 10:00:00.123456 1 model_lifecycle.cc:621] failed to load 'resnet' version 1: Internal: failed to stat "
+     "file /models/resnet/1/model.onnx", "model-file-not-found"),
+    ("Error: tokenizer.json not found. text-embeddings-inference only supports fast tokenizers",
+     "model-file-not-found"),
+    ("OSError: You seem to have cloned a repository without having git-lfs installed. Please install git-lfs and "
+     "run `git lfs install` followed by `git lfs pull` in the folder you cloned.", "model-file-not-found"),
+    ("huggingface_hub.utils._errors.LocalEntryNotFoundError: Cannot find the requested files in the disk cache and "
+     "outgoing traffic has been disabled. To enable hf.co look-ups and downloads online, set 'local_files_only' to "
+     "False.", "model-file-not-found"),
+    ('ERROR "sync s3://bucket/models/llama/*": no object found', "model-file-not-found"),
+    ('Failed to download model data for container "container_1" from URL: "s3://bucket/model.tar.gz". Please '
+     'ensure that there is an object located at the URL and that the role passed to CreateModel has permissions to '
+     'download the object.', "model-file-not-found"),
+    ("OSError: /opt/ml/model does not appear to have a file named config.json. Checkout "
+     "'https://huggingface.co//opt/ml/model/None' for available files.", "model-file-not-found"),
+    ("ValueError: Unable to locate the file /opt/ml/model/pytorch_model.bin which is necessary to load this "
+     "pretrained model. Make sure you have saved the model properly.", "model-file-not-found"),
+    ("Unable to load model: invalid load key, '\\x00'.", "model-fn-error"),
+    (TS12 + "RuntimeError: Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+            "If you are running on a CPU-only machine, please use torch.load with map_location=torch.device('cpu')",
+     "model-fn-error"),
+    (TS12 + "AttributeError: Can't get attribute 'MyModel' on <module '__main__' from "
+            "'/opt/conda/lib/python3.10/site-packages/ts/model_service_worker.py'>", "model-fn-error"),
+    (TS12 + "RuntimeError: Error(s) in loading state_dict for ResNet:", "model-fn-error"),
+    # memory
+    (GLOG + "E external/org_tensorflow/tensorflow/stream_executor/cuda/cuda_driver.cc:764] failed to allocate "
+            "2.00G (2147483648 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory", "cuda-out-of-memory"),
+    ("RuntimeError: cudaErrorMemoryAllocation: out of memory", "cuda-out-of-memory"),
+    ("ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "
+     "initializing the engine.", "cuda-out-of-memory"),
+    ("ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in "
+     "KV cache (20016). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the "
+     "engine.", "cuda-out-of-memory"),
+    ("RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+     "cuda-out-of-memory"),
+    ('ModelError: An error occurred (ModelError) when calling the InvokeEndpoint operation: Received server error '
+     '(507) from primary with message "Out of resources"', "cuda-out-of-memory"),
+    ("RuntimeError: [enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+     "tried to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)", "out-of-memory"),
+    ("[1234.567] Memory cgroup out of memory: Killed process 4242 (python) total-vm:32000000kB", "out-of-memory"),
+    ("[1234.560] python invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0",
+     "out-of-memory"),
+    (GUNI + "[ERROR] Worker (pid:51) was sent SIGKILL! Perhaps out of memory?", "out-of-memory"),
+    # requests and waits
+    ('botocore.exceptions.ReadTimeoutError: Read timeout on endpoint URL: "https://runtime.sagemaker.us-east-1.'
+     'amazonaws.com/endpoints/x/invocations"', "worker-timeout"),
+    ("sagemaker_inference.errors.UnsupportedFormatError: Content type text/plain is not supported by this "
+     "framework.", "bad-request"),
+    ('{ "error": "Failed to process element: 0 key: input_1 of \'instances\' list. Error: Invalid argument: JSON '
+     'object: does not have named input: input_1" }', "bad-request"),
+    ('2024/01/01 00:00:00 [error] 23#23: *5 client intended to send too large body: 7340032 bytes, client: '
+     '10.32.0.2, server: , request: "POST /invocations HTTP/1.1", host: "model.aws.local:8080"', "bad-request"),
+    ("[2019-01-03 15:50:02,376] ERROR in app: Exception on /invocations [POST]", "invocation-error"),
+    ("[2019-01-03 15:50:02,376] ERROR in app: Exception on /ping [GET]", "ping-error"),
+    ("botocore.exceptions.WaiterError: Waiter EndpointInService failed: Max attempts exceeded",
+     "deploy-wait-timeout"),
+    ("Error: waiting for SageMaker Endpoint (ep-demo) to be in service: timeout while waiting for state to become "
+     "'InService' (last state: 'Creating', timeout: 10m0s)", "deploy-wait-timeout"),
 ]
 
 # Symptoms: what follows a failure. Alone they name a crash loop or a failing health check, never a root cause.
@@ -168,7 +337,10 @@ SYMPTOMS: list[tuple[str, str, str]] = [
     ("2026-11-28T14:37:17,232 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Retry worker: 9000 in 34 "
      "seconds.", "worker-retry", "worker-crash-loop"),
     ('2026-11-28T14:42:35,374 [INFO ] pool-2-thread-9 ACCESS_LOG - /169.254.178.2:41234 "GET /ping HTTP/1.1" 500 3',
-     "ping-failing", "ping-failing"),
+     "ping-failing", "ping-error"),
+    (GUNI + "[INFO] Reason: App failed to load.", "worker-died", "worker-crash-loop"),
+    ("E0601 10:00:00.123456 1 python_be.cc:1234] Failed to initialize Python stub: ModuleNotFoundError",
+     "load-model-failed", "worker-crash-loop"),
     ("The primary container for production variant AllTraffic did not pass the ping health check. Please check "
      "CloudWatch logs for this endpoint.", "ping-failing", "ping-failing"),
 ]
@@ -324,8 +496,8 @@ def test_interleaved_multiline_events_from_two_streams_do_not_mix():
     ev = evidence_from_events(evs)
     assert ev.cause.code == "missing-module"
     assert ev.codes["missing-module"].streams == ["AllTraffic/i-a"]
-    assert ev.codes["model-fn-error"].streams == ["AllTraffic/i-b"]
-    assert ev.codes["model-fn-error"].details[0]["where"] == "code/inference.py:7 in model_fn"
+    assert ev.codes["model-file-not-found"].streams == ["AllTraffic/i-b"]
+    assert ev.codes["model-file-not-found"].details[0]["where"] == "code/inference.py:7 in model_fn"
 
 
 def test_timestamps_of_text_lines_are_read():

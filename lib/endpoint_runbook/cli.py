@@ -108,6 +108,11 @@ def _explain_logs(args: argparse.Namespace) -> int:
 
     from .logs import NOT_A_FAILURE, evidence_from_text
 
+    if args.score:
+        return _score_logs(args)
+    if args.file is None:
+        raise RunbookError("explain-logs needs a log file (or - for standard input)", code="bad-input",
+                           hint="Give the pasted or exported log's path, or --score DIR to score a corpus.")
     if args.file == "-":
         text = sys.stdin.read()
     else:
@@ -137,6 +142,35 @@ def _explain_logs(args: argparse.Namespace) -> int:
         if noise:
             _say(f"noise (not a cause): {', '.join(f'{k} ×{n}' for k, n in noise.items())}")
     return 0 if ev.cause.code in NOT_A_FAILURE else 1
+
+
+def _score_logs(args: argparse.Namespace) -> int:
+    """Score the classifier on corpus directories of published excerpts (each file's header names its expected
+    cause): the share right, each confidence level's precision, every miss. Exit 0 (a score is not a failure)."""
+    import json
+
+    from .logs.scoring import score_corpus
+
+    dirs = ([args.file] if args.file else []) + list(args.score)
+    scores = []
+    for d in dirs:
+        path = Path(d)
+        if not path.is_dir():
+            raise RunbookError(f"no corpus directory {d}", code="bad-input",
+                               hint="Give directories of excerpts (tests/data/logs-corpus, tests/data/logs-heldout).")
+        try:
+            scores.append(score_corpus(path))
+        except ValueError as e:
+            raise RunbookError(str(e), code="bad-input",
+                               hint="Each excerpt needs '# expected-cause: <code>' in its header and a '---' line "
+                               "before the log text.") from e
+    if args.json:
+        _say(json.dumps([s.to_dict() for s in scores], indent=2))
+    else:
+        for s in scores:
+            for line in s.lines():
+                _say(line)
+    return 0
 
 
 def check_archive_main(argv: list[str] | None = None) -> int:
@@ -184,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain-logs", help="classify a pasted or exported model-container log offline "
                              "(CloudWatch console copy or CSV export, docker output, CloudWatch JSON); "
                              "exit 1 when it names a failure cause")
-    explain.add_argument("file", help="the log file, or - for standard input")
+    explain.add_argument("file", nargs="?", help="the log file, or - for standard input")
+    explain.add_argument("--score", nargs="+", metavar="DIR", default=[],
+                         help="score the classifier on corpus directories of published excerpts instead "
+                         "(tests/data/logs-corpus tests/data/logs-heldout): right / total, precision per "
+                         "confidence level, every miss")
     explain.add_argument("--json", action="store_true", help="the full evidence as JSON (for automation)")
     explain.add_argument("--samples", type=int, default=5, help="distinct evidence lines kept per code (default 5)")
     explain.set_defaults(func=_explain_logs)

@@ -7,7 +7,8 @@ SageMaker's model containers, name one cause with its evidence lines.
   CloudWatch JSON) → events or plain lines;
 - :mod:`.catalogue`: the signatures (causes, symptoms, noise, healthy start-up lines) with their anchors;
 - :mod:`.matching`: a one-pass prefilter over the whole log, then signatures and tracebacks per line;
-- :mod:`.verdict`: hits → per-code summaries → one :class:`Cause`.
+- :mod:`.verdict`: hits → per-code summaries → one :class:`Cause`;
+- :mod:`.scoring`: the classifier scored on a corpus of published excerpts (``explain-logs --score``).
 
 ``diagnose`` calls :func:`analyze` on what it read; ``endpoint-runbook explain-logs`` calls
 :func:`evidence_from_text`; both go through :func:`match_signatures`' scanner and :func:`summarize`.
@@ -15,10 +16,21 @@ SageMaker's model containers, name one cause with its evidence lines.
 
 from __future__ import annotations
 
-from .catalogue import ANCHORS, CAUSE_PRECEDENCE, CRASH_MARKERS, SIGNATURES, Rule, Signature
+from .catalogue import (
+    ANCHORS,
+    BROADER,
+    CAUSE_PRECEDENCE,
+    CAUSES,
+    CRASH_MARKERS,
+    SIGNATURES,
+    CauseInfo,
+    Rule,
+    Signature,
+)
 from .forms import TextForm, detect_form, events_from_lines, events_from_text, normalize_text, timestamp_of
 from .matching import SignatureHit, match_signatures, match_text
 from .reading import LogEvent, LogRead, LogStream, log_group_name, read_endpoint_logs
+from .scoring import CorpusScore, score_corpus
 from .verdict import (
     NOT_A_FAILURE,
     Cause,
@@ -33,12 +45,16 @@ from .verdict import (
 
 __all__ = [
     "ANCHORS",
+    "BROADER",
+    "CAUSES",
     "CAUSE_PRECEDENCE",
     "CRASH_MARKERS",
     "NOT_A_FAILURE",
     "SIGNATURES",
     "Cause",
+    "CauseInfo",
     "CodeSummary",
+    "CorpusScore",
     "LogEvent",
     "LogEvidence",
     "LogRead",
@@ -59,6 +75,7 @@ __all__ = [
     "match_text",
     "normalize_text",
     "read_endpoint_logs",
+    "score_corpus",
     "summarize",
     "timestamp_of",
 ]

@@ -1,21 +1,30 @@
-"""The signature catalogue: what SageMaker's model containers print when they fail, start, or just chatter.
+"""The signature catalogue: what SageMaker's model containers (and the platform around them) print when they fail,
+start, or just chatter.
 
 Texts are the ones the real software writes, read from its sources or from published logs:
 sagemaker_inference 1.10 (model_server.py, transformer.py, default_inference_handler.py),
 sagemaker_pytorch_serving_container 2.0, TorchServe 0.3 → 0.12 (ts/*.py and the frontend's WorkerThread,
 WorkerLifeCycle, BatchAggregator, ModelManager, ModelServer), Multi Model Server (``com.amazonaws.ml.mms``,
 under the Hugging Face and MXNet containers), sagemaker-containers / the framework containers' gunicorn +
-nginx stack (scikit-learn, XGBoost, MXNet, legacy TensorFlow), the TensorFlow Serving container
-(``serve.py`` / ``python_service.py`` / ``tensorflow_model_server``), the Hugging Face inference toolkit,
-DJL / LMI, Triton, pip, the dynamic loader, the JVM, CUDA and the kernel.
+nginx stack (scikit-learn, XGBoost, MXNet, legacy TensorFlow; ``_errors.py``, ``_transformer.py``, the
+XGBoost container's ``serve.py``), gunicorn's ``arbiter.py`` and ``sock.py``, nginx, the TensorFlow Serving
+container (``serve.py`` / ``python_service.py`` / ``tensorflow_model_server``), the Hugging Face inference
+toolkit (``handler_service.py``, ``transformers_utils.py``), TGI's launcher and server, TEI's router, vLLM and
+DJL / LMI, Triton, pip, transformers / huggingface_hub, the dynamic loader, the JVM, CUDA, the kernel, and
+SageMaker's own CreateModel / endpoint ``FailureReason`` / InvokeEndpoint messages.
 
 Every rule pairs a regular expression with its *anchors*: literal texts, one of which every line the rule
 matches contains. The matcher runs one compiled alternation of all anchors over the whole log first, so
 the (many) lines that hold none of them are never looked at again.
 
 Kinds: ``cause`` (names what is wrong), ``symptom`` (a consequence: crash-loop markers, failing health
-checks), ``noise`` (looks alarming, is harmless: labelled, never a cause), ``healthy`` (a normal start-up
-or a served request).
+checks, a wrapper line that follows a failure), ``noise`` (looks alarming, is harmless: labelled, never a
+cause), ``healthy`` (a normal start-up or a served request).
+
+Each cause rule has a *strength*: ``sure`` (the line names its cause; no other cause prints it), ``likely``
+(usually this cause, but the same text is printed for others too: the verdict says medium at most) or
+``weak`` (a guess from a line other causes print as well: low). The verdict picks the strongest cause, then
+the earliest in :data:`CAUSE_PRECEDENCE`; its confidence says how sure the text alone can be.
 """
 
 from __future__ import annotations
@@ -26,28 +35,40 @@ from typing import Literal
 
 __all__ = [
     "ANCHORS",
+    "BROADER",
+    "CAUSES",
     "CAUSE_PRECEDENCE",
     "CRASH_MARKERS",
     "DERIVED",
+    "EXPLAINS",
     "SIGNATURES",
+    "STRENGTHS",
     "TRACEBACK_ANCHORS",
+    "CauseInfo",
     "Kind",
     "Rule",
     "Signature",
+    "Strength",
     "by_code",
     "description",
 ]
 
 Kind = Literal["cause", "symptom", "noise", "healthy"]
+Strength = Literal["sure", "likely", "weak"]
+
+#: Strengths, strongest first (the verdict ranks causes by this, then by precedence).
+STRENGTHS: tuple[Strength, ...] = ("sure", "likely", "weak")
 
 
 @dataclass(frozen=True)
 class Rule:
     """One way a signature shows: ``pattern`` is searched in a line's body (log prefixes removed);
-    ``anchors``: literal texts, at least one of which is in every line ``pattern`` matches."""
+    ``anchors``: literal texts, at least one of which is in every line ``pattern`` matches; ``strength``: how
+    surely the line names its cause (causes only)."""
 
     anchors: tuple[str, ...]
     pattern: re.Pattern[str]
+    strength: Strength = "sure"
 
 
 @dataclass(frozen=True)
@@ -62,122 +83,648 @@ class Signature:
         return tuple(r.pattern for r in self.rules)
 
 
-def _sig(code: str, kind: Kind, description: str, *rules: tuple[str | tuple[str, ...], str]) -> Signature:
+@dataclass(frozen=True)
+class CauseInfo:
+    """What a cause code means, what to do about it, which container families print it, and the issue-14 code
+    that the same evidence had before the catalogue named it (``broader``; None: the code is that old)."""
+
+    description: str
+    action: str
+    families: tuple[str, ...]
+    broader: str | None = None
+
+
+_ALL = ("any",)
+_PLATFORM = ("SageMaker CreateModel / CreateEndpoint / FailureReason",)
+_PY_TOOLKITS = ("PyTorch (TorchServe, MMS-era)", "Hugging Face toolkit (MMS)", "MXNet (MMS)",
+                "scikit-learn / XGBoost (sagemaker-containers, toolkits)", "TensorFlow Serving (python_service)",
+                "bring-your-own Flask / gunicorn / FastAPI", "local mode")
+_LLM = ("Hugging Face TGI", "Hugging Face TEI", "DJL / LMI (vLLM, TensorRT-LLM, DeepSpeed)")
+
+#: Every cause code, earliest start-up phase first (this order is :data:`CAUSE_PRECEDENCE`). A failure in an
+#: earlier phase keeps the later ones from running: the platform (capacity, archive, image) before the
+#: container's start (disk, pip, network, credentials, server config), the import of the serving code, the
+#: engine and GPU checks, the model load, then serving.
+CAUSES: dict[str, CauseInfo] = {
+    "insufficient-capacity": CauseInfo(
+        "the instance type could not be provided (no capacity in the region or zone, or the account's quota "
+        "for it is used up)",
+        "try another instance type or Availability Zone later, or request a quota increase (Service Quotas)",
+        _PLATFORM),
+    "serverless-limit": CauseInfo(
+        "a serverless endpoint limit was exceeded (image larger than 10 GiB, request over 4 MB, memory, "
+        "concurrency)",
+        "use a real-time (or asynchronous) endpoint, a smaller image or payload, or more serverless memory",
+        _PLATFORM + ("serverless endpoints",)),
+    "model-archive-too-large": CauseInfo(
+        "SageMaker refuses to extract the model data: the archive is too large for the instance",
+        "make model.tar.gz smaller, use an instance type with more memory/storage, or uncompressed model data",
+        _PLATFORM),
+    "corrupt-model-archive": CauseInfo(
+        "the model data is not a valid tar.gz archive, so SageMaker (or the container) cannot extract it",
+        "rebuild model.tar.gz with tar -czf (gzip-compressed, files at its root) and upload it again",
+        _PLATFORM + _PY_TOOLKITS),
+    "wrong-architecture": CauseInfo(
+        "the image was built for another CPU architecture than the instance (e.g. arm64 on an x86_64 host): "
+        "its entrypoint cannot be executed",
+        "build the image for the instance's platform (docker buildx build --platform linux/amd64)",
+        ("bring-your-own containers",)),
+    "image-not-sagemaker-compatible": CauseInfo(
+        "the image does not do what SageMaker expects of it (the 'serve' argument, /ping and /invocations on "
+        "port 8080, the multi-model API and label)",
+        "use the SageMaker build of the image (the DLC URI from image_uris.retrieve) or add SageMaker's "
+        "serve entrypoint and APIs to it",
+        ("Hugging Face TGI", "Hugging Face TEI", "multi-model endpoints", "bring-your-own containers")),
+    "training-image-used-for-serving": CauseInfo(
+        "a training image was deployed for inference: it has no serving stack (nginx, model server)",
+        "deploy with the framework's inference image (image_uris.retrieve(..., image_scope='inference'))",
+        ("MXNet", "TensorFlow", "PyTorch", "bring-your-own containers")),
+    "gpu-image-on-cpu-host": CauseInfo(
+        "a GPU build of the image or model server runs where no NVIDIA driver is visible (a CPU instance, or "
+        "no GPU runtime): libcuda / the driver cannot be loaded",
+        "use the CPU image on a CPU instance, or a GPU instance type for the GPU image",
+        ("TensorFlow Serving", "PyTorch", "bring-your-own containers"), broader="import-error"),
+    "disk-full": CauseInfo(
+        "a disk filled up (model copy, model archive, weights download, pip cache or /tmp)",
+        "give the endpoint more storage (VolumeSizeInGB or an instance with a larger volume / NVMe) or make "
+        "the model smaller; point caches at the large volume",
+        _ALL),
+    "requirements-install-failed": CauseInfo(
+        "pip could not install code/requirements.txt; the container exits before the model server serves",
+        "fix code/requirements.txt (versions that exist for the image's Python, no local files it lacks) or "
+        "vendor the packages into code/",
+        _PY_TOOLKITS),
+    "network-unreachable": CauseInfo(
+        "the container (or SageMaker, for model data) cannot reach a host it needs (S3, the Hugging Face Hub): "
+        "no route, DNS or connection refused, typically a VPC without NAT or endpoints",
+        "give the subnets a route (NAT gateway, S3 gateway endpoint) or ship the model in model.tar.gz instead "
+        "of downloading it at start-up",
+        _PLATFORM + _LLM + ("Hugging Face toolkit",)),
+    "permission-denied": CauseInfo(
+        "access was refused: the execution role cannot read the model data, the Hub needs a token for a gated "
+        "or private model, or a directory is not writable",
+        "grant the role s3:GetObject/ListBucket (and KMS) on the model data, set HF_TOKEN / "
+        "HUGGING_FACE_HUB_TOKEN for gated models, or point caches at a writable directory",
+        _PLATFORM + _LLM + ("Hugging Face toolkit", "serverless endpoints")),
+    "model-download-timeout": CauseInfo(
+        "downloading the model took longer than allowed",
+        "raise ModelDataDownloadTimeoutInSeconds (or the server's download timeout), use a larger instance, "
+        "or a smaller / uncompressed model",
+        _PLATFORM + ("Triton", "DJL / LMI")),
+    "shared-memory-too-small": CauseInfo(
+        "/dev/shm is too small for the server's inter-process shared memory (NCCL, shards, the Python backend)",
+        "give the container more shared memory (an instance type SageMaker sizes /dev/shm for, fewer shards, "
+        "NCCL_SHM_DISABLE=1 for single-GPU), or --shm-size when running locally",
+        ("Hugging Face TGI", "Triton", "DJL / LMI", "PyTorch")),
+    "server-config-invalid": CauseInfo(
+        "the model server refuses its own configuration (launcher arguments, nginx directives, bind address)",
+        "fix the server settings the error names (the environment variables or config file that set them)",
+        ("Hugging Face TGI", "Hugging Face TEI", "gunicorn / nginx", "bring-your-own containers")),
+    "syntax-error": CauseInfo(
+        "a syntax error in the model code", "fix the file and line the error names", _PY_TOOLKITS),
+    "missing-entry-script": CauseInfo(
+        "the serving entry point is missing: no code/<SAGEMAKER_PROGRAM> where the toolkit imports it (or "
+        "none named), or the image has no runnable serve program",
+        "put the entry script under code/ in model.tar.gz and set SAGEMAKER_PROGRAM (entry_point=), or make "
+        "the image's serve executable",
+        _PY_TOOLKITS),
+    "mme-user-module-missing": CauseInfo(
+        "a multi-model endpoint's models name no user module the toolkit can import (SAGEMAKER_PROGRAM unset, "
+        "module None, or the code not inside each model's archive)",
+        "put code/inference.py inside every model's archive and set SAGEMAKER_PROGRAM on the model",
+        ("multi-model endpoints",), broader="missing-entry-script"),
+    "missing-module": CauseInfo(
+        "the model code imports a module the container does not have",
+        "add the package to code/requirements.txt, or its source under code/", _ALL),
+    "import-error": CauseInfo(
+        "an import in the model code failed (a name, a version or a native library is missing)",
+        "install the library version (or system package) the import needs", _ALL),
+    "cuda-driver-mismatch": CauseInfo(
+        "the model needs a CUDA/driver the instance or image does not have (driver too old for the image's "
+        "CUDA, a CPU build on a GPU path)",
+        "use an image whose CUDA the instance's driver supports (or a newer instance family)",
+        ("PyTorch", "Triton", "Hugging Face TGI", "DJL / LMI", "TensorFlow Serving")),
+    "gpu-architecture-mismatch": CauseInfo(
+        "the instance's GPU generation does not match what the image or model needs (compute capability, "
+        "bfloat16, flash attention)",
+        "use an instance with a newer GPU (g5/g6/p4/p5), an image built for this GPU, or dtype float16",
+        ("Hugging Face TEI", "Hugging Face TGI", "DJL / LMI (vLLM)", "PyTorch"), broader="cuda-driver-mismatch"),
+    "engine-version-mismatch": CauseInfo(
+        "a compiled model artifact (TensorRT plan, Neuron NEFF, ONNX IR) was built for another engine version "
+        "or target than the serving container's",
+        "rebuild the artifact with the serving container's exact engine version (or pick the image that "
+        "matches it)",
+        ("Triton", "Hugging Face TGI (Neuron)", "DJL / LMI"), broader="model-fn-error"),
+    "framework-version-mismatch": CauseInfo(
+        "the model was saved with a framework version the serving runtime does not match (ops or formats it "
+        "does not know)",
+        "serve with the framework version the model was trained/exported with (framework_version=)",
+        ("TensorFlow Serving", "XGBoost", "scikit-learn"), broader="model-fn-error"),
+    "unsupported-model-architecture": CauseInfo(
+        "the serving engine in the image does not support the model's architecture, op or weight format",
+        "use an image version that supports the model (newer TGI/TEI/vLLM/transformers), trust_remote_code, or "
+        "a custom inference.py",
+        _LLM + ("Hugging Face toolkit", "TensorFlow Serving"), broader="model-fn-error"),
+    "model-config-invalid": CauseInfo(
+        "the serving configuration does not fit the model (shards / tensor parallel degree vs. heads, Triton "
+        "config.pbtxt vs. the model's tensors or backend)",
+        "make the configuration agree with the model (number of GPUs/shards, config.pbtxt names, shapes, "
+        "backend/platform)",
+        ("Triton",) + _LLM, broader="model-fn-error"),
+    "toolkit-bug": CauseInfo(
+        "a defect in the container's own serving stack (toolkit, model server, entrypoint), not in the model "
+        "or its code",
+        "use a newer (or older, known-good) image / toolkit release that fixes it",
+        _ALL),
+    "default-handler-used": CauseInfo(
+        "the toolkit fell back to its default handler because it did not find the overrides (model_fn, "
+        "input_fn, ... or HF_TASK) it needs",
+        "put inference.py with model_fn (and the other overrides) under code/ and set SAGEMAKER_PROGRAM, or "
+        "set HF_TASK for the Hugging Face toolkit",
+        ("PyTorch", "Hugging Face toolkit", "MXNet", "scikit-learn"), broader="missing-entry-script"),
+    "model-file-not-found": CauseInfo(
+        "a model file the server or model_fn loads is not where it looks (not in model.tar.gz, another name or "
+        "folder, no version directory, no model data at the S3 location)",
+        "put the file where the loader looks (the path in the error) or fix the path in model_fn / the "
+        "model data URL",
+        _ALL, broader="model-fn-error"),
+    "model-fn-error": CauseInfo(
+        "the model could not be loaded (model_fn, or the server's own loader, failed)",
+        "fix model_fn (the exception and line in the evidence)", _ALL),
+    "cuda-out-of-memory": CauseInfo(
+        "the model ran out of GPU memory (loading, warm-up or a request)",
+        "use a GPU with more memory (or more GPUs), quantize, or lower the batch / token limits",
+        ("PyTorch", "Triton", "TensorFlow Serving") + _LLM, broader="out-of-memory"),
+    "out-of-memory": CauseInfo(
+        "the worker or the model server ran out of (host or JVM) memory", "use a larger instance or fewer "
+        "workers (or raise the JVM's -Xmx / MaxDirectMemorySize)", _ALL),
+    "startup-health-check-timeout": CauseInfo(
+        "the model takes longer to load than the server or SageMaker's start-up health check waits",
+        "raise ContainerStartupHealthCheckTimeoutInSeconds (and the server's start-up timeout), use a larger "
+        "instance, or load faster",
+        ("PyTorch (TorchServe, MMS)", "gunicorn / nginx toolkits"), broader="ping-failing"),
+    "worker-timeout": CauseInfo(
+        "a worker did not load or answer in time",
+        "a larger instance, a longer server timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT / gunicorn --timeout), "
+        "or a faster model",
+        ("gunicorn / nginx toolkits", "PyTorch (TorchServe)", "bring-your-own containers")),
+    "response-too-large": CauseInfo(
+        "the model's response is larger than the model server's maximum response size",
+        "return less, or raise the server's limit (TS_MAX_RESPONSE_SIZE / max_response_size)",
+        ("PyTorch (TorchServe, MMS)", "MXNet")),
+    "bad-request": CauseInfo(
+        "the container rejects the request (4xx): its content type, format or size does not fit the model",
+        "send the content type and payload shape the model expects (and under 6 MB, or use async/batch)",
+        _ALL),
+    "invocation-error": CauseInfo(
+        "the model code (or the server's input validation) failed while serving a request",
+        "fix the request or input_fn / predict_fn / output_fn (the exception in the evidence)", _ALL),
+    "ping-error": CauseInfo(
+        "the container's /ping answers an error (its health check handler fails)",
+        "fix what /ping does (usually the model load it triggers; see the container's exception)",
+        ("gunicorn / nginx toolkits", "bring-your-own Flask / gunicorn / FastAPI"), broader="ping-failing"),
+    "deploy-wait-timeout": CauseInfo(
+        "the client stopped waiting for the endpoint to become InService; the endpoint itself may still be "
+        "Creating",
+        "check the endpoint's status and logs, then wait longer (or find why it is slow)",
+        ("SageMaker SDK / CloudFormation / Terraform",)),
+}
+
+#: Cause codes, earliest start-up phase first.
+CAUSE_PRECEDENCE: tuple[str, ...] = tuple(CAUSES)
+
+#: New code → the issue-14 code the same evidence had (consumers that know only those can fall back).
+BROADER: dict[str, str] = {c: i.broader for c, i in CAUSES.items() if i.broader}
+
+#: When the winning cause is one of these, the listed codes beside it are its consequences (they do not lower
+#: the confidence). Any cause explains a failing request or health check.
+_EXPLAINS: dict[str, frozenset[str]] = {
+    "disk-full": frozenset(CAUSES),
+    "shared-memory-too-small": frozenset({"out-of-memory", "toolkit-bug"}),
+    "requirements-install-failed": frozenset({"missing-module", "import-error", "permission-denied",
+                                              "network-unreachable"}),
+    "missing-entry-script": frozenset({"missing-module", "import-error", "default-handler-used"}),
+    "mme-user-module-missing": frozenset({"missing-entry-script", "missing-module", "default-handler-used"}),
+    "missing-module": frozenset({"import-error", "model-fn-error", "default-handler-used"}),
+    "gpu-image-on-cpu-host": frozenset({"import-error", "cuda-driver-mismatch"}),
+    "cuda-driver-mismatch": frozenset({"model-fn-error", "cuda-out-of-memory"}),
+    "gpu-architecture-mismatch": frozenset({"model-fn-error", "cuda-out-of-memory", "missing-module"}),
+    "engine-version-mismatch": frozenset({"model-fn-error", "model-file-not-found"}),
+    "framework-version-mismatch": frozenset({"model-fn-error"}),
+    "unsupported-model-architecture": frozenset({"model-fn-error", "model-file-not-found"}),
+    "model-config-invalid": frozenset({"model-fn-error"}),
+    "default-handler-used": frozenset({"model-fn-error", "model-file-not-found"}),
+    "model-file-not-found": frozenset({"model-fn-error"}),
+    "permission-denied": frozenset({"model-file-not-found", "model-fn-error"}),
+    "network-unreachable": frozenset({"model-file-not-found", "model-fn-error", "model-download-timeout"}),
+    "model-download-timeout": frozenset({"model-file-not-found", "model-fn-error"}),
+    "cuda-out-of-memory": frozenset({"out-of-memory", "model-fn-error"}),
+    "out-of-memory": frozenset({"model-fn-error"}),
+    "worker-timeout": frozenset({"out-of-memory"}),
+    "startup-health-check-timeout": frozenset({"out-of-memory", "worker-timeout"}),
+}
+_ALWAYS_CONSEQUENCES = frozenset({"invocation-error", "ping-error", "bad-request"})
+EXPLAINS: dict[str, frozenset[str]] = {c: _EXPLAINS.get(c, frozenset()) | _ALWAYS_CONSEQUENCES for c in CAUSES}
+
+
+def _sig(code: str, kind: Kind, description: str,
+         *rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]) -> Signature:
     built = []
-    for anchors, pattern in rules:
-        built.append(Rule(anchors if isinstance(anchors, tuple) else (anchors,), re.compile(pattern)))
+    for rule in rules:
+        anchors, pattern = rule[0], rule[1]
+        strength: Strength = rule[2] if len(rule) > 2 else "sure"  # type: ignore[misc]
+        built.append(Rule(anchors if isinstance(anchors, tuple) else (anchors,), re.compile(pattern), strength))
     return Signature(code, kind, description, tuple(built))
+
+
+def _cause(code: str, *rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]
+           ) -> Signature:
+    return _sig(code, "cause", CAUSES[code].description, *rules)
 
 
 # A warning that names a CUDA/loader problem is printed by healthy CPU containers (TensorFlow's dso_loader,
 # torch's "CUDA initialization" UserWarning): lines holding these words are never a cause of that family.
 _NOT_A_WARNING = r"^(?!.*(?:Warning|WARNING|dso_loader|Could not load dynamic library|^W\d{4} ))"
+# Hosts inside the container: a refused connection to them is the local model server not (yet) up.
+_LOCAL = r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|unix)"
+# Ops that TensorFlow extension libraries register (tensorflow-text, sentencepiece, SageMaker's PipeModeDataset,
+# tf.contrib / addons / io / decision forests): the stock TF Serving binary does not have them, whatever its
+# version. Any other unregistered op is a core op from another TensorFlow version.
+_EXTENSION_OP = (r"(?:PipeMode\w*|Regex\w+|\w*Wordpiece\w*|\w*WordPiece\w*|Sentencepiece\w*|\w*Tokenize\w*|"
+                 r"CaseFold\w*|NormalizeUTF8\w*|\w*Ngrams\w*|SimpleML\w*|Addons>\w+|TFText>\w+|IO>\w+|\w+>\w+)")
 
 SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------------------------------ causes
-    _sig("disk-full", "cause", "a disk filled up (model copy, model archive, pip cache or /tmp)",
-         ("No space left on device", r"No space left on device(?::\s*'(?P<path>[^']+)')?"),
-         ("Errno 28", r"\[Errno 28\]"),
-         ("ENOSPC", r"\bENOSPC\b"),
-         ("Disk quota exceeded", r"Disk quota exceeded"),
-         # model-archiver (MMS/TorchServe) says "check the file permissions" for any IOError while writing the
-         # archive; in a SageMaker container (root) that is the root volume filling up with a large model.
-         ("Failed to save the model-archive", r'Failed to save the model-archive to model-path "?(?P<path>[^"\s]+)')),
-    _sig("requirements-install-failed", "cause",
-         "pip could not install code/requirements.txt; the container exits before the model server serves",
-         ("failed to install required packages", r"failed to install required packages"),
-         ("No matching distribution found", r"No matching distribution found for (?P<requirement>\S+)"),
-         ("Could not find a version that satisfies",
-          r"Could not find a version that satisfies the requirement (?P<requirement>\S+)"),
-         ("Could not install packages due to", r"Could not install packages due to"),
-         ("ResolutionImpossible", r"ResolutionImpossible"),
-         ("conflicting dependencies", r"because these package versions have conflicting dependencies"),
-         ("Could not build wheels for", r"Could not build wheels for (?P<requirement>[\w.\-\[\]]+)"),
-         ("Invalid requirement", r"Invalid requirement: '?(?P<requirement>[^'\s]+)"),
-         ("Could not open requirements file", r"Could not open requirements file"),
-         ("setup.py egg_info",
-          r"setup\.py egg_info\"? (?:failed with error code \d+(?: in (?P<build_dir>\S+))?|did not run successfully)"
-          r"|Command errored out with exit status \d+: python setup\.py egg_info"),
-         ("metadata-generation-failed", r"error: metadata-generation-failed"),
-         ("InstallModuleError", r"\bInstallModuleError\b"),
-         ("InstallRequirementsError", r"\bInstallRequirementsError\b"),
-         ("Custom pip package installation failed", r"Custom pip package installation failed"),
-         # subprocess.CalledProcessError for the pip command, whole or cut short by a console or a paste
-         ("CalledProcessError",
-          r"CalledProcessError: Command (?P<command>.*?\bpip[\d.]*\b.*?\binstall\b.*?)"
-          r"(?:'? returned non-zero exit status (?P<exit_status>\d+).*)?$")),
-    _sig("syntax-error", "cause", "a syntax error in the model code",
-         (("SyntaxError", "IndentationError", "TabError"), r"^(?:SyntaxError|IndentationError|TabError)(?::|$)")),
-    _sig("missing-module", "cause", "the model code imports a module the container does not have",
-         # Raised (``...Error: No module named``), not a caught one printed as a value (``...Error("No module``).
-         ("No module named",
-          r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"]).*?No module named '?(?P<module>[\w.]+)'?")),
-    _sig("import-error", "cause",
-         "an import in the model code failed (a name, a version or a native library is missing)",
-         ("ImportError", r"(?:^|[\s.:])ImportError: (?!No module named)(?P<message>.+)"),
-         ("error while loading shared libraries", r"error while loading shared libraries: (?P<library>[^:\s]+)"),
-         ("cannot open shared object file",
-          _NOT_A_WARNING + r".*?(?P<library>[\w.+\-]+\.so[\w.]*): cannot open shared object file"),
-         ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)")),
-    _sig("cuda-driver-mismatch", "cause",
-         "the model needs a CUDA/driver the instance or image does not have (driver too old, no GPU, CPU build)",
-         ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
-         ("NVIDIA driver on your system is too old",
-          _NOT_A_WARNING + r".*The NVIDIA driver on your system is too old(?: \(found version (?P<driver>\d+)\))?"),
-         ("forward compatibility was attempted", r"forward compatibility was attempted on non supported HW"),
-         ("no kernel image is available", r"no kernel image is available for execution on the device"),
-         ("unsupported display driver", r"unsupported display driver / cuda driver combination"),
-         ("Found no NVIDIA driver", _NOT_A_WARNING + r".*Found no NVIDIA driver on your system"),
-         ("Torch not compiled with CUDA enabled", r"Torch not compiled with CUDA enabled"),
-         ("CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", r"CUDA_ERROR_SYSTEM_DRIVER_MISMATCH")),
-    _sig("missing-entry-script", "cause",
-         "the serving entry point is missing: the toolkit fell back to its default handler (no "
-         "code/<SAGEMAKER_PROGRAM>, or no model_fn in it), or the image has no serve program",
-         ("Please provide a model_fn implementation", r"Please provide a model_fn implementation"),
-         ("Exactly one .pth or .pt file", r"Exactly one \.pth or \.pt file is required for PyTorch models"),
-         ("Failed to load model with default model_fn",
-          r"Failed to load model with default model_fn: missing file (?P<file>\S+?)\.?$"),
-         ("HF_TASK", r"as env 'HF_TASK'"),
-         ("executable file not found", r'exec: "?(?P<program>[\w./-]+)"?: executable file not found'),
-         ("can't open file", r"can't open file '(?P<file>/opt/ml/[^']+\.py)'"),
-         ("No such file or directory", r"No such file or directory: '(?P<file>/opt/ml/(?:model/)?code/[^'/]+\.py)'")),
-    _sig("model-fn-error", "cause", "the model could not be loaded (model_fn, or the server's own loader, failed)",
-         (("() takes", "() missing", "() got an unexpected", "arguments but"),
-          r"\bmodel_fn(?:\(\))? (?:takes \d+|missing \d+ required|got an unexpected keyword)"),
-         ("Failed to load model", r"Failed to load model (?P<model>[^\s,]+), exception (?P<message>.*)"),
-         ("No versions of servable",
-          r"No versions of servable (?P<model>\S+) found under base path (?P<path>\S+)"),
-         ("Could not find SavedModel", r"Could not find SavedModel \.pb or \.pbtxt"),
-         ("failed to load '", r"failed to load '(?P<model>[^']+)'(?: version \d+)?: (?P<message>.+)"),
-         ("EngineException", r"ai\.djl\.engine\.EngineException: (?P<message>.*)"),
-         ("ModelNotFoundException", r"ai\.djl\.repository\.zoo\.ModelNotFoundException: (?P<message>.*)")),
-    _sig("out-of-memory", "cause", "the worker or the model server ran out of memory",
-         ("OutOfMemoryError", r"\b(?P<error>(?:java\.lang\.|torch\.cuda\.)?OutOfMemoryError)\b(?::\s*(?P<message>.*))?"),
-         ("OutOfDirectMemoryError", r"\b(?P<error>OutOfDirectMemoryError)\b(?::\s*(?P<message>.*))?"),
-         ("Out of memory error when creating workers", r"Out of memory error when creating workers"),
-         ("MemoryError", r"(?:^|[\s.:])(?P<error>_?(?:Array)?MemoryError)\b"),
-         (("cpu OOM", "cuda OOM", "OOM when allocating"), r"Load model \S+ (?:cpu|cuda) OOM|OOM when allocating tensor"),
-         ("System out of memory", r"System out of memory"),
-         (("CUDA out of memory", "CUDA error: out of memory"), r"CUDA (?:error: )?out of memory"),
-         ("Killed", r"^Killed\s*$|Out of memory: Kill(?:ed)? process"),
-         ("SIGKILL", r"SIGKILL"),
-         (("signal 9", "signal: killed"), r"\bsignal 9\b|signal: killed"),
-         ("xit", r"\bexit(?:ed)?(?: with)? (?:code|status):? 137\b"),
-         ("Cannot allocate memory", r"Cannot allocate memory"),
-         ("std::bad_alloc", r"std::bad_alloc"),
-         ("OOMKilled", r"OOMKilled")),
-    _sig("worker-timeout", "cause", "a worker did not load or answer in time",
-         ("Backend worker did not respond in given time", r"Backend worker did not respond in given time"),
-         ("Backend worker startup time out", r"Backend worker startup time out"),
-         ("Backend worker did not receive connection", r"Backend worker did not receive connection in"),
-         ("Worker failed to initialize within", r"Worker failed to initialize within"),
-         ("WORKER TIMEOUT", r"WORKER TIMEOUT(?: \(pid:\s*(?P<pid>\d+)\))?"),
-         ("upstream timed out", r'upstream timed out .*request: "(?!GET /ping)(?P<request>[A-Z]+ /[^\s"]+)'),
-         ("invocation timed out", r"invocation timed out while waiting for a response from container")),
-    _sig("invocation-error", "cause", "the model code raised while serving a request",
-         ("Invoking custom service failed", r"Invoking custom service failed"),
-         (("() takes", "() missing", "() got an unexpected", "arguments but"), r"\b(?P<function>input_fn|predict_fn|output_fn|transform_fn)(?:\(\))? "
-                 r"(?:takes \d+|missing \d+ required|got an unexpected keyword)")),
+    _cause("insufficient-capacity",
+           ("InsufficientInstanceCapacity", r"\bInsufficientInstanceCapacity\b"),
+           ("sufficient capacity", r"(?:do not|don't) have sufficient (?P<instance>[\w.]+ )?capacity"),
+           ("Unable to provision requested ML compute capacity", r"Unable to provision requested ML compute capacity"),
+           ("account-level service limit", r"account-level service limit '(?P<limit>[^']+)' is (?P<value>\d+)"),
+           ("ResourceLimitExceeded", r"\bResourceLimitExceeded\b", "likely")),
+    _cause("serverless-limit",
+           ("is greater than supported size", r"Image size (?P<size>\d+) is greater than supported size (?P<max>\d+)"),
+           ("oversize body", r"has oversize body", "likely")),
+    _cause("model-archive-too-large",
+           ("model data archive is too large", r"model data archive is too large")),
+    _cause("corrupt-model-archive",
+           ("Failed to extract model data archive", r"Failed to extract model data archive"),
+           ("valid tar.gz archive", r"ensure that the object located at the URL is a valid tar\.gz archive"),
+           ("not in gzip format", r"not in gzip format", "likely"),
+           ("tarfile.ReadError", r"tarfile\.ReadError", "likely")),
+    _cause("wrong-architecture",
+           ("exec format error", r"exec(?: (?P<program>\S+?):| user process caused)? ?[“\"']?exec format error")),
+    _cause("image-not-sagemaker-compatible",
+           ("unexpected argument 'serve'", r"unexpected argument 'serve' found"),
+           ("capabilities.multi-models=true",
+            r"does not contain required com\.amazonaws\.sagemaker\.capabilities\.multi-models=true"),
+           ('"GET /models HTTP/1.1" 404', r'"GET /models HTTP/1\.1" 404', "likely"),
+           ("unrecognized arguments: serve", r"unrecognized arguments: serve\b", "likely")),
+    _cause("training-image-used-for-serving",
+           ("No such file or directory: 'nginx'", r"No such file or directory: 'nginx'")),
+    _cause("gpu-image-on-cpu-host",
+           # libcuda / libnvidia-ml come with the host's NVIDIA driver, never with the image
+           (("libcuda.so", "libnvidia-ml.so"), _NOT_A_WARNING +
+            r".*?(?:error while loading shared libraries: |^\W*(?:ImportError|OSError): )(?P<library>lib(?:cuda|nvidia-ml)"
+            r"\.so[\w.]*)", "likely"),
+           ("could not select device driver", r'could not select device driver "[^"]*" with capabilities: \[\[gpu\]\]'),
+           ("Found no NVIDIA driver", _NOT_A_WARNING + r".*Found no NVIDIA driver on your system", "likely"),
+           ("couldn't communicate with the NVIDIA driver",
+            r"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver", "likely")),
+    _cause("disk-full",
+           ("No space left on device", r"^(?!.*(?:/dev/shm|posix_fallocate|NCCL|</torch_))(?=.*No space left on device)"
+                                       r"(?:.*No space left on device(?::\s*'(?P<path>[^']+)')?)"),
+           ("Errno 28", r"^(?!.*(?:/dev/shm|posix_fallocate|NCCL|</torch_)).*\[Errno 28\]"),
+           ("ENOSPC", r"\bENOSPC\b"),
+           ("StorageFull", r"kind: StorageFull"),
+           ("Disk quota exceeded", r"Disk quota exceeded"),
+           # model-archiver (MMS/TorchServe) says "check the file permissions" for any IOError while writing the
+           # archive; in a SageMaker container (root) that is the root volume filling up with a large model.
+           ("Failed to save the model-archive", r'Failed to save the model-archive to model-path "?(?P<path>[^"\s]+)')),
+    _cause("requirements-install-failed",
+           ("failed to install required packages", r"failed to install required packages"),
+           ("No matching distribution found", r"No matching distribution found for (?P<requirement>\S+)"),
+           ("Could not find a version that satisfies",
+            r"Could not find a version that satisfies the requirement (?P<requirement>\S+)"),
+           ("Could not install packages due to", r"Could not install packages due to"),
+           ("ResolutionImpossible", r"ResolutionImpossible"),
+           ("conflicting dependencies", r"because these package versions have conflicting dependencies"),
+           ("Could not build wheels for", r"Could not build wheels for (?P<requirement>[\w.\-\[\]]+)"),
+           ("Invalid requirement", r"Invalid requirement: '?(?P<requirement>[^'\s]+)"),
+           ("Could not open requirements file", r"Could not open requirements file"),
+           ("looks like a filename, but the file does not exist",
+            r"Requirement '(?P<requirement>[^']+)' looks like a filename, but the file does not exist"),
+           ("setup.py egg_info",
+            r"setup\.py egg_info\"? (?:failed with error code \d+(?: in (?P<build_dir>\S+))?|did not run successfully)"
+            r"|Command errored out with exit status \d+: python setup\.py egg_info"),
+           ("metadata-generation-failed", r"error: metadata-generation-failed"),
+           ("InstallModuleError", r"\bInstallModuleError\b"),
+           ("InstallRequirementsError", r"\bInstallRequirementsError\b"),
+           ("Custom pip package installation failed", r"Custom pip package installation failed"),
+           # subprocess.CalledProcessError for the pip command, whole or cut short by a console or a paste
+           ("CalledProcessError",
+            r"CalledProcessError: Command (?P<command>.*?\bpip[\d.]*\b.*?\binstall\b.*?)"
+            r"(?:'? returned non-zero exit status (?P<exit_status>\d+).*)?$")),
+    _cause("network-unreachable",
+           ("S3 VPC endpoint", r"ensure that an S3 VPC endpoint exists"),
+           ("Could not connect to the endpoint URL", r"Could not connect to the endpoint URL: \"?(?P<url>[^\"\s]+)"),
+           ("Temporary failure in name resolution", r"Temporary failure in name resolution"),
+           ("Network is unreachable", r"Network is unreachable"),
+           ("Connection error, and we cannot find the requested files",
+            r"Connection error, and we cannot find the requested files", "likely"),
+           ("couldn't connect to", r"We couldn't connect to '(?P<url>[^']+)'"),
+           ("error trying to connect",
+            rf"error sending request for url \((?P<url>https?://(?!{_LOCAL})[^)\s]+)\): error trying to connect"),
+           ("ConnectionPool(host=",
+            rf"ConnectionPool\(host='(?!{_LOCAL})(?P<host>[^']+)'.*(?:Failed to establish a new connection|"
+            r"Connection refused|Name or service not known|ConnectTimeoutError|timed out\. \(connect timeout)",
+            "likely"),
+           ("timed out. (connect timeout", rf"Connection to (?!{_LOCAL})(?P<host>[\w.-]+) timed out\. \(connect timeout",
+            "likely")),
+    _cause("permission-denied",
+           ("Could not access model data at", r"Could not access model data at (?P<url>\S+)", "likely"),
+           ("GatedRepoError", r"\bGatedRepoError\b"),
+           (("gated repo", "You must be authenticated"), r"Cannot access gated repo|is gated\. You must be authenticated"),
+           ("401 Client Error", r"^(?!.*Repository Not Found)(?=.*401 Client Error)(?:.*for url: (?P<url>\S+))?"),
+           # the Rust clients of TGI/TEI (reqwest): "HTTP status client error (401 Unauthorized) for url (...)"
+           (("(401 Unauthorized)", "(403 Forbidden)"), r"\((?:401 Unauthorized|403 Forbidden)\)(?: for url \((?P<url>[^)]+))?"),
+           ("403 Client Error", r"403 Client Error(?:.*for url: (?P<url>\S+))?"),
+           ("Permission denied (os error 13)", r"Permission denied \(os error 13\)"),
+           ("[Errno 13] Permission denied", r"\[Errno 13\] Permission denied(?::\s*'(?P<path>[^']+)')?"),
+           ("AccessDenied", r"\(AccessDenied(?:Exception)?\)|\bAccessDenied:|<Code>AccessDenied</Code>"),
+           ("is not authorized to perform", r"is not authorized to perform: (?P<action>\S+)"),
+           ("Repository Not Found", r"Repository Not Found for url", "weak")),
+    _cause("model-download-timeout",
+           ("curlCode: 28", r"curlCode: 28, Timeout was reached"),
+           ("Read timed out", r"(?:huggingface\.co|cdn-lfs|s3[\w.-]*\.amazonaws\.com)(?!.*runtime\.sagemaker).*"
+                              r"Read timed out", "likely")),
+    _cause("shared-memory-too-small",
+           ("signal 7", r"was signaled to shutdown with signal 7"),
+           ("insufficient shared memory", r"insufficient shared memory \(shm\)"),
+           # NCCL's shared-memory transport (include/shm.h, misc/shmutils.cc)
+           ("shared memory segment", r"Error while (?:creating|attaching to) shared memory segment"),
+           ("posix_fallocate failed", r"posix_fallocate failed"),
+           ("Failed to increase the shared memory pool size", r"Failed to increase the shared memory pool size"),
+           ("/dev/shm", r"/dev/shm.*(?:No space left on device|\[Errno 28\])|(?:No space left on device|"
+                        r"\[Errno 28\]).*/dev/shm"),
+           # torch's shared-memory tensors (DataLoader workers, multiprocessing) live in /dev/shm as </torch_...>
+           (("is killed by signal: Bus error", "</torch_"),
+            r"is killed by signal: Bus error|(?:unable to write to|unable to mmap \d+ bytes from) file </torch_"),
+           ("Bus error", r"^(?:.*\s)?Bus error(?: \(core dumped\))?\s*$", "likely")),
+    _cause("server-config-invalid",
+           ('unknown directive "', r'unknown directive "(?P<directive>[^"]+)"'),
+           ("[emerg]", r"\[emerg\] (?P<message>.+)", "likely"),
+           ("Invalid address: ", r"Invalid address: (?P<address>.+)"),
+           ("Connection in use: ", r"Connection in use: (?P<address>.+)", "likely"),
+           ("Address already in use", r"\[Errno 98\] Address already in use|bind\(\) to \S+ failed \(98", "likely"),
+           ("ArgumentValidation(", r"ArgumentValidation\(\"?(?P<message>[^\")]+)"),
+           ("error: invalid value '", r"error: invalid value '(?P<value>[^']*)' for '(?P<option>[^']+)'", "likely")),
+    _cause("syntax-error",
+           (("SyntaxError", "IndentationError", "TabError"), r"^(?:SyntaxError|IndentationError|TabError)(?::|$)")),
+    _cause("missing-entry-script",
+           ("executable file not found", r'exec: "?(?P<program>[\w./-]+)"?: executable file not found'),
+           ("can't open file", r"can't open file '(?P<file>/opt/ml/[^']+\.py)'"),
+           ("No such file or directory", r"No such file or directory: '(?P<file>/opt/ml/(?:model/)?code/[^'/]+\.py)'"),
+           # an entrypoint script saved with Windows line endings: bash runs "cd dir\r" and friends
+           (("$'\\r'", "\\r'"), r"\$'\\r': command not found|: \$'[^']*\\r'"),
+           # importlib.import_module(None): no SAGEMAKER_PROGRAM / entry point was given
+           ("'NoneType' object has no attribute 'startswith'",
+            r"'NoneType' object has no attribute 'startswith'", "likely"),
+           ("Failed to find attribute", r"Failed to find (?:attribute|application object) '?(?P<attribute>[^' ]+)",
+            "likely"),
+           ("Error loading ASGI app", r"Error loading ASGI app\. (?P<message>.+)", "likely")),
+    _cause("missing-module",
+           # Raised (``...Error: No module named``), not a caught one printed as a value (``...Error("No module``).
+           ("No module named",
+            r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"]).*?No module named '?(?P<module>[\w.]+)'?"),
+           # the TensorFlow Serving container's python_service answers a failed import as a JSON error
+           ('"error": "No module named', r'"error": "No module named \'?(?P<module>[\w.]+)'),
+           # TGI imports its flash-attention model classes optionally; sharded models need them
+           ("Could not import Flash Attention enabled models: No module named",
+            r"Could not import Flash Attention enabled models: No module named '?(?P<module>[\w.]+)", "likely")),
+    _cause("import-error",
+           ("ImportError", r"(?:^|[\s.:])ImportError: (?!No module named|lib(?:cuda|nvidia-ml)\.so)(?P<message>.+)"),
+           ("error while loading shared libraries",
+            r"error while loading shared libraries: (?!lib(?:cuda|nvidia-ml)\.so)(?P<library>[^:\s]+)"),
+           ("cannot open shared object file",
+            _NOT_A_WARNING + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
+                             r"object file"),
+           ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)")),
+    _cause("cuda-driver-mismatch",
+           ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
+           ("NVIDIA driver on your system is too old",
+            _NOT_A_WARNING + r".*The NVIDIA driver on your system is too old(?: \(found version (?P<driver>\d+)\))?"),
+           ("forward compatibility was attempted", r"forward compatibility was attempted on non supported HW"),
+           ("unsupported display driver", r"unsupported display driver / cuda driver combination"),
+           ("Torch not compiled with CUDA enabled", r"Torch not compiled with CUDA enabled"),
+           ("CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", r"CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"),
+           ("PTX was compiled with an unsupported toolchain", r"PTX was compiled with an unsupported toolchain"),
+           ("unsatisfied condition: cuda", r"requirement error: unsatisfied condition: cuda(?P<requirement>[<>=.\d]+)")),
+    _cause("gpu-architecture-mismatch",
+           ("Runtime compute cap", r"Runtime compute cap (?P<runtime>\d+) is not compatible with compile time "
+                                   r"compute cap (?P<compiled>\d+)"),
+           ("Bfloat16 is only supported on GPUs", r"Bfloat16 is only supported on GPUs with compute capability"),
+           ("no kernel image is available", r"no kernel image is available for execution on the device"),
+           ("is not compatible with the current PyTorch installation",
+            r"with CUDA capability (?P<capability>sm_\d+) is not compatible with the current PyTorch installation"),
+           ("FlashAttention only supports", r"FlashAttention only supports (?:Ampere|Turing)"),
+           ("Minimum capability: ", r"Minimum capability: (?P<minimum>\d+)\. Current capability: (?P<current>\d+)"),
+           ("GPU with CUDA capability", r"GPU with CUDA capability (?P<capability>\d+ \d+) is not supported",
+            "likely")),
+    _cause("engine-version-mismatch",
+           ("engine plan file is not compatible", r"engine plan file is not compatible with this version of TensorRT"),
+           ("engine plan file is generated on an incompatible device",
+            r"engine plan file is generated on an incompatible device"),
+           ("Could not find a matching NEFF", r"Could not find a matching NEFF"),
+           ("Unsupported model IR version", r"Unsupported model IR version: (?P<ir>\d+), max supported IR version: "
+                                            r"(?P<max>\d+)"),
+           ("unable to load plan file", r"unable to load plan file", "likely"),
+           (("Magic tag does not match", "Magic Tag does not match", "Version tag does not match"),
+            r"Magic [Tt]ag does not match|Version tag does not match", "likely")),
+    _cause("framework-version-mismatch",
+           ("Op type not registered", rf"Op type not registered '(?!{_EXTENSION_OP}')(?P<op>[^']+)'", "likely"),
+           # XGBoost warns so whenever it unpickles a model from another version; the load may still work
+           ("generated by older XGBoost", r"generated by older XGBoost", "weak")),
+    _cause("unsupported-model-architecture",
+           ("but Transformers does not", r"model type `?(?P<model_type>[\w-]+)`? but Transformers does not"),
+           ("trust_remote_code=True", r"set the option `?trust_remote_code=True`? to remove this error", "likely"),
+           ("Unsupported model type", r"Unsupported model type(?!: \S+\. Did you forget to implement)"),
+           ("sharded is not supported for AutoModel", r"sharded is not supported for AutoModel", "likely"),
+           ("Could not load model", r"Could not load model \S+ with any of the following classes", "weak"),
+           ("are not supported", r"Model architectures \[(?P<architectures>[^\]]*)\] are not supported"),
+           ("config is not supported", r"Could not start backend: config is not supported"),
+           ("Model is not supported", r"Could not start backend: Model is not supported"),
+           ("Unrecognized configuration class", r"Unrecognized configuration class"),
+           ("Op type not registered", rf"Op type not registered '(?P<op>{_EXTENSION_OP})'", "likely"),
+           ("No .bin weights found", r"No \.bin weights found for model", "likely")),
+    _cause("model-config-invalid",
+           ("must be divisible by", r"must be divisible by"),
+           ("sharded is not supported for this model", r"sharded is not supported for this model", "likely"),
+           (("unexpected inference output", "unexpected inference input"),
+            r"unexpected inference (?:output|input) '(?P<tensor>[^']+)'"),
+           ("unable to find 'libtriton_", r"unable to find 'libtriton_(?P<backend>\w+)\.so'"),
+           ("but the model configuration specifies", r"but the model configuration specifies"),
+           ("unexpected platform type", r"unexpected platform type (?P<platform>\S+)"),
+           ("is greater than the derived max_model_len", r"is greater than the derived max_model_len"),
+           ("Poll failed for model directory", r"Poll failed for model directory '(?P<model>[^']+)'", "likely")),
+    _cause("toolkit-bug",
+           ("Bad address: 'tail'", r"Bad address: 'tail'"),
+           ("ZombieProcess", r"psutil\.ZombieProcess", "likely"),
+           # the image's entrypoint passes the server a flag it does not have ('serve' is the image's own
+           # compatibility, above)
+           ("unexpected argument '--", r"unexpected argument '(?P<argument>--[\w-]+)' found", "likely"),
+           # TGI's weight loader does not find a tensor its model class expects (tied/aliased weights)
+           (" does not exist", r"\bweight (?P<tensor>[\w.]+) does not exist", "weak"),
+           # TGI <= 1.0 converted only .bin files of a local model directory
+           ("No local weights found in", r"No local weights found in \S+ with extension \.bin", "weak"),
+           # the TF Serving container's python_service forwards requests before tensorflow_model_server is up
+           ("port=10001", r"host='localhost', port=10001\).*Connection refused", "weak"),
+           # gunicorn's bind retries: SO_REUSEPORT, which gunicorn 19.7 set unconditionally, refused by the kernel
+           ("failed: [Errno 9", r"connection to .* failed: \[Errno 9[25]\]", "likely")),
+    _cause("default-handler-used",
+           ("Please provide a model_fn implementation", r"Please provide a model_fn implementation"),
+           # the PyTorch toolkit's default model_fn loads model.pt with torch.jit: an eager model needs a model_fn
+           ("saved using torchscript", r"Please ensure model is saved using torchscript", "likely"),
+           (("as env 'HF_TASK'", "as env 'TASK'"), r"as env '(?:HF_)?TASK'"),
+           ("Task couldn't be inferenced from", r"Task couldn't be inferenced from"),
+           ("The task for this model is not set", r"The task for this model is not set"),
+           ("Did you forget to implement", r"Unsupported model type: (?P<model_type>\S+)\. Did you forget to implement"),
+           ("Exactly one .pth or .pt file", r"Exactly one \.pth or \.pt file is required for PyTorch models", "likely"),
+           ("'NoneType' object has no attribute 'transform'", r"'NoneType' object has no attribute 'transform'",
+            "likely")),
+    _cause("model-file-not-found",
+           ("Failed to load model with default model_fn",
+            r"Failed to load model with default model_fn: missing file (?P<file>\S+?)\.?(?:Expected|$)"),
+           ("No versions of servable",
+            r"No versions of servable (?P<model>\S+) found under base path (?P<path>\S+)"),
+           ("Could not find SavedModel", r"Could not find SavedModel \.pb or \.pbtxt"),
+           ("no SavedModel bundles found", r"no SavedModel bundles found"),
+           ("Could not find base path", r"Could not find base path (?P<path>\S+) for servable (?P<model>\S+)"),
+           ("Could not find model data at", r"Could not find model data at (?P<url>\S+)"),
+           ("SavedModel file does not exist at", r"SavedModel file does not exist at: ?(?P<path>\S+)"),
+           ("Model not found in model store", r"Model not found in model store"),
+           ("failed to stat file", r"failed to stat file (?P<path>\S+)", "likely"),
+           ("tokenizer.json not found", r"tokenizer\.json not found", "likely"),
+           ("git-lfs", r"cloned a repository without having git-lfs installed", "likely"),
+           ("outgoing traffic has been disabled", r"outgoing traffic has been disabled", "likely"),
+           ("no object found", r"sync s3://\S+.*no object found", "likely"),
+           # SageMaker's FailureReason lists both a missing object and the role's permissions
+           ("Failed to download model data", r"Failed to download model data for container", "weak"),
+           ("does not appear to have a file named", r"does not appear to have a file named (?P<file>[\w.\-]+)"),
+           ("sync s3://", r"sync (?P<url>s3://\S+?\.tar\.gz)/\*"),
+           # a model file under the model directory (not the entry script, not a compiled Neuron graph)
+           ("No such file or directory",
+            r"No such file or directory: '(?P<path>(?:/opt/ml/models?|/\.sagemaker/(?:mms|ts)/models|"
+            r"/home/model-server/tmp/models|/tmp/models)/"
+            r"(?![^']*code/[^'/]*\.py')(?![^']*\.neff')[^']*)'?"),
+           # any Python opening a model-like file that is not there (a relative path, another model directory)
+           ("No such file or directory",
+            r"No such file or directory: '(?P<path>(?![^']*code/[^'/]*\.py')[^']*\.(?:pth?|bin|pkl|pickle|joblib|h5|"
+            r"keras|onnx|safetensors|ckpt|model|pb|params|npy|npz|index|faiss|json|tar\.gz|mar|plan|engine|gguf))'",
+            "likely"),
+           (("Can't load tokenizer for", "Can't load config for", "Can't load the model for"),
+            r"Can't load (?:tokenizer|config|the model) for '(?P<path>[^']+)'", "likely"),
+           (("404 Not Found", "404 Client Error", "Entry Not Found for url", "EntryNotFoundError"),
+            r"(?:404 Not Found|404 Client Error|Entry Not Found for url|EntryNotFoundError).*?/resolve/\S*?/(?P<file>"
+            r"[\w.\-]+)\)?(?:\s|$)", "likely"),
+           ("Unable to locate the file", r"Unable to locate the file (?P<file>\S+)", "likely")),
+    _cause("model-fn-error",
+           (("() takes", "() missing", "() got an unexpected", "arguments but"),
+            r"\bmodel_fn(?:\(\))? (?:takes \d+|missing \d+ required|got an unexpected keyword)"),
+           ("Expected only one class in custom service code",
+            r"Expected only one class in custom service code or a function entry point"),
+           ("unrecognized arguments: --sock-type", r"error: unrecognized arguments: --sock-type"),
+           ("Failed to load model", r"Failed to load model (?P<model>[^\s,]+), exception (?P<message>.*)", "likely"),
+           ("Unable to load model: ", r"Unable to load model: (?P<message>.+)", "likely"),
+           ("Attempting to deserialize object on a CUDA device",
+            r"Attempting to deserialize object on a CUDA device", "likely"),
+           ("Can't get attribute '", r"Can't get attribute '(?P<attribute>[^']+)' on", "weak"),
+           ("Error(s) in loading state_dict", r"Error\(s\) in loading state_dict for (?P<model>\w+)", "likely"),
+           ("Loading servable: ", r"Loading servable: .* failed: (?P<message>.+)", "weak"),
+           ("EngineException", r"ai\.djl\.engine\.EngineException: (?P<message>.*)", "likely"),
+           ("ModelNotFoundException", r"ai\.djl\.repository\.zoo\.ModelNotFoundException: (?P<message>.*)", "likely"),
+           ("failed to load '", r"failed to load '(?P<model>[^']+)'(?: version \d+)?: (?P<message>.+)", "weak")),
+    _cause("cuda-out-of-memory",
+           (("CUDA out of memory", "CUDA error: out of memory"), r"CUDA (?:error: )?out of memory"),
+           ("torch.cuda.OutOfMemoryError", r"torch\.cuda\.OutOfMemoryError"),
+           ("CUDA failure 2: out of memory", r"CUDA failure 2: out of memory"),
+           ("CUDA_ERROR_OUT_OF_MEMORY", r"CUDA_ERROR_OUT_OF_MEMORY"),
+           ("cudaErrorMemoryAllocation", r"cudaErrorMemoryAllocation"),
+           ("OOM when allocating", r"OOM when allocating tensor.*(?:GPU|gpu)"),
+           ("Not enough memory to handle", r"Not enough memory to handle (?P<tokens>\d+) (?:prefill|total) tokens"),
+           ("would exceed allowed memory", r"would exceed allowed memory"),
+           ("No available memory for the cache blocks", r"No available memory for the cache blocks"),
+           ("reserved for KV Cache is -", r"reserved for KV Cache is -\d"),
+           ("maximum number of tokens that can be stored in KV cache",
+            r"is larger than the maximum number of tokens that can be stored in KV cache", "likely"),
+           ("cuda OOM", r"Load model \S+ cuda OOM", "likely"),
+           ("CUBLAS_STATUS_ALLOC_FAILED", r"CUBLAS_STATUS_ALLOC_FAILED", "likely"),
+           # TorchServe answers 507 for a worker's MemoryError and for any RuntimeError that names CUDA
+           ("error (507)", r"(?:server|client) error \(507\)", "weak")),
+    _cause("out-of-memory",
+           ("OutOfMemoryError", r"\b(?P<error>java\.lang\.OutOfMemoryError)\b(?::\s*(?P<message>.*))?"),
+           ("OutOfDirectMemoryError", r"\b(?P<error>OutOfDirectMemoryError)\b(?::\s*(?P<message>.*))?"),
+           ("Out of memory error when creating workers", r"Out of memory error when creating workers"),
+           ("MemoryError", r"(?:^|[\s.:])(?P<error>_?(?:Array)?MemoryError)\b(?!.*\bCUDA\b)"),
+           (("cpu OOM", "OOM when allocating"), r"Load model \S+ cpu OOM|OOM when allocating tensor(?!.*GPU)"),
+           (("Out of memory: Kill", "out of memory: Kill"), r"[Oo]ut of memory: Kill(?:ed)? process"),
+           ("oom-kill", r"\boom-kill:|\boom_kill_process\b|invoked oom-killer"),
+           ("OOMKilled", r"OOMKilled"),
+           ("Cannot allocate memory", r"Cannot allocate memory"),
+           ("can't allocate memory", r"DefaultCPUAllocator: can't allocate memory"),
+           ("System out of memory", r"System out of memory", "likely"),
+           (("Killed", "killed by SIGKILL"), r"^Killed\s*$|killed by SIGKILL", "likely"),
+           (("signal 9", "signal: killed"), r"\bsignal 9\b|signal: killed", "likely"),
+           ("xit", r"\bexit(?:ed)?(?: with)? (?:code|status):? 137\b", "likely"),
+           ("std::bad_alloc", r"std::bad_alloc", "likely"),
+           # gunicorn guesses "out of memory" for every SIGKILL, its own timeout kills included
+           ("SIGKILL", r"SIGKILL", "weak"),
+           # transformers wraps a failed torch.load of a present checkpoint (memory, a truncated file, a newer format)
+           ("Unable to load weights from pytorch checkpoint",
+            r"Unable to load weights from pytorch checkpoint file", "weak")),
+    _cause("startup-health-check-timeout",
+           # MMS waits for the initial models with a deadline; a slow load ends with this
+           ("java.util.concurrent.TimeoutException", r"java\.util\.concurrent\.TimeoutException", "likely"),
+           ("Backend worker startup time out", r"Backend worker startup time out", "likely"),
+           ("Backend worker did not receive connection", r"Backend worker did not receive connection in", "likely"),
+           ("Worker failed to initialize within", r"Worker failed to initialize within", "likely"),
+           # TorchServe's reply deadline, at start-up (reclassified as worker-timeout beside inference lines)
+           ("Backend worker did not respond in given time", r"Backend worker did not respond in given time",
+            "likely")),
+    _cause("worker-timeout",
+           ("WORKER TIMEOUT", r"WORKER TIMEOUT(?: \(pid:\s*(?P<pid>\d+)\))?", "likely"),
+           ("invocation timed out", r"invocation timed out while waiting for a response from container"),
+           ("Read timeout on endpoint URL", r"Read timeout on endpoint URL", "likely"),
+           ("upstream timed out", r'upstream timed out .*request: "(?!GET /ping)(?P<request>[A-Z]+ /[^\s"]+)', "weak")),
+    _cause("response-too-large",
+           ("Message size exceed limit", r"Message size exceed limit: (?P<size>\d+)")),
+    _cause("bad-request",
+           ("Unable to evaluate payload provided", r"Unable to evaluate payload provided"),
+           ("JSON Parse error", r"JSON Parse error"),
+           ("client intended to send too large body", r"client intended to send too large body"),
+           ("HTTP content length exceeded", r"HTTP content length exceeded (?P<limit>\d+) bytes"),
+           ("is not an accepted csv ContentType", r"is not an accepted csv ContentType"),
+           ("Supported content-type is", r"not supported\. Supported content-type is"),
+           ("is not supported by this framework", r"Content type (?P<content_type>\S+) is not supported by this "
+                                                  r"framework"),
+           ("Failed to process element", r"Failed to process element: \d+"),
+           ("Received client error (413)", r"Received client error \(413\)", "likely"),
+           ("Received client error (4", r"Received client error \((?P<status>4\d\d)\)", "weak")),
+    _cause("invocation-error",
+           ("Input validation error", r"Input validation error"),
+           ("` must be", r"^(?:\S+: )?`\w+`(?: tokens \+ `\w+`)? must be (?:<|>|strictly|positive|at)"),
+           ("Invoking custom service failed", r"Invoking custom service failed", "likely"),
+           ("Exception on /invocations", r"Exception on /invocations \[POST\]", "likely"),
+           # the TF Serving container's python_service, when the user's handler (or TF Serving behind it) fails
+           ("exception handling request: ", r"exception handling request: (?P<message>.+)", "weak"),
+           (("() takes", "() missing", "() got an unexpected", "arguments but"),
+            r"\b(?P<function>input_fn|predict_fn|output_fn|transform_fn)(?:\(\))? "
+            r"(?:takes \d+|missing \d+ required|got an unexpected keyword)"),
+           ("Received server error (5", r"Received server error \((?P<status>5(?!07)\d\d)\)", "weak")),
+    _cause("ping-error",
+           ("Exception on /ping", r"Exception on /ping \[GET\]", "weak")),
+    _cause("deploy-wait-timeout",
+           ("Waiter EndpointInService failed", r"Waiter EndpointInService failed: Max attempts exceeded"),
+           ("waiting for state to become 'InService'", r"timeout while waiting for state to become 'InService'")),
     # ----------------------------------------------------------------------------------------- symptoms
     _sig("ping-failing", "symptom", "the container's health check (/ping) fails",
          (('/ping HTTP/1.1" 5', '/ping HTTP/1.0" 5'), r'"GET /ping HTTP/1\.[01]" (?P<status>5\d\d)'),
@@ -187,23 +734,37 @@ SIGNATURES: tuple[Signature, ...] = (
          ("Error handling request /ping", r"Error handling request /ping"),
          ("did not pass the ping health check", r"did not pass the ping health check")),
     _sig("worker-died", "symptom", "a model server worker process died",
-         ("Backend worker process di", r"Backend worker process die(?:d)?\."),
+         (("Backend worker process di", "backend worker process died"),
+          r"Backend worker process die(?:d)?\.|backend worker process died\."),
          ("Worker failed to boot", r"Worker failed to boot"),
+         ("App failed to load", r"Reason: App failed to load"),
          ("Exception in worker process", r"Exception in worker process"),
+         (("Webserver Crashed", "WebserverFailed"), r"Webserver Crashed|Error: WebserverFailed"),
+         ("Endpoint failed to start", r"Endpoint failed to start"),
          ("CannotStartContainerError", r"CannotStartContainerError")),
     _sig("load-model-failed", "symptom", "the model server could not load the model into a worker",
          ("Load model failed", r"Load model failed: (?P<model>\S+), error: (?P<error>.+)"),
          ("failed to load all models", r"failed to load all models"),
-         (("ShardCannotStart", "failed to start"), r"ShardCannotStart|Shard \d+ failed to start")),
+         (("ShardCannotStart", "failed to start"), r"ShardCannotStart|Shard \d+ failed to start"),
+         (("Could not create backend", "Could not start a suitable backend"),
+          r"Could not create backend|Could not start a suitable backend"),
+         ("Could not download model artifacts", r"Could not download model artifacts"),
+         (("Download encountered an error", "DownloadError"), r"Download encountered an error|Error: DownloadError"),
+         ("Error when initializing model", r"Error when initializing model"),
+         ("Failed to load model: ", r"Failed to load model: (?P<model>\S+)"),
+         ("Failed to initialize Python stub", r"Failed to initialize Python stub")),
     _sig("auto-recovery-failed", "symptom", "the model server's worker auto recovery keeps failing",
          ("Auto recovery failed again", r"Auto recovery failed again")),
     _sig("worker-retry", "symptom", "the model server restarts a dead worker after a back-off",
          ("Retry worker", r"Retry worker: (?P<worker>\d+) in (?P<seconds>\d+) seconds")),
+    _sig("server-bind-failed", "symptom", "gunicorn could not bind its listening socket and gave up",
+         ("Can't connect to ", r"Can't connect to (?P<address>.+)")),
     _sig("invocations-failing", "symptom", "requests to /invocations fail",
          (('/invocations HTTP/1.1" 5', '/invocations HTTP/1.0" 5'),
           r'"POST /invocations HTTP/1\.[01]" (?P<status>5\d\d)'),
          ("Prediction error", r"^Prediction error$"),
-         ("upstream prematurely closed", r'upstream prematurely closed .*request: "POST /invocations')),
+         (("upstream prematurely closed", "connect() failed"),
+          r'(?:upstream prematurely closed|connect\(\) failed).*request: "POST /invocations')),
     # -------------------------------------------------------------------------------------------- noise
     _sig("noise", "noise", "a client closed its connection; harmless",
          (("NativeIoException", "IOException"), r"(?:NativeIoException|IOException).*(?:Connection reset by peer|Broken pipe)")),
@@ -228,16 +789,25 @@ SIGNATURES: tuple[Signature, ...] = (
          ("Entering the event loop", r"Entering the event loop"),
          ("Exporting HTTP/REST API", r"Exporting HTTP/REST API at"),
          ("Running gRPC ModelServer", r"Running gRPC ModelServer at"),
-         (("Started HTTPService at", "Started GRPCInferenceService at"),
-          r"Started (?:HTTPService|GRPCInferenceService) at"),
-         ("API bind to", r"(?:Inference|BOTH) API bind to")),
+         (("Started HTTPService at", "Started GRPCInferenceService at", "Started Sagemaker HTTPService at"),
+          r"Started (?:Sagemaker )?(?:HTTPService|GRPCInferenceService) at"),
+         ("API bind to", r"(?:Inference|BOTH) API bind to"),
+         # the configuration banner MMS / TorchServe print once they start
+         (("Initial Models: ", "MMS Home: ", "TS Home: "), r"^(?:Initial Models|MMS Home|TS Home): \S"),
+         # TGI's router after warm-up, TEI's router, DJL's Python engine
+         ("Setting max batch total tokens to", r"Setting max batch total tokens to \d+"),
+         ("Starting HTTP server: ", r"Starting HTTP server: \S+"),
+         ("djl_python_engine started", r"djl_python_engine started"),
+         ("scaling up min workers", r"scaling up min workers")),
     _sig("model-loaded", "healthy", "a worker loaded the model",
          ("WORKER_MODEL_LOADED", r"-> WORKER_MODEL_LOADED"),
          # TorchServe's INFO-level sign that a worker's model_fn returned (its load-time metric)
          ("WorkerLoadTime", r"\bWorkerLoadTime\.Milliseconds:"),
          ("Successfully loaded servable version", r"Successfully loaded servable version"),
          ("successfully loaded '", r"successfully loaded '"),
-         ("Worker: ", r"Worker: \d+ started\.|Model \[\S+\] initialized")),
+         ("Worker: ", r"Worker: \d+ started\.|Model \[\S+\] initialized"),
+         ("loaded io_fd=", r"Model \S+ loaded io_fd="),
+         ("Exiting with a successfully compiled graph", r"Exiting with a successfully compiled graph")),
 )
 
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
@@ -245,6 +815,9 @@ _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
 #: Codes derived from tracebacks (or from the mix of hits) besides the line signatures above.
 DERIVED: dict[str, tuple[Kind, str]] = {
     "metrics-collector-error": ("noise", "the model server's metrics collector failed; serving is unaffected"),
+    "request-served": ("healthy", "the server answered /ping or /invocations with 200"),
+    "unexplained-error": ("symptom", "an error line that no signature explains (the log is not healthy, and its "
+                                     "cause is not one the catalogue knows)"),
 }
 
 #: Lines a traceback is followed from: its header, and a frame (for excerpts that start mid-traceback).
@@ -253,22 +826,6 @@ TRACEBACK_ANCHORS: tuple[str, ...] = ("Traceback (most recent call last)", 'File
 #: Every anchor once, longest first (so an alternation reports the most specific one).
 ANCHORS: tuple[str, ...] = tuple(sorted({a for s in SIGNATURES for r in s.rules for a in r.anchors}
                                         | set(TRACEBACK_ANCHORS), key=lambda a: (-len(a), a)))
-
-#: Cause codes, earliest start-up phase first. A failure in an earlier phase prevents the later ones; a full
-#: disk comes first because it makes every later step (pip, the model copy) fail in its own words.
-CAUSE_PRECEDENCE: tuple[str, ...] = (
-    "disk-full",
-    "requirements-install-failed",
-    "syntax-error",
-    "missing-module",
-    "import-error",
-    "cuda-driver-mismatch",
-    "missing-entry-script",
-    "model-fn-error",
-    "out-of-memory",
-    "worker-timeout",
-    "invocation-error",
-)
 
 #: Symptoms that mean the workers crash and restart.
 CRASH_MARKERS: tuple[str, ...] = ("worker-died", "load-model-failed", "auto-recovery-failed", "worker-retry")
@@ -282,4 +839,6 @@ def description(code: str) -> tuple[Kind, str]:
     sig = _BY_CODE.get(code)
     if sig is not None:
         return sig.kind, sig.description
+    if code in CAUSES:
+        return "cause", CAUSES[code].description
     return DERIVED[code]

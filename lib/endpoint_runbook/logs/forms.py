@@ -29,7 +29,9 @@ __all__ = ["TextForm", "detect_form", "events_from_lines", "events_from_text", "
 _CSV_ROW = re.compile(r"^(?:\d{13}|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?),(?=[^\d]|$)")
 _CSV_HEADER = re.compile(r'^"?@?timestamp"?,"?@?message"?', re.IGNORECASE)
 _DOCKER = re.compile(r"^[\w.-]*algo-\d+[\w.-]*\s*\| ?")
-_DOCKER_ALL = re.compile(r"(?m)^[\w.-]*algo-\d+[\w.-]*[ \t]*\| ?")
+# any docker compose service's prefix (``webapp      | ``, ``tei-embedding-server  | ``): a name padded to a column
+_COMPOSE = re.compile(r"^[A-Za-z0-9][\w.-]*(?:[ \t]+\| ?|[ \t]*\|(?: |$))")
+_COMPOSE_ALL = re.compile(r"(?m)^[A-Za-z0-9][\w.-]*(?:[ \t]+\| ?|[ \t]*\|(?: |$))")
 _FENCE_ALL = re.compile(r"(?m)^[ \t]*```[\w+-]*[ \t]*$")
 _QUOTE_ALL = re.compile(r"(?m)^> ?")
 _BACKTICKS_ALL = re.compile(r"(?m)^`([^`\n]+)`[ \t]*$")
@@ -91,7 +93,7 @@ def detect_form(text: str, *, sample: int = 200) -> TextForm:
     quoted = sum(1 for ln in lines if ln.startswith(">")) >= 0.6 * n
     body = [ln[1:].lstrip() if quoted and ln.startswith(">") else ln for ln in lines]
     rows = sum(1 for ln in body if _CSV_ROW.match(ln)) + (1 if _CSV_HEADER.match(body[0]) else 0)
-    docker = sum(1 for ln in body if _DOCKER.match(ln)) >= 0.5 * n
+    docker = sum(1 for ln in body if _COMPOSE.match(ln)) >= 0.5 * n
     return TextForm(csv=rows >= 0.5 * n, docker=docker, blockquote=quoted)
 
 
@@ -120,7 +122,7 @@ def normalize_text(text: str, form: TextForm | None = None) -> str:
     if "`" in text:
         text = _BACKTICKS_ALL.sub(r"\1", text)
     if form.docker:
-        text = _DOCKER_ALL.sub("", text)
+        text = _COMPOSE_ALL.sub("", text)
     return text
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from .catalogue import ANCHORS, SIGNATURES, Kind, Rule, Signature, by_code
+from .catalogue import ANCHORS, SIGNATURES, STRENGTHS, Kind, Rule, Signature, Strength, by_code
 from .forms import detect_form, events_from_lines, normalize_text, timestamp_of
 from .reading import LogEvent, iso
 
@@ -30,7 +30,8 @@ __all__ = ["SignatureHit", "match_signatures", "match_text"]
 
 @dataclass(frozen=True)
 class SignatureHit:
-    """One line that matched a signature. ``context``: supporting lines (the user frame of a traceback)."""
+    """One line that matched a signature. ``context``: supporting lines (the user frame of a traceback);
+    ``strength``: how surely the line names its cause (:data:`catalogue.STRENGTHS`; causes only)."""
 
     code: str
     kind: Kind
@@ -39,10 +40,12 @@ class SignatureHit:
     line: str
     details: Mapping[str, Any] = field(default_factory=dict)
     context: tuple[str, ...] = ()
+    strength: Strength = "sure"
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "kind": self.kind, "timestamp": iso(self.timestamp), "stream": self.stream,
-                "line": self.line, "details": dict(self.details), "context": list(self.context)}
+                "line": self.line, "details": dict(self.details), "context": list(self.context),
+                "strength": self.strength}
 
 
 # Lines that carry context rather than a signature: pip's "Collecting <req>" (names the requirement a build
@@ -50,7 +53,13 @@ class SignatureHit:
 _COLLECTING = re.compile(r"^\s*Collecting (?P<requirement>[^\s(]+)")
 _ENTRY = re.compile(r"(?i)(?:SAGEMAKER_PROGRAM|sagemaker_program|user_entry_point)[\"']?\s*[=:]\s*[\"']?"
                     r"(?P<name>[\w./-]+?)(?:\.py)?[\"'\s,}]")
-_CONTEXT_ANCHORS = ("Collecting ", "SAGEMAKER_PROGRAM", "sagemaker_program", "user_entry_point")
+# Lines that tell the verdict where it is: a multi-model endpoint (its model directories, the scikit-learn/XGBoost
+# containers start MMS only in multi-model mode, the toolkit's MME switch), a TorchServe reply deadline met
+# while serving (not loading), a failed import of the MXNet toolkit's user module.
+_MME = ("/opt/ml/models/", "multi-model", "multi_model", "MultiModel", "MULTI_MODEL")
+_INFERENCE = ("unsuccessful inference", "Inference time ns")
+_CONTEXT_ANCHORS = ("Collecting ", "SAGEMAKER_PROGRAM", "sagemaker_program", "user_entry_point",
+                    "import_module exception", "Retrying in 1 second") + _MME + _INFERENCE
 
 _ALL_ANCHORS = tuple(sorted(set(ANCHORS) | set(_CONTEXT_ANCHORS), key=lambda a: (-len(a), a)))
 
@@ -89,8 +98,35 @@ def _prefilter_keys(anchors: tuple[str, ...], keep: int = 4) -> tuple[str, ...]:
     return tuple(sorted(keys, key=lambda k: (-len(k), k)))
 
 
+def _trie_regex(keys: tuple[str, ...]) -> str:
+    """One regex for a set of literals, factored as a trie: at a position whose character starts a key, the engine
+    tries one branch per distinct next character instead of every key (a flat alternation of 300 literals costs
+    300 first-character checks there). A key that is a prefix of another ends the match early, which is all the
+    prefilter needs (it only finds lines)."""
+    trie: dict[str, dict] = {}
+    for k in keys:
+        node = trie
+        for ch in k:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        if "" in node:
+            return ""  # a whole key ends here: enough to select the line
+        alts = []
+        for ch in sorted(node):
+            rest, child = ch, node[ch]
+            while len(child) == 1 and "" not in child:  # a chain without branching: one literal
+                (nxt,) = child
+                rest, child = rest + nxt, child[nxt]
+            alts.append(re.escape(rest) + build(child))
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return build(trie)
+
+
 _KEYS = _prefilter_keys(_ALL_ANCHORS)
-_ANY = re.compile("|".join(re.escape(k) for k in _KEYS))
+_ANY = re.compile(_trie_regex(_KEYS))
 # Every anchor at every position (for the few lines the prefilter selects), and the anchors inside each one.
 _EVERY = re.compile("(?=(" + "|".join(re.escape(a) for a in _ALL_ANCHORS) + "))")
 _INSIDE: dict[str, tuple[str, ...]] = {a: tuple(b for b in _ALL_ANCHORS if b in a) for a in _ALL_ANCHORS}
@@ -173,7 +209,7 @@ _PY_STDLIB = re.compile(r"/lib/python\d\.\d+/")
 # Names people give entry scripts (SAGEMAKER_PROGRAM / entry_point=): a missing module of that name is the entry
 # script itself not being where the toolkit imports it from.
 _SCRIPT_NAME = re.compile(
-    r"^(?:None|inference|serve|serving|predict|predictor|prediction|handler|entry_?point|main|app|script|train|"
+    r"^(?:None|inference|serve|serving|predict|predictor|prediction|handler|entry_?point|main|app|wsgi|asgi|script|train|"
     r"transform|[\w]+_(?:inference|handler|serve|serving|predict|predictor|prediction|entry_?point|scripts?|"
     r"transform|train)|(?:inference|serve|serving|predict|predictor|transform|entry|custom)_\w+|\w+scripts?)$")
 
@@ -185,9 +221,18 @@ def _is_toolkit_frame(path: str) -> bool:
     return "site-packages" in path or "dist-packages" in path
 
 
+# The containers' own programs outside site-packages: entrypoints, the TF Serving container's /sagemaker/*.py,
+# Triton's Python backend stub, console scripts.
+_CONTAINER_CODE = re.compile(r"^(?:/sagemaker/|/usr/(?:local/)?bin/|/(?:opt/conda|miniconda3|usr/local)/bin/"
+                             r"|/opt/tritonserver/|/workspace/)")
+# The serving stacks' own packages: an exception raised there with no user frame is theirs.
+_SERVING_PACKAGE = re.compile(r"/(?:ts|mms|sagemaker_inference|sagemaker_containers|sagemaker_\w+_container|"
+                              r"sagemaker_huggingface_inference_toolkit|text_generation_server|djl_python|gunicorn)/")
+
+
 def _is_user_frame(path: str) -> bool:
     return not ("site-packages" in path or "dist-packages" in path or path.startswith("<")
-                or _PY_STDLIB.search(path) is not None)
+                or _PY_STDLIB.search(path) is not None or _CONTAINER_CODE.match(path) is not None)
 
 
 def _archive_path(path: str) -> str | None:
@@ -212,6 +257,7 @@ class _Frame:
 class _Traceback:
     frames: list[_Frame] = field(default_factory=list)
     lines: int = 0
+    offset: int = 0
 
 
 def _frame_text(fr: _Frame) -> str:
@@ -233,6 +279,12 @@ class _Hit:
     line: str
     details: dict[str, Any]
     context: tuple[str, ...] = ()
+    strength: Strength = "sure"
+
+
+_RANK = {s: i for i, s in enumerate(STRENGTHS)}
+# Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
+_DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
 
 class _Scanner:
@@ -243,16 +295,25 @@ class _Scanner:
         self.open: dict[tuple[str, str], _Traceback] = {}
         self.entry_names: set[str] = set()
         self.collecting: dict[str, str] = {}
+        self.mme = False  # the log shows a multi-model endpoint
+        self.inference = False  # the log shows requests being served (TorchServe's inference accounting)
+        self.import_failed = False  # the MXNet toolkit could not import the user module
+        self.bind_retries = False  # gunicorn retried binding its socket
+        self.labelled: list[tuple[int, int]] = []  # spans of tracebacks a hit accounts for (offsets)
 
     def line(self, raw: str, offset: int, stream: str) -> None:
         raw = raw.rstrip("\r")
+        self._context(raw)
         key, body = _split(raw)
         k = (stream, key)
         if _TB_HEADER in body:
             head, _, rest = body.partition(_TB_HEADER)
             if head.strip():
                 self._signatures(raw, head, offset, stream)
-            tb = self.open[k] = _Traceback()
+            prev = self.open.get(k)
+            if prev is not None:
+                self._unclosed(raw, offset, stream, prev)
+            tb = self.open[k] = _Traceback(offset=offset)
             rest = rest.lstrip(":").strip()
             if rest:  # a traceback flattened onto one line by a paste or a console
                 for part in re.split(r'\s(?=File ")', " " + rest):
@@ -265,8 +326,20 @@ class _Scanner:
             if fm is None:
                 self._signatures(raw, body, offset, stream)
                 return
-            tb = self.open[k] = _Traceback()  # an excerpt that starts mid-traceback
+            tb = self.open[k] = _Traceback(offset=offset)  # an excerpt that starts mid-traceback
         self._frame_or_line(raw, body, offset, stream, k, tb)
+
+    def _context(self, raw: str) -> None:
+        if not self.mme and (any(m in raw for m in _MME) or raw.strip() == "start_model_server()"):
+            # (the scikit-learn and XGBoost containers' serving_entrypoint calls a bare start_model_server()
+            # only in multi-model mode; single models go to gunicorn)
+            self.mme = True
+        if not self.inference and any(m in raw for m in _INFERENCE):
+            self.inference = True
+        if "import_module exception" in raw:
+            self.import_failed = True
+        if "Retrying in 1 second" in raw:
+            self.bind_retries = True
 
     def _frame_or_line(self, raw: str, body: str, offset: int, stream: str, k: tuple[str, str],
                        tb: _Traceback) -> None:
@@ -280,7 +353,7 @@ class _Scanner:
             tb.frames.append(fr)
             return
         stripped = body.strip()
-        if not stripped or stripped in ("...", "--") or stripped.startswith("```"):
+        if not stripped or stripped in ("...", "--") or stripped.startswith("```") or _CONSOLE_TIME.match(stripped):
             if tb.lines > 400:
                 del self.open[k]
             return
@@ -296,17 +369,16 @@ class _Scanner:
             if tb.lines > 400:  # a traceback that never ended: forget it
                 del self.open[k]
             return
-        if not _CONSOLE_TIME.match(stripped):
-            # Another line of the same stream and worker: this traceback was cut short (an excerpt, a paste).
-            del self.open[k]
+        # Another line of the same stream and worker: this traceback was cut short (an excerpt, a paste).
+        del self.open[k]
+        self._unclosed(raw, offset, stream, tb)
         if _ANY.search(body):
             self._signatures(raw, body, offset, stream)
 
-    def _signatures(self, raw: str, body: str, offset: int, stream: str) -> list[_Hit]:
+    def _signatures(self, raw: str, body: str, offset: int, stream: str, *, record: bool = True) -> list[_Hit]:
         text = body.strip()
-        out = []
+        out: list[_Hit] = []
         tried: set[int] = set()
-        matched: set[str] = set()
         gated = []
         found = {b for f in _EVERY.findall(text) for b in _INSIDE[f]}
         if not found:
@@ -317,14 +389,20 @@ class _Scanner:
                     tried.add(id(rule))
                     gated.append((sig, rule))
         gated.sort(key=lambda sr: _ORDER[id(sr[1])])
+        best: dict[str, tuple[Rule, re.Match[str]]] = {}  # per signature, its strongest matching rule
         for sig, rule in gated:
-            if sig.code in matched:
+            have = best.get(sig.code)
+            if have is not None and _RANK[have[0].strength] <= _RANK[rule.strength]:
                 continue
             m = rule.pattern.search(text)
             if m:
-                matched.add(sig.code)
+                best[sig.code] = (rule, m)
+        for sig, rule in gated:
+            if sig.code in best and best[sig.code][0] is rule:
+                m = best[sig.code][1]
                 details = {k: v for k, v in m.groupdict().items() if v is not None}
-                out.append(_Hit(sig.code, sig.kind, offset, stream, raw, _refine(sig.code, details, text)))
+                out.append(_Hit(sig.code, sig.kind, offset, stream, raw, _refine(sig.code, details, text),
+                                strength=rule.strength))
         if "Collecting " in text:
             cm = _COLLECTING.match(text)
             if cm:
@@ -337,16 +415,19 @@ class _Scanner:
             if h.code == "requirements-install-failed" and "requirement" not in h.details \
                     and stream in self.collecting:
                 h.details["requirement"] = self.collecting[stream]
-        self.hits.extend(out)
+        if record:
+            self.hits.extend(out)
         return out
 
     def _traceback_hits(self, raw: str, offset: int, stream: str, tb: _Traceback, exc_type: str,
                         exc_msg: str) -> None:
         exc_line = f"{exc_type}: {exc_msg}" if exc_msg else exc_type
+        self.labelled.append((tb.offset, offset))
         line_hits = self._signatures(raw, exc_line, offset, stream)
         user = [f for f in tb.frames if _is_user_frame(f.file)]
         inner = user[-1] if user else None
-        details: dict[str, Any] = {"exception": exc_type.rsplit(".", 1)[-1], "message": exc_msg}
+        exc = exc_type.rsplit(".", 1)[-1]
+        details: dict[str, Any] = {"exception": exc, "message": exc_msg}
         context: list[str] = []
         if inner is not None:
             details["where"] = _frame_text(inner)
@@ -357,6 +438,8 @@ class _Scanner:
             context = [inner.raw] + ([f"    {inner.code}"] if inner.code else [])
         elif tb.frames:
             details["raised_in"] = _frame_text(tb.frames[-1])
+            if tb.frames[-1].code:
+                details["statement"] = tb.frames[-1].code
         funcs = {f.func for f in tb.frames}
 
         if tb.frames and all(_METRICS.search(f.file) for f in tb.frames if _is_toolkit_frame(f.file)) \
@@ -387,35 +470,71 @@ class _Scanner:
                 h.context = tuple(ctx)
             return
 
-        if any(f.func == "default_model_fn" and f.file.endswith(_DEFAULT_FN_FILES) for f in tb.frames) \
-                or any(f.func == "default_model_fn" for f in tb.frames):
-            code = "missing-entry-script"
-        elif funcs & _LOAD_PATH:
-            code = "model-fn-error"
-        elif inner is not None and inner.func == "<module>":
-            code = "import-error"
-        elif funcs & _SERVE_PATH or inner is not None:
-            code = "invocation-error"
-        else:
+        code, strength = self._derive(tb, exc, exc_msg, inner, funcs)
+        if code is None:
             return
         sig = by_code(code)
         assert sig is not None
         self.hits.insert(len(self.hits) - len(line_hits),
-                         _Hit(code, sig.kind, offset, stream, raw, details, tuple(context)))
+                         _Hit(code, sig.kind, offset, stream, raw, details, tuple(context), strength))
+
+    @staticmethod
+    def _derive(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,
+                funcs: set[str | None]) -> tuple[str | None, Strength]:
+        """A cause from where a traceback ran when its exception line names none."""
+        files = [f.file for f in tb.frames]
+        if "default_model_fn" in funcs:
+            return "default-handler-used", "likely"  # the toolkit's own model_fn: the user's was not found
+        if any(f.endswith("gunicorn/sock.py") for f in files) and exc == "OSError":
+            return "toolkit-bug", "likely"  # gunicorn's socket options refused by the kernel (SO_REUSEPORT)
+        if exc == "KeyError" and any(f.endswith("configuration_auto.py") for f in files):
+            return "unsupported-model-architecture", "likely"  # transformers does not know the model_type
+        if exc == "IndexError" and "get_loaded_booster" in funcs:
+            return "model-file-not-found", "likely"  # the XGBoost container found no model file to load
+        if funcs & _LOAD_PATH and (exc == "FileNotFoundError" or "No such file or directory" in msg):
+            return "model-file-not-found", "likely"
+        if funcs & _LOAD_PATH:
+            return "model-fn-error", "likely"
+        if inner is not None and inner.func == "<module>":
+            return "import-error", "likely"
+        if funcs & _SERVE_PATH or inner is not None:
+            return "invocation-error", "likely"
+        if inner is None and exc in _DEFECT and any(_SERVING_PACKAGE.search(f) for f in files):
+            return "toolkit-bug", "weak"  # raised inside the serving stack's own code, no user frame on the way
+        return None, "weak"
+
+    def _unclosed(self, raw: str, offset: int, stream: str, tb: _Traceback) -> None:
+        """A traceback cut before its exception line: the message may still be in the last frame's ``raise``
+        statement, and the frames say which step failed."""
+        last = tb.frames[-1] if tb.frames else None
+        if last is not None and last.code and last.code.startswith("raise "):
+            for h in self._signatures(last.raw, last.code, tb.offset, stream):
+                h.context = (last.raw, f"    {last.code}")
+        pip = [f for f in tb.frames if f.func == "_install_requirements" or "_install_requirements(" in (f.code or "")]
+        if pip and not any(h.code == "requirements-install-failed" for h in self.hits):
+            first = pip[0]
+            self.hits.append(_Hit("requirements-install-failed", "cause", tb.offset, stream, raw,
+                                  {"raised_in": _frame_text(first)}, (first.raw,), "likely"))
 
     def finish(self) -> None:
-        """Missing modules that are the entry script itself (by the name the log gives for it, the toolkit
-        importing it directly, or a script-like name such as ``inference`` or ``None``)."""
+        """What needs the whole log: tracebacks still open at its end; missing modules that are the entry script
+        itself (by the name the log gives for it, the toolkit importing it directly, or a script-like name such
+        as ``inference`` or ``None``); a missing user module in a multi-model endpoint; a TorchServe reply
+        deadline met while serving rather than loading; gunicorn giving up on a socket it could not bind."""
+        for (stream, _key), tb in list(self.open.items()):
+            self._unclosed("", tb.offset, stream, tb)
+        self.open.clear()
         for h in self.hits:
             if h.code != "missing-module":
                 continue
             mod = h.details.get("module", "")
             top = mod.split(".")[0]
             reason = None
+            strength: Strength = "likely"
             if top in self.entry_names or mod in self.entry_names:
-                reason = "the missing module is the entry script the log names"
+                reason, strength = "the missing module is the entry script the log names", "sure"
             elif mod == "None":
-                reason = "the toolkit imported a module named None: SAGEMAKER_PROGRAM is not set"
+                reason, strength = "the toolkit imported a module named None: SAGEMAKER_PROGRAM is not set", "sure"
             elif h.details.get("imported_by_toolkit") and "." not in mod:
                 reason = "the toolkit imports the entry module itself and cannot find it"
             elif top == "code" and "." in mod:
@@ -423,9 +542,33 @@ class _Scanner:
             elif _SCRIPT_NAME.match(mod):
                 reason = f"{mod!r} is named like an entry script (SAGEMAKER_PROGRAM / entry_point)"
             if reason:
-                h.code = "missing-entry-script"
+                h.code, h.strength = "missing-entry-script", strength
                 h.details = {**h.details, "entry_module": mod, "reason": reason}
                 h.details.pop("package", None)
+        for h in self.hits:
+            if h.code in ("missing-entry-script", "default-handler-used") and self.mme and (
+                    h.details.get("entry_module") == "None" or "'NoneType'" in h.line
+                    or h.code == "missing-entry-script"):
+                h.code = "mme-user-module-missing"
+                h.details = {**h.details, "reason": "a multi-model endpoint's model names no user module the "
+                                                    "toolkit can import"}
+            elif h.code == "default-handler-used" and "'NoneType'" in h.line and self.import_failed:
+                h.code = "mme-user-module-missing" if self.mme else "missing-entry-script"
+            elif h.code == "startup-health-check-timeout" and self.inference \
+                    and "did not respond in given time" in h.line:
+                h.code = "worker-timeout"
+        if not any(h.code == "worker-timeout" for h in self.hits):
+            # gunicorn SIGKILLs a worker itself only when it times out; any other SIGKILL is the kernel's OOM killer
+            for h in self.hits:
+                if h.code == "out-of-memory" and h.strength == "weak" and "SIGKILL" in h.line:
+                    h.strength = "likely"
+        if any(h.code == "server-bind-failed" for h in self.hits) and self.bind_retries \
+                and not any(h.code in ("server-config-invalid", "toolkit-bug") for h in self.hits):
+            first = next(h for h in self.hits if h.code == "server-bind-failed")
+            self.hits.append(_Hit("toolkit-bug", "cause", first.offset, first.stream, first.line,
+                                  {"reason": "gunicorn retried binding without saying why (at its default log "
+                                             "level): a socket option the kernel refuses (SO_REUSEPORT in "
+                                             "gunicorn 19.7), not a port in use or a bad address"}, (), "weak"))
 
 
 def _refine(code: str, details: dict[str, Any], text: str) -> dict[str, Any]:
@@ -458,6 +601,56 @@ def _refine(code: str, details: dict[str, Any], text: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- entry points
 
 
+# Served requests in an access log (nginx/gunicorn, TorchServe/MMS ACCESS_LOG): healthy, but most lines of a healthy
+# endpoint are these, so they are looked for only when the scan found nothing wrong (one search from the start).
+_SERVED = re.compile(r'"(?:GET /ping|POST /invocations) HTTP/1\.[01]" 200\b')
+
+
+def _served(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 5) -> None:
+    if any(h.kind in ("cause", "symptom") for h in sc.hits):
+        return
+    for i, m in enumerate(_SERVED.finditer(buf)):
+        if i == most:
+            break
+        start = buf.rfind("\n", 0, m.start()) + 1
+        end = buf.find("\n", m.end())
+        sc.hits.append(_Hit("request-served", "healthy", start, stream_at(start), buf[start:end if end >= 0 else None],
+                            {}))
+
+
+# Error-looking lines (log levels, exception names, Rust errors and panics, glog's E lines): when the scan named
+# nothing, such a line that no signature labelled means "unknown", not "healthy".
+_ERRORISH = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b|\b[Ee]rror\b:|Traceback \(most recent call last\)|"
+                       r"(?:Error|Exception): |panicked at|Segmentation fault|core dumped")
+# the literals every such line holds (found in one C-level pass; the regex above then checks the line)
+_ERRORISH_KEYS = re.compile(_trie_regex(("ERROR", "CRITICAL", "FATAL", "rror:", "Exception: ", "Traceback (most",
+                                         "panicked at", "Segmentation fault", "core dumped")))
+
+
+def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 5) -> None:
+    if any(h.kind in ("cause", "symptom") for h in sc.hits):
+        return
+    labelled = {h.offset for h in sc.hits}
+    spans = sc.labelled if any(h.kind == "noise" for h in sc.hits) else []
+    found = 0
+    pos = 0
+    while True:
+        m = _ERRORISH_KEYS.search(buf, pos)
+        if m is None:
+            break
+        start = buf.rfind("\n", 0, m.start()) + 1
+        end = buf.find("\n", m.end())
+        line = buf[start:end if end >= 0 else None]
+        pos = end + 1 if end >= 0 else len(buf)
+        if start in labelled or any(a <= start <= b for a, b in spans) or not _ERRORISH.search(line):
+            continue
+        sc.hits.append(_Hit("unexplained-error", "symptom", start, stream_at(start), line, {}))
+        labelled.add(start)
+        found += 1
+        if found == most:
+            break
+
+
 def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
     sc = _Scanner()
     search, find, rfind, n = _ANY.search, buf.find, buf.rfind, len(buf)
@@ -479,6 +672,8 @@ def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
             sc.line(buf[pos:end], pos, stream_at(pos))
             pos = end + 1
     sc.finish()
+    _unexplained(sc, buf, stream_at)
+    _served(sc, buf, stream_at)
     return sc
 
 
@@ -506,7 +701,7 @@ def match_signatures(events: Iterable[LogEvent | Mapping[str, Any] | str]) -> li
 
     sc = _scan("\n".join(msgs), stream_at)
     return [SignatureHit(h.code, h.kind, evs[bisect_right(starts, h.offset) - 1].timestamp, h.stream, h.line,
-                         h.details, h.context) for h in sc.hits]
+                         h.details, h.context, h.strength) for h in sc.hits]
 
 
 def match_text(text: str, *, stream: str = "") -> list[SignatureHit]:
@@ -519,7 +714,7 @@ def match_text(text: str, *, stream: str = "") -> list[SignatureHit]:
         return match_signatures(events_from_text(text, stream=stream))
     buf = normalize_text(text, form)
     sc = _scan(buf, lambda _off: stream)
-    return [SignatureHit(h.code, h.kind, timestamp_of(h.line), h.stream, h.line, h.details, h.context)
+    return [SignatureHit(h.code, h.kind, timestamp_of(h.line), h.stream, h.line, h.details, h.context, h.strength)
             for h in sc.hits]
 
 

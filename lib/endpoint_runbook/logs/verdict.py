@@ -1,10 +1,16 @@
 """From hits to one named cause: group per code, keep distinct evidence lines, pick the cause.
 
-Precedence follows the start-up order of a container, because a failure in an earlier phase stops every
-later one from running: disk → requirements install → import of the entry script (syntax error, missing
-module, import error, CUDA) → the entry point itself → ``model_fn`` → serving (memory, timeouts,
-invocation errors). Root causes always beat symptoms (crash-loop markers, failing ``/ping``); noise is never
-a cause; a log with start-up or served-request lines and nothing wrong is ``healthy``.
+The strongest evidence wins (a line that names its cause beats one that only suggests it, see
+:data:`catalogue.STRENGTHS`); among equally strong causes, precedence follows the start-up order, because a failure
+in an earlier phase stops every later one from running: the platform (capacity, archive, image) → the container's
+start (disk, pip, network, credentials) → import of the entry script (syntax error, missing module, import error)
+→ the engine and GPU checks → ``model_fn`` and the model files → serving (memory, timeouts, invocation errors).
+Root causes always beat symptoms (crash-loop markers, failing ``/ping``, nginx's failed upstream, ``Auto recovery
+failed``); noise is never a cause; a log with start-up or served-request lines and nothing wrong is ``healthy``.
+
+Confidence says how sure the text alone can be: ``high`` when a line names the cause and no other unexplained
+cause is in the log; ``medium`` when the line only suggests it (the same text has other causes) or another
+cause competes; ``low`` for guesses from lines other causes print too, and for symptoms alone.
 
 :func:`evidence_from_events` (CloudWatch events, what ``diagnose`` reads) and :func:`evidence_from_text`
 (a pasted or exported log, what ``endpoint-runbook explain-logs`` reads) run the same matcher and the same
@@ -18,7 +24,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .catalogue import CAUSE_PRECEDENCE, CRASH_MARKERS, Kind, description
+from .catalogue import (
+    BROADER,
+    CAUSE_PRECEDENCE,
+    CAUSES,
+    CRASH_MARKERS,
+    EXPLAINS,
+    STRENGTHS,
+    Kind,
+    Strength,
+    description,
+)
 from .matching import SignatureHit, match_signatures, match_text
 from .reading import LogEvent, LogRead, iso
 
@@ -73,6 +89,7 @@ class CodeSummary:
     kind: Kind
     description: str
     count: int = 0
+    strength: Strength = "weak"  # the strongest of its hits (causes)
     first_seen: int | None = None
     last_seen: int | None = None
     streams: list[str] = field(default_factory=list)
@@ -81,7 +98,7 @@ class CodeSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "kind": self.kind, "description": self.description, "count": self.count,
-                "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen),
+                "strength": self.strength, "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen),
                 "streams": list(self.streams), "samples": [s.to_dict() for s in self.samples],
                 "details": [dict(d) for d in self.details]}
 
@@ -89,7 +106,8 @@ class CodeSummary:
 @dataclass
 class Cause:
     """The one named cause. ``code``: a cause code from :data:`CAUSE_PRECEDENCE`, or ``worker-crash-loop``
-    (workers die, origin not in the logs), ``ping-failing``, ``no-known-signature``, ``no-logs``."""
+    (workers die, origin not in the logs), ``ping-failing``, ``no-known-signature``, ``no-logs``.
+    :attr:`broader_code`: the issue-14 code for the same evidence (equal to ``code`` for the older codes)."""
 
     code: str
     summary: str
@@ -98,9 +116,14 @@ class Cause:
     evidence: list[str] = field(default_factory=list)
     also_seen: list[str] = field(default_factory=list)
 
+    @property
+    def broader_code(self) -> str:
+        return BROADER.get(self.code, self.code)
+
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "summary": self.summary, "confidence": self.confidence,
-                "details": dict(self.details), "evidence": list(self.evidence), "also_seen": list(self.also_seen)}
+                "details": dict(self.details), "evidence": list(self.evidence), "also_seen": list(self.also_seen),
+                "broader_code": self.broader_code}
 
 
 @dataclass
@@ -143,6 +166,8 @@ def summarize(hits: Iterable[SignatureHit], *, samples: int = 5, events_read: in
         if cs is None:
             cs = codes[h.code] = CodeSummary(h.code, kind, desc)
         cs.count += 1
+        if kind == "cause" and _RANK[h.strength] < _RANK[cs.strength] or cs.count == 1:
+            cs.strength = h.strength
         if h.timestamp is not None:
             cs.first_seen = h.timestamp if cs.first_seen is None else min(cs.first_seen, h.timestamp)
             cs.last_seen = h.timestamp if cs.last_seen is None else max(cs.last_seen, h.timestamp)
@@ -198,35 +223,48 @@ def _summary(code: str, details: dict[str, Any], cs: CodeSummary) -> str:
         path = f" writing {details['path']}" if details.get("path") else ""
         return (f"a disk filled up{path}: give the endpoint more storage (a larger instance or volume) or "
                 "make the model smaller")
-    if code == "missing-entry-script":
-        if details.get("entry_module"):
-            return (f"the entry script {details['entry_module']!r} is not where the toolkit imports it from "
-                    f"({details.get('reason')}): put it under code/ in model.tar.gz and set SAGEMAKER_PROGRAM")
-        return description(code)[1]
+    if code in ("missing-entry-script", "mme-user-module-missing") and details.get("entry_module"):
+        return (f"the entry script {details['entry_module']!r} is not where the toolkit imports it from "
+                f"({details.get('reason')}): put it under code/ in model.tar.gz and set SAGEMAKER_PROGRAM")
     if code == "cuda-driver-mismatch":
         return f"{description(code)[1]}: {details.get('message') or ''}".rstrip(": ") + where
     if code == "out-of-memory":
         kind = details.get("memory", "host")
-        return {"gpu": "the model ran out of GPU memory: a larger GPU instance, a smaller batch or model",
-                "jvm-direct": "the model server's JVM ran out of direct (off-heap) memory: raise its "
+        return {"jvm-direct": "the model server's JVM ran out of direct (off-heap) memory: raise its "
                               "-XX:MaxDirectMemorySize (vmargs) or the instance size",
                 "jvm-heap": "the model server's JVM ran out of heap: raise -Xmx (vmargs) or the instance size",
                 "killed": "a worker was killed (signal 9 / out-of-memory killer): the model needs more memory "
                           "than the instance has; use a larger instance or fewer workers",
                 }.get(kind, "the worker ran out of memory: use a larger instance or fewer workers")
-    if code == "worker-timeout":
-        return ("a worker did not load or answer in time: a request or the model load is slower than the "
-                "server's timeout (a larger instance, a longer timeout, or a faster model)")
     if code in ("model-fn-error", "invocation-error", "import-error", "syntax-error"):
         what = f"{details.get('exception', '')}: {details.get('message', '')}".strip(": ")
         if not what:
             what = details.get("library") or details.get("model") or ""
         return f"{description(code)[1]}: {what}{where}".rstrip(": ")
+    info = CAUSES.get(code)
+    if info is not None:
+        return f"{info.description}: {info.action}"
     return description(code)[1]
 
 
+_RANK = {s: i for i, s in enumerate(STRENGTHS)}
+
+
+def _confidence(code: str, others: list[str], codes: dict[str, CodeSummary]) -> Literal["high", "medium", "low"]:
+    """How sure the text alone is: the winner's strength, one step down when another cause it does not explain
+    is as plausible (sure or likely) beside it."""
+    strength = codes[code].strength
+    rivals = [c for c in others if codes[c].strength != "weak" and c not in EXPLAINS.get(code, ())]
+    if strength == "sure":
+        return "medium" if rivals else "high"
+    if strength == "likely":
+        return "low" if rivals else "medium"
+    return "low"
+
+
 def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cause:
-    roots = [c for c in CAUSE_PRECEDENCE if c in codes and codes[c].kind == "cause"]
+    roots = sorted((c for c in CAUSE_PRECEDENCE if c in codes and codes[c].kind == "cause"),
+                   key=lambda c: (_RANK[codes[c].strength], CAUSE_PRECEDENCE.index(c)))
     markers = [c for c in CRASH_MARKERS if c in codes]
     symptoms = [c for c, cs in codes.items() if cs.kind == "symptom" and c not in markers]
     if roots:
@@ -243,9 +281,7 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             if reqs:
                 details["requirements"] = list(dict.fromkeys(reqs))
         summary = _summary(code, details, cs)
-        confidence: Literal["high", "medium", "low"] = (
-            "high" if markers or symptoms or code in ("requirements-install-failed", "disk-full")
-            else "medium")
+        confidence = _confidence(code, roots[1:], codes)
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
         return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms)
     if markers:
@@ -258,20 +294,40 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
     if "ping-failing" in codes:
         cs = codes["ping-failing"]
         reasons = {d.get("reason", "") for d in cs.details}
-        timed_out = any("timed out" in r for r in reasons) or any(d.get("status") == "504" for d in cs.details)
-        summary = ("the health check (/ping) fails and nothing else in the logs explains it: usually the model "
-                   "takes longer to load than the health check waits (a larger instance, a faster load, or "
-                   "a longer ContainerStartupHealthCheckTimeoutInSeconds)" if timed_out else
-                   "the health check (/ping) fails, and the logs read do not show why")
-        return Cause("ping-failing", summary, "medium" if timed_out else "low",
-                     {"count": cs.count, "timed_out": timed_out}, _evidence(cs),
-                     also_seen=[c for c in symptoms if c != "ping-failing"])
+        statuses = {d.get("status") for d in cs.details} - {None}
+        timed_out = any("timed out" in r for r in reasons) or "504" in statuses
+        errored = bool(statuses - {"504"}) or any("Error handling request" in s.line for s in cs.samples)
+        others = [c for c in symptoms if c != "ping-failing"]
+        base = {"count": cs.count, "timed_out": timed_out, "from_symptoms": True}
+        if timed_out:
+            # nginx gave up waiting for /ping: the model is still loading when the health check asks
+            return Cause("startup-health-check-timeout",
+                         "the health check (/ping) times out and nothing else in the logs explains it: usually "
+                         "the model takes longer to load than the health check waits (a larger instance, a "
+                         "faster load, or a longer ContainerStartupHealthCheckTimeoutInSeconds)",
+                         "medium", base, _evidence(cs), also_seen=others)
+        if errored:
+            return Cause("ping-error", "the health check (/ping) answers an error, and the logs read do not show "
+                         "the exception behind it (widen the time window; the handler usually fails loading the "
+                         "model)", "low", base, _evidence(cs), also_seen=others)
+        return Cause("ping-failing", "the health check (/ping) fails, and the logs read do not show why",
+                     "low", base, _evidence(cs), also_seen=others)
     if "invocations-failing" in codes:
         cs = codes["invocations-failing"]
         return Cause("invocation-error", "requests to /invocations fail, and the logs read do not show the "
-                     "exception (widen the time window)", "low", {"count": cs.count}, _evidence(cs))
+                     "exception (widen the time window)", "low", {"count": cs.count, "from_symptoms": True},
+                     _evidence(cs))
+    if "server-bind-failed" in codes:
+        cs = codes["server-bind-failed"]
+        return Cause("server-config-invalid", "the server could not bind its listening address (see the lines "
+                     "before it: the address, the port already in use)", "low",
+                     {"count": cs.count, "from_symptoms": True}, _evidence(cs))
     if events_read == 0:
         return Cause("no-logs", "no log events in the time window", "low")
+    if "unexplained-error" in codes:
+        cs = codes["unexplained-error"]
+        return Cause("no-known-signature", "the log has error lines, but none the catalogue knows: read them in "
+                     "the evidence", "low", {"unexplained": cs.count}, _evidence(cs))
     healthy = [c for c, cs in codes.items() if cs.kind == "healthy"]
     noise = {c: cs.count for c, cs in codes.items() if cs.kind == "noise"}
     if healthy:
