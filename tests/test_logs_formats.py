@@ -313,6 +313,27 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      '10.32.0.2, server: , request: "POST /invocations HTTP/1.1", host: "model.aws.local:8080"', "bad-request"),
     ("[2019-01-03 15:50:02,376] ERROR in app: Exception on /invocations [POST]", "invocation-error"),
     ("[2019-01-03 15:50:02,376] ERROR in app: Exception on /ping [GET]", "ping-error"),
+    # (rules added after the first held-out score, from its misses: the examples are purpose-built, not the excerpts)
+    ("zipfile.BadZipFile: File is not a zip file", "corrupt-model-archive"),
+    ("java.util.zip.ZipException: invalid LOC header (bad signature)", "corrupt-model-archive"),
+    ("onnxruntime.capi.onnxruntime_pybind11_state.InvalidProtobuf: [ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load "
+     "model from /opt/ml/model/model.onnx failed:Protobuf parsing failed.", "corrupt-model-archive"),
+    ("ModuleNotFoundError: No module named 'sagemaker_tensorflow_container.serving'",
+     "training-image-used-for-serving"),
+    ("Exception: Failed to create model environment.", "requirements-install-failed"),
+    ("AssertionError: The choosen size 32001 is not compatible with sharding on 2 shards", "model-config-invalid"),
+    (["Error: Could not create backend", "Caused by:", "    Could not start backend: DType bfloat16 is not supported"],
+     "model-config-invalid"),
+    ("| resnet50 | - | Not loaded: No model version was found |", "model-file-not-found"),
+    ("tritonclient.utils.InferenceServerException: [StatusCode.NOT_FOUND] Request for unknown model: 'resnet50' is "
+     "not found", "model-file-not-found"),
+    ("RuntimeError: open file failed because of errno 2 on fopen: No such file or directory, file path: "
+     "/models/resnet/1/model.pt", "model-file-not-found"),
+    (TS12 + "NotImplementedError: Cannot copy out of meta tensor; no data!", "model-file-not-found"),
+    (TRITON + "logging.cc:43] 1: [executionContext.cpp::ExecutionContext::410] Error Code 1: Cuda Runtime (out of "
+              "memory)", "cuda-out-of-memory"),
+    ("botocore.errorfactory.ValidationError: An error occurred (ValidationError) when calling the InvokeEndpoint "
+     "operation: Request 0a1b is missing a target model header.", "invocation-error"),
     ("botocore.exceptions.WaiterError: Waiter EndpointInService failed: Max attempts exceeded",
      "deploy-wait-timeout"),
     ("Error: waiting for SageMaker Endpoint (ep-demo) to be in service: timeout while waiting for state to become "
@@ -373,6 +394,8 @@ HEALTHY = [
     GUNI + "[INFO] Listening at: unix:/tmp/gunicorn.sock (42)",
     GUNI + "[INFO] Booting worker with pid: 51",
     DJL + "Model [model] initialized.",
+    '2024-01-01T00:00:00.000000Z  INFO embed{total_time="12ms" tokenization_time="1ms" queue_time="1ms" '
+    'inference_time="9ms"}: text_embeddings_router::http::server: router/src/http/server.rs:706: Success',
     "2024-05-01T10:00:00.123Z INFO  ModelServer BOTH API bind to: http://0.0.0.0:8080",
     "2024-05-01T10:00:00.123Z INFO  WorkerPool Worker: 0 started.",
     ("2026-11-28T14:37:35,397 [ERROR] epollEventLoopGroup-3-2 org.pytorch.serve.http.HttpRequestHandler - "

@@ -370,17 +370,26 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Failed to extract model data archive", r"Failed to extract model data archive"),
            ("valid tar.gz archive", r"ensure that the object located at the URL is a valid tar\.gz archive"),
            ("not in gzip format", r"not in gzip format", "likely"),
-           ("tarfile.ReadError", r"tarfile\.ReadError", "likely")),
+           ("tarfile.ReadError", r"tarfile\.ReadError", "likely"),
+           # a .mar (TorchServe/MMS) or a torch zip checkpoint cut short or not a zip at all
+           (("Unexpected end of ZLIB input stream", "invalid LOC header", "zip END header not found",
+             "BadZipFile", "failed finding central directory"),
+            r"Unexpected end of ZLIB input stream|invalid LOC header|zip END header not found|BadZipFile|"
+            r"failed finding central directory"),
+           # ONNX Runtime cannot parse the model file (a truncated download, a git-lfs pointer, another format)
+           (("Protobuf parsing failed", "INVALID_PROTOBUF"), r"Protobuf parsing failed|INVALID_PROTOBUF", "likely")),
     _cause("wrong-architecture",
            ("exec format error", r"exec(?: (?P<program>\S+?):| user process caused)? ?[“\"']?exec format error")),
     _cause("image-not-sagemaker-compatible",
            ("unexpected argument 'serve'", r"unexpected argument 'serve' found"),
-           ("capabilities.multi-models=true",
-            r"does not contain required com\.amazonaws\.sagemaker\.capabilities\.multi-models=true"),
+           ("does not contain required com.amazonaws.sagemaker.capabilities",
+            r"does not contain required com\.amazonaws\.sagemaker\.capabilities\.(?P<label>[\w.-]+)=true"),
            ('"GET /models HTTP/1.1" 404', r'"GET /models HTTP/1\.1" 404', "likely"),
            ("unrecognized arguments: serve", r"unrecognized arguments: serve\b", "likely")),
     _cause("training-image-used-for-serving",
-           ("No such file or directory: 'nginx'", r"No such file or directory: 'nginx'")),
+           ("No such file or directory: 'nginx'", r"No such file or directory: 'nginx'"),
+           # the framework container's own serving module is not in the image: it was built from the training toolkit
+           ("_container.serving'", r"No module named '(?P<module>sagemaker_\w+_container)\.serving'", "likely")),
     _cause("gpu-image-on-cpu-host",
            # libcuda / libnvidia-ml come with the host's NVIDIA driver, never with the image
            (("libcuda.so", "libnvidia-ml.so"), _NOT_A_WARNING +
@@ -420,6 +429,7 @@ SIGNATURES: tuple[Signature, ...] = (
            ("InstallModuleError", r"\bInstallModuleError\b"),
            ("InstallRequirementsError", r"\bInstallRequirementsError\b"),
            ("Custom pip package installation failed", r"Custom pip package installation failed"),
+           ("Failed to create model environment", r"Failed to create model environment"),
            # subprocess.CalledProcessError for the pip command, whole or cut short by a console or a paste
            ("CalledProcessError",
             r"CalledProcessError: Command (?P<command>.*?\bpip[\d.]*\b.*?\binstall\b.*?)"
@@ -481,7 +491,8 @@ SIGNATURES: tuple[Signature, ...] = (
     _cause("syntax-error",
            (("SyntaxError", "IndentationError", "TabError"), r"^(?:SyntaxError|IndentationError|TabError)(?::|$)")),
     _cause("missing-entry-script",
-           ("executable file not found", r'exec: "?(?P<program>[\w./-]+)"?: executable file not found'),
+           # also what a training-only image says when SageMaker runs it with "serve"
+           ("executable file not found", r'exec: "?(?P<program>[\w./-]+)"?: executable file not found', "likely"),
            ("can't open file", r"can't open file '(?P<file>/opt/ml/[^']+\.py)'"),
            ("No such file or directory", r"No such file or directory: '(?P<file>/opt/ml/(?:model/)?code/[^'/]+\.py)'"),
            # an entrypoint script saved with Windows line endings: bash runs "cd dir\r" and friends
@@ -495,9 +506,13 @@ SIGNATURES: tuple[Signature, ...] = (
     _cause("missing-module",
            # Raised (``...Error: No module named``), not a caught one printed as a value (``...Error("No module``).
            ("No module named",
-            r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"]).*?No module named '?(?P<module>[\w.]+)'?"),
+            r"(?:ModuleNotFound|Import|ImportModule)Error\b(?!\(['\"]).*?No module named '?"
+            r"(?!sagemaker_\w+_container\.serving')(?P<module>[\w.]+)'?"),
            # the TensorFlow Serving container's python_service answers a failed import as a JSON error
            ('"error": "No module named', r'"error": "No module named \'?(?P<module>[\w.]+)'),
+           # the message of a ModelError, a console's "python: No module named x"
+           ("No module named", r"(?<!Error\([\"'])(?<![\w.]Error: )\bNo module named '?"
+                               r"(?!sagemaker_\w+_container\.serving')(?P<module>[\w.]+)'?", "likely"),
            # TGI imports its flash-attention model classes optionally; sharded models need them
            ("Could not import Flash Attention enabled models: No module named",
             r"Could not import Flash Attention enabled models: No module named '?(?P<module>[\w.]+)", "likely")),
@@ -558,6 +573,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("No .bin weights found", r"No \.bin weights found for model", "likely")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
+           ("is not compatible with sharding on", r"is not compatible with sharding on \d+ shards"),
+           # TEI: the dtype asked for is not one the backend runs
+           ("is not supported", r"Could not start backend: DType (?P<dtype>\w+) is not supported"),
            ("sharded is not supported for this model", r"sharded is not supported for this model", "likely"),
            (("unexpected inference output", "unexpected inference input"),
             r"unexpected inference (?:output|input) '(?P<tensor>[^']+)'"),
@@ -585,7 +603,8 @@ SIGNATURES: tuple[Signature, ...] = (
            # the PyTorch toolkit's default model_fn loads model.pt with torch.jit: an eager model needs a model_fn
            ("saved using torchscript", r"Please ensure model is saved using torchscript", "likely"),
            (("as env 'HF_TASK'", "as env 'TASK'"), r"as env '(?:HF_)?TASK'"),
-           ("Task couldn't be inferenced from", r"Task couldn't be inferenced from"),
+           # no HF_TASK (or one the toolkit does not know) and an architecture it maps to no task
+           ("Task couldn't be inferenced from", r"Task couldn't be inferenced from", "likely"),
            ("The task for this model is not set", r"The task for this model is not set"),
            ("Did you forget to implement", r"Unsupported model type: (?P<model_type>\S+)\. Did you forget to implement"),
            ("Exactly one .pth or .pt file", r"Exactly one \.pth or \.pt file is required for PyTorch models", "likely"),
@@ -599,6 +618,14 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Could not find SavedModel", r"Could not find SavedModel \.pb or \.pbtxt"),
            ("no SavedModel bundles found", r"no SavedModel bundles found"),
            ("Could not find base path", r"Could not find base path (?P<path>\S+) for servable (?P<model>\S+)"),
+           # Triton: the model directory has no numbered version folder with a model file; a model not in the repository
+           ("No model version was found", r"No model version was found"),
+           ("Request for unknown model", r"Request for unknown model: '(?P<model>[^']+)' is not found", "likely"),
+           # LibTorch / torch.jit opening a file that is not there
+           (("Error while opening file: no such file", "open file failed because of errno 2"),
+            r"Error while opening file: no such file or directory|open file failed because of errno 2"),
+           # DeepSpeed/accelerate built the model on the meta device and no checkpoint filled it
+           ("Cannot copy out of meta tensor", r"Cannot copy out of meta tensor; no data", "likely"),
            ("Could not find model data at", r"Could not find model data at (?P<url>\S+)"),
            ("SavedModel file does not exist at", r"SavedModel file does not exist at: ?(?P<path>\S+)"),
            ("Model not found in model store", r"Model not found in model store"),
@@ -638,6 +665,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Attempting to deserialize object on a CUDA device",
             r"Attempting to deserialize object on a CUDA device", "likely"),
            ("Can't get attribute '", r"Can't get attribute '(?P<attribute>[^']+)' on", "weak"),
+           # cloudpickle/marshal of code objects from another Python version, unpickled in model_fn
+           ("code() takes at most", r"code\(\) takes at most \d+ arguments", "likely"),
            ("Error(s) in loading state_dict", r"Error\(s\) in loading state_dict for (?P<model>\w+)", "likely"),
            ("Loading servable: ", r"Loading servable: .* failed: (?P<message>.+)", "weak"),
            ("EngineException", r"ai\.djl\.engine\.EngineException: (?P<message>.*)", "likely"),
@@ -649,6 +678,7 @@ SIGNATURES: tuple[Signature, ...] = (
            ("CUDA failure 2: out of memory", r"CUDA failure 2: out of memory"),
            ("CUDA_ERROR_OUT_OF_MEMORY", r"CUDA_ERROR_OUT_OF_MEMORY"),
            ("cudaErrorMemoryAllocation", r"cudaErrorMemoryAllocation"),
+           ("Cuda Runtime (out of memory)", r"Cuda Runtime \(out of memory\)"),
            ("OOM when allocating", r"OOM when allocating tensor.*(?:GPU|gpu)"),
            ("Not enough memory to handle", r"Not enough memory to handle (?P<tokens>\d+) (?:prefill|total) tokens"),
            ("would exceed allowed memory", r"would exceed allowed memory"),
@@ -692,7 +722,8 @@ SIGNATURES: tuple[Signature, ...] = (
             "likely")),
     _cause("worker-timeout",
            ("WORKER TIMEOUT", r"WORKER TIMEOUT(?: \(pid:\s*(?P<pid>\d+)\))?", "likely"),
-           ("invocation timed out", r"invocation timed out while waiting for a response from container"),
+           # SageMaker's 60 s limit on a request: a slow model, or one whose handler never answers
+           ("invocation timed out", r"invocation timed out while waiting for a response from container", "likely"),
            ("Read timeout on endpoint URL", r"Read timeout on endpoint URL", "likely"),
            ("upstream timed out", r'upstream timed out .*request: "(?!GET /ping)(?P<request>[A-Z]+ /[^\s"]+)', "weak")),
     _cause("response-too-large",
@@ -714,6 +745,10 @@ SIGNATURES: tuple[Signature, ...] = (
            ("` must be", r"^(?:\S+: )?`\w+`(?: tokens \+ `\w+`)? must be (?:<|>|strictly|positive|at)"),
            ("Invoking custom service failed", r"Invoking custom service failed", "likely"),
            ("Exception on /invocations", r"Exception on /invocations \[POST\]", "likely"),
+           ("PredictionException: ", r"PredictionException: (?P<message>.+?)(?: : \d{3})?$", "weak"),
+           # SageMaker's runtime validates the request before any container sees it (a multi-model request
+           # without TargetModel)
+           ("missing a target model", r"is missing a target model", "likely"),
            # the TF Serving container's python_service, when the user's handler (or TF Serving behind it) fails
            ("exception handling request: ", r"exception handling request: (?P<message>.+)", "weak"),
            (("() takes", "() missing", "() got an unexpected", "arguments but"),
@@ -727,7 +762,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("waiting for state to become 'InService'", r"timeout while waiting for state to become 'InService'")),
     # ----------------------------------------------------------------------------------------- symptoms
     _sig("ping-failing", "symptom", "the container's health check (/ping) fails",
-         (('/ping HTTP/1.1" 5', '/ping HTTP/1.0" 5'), r'"GET /ping HTTP/1\.[01]" (?P<status>5\d\d)'),
+         (('/ping HTTP/1.1" 5', '/ping HTTP/1.0" 5', '/ping HTTP/1.1" 4', '/ping HTTP/1.0" 4'),
+          r'"GET /ping HTTP/1\.[01]" (?P<status>[45]\d\d)'),
          (("upstream timed out", "connect() to", "upstream prematurely closed", "no live upstreams"),
           r'(?P<reason>upstream timed out|connect\(\) to \S+ failed|upstream prematurely closed'
                         r'|no live upstreams).*request: "GET /ping'),
@@ -798,6 +834,8 @@ SIGNATURES: tuple[Signature, ...] = (
          ("Setting max batch total tokens to", r"Setting max batch total tokens to \d+"),
          ("Starting HTTP server: ", r"Starting HTTP server: \S+"),
          ("djl_python_engine started", r"djl_python_engine started"),
+         # TEI/TGI log every served request's span, ending in Success
+         ("_router::http::server", r"text_(?:embeddings|generation)_router::http::server: .*: Success\s*$"),
          ("scaling up min workers", r"scaling up min workers")),
     _sig("model-loaded", "healthy", "a worker loaded the model",
          ("WORKER_MODEL_LOADED", r"-> WORKER_MODEL_LOADED"),

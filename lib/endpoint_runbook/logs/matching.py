@@ -153,8 +153,16 @@ _PYLOG = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:"
 _WORKER = re.compile(r"^(W-\d+)[^ ]*?(?:-(stdout|stderr))?$")
 
 
+# The CloudWatch console's "timestamp<TAB>message" rows (and a markdown quote a paste put after them).
+_CONSOLE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?\t(?:> )?")
+
+
 def _split(line: str) -> tuple[str, str]:
     """(traceback key from the log4j/DJL worker thread, body). Lines without a known prefix: ('', line)."""
+    if "\t" in line[:40]:
+        cm = _CONSOLE_ROW.match(line)
+        if cm:
+            line = line[cm.end():]
     c = line[:1]
     m = None
     if "PyProcess" in line or "Python" in line and " W-" in line:
@@ -258,6 +266,11 @@ class _Traceback:
     frames: list[_Frame] = field(default_factory=list)
     lines: int = 0
     offset: int = 0
+    indent: int = 0  # of its first frame line
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" \t"))
 
 
 def _frame_text(fr: _Frame) -> str:
@@ -346,6 +359,8 @@ class _Scanner:
         tb.lines += 1
         fm = _FRAME.match(body)
         if fm:
+            if not tb.frames:
+                tb.indent = _indent(body)
             fr = _Frame(fm.group("file"), int(fm.group("line")), fm.group("func"), raw=body.strip())
             rest = fm.group("rest").strip()
             if rest:
@@ -358,7 +373,8 @@ class _Scanner:
                 del self.open[k]
             return
         em = _EXC.match(stripped)
-        if em and not body.startswith((" ", "\t")):
+        if em and (not body.startswith((" ", "\t")) or _indent(body) < tb.indent):
+            # (a whole traceback pasted indented: its exception line is indented less than its frames)
             del self.open[k]
             self._traceback_hits(raw, offset, stream, tb, em.group("type"), em.group("msg") or "")
             return
@@ -677,6 +693,11 @@ def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
     return sc
 
 
+def _unescape(text: str) -> str:
+    """Quotes a JSON encoder escaped (``couldn\\u0027t``) back to themselves, so anchors with quotes match."""
+    return text.replace("\\u0027", "'").replace("\\u0022", '"') if "\\u00" in text else text
+
+
 def match_signatures(events: Iterable[LogEvent | Mapping[str, Any] | str]) -> list[SignatureHit]:
     """Every line of ``events`` that matches a signature in :data:`SIGNATURES`, plus the hits derived from
     tracebacks, in log order.
@@ -691,7 +712,7 @@ def match_signatures(events: Iterable[LogEvent | Mapping[str, Any] | str]) -> li
     evs = list(_as_events(events))
     if not evs:
         return []
-    msgs = [e.message for e in evs]
+    msgs = [_unescape(e.message) for e in evs]
     starts = list(accumulate(map((1).__add__, map(len, msgs)), initial=0))
     streams = [e.stream for e in evs]
     one_stream = len(set(streams)) == 1
@@ -712,7 +733,7 @@ def match_text(text: str, *, stream: str = "") -> list[SignatureHit]:
         from .forms import events_from_text
 
         return match_signatures(events_from_text(text, stream=stream))
-    buf = normalize_text(text, form)
+    buf = _unescape(normalize_text(text, form))
     sc = _scan(buf, lambda _off: stream)
     return [SignatureHit(h.code, h.kind, timestamp_of(h.line), h.stream, h.line, h.details, h.context, h.strength)
             for h in sc.hits]
