@@ -9,7 +9,7 @@ import pytest
 from stacks import running_stack
 
 # Reliability report (issue 8 item 5): writes runs/reliability-report.json, fails the session on loss.
-pytest_plugins = ["conftest_reliability"]
+pytest_plugins = ["conftest_reliability", "conftest_logscores"]
 
 # No test may ever reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

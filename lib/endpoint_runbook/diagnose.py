@@ -252,6 +252,17 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
 _QUIET_LOGS = (None, "no-logs", "no-known-signature", "logs-unreadable", "healthy", "worker-crash-loop",
                "ping-failing")
+#: Log causes that name a failing model_fn: the load check's sub-cause (missing artifact, memory, versions) says more.
+_MODEL_FN_CODES = ("model-fn-error", "out-of-memory", "model-file-not-found", "cuda-out-of-memory")
+
+
+def _log_code(log_cause: dict[str, Any]) -> str | None:
+    """The log verdict's code, as diagnose weighs it: a verdict read off symptoms alone (a failing or timed-out
+    /ping, an unbound socket) is as quiet as issue 14's ping-failing, so the load check still gets its say."""
+    code = log_cause.get("code")
+    if (log_cause.get("details") or {}).get("from_symptoms") and code != "invocation-error":
+        return "ping-failing" if code in ("ping-error", "startup-health-check-timeout") else "no-known-signature"
+    return code
 #: Import findings that say "not a crash"; beside a verdict that names the same package they contradict it.
 _SOFT_IMPORT_CODES = ("guarded-missing-module", "conditional-missing-module", "latent-missing-module", "import-fallback")
 
@@ -314,17 +325,17 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
                                                                                 "nested-top-folder")],
                        {"notes": [f"Put the entry script at code/{facts.program}."]}, seen)
     ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, seen)
-    log_code = log_cause.get("code")
+    log_code = _log_code(log_cause)
     # 1. Log evidence of the failure.
     if log_code in _ROOT_CAUSES:
         details = log_cause.get("details") or {}
         if log_code == "missing-module":
             return ctx.missing([details.get("package")] + list(details.get("packages") or []), "logs")
-        if log_code in ("model-fn-error", "out-of-memory"):
+        if log_code in _MODEL_FN_CODES:
+            memory = log_code in ("out-of-memory", "cuda-out-of-memory")
             sub = lc_sub if lc_sub is not None and lc is not None and (
-                lc.error_type == details.get("exception") or log_code == "out-of-memory") else \
-                classify_startup_failure(details.get("exception") or ("MemoryError" if log_code == "out-of-memory"
-                                                                      else None),
+                lc.error_type == details.get("exception") or memory) else \
+                classify_startup_failure(details.get("exception") or ("MemoryError" if memory else None),
                                          details.get("message"), "\n".join(log_cause.get("evidence", [])))
             return ctx.startup(sub, log_cause.get("confidence", "medium"), list(log_cause.get("evidence", []))[:6])
         return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
@@ -356,7 +367,7 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     if log_code == "ping-failing" and lc is not None and lc.ok:
         # The model loads here, the container's /ping fails there: the only signal is the health check, e.g. a
         # model load slower than the health check allows on that instance.
-        return Verdict(log_code, log_cause.get("confidence", "low"), log_cause.get("summary", ""),
+        return Verdict(log_cause.get("code", log_code), log_cause.get("confidence", "low"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)
     if log_code in ("no-logs", "logs-unreadable", None) or (log_code in _QUIET_LOGS and lc is None):
         return Verdict("inconclusive", "low", "Nothing explains a failure: " + "; ".join(seen),

@@ -78,9 +78,11 @@ class Sample:
     count: int
     stream: str
     context: list[str] = field(default_factory=list)
+    strength: Strength = "sure"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "count": self.count, "stream": self.stream, "context": list(self.context)}
+        return {"line": self.line, "count": self.count, "stream": self.stream, "context": list(self.context),
+                "strength": self.strength}
 
 
 @dataclass
@@ -180,7 +182,7 @@ def summarize(hits: Iterable[SignatureHit], *, samples: int = 5, events_read: in
             if not sample.context and h.context:
                 sample.context = list(h.context)
         else:
-            sample = Sample(h.line, 1, h.stream, list(h.context))
+            sample = Sample(h.line, 1, h.stream, list(h.context), h.strength)
             seen_text[norm] = sample
             if len(cs.samples) < samples:
                 cs.samples.append(sample)
@@ -193,8 +195,10 @@ def summarize(hits: Iterable[SignatureHit], *, samples: int = 5, events_read: in
 
 
 def _evidence(cs: CodeSummary) -> list[str]:
+    """The code's distinct lines, the surest first (a consequence of the same code, e.g. nginx's timed-out
+    upstream beside gunicorn's WORKER TIMEOUT, comes after the line that names it)."""
     out: list[str] = []
-    for s in cs.samples:
+    for s in sorted(cs.samples, key=lambda s: _RANK[s.strength]):
         out.append(s.line if s.count == 1 else f"{s.line}  (×{s.count})")
         out.extend(s.context)
     return out
