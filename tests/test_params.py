@@ -12,7 +12,7 @@ import papermill
 import pytest
 import yaml
 from endpoint_runbook.errors import InputError
-from endpoint_runbook.params import NOTEBOOKS, load_params, notebook_parameters, validate
+from endpoint_runbook.params import NOTEBOOKS, SCAN, load_params, notebook_parameters, validate
 from endpoint_runbook.runner import parse_steps, run_chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +76,9 @@ def test_notebook_parameters_match_the_schema(step, tmp_path):
     schema = notebook_parameters(step)
     assert list(declared) == list(schema)
     assert all(declared[k] == p.default for k, p in schema.items())
-    # papermill injects the runner's values (prepare_only: nothing executes).
-    values = dict(load_params(ROOT / "params" / "local.yaml")[step], run_dir=str(tmp_path))
+    # papermill injects the runner's values (prepare_only: nothing executes); the scan is no step of the chain.
+    values = (dict(load_params(ROOT / "params" / "local.yaml")[step], run_dir=str(tmp_path)) if step != SCAN
+              else {k: p.default for k, p in schema.items()} | {"regions": ["eu-west-1"]})
     out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters=values, prepare_only=True,
                                      kernel_name="python3")
     injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -105,6 +106,7 @@ def test_every_step_parameter_is_used_by_the_notebook(step):
     names = {n.id for c in nb["cells"] if c["cell_type"] == "code"
              and "parameters" not in c.get("metadata", {}).get("tags", [])
              for n in ast.walk(ast.parse("".join(c["source"]))) if isinstance(n, ast.Name)}
-    from endpoint_runbook.params import STEP_KEYS
+    from endpoint_runbook.params import COMMON, SCAN_KEYS, STEP_KEYS
 
-    assert set(STEP_KEYS[step]) - names == set()
+    keys = SCAN_KEYS if step == SCAN else {**COMMON, **STEP_KEYS[step]}
+    assert set(keys) - names == set()

@@ -49,11 +49,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-__all__ = ["FAULTS", "CALL_CLASSES", "CONTROL_PATH", "Call", "Rule", "FaultLayer", "identify", "call_class",
+__all__ = ["FAULTS", "TRANSIENT", "CALL_CLASSES", "CONTROL_PATH", "Call", "Rule", "FaultLayer", "identify", "call_class",
            "set_faults", "clear_faults", "fault_counts"]
 
 CONTROL_PATH = "/_local/faults"
-FAULTS = ("throttle", "5xx", "drop", "drop-after", "access-denied")
+#: Faults a retry can ride out (the call may succeed when tried again), and all of them.
+TRANSIENT = ("throttle", "5xx", "drop", "drop-after")
+FAULTS = (*TRANSIENT, "access-denied")
 CALL_CLASSES = ("s3-get", "s3-put", "s3-multipart", "sagemaker-create", "sagemaker-describe", "sagemaker-delete",
                 "logs", "sns", "sqs", "runtime-invoke", "other")
 INTERNAL_KEY = "local-stack"  # the access key the stack's own clients use (hosting, runtime)
