@@ -29,6 +29,7 @@ __all__ = ["KERNEL", "REPORT_DIR", "ScheduledScan", "notebook_job_parameters", "
 KERNEL = "endpoint-runbook"  # what the init script registers, and what every notebook's kernelspec names
 #: Inside the job (a training job): what is written here is uploaded to the step's output location.
 REPORT_DIR = "/opt/ml/output/data/scan"
+SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
 @dataclass
@@ -58,6 +59,7 @@ class ScheduledScan:
 
         for r in self.role_arns:
             account_of(r)
+        _schedule_kwargs(self.schedule)
 
 
 def notebook_job_parameters(job: ScheduledScan) -> dict[str, str]:
@@ -139,7 +141,9 @@ def build_pipeline(job: ScheduledScan, aws: Aws, workdir: Path) -> tuple[Any, An
     if aws.params.endpoint_url:
         kwargs["sagemaker_client"] = aws.client("sagemaker")
     bucket, _ = parse_s3_prefix(job.s3_root if job.s3_root.endswith("/") else job.s3_root + "/")
-    ps = api["PipelineSession"](boto_session=session, default_bucket=bucket, **kwargs)
+    # Every value the step needs is given here, so the SDK's config files are not read; its telemetry (a request to
+    # an AWS-run bucket at each definition) is off: the runbook talks to nothing but the AWS it is pointed at.
+    ps = api["PipelineSession"](boto_session=session, default_bucket=bucket, sagemaker_config=SDK_CONFIG, **kwargs)
     if aws.params.endpoint_url:  # the SDK builds its S3 clients without an endpoint URL: give it ours
         ps.s3_client = aws.client("s3")
         ps.s3_resource = session.resource("s3", endpoint_url=aws.params.endpoint_url, config=aws.config)
@@ -154,20 +158,28 @@ def build_pipeline(job: ScheduledScan, aws: Aws, workdir: Path) -> tuple[Any, An
         kernel_name=KERNEL, role=job.role, s3_root_uri=job.s3_root.rstrip("/"),
         parameters=notebook_job_parameters(job), initialization_script=str(root / "scripts" / "notebook-job-init.sh"),
         additional_dependencies=[str(wheel)], instance_type=job.instance_type,
-        max_runtime_in_seconds=3 * 3600, sagemaker_session=ps)
+        max_runtime_in_seconds=3 * 3600)
     pipeline = api["Pipeline"](name=job.pipeline_name, steps=[step], sagemaker_session=ps)
     schedule = api["PipelineSchedule"](name=f"{job.pipeline_name}-schedule", **_schedule_kwargs(job.schedule))
     return pipeline, schedule, ps
 
 
 def _schedule_kwargs(expr: str) -> dict[str, Any]:
+    """The SDK's PipelineSchedule arguments for an EventBridge Scheduler expression (rate: (value, unit); at: a
+    datetime; cron: its six fields)."""
     kind, _, rest = expr.partition("(")
-    body = rest.rstrip(")")
+    body = rest.removesuffix(")").strip()
     if kind == "at":
         import datetime as dt
 
         return {"at": dt.datetime.fromisoformat(body)}
-    return {kind: body}
+    if kind == "rate":
+        value, _, unit = body.partition(" ")
+        if not value.isdigit() or not unit:
+            raise InputError(f"--schedule {expr!r}: a rate is rate(<number> <unit>).", code="bad-input",
+                             hint="e.g. rate(1 day), rate(6 hours).")
+        return {"rate": (int(value), unit)}
+    return {"cron": body}
 
 
 def write_pipeline(job: ScheduledScan, out: str | Path, *, endpoint_url: str | None = None, profile: str | None = None,
@@ -183,15 +195,16 @@ def write_pipeline(job: ScheduledScan, out: str | Path, *, endpoint_url: str | N
         say(f"building the definition of {job.pipeline_name} (uploads the notebook, init script and wheel under "
             f"{job.s3_root})")
         definition = json.loads(pipeline.definition())
+        result: dict[str, Any] = {}
+        if create:
+            say(f"creating or updating the pipeline {job.pipeline_name} and its schedule")
+            result["pipeline_arn"] = pipeline.upsert(role_arn=job.role)["PipelineArn"]
+            result["schedule_arn"] = pipeline.put_triggers([schedule], role_arn=job.role)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(definition, indent=1) + "\n")
     sched_path = out.with_name(out.stem + ".schedule.json")
     sched = {"pipeline": job.pipeline_name, "name": schedule.name, "expression": job.schedule,
              "role": job.role, "state": "ENABLED"}
     sched_path.write_text(json.dumps(sched, indent=1) + "\n")
-    result: dict[str, Any] = {"definition": str(out), "schedule": str(sched_path)}
-    if create:
-        say(f"creating or updating the pipeline {job.pipeline_name} and its schedule")
-        result["pipeline_arn"] = pipeline.upsert(role_arn=job.role)["PipelineArn"]
-        result["schedule_arn"] = pipeline.put_triggers([schedule], role_arn=job.role)[0]
+    result.update(definition=str(out), schedule=str(sched_path))
     return result
