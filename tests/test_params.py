@@ -110,3 +110,65 @@ def test_every_step_parameter_is_used_by_the_notebook(step):
 
     keys = SCAN_KEYS if step == SCAN else {**COMMON, **STEP_KEYS[step]}
     assert set(keys) - names == set()
+
+
+def _typical(p) -> object:
+    """A value of the parameter's type that is not its default (so a conversion that drops it would show)."""
+    t = p.types[0]
+    return {str: "some-value", int: 7, float: 2.5, bool: not bool(p.default), list: ["a", "b"],
+            dict: {"K": "v"}}[t]
+
+
+def _as_job_string(v: object) -> str:
+    """How a SageMaker notebook job passes a value: always a string."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {x}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+@pytest.mark.parametrize("step", list(NOTEBOOKS))
+def test_every_parameter_of_every_notebook_converts_from_a_job_string(step):
+    """00..05: each parameter given as a notebook job gives it (a string) comes back as the schema types it;
+    "null" leaves it unset (its default)."""
+    from endpoint_runbook.params import notebook_values
+
+    schema = notebook_parameters(step)
+    typed = {k: _typical(p) for k, p in schema.items()}
+    assert notebook_values(step, {k: _as_job_string(v) for k, v in typed.items()}) == typed
+    required = {k: typed[k] for k, p in schema.items() if p.required}
+    nulls = notebook_values(step, {k: "null" for k in schema} | required)
+    assert nulls == {k: (typed[k] if p.required else p.default) for k, p in schema.items()}
+    # typed values (the runner's, papermill's -p) pass through as they are
+    assert notebook_values(step, typed) == typed
+
+
+@pytest.mark.parametrize("key, text, fragment", [
+    ("load_check", "maybe", "load_check must be true or false"),
+    ("max_log_events", "20k", "max_log_events must be int"),
+    ("log_window_minutes", "an hour", "log_window_minutes must be float"),
+    ("source_roots", "{a: 1}", "source_roots must be a list"),
+    ("source_roots", "[unclosed", "source_roots must be a list"),
+    ("endpoint_name", "null", "endpoint_name must be str"),
+])
+def test_a_string_that_does_not_convert_names_its_key(key, text, fragment):
+    from endpoint_runbook.params import notebook_values
+
+    with pytest.raises(InputError, match=fragment) as e:
+        notebook_values("diagnose", {"endpoint_name": "ep", key: text})
+    assert e.value.code in ("bad-type", "missing-value")
+
+
+def test_job_strings_for_numbers_lists_and_mappings():
+    from endpoint_runbook.params import notebook_values
+
+    v = notebook_values("deploy", {"wait_timeout": "60", "environment": '{"A": "1", B: two}',
+                                   "instance_count": "None", "mode": "null"})
+    assert v["wait_timeout"] == 60 and v["environment"] == {"A": "1", "B": "two"} and v["instance_count"] is None
+    assert v["mode"] is None
+    v = notebook_values("verify", {"replay_window_minutes": "90", "inputs": "s3://b/a.png, s3://b/b.png"})
+    assert v["replay_window_minutes"] == 90 and v["inputs"] == ["s3://b/a.png", "s3://b/b.png"]
+    assert notebook_values("cleanup", {"confirm": "null"})["confirm"] == ""  # unset: the default, not "null"

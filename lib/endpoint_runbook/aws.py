@@ -114,15 +114,18 @@ class Aws:
                      "credentials must allow sts:AssumeRole on it.") from e
 
     def in_region(self, region: str) -> "Aws":
-        """The same account and credentials (an assumed role is not assumed again) in ``region``."""
+        """The same account and credentials in ``region``: the same boto3 session (an assumed role is not assumed
+        again, botocore's loaded service models are shared), clients of their own. Build clients from one thread:
+        a boto3 session is not thread-safe (its clients are)."""
         other = Aws(dataclasses.replace(self.params, region=region))
-        if "_assumed" in self.__dict__:
-            other.__dict__["_assumed"] = self.__dict__["_assumed"]
+        for key in ("session", "_assumed"):
+            if key in self.__dict__:
+                other.__dict__[key] = self.__dict__[key]
         return other
 
     @property
     def region(self) -> str:
-        region = self.session.region_name
+        region = self.params.region or self.session.region_name
         if not region:
             raise RunbookError("no AWS region is set", code="no-region",
                                hint="Set `region` in the params file, or AWS_DEFAULT_REGION.")

@@ -120,6 +120,13 @@ class _Scope:
     role_arn: str | None
     aws: Aws
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def connect(self, counter: Counter) -> "_Scope":
+        """The scope's clients, built here in the calling thread (a boto3 session is not thread-safe), counted."""
+        for service in ("sagemaker", "logs", "cloudwatch"):
+            self.clients[service] = counter.watch(self.aws.client(service))
+        return self
 
 
 def _fail(account: str, region: str | None, role_arn: str | None, e: BaseException, what: str) -> ScopeFailure:
@@ -164,12 +171,16 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
             failures.append(_fail(accounts[role], None, role, e, "assuming the role (sts:AssumeRole)"))
     for account, role, acct in targets:
         for region in regions:
-            scopes.append(_Scope(account, region, role, acct.in_region(region)))
+            scope = _Scope(account, region, role, acct.in_region(region))
+            try:
+                scopes.append(scope.connect(counter))
+            except (CredentialsError, *_AWS_ERRORS) as e:
+                failures.append(_fail(account, region, role, e, "connecting"))
     say(f"listing endpoints in {len(scopes)} account/region pair(s)")
 
     # 1. List every scope's endpoints (in parallel across scopes).
     def list_scope(s: _Scope) -> None:
-        sm = counter.watch(s.aws.client("sagemaker"))
+        sm = s.clients["sagemaker"]
         kwargs: dict[str, Any] = {"NameContains": name_contains} if name_contains else {}
         for page in sm.get_paginator("list_endpoints").paginate(**kwargs):
             s.summaries.extend(page.get("Endpoints", []))
@@ -223,9 +234,7 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
 
 def _scan_scope(s: _Scope, bounds: ScanBounds, counter: Counter, tick: Callable[[], None], *,
                 profile: str | None, endpoint_url: str | None, external_id: str | None) -> list[EndpointScan]:
-    sm = counter.watch(s.aws.client("sagemaker"))
-    logs_client = counter.watch(s.aws.client("logs"))
-    cw = counter.watch(s.aws.client("cloudwatch"))
+    sm, logs_client, cw = s.clients["sagemaker"], s.clients["logs"], s.clients["cloudwatch"]
     window = dt.timedelta(minutes=bounds.log_window_minutes)
 
     def read_one(summary: dict[str, Any]) -> EndpointScan | None:

@@ -23,7 +23,9 @@ Faults (``fault``):
   response is sent: the client does not know it succeeded;
 - ``access-denied``: the service's own permission error (JSON ``AccessDeniedException``, query and S3
   ``AccessDenied``, HTTP 403 where the service answers so), as when a policy or an organization's service
-  control policy denies the call (e.g. a region the account may not use). Never retried.
+  control policy denies the call (e.g. a region the account may not use). Never retried;
+- ``latency``: the call waits ``seconds`` (default 0.02), then is served as usual: the round trip to a real
+  region, where the stack on loopback answers in a few milliseconds (for benchmarks of many calls).
 
 Every fault except ``drop-after`` is injected before the request reaches moto/hosting: nothing happened.
 A rule matches on ``service``, ``operation`` (a name or a list), ``call_class`` (see :data:`CALL_CLASSES`),
@@ -41,6 +43,7 @@ import random
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,7 +58,7 @@ __all__ = ["FAULTS", "TRANSIENT", "CALL_CLASSES", "CONTROL_PATH", "Call", "Rule"
 CONTROL_PATH = "/_local/faults"
 #: Faults a retry can ride out (the call may succeed when tried again), and all of them.
 TRANSIENT = ("throttle", "5xx", "drop", "drop-after")
-FAULTS = (*TRANSIENT, "access-denied")
+FAULTS = (*TRANSIENT, "access-denied", "latency")
 CALL_CLASSES = ("s3-get", "s3-put", "s3-multipart", "sagemaker-create", "sagemaker-describe", "sagemaker-delete",
                 "logs", "sns", "sqs", "runtime-invoke", "other")
 INTERNAL_KEY = "local-stack"  # the access key the stack's own clients use (hosting, runtime)
@@ -196,6 +199,7 @@ class Rule:
     after: int = 0
     seed: int = 0
     index: int = 0
+    seconds: float = 0.02  # latency only
     matched: int = 0
     injected: int = 0
 
@@ -212,7 +216,8 @@ class Rule:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, seed: int, index: int) -> "Rule":
         return cls(fault=d.get("fault", ""), match=dict(d.get("match") or {}), rate=float(d.get("rate", 1.0)),
-                   max=d.get("max"), after=int(d.get("after", 0)), seed=seed, index=index)
+                   max=d.get("max"), after=int(d.get("after", 0)), seed=seed, index=index,
+                   seconds=float(d.get("seconds", 0.02)))
 
     def matches(self, call: Call) -> bool:
         for key, want in self.match.items():
@@ -396,7 +401,7 @@ class FaultLayer:
         return [body]
 
     # -- requests ------------------------------------------------------------------------------------
-    def _decide(self, call: Call) -> str | None:
+    def _decide(self, call: Call) -> Rule | None:
         with self._lock:
             cls = call.call_class
             self._seen[cls] += 1
@@ -405,7 +410,7 @@ class FaultLayer:
                 if rule.matches(call) and rule.fire():
                     self._faults[cls] += 1
                     self._by_fault[f"{cls}:{rule.fault}"] += 1
-                    return rule.fault
+                    return rule
         return None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
@@ -420,8 +425,12 @@ class FaultLayer:
         call = identify(environ, body)
         if call.internal:
             return self.app(environ, start_response)
-        fault = self._decide(call)
-        if fault is None:
+        rule = self._decide(call)
+        if rule is None:
+            return self.app(environ, start_response)
+        fault = rule.fault
+        if fault == "latency":
+            time.sleep(rule.seconds)
             return self.app(environ, start_response)
         if body is None:
             _read_body(environ)  # the client sent it all: nothing half-read on the wire
