@@ -30,11 +30,13 @@ from pathlib import Path
 
 def _child(variant: str, url: str, fleet_json: str) -> None:
     """One side, in its own process: print {seconds, calls, found, rss_mib} as JSON."""
+    import endpoint_runbook.diagnose  # noqa: F401  (both sides import it: the baseline below is after imports)
     from endpoint_runbook.aws import AwsParams
     from endpoint_runbook.fleet import scan
 
     f = json.loads(fleet_json)
     params = AwsParams(region=f["regions"][0], endpoint_url=url, max_attempts=5)
+    imported = _rss_now()
     t0 = time.monotonic()
     if variant == "scan":
         r = scan(params, regions=f["regions"], role_arns=f["role_arns"])
@@ -43,8 +45,15 @@ def _child(variant: str, url: str, fleet_json: str) -> None:
     else:
         calls, found, scanned = _sequential(params, f["regions"], f["role_arns"])
     out = {"seconds": time.monotonic() - t0, "calls": calls, "found": found, "scanned": scanned,
-           "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+           "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "imported_mib": imported}
     print(json.dumps(out))
+
+
+def _rss_now() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _sequential(params, regions: list[str], role_arns: list[str]) -> tuple[int, list[str], int]:
@@ -136,7 +145,8 @@ def main() -> None:
             for v, r in res.items():
                 ok = "found the 15" if r["found"] == want else f"FOUND {r['found']} (want {want})"
                 print(f"[{label}] {v:<10} wall {r['seconds']:7.1f} s   API calls {r['calls']:6d}   "
-                      f"peak RSS {r['rss_mib']:6.1f} MiB   {r['scanned']} scanned, {ok}")
+                      f"peak RSS {r['rss_mib']:6.1f} MiB ({r['imported_mib']:.1f} after imports)   "
+                      f"{r['scanned']} scanned, {ok}")
             a, b = res["scan"], res["sequential"]
             print(f"[{label}] ratio scan/sequential: wall {a['seconds'] / b['seconds']:.3f}   "
                   f"API calls {a['calls'] / b['calls']:.3f}   peak RSS {a['rss_mib'] / b['rss_mib']:.2f}")

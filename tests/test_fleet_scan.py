@@ -204,3 +204,27 @@ def test_schedule_refuses_bad_input_before_anything_is_sent(tmp_path):
     assert main(["schedule", "scan", "--role", "arn:aws:iam::1:role/r", "--s3-root", "s3://b/p",
                  "--schedule", "daily", "--out", str(tmp_path / "p")]) == 2
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_the_incidents_endpoint_is_found_and_ranked_first(tmp_path_factory):
+    """The stygig-incident scenario's endpoint (a real container, crash-looping while InService, the users' async
+    requests failed during the outage) among a small fleet with canned crash loops of its own: found, and first
+    (the one failing requests now)."""
+    from endpoint_runbook.local.scenarios import StygigIncident
+
+    small = Fleet(endpoints=40, regions=("eu-west-1",), accounts=("111111111111",), crash_looping=3, failed=2,
+                  prefix="small")
+    with running_stack(tmp_path_factory, "fleet-incident", startup_timeout=180, scenario="stygig-incident") as info:
+        seeded = seed_fleet(info.url, fleet=small)
+        own = "arn:aws:iam::123456789012:role/EndpointScanner"  # the incident's account (moto's default one)
+        result = scan(AwsParams(region="ap-south-1", endpoint_url=info.url), regions=["ap-south-1", "eu-west-1"],
+                      role_arns=[own, *small.role_arns], bounds=ScanBounds(log_window_minutes=240))
+    incident = StygigIncident().endpoint
+    first = result.broken[0]
+    assert (first.name, first.account, first.region) == (incident, "123456789012", "ap-south-1")
+    assert first.code == "in-service-crash-loop" and first.kind == "async" and first.status == "InService"
+    assert first.log["cause"] == "missing-module" and "'stygig'" in first.cause
+    assert first.errors.get("InvocationModelErrors", 0) >= 1  # the outage's failed requests
+    assert {e.name for e in result.broken} == {incident} | {b["endpoint"] for b in seeded["broken"]}
+    assert [e.severity for e in result.broken] == ["critical"] * 4 + ["error"] * 2
