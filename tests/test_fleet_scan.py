@@ -206,6 +206,44 @@ def test_schedule_refuses_bad_input_before_anything_is_sent(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
+def test_a_backlog_without_capacity_and_failed_requests_are_warnings(fleet_stack):
+    """The metrics side, read in batches: an async endpoint with requests queued and no instance, a real-time one
+    whose requests failed in the window. (A region no other test scans: the fleet's numbers stay as seeded.)"""
+    import boto3
+
+    info, _ = fleet_stack
+    region, role = "sa-east-1", FLEET.role_arns[0]
+    creds = boto3.client("sts", region_name=region, endpoint_url=info.url).assume_role(
+        RoleArn=role, RoleSessionName="t")["Credentials"]
+    session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                    aws_session_token=creds["SessionToken"], region_name=region)
+    sm, cw = (session.client(s, endpoint_url=info.url) for s in ("sagemaker", "cloudwatch"))
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::111111111111:role/r",
+                    PrimaryContainer={"Image": "763104351884.dkr.ecr.sa-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"})
+    variant = {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    sm.create_endpoint_config(EndpointConfigName="queued", ProductionVariants=[variant],
+                              AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/out/"}})
+    sm.create_endpoint_config(EndpointConfigName="erring", ProductionVariants=[variant])
+    for name in ("queued", "erring", "quiet"):
+        sm.create_endpoint(EndpointName=name, EndpointConfigName="erring" if name != "queued" else "queued",
+                           Tags=[{"Key": "local-stack:state", "Value": "InService"}])
+    ep = [{"Name": "EndpointName", "Value": "queued"}]
+    cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+        {"MetricName": "ApproximateBacklogSize", "Dimensions": ep, "Value": 7.0},
+        {"MetricName": "HasBacklogWithoutCapacity", "Dimensions": ep, "Value": 1.0}])
+    cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+        {"MetricName": "InvocationModelErrors", "Value": 5.0, "Dimensions": [
+            {"Name": "EndpointName", "Value": "erring"}, {"Name": "VariantName", "Value": "AllTraffic"}]}])
+    result = scan(_params(info.url), regions=[region], role_arns=[role])
+    by = {e.name: e for e in result.endpoints}
+    assert [e.name for e in result.broken] == ["erring", "queued"]  # failing requests now, before queued ones
+    assert (by["erring"].code, by["erring"].severity, by["erring"].errors) == (
+        "invocation-errors", "warning", {"InvocationModelErrors": 5.0})
+    assert (by["queued"].code, by["queued"].severity, by["queued"].queued) == ("backlog-without-capacity", "warning", 7)
+    assert by["queued"].backlog["without_capacity"] is True and "7 queued request(s)" in by["queued"].cause
+    assert by["quiet"].code == "healthy" and by["quiet"].log["cause"] == "no-logs"  # never logged: nothing wrong seen
+    assert result.api_calls["cloudwatch:GetMetricData"] == 2  # the backlog's window and the errors' window
+
 @pytest.mark.slow
 def test_the_incidents_endpoint_is_found_and_ranked_first(tmp_path_factory):
     """The stygig-incident scenario's endpoint (a real container, crash-looping while InService, the users' async

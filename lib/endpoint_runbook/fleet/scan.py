@@ -185,16 +185,8 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
         for page in sm.get_paginator("list_endpoints").paginate(**kwargs):
             s.summaries.extend(page.get("Endpoints", []))
 
-    listed: list[_Scope] = []
-    with cf.ThreadPoolExecutor(max_workers=bounds.max_scopes, thread_name_prefix="scan-list") as pool:
-        futures = {pool.submit(list_scope, s): s for s in scopes}
-        for fut in cf.as_completed(futures):
-            s = futures[fut]
-            try:
-                fut.result()
-                listed.append(s)
-            except (CredentialsError, *_AWS_ERRORS) as e:
-                failures.append(_fail(s.account, s.region, s.role_arn, e, "listing endpoints (sagemaker:ListEndpoints)"))
+    listed = [s for s, _ in _each_scope(scopes, list_scope, bounds.max_scopes, failures,
+                                        "listing endpoints (sagemaker:ListEndpoints)")]
 
     # 2. Read each endpoint (bounded pools per scope), then the scope's metrics in batches; judge each.
     total = sum(len(s.summaries) for s in listed)
@@ -214,15 +206,8 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
         return _scan_scope(s, bounds, counter, tick, profile=params.profile, endpoint_url=params.endpoint_url,
                            external_id=external_id)
 
-    rows: list[EndpointScan] = []
-    with cf.ThreadPoolExecutor(max_workers=bounds.max_scopes, thread_name_prefix="scan-scope") as pool:
-        futures2 = {pool.submit(run_scope, s): s for s in listed}
-        for fut in cf.as_completed(futures2):
-            s = futures2[fut]
-            try:
-                rows.extend(fut.result())
-            except (CredentialsError, *_AWS_ERRORS) as e:
-                failures.append(_fail(s.account, s.region, s.role_arn, e, "reading endpoints"))
+    rows = [r for _, got in _each_scope(listed, run_scope, bounds.max_scopes, failures, "reading endpoints")
+            for r in got]
     rows.sort(key=EndpointScan.rank_key)
     broken = sum(r.broken for r in rows)
     bar.close(f"{len(rows)} endpoints, {broken} broken" + (f", {len(failures)} scope(s) failed" if failures else ""))
@@ -230,6 +215,22 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
     return FleetScan(started=started.isoformat(), seconds=round(time.monotonic() - t0, 2), regions=regions,
                      accounts=[t[0] for t in targets] + [f.account for f in failures if f.region is None],
                      bounds=bounds.to_dict(), endpoints=rows, failures=failures, api_calls=dict(counter.calls))
+
+
+def _each_scope(scopes: list[_Scope], fn: Callable[[_Scope], Any], workers: int, failures: list[ScopeFailure],
+                what: str) -> list[tuple[_Scope, Any]]:
+    """``fn`` on each scope, ``workers`` at once: (scope, result) of those that worked; an AWS or credentials
+    error of one scope is its :class:`ScopeFailure` (``what`` says what was being done), never a traceback."""
+    done: list[tuple[_Scope, Any]] = []
+    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-scope") as pool:
+        futures = {pool.submit(fn, s): s for s in scopes}
+        for fut in cf.as_completed(futures):
+            s = futures[fut]
+            try:
+                done.append((s, fut.result()))
+            except (CredentialsError, *_AWS_ERRORS) as e:
+                failures.append(_fail(s.account, s.region, s.role_arn, e, what))
+    return done
 
 
 def _scan_scope(s: _Scope, bounds: ScanBounds, counter: Counter, tick: Callable[[], None], *,
