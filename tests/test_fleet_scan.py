@@ -214,7 +214,7 @@ def test_a_backlog_without_capacity_and_failed_requests_are_warnings(fleet_stack
     info, _ = fleet_stack
     region, role = "sa-east-1", FLEET.role_arns[0]
     creds = boto3.client("sts", region_name=region, endpoint_url=info.url).assume_role(
-        RoleArn=role, RoleSessionName="t")["Credentials"]
+        RoleArn=role, RoleSessionName="metrics-test")["Credentials"]
     session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                                     aws_session_token=creds["SessionToken"], region_name=region)
     sm, cw = (session.client(s, endpoint_url=info.url) for s in ("sagemaker", "cloudwatch"))
