@@ -45,6 +45,30 @@ def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     assert "missing-module" in text and "AKIA" not in text
 
 
+def test_diagnose_notebook_as_a_notebook_job_runs_it(aws, moto_url, tmp_path):
+    """01 with every parameter a string, as a SageMaker notebook job passes them: the first cell converts them."""
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    s3.create_bucket(Bucket="nb-job", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    s3.put_object(Bucket="nb-job", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
+    sm.create_model(ModelName="nb-job", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://nb-job/m/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName="nb-job", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "nb-job", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="nb-job", EndpointConfigName="nb-job")
+    strings = {"region": "ap-south-1", "profile": "null", "endpoint_url": moto_url, "max_attempts": "2",
+               "role_arn": "null", "external_id": "null", "run_dir": str(tmp_path), "endpoint_name": "nb-job",
+               "log_window_minutes": "30", "max_log_events": "500", "source_roots": "[]", "load_check": "false",
+               "expected_paths": "[code/inference.py, code/tinypkg/]"}
+    assert set(strings) == set(notebook_parameters("diagnose"))
+    out = tmp_path / "job.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS["diagnose"]), str(out), parameters=strings,
+                               kernel_name="endpoint-runbook", cwd=str(tmp_path), progress_bar=False)
+    rec = read_record(tmp_path, "diagnose")
+    assert rec["verdict"]["cause"] == "missing-module" and rec["load_check"] is None  # "false": not run
+    assert [r["path"] for r in rec["archive"]["presence"]] == ["code/inference.py", "code/tinypkg/"]
+
+
 def test_notebooks_chain_without_run_dir(aws, moto_url, tmp_path, monkeypatch):
     """run_dir unset, as a person leaves it: 01 starts a run, 05 continues it and finds 01's record."""
     s3, sm = aws.client("s3"), aws.client("sagemaker")
