@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import papermill
@@ -205,6 +206,29 @@ def test_schedule_refuses_bad_input_before_anything_is_sent(tmp_path):
                  "--schedule", "daily", "--out", str(tmp_path / "p")]) == 2
     assert not (tmp_path / "p").exists()
 
+
+def test_without_roles_the_callers_own_account_is_scanned(aws, moto_url):
+    """No role ARNs: the account of the credentials found as usual (plain moto here), its endpoint read and judged
+    from a real crash loop (our own TorchServe container's lines) written into its log group."""
+    sm, logs_client = aws.client("sagemaker"), aws.client("logs")
+    sm.create_model(ModelName="scan-own", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"})
+    sm.create_endpoint_config(EndpointConfigName="scan-own", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "scan-own", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="scan-own-ep", EndpointConfigName="scan-own")
+    group = "/aws/sagemaker/Endpoints/scan-own-ep"
+    logs_client.create_log_group(logGroupName=group)
+    logs_client.create_log_stream(logGroupName=group, logStreamName="AllTraffic/i-0123456789abcdef0")
+    lines = (ROOT / "tests" / "data" / "logs" / "crashloop-tinypkg.log").read_text().splitlines()
+    now = int(time.time() * 1000) - 60_000
+    logs_client.put_log_events(logGroupName=group, logStreamName="AllTraffic/i-0123456789abcdef0",
+                               logEvents=[{"timestamp": now + i, "message": line} for i, line in enumerate(lines)])
+    result = scan(AwsParams(region="ap-south-1", endpoint_url=moto_url, max_attempts=2), name_contains="scan-own")
+    assert result.accounts == ["123456789012"] and result.regions == ["ap-south-1"] and not result.failures
+    (row,) = result.endpoints
+    assert (row.name, row.code, row.role_arn) == ("scan-own-ep", "in-service-crash-loop", None)
+    assert row.log["cause"] == "missing-module" and row.log["counts"]["missing-module"] >= 1
+    assert "role_arn" not in row.diagnose and result.api_calls["sts:GetCallerIdentity"] == 1
 
 def test_a_backlog_without_capacity_and_failed_requests_are_warnings(fleet_stack):
     """The metrics side, read in batches: an async endpoint with requests queued and no instance, a real-time one

@@ -156,6 +156,7 @@ def scan(params: AwsParams, *, regions: list[str] | None = None, role_arns: list
     targets: list[tuple[str, str | None, Aws]] = []
     if not roles:
         try:
+            base.session  # noqa: B018  (one session for every region: in_region shares it)
             ident = counter.watch(base.in_region(regions[0]).client("sts")).get_caller_identity()
             targets.append((ident["Account"], None, base))
         except (CredentialsError, *_AWS_ERRORS) as e:
