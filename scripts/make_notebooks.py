@@ -16,19 +16,60 @@ from endpoint_runbook.params import NOTEBOOKS, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
+CONVERT = ("# A SageMaker notebook job passes every parameter as a string: the schema converts them (or names the key).\n"
+           "globals().update(notebook_values({step!r}, globals()))")
+
+
 def setup(step: str) -> str:
     return f"""from endpoint_runbook import display as rb   # not `display`: IPython's display() stays yours
 from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.params import notebook_values
 from endpoint_runbook.records import resolve_run
 
+{CONVERT.format(step=step)}
 run = resolve_run(run_dir, step={step!r}, endpoint_name=endpoint_name)  # run_dir unset: {
     "step 1 starts a run" if step == "diagnose" else "the newest run of endpoint_name"}
 run_dir = run.run_dir
-aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts))
+aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts,
+                    role_arn=role_arn, external_id=external_id))
 rb.setup(run, aws)"""
 
 
+SCAN_SETUP = f"""from endpoint_runbook import display as rb   # not `display`: IPython's display() stays yours
+from endpoint_runbook import fleet
+from endpoint_runbook.aws import AwsParams
+from endpoint_runbook.params import notebook_values
+
+{CONVERT.format(step="scan")}"""
+
+
 NB: dict[str, list[tuple[str, str]]] = {
+    "scan": [
+        ("md", """# 0 · Scan the fleet: which endpoints are broken right now, and why
+
+An endpoint can say **InService** for hours while every model worker dies: nobody knows until users complain.
+This notebook reads every endpoint of the regions and accounts you name (real-time, async, serverless): its
+status and `FailureReason`, the crash evidence in its CloudWatch logs over the last `log_window_minutes` (the
+same catalogue of causes diagnose uses), an async backlog with no instance to serve it, and requests that failed
+in the window. Broken endpoints come worst first: **InService but crash-looping** before the ones that say
+`Failed`. Each row names its cause in one line and the parameters that start `01_diagnose` on it.
+
+Other accounts are reached by assuming `role_arns` (with `external_id` if their trust policy asks for one).
+Reads are bounded (a thread pool per account and region, adaptive retries, bytes and events per endpoint); an
+account or region that refuses is listed under *Not scanned* and the rest is still scanned. The result is
+written as `scan.json` and `scan.csv` (`report_dir`). Scheduled as a SageMaker notebook job, every parameter
+arrives as a string: the first cell converts them."""),
+        ("params", ""),
+        ("code", "setup"),
+        ("md", "## Scan"),
+        ("code", """result = fleet.scan(AwsParams(profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts),
+                    regions=regions, role_arns=role_arns, external_id=external_id, name_contains=name_contains,
+                    bounds=fleet.ScanBounds(log_window_minutes=log_window_minutes, max_log_bytes=max_log_bytes,
+                                            max_log_events=max_log_events, concurrency=concurrency),
+                    progress=rb.progress)
+reports = fleet.write_reports(result, report_dir)
+rb.show_scan(result, reports)"""),
+    ],
     "diagnose": [
         ("md", """# 1 · Diagnose the crash-looping endpoint
 
@@ -197,7 +238,8 @@ def build(step: str) -> nbformat.NotebookNode:
         elif kind == "params":
             cell = nbformat.v4.new_code_cell(_params_cell(step), id=cid, metadata={"tags": ["parameters"]})
         else:
-            cell = nbformat.v4.new_code_cell(setup(step) if text == "setup" else text, id=cid)
+            code = (SCAN_SETUP if step == "scan" else setup(step)) if text == "setup" else text
+            cell = nbformat.v4.new_code_cell(code, id=cid)
         nb.cells.append(cell)
     return nb
 

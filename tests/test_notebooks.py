@@ -26,17 +26,21 @@ def run_notebook(step: str, tmp_path: Path, **values) -> Path:
     return out
 
 
+def _endpoint_missing_its_package(aws, name: str, image: str) -> None:
+    """An endpoint (bucket, model, config of the same name) whose archive lacks the package its code imports."""
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    s3.put_object(Bucket=name, Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": image, "ModelDataUrl": f"s3://{name}/m/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
 def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     """01 on plain moto: an endpoint whose archive lacks its package (no container needed to diagnose it)."""
-    s3, sm = aws.client("s3"), aws.client("sagemaker")
-    s3.create_bucket(Bucket="nb-diagnose", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
-    s3.put_object(Bucket="nb-diagnose", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
-    sm.create_model(ModelName="nb-diagnose", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://nb-diagnose/m/model.tar.gz"})
-    sm.create_endpoint_config(EndpointConfigName="nb-diagnose", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "nb-diagnose", "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName="nb-diagnose", EndpointConfigName="nb-diagnose")
+    _endpoint_missing_its_package(aws, "nb-diagnose", IMAGE)
     out = run_notebook("diagnose", tmp_path, region="ap-south-1", endpoint_url=moto_url, run_dir=str(tmp_path),
                        endpoint_name="nb-diagnose", load_check=False)
     rec = read_record(tmp_path, "diagnose")
@@ -45,17 +49,25 @@ def test_diagnose_notebook_alone(aws, moto_url, tmp_path):
     assert "missing-module" in text and "AKIA" not in text
 
 
+def test_diagnose_notebook_as_a_notebook_job_runs_it(aws, moto_url, tmp_path):
+    """01 with every parameter a string, as a SageMaker notebook job passes them: the first cell converts them."""
+    _endpoint_missing_its_package(aws, "nb-job", IMAGE)
+    strings = {"region": "ap-south-1", "profile": "null", "endpoint_url": moto_url, "max_attempts": "2",
+               "role_arn": "null", "external_id": "null", "run_dir": str(tmp_path), "endpoint_name": "nb-job",
+               "log_window_minutes": "30", "max_log_events": "500", "source_roots": "[]", "load_check": "false",
+               "expected_paths": "[code/inference.py, code/tinypkg/]"}
+    assert set(strings) == set(notebook_parameters("diagnose"))
+    out = tmp_path / "job.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS["diagnose"]), str(out), parameters=strings,
+                               kernel_name="endpoint-runbook", cwd=str(tmp_path), progress_bar=False)
+    rec = read_record(tmp_path, "diagnose")
+    assert rec["verdict"]["cause"] == "missing-module" and rec["load_check"] is None  # "false": not run
+    assert [r["path"] for r in rec["archive"]["presence"]] == ["code/inference.py", "code/tinypkg/"]
+
+
 def test_notebooks_chain_without_run_dir(aws, moto_url, tmp_path, monkeypatch):
     """run_dir unset, as a person leaves it: 01 starts a run, 05 continues it and finds 01's record."""
-    s3, sm = aws.client("s3"), aws.client("sagemaker")
-    s3.create_bucket(Bucket="nb-chain", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
-    s3.put_object(Bucket="nb-chain", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
-    sm.create_model(ModelName="nb-chain", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                    PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://nb-chain/m/model.tar.gz"})
-    sm.create_endpoint_config(EndpointConfigName="nb-chain", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "nb-chain", "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName="nb-chain", EndpointConfigName="nb-chain")
+    _endpoint_missing_its_package(aws, "nb-chain", "img")
     runs = tmp_path / "runs"
     monkeypatch.setenv("ENDPOINT_RUNBOOK_RUNS", str(runs))  # the kernels inherit it
     common = {"region": "ap-south-1", "endpoint_url": moto_url, "endpoint_name": "nb-chain"}

@@ -7,6 +7,7 @@ points every client somewhere else, e.g. at the embedded local stack. Nothing he
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,11 @@ from .errors import RunbookError
 from .s3 import parse_s3_uri
 
 __all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors",
-           "parse_s3_uri"]
+           "parse_s3_uri", "RETRY_MODES", "AssumeRoleFailed"]
+
+#: botocore's retry modes: ``standard`` (the runbook's default) and ``adaptive`` (standard plus a client-side rate
+#: limiter that slows down when the service throttles: what a scan over many endpoints uses).
+RETRY_MODES = ("standard", "adaptive")
 
 
 class CredentialsError(RunbookError):
@@ -45,6 +50,10 @@ class AwsParams:
     max_attempts: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 70.0
+    #: Another account: the role to assume there (sts:AssumeRole with the credentials found as usual).
+    role_arn: str | None = None
+    external_id: str | None = None
+    retry_mode: str = "standard"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "AwsParams":
@@ -53,25 +62,70 @@ class AwsParams:
         if d:
             raise RunbookError(f"unknown AWS parameter(s): {', '.join(sorted(d))}", code="bad-input",
                                hint=f"Known: {', '.join(cls.__dataclass_fields__)}.")
+        if known.get("retry_mode", "standard") not in RETRY_MODES:
+            raise RunbookError(f"unknown retry_mode {known['retry_mode']!r}", code="bad-input",
+                               hint=f"One of: {', '.join(RETRY_MODES)}.")
         return cls(**known)
+
+
+class AssumeRoleFailed(CredentialsError):
+    code = "assume-role-failed"
 
 
 @dataclass
 class Aws:
-    """A boto3 session plus a client cache. ``aws.client("s3")`` returns one shared client per service."""
+    """A boto3 session plus a client cache. ``aws.client("s3")`` returns one shared client per service.
+
+    With ``params.role_arn`` the session holds that role's credentials (one sts:AssumeRole, by the credentials
+    boto3 finds as usual); :meth:`in_region` reuses them for another region without assuming again."""
 
     params: AwsParams = field(default_factory=AwsParams)
 
     @cached_property
     def session(self) -> boto3.session.Session:
         try:
-            return boto3.session.Session(profile_name=self.params.profile, region_name=self.params.region)
+            base = boto3.session.Session(profile_name=self.params.profile, region_name=self.params.region)
         except botocore.exceptions.ProfileNotFound as e:
             raise CredentialsError(str(e), hint="Name a profile from ~/.aws/config, or leave profile unset.") from e
+        if not self.params.role_arn:
+            return base
+        creds = self.__dict__.get("_assumed") or self._assume(base)
+        self.__dict__["_assumed"] = creds
+        return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"], region_name=base.region_name)
+
+    def _assume(self, base: boto3.session.Session) -> dict[str, Any]:
+        if base.get_credentials() is None:
+            raise CredentialsError("no AWS credentials found to assume a role with",
+                                   hint="Use a profile or role that may call sts:AssumeRole.")
+        kwargs: dict[str, Any] = {"region_name": base.region_name or "us-east-1", "config": self.config}
+        if self.params.endpoint_url:
+            kwargs["endpoint_url"] = self.params.endpoint_url
+        args: dict[str, Any] = {"RoleArn": self.params.role_arn, "RoleSessionName": "endpoint-runbook"}
+        if self.params.external_id:
+            args["ExternalId"] = self.params.external_id
+        try:
+            return base.client("sts", **kwargs).assume_role(**args)["Credentials"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            raise AssumeRoleFailed(
+                f"could not assume {self.params.role_arn}: {error_code(e) or type(e).__name__}: {e}",
+                hint="The role must trust your account (and name the external id, if it asks for one), and your "
+                     "credentials must allow sts:AssumeRole on it.") from e
+
+    def in_region(self, region: str) -> "Aws":
+        """The same account and credentials in ``region``: the same boto3 session (an assumed role is not assumed
+        again, botocore's loaded service models are shared), clients of their own. Build clients from one thread:
+        a boto3 session is not thread-safe (its clients are)."""
+        other = Aws(dataclasses.replace(self.params, region=region))
+        for key in ("session", "_assumed"):
+            if key in self.__dict__:
+                other.__dict__[key] = self.__dict__[key]
+        return other
 
     @property
     def region(self) -> str:
-        region = self.session.region_name
+        region = self.params.region or self.session.region_name
         if not region:
             raise RunbookError("no AWS region is set", code="no-region",
                                hint="Set `region` in the params file, or AWS_DEFAULT_REGION.")
@@ -80,7 +134,7 @@ class Aws:
     @cached_property
     def config(self) -> botocore.config.Config:
         return botocore.config.Config(
-            retries={"mode": "standard", "max_attempts": self.params.max_attempts},
+            retries={"mode": self.params.retry_mode, "max_attempts": self.params.max_attempts},
             connect_timeout=self.params.connect_timeout,
             read_timeout=self.params.read_timeout,
             user_agent_extra="endpoint-runbook",

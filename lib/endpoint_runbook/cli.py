@@ -173,6 +173,64 @@ def _score_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv_list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _scan(args: argparse.Namespace) -> int:
+    """Scan the fleet; print the broken endpoints, worst first, and the accounts/regions that failed. Exit 0:
+    nothing broken and every account and region read; 1: broken endpoints, or a part could not be scanned."""
+    from .aws import AwsParams
+    from .fleet import ScanBounds, scan, write_reports
+
+    params = AwsParams(profile=args.profile, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+                       max_attempts=args.max_attempts)
+    bounds = ScanBounds(log_window_minutes=args.window_minutes, max_log_bytes=args.max_log_bytes,
+                        max_log_events=args.max_log_events, concurrency=args.concurrency)
+    result = scan(params, regions=_csv_list(args.regions) or None, role_arns=args.role_arn or [],
+                  external_id=args.external_id, name_contains=args.name_contains, bounds=bounds,
+                  progress=None if args.quiet else _say)
+    paths = write_reports(result, args.report_dir)
+    if args.json:
+        import json
+
+        _say(json.dumps(result.to_dict(), indent=1, default=str))
+        return 1 if result.broken or result.failures else 0
+    _say(f"scanned {len(result.endpoints)} endpoint(s) in {len(result.regions)} region(s) × "
+         f"{len(result.accounts)} account(s) in {result.seconds:.1f} s ({sum(result.api_calls.values())} API calls): "
+         f"{len(result.broken)} broken")
+    for i, e in enumerate(result.broken, 1):
+        _say(f"{i:3d}. {e.severity.upper():<8} {e.code:<24} {e.account}/{e.region}/{e.name} ({e.kind}, {e.status})")
+        _say(f"     {e.cause}")
+        for note in e.notes:
+            _say(f"     · {note}")
+        _say(f"     diagnose: {e.command}")
+    for f in result.failures:
+        where = f"{f.account}/{f.region}" if f.region else f"account {f.account}"
+        _say(f"NOT SCANNED {where}: {f.code} while {f.what}: {f.message}")
+    _say(f"report: {paths['json']}  {paths['csv']}")
+    return 1 if result.broken or result.failures else 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from .fleet.schedule import ScheduledScan, write_pipeline
+
+    job = ScheduledScan(
+        pipeline_name=args.pipeline_name, role=args.role, s3_root=args.s3_root, schedule=args.schedule,
+        image_uri=args.image_uri, instance_type=args.instance_type, regions=_csv_list(args.regions),
+        role_arns=args.role_arn or [], external_id=args.external_id, window_minutes=args.window_minutes,
+        region=args.region, wheel=args.wheel)
+    out = write_pipeline(job, args.out, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), profile=args.profile,
+                         create=args.create, progress=_say)
+    _say(f"pipeline definition: {out['definition']}")
+    _say(f"schedule: {out['schedule']} ({job.schedule})")
+    if out.get("pipeline_arn"):
+        _say(f"created {out['pipeline_arn']}; schedule {out['schedule_arn']}")
+    else:
+        _say("create it with --create (the pipeline and its EventBridge schedule), or from the definition file")
+    return 0
+
+
 def check_archive_main(argv: list[str] | None = None) -> int:
     """``endpoint-runbook check-archive ...`` as a function (for training jobs and tests)."""
     return main(["check-archive", *(argv or [])])
@@ -234,6 +292,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", help="Jupyter kernel name (default: this environment's)")
     run.set_defaults(func=lambda a: __import__("endpoint_runbook.runner", fromlist=["x"]).run_main(a))
 
+    sc = sub.add_parser("scan", help="find every broken endpoint across regions and accounts, worst first "
+                        "(InService but crash-looping first); writes scan.json and scan.csv; exit 1 when any is found")
+    _scan_args(sc)
+    sc.add_argument("--profile", help="AWS profile (default: the usual chain)")
+    sc.add_argument("--name-contains", help="only endpoints whose name contains this")
+    sc.add_argument("--max-log-bytes", type=int, default=256 << 10, help="log bytes read per endpoint (default 256 KiB)")
+    sc.add_argument("--max-log-events", type=int, default=2000, help="log events read per endpoint (default 2000)")
+    sc.add_argument("--concurrency", type=int, default=8, help="endpoints read at once per account and region (default 8)")
+    sc.add_argument("--max-attempts", type=int, default=8, help="adaptive-mode retry attempts per call (default 8)")
+    sc.add_argument("--report-dir", help="where scan.json and scan.csv go (default runs/scan-<time>)")
+    sc.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    sc.add_argument("--quiet", action="store_true", help="no progress lines")
+    sc.set_defaults(func=_scan)
+
+    sched = sub.add_parser("schedule", help="a recurring run as a SageMaker pipeline with a notebook-job step")
+    ssub = sched.add_subparsers(dest="schedule_cmd", required=True)
+    ss = ssub.add_parser("scan", help="write the pipeline definition of a recurring 00_scan notebook job "
+                         "(needs the SageMaker SDK: pip install -e '.[sdk]')")
+    _scan_args(ss)
+    ss.add_argument("--pipeline-name", default="endpoint-runbook-scan", help="(default endpoint-runbook-scan)")
+    ss.add_argument("--role", required=True, help="the execution role ARN the notebook job (and the pipeline) runs as")
+    ss.add_argument("--s3-root", required=True, help="s3://bucket/prefix for the job's inputs and outputs")
+    ss.add_argument("--schedule", default="rate(1 day)",
+                    help="EventBridge Scheduler expression: rate(...), cron(...) or at(...) (default rate(1 day))")
+    ss.add_argument("--image-uri", help="the job's image (default: the SageMaker Distribution image of the region)")
+    ss.add_argument("--instance-type", default="ml.m5.large", help="(default ml.m5.large)")
+    ss.add_argument("--region", help="where the pipeline runs (default: the profile's)")
+    ss.add_argument("--profile", help="AWS profile")
+    ss.add_argument("--wheel", help="a built endpoint-runbook wheel to install in the job (default: built now)")
+    ss.add_argument("--out", default="scan-pipeline.json", help="the definition file (default scan-pipeline.json)")
+    ss.add_argument("--create", action="store_true", help="also create/update the pipeline and its schedule")
+    sched.set_defaults(func=_schedule)
+
     rb = sub.add_parser("rollback", help="put an endpoint fixed in place back on its previous endpoint config")
     rb.add_argument("endpoint", help="the endpoint's name")
     rb.add_argument("--run-dir", help="the run dir of the in-place deploy (else the config's previous-config tag)")
@@ -243,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--profile", help="AWS profile")
     rb.set_defaults(func=_rollback)
     return ap
+
+
+def _scan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--regions", help="comma-separated regions (default: the profile's)")
+    p.add_argument("--role-arn", action="append", metavar="ARN",
+                   help="a role to assume in another account (repeatable; default: your own account)")
+    p.add_argument("--external-id", help="the external id the roles' trust policies ask for")
+    p.add_argument("--window-minutes", type=float, default=60.0, help="how far back logs and errors are read (default 60)")
 
 
 def _rollback(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 __all__ = ["progress", "headless", "identity", "setup", "card", "table", "findings", "lines", "section",
            "show_endpoint", "show_logs", "show_archive", "show_imports", "show_load_check", "show_verdict",
            "show_diagnosis", "show_rebuild_plan", "show_rebuild", "show_deploy", "show_verify", "show_cleanup",
-           "cleanup_confirm", "health_label"]
+           "cleanup_confirm", "health_label", "show_scan"]
 
 #: Set by the runner (``endpoint-runbook run``): the notebook runs headless, progress is plain lines.
 HEADLESS_ENV = "ENDPOINT_RUNBOOK_HEADLESS"
@@ -275,6 +275,33 @@ def show_rebuild(r: Any) -> None:
         card("unchanged members", {"count": diff.get("unchanged_count"), "bytes": diff.get("unchanged_bytes")})
     if rec.get("load_check"):
         show_load_check(rec["load_check"], title="Load check of the rebuilt archive")
+
+
+# -- the fleet scan (00) ------------------------------------------------------------------------------------
+_SCAN_SEV = {"critical": "🔥 critical", "error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info", "ok": "✅ ok"}
+
+
+def show_scan(result: Any, reports: dict[str, str] | None = None) -> None:
+    """The scan: a summary card, the broken endpoints worst first (each with its cause and what starts diagnose
+    on it), the accounts and regions that could not be scanned."""
+    broken = result.broken
+    card(f"fleet scan: {len(broken)} broken of {len(result.endpoints)}",
+         {"regions": result.regions, "accounts": result.accounts, "by code": result.counts,
+          "not scanned": [f"{f.account}/{f.region or '*'}: {f.code}" for f in result.failures] or "nothing",
+          "seconds": result.seconds, "API calls": sum(result.api_calls.values()),
+          **({"report": f"{reports['json']}, {reports['csv']}"} if reports else {})},
+         status="bad" if broken else ("warn" if result.failures else "ok"))
+    section("Broken endpoints, worst first (InService but failing: the ones nobody sees)")
+    table([{"#": i, "severity": _SCAN_SEV.get(e.severity, e.severity), "code": e.code,
+            "where": f"{e.account}/{e.region}", "endpoint": e.name, "kind": e.kind, "status": e.status,
+            "cause": e.cause, "notes": "; ".join(e.notes)} for i, e in enumerate(broken, 1)])
+    if broken:
+        section("Start diagnose on one: 01_diagnose.ipynb with these parameters (or the command)")
+        table([{"endpoint": e.name, "parameters": e.diagnose, "command": e.command} for e in broken])
+    if result.failures:
+        section("Not scanned")
+        table([{"account": f.account, "region": f.region or "(all)", "code": f.code, "while": f.what,
+                "message": f.message} for f in result.failures])
 
 
 # -- step 5 ------------------------------------------------------------------------------------------------

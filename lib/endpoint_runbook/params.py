@@ -7,6 +7,13 @@
 
 Unknown keys and wrong types are errors that name the key (with the closest known key), never warnings.
 Each notebook's ``parameters`` cell holds exactly :func:`notebook_parameters` of its step.
+
+A SageMaker notebook job (Studio's scheduler, or a pipeline's notebook-job step) passes every parameter as a
+string: :func:`notebook_values` converts them by this schema (``"true"``, ``"60"``, ``"[a, b]"``, ``"null"``) in
+each notebook's first cell, and names the key when a string does not convert.
+
+``00_scan`` (the fleet scan) is no step of the chain: its parameters are :data:`SCAN_KEYS` with the AWS keys of
+:data:`COMMON` that apply to many regions and accounts.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ import yaml
 from .errors import InputError
 from .records import STEPS, find_secrets
 
-__all__ = ["Param", "COMMON", "STEP_KEYS", "load_params", "validate", "notebook_parameters",
-           "NOTEBOOKS"]
+__all__ = ["Param", "COMMON", "STEP_KEYS", "SCAN_KEYS", "load_params", "validate", "notebook_parameters",
+           "notebook_values", "convert", "NOTEBOOKS", "SCAN"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ COMMON: dict[str, Param] = {
     "profile": Param(S, None, "AWS profile (null: the default chain: env, role, ...)"),
     "endpoint_url": Param(S, None, "send every AWS call here (the local stack); null for real AWS"),
     "max_attempts": Param(I, 8, "botocore standard-mode retry attempts per call"),
+    "role_arn": Param(S, None, "another account: the role to assume there (null: your own credentials' account)"),
+    "external_id": Param(S, None, "the external id role_arn's trust policy asks for (null: none)"),
     "run_dir": Param(S, None, "run dir or run id; null: step 1 starts a run, later steps continue the newest "
                               "run of endpoint_name"),
     "endpoint_name": Param(S, None, "the crash-looping endpoint (the run's subject)"),
@@ -125,12 +134,92 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
     },
 }
 
-NOTEBOOKS = {step: f"{i + 1:02d}_{step}.ipynb" for i, step in enumerate(STEPS)}
+#: The fleet scan's notebook (00): not a step of the chain, so not in the params file.
+SCAN = "scan"
+SCAN_KEYS: dict[str, Param] = {
+    "regions": Param(L, None, "regions to scan, e.g. [us-east-1, eu-west-1]; null: the profile's region"),
+    "role_arns": Param(L, [], "one role per other account to assume there (arn:aws:iam::<account>:role/<name>); "
+                              "[]: the account of your own credentials"),
+    "external_id": Param(S, None, "the external id the roles' trust policies ask for (null: none)"),
+    "name_contains": Param(S, None, "only endpoints whose name contains this (null: every endpoint)"),
+    "log_window_minutes": Param(F, 60, "how far back each endpoint's CloudWatch logs are read"),
+    "max_log_bytes": Param(I, 262144, "bound on log bytes read per endpoint"),
+    "max_log_events": Param(I, 2000, "bound on log events read per endpoint"),
+    "concurrency": Param(I, 8, "endpoints read at once per account and region"),
+    "max_attempts": Param(I, 8, "botocore adaptive-mode retry attempts per call"),
+    "report_dir": Param(S, None, "where scan.json and scan.csv go; null: <runs>/scan-<time>"),
+}
+
+NOTEBOOKS = {SCAN: "00_scan.ipynb", **{step: f"{i + 1:02d}_{step}.ipynb" for i, step in enumerate(STEPS)}}
 SCHEMA_TOP = {"aws", "endpoint_name", "run_dir", *STEPS}
 
 
 def notebook_parameters(step: str) -> dict[str, Param]:
+    if step == SCAN:
+        return {k: COMMON[k] for k in ("profile", "endpoint_url")} | SCAN_KEYS
     return {**COMMON, **STEP_KEYS[step]}
+
+
+_NULLS = ("null", "none", "~")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def convert(p: Param, value: Any, key: str) -> Any:
+    """``value`` as ``p`` types it. Strings are converted (a notebook job passes every parameter as one):
+    ``"null"``/``"None"`` → unset (the default), ``"true"``/``"false"`` → bool, ``"60"`` → int or float,
+    ``"[a, b]"`` → list (YAML/JSON flow; ``"a, b"`` too), ``"{k: v}"`` → dict. Anything else is checked as it is.
+    An :class:`InputError` names ``key`` when the value does not fit."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _NULLS or (text == "" and str not in p.types):
+            value = p.default
+        elif str in p.types:
+            pass
+        elif bool in p.types:
+            if text.lower() not in _TRUE + _FALSE:
+                raise InputError(f"{key} must be true or false, not {value!r}.", code="bad-type",
+                                 hint=f"Pass {key} as true or false (a notebook job passes it as a string).")
+            value = text.lower() in _TRUE
+        elif int in p.types or float in p.types:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text) if float in p.types else None
+                except ValueError:
+                    value = None
+                if value is None:
+                    raise InputError(f"{key} must be {p.type_name()}, not {text!r}.", code="bad-type",
+                                     hint=f"Pass {key} as a number, e.g. {p.default!r}.") from None
+        elif list in p.types or dict in p.types:
+            value = _structured(p, text, key)
+    if not p.accepts(value):
+        raise InputError(f"{key} must be {p.type_name()}, not {type(value).__name__} ({value!r}).",
+                         code="missing-value" if value is None else "bad-type",
+                         hint=f"Set {key} in the parameters (a notebook job passes every value as a string).")
+    return value
+
+
+def _structured(p: Param, text: str, key: str) -> Any:
+    want = "a list, e.g. [a, b]" if list in p.types else "a mapping, e.g. {key: value}"
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InputError(f"{key} must be {want}; {text!r} does not parse: {str(e).splitlines()[0]}",
+                         code="bad-type", hint=f"Pass {key} as YAML or JSON flow text.") from None
+    if list in p.types and not isinstance(parsed, list) and not text.startswith(("[", "{")):
+        parsed = [part.strip() for part in text.split(",") if part.strip()]  # "a, b": a list without brackets
+    if not p.accepts(parsed):
+        raise InputError(f"{key} must be {want}, not {text!r}.", code="bad-type",
+                         hint=f"Pass {key} as YAML or JSON flow text.")
+    return parsed
+
+
+def notebook_values(step: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A notebook's parameters from ``values`` (its globals after papermill's injection), each converted and
+    checked by the schema: a notebook job passes every value as a string. Raises :class:`InputError` naming
+    the first key that does not convert, before anything runs."""
+    return {key: convert(p, values.get(key, p.default), key) for key, p in notebook_parameters(step).items()}
 
 
 def _unknown(key: str, known: set[str], where: str) -> InputError:

@@ -20,11 +20,17 @@ Faults (``fault``):
 - ``drop``: the request body is read, then the connection is shut without a response (botocore sees
   ``ConnectionClosedError`` and retries);
 - ``drop-after``: the request is served (its side effect happens), then the connection is shut before the
-  response is sent: the client does not know it succeeded.
+  response is sent: the client does not know it succeeded;
+- ``access-denied``: the service's own permission error (JSON ``AccessDeniedException``, query and S3
+  ``AccessDenied``, HTTP 403 where the service answers so), as when a policy or an organization's service
+  control policy denies the call (e.g. a region the account may not use). Never retried;
+- ``latency``: the call waits ``seconds`` (default 0.02), then is served as usual: the round trip to a real
+  region, where the stack on loopback answers in a few milliseconds (for benchmarks of many calls).
 
 Every fault except ``drop-after`` is injected before the request reaches moto/hosting: nothing happened.
-A rule matches on ``service``, ``operation`` (a name or a list), ``call_class`` (see :data:`CALL_CLASSES`) and
-``method``; fires with probability ``rate`` (a ``random.Random`` per rule, seeded from ``seed`` and the
+A rule matches on ``service``, ``operation`` (a name or a list), ``call_class`` (see :data:`CALL_CLASSES`),
+``method``, ``region`` (the SigV4 scope's) and ``account`` (the account the access key belongs to, as moto
+resolves it: an assumed role's key is its role's account); fires with probability ``rate`` (a ``random.Random`` per rule, seeded from ``seed`` and the
 rule's index: deterministic), skips its first ``after`` matches, and injects at most ``max`` faults. The stack's
 own traffic (hosting and runtime talk to the stack with the ``local-stack`` key) is never faulted.
 """
@@ -37,6 +43,7 @@ import random
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,11 +52,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-__all__ = ["FAULTS", "CALL_CLASSES", "CONTROL_PATH", "Call", "Rule", "FaultLayer", "identify", "call_class",
+__all__ = ["FAULTS", "TRANSIENT", "CALL_CLASSES", "CONTROL_PATH", "Call", "Rule", "FaultLayer", "identify", "call_class",
            "set_faults", "clear_faults", "fault_counts"]
 
 CONTROL_PATH = "/_local/faults"
-FAULTS = ("throttle", "5xx", "drop", "drop-after")
+#: Faults a retry can ride out (the call may succeed when tried again), and all of them.
+TRANSIENT = ("throttle", "5xx", "drop", "drop-after")
+FAULTS = (*TRANSIENT, "access-denied", "latency")
 CALL_CLASSES = ("s3-get", "s3-put", "s3-multipart", "sagemaker-create", "sagemaker-describe", "sagemaker-delete",
                 "logs", "sns", "sqs", "runtime-invoke", "other")
 INTERNAL_KEY = "local-stack"  # the access key the stack's own clients use (hosting, runtime)
@@ -76,6 +85,15 @@ class Call:
     protocol: str  # rest-xml | json | rest-json | query | cbor
     method: str
     access_key: str = ""
+    region: str = ""
+
+    @property
+    def account(self) -> str:
+        """The account the access key belongs to (moto's own resolution: an assumed role's key is its role's
+        account; any other key is moto's default account)."""
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(self.access_key)
 
     @property
     def call_class(self) -> str:
@@ -129,26 +147,26 @@ def identify(environ: dict[str, Any], body: bytes | None = None) -> Call:
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     m = _CRED.search(auth)
     if m:
-        key, service = m.group(1), m.group(3)
+        key, region, service = m.group(1), m.group(2), m.group(3)
     else:  # presigned URL
         cred = (query.get("X-Amz-Credential") or [""])[0].split("/")
-        key, service = (cred[0], cred[3]) if len(cred) >= 5 else ("", "")
+        key, region, service = (cred[0], cred[2], cred[3]) if len(cred) >= 5 else ("", "", "")
     if _RUNTIME.match(path) and method == "POST":
         op = "InvokeEndpoint" if path.endswith("/invocations") else "InvokeEndpointAsync"
-        return Call("sagemaker-runtime", op, "rest-json", method, key)
+        return Call("sagemaker-runtime", op, "rest-json", method, key, region)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
-        return Call(service, target.rsplit(".", 1)[-1], "json", method, key)
+        return Call(service, target.rsplit(".", 1)[-1], "json", method, key, region)
     cbor = _CBOR_PATH.match(path)
     if cbor and "cbor" in environ.get("HTTP_SMITHY_PROTOCOL", "") + environ.get("CONTENT_TYPE", ""):
-        return Call(service, cbor.group(2), "cbor", method, key)
+        return Call(service, cbor.group(2), "cbor", method, key, region)
     if service == "s3":
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        return Call("s3", _s3_operation(method, path, query, headers), "rest-xml", method, key)
+        return Call("s3", _s3_operation(method, path, query, headers), "rest-xml", method, key, region)
     action = (query.get("Action") or [""])[0]
     if not action and body:
         action = (urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
-    return Call(service, action, "query", method, key)
+    return Call(service, action, "query", method, key, region)
 
 
 def call_class(service: str, operation: str) -> str:
@@ -181,13 +199,14 @@ class Rule:
     after: int = 0
     seed: int = 0
     index: int = 0
+    seconds: float = 0.02  # latency only
     matched: int = 0
     injected: int = 0
 
     def __post_init__(self) -> None:
         if self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}; one of {', '.join(FAULTS)}")
-        unknown = set(self.match) - {"service", "operation", "call_class", "method"}
+        unknown = set(self.match) - {"service", "operation", "call_class", "method", "region", "account"}
         if unknown:
             raise ValueError(f"unknown match key(s): {', '.join(sorted(unknown))}")
         if not 0.0 <= float(self.rate) <= 1.0:
@@ -197,7 +216,8 @@ class Rule:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, seed: int, index: int) -> "Rule":
         return cls(fault=d.get("fault", ""), match=dict(d.get("match") or {}), rate=float(d.get("rate", 1.0)),
-                   max=d.get("max"), after=int(d.get("after", 0)), seed=seed, index=index)
+                   max=d.get("max"), after=int(d.get("after", 0)), seed=seed, index=index,
+                   seconds=float(d.get("seconds", 0.02)))
 
     def matches(self, call: Call) -> bool:
         for key, want in self.match.items():
@@ -240,10 +260,18 @@ def _cbor_map(d: dict[str, str]) -> bytes:
     return bytes([0xA0 + len(d)]) + b"".join(_cbor_text(k) + _cbor_text(v) for k, v in d.items())
 
 
+def _denied(call: Call) -> str:
+    return (f"User: arn:aws:iam::{call.account}:user/local-stack is not authorized to perform: "
+            f"{call.service}:{call.operation} in region {call.region or '?'} with an explicit deny in a service "
+            "control policy")
+
+
 def error_response(call: Call, fault: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body of the service's own error for ``fault`` (throttle or 5xx)."""
+    """Status, headers and body of the service's own error for ``fault`` (throttle, 5xx or access-denied)."""
     rid = uuid.uuid4().hex
     throttle = fault == "throttle"
+    if fault == "access-denied":
+        return _access_denied(call, rid)
     if call.protocol == "rest-xml":
         status, code, msg = (503, "SlowDown", "Please reduce your request rate.") if throttle else \
             (500, "InternalError", "We encountered an internal error. Please try again.")
@@ -268,11 +296,28 @@ def error_response(call: Call, fault: str) -> tuple[int, list[tuple[str, str]], 
         json.dumps({"__type": code, "message": msg}).encode()
 
 
+def _access_denied(call: Call, rid: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    msg = _denied(call)
+    if call.protocol in ("rest-xml", "query"):
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{msg}</Message>"
+                f"</Error><RequestId>{rid}</RequestId></ErrorResponse>").encode()
+        if call.protocol == "rest-xml":
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>{msg}'
+                    f"</Message><RequestId>{rid}</RequestId></Error>").encode() if call.method != "HEAD" else b""
+        return 403, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], body
+    if call.protocol == "cbor":
+        return 400, [("Content-Type", "application/cbor"), ("Smithy-Protocol", "rpc-v2-cbor"),
+                     ("x-amzn-RequestId", rid)], _cbor_map({"__type": "AccessDeniedException", "message": msg})
+    ctype = "application/json" if call.protocol == "rest-json" else "application/x-amz-json-1.1"
+    return 400, [("Content-Type", ctype), ("x-amzn-ErrorType", "AccessDeniedException"), ("x-amzn-RequestId", rid)], \
+        json.dumps({"__type": "AccessDeniedException", "message": msg}).encode()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the middleware
 # ---------------------------------------------------------------------------------------------------------
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
             503: "Service Unavailable"}
 
 
@@ -356,7 +401,7 @@ class FaultLayer:
         return [body]
 
     # -- requests ------------------------------------------------------------------------------------
-    def _decide(self, call: Call) -> str | None:
+    def _decide(self, call: Call) -> Rule | None:
         with self._lock:
             cls = call.call_class
             self._seen[cls] += 1
@@ -365,7 +410,7 @@ class FaultLayer:
                 if rule.matches(call) and rule.fire():
                     self._faults[cls] += 1
                     self._by_fault[f"{cls}:{rule.fault}"] += 1
-                    return rule.fault
+                    return rule
         return None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
@@ -380,8 +425,12 @@ class FaultLayer:
         call = identify(environ, body)
         if call.internal:
             return self.app(environ, start_response)
-        fault = self._decide(call)
-        if fault is None:
+        rule = self._decide(call)
+        if rule is None:
+            return self.app(environ, start_response)
+        fault = rule.fault
+        if fault == "latency":
+            time.sleep(rule.seconds)
             return self.app(environ, start_response)
         if body is None:
             _read_body(environ)  # the client sent it all: nothing half-read on the wire

@@ -1,5 +1,7 @@
 """Scenarios seeded into a running local stack through its AWS API, as a user would set them up.
 
+``fleet``: many endpoints across regions and accounts that need no model container (see :func:`seed_fleet`).
+
 ``stygig-incident``: the incident this project was born from (see ../shared/DESIGN.md). The StyGig sample's
 catalog is generated and uploaded, the sample is trained and packaged with the training job's bug (the
 ``stygig`` package and ``config/`` left out), and the async endpoint is deployed with the seed's names, so
@@ -28,7 +30,7 @@ from ..errors import RunbookError
 from ..serving.env import cache_root, ensure_serving_env, isolated_env
 from ..serving.image_profiles import profile_for_image
 
-__all__ = ["SCENARIOS", "StygigIncident", "seed", "examples_dir"]
+__all__ = ["SCENARIOS", "StygigIncident", "Fleet", "CannedLog", "seed", "seed_fleet", "canned_logs", "examples_dir"]
 
 REGION = "ap-south-1"
 
@@ -236,7 +238,217 @@ def _outage_requests(client: Callable[[str], Any], names: StygigIncident, images
     return ids
 
 
-SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"stygig-incident": seed_stygig_incident}
+# ------------------------------------------------------------------------------------------------------
+# A fleet at scale: endpoints that need no container
+# ------------------------------------------------------------------------------------------------------
+#: Real published logs (tests/data/logs-corpus, each with its source) and our own containers' real output
+#: (tests/data/logs): what the canned endpoints' log groups hold. Crash-looping while InService: the workers die
+#: at start-up or per request while the endpoint is up; Failed: the container never served.
+CRASH_LOGS = ("logs/crashloop-tinypkg.log", "logs-corpus/02-missing-module-tfs-eia-grpc.txt",
+              "logs-corpus/03-model-fn-error-hf-mms-model-fn-signature.txt",
+              "logs-corpus/05-model-fn-error-sklearn-cloudpickle-code-args.txt",
+              "logs-corpus/16-missing-module-mxnet-gunicorn-keras.txt",
+              "logs-corpus/17-model-fn-error-xgboost-algorithm-mode-no-model-file.txt",
+              "logs-corpus/19-out-of-memory-mms-jvm-direct-buffer-dlc-mxnet.txt",
+              "logs-corpus/04-import-error-xgboost-protobuf-service.txt",
+              "logs-corpus/06-worker-timeout-gunicorn-nginx-504.txt")
+FAILED_LOGS = ("logs-corpus/01-requirements-install-failed-tfs-ei-pip3.txt",
+               "logs-corpus/22-requirements-install-failed-legacy-tf-container-pip-exit-2.txt",
+               "logs-corpus/10-disk-full-hf-mms-model-copy.txt",
+               "logs-corpus/11-disk-full-inference-toolkit-model-archiver.txt",
+               "logs-corpus/21-missing-entry-script-mxnet-mms-custom-image-entrypoint-module.txt")
+HEALTHY_LOGS = ("logs-corpus/12-healthy-torchserve-mme-startup.txt",
+                "logs-corpus/13-healthy-mms-worker-model-loaded.txt",
+                "logs-corpus/14-healthy-mms-local-mode-startup.txt")
+#: What SageMaker says of an endpoint whose container never answered /ping (hosting's own wording).
+FAILED_REASON = ("The primary container for production variant AllTraffic did not pass the ping health check. "
+                 "Please check CloudWatch logs for this endpoint.")
+
+
+@dataclass(frozen=True)
+class CannedLog:
+    path: str  # relative to tests/data
+    source: str
+    expected_cause: str
+    lines: tuple[str, ...]
+
+
+def _data_dir() -> Path:
+    here = Path(__file__).resolve().parents[3] / "tests" / "data"
+    if not (here / "logs-corpus").is_dir():
+        raise RunbookError("the log corpus (tests/data/logs-corpus) is not next to this installation.",
+                           code="no-sample", hint="Install the project from a checkout: pip install -e '.[local]'.")
+    return here
+
+
+def canned_logs(paths: tuple[str, ...]) -> list[CannedLog]:
+    """The excerpts at ``paths`` (under tests/data): header (``# source:``, ``# expected-cause:``) and the log
+    lines after ``---``, as they were published. A file without a header is our own containers' output."""
+    out = []
+    for rel in paths:
+        text = (_data_dir() / rel).read_text(encoding="utf-8")
+        head, sep, body = text.partition("\n---\n")
+        if not sep:
+            head, body = "", text
+        meta = {k.strip(): v.strip() for k, _, v in (line[1:].partition(":") for line in head.splitlines()
+                                                       if line.startswith("#"))}
+        out.append(CannedLog(rel, meta.get("source", "this project's local stack (a real container's output)"),
+                             meta.get("expected-cause", "missing-module"),
+                             tuple(line for line in body.splitlines() if line.strip())))
+    return out
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A fleet of endpoints that need no container, spread over regions and accounts (each reached by assuming
+    ``role_name`` there). ``crash_looping`` of them are InService with a crash-loop log, ``failed`` are Failed with
+    their container's last words; the rest are healthy (a start-up log). Kinds alternate real-time, async,
+    serverless. Placement is deterministic (``placement``)."""
+
+    endpoints: int = 1000
+    regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1", "ap-south-1")
+    accounts: tuple[str, ...] = ("111111111111", "222222222222")
+    crash_looping: int = 10
+    failed: int = 5
+    role_name: str = "EndpointScanner"
+    prefix: str = "fleet"
+    placement: int = 26  # the random placement of the broken ones (deterministic)
+    workers: int = 8
+
+    def role_arn(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/{self.role_name}"
+
+    @property
+    def role_arns(self) -> list[str]:
+        return [self.role_arn(a) for a in self.accounts]
+
+
+def _fleet_plan(f: Fleet) -> list[dict[str, Any]]:
+    import random
+
+    if f.crash_looping + f.failed > f.endpoints:
+        raise RunbookError("a fleet cannot have more broken endpoints than endpoints.", code="bad-input")
+    rng = random.Random(f.placement)
+    scopes = [(a, r) for a in f.accounts for r in f.regions]
+    states = ["crash"] * f.crash_looping + ["failed"] * f.failed + ["healthy"] * (f.endpoints - f.crash_looping - f.failed)
+    rng.shuffle(states)
+    crash, failed, healthy = canned_logs(CRASH_LOGS), canned_logs(FAILED_LOGS), canned_logs(HEALTHY_LOGS)
+    plan, n = [], {"crash": 0, "failed": 0, "healthy": 0}
+    for i, state in enumerate(states):
+        account, region = scopes[i % len(scopes)]
+        pool = {"crash": crash, "failed": failed, "healthy": healthy}[state]
+        log = pool[n[state] % len(pool)]
+        n[state] += 1
+        plan.append({"name": f"{f.prefix}-{i:04d}", "account": account, "region": region, "state": state,
+                     "kind": ("real-time", "async", "serverless")[i % 3], "log": log})
+    return plan
+
+
+def _account_clients(url: str, f: Fleet, account: str) -> Callable[[str, str], Any]:
+    """Clients in ``account``: the fleet's role there, assumed with the stack's test credentials (moto puts every
+    call signed with the assumed key into the role's account); the role is then created there as well."""
+    base = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    cfg = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=f.workers * 2)
+    creds = base.client("sts", endpoint_url=url, config=cfg).assume_role(
+        RoleArn=f.role_arn(account), RoleSessionName="fleet-seed")["Credentials"]
+    session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                    aws_session_token=creds["SessionToken"])
+    iam = session.client("iam", endpoint_url=url, config=cfg, region_name="us-east-1")
+    caller = base.client("sts", endpoint_url=url, config=cfg).get_caller_identity()["Account"]
+    try:
+        iam.create_role(RoleName=f.role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{caller}:root"}, "Action": "sts:AssumeRole"}]}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    cache: dict[tuple[str, str], Any] = {}
+
+    def client(service: str, region: str) -> Any:
+        if (service, region) not in cache:
+            cache[(service, region)] = session.client(service, endpoint_url=url, config=cfg, region_name=region)
+        return cache[(service, region)]
+
+    return client
+
+
+def seed_fleet(url: str, *, fleet: Fleet = Fleet(), progress: Callable[[str], None] | None = None,
+               now_ms: int | None = None) -> dict[str, Any]:
+    """Seed ``fleet`` into a running stack through its AWS API: per account and region one model and one config
+    per kind, then each endpoint (tagged ``local-stack:state``, so no container starts) and its log group, whose
+    events are a real log: a crash loop repeated over the last 40 minutes, a failed start-up, or a healthy one.
+    Returns the role ARNs to scan with and what each broken endpoint's logs hold (``broken``)."""
+    import concurrent.futures as cf
+
+    from .sagemaker.models import REASON_TAG, STATE_TAG
+
+    say = progress or (lambda _msg: None)
+    t0 = time.monotonic()
+    plan = _fleet_plan(fleet)
+    now_ms = now_ms or int(time.time() * 1000)
+    clients = {a: _account_clients(url, fleet, a) for a in fleet.accounts}
+    say(f"fleet: {fleet.endpoints} endpoints in {len(fleet.regions)} regions × {len(fleet.accounts)} accounts "
+        f"({fleet.crash_looping} crash-looping while InService, {fleet.failed} Failed)")
+    for account in fleet.accounts:
+        for region in fleet.regions:
+            sm = clients[account]("sagemaker", region)
+            model = f"{fleet.prefix}-model"
+            sm.create_model(ModelName=model, ExecutionRoleArn=f"arn:aws:iam::{account}:role/SageMakerExecution",
+                            PrimaryContainer={"Image": f"763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-inference:"
+                                                       "2.1.0-cpu-py310",
+                                              "ModelDataUrl": f"s3://{fleet.prefix}-{account}-{region}/model.tar.gz"})
+            variant = {"VariantName": "AllTraffic", "ModelName": model}
+            sm.create_endpoint_config(EndpointConfigName=f"{fleet.prefix}-real-time", ProductionVariants=[
+                dict(variant, InstanceType="ml.m5.large", InitialInstanceCount=1)])
+            sm.create_endpoint_config(EndpointConfigName=f"{fleet.prefix}-async", ProductionVariants=[
+                dict(variant, InstanceType="ml.m5.xlarge", InitialInstanceCount=1)], AsyncInferenceConfig={
+                "OutputConfig": {"S3OutputPath": f"s3://{fleet.prefix}-{account}-{region}/async-out/"}})
+            sm.create_endpoint_config(EndpointConfigName=f"{fleet.prefix}-serverless", ProductionVariants=[
+                dict(variant, ServerlessConfig={"MemorySizeInMB": 2048, "MaxConcurrency": 5})])
+
+    def one(e: dict[str, Any]) -> None:
+        client = clients[e["account"]]
+        state = {"crash": "InService", "failed": "Failed", "healthy": "InService"}[e["state"]]
+        tags = [{"Key": STATE_TAG, "Value": state}]
+        if state == "Failed":
+            tags.append({"Key": REASON_TAG, "Value": FAILED_REASON})
+        client("sagemaker", e["region"]).create_endpoint(EndpointName=e["name"],
+                                                         EndpointConfigName=f"{fleet.prefix}-{e['kind']}", Tags=tags)
+        logs = client("logs", e["region"])
+        group, stream = f"/aws/sagemaker/Endpoints/{e['name']}", f"AllTraffic/i-{e['name'].encode().hex()[-17:]}"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        lines = e["log"].lines
+        if e["state"] == "crash":  # the loop: the same death every ~13 minutes over the last 40
+            starts = [now_ms - m * 60_000 for m in (40, 27, 14)]
+        else:  # one start-up, 30 minutes ago
+            starts = [now_ms - 30 * 60_000]
+        events = [{"timestamp": t + i, "message": line} for t in starts for i, line in enumerate(lines)]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+    with cf.ThreadPoolExecutor(max_workers=fleet.workers) as pool:
+        for i, _ in enumerate(pool.map(one, plan), 1):
+            if i % 250 == 0:
+                say(f"fleet: {i}/{len(plan)} endpoints")
+    broken = [{"account": e["account"], "region": e["region"], "endpoint": e["name"], "kind": e["kind"],
+               "status": "Failed" if e["state"] == "failed" else "InService", "log": e["log"].path,
+               "expected_cause": e["log"].expected_cause, "source": e["log"].source}
+              for e in plan if e["state"] != "healthy"]
+    return {"endpoints": len(plan), "regions": ", ".join(fleet.regions), "role_arns": ", ".join(fleet.role_arns),
+            "crash_looping": fleet.crash_looping, "failed": fleet.failed, "broken": broken,
+            "scan": f"endpoint-runbook scan --regions {','.join(fleet.regions)} "
+                    + " ".join(f"--role-arn {r}" for r in fleet.role_arns),
+            "seeded_in": f"{time.monotonic() - t0:.1f} s"}
+
+
+def seed_default_fleet(url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``local up --scenario fleet``: the default :class:`Fleet` (1,000 endpoints, 4 regions, 2 accounts)."""
+    result = seed_fleet(url, progress=progress)
+    broken = result.pop("broken")
+    result["broken"] = "; ".join(f"{b['endpoint']} ({b['status']}, {b['expected_cause']})" for b in broken)
+    return result
+
+
+SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"stygig-incident": seed_stygig_incident,
+                                                        "fleet": seed_default_fleet}
 
 
 def seed(name: str, url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

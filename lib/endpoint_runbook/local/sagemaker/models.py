@@ -12,6 +12,11 @@
   ``PendingDeploymentSummary``, ``LastDeploymentConfig``, the variants' instance counts.
 
 Hosting reports status changes through :meth:`LocalEndpoint.set_state`; the SageMaker API has no call for that.
+
+An endpoint that needs no container (a fleet at scale: :func:`local.scenarios.seed_fleet`) is asked for with the
+tag ``local-stack:state`` on CreateEndpoint: ``InService`` or ``Failed`` (with ``local-stack:failure-reason``).
+Its record is in that state at once and hosting never sees it: whatever it logs is what its creator wrote into its
+log group.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import (
     FakeEndpoint,
     FakeEndpointConfig,
@@ -33,6 +39,8 @@ from .exceptions import AlreadyExists, EndpointInProgress, NotFound
 __all__ = ["LocalEndpoint", "LocalSageMakerBackend", "install"]
 
 _IN_PROGRESS = ("Creating", "Updating", "Deleting", "SystemUpdating")
+STATE_TAG, REASON_TAG = "local-stack:state", "local-stack:failure-reason"
+_CANNED_STATES = ("InService", "Failed")
 
 
 class LocalEndpoint(FakeEndpoint):
@@ -102,6 +110,14 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                  production_variants=config["ProductionVariants"],
                                  data_capture_config=config.get("DataCaptureConfig"), tags=tags)
         self.endpoints[endpoint_name] = endpoint
+        tags_by_key = {t.get("Key"): t.get("Value") for t in tags or []}
+        state = tags_by_key.get(STATE_TAG)
+        if state is not None:  # no container: the record is in the asked state at once
+            if state not in _CANNED_STATES:
+                del self.endpoints[endpoint_name]
+                raise ValidationError(f"Tag {STATE_TAG} must be one of {', '.join(_CANNED_STATES)}, not {state!r}.")
+            endpoint.set_state(state, tags_by_key.get(REASON_TAG) if state == "Failed" else None)
+            return endpoint
         self.hosting.create_endpoint(self.account_id, self.region_name, endpoint_name, endpoint_config_name)
         return endpoint
 

@@ -1,0 +1,107 @@
+"""Many endpoints' CloudWatch metrics in few calls: GetMetricData takes up to 500 queries a call, where
+``backlog.read_backlog`` (one endpoint, GetMetricStatistics) spends three calls on one endpoint.
+
+- the async backlog (``backlog.BACKLOG_METRICS``, dimension EndpointName), the latest minute of the window,
+  as :class:`backlog.Backlog` so that a scan and diagnose read it the same way;
+- recent invocation errors (:data:`ERROR_METRICS`, dimensions EndpointName + VariantName), summed over the
+  window and over the endpoint's variants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ..backlog import BACKLOG_METRICS, Backlog
+
+__all__ = ["ERROR_METRICS", "MAX_QUERIES", "MetricTarget", "read_fleet_metrics"]
+
+#: Failed requests as SageMaker counts them: 5xx answers of the model container, and every request that did
+#: not end in a 2xx (timeouts and dropped connections included).
+ERROR_METRICS = ("Invocation5XXErrors", "InvocationModelErrors")
+MAX_QUERIES = 500  # GetMetricData's own limit per call
+
+
+@dataclass(frozen=True)
+class MetricTarget:
+    endpoint: str
+    variants: tuple[str, ...]
+    is_async: bool
+
+
+def _query(qid: str, metric: str, dims: dict[str, str], stat: str, period: int) -> dict[str, Any]:
+    return {"Id": qid, "ReturnData": True, "MetricStat": {
+        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric,
+                   "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
+        "Period": period, "Stat": stat}}
+
+
+def _get(cw: Any, queries: list[dict[str, Any]], start: dt.datetime, end: dt.datetime) -> dict[str, list[Any]]:
+    """Query id → [(timestamp, value)] newest first, in calls of at most 500 queries (and their pages)."""
+    out: dict[str, list[Any]] = {}
+    for i in range(0, len(queries), MAX_QUERIES):
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"MetricDataQueries": queries[i:i + MAX_QUERIES], "StartTime": start,
+                                      "EndTime": end, "ScanBy": "TimestampDescending"}
+            if token:
+                kwargs["NextToken"] = token
+            page = cw.get_metric_data(**kwargs)
+            for r in page.get("MetricDataResults", []):
+                out.setdefault(r["Id"], []).extend(zip(r.get("Timestamps", []), r.get("Values", [])))
+            token = page.get("NextToken")
+            if not token:
+                break
+    for points in out.values():
+        points.sort(key=lambda p: p[0], reverse=True)
+    return out
+
+
+def read_fleet_metrics(cw: Any, targets: list[MetricTarget], *, error_window_minutes: float,
+                       backlog_window_minutes: float = 5.0, now: dt.datetime | None = None
+                       ) -> tuple[dict[str, Backlog], dict[str, dict[str, float]]]:
+    """(endpoint → its backlog, for async endpoints; endpoint → {error metric: sum over the window}).
+    Two windows, so two rounds of GetMetricData: the backlog's last minutes, the errors' whole window."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    backlog_q: list[dict[str, Any]] = []
+    error_q: list[dict[str, Any]] = []
+    ids: dict[str, tuple[str, str]] = {}
+    for n, t in enumerate(targets):
+        if t.is_async:
+            for m, metric in enumerate(BACKLOG_METRICS):
+                qid = f"b{n}_{m}"
+                ids[qid] = (t.endpoint, metric)
+                backlog_q.append(_query(qid, metric, {"EndpointName": t.endpoint}, "Maximum", 60))
+        for v, variant in enumerate(t.variants):
+            for m, metric in enumerate(ERROR_METRICS):
+                qid = f"e{n}_{v}_{m}"
+                ids[qid] = (t.endpoint, metric)
+                period = max(60, int(error_window_minutes * 60) // 60 * 60)
+                error_q.append(_query(qid, metric, {"EndpointName": t.endpoint, "VariantName": variant}, "Sum",
+                                      period))
+    backlogs: dict[str, Backlog] = {}
+    if backlog_q:
+        start = now - dt.timedelta(minutes=backlog_window_minutes)
+        for qid, points in _get(cw, backlog_q, start, now + dt.timedelta(minutes=1)).items():
+            if not points:
+                continue
+            endpoint, metric = ids[qid]
+            b = backlogs.setdefault(endpoint, Backlog(endpoint=endpoint, window_minutes=backlog_window_minutes))
+            ts, value = points[0]
+            if metric == "ApproximateBacklogSize":
+                b.size, b.at = float(value), ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
+            elif metric == "ApproximateBacklogSizePerInstance":
+                b.per_instance = float(value)
+            else:
+                b.without_capacity = bool(value)
+    errors: dict[str, dict[str, float]] = {}
+    if error_q:
+        start = now - dt.timedelta(minutes=error_window_minutes)
+        for qid, points in _get(cw, error_q, start, now + dt.timedelta(minutes=1)).items():
+            total = sum(float(v) for _, v in points)
+            if total:
+                endpoint, metric = ids[qid]
+                per = errors.setdefault(endpoint, {})
+                per[metric] = per.get(metric, 0.0) + total
+    return backlogs, errors
