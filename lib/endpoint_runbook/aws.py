@@ -26,7 +26,7 @@ from .permissions import ACCESS_DENIED_CODES, Grant, Where, denied_grant, grants
 from .s3 import parse_s3_uri
 
 __all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "AccessDenied",
-           "CALL_LOG_ENV", "named_aws_errors", "parse_s3_uri"]
+           "CALL_LOG_ENV", "error_entry", "named_aws_errors", "parse_s3_uri"]
 
 #: Set to a file path to append one JSON line per AWS call the runbook makes (service, operation, the IAM
 #: action(s) and resource(s) it needs, its HTTP status): what a run really used, for a least-privilege review.
@@ -200,6 +200,16 @@ class Aws:
             "region": self.region,
             "endpoint_url": self.params.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "aws",
         }
+
+
+def error_entry(e: BaseException) -> dict[str, Any]:
+    """What a step's record says of the error that stopped it: code, message and, for a missing permission, the
+    ``access-denied`` finding (the action and resource to grant, what was already done)."""
+    code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
+    entry: dict[str, Any] = {"code": code, "message": str(e)}
+    if isinstance(e, AccessDenied):
+        entry["finding"] = e.finding.to_dict()
+    return entry
 
 
 def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import archive, backlog, imports, logs
-from .aws import Aws, is_error, named_aws_errors
+from .aws import AccessDenied, Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .imports import MODEL_DIR
@@ -118,8 +118,11 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         ep = sm.describe_endpoint(EndpointName=name)
     except Exception as e:
         if is_error(e, "ValidationException", "ValidationError", "ResourceNotFound"):
-            names = [s["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
-                     for s in page["Endpoints"]]
+            try:  # only a hint (near misses): the runbook's policy does not grant sagemaker:ListEndpoints
+                names = [s["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
+                         for s in page["Endpoints"]]
+            except AccessDenied:
+                names = []
             close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
             raise NotFoundError(f"endpoint {name!r} does not exist in this account/region.",
                                 code="endpoint-not-found",

@@ -29,8 +29,8 @@ import botocore.exceptions
 from . import logs as logs_mod
 from . import records
 from . import replay as replay_mod
-from .aws import Aws, error_code, is_error
-from .errors import CheckFailed, InputError, NotFoundError, RunbookError
+from .aws import AccessDenied, Aws, error_code, error_entry, is_error
+from .errors import CheckFailed, InputError, NotFoundError
 from .findings import Finding
 from .invoke import RequestResult, guess_content_type, invoke_and_wait, now_iso
 from .notifications import TEMPORARY_QUEUE, NotificationWatcher
@@ -314,8 +314,14 @@ def run(
             result.log_evidence = {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
     except Exception as e:
         result.ok = False
-        code = getattr(e, "code", None) if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
-        result.error = {"code": code, "message": str(e)}
+        if isinstance(e, AccessDenied):
+            sent = [r for r in result.requests if r.status != "skipped"]
+            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name} (their results are in "
+                           f"{result.output_path})"] if sent else []),
+                        *(["the requests that failed during the outage were being replayed (replay never sends one "
+                           "twice: a rerun sends the rest)"] if replay_failed and not result.problems and sent
+                          else []))
+        result.error = error_entry(e)
         result.duration_s = round(time.monotonic() - t0, 3)
         records.write_record(run_dir, "verify", result.to_dict())
         raise
