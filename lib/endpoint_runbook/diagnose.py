@@ -165,6 +165,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
     files = archive.CheckFiles(check_dir, strict=False) if check_dir is not None else None
     try:
         inv = archive.inventory_s3(s3, uri, sources=sources, on_data=files, ranged_from=WITHHOLD_FROM_BYTES)
+    except AccessDenied:  # a missing permission stops the step (an unreadable archive would read as a verdict)
+        raise
     except RunbookError as e:
         return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}, None
     finally:
@@ -209,6 +211,8 @@ def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) ->
 
     try:
         objects = model_prefix.list_prefix(s3, uri)
+    except AccessDenied:
+        raise
     except RunbookError as e:
         return {"uri": uri, "kind": "s3-prefix", "readable": False, "error": e.code, "message": str(e),
                 "findings": [Finding(e.code, "error", str(e), [uri]).to_dict()]}, {}

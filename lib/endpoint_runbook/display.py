@@ -156,7 +156,9 @@ def _show_runbook_errors() -> None:
 
     def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
         error_card(value)
-        return [f"{etype.__name__} ({getattr(value, 'code', '')}): {value}"]
+        stb = [f"{etype.__name__} ({getattr(value, 'code', '')}): {value}"]
+        shell._showtraceback(etype, value, stb)  # the cell's error output: one line (a headless run stops here)
+        return stb
 
     ip.set_custom_exc((RunbookError,), handler)
 

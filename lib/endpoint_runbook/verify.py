@@ -274,12 +274,19 @@ def run(
                         result.requests.append(RequestResult(index=i, kind=kind, input=uri, status="skipped",
                                                              failure_reason="not sent: the deadline had passed"))
                         continue
-                    rr = invoke_and_wait(
-                        runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
-                        content_type=content_type or guess_content_type(uri), deadline=deadline,
-                        invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
-                        poll_seconds=poll_seconds, index=i, kind=kind,
-                        tick=lambda msg, i=i: bar.update(i - 1, msg))
+                    try:
+                        rr = invoke_and_wait(
+                            runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
+                            content_type=content_type or guess_content_type(uri), deadline=deadline,
+                            invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
+                            poll_seconds=poll_seconds, index=i, kind=kind,
+                            tick=lambda msg, i=i: bar.update(i - 1, msg))
+                    except AccessDenied as e:  # refused while waiting: the request itself was sent
+                        if e.operation != "InvokeEndpointAsync":
+                            result.requests.append(RequestResult(
+                                index=i, kind=kind, input=uri, status="interrupted",
+                                failure_reason=f"sent; the wait for it stopped: {e.code} ({e.operation})"))
+                        raise
                     result.requests.append(rr)
                     bar.update(i, f"{kind} {i}: {rr.status} {rr.latency_s or 0:.2f}s")
             finally:
