@@ -292,7 +292,8 @@ def run(
             finally:
                 bar.close()
         finally:
-            result.notifications = {**watcher.to_dict(), "cleanup": watcher.close()}
+            result.notifications = watcher.to_dict()
+            result.notifications["cleanup"] = watcher.close()
         for f in watcher.findings:
             if f not in result.findings:
                 result.findings.append(f)
@@ -325,9 +326,8 @@ def run(
             sent = [r for r in result.requests if r.status != "skipped"]
             e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name} (their results are in "
                            f"{result.output_path})"] if sent else []),
-                        *(["the requests that failed during the outage were being replayed (replay never sends one "
-                           "twice: a rerun sends the rest)"] if replay_failed and not result.problems and sent
-                          else []))
+                        *([f"{len(result.replay.get('rows') or [])} failed request(s) replayed (never twice: a rerun "
+                           "sends the rest)"] if result.replay else []))
         result.error = error_entry(e)
         result.duration_s = round(time.monotonic() - t0, 3)
         records.write_record(run_dir, "verify", result.to_dict())
