@@ -396,6 +396,43 @@ def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
     assert rep3.status == "nothing-to-do"
 
 
+def test_in_place_release_stopped_after_the_config_finishes_its_model_on_rerun(aws, acct, tmp_path):
+    """Fixed in place, the release deleted the superseded config but not its model: that config is gone, so only
+    the earlier record still names the model, and the rerun deletes it (it is not left orphaned)."""
+    _e, old_cfg, old_model = simple(acct, "broken")
+    fixed_cfg = acct.config("fixed-config", [acct.model("fixed-model")])
+    e = acct.endpoint("served", fixed_cfg)
+    write_record(tmp_path, "deploy", {"step": "deploy", "mode": "in-place", "endpoint_name": e,
+                                      "previous_endpoint_config_name": old_cfg})
+    acct.sm.delete_endpoint(EndpointName=_e)  # only the in-place endpoint reaches the old config now
+    sm = aws.client("sagemaker")
+    fired: list[str] = []
+
+    def fail_once(**kwargs: Any) -> None:
+        if not fired:
+            fired.append(json.loads(kwargs["params"]["body"])["ModelName"])
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InternalFailure", "Message": "injected"}}, "DeleteModel")
+
+    sm.meta.events.register("before-call.sagemaker.DeleteModel", fail_once)
+    try:
+        with pytest.raises(CheckFailed):
+            cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False,
+                        release_rollback=True, progress=lambda _m: None)
+    finally:
+        sm.meta.events.unregister("before-call.sagemaker.DeleteModel", fail_once)
+    assert fired == [old_model]
+    snap = acct.snapshot()
+    assert old_cfg not in snap["endpoint-config"] and old_model in snap["model"] and e in snap["endpoint"]
+
+    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
+                      progress=lambda _m: None)
+    assert {(o.kind, o.name): o.outcome for o in rep.outcomes} == {
+        ("endpoint", e): "kept", ("endpoint-config", old_cfg): "already-gone", ("model", old_model): "deleted"}
+    snap = acct.snapshot()
+    assert old_model not in snap["model"] and e in snap["endpoint"] and fixed_cfg in snap["endpoint-config"]
+
+
 def test_a_config_that_gained_a_user_after_planning_is_not_deleted(aws, acct):
     e, c, m = simple(acct)
     p = cleanup.plan(aws, e)
