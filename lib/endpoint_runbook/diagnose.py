@@ -119,15 +119,20 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
     except Exception as e:
         if is_error(e, "ValidationException", "ValidationError", "ResourceNotFound"):
             try:  # only a hint (near misses): the runbook's policy does not grant sagemaker:ListEndpoints
-                names = [s["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
-                         for s in page["Endpoints"]]
+                pages = sm.get_paginator("list_endpoints").paginate()
+                names: list[str] | None = [s["EndpointName"] for page in pages for s in page["Endpoints"]]
             except AccessDenied:
-                names = []
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+                names = None
+            close = difflib.get_close_matches(name, names or [], n=3, cutoff=0.5)
+            if close:
+                hint = f"Did you mean: {', '.join(close)}?"
+            elif names is None:
+                hint = ("The endpoints here could not be listed (sagemaker:ListEndpoints is not granted): check the "
+                        "name and the region in the params.")
+            else:
+                hint = f"Endpoints here: {', '.join(names[:10]) or 'none'}."
             raise NotFoundError(f"endpoint {name!r} does not exist in this account/region.",
-                                code="endpoint-not-found",
-                                hint=(f"Did you mean: {', '.join(close)}?" if close else
-                                      f"Endpoints here: {', '.join(names[:10]) or 'none'}.")) from e
+                                code="endpoint-not-found", hint=hint) from e
         raise
     cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
     variant = cfg["ProductionVariants"][0]

@@ -285,11 +285,12 @@ def grants_for(service: str, operation: str, params: dict[str, Any], where: Wher
     return rule(params or {}, where)
 
 
-_DENIED_MESSAGE = re.compile(r"perform:?\s+([a-z0-9-]+:[A-Za-z0-9]+)(?:\s+on resource:?\s+(\S+?))?(?:\s|\.?$|\s+because)")
+_DENIED_MESSAGE = re.compile(r"perform:?\s+([a-z0-9-]+:[A-Za-z0-9]+)(?:\s+on resource:?\s+\"?([^\s\"<]+))?")
 
 
 def denied_grant(message: str) -> Grant | None:
-    """The action (and resource) an AWS "not authorized to perform: <action> on resource: <arn>" message names."""
+    """The action (and resource) an AWS "not authorized to perform: <action> on resource: <arn>" message names
+    (the resource may be quoted, as S3 quotes it; the message may still be wrapped in an XML error body)."""
     m = _DENIED_MESSAGE.search(message or "")
     if not m:
         return None

@@ -12,7 +12,8 @@ checks (moto 5.2, ``moto/core/responses.py`` ``call_action``, ``moto/core/author
   ``Resource`` is ``*`` matches;
 - conditions only where the request supplies their keys (it supplies none for these calls: they pass);
 - ``sts:GetCallerIdentity`` always passes (as on AWS);
-- nothing of what a call implies: no ``iam:PassRole`` for the role ``CreateModel`` passes.
+- nothing of what a call implies: no ``iam:PassRole`` for the role ``CreateModel`` passes, no
+  ``sagemaker:AddTags`` for the tags a create sets.
 
 What this module adds, in the stack process (:func:`install`), so that the stack is judged like AWS:
 
@@ -23,7 +24,10 @@ What this module adds, in the stack process (:func:`install`), so that the stack
 - what the stack serves itself is checked with moto's own evaluator: the S3 link's streamed ``GetObject``
   (``s3:GetObject`` on the object) and ``UploadPartCopy`` (``s3:PutObject`` on the target and ``s3:GetObject`` on
   the source, as S3 does), and the runtime's ``InvokeEndpointAsync``/``InvokeEndpoint``
-  (``sagemaker:Invoke…`` on the endpoint's ARN: resource-scoped).
+  (``sagemaker:Invoke…`` on the endpoint's ARN: resource-scoped);
+- what a SageMaker create implies (:func:`authorize_implied`, from the stack's SageMaker layer): ``iam:PassRole``
+  on the role ``CreateModel`` passes, with ``iam:PassedToService`` supplied, and ``sagemaker:AddTags`` on the
+  resource a create tags (both resource-scoped).
 
 Client side: :func:`enforce` creates a user holding a policy (and an administrator to change it), then switches
 enforcement on; :func:`moto_view` is the policy as moto can judge it: statements keep their resources where moto
@@ -39,7 +43,7 @@ import re
 import urllib.request
 from typing import Any, Callable
 
-__all__ = ["install", "enforcing", "authorize", "enforce", "set_policy", "relax", "moto_view", "judged_resource"]
+__all__ = ["install", "enforcing", "authorize", "authorize_implied", "enforce", "set_policy", "relax", "moto_view", "judged_resource"]
 
 _CRED = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _INTERNAL_KEY = "local-stack"
@@ -140,6 +144,31 @@ def authorize(environ: dict[str, Any], body: bytes, checks: list[tuple[str, str]
     return None
 
 
+def authorize_implied(response: Any, checks: list[tuple[str, str, dict[str, str] | None]]) -> None:
+    """For a call moto has already authorized (its own action): the permissions it implies, judged with moto's
+    evaluator for the request's signer — ``iam:PassRole`` on the role ``CreateModel`` passes (with the condition
+    key ``iam:PassedToService`` supplied, as IAM supplies it), ``sagemaker:AddTags`` on what a create tags.
+    ``checks``: ``(action, resource, condition keys)``. A refusal raises SageMaker's ``AccessDeniedException``
+    (403, JSON, naming the action and the resource as AWS does); nothing when enforcement is off or the stack
+    signed."""
+    if not enforcing() or _key_of(response.headers) == _INTERNAL_KEY:
+        return
+    from moto.core.exceptions import JsonRESTError
+    from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
+
+    req = IAMRequest(account_id=response.current_account, method=response.method, path=response.raw_path,
+                     data={}, body=response.raw_body, headers=response.headers, action=response._get_action())
+    policies = req._access_key.collect_policies()
+    for action, resource, conditions in checks:
+        results = {IAMPolicy(p).is_action_permitted(action, resource, None, conditions) for p in policies}
+        if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+            refused = JsonRESTError("AccessDeniedException", f"User: {req._access_key.arn} is not authorized to "
+                                    f"perform: {action} on resource: {resource} because no identity-based policy "
+                                    f"allows the {action} action")
+            refused.code = 403
+            raise refused
+
+
 # ---------------------------------------------------------------------------------------------- the client side
 
 
@@ -198,8 +227,8 @@ def judged_resource(action: str) -> bool:
         return op not in ("CreateQueue", "GetQueueUrl", "ListQueues")  # moto names no queue for these
     if service == "iam":
         return op in ("GetRole", "PassRole")
-    if service == "sagemaker":
-        return op in ("InvokeEndpointAsync", "InvokeEndpoint")  # the stack's runtime
+    if service == "sagemaker":  # the stack's runtime, and the tags a create sets (its SageMaker layer)
+        return op in ("InvokeEndpointAsync", "InvokeEndpoint", "AddTags")
     return False
 
 
