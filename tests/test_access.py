@@ -7,12 +7,16 @@ resource to grant, never as botocore's ClientError.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
+import boto3
+import botocore.exceptions
 import pytest
 from endpoint_runbook.aws import AccessDenied, Aws, AwsParams
 from endpoint_runbook.local import access
-from endpoint_runbook.permissions import Where, grants_for
+from endpoint_runbook.permissions import Grant, Where, grants_for
 from stacks import running_stack
 
 REGION = "ap-south-1"
@@ -87,12 +91,151 @@ def test_actions_are_judged_everywhere_and_resources_for_sqs(enforced, monkeypat
     assert e.value.finding.data["action"] == "sagemaker:ListEndpoints" and e.value.finding.data["resource"] == "*"
 
 
+def test_a_missing_endpoint_without_list_endpoints_says_it_could_not_list(enforced, monkeypatch):
+    from endpoint_runbook.diagnose import endpoint_facts
+    from endpoint_runbook.errors import NotFoundError
+
+    aws = as_user(enforced, monkeypatch)
+    with pytest.raises(NotFoundError) as e:  # DescribeEndpoint granted, ListEndpoints (the near misses) not
+        endpoint_facts(aws.client("sagemaker"), "some")
+    assert e.value.code == "endpoint-not-found"
+    assert "could not be listed (sagemaker:ListEndpoints" in e.value.hint and "none" not in e.value.hint
+
+
 def test_the_runtime_is_judged_on_the_endpoint(enforced, monkeypatch):
     aws = as_user(enforced, monkeypatch)
     with pytest.raises(AccessDenied) as e:
         aws.client("sagemaker-runtime").invoke_endpoint_async(EndpointName="some", InputLocation="s3://allowed/in/a.txt")
     assert e.value.finding.data["action"] == "sagemaker:InvokeEndpointAsync"
     assert e.value.finding.data["resource"] == "arn:aws:sagemaker:ap-south-1:123456789012:endpoint/some"
+
+
+def test_what_a_create_implies_is_judged_pass_role_with_its_condition_and_add_tags(enforced, monkeypatch):
+    role = "arn:aws:iam::123456789012:role/exec"
+    model = "arn:aws:sagemaker:ap-south-1:123456789012:model/m-ok"
+
+    def with_grants(*extra: dict) -> None:
+        doc = {**enforced["policy"], "Statement": [*enforced["policy"]["Statement"],
+                                                   {"Effect": "Allow", "Action": "sagemaker:CreateModel",
+                                                    "Resource": "*"}, *extra]}
+        access.set_policy(enforced["url"], enforced["keys"]["admin"], doc, region=REGION)
+
+    def create(name: str) -> None:
+        aws.client("sagemaker").create_model(
+            ModelName=name, ExecutionRoleArn=role, Tags=[{"Key": "run", "Value": "1"}],
+            PrimaryContainer={"Image": "1.dkr.ecr.ap-south-1.amazonaws.com/x:1", "ModelDataUrl": "s3://allowed/m"})
+
+    aws = as_user(enforced, monkeypatch)
+    pass_role = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+                 "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}}
+    add_tags = {"Effect": "Allow", "Action": "sagemaker:AddTags", "Resource": model}
+    admin = boto3.session.Session(**{k.lower(): v for k, v in enforced["keys"]["admin"].items()},
+                                  region_name=REGION).client("sagemaker", endpoint_url=enforced["url"])
+    try:
+        with_grants(add_tags)
+        with pytest.raises(AccessDenied) as e:
+            create("m-ok")
+        assert e.value.finding.data["action"] == "iam:PassRole" and e.value.finding.data["resource"] == role
+        with_grants(add_tags, {**pass_role, "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}})
+        with pytest.raises(AccessDenied) as e:  # passed to SageMaker, granted for EC2 only
+            create("m-ok")
+        assert e.value.finding.data["action"] == "iam:PassRole"
+        with_grants(pass_role)
+        with pytest.raises(AccessDenied) as e:
+            create("m-ok")
+        assert e.value.finding.data["action"] == "sagemaker:AddTags" and e.value.finding.data["resource"] == model
+        with_grants(pass_role, add_tags)
+        with pytest.raises(AccessDenied) as e:  # AddTags is judged on the model it tags
+            create("m-other")
+        assert e.value.finding.data["action"] == "sagemaker:AddTags"
+        assert not [m for m in admin.list_models()["Models"] if m["ModelName"].startswith("m-")]  # nothing made
+        create("m-ok")
+        assert admin.describe_model(ModelName="m-ok")["ExecutionRoleArn"] == role
+    finally:
+        access.set_policy(enforced["url"], enforced["keys"]["admin"], enforced["policy"], region=REGION)
+
+
+@contextlib.contextmanager
+def granted(enforced, *statements: dict):
+    """The user holds the fixture's policy plus ``statements`` while the block runs."""
+    doc = {**enforced["policy"], "Statement": [*enforced["policy"]["Statement"], *statements]}
+    access.set_policy(enforced["url"], enforced["keys"]["admin"], doc, region=REGION)
+    try:
+        yield
+    finally:
+        access.set_policy(enforced["url"], enforced["keys"]["admin"], enforced["policy"], region=REGION)
+
+
+def admin_s3(enforced):
+    return boto3.session.Session(**{k.lower(): v for k, v in enforced["keys"]["admin"].items()},
+                                 region_name=REGION).client("s3", endpoint_url=enforced["url"])
+
+
+def test_a_failed_upload_whose_abort_is_refused_names_the_upload_it_leaves(enforced, monkeypatch):
+    from endpoint_runbook.local.faults import clear_faults, set_faults
+    from endpoint_runbook.s3 import upload_stream
+
+    aws = as_user(enforced, monkeypatch)
+    admin = admin_s3(enforced)
+    uploads = {"Effect": "Allow", "Action": "s3:ListBucketMultipartUploads", "Resource": "arn:aws:s3:::allowed"}
+    abort = {"Effect": "Allow", "Action": "s3:AbortMultipartUpload", "Resource": "arn:aws:s3:::allowed/*"}
+    set_faults(enforced["url"], [{"match": {"service": "s3", "operation": "UploadPart"}, "fault": "5xx", "max": 100}])
+    try:
+        with granted(enforced, uploads), pytest.raises(AccessDenied) as e:
+            upload_stream(aws.client("s3"), io.BytesIO(b"x" * 100), "s3://allowed/up/a.tar.gz", overwrite=True)
+        f = e.value.finding
+        assert f.data["action"] == "s3:AbortMultipartUpload" and f.data["resource"] == "arn:aws:s3:::allowed/up/a.tar.gz"
+        assert "unfinished multipart upload is left" in f.data["done"][0] and "InternalError" in f.data["done"][0]
+        left = admin.list_multipart_uploads(Bucket="allowed").get("Uploads", [])
+        assert [u["Key"] for u in left] == ["up/a.tar.gz"]  # what the finding says is really there
+        with granted(enforced, uploads, abort), pytest.raises(botocore.exceptions.ClientError) as e2:
+            upload_stream(aws.client("s3"), io.BytesIO(b"x" * 100), "s3://allowed/up/a.tar.gz", overwrite=True)
+        assert "InternalError" in str(e2.value)  # the upload's own failure, and nothing left behind
+        assert not admin.list_multipart_uploads(Bucket="allowed").get("Uploads")
+    finally:
+        clear_faults(enforced["url"])
+        for u in admin.list_multipart_uploads(Bucket="allowed").get("Uploads", []):
+            admin.abort_multipart_upload(Bucket="allowed", Key=u["Key"], UploadId=u["UploadId"])
+    assert "Contents" not in admin.list_objects_v2(Bucket="allowed", Prefix="up/")
+
+
+def test_a_wrong_write_is_deleted_and_a_refused_delete_names_what_it_leaves(enforced, monkeypatch, tmp_path):
+    from endpoint_runbook.archive.remote import plan_splice, verify_or_remove, write_splice
+    from endpoint_runbook.errors import CheckFailed
+    from tinymodel import INFERENCE, TINYPKG, tar_gz
+
+    aws = as_user(enforced, monkeypatch)
+    admin, s3 = admin_s3(enforced), aws.client("s3")
+    admin.put_object(Bucket="allowed", Key="m/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_bytes(TINYPKG)
+    target, key = "s3://allowed/m-fixed/model.tar.gz", "m-fixed/model.tar.gz"
+    uploads = {"Effect": "Allow", "Action": ["s3:ListBucketMultipartUploads"], "Resource": "arn:aws:s3:::allowed"}
+    delete = {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::allowed/{key}"}
+
+    def wrong_write(n: int) -> tuple:
+        head = admin.head_object(Bucket="allowed", Key="m/model.tar.gz")
+        plan = plan_splice(s3, "s3://allowed/m/model.tar.gz", [(tmp_path / "pkg", "code/tinypkg")],
+                           check_dir=tmp_path / f"c{n}", size=head["ContentLength"], etag=head["ETag"])
+        written = write_splice(s3, plan, target, overwrite=True)
+        admin.put_object(Bucket="allowed", Key=key, Body=b"someone else's bytes")  # replaced after it was written
+        return plan, written
+
+    with granted(enforced, uploads):
+        plan, written = wrong_write(1)
+        with pytest.raises(AccessDenied) as e:
+            verify_or_remove(s3, plan, written)
+    f = e.value.finding
+    assert f.data["action"] == "s3:DeleteObject" and f.data["resource"] == f"arn:aws:s3:::allowed/{key}"
+    assert f.data["done"][0].startswith(f"wrote {target}, which failed its verification") and "still there" in \
+        f.data["done"][0]
+    assert admin.head_object(Bucket="allowed", Key=key)["ContentLength"] == len(b"someone else's bytes")
+    with granted(enforced, uploads, delete):
+        plan, written = wrong_write(2)
+        with pytest.raises(CheckFailed) as e2:
+            verify_or_remove(s3, plan, written)
+    assert e2.value.code == "result-mismatch"
+    assert "Contents" not in admin.list_objects_v2(Bucket="allowed", Prefix="m-fixed/")  # never left for deploy
 
 
 def test_the_stacks_own_traffic_is_not_judged(enforced):
@@ -144,3 +287,17 @@ def test_grants_for_the_operations_that_differ_from_their_action():
     assert grants_for("sts", "GetCallerIdentity", {}, w) == []
     assert grants_for("sns", "Unsubscribe", {"SubscriptionArn": "arn:aws:sns:r:1:topic:abc-123"}, w)[0].resource \
         == "arn:aws:sns:r:1:topic"
+
+
+def test_denied_grant_reads_the_action_and_resource_aws_names():
+    from endpoint_runbook.permissions import denied_grant
+
+    quoted = ('User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: s3:GetObject on resource: '
+              '"arn:aws:s3:::b/k" because no identity-based policy allows the s3:GetObject action')
+    assert denied_grant(quoted) == Grant("s3:GetObject", "arn:aws:s3:::b/k")
+    wrapped = ("<ErrorResponse><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/u is not authorized "
+               "to perform: sagemaker:CreateModel</Message></Error></ErrorResponse>")
+    assert denied_grant(wrapped) == Grant("sagemaker:CreateModel", "*")
+    assert denied_grant("not authorized to perform: sqs:ReceiveMessage on resource: arn:aws:sqs:r:1:q.") \
+        == Grant("sqs:ReceiveMessage", "arn:aws:sqs:r:1:q")
+    assert denied_grant("Access Denied") is None

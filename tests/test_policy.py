@@ -75,6 +75,15 @@ def test_the_mode_and_the_queue_change_what_is_granted(tmp_path):
     assert temp["Resource"] == ["arn:aws:sqs:ap-south-1:111122223333:endpoint-runbook-verify-*"]
     dry = step_policies(local_params(tmp_path, cleanup={"dry_run": True}), subject())
     assert dry["cleanup"].read_only
+    # A large archive written server-side that fails its verification is deleted: that key only, only then.
+    target = "arn:aws:s3:::stygig-ml-s3/model-artifacts/stygig-async-fixed/model.tar.gz"
+    wrong = next(n for n in in_place["rebuild_archive"].needs if "s3:DeleteObject" in n.actions)
+    assert wrong.actions == ("s3:DeleteObject",) and wrong.resources == (target,) and wrong.on_failure
+    assert not any("s3:DeleteObject" in in_place[s].actions for s in ("diagnose", "deploy", "verify", "cleanup"))
+    full = step_policies(local_params(tmp_path, rebuild_archive={"upload": "full"}), subject())
+    assert "s3:DeleteObject" not in full["rebuild_archive"].actions  # the full upload never deletes
+    assert covers(in_place["rebuild_archive"].document, Grant("s3:GetObject", target))  # read back to verify it
+    assert not covers(full["rebuild_archive"].document, Grant("s3:GetObject", target))  # overwrite: never read
 
 
 def test_the_command_prints_and_writes_each_steps_policy(tmp_path, moto_url, capsys):

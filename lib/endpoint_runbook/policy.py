@@ -171,10 +171,17 @@ def _rebuild(s: Subject, p: dict[str, Any]) -> list[Need]:
         needs.append(Need("AbortAnUnfinishedUpload", ("s3:AbortMultipartUpload",), tuple(_objects(w, target)),
                           "an upload that fails is aborted, so no unfinished upload of the target is left",
                           on_failure=True))
-        if not p.get("overwrite"):
-            needs.append(Need("SeeWhetherTheTargetExists", ("s3:GetObject", "s3:ListBucket"),
-                              (*_objects(w, target), *_buckets(w, target)),
-                              "an existing target is refused unless overwrite"))
+        # upload auto or server-side: a large archive may be composed inside S3, then verified once written
+        splice = not target.endswith("/") and (p.get("upload") or "auto") != "full"
+        if splice:
+            needs.append(Need("DeleteAWrongWrite", ("s3:DeleteObject",), tuple(_objects(w, target)),
+                              "a large archive composed inside S3 that fails its verification once written is "
+                              "deleted (this key only, and only then)", on_failure=True))
+        if splice or not p.get("overwrite"):
+            why = [*(["an existing target is refused unless overwrite"] if not p.get("overwrite") else []),
+                   *(["a large archive composed inside S3 is read back to verify it"] if splice else [])]
+            needs.append(Need("ReadTheTarget", ("s3:GetObject", "s3:ListBucket"),
+                              (*_objects(w, target), *_buckets(w, target)), "; ".join(why)))
     return needs
 
 

@@ -32,7 +32,8 @@ from .inventory import Limits
 from .rebuild import RebuildResult, default_skip, rebuild
 from .tarstream import Member, StreamError, TarScanner
 
-__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_splice", "write_splice"]
+__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_or_remove", "verify_splice",
+           "write_splice"]
 
 MAX_COPY_PART = (5 << 30) - MIN_PART  # a merged last copy part stays within S3's 5 GiB
 MAX_COPY_PARTS = 9_000  # of S3's 10,000 parts per upload: room left for the tail's
@@ -152,9 +153,9 @@ def plan_splice(s3_client: Any, source_uri: str, additions: Sequence[tuple[str |
             else:
                 for a, b, digest in parts[hasher.emitted:]:
                     upload.copy(a, b, digest)
-    except BaseException:
+    except BaseException as e:
         if upload is not None:
-            upload.abort()
+            upload.abort(e)
         raise
     return SplicePlan(source_uri=source_uri, source_etag=etag, source_size=size, result=result, splice_offset=p,
                       copy_parts=parts, tail=tail.getvalue(), head=bytes(hasher.head[:p]),
@@ -238,6 +239,25 @@ def verify_splice(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> 
         raise CheckFailed(f"the object written at {written['uri']} is not the planned archive: "
                           + "; ".join(problems), code="result-mismatch")
     return report
+
+
+def verify_or_remove(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> dict[str, Any]:
+    """:func:`verify_splice`; an object that fails it is deleted (ours, just written, and wrong: never left for
+    deploy to use) and the ``CheckFailed`` raised. When the delete is refused (``s3:DeleteObject`` on the target,
+    which the step's policy grants for this alone), the refusal is raised instead (``access-denied``), naming the
+    wrong object it leaves at the target."""
+    try:
+        return verify_splice(s3_client, plan, written)
+    except CheckFailed as bad:
+        from ..aws import AccessDenied
+
+        bucket, key = parse_s3_uri(written["uri"])
+        try:
+            s3_client.delete_object(Bucket=bucket, Key=key)
+        except AccessDenied as denied:
+            raise denied.with_done(f"wrote {written['uri']}, which failed its verification ({bad}); it is still "
+                                   "there and wrong: delete it (a rerun refuses an existing target)") from bad
+        raise
 
 
 def _tail_members(data: bytes, wbits: int, skip_bytes: int) -> list[dict[str, Any]]:
