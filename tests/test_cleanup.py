@@ -6,10 +6,12 @@ container, the endpoint is InService at once) and removes what is left at the en
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
@@ -359,24 +361,30 @@ def test_delete_removes_exactly_the_plan_and_a_rerun_changes_nothing(aws, acct, 
     assert outcome[("model", m)] == "kept"
 
 
-def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
-    e, c, m = simple(acct)
+@contextlib.contextmanager
+def failing_once(aws: Aws, operation: str, name_param: str) -> Iterator[list[str]]:
+    """The first ``operation`` call on the SageMaker client fails (InternalFailure); yields the names it named."""
     sm = aws.client("sagemaker")
     fired: list[str] = []
 
     def fail_once(**kwargs: Any) -> None:
         if not fired:
-            fired.append(json.loads(kwargs["params"]["body"])["EndpointConfigName"])
+            fired.append(json.loads(kwargs["params"]["body"])[name_param])
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "InternalFailure", "Message": "injected"}}, "DeleteEndpointConfig")
+                {"Error": {"Code": "InternalFailure", "Message": "injected"}}, operation)
 
-    sm.meta.events.register("before-call.sagemaker.DeleteEndpointConfig", fail_once)
+    sm.meta.events.register(f"before-call.sagemaker.{operation}", fail_once)
     try:
-        with pytest.raises(CheckFailed) as ei:
-            cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False,
-                        progress=lambda _m: None)
+        yield fired
     finally:
-        sm.meta.events.unregister("before-call.sagemaker.DeleteEndpointConfig", fail_once)
+        sm.meta.events.unregister(f"before-call.sagemaker.{operation}", fail_once)
+
+
+def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
+    e, c, m = simple(acct)
+    with failing_once(aws, "DeleteEndpointConfig", "EndpointConfigName") as fired, \
+            pytest.raises(CheckFailed) as ei:
+        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert ei.value.code == "cleanup-incomplete" and fired == [c]
     rec = read_record(tmp_path, "cleanup")
     assert rec["status"] == "partial"
@@ -394,6 +402,30 @@ def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
     assert c not in snap["endpoint-config"] and m not in snap["model"]
     rep3 = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert rep3.status == "nothing-to-do"
+
+
+def test_in_place_release_stopped_after_the_config_finishes_its_model_on_rerun(aws, acct, tmp_path):
+    """Fixed in place, the release deleted the superseded config but not its model: that config is gone, so only
+    the earlier record still names the model, and the rerun deletes it (it is not left orphaned)."""
+    _e, old_cfg, old_model = simple(acct, "broken")
+    fixed_cfg = acct.config("fixed-config", [acct.model("fixed-model")])
+    e = acct.endpoint("served", fixed_cfg)
+    write_record(tmp_path, "deploy", {"step": "deploy", "mode": "in-place", "endpoint_name": e,
+                                      "previous_endpoint_config_name": old_cfg})
+    acct.sm.delete_endpoint(EndpointName=_e)  # only the in-place endpoint reaches the old config now
+    with failing_once(aws, "DeleteModel", "ModelName") as fired, pytest.raises(CheckFailed):
+        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
+                    progress=lambda _m: None)
+    assert fired == [old_model]
+    snap = acct.snapshot()
+    assert old_cfg not in snap["endpoint-config"] and old_model in snap["model"] and e in snap["endpoint"]
+
+    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
+                      progress=lambda _m: None)
+    assert {(o.kind, o.name): o.outcome for o in rep.outcomes} == {
+        ("endpoint", e): "kept", ("endpoint-config", old_cfg): "already-gone", ("model", old_model): "deleted"}
+    snap = acct.snapshot()
+    assert old_model not in snap["model"] and e in snap["endpoint"] and fixed_cfg in snap["endpoint-config"]
 
 
 def test_a_config_that_gained_a_user_after_planning_is_not_deleted(aws, acct):

@@ -319,6 +319,11 @@ def test_verification_catches_a_tampered_result(bucket, tinypkg, tmp_path):
     with pytest.raises(CheckFailed) as e:
         verify_splice(s3, plan, forged)
     assert e.value.code == "result-mismatch" and "code/tinypkg/extra.py" in str(e.value)
+    # Replaced by something shorter than the planned tail's start: a mismatch, not an unsatisfiable range.
+    s3.put_object(Bucket=b, Key="t-fixed/model.tar.gz", Body=b"short")
+    with pytest.raises(CheckFailed) as e:
+        verify_splice(s3, plan, dict(written, etag=None))
+    assert e.value.code == "result-mismatch" and "size 5 !=" in str(e.value)
 
 
 

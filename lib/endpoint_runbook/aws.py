@@ -8,7 +8,9 @@ points every client somewhere else, e.g. at the embedded local stack. Nothing he
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,14 +22,21 @@ import botocore.config
 import botocore.exceptions
 
 from .errors import RunbookError
+from .findings import Finding
+from .permissions import ACCESS_DENIED_CODES, Grant, Where, denied_grant, grants_for
 from .s3 import parse_s3_uri
 
-__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "named_aws_errors",
-           "parse_s3_uri", "RETRY_MODES", "AssumeRoleFailed"]
+__all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "AccessDenied",
+           "CALL_LOG_ENV", "error_entry", "named_aws_errors", "parse_s3_uri", "RETRY_MODES", "AssumeRoleFailed"]
 
 #: botocore's retry modes: ``standard`` (the runbook's default) and ``adaptive`` (standard plus a client-side rate
 #: limiter that slows down when the service throttles: what a scan over many endpoints uses).
 RETRY_MODES = ("standard", "adaptive")
+
+#: Set to a file path to append one JSON line per AWS call the runbook makes (service, operation, the IAM
+#: action(s) and resource(s) it needs, its HTTP status): what a run really used, for a least-privilege review.
+CALL_LOG_ENV = "ENDPOINT_RUNBOOK_CALL_LOG"
+_LOG_LOCK = threading.Lock()
 
 
 class CredentialsError(RunbookError):
@@ -38,6 +47,44 @@ class AwsCallFailed(RunbookError):
     """AWS failed past botocore's retries (throttling, 5xx, a dropped connection, a permission)."""
 
     code = "aws-call-failed"
+
+
+class AccessDenied(RunbookError):
+    """AWS refused a call for want of a permission. ``finding`` (code ``access-denied``) names the action and the
+    resource to grant; ``grants`` every permission the call needs; ``done`` what the step had already changed
+    (empty: nothing), which the step fills in when it knows."""
+
+    code = "access-denied"
+
+    def __init__(self, service: str, operation: str, missing: list[Grant], grants: list[Grant], aws_message: str):
+        self.service, self.operation = service, operation
+        self.missing, self.grants, self.aws_message = missing, grants, aws_message
+        self.done: list[str] = []
+        super().__init__(self._message(), hint=self._hint())
+
+    def _message(self) -> str:
+        what = " or ".join(f"{g.action} on {g.resource}" for g in self.missing) or f"the permission for {self.operation}"
+        return f"access denied: {self.service} {self.operation} needs {what}."
+
+    def _hint(self) -> str:
+        done = ("Already done: " + "; ".join(self.done) + ". ") if self.done else "Nothing was changed. "
+        return (done + "Grant it to the role or user the runbook runs as (`endpoint-runbook policy params/<env>.yaml` "
+                "prints the policy each step needs), then rerun the step.")
+
+    def with_done(self, *done: str) -> "AccessDenied":
+        """Record what the step had changed before the refusal (shown in the message and the finding)."""
+        self.done.extend(d for d in done if d and d not in self.done)
+        self.hint = self._hint()
+        return self
+
+    @property
+    def finding(self) -> Finding:
+        first = self.missing[0] if self.missing else None
+        return Finding("access-denied", "error", f"{self._message()} {self._hint()}",
+                       [f"{self.service}:{self.operation}: {self.aws_message}"[:500]],
+                       {"action": first.action if first else None, "resource": first.resource if first else None,
+                        "missing": [g.to_dict() for g in self.missing], "needs": [g.to_dict() for g in self.grants],
+                        "service": self.service, "operation": self.operation, "done": list(self.done)})
 
 
 @dataclass(frozen=True)
@@ -155,8 +202,48 @@ class Aws:
             kwargs: dict[str, Any] = {"region_name": self.region, "config": self.config}
             if self.params.endpoint_url:
                 kwargs["endpoint_url"] = self.params.endpoint_url
-            cache[service] = self.session.client(service, **kwargs)
+            client = self.session.client(service, **kwargs)
+            client.meta.events.register("before-parameter-build", _keep_params)
+            client.meta.events.register("after-call", self._after_call)
+            cache[service] = client
         return cache[service]
+
+    @property
+    def where(self) -> Where:
+        """The account and region the calls' resources live in (the account from sts:GetCallerIdentity, which
+        needs no permission)."""
+        if "_where" not in self.__dict__:
+            account = self.client("sts").get_caller_identity()["Account"]
+            partition = self.session.get_partition_for_region(self.region) or "aws"
+            self.__dict__["_where"] = Where(self.region, account, partition)
+        return self.__dict__["_where"]
+
+    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any],
+                    **_: Any) -> None:
+        """Every call: appended to the call log when one is asked for; a refusal for want of a permission
+        becomes :class:`AccessDenied`, naming what to grant (raised instead of botocore's ClientError)."""
+        service = model.service_model.service_name
+        operation = model.name
+        code = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
+        status = getattr(http_response, "status_code", None)
+        denied = status == 403 and (code in ACCESS_DENIED_CODES or code is None)
+        log_path = os.environ.get(CALL_LOG_ENV)
+        if not (denied or log_path):
+            return
+        params = context.get("endpoint_runbook_params") or {}
+        grants = [] if service == "sts" else grants_for(service, operation, params, self.where)
+        if log_path:
+            line = {"service": service, "operation": operation, "grants": [g.to_dict() for g in grants],
+                    "status": status, "error": code}
+            with _LOG_LOCK, open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+        if denied:
+            message = str((parsed.get("Error") or {}).get("Message") or "")
+            named = denied_grant(message)
+            if named is not None and named.resource == "*":  # AWS named the action only: the call names the resource
+                named = next((g for g in grants if g.action == named.action), named)
+            missing = [named] if named is not None else grants
+            raise AccessDenied(service, operation, missing, grants, message or f"HTTP 403 ({code or 'no body'})")
 
     def identity(self) -> dict[str, str]:
         """Who we are: account, ARN, region, and where the clients point (never any key material)."""
@@ -167,6 +254,21 @@ class Aws:
             "region": self.region,
             "endpoint_url": self.params.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "aws",
         }
+
+
+def error_entry(e: BaseException) -> dict[str, Any]:
+    """What a step's record says of the error that stopped it: code, message and, for a missing permission, the
+    ``access-denied`` finding (the action and resource to grant, what was already done)."""
+    code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
+    entry: dict[str, Any] = {"code": code, "message": str(e)}
+    if isinstance(e, AccessDenied):
+        entry["finding"] = e.finding.to_dict()
+    return entry
+
+
+def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """Keep the call's parameters beside it, for :meth:`Aws._after_call` (which names the resources it needs)."""
+    context["endpoint_runbook_params"] = dict(params)
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -325,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--create", action="store_true", help="also create/update the pipeline and its schedule")
     sched.set_defaults(func=_schedule)
 
+    pol = sub.add_parser("policy", help="print the IAM policy each step needs (and their union), scoped to the "
+                         "resources the params and the earlier records name")
+    pol.add_argument("params", help="params/<env>.yaml")
+    pol.add_argument("--steps", help="comma-separated step names or numbers (default: all)")
+    pol.add_argument("--run-dir", help="a run whose 01-diagnose.json names the endpoint's config, model and "
+                     "archive (default: read them from AWS with the params' credentials, as step 1 does)")
+    pol.add_argument("--out", help="also write policy-<step>.json and policy-all.json into this folder")
+    pol.set_defaults(func=lambda a: __import__("endpoint_runbook.policy", fromlist=["x"]).policy_main(a, _say))
+
     rb = sub.add_parser("rollback", help="put an endpoint fixed in place back on its previous endpoint config")
     rb.add_argument("endpoint", help="the endpoint's name")
     rb.add_argument("--run-dir", help="the run dir of the in-place deploy (else the config's previous-config tag)")

@@ -45,8 +45,8 @@ import botocore.exceptions
 
 from . import logs as logs_mod
 from . import records
-from .aws import Aws, error_code, is_error, named_aws_errors
-from .errors import CheckFailed, InputError, RunbookError
+from .aws import AccessDenied, Aws, error_code, error_entry, is_error, named_aws_errors
+from .errors import CheckFailed, InputError
 from .findings import Finding
 from .inplace import (
     IN_PROGRESS,
@@ -902,10 +902,15 @@ def _recording(dep: Deployment) -> Any:
         yield
     except Exception as e:
         result.ok = False
+        if isinstance(e, AccessDenied):  # what this run had made or changed, each whole: a rerun reuses it
+            e.with_done(*(f"created {c.replace('_', ' ').replace('/', ' ', 1)} (a rerun reuses it)"
+                          for c in result.created),
+                        *([f"updated {dep.plan.endpoint_name} to {dep.plan.endpoint_config_name}"]
+                          if result.actions.get("endpoint") == "updated" and dep.plan else []))
+            result.status = "access-denied"
         if result.status in ("not-started", "planned", "created", "in-service", "deployed"):
             result.status = "error"
-        code = e.code if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
-        result.error = {"code": code, "message": str(e)}
+        result.error = error_entry(e)
         result.timings["total_s"] = round(time.monotonic() - dep.t0, 3)
         records.write_record(dep.run_dir, "deploy", result.to_dict())
         with named_aws_errors("deploying (names are derived from the archive: the rerun reuses what exists)",

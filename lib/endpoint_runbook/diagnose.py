@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import archive, backlog, imports, logs
-from .aws import Aws, is_error, named_aws_errors
+from .aws import AccessDenied, Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .imports import MODEL_DIR
@@ -118,13 +118,21 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         ep = sm.describe_endpoint(EndpointName=name)
     except Exception as e:
         if is_error(e, "ValidationException", "ValidationError", "ResourceNotFound"):
-            names = [s["EndpointName"] for page in sm.get_paginator("list_endpoints").paginate()
-                     for s in page["Endpoints"]]
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            try:  # only a hint (near misses): the runbook's policy does not grant sagemaker:ListEndpoints
+                pages = sm.get_paginator("list_endpoints").paginate()
+                names: list[str] | None = [s["EndpointName"] for page in pages for s in page["Endpoints"]]
+            except AccessDenied:
+                names = None
+            close = difflib.get_close_matches(name, names or [], n=3, cutoff=0.5)
+            if close:
+                hint = f"Did you mean: {', '.join(close)}?"
+            elif names is None:
+                hint = ("The endpoints here could not be listed (sagemaker:ListEndpoints is not granted): check the "
+                        "name and the region in the params.")
+            else:
+                hint = f"Endpoints here: {', '.join(names[:10]) or 'none'}."
             raise NotFoundError(f"endpoint {name!r} does not exist in this account/region.",
-                                code="endpoint-not-found",
-                                hint=(f"Did you mean: {', '.join(close)}?" if close else
-                                      f"Endpoints here: {', '.join(names[:10]) or 'none'}.")) from e
+                                code="endpoint-not-found", hint=hint) from e
         raise
     cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
     variant = cfg["ProductionVariants"][0]
@@ -162,6 +170,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
     files = archive.CheckFiles(check_dir, strict=False) if check_dir is not None else None
     try:
         inv = archive.inventory_s3(s3, uri, sources=sources, on_data=files, ranged_from=WITHHOLD_FROM_BYTES)
+    except AccessDenied:  # a missing permission stops the step (an unreadable archive would read as a verdict)
+        raise
     except RunbookError as e:
         return {"uri": uri, "readable": False, "error": e.code, "message": str(e), "findings": []}, {}, None
     finally:
@@ -206,6 +216,8 @@ def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) ->
 
     try:
         objects = model_prefix.list_prefix(s3, uri)
+    except AccessDenied:
+        raise
     except RunbookError as e:
         return {"uri": uri, "kind": "s3-prefix", "readable": False, "error": e.code, "message": str(e),
                 "findings": [Finding(e.code, "error", str(e), [uri]).to_dict()]}, {}

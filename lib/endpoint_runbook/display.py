@@ -127,8 +127,45 @@ def identity(aws: Any) -> None:
     card("AWS", aws.identity())
 
 
+def error_card(e: BaseException) -> None:
+    """A runbook error as a card (what stopped, what to do; a missing permission: the action, the resource and what
+    was already done) instead of a traceback."""
+    fields: dict[str, Any] = {"code": getattr(e, "code", type(e).__name__), "what happened": str(e.args[0]) if e.args else str(e)}
+    finding = getattr(e, "finding", None)
+    if finding is not None:
+        missing = finding.data.get("missing") or []
+        fields["grant"] = "; ".join(f"{g['action']} on {g['resource']}" for g in missing)
+        fields["already done"] = "; ".join(finding.data.get("done") or []) or "nothing: nothing was changed"
+        fields["AWS said"] = "; ".join(finding.evidence)
+    if getattr(e, "hint", None):
+        fields["what to do"] = e.hint  # type: ignore[attr-defined]
+    card(f"stopped: {fields['code']}", fields, status="bad")
+
+
+def _show_runbook_errors() -> None:
+    """In a notebook: a RunbookError (bad input, a missing permission, a failed check) shows as :func:`error_card`
+    and one line, not a traceback; the cell still fails, so a headless run stops there. Tracebacks stay for bugs."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "set_custom_exc"):
+        return
+    from .errors import RunbookError
+
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+        error_card(value)
+        stb = [f"{etype.__name__} ({getattr(value, 'code', '')}): {value}"]
+        shell._showtraceback(etype, value, stb)  # the cell's error output: one line (a headless run stops here)
+        return stb
+
+    ip.set_custom_exc((RunbookError,), handler)
+
+
 def setup(run: Any, aws: Any) -> None:
     """The setup card: which run this notebook writes to, how it was chosen, the earlier records it found."""
+    _show_runbook_errors()
     r = run.to_dict() if hasattr(run, "to_dict") else dict(run)
     how = {"given": "given (run_dir)", "named": "named run id (run_dir)", "started": "started a new run",
            "continued": "continued the newest run" + (f" of {r['endpoint_name']}" if r.get("endpoint_name") else "")}

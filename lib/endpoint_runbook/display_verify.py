@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from .aws import Aws, error_code
+from .aws import AccessDenied, Aws, error_code
 from .display import health_label
 from .invoke import RequestResult
 from .s3 import parse_s3_uri
@@ -69,6 +69,8 @@ def image_data_uri(s3: Any, uri: str, *, max_bytes: int = _MAX_IMAGE_BYTES) -> t
         obj = s3.get_object(Bucket=bucket, Key=key)
     except botocore.exceptions.ClientError as e:
         return None, error_code(e) or "error"
+    except AccessDenied as e:  # a picture is not worth stopping for: said in its place
+        return None, f"not allowed to read it ({', '.join(g.action for g in e.missing)})"
     ctype = ctype if ctype in _IMAGE_TYPES else obj.get("ContentType")
     if ctype not in _IMAGE_TYPES:
         obj["Body"].close()

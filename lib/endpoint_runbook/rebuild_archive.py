@@ -328,7 +328,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
     """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
     verify. The load check runs on the code with the added packages; a model_fn that stops at a withheld file
     vouches for the imports only (deploy's smoke invocation then loads the model), any other failure blocks."""
-    from .archive.remote import abort_splice, plan_splice, verify_splice, write_splice
+    from .archive.remote import abort_splice, plan_splice, verify_or_remove, write_splice
 
     program = diag.endpoint.program
     with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
@@ -354,12 +354,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
                "bytes_uploaded": written["bytes_uploaded"], "bytes_copied_server_side": written["bytes_copied"],
                "local_disk_bytes": local_disk, "withheld_bytes": withheld, "splice_offset": plan.splice_offset}
     say("verifying the written object")
-    try:
-        step.verification = verify_splice(s3, plan, written)
-    except CheckFailed:
-        bucket, key = parse_s3_uri(step.target_uri)
-        s3.delete_object(Bucket=bucket, Key=key)  # ours, just written, and wrong: never left for deploy to use
-        raise
+    step.verification = verify_or_remove(s3, plan, written)  # a wrong object is deleted: never left for deploy
 
 
 def _check_spliced(step: RebuildStep, plan: Any, model_dir: Path, program: str | None, full_check: bool,

@@ -117,10 +117,9 @@ def upload_stream(s3_client: Any, fileobj: BinaryIO, uri: str, *, source_uri: st
                 break
         r = s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                 MultipartUpload={"Parts": parts})
-    except BaseException:
+    except BaseException as failure:
         # Abort ours, and any upload whose CreateMultipartUpload answer was lost (its id never reached us).
-        with contextlib.suppress(Exception):  # the original error matters more
-            _sweep_uploads(s3_client, bucket, key)
+        _abort_left(s3_client, bucket, key, failure)
         raise
     with contextlib.suppress(Exception):  # the object is complete; an orphan from a retried create is not ours
         _sweep_uploads(s3_client, bucket, key)
@@ -131,8 +130,10 @@ def upload_stream(s3_client: Any, fileobj: BinaryIO, uri: str, *, source_uri: st
 def _sweep_uploads(s3_client: Any, bucket: str, key: str, *, attempts: int = 4) -> None:
     """Abort every unfinished multipart upload of exactly ``key`` (the target is a new key, or one the caller
     chose to overwrite, so they are this tool's). Each abort is retried beyond botocore's own retries, so a
-    flaky network does not leave an upload (and its storage bill) behind."""
+    flaky network does not leave an upload (and its storage bill) behind; a refusal is not retried."""
     import time
+
+    from .aws import AccessDenied  # aws imports this module: resolve at call time
 
     uploads = s3_client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
     for u in (u for u in uploads if u["Key"] == key):
@@ -140,10 +141,29 @@ def _sweep_uploads(s3_client: Any, bucket: str, key: str, *, attempts: int = 4) 
             try:
                 s3_client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=u["UploadId"])
                 break
-            except Exception:
-                if attempt == attempts - 1:
+            except Exception as e:
+                if attempt == attempts - 1 or isinstance(e, AccessDenied):
                     raise
                 time.sleep(0.5 * 2 ** attempt)
+
+
+def _abort_left(s3_client: Any, bucket: str, key: str, failure: BaseException | None) -> None:
+    """Abort what an upload of ``key`` left, after ``failure`` (or when it was given up). Any error here gives
+    way to the original one, except a missing permission to abort: that is raised (``access-denied``), naming
+    the unfinished upload it leaves behind, which nothing else would tell."""
+    from .aws import AccessDenied
+
+    try:
+        _sweep_uploads(s3_client, bucket, key)
+    except AccessDenied as denied:
+        if isinstance(failure, AccessDenied):
+            return  # the permission that stopped the upload is the one to name first
+        why = f" ({type(failure).__name__}: {str(failure)[:200]})" if failure is not None else ""
+        raise denied.with_done(f"the upload to s3://{bucket}/{key} stopped{why}: no object was written there, "
+                               "but its unfinished multipart upload is left (its parts are billed until it is "
+                               "aborted)") from failure
+    except Exception:
+        pass
 
 
 def _read_full(f: BinaryIO, n: int) -> bytes:
@@ -266,9 +286,9 @@ class ComposedUpload:
     def __enter__(self) -> ComposedUpload:
         return self
 
-    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, *_: Any) -> None:
         if exc_type is not None or not self._done:
-            self.abort()
+            self.abort(exc)
 
     def copy(self, a: int, b: int, digest: bytes) -> None:
         """Queue ``source[a:b]`` (whose SHA-256 the caller computed) as the next part; returns at once."""
@@ -337,8 +357,8 @@ class ComposedUpload:
                 raise InputError("nothing to write: no copy part and no tail", code="bad-input")
             r = self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
                                                   MultipartUpload={"Parts": self.parts})
-        except BaseException:
-            self.abort()
+        except BaseException as e:
+            self.abort(e)
             raise
         self._done = True
         self._pool.shutdown(wait=True)
@@ -349,14 +369,14 @@ class ComposedUpload:
                 "checksum_sha256": composite, "bytes": self.copied + self.uploaded, "bytes_copied": self.copied,
                 "bytes_uploaded": self.uploaded, "parts": len(self.parts), "copy_parts_checked": self.checked}
 
-    def abort(self) -> None:
-        """Stop queued copies, wait for running ones, abort the upload (and any other unfinished one of the key)."""
+    def abort(self, failure: BaseException | None = None) -> None:
+        """Stop queued copies, wait for running ones, abort the upload (and any other unfinished one of the key).
+        ``failure``: why (any error aborting gives way to it, except a refused abort: see ``_abort_left``)."""
         if self._done:
             return
         self._done = True
         self._pool.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(Exception):  # the original error matters more
-            _sweep_uploads(self.s3, self.bucket, self.key)
+        _abort_left(self.s3, self.bucket, self.key, failure)
 
 
 def compose_object(s3_client: Any, uri: str, source_uri: str, copy_parts: list[tuple[int, int, bytes]],

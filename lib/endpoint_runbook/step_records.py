@@ -51,6 +51,7 @@ class DiagnosedEndpoint(_View):
     """The crash-looping endpoint as step 1 described it (endpoint → config → model)."""
 
     name: str | None = None
+    arn: str | None = None
     config_name: str | None = None
     model_name: str | None = None
     image: str | None = None

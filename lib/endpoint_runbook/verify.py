@@ -29,8 +29,8 @@ import botocore.exceptions
 from . import logs as logs_mod
 from . import records
 from . import replay as replay_mod
-from .aws import Aws, error_code, is_error
-from .errors import CheckFailed, InputError, NotFoundError, RunbookError
+from .aws import AccessDenied, Aws, error_code, error_entry, is_error
+from .errors import CheckFailed, InputError, NotFoundError
 from .findings import Finding
 from .invoke import RequestResult, guess_content_type, invoke_and_wait, now_iso
 from .notifications import TEMPORARY_QUEUE, NotificationWatcher
@@ -274,18 +274,26 @@ def run(
                         result.requests.append(RequestResult(index=i, kind=kind, input=uri, status="skipped",
                                                              failure_reason="not sent: the deadline had passed"))
                         continue
-                    rr = invoke_and_wait(
-                        runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
-                        content_type=content_type or guess_content_type(uri), deadline=deadline,
-                        invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
-                        poll_seconds=poll_seconds, index=i, kind=kind,
-                        tick=lambda msg, i=i: bar.update(i - 1, msg))
+                    try:
+                        rr = invoke_and_wait(
+                            runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
+                            content_type=content_type or guess_content_type(uri), deadline=deadline,
+                            invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
+                            poll_seconds=poll_seconds, index=i, kind=kind,
+                            tick=lambda msg, i=i: bar.update(i - 1, msg))
+                    except AccessDenied as e:  # refused while waiting: the request itself was sent
+                        if e.operation != "InvokeEndpointAsync":
+                            result.requests.append(RequestResult(
+                                index=i, kind=kind, input=uri, status="interrupted",
+                                failure_reason=f"sent; the wait for it stopped: {e.code} ({e.operation})"))
+                        raise
                     result.requests.append(rr)
                     bar.update(i, f"{kind} {i}: {rr.status} {rr.latency_s or 0:.2f}s")
             finally:
                 bar.close()
         finally:
-            result.notifications = {**watcher.to_dict(), "cleanup": watcher.close()}
+            result.notifications = watcher.to_dict()
+            result.notifications["cleanup"] = watcher.close()
         for f in watcher.findings:
             if f not in result.findings:
                 result.findings.append(f)
@@ -314,8 +322,13 @@ def run(
             result.log_evidence = {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
     except Exception as e:
         result.ok = False
-        code = getattr(e, "code", None) if isinstance(e, RunbookError) else (error_code(e) or type(e).__name__)
-        result.error = {"code": code, "message": str(e)}
+        if isinstance(e, AccessDenied):
+            sent = [r for r in result.requests if r.status != "skipped"]
+            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name} (their results are in "
+                           f"{result.output_path})"] if sent else []),
+                        *([f"{len(result.replay.get('rows') or [])} failed request(s) replayed (never twice: a rerun "
+                           "sends the rest)"] if result.replay else []))
+        result.error = error_entry(e)
         result.duration_s = round(time.monotonic() - t0, 3)
         records.write_record(run_dir, "verify", result.to_dict())
         raise

@@ -32,7 +32,8 @@ from .inventory import Limits
 from .rebuild import RebuildResult, default_skip, rebuild
 from .tarstream import Member, StreamError, TarScanner
 
-__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_splice", "write_splice"]
+__all__ = ["SMALL_FILE_BYTES", "SplicePlan", "abort_splice", "plan_splice", "verify_or_remove", "verify_splice",
+           "write_splice"]
 
 MAX_COPY_PART = (5 << 30) - MIN_PART  # a merged last copy part stays within S3's 5 GiB
 MAX_COPY_PARTS = 9_000  # of S3's 10,000 parts per upload: room left for the tail's
@@ -152,9 +153,9 @@ def plan_splice(s3_client: Any, source_uri: str, additions: Sequence[tuple[str |
             else:
                 for a, b, digest in parts[hasher.emitted:]:
                     upload.copy(a, b, digest)
-    except BaseException:
+    except BaseException as e:
         if upload is not None:
-            upload.abort()
+            upload.abort(e)
         raise
     return SplicePlan(source_uri=source_uri, source_etag=etag, source_size=size, result=result, splice_offset=p,
                       copy_parts=parts, tail=tail.getvalue(), head=bytes(hasher.head[:p]),
@@ -214,23 +215,25 @@ def verify_splice(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> 
         if checksum == "mismatch":
             problems.append(f"S3's composite SHA-256 {composite} != {want} (computed from the read and the tail)")
     start = plan.result.tail_start
-    body = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{expected_size - 1}")["Body"]
-    try:
-        data = body.read()
-    finally:
-        body.close()
-    try:
-        members = _tail_members(data, plan.result.tail_wbits, plan.result.reencoded_source_bytes)
-    except (zlib.error, ValueError, StreamError) as e:
-        problems.append(f"its tail is not the planned tar data: {e}")
-        members = []
-    added = {r["path"]: r for r in plan.result.diff if r["status"] == "added"}
-    got = {m["path"]: m for m in members}
-    if sorted(got) != sorted(added):
-        problems.append(f"added members {sorted(got)} != planned {sorted(added)}")
-    for path, r in added.items():
-        if r.get("sha256") and got.get(path, {}).get("sha256") != r["sha256"]:
-            problems.append(f"{path}: sha256 differs")
+    data, got = b"", {}
+    if head["ContentLength"] == expected_size:  # else its tail is not where the plan put it (nor maybe anywhere)
+        body = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{expected_size - 1}")["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+        try:
+            members = _tail_members(data, plan.result.tail_wbits, plan.result.reencoded_source_bytes)
+        except (zlib.error, ValueError, StreamError) as e:
+            problems.append(f"its tail is not the planned tar data: {e}")
+            members = []
+        added = {r["path"]: r for r in plan.result.diff if r["status"] == "added"}
+        got = {m["path"]: m for m in members}
+        if sorted(got) != sorted(added):
+            problems.append(f"added members {sorted(got)} != planned {sorted(added)}")
+        for path, r in added.items():
+            if r.get("sha256") and got.get(path, {}).get("sha256") != r["sha256"]:
+                problems.append(f"{path}: sha256 differs")
     report = {"size": head["ContentLength"], "composite_sha256": checksum, "added_members_checked": len(got),
               "tail_bytes_read": len(data), "result_sha256": plan.result.result_sha256, "ok": not problems,
               "problems": problems}
@@ -238,6 +241,25 @@ def verify_splice(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> 
         raise CheckFailed(f"the object written at {written['uri']} is not the planned archive: "
                           + "; ".join(problems), code="result-mismatch")
     return report
+
+
+def verify_or_remove(s3_client: Any, plan: SplicePlan, written: dict[str, Any]) -> dict[str, Any]:
+    """:func:`verify_splice`; an object that fails it is deleted (ours, just written, and wrong: never left for
+    deploy to use) and the ``CheckFailed`` raised. When the delete is refused (``s3:DeleteObject`` on the target,
+    which the step's policy grants for this alone), the refusal is raised instead (``access-denied``), naming the
+    wrong object it leaves at the target."""
+    try:
+        return verify_splice(s3_client, plan, written)
+    except CheckFailed as bad:
+        from ..aws import AccessDenied
+
+        bucket, key = parse_s3_uri(written["uri"])
+        try:
+            s3_client.delete_object(Bucket=bucket, Key=key)
+        except AccessDenied as denied:
+            raise denied.with_done(f"wrote {written['uri']}, which failed its verification ({bad}); it is still "
+                                   "there and wrong: delete it (a rerun refuses an existing target)") from bad
+        raise
 
 
 def _tail_members(data: bytes, wbits: int, skip_bytes: int) -> list[dict[str, Any]]:

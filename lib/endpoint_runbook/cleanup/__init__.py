@@ -81,6 +81,8 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     rep.started = started.isoformat(timespec="seconds")
     rep.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
     write_record(run_dir, "cleanup", rep.to_dict())
+    if rep.denied is not None:
+        raise rep.denied
     if rep.status == "blocked":
         refused = [o for o in rep.outcomes if o.outcome == "refused"]
         raise CheckFailed(f"cleanup refused: {refused[0].kind} {refused[0].name}: {refused[0].message}",

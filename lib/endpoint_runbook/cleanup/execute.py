@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from typing import Any, Callable
 
-from ..aws import Aws, error_code, is_error
+from ..aws import AccessDenied, Aws, error_code, is_error
 from ..s3 import object_exists, parse_s3_prefix
 from .guards import endpoint_guards, verified_endpoints
 from .model import (
@@ -95,7 +95,8 @@ def execute(aws: Aws, plan: CleanupPlan, *, confirm: str, force: bool = False, p
     sm, aas = aws.client("sagemaker"), aws.client("application-autoscaling")
     verified = verified_endpoints(run_dir)
     phase_inv: dict[str, AccountScan] = {}
-    stopped: set[str] = set()  # endpoints whose items must not be touched any more
+    stopped: set[str] = set()
+    denied: AccessDenied | None = None  # endpoints whose items must not be touched any more
 
     def inventory(kind: str) -> AccountScan:
         if kind not in phase_inv:  # one fresh scan when each of these phases starts (after the previous deletes)
@@ -166,11 +167,27 @@ def execute(aws: Aws, plan: CleanupPlan, *, confirm: str, force: bool = False, p
                 _delete_object(aws.client("s3"), i, out)
             else:
                 out(i, "skipped", f"unknown kind {i.kind}")
+        except AccessDenied as e:  # stop here: what is deleted is whole, what is left is untouched and planned again
+            out(i, "failed", f"access-denied: {e}")
+            denied = e
+            break
         except _AWS_ERRORS as e:
             out(i, "failed", f"{error_code(e) or type(e).__name__}: {str(e)[:300]}")
             if i.kind in ("scaling-policy", "scalable-target", "endpoint") and i.endpoint:
                 stopped.add(i.endpoint)
     close()
+    if denied is not None:
+        seen = {(o.kind, o.name) for o in outcomes}
+        for i in plan.items:
+            if (i.kind, i.name) not in seen:
+                if i.action == "delete":
+                    out(i, "not-run", "not deleted: the cleanup stopped at a missing permission")
+                else:
+                    out(i, "already-gone" if i.action == "absent" else "kept", i.reason)
+        denied.with_done(*(f"deleted {o.kind} {o.name}" for o in outcomes if o.outcome == "deleted"))
+        rep = report("partial")
+        rep.denied = denied
+        return rep
     bad = [o for o in outcomes if o.outcome in ("failed", "refused", "skipped", "not-run")]
     if bad:
         return report("partial")

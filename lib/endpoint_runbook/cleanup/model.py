@@ -126,6 +126,7 @@ class CleanupReport:
     outcomes: list[Outcome] = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
+    denied: Any = field(default=None, repr=False)  # the AccessDenied that stopped the deletes, if one did
 
     def names(self, outcome: str) -> list[str]:
         return [f"{o.kind} {o.name}" for o in self.outcomes if o.outcome == outcome]
@@ -152,6 +153,7 @@ class CleanupReport:
             "failed": self.names("failed"), "refused": self.names("refused"), "skipped": self.names("skipped"),
             "outcomes": [o.to_dict() for o in self.outcomes],
             "plan": self.plan.to_dict(),
+            "access_denied": self.denied.finding.to_dict() if self.denied is not None else None,
         }
 
 

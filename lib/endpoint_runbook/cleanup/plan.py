@@ -100,6 +100,10 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
     deleting_eps: set[str] = set()
     in_place = dict(in_place or {})
     rollback_cfgs: set[str] = set()
+    for name in names:  # a config an earlier run deleted still names its models (its model may not be gone)
+        for i in _remembered(previous, name):
+            if i.kind == "endpoint-config":
+                remembered_cfg.setdefault(i.name, i.detail)
     for name in names:
         ep = inv.endpoints.get(name)
         if ep is None:
@@ -123,7 +127,6 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
             for i in old:
                 if i.kind == "endpoint-config":
                     configs_of.setdefault(i.name, []).append(name)
-                    remembered_cfg[i.name] = i.detail
                 elif i.kind == "model":
                     remembered_models.setdefault(i.name, name)
             if not old:

@@ -37,6 +37,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .access import authorize
 from .faults import INTERNAL_KEY, identify
 
 __all__ = ["MAX_COPY_PART", "S3Link", "Throttle", "install_streaming_complete"]
@@ -361,9 +362,16 @@ class S3Link:
         if limited and int(environ.get("CONTENT_LENGTH") or 0) > 0:
             environ["wsgi.input"] = _SlowInput(environ["wsgi.input"], Throttle(self.rate))  # type: ignore[arg-type]
         if call.operation == "UploadPartCopy":
+            denied = self._authorize_copy(environ)
+            if denied is not None:
+                return denied(environ, start_response)
             return self._upload_part_copy(environ, start_response)
         body: Iterable[bytes] | None = None
         if call.operation == "GetObject":
+            bucket, name = self._bucket_key(environ.get("PATH_INFO", ""))
+            denied = authorize(environ, b"", [("s3:GetObject", f"arn:aws:s3:::{bucket}/{name}")], s3=True)
+            if denied is not None:
+                return denied(environ, start_response)
             body = self._get_object(environ, start_response)
         if body is None:
             body = self.app(environ, start_response)
@@ -372,6 +380,13 @@ class S3Link:
         return body
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _authorize_copy(self, environ: dict[str, Any]) -> Callable | None:
+        """UploadPartCopy, under IAM enforcement: s3:PutObject on the target and s3:GetObject on the source."""
+        dest_bucket, dest_key = self._bucket_key(environ.get("PATH_INFO", ""))
+        src_bucket, src_key = self._bucket_key(urllib.parse.urlparse(environ.get("HTTP_X_AMZ_COPY_SOURCE", "")).path)
+        return authorize(environ, b"", [("s3:PutObject", f"arn:aws:s3:::{dest_bucket}/{dest_key}"),
+                                        ("s3:GetObject", f"arn:aws:s3:::{src_bucket}/{src_key}")], s3=True)
+
     @staticmethod
     def _account(environ: dict[str, Any]) -> str:
         from moto.iam.models import get_account_id_from

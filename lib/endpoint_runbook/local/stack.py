@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import RunbookError
 from ..serving.env import cache_root
+from .access import authorize
 
 __all__ = ["DEFAULT_PORT", "StackError", "StackInfo", "up", "down", "status", "default_state_dir"]
 
@@ -98,6 +99,11 @@ class StackApp:
 
         account, region = self._who(environ)
         body = self._body(environ)
+        action = "sagemaker:InvokeEndpoint" if kind == "invocations" else "sagemaker:InvokeEndpointAsync"
+        denied = authorize(environ, body, [(action, f"arn:aws:sagemaker:{region}:{account}:endpoint/{name.lower()}")],
+                           s3=False)
+        if denied is not None:
+            return denied(environ, start_response)
         # Header names compared lower-case, as HTTP says.
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
@@ -132,6 +138,7 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     )
     from werkzeug.serving import make_server
 
+    from . import access
     from .faults import FaultLayer
     from .hosting import Hosting
     from .runtime import Runtime
@@ -159,6 +166,7 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
                       on_change=on_change)
     holder["hosting"] = hosting
     install_sagemaker(hosting)
+    access.install()  # IAM enforcement, once switched on (/moto-api/reset-auth), judged as AWS judges it
     runtime = Runtime(hosting)
     # Every request passes the fault layer first (inert until rules are set on /_local/faults).
     # S3 goes through the link layer (bandwidth limit, byte ranges, UploadPartCopy as S3 does it).
