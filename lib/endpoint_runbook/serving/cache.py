@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .env import BUILD_INFO, LAST_USED, MANIFEST, _force_rmtree, cache_root, layers_dir, ServingEnv
+from .env import BUILD_INFO, LAST_USED, MANIFEST, ServingEnv, _force_rmtree, cache_root, layers_dir
 
 __all__ = ["CachedEnv", "list_cached", "prune_cached", "wheelhouse_usage", "prune_wheels"]
 
