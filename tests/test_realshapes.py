@@ -17,8 +17,6 @@ from realshapes import PROJECTS, build, members
 
 CASES = [(p, v) for p, project in PROJECTS.items() for v in project.variants]
 SDK_REPACKED = {"yif-ai", "swinir2"}  # packed by the SageMaker SDK's repack: a root member named "/"
-ROOT_MEMBER = ("new (not in issues 21/22): the SageMaker SDK's repack writes a root member '/' "
-               "(tar.add(model_dir, arcname=os.sep)); check-archive calls it an unsafe-path ERROR")
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +184,7 @@ MISSING = {("stygig", "broken"): "stygig", ("plasticdetection", "broken"): "mari
 
 
 @pytest.mark.parametrize("project, variant", [
-    pytest.param(p, v, marks=[xfail(ROOT_MEMBER)] if p in SDK_REPACKED else []) for p, v in CASES])
+    pytest.param(p, v) for p, v in CASES])
 def test_check_archive_exit_code(archives, capsys, project, variant):
     rc, out = check(archives[project, variant], project, capsys)
     assert "unsafe-path" not in out, out  # no archive here writes outside the model folder
