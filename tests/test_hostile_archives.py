@@ -206,3 +206,34 @@ def test_bomb_generator_is_a_valid_gzip(tmp_path):
     d = zlib.decompressobj(31)
     out = d.decompress(p.read_bytes()[:100_000], 2 << 20)
     assert out[512:(1 << 20)] == bytes((1 << 20) - 512) and p.stat().st_size < 2 << 20
+
+
+def test_the_sdk_repacks_root_member_is_the_root_not_an_unsafe_path(tmp_path):
+    """The SageMaker SDK's repack writes a directory member named "/" (tar.add(model_dir, arcname=os.sep)): every
+    PyTorchModel(source_dir=...) archive has it, and tar extracts it as the destination itself. An absolute FILE
+    path stays refused."""
+    import io
+    import tarfile
+
+    from endpoint_runbook.archive import inventory, safe_extract
+
+    def archive(extra: tarfile.TarInfo) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.addfile(extra, io.BytesIO(b"x" * extra.size) if extra.isfile() else None)
+            info = tarfile.TarInfo("code/inference.py")
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"pass"))
+        return buf.getvalue()
+
+    root = tarfile.TarInfo("/")
+    root.type = tarfile.DIRTYPE
+    inv = inventory(io.BytesIO(archive(root)))
+    assert "unsafe-path" not in [f.code for f in inv.findings]
+    safe_extract(io.BytesIO(archive(root)), tmp_path / "ok")
+    assert (tmp_path / "ok" / "code" / "inference.py").read_text() == "pass"
+    evil = tarfile.TarInfo("/etc/evil")
+    evil.size = 1
+    assert "unsafe-path" in [f.code for f in inventory(io.BytesIO(archive(evil))).findings]
+    with pytest.raises(Exception, match="unsafe-path|resolves outside|absolute"):
+        safe_extract(io.BytesIO(archive(evil)), tmp_path / "bad")

@@ -231,6 +231,39 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    import time
+
+    from .serving.cache import list_cached, prune_cached, prune_wheels, wheelhouse_usage
+    from .serving.env import cache_root
+
+    def row(e) -> str:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used)) if e.last_used else "never"
+        state = "" if e.complete else "  (unfinished build)"
+        return (f"  {e.bytes / 2**30:7.2f} GiB  {used:<16}  {e.profile or '?':<34} {e.mode or '?':<8} "
+                f"layers={e.layers:<3} {e.path}{state}")
+
+    if args.cache_cmd == "prune":
+        removed, kept = prune_cached(older_than_days=args.older_than, keep=args.keep, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        _say(f"{verb} {len(removed)} serving environment(s), {sum(e.bytes for e in removed) / 2**30:.2f} GiB; "
+             f"kept {len(kept)}")
+        for e in removed:
+            _say(row(e))
+        n, size = prune_wheels(dry_run=args.dry_run)
+        _say(f"{verb} {n} wheel(s) no kept environment was built from, {size / 2**30:.2f} GiB")
+        return 0
+    envs = list_cached()
+    _say(f"serving environments under {cache_root() / 'serving'}: {len(envs)}, "
+         f"{sum(e.bytes for e in envs) / 2**30:.2f} GiB (most recently used first)")
+    for e in envs:
+        _say(row(e))
+    n, size, unused = wheelhouse_usage()
+    _say(f"wheelhouse {cache_root() / 'wheels'}: {n} wheel(s), {size / 2**30:.2f} GiB "
+         f"({unused / 2**30:.2f} GiB no environment was built from)")
+    return 0
+
+
 def check_archive_main(argv: list[str] | None = None) -> int:
     """``endpoint-runbook check-archive ...`` as a function (for training jobs and tests)."""
     return main(["check-archive", *(argv or [])])
@@ -333,6 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "archive (default: read them from AWS with the params' credentials, as step 1 does)")
     pol.add_argument("--out", help="also write policy-<step>.json and policy-all.json into this folder")
     pol.set_defaults(func=lambda a: __import__("endpoint_runbook.policy", fromlist=["x"]).policy_main(a, _say))
+
+    cache = sub.add_parser("cache", help="the serving environments built for image profiles: list (size, last "
+                           "use) or prune")
+    csub = cache.add_subparsers(dest="cache_cmd")
+    csub.add_parser("list", help="each environment with its size and last use (the default)")
+    prune = csub.add_parser("prune", help="remove environments not used lately, or all but the newest few")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="remove those not used for DAYS days")
+    prune.add_argument("--keep", type=int, metavar="N", help="keep only the N most recently used")
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
+    cache.set_defaults(func=_cache, cache_cmd="list")
 
     rb = sub.add_parser("rollback", help="put an endpoint fixed in place back on its previous endpoint config")
     rb.add_argument("endpoint", help="the endpoint's name")

@@ -248,9 +248,18 @@ def show_load_check(lc: Any, *, title: str = "Load check (clean serving environm
         return
     lc = _dict(lc)
     section(title)
-    card("load check", {"result": "passes" if lc["ok"] else f"fails at {lc['stage']}",
-                        "error": f"{lc['error_type']}: {lc['error']}" if lc.get("error_type") else None,
-                        "seconds": lc.get("seconds")}, status="ok" if lc["ok"] else "bad")
+    skipped = lc.get("stage") == "skipped"
+    result = "passes" if lc["ok"] else "not run: " + (lc.get("skipped") or "") if skipped else f"fails at {lc['stage']}"
+    card("load check", {"result": result,
+                        "error": f"{lc['error_type']}: {lc['error']}" if lc.get("error_type") and not skipped else None,
+                        "environment": " · ".join(x for x in (lc.get("profile"), lc.get("mode")) if x) or None,
+                        "seconds": lc.get("seconds")}, status="ok" if lc["ok"] else "warn" if skipped else "bad")
+    devs = lc.get("deviations") or []
+    loud = [d for d in devs if d.startswith(("FALLBACK", "STAND-IN", "WARNING"))]
+    if loud:
+        lines("this environment is not the image", loud)
+    if devs:
+        lines("how it differs from the image", [d for d in devs if d not in loud][:8])
     if lc.get("traceback"):
         lines("traceback", lc["traceback"].strip().splitlines()[-8:])
     if lc.get("output_tail"):

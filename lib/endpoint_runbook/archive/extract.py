@@ -63,7 +63,7 @@ def safe_extract(stream: BinaryIO, dest: str | os.PathLike[str], limits: Limits 
 
     def on_member(m: Member, raw: bytes) -> None:
         close_current()
-        if m.path in ("", "."):
+        if m.path in ("", ".") or (m.type == "dir" and m.path.strip("/") in ("", ".")):  # the root (SDK repack)
             return
         t = target_of(m)
         os.makedirs(os.path.dirname(t), exist_ok=True)

@@ -164,7 +164,9 @@ class _Collector:
         before = dict(self.counts)
         shown = _show(m.name)
         p = m.name
-        if not p or p.startswith("/") or _has_dotdot(p) or (len(p) > 1 and p[1] == ":"):
+        if m.type == "dir" and p.strip("/") in ("", "."):
+            pass  # the archive's root itself: the SageMaker SDK's repack writes "/" (tar.add(dir, arcname=os.sep))
+        elif not p or p.startswith("/") or _has_dotdot(p) or (len(p) > 1 and p[1] == ":"):
             self.add("unsafe-path", shown)
         if m.type == "symlink":
             t = m.linkname

@@ -8,10 +8,10 @@ so that several containers can run side by side as a non-root user:
 - the toolkit's config file goes to the container's working dir instead of ``/etc/sagemaker-ts.properties``;
 - ``code/requirements.txt`` is installed into a per-model layer (cached by content) instead of the image's
   site-packages, which every container here shares. The layer is a virtual environment of its own that sees
-  the image's packages through a ``.pth`` file, so pip never uninstalls or changes a file of the image
-  ("Not uninstalling ...: outside environment"), and its resolution keeps the image's torch family
-  (``--constraints``): a requirement that would replace torch fails at once (on SageMaker pip would download
-  and swap in another torch at every start; here it would pull a multi-GB CUDA build);
+  the image's packages through a ``.pth`` file: pip decides against exactly the image's installed
+  distributions, as in the container, but what it upgrades or replaces lands in the layer, never in the image
+  ("Not uninstalling ...: outside environment"). Only a stand-in environment (``--constraints``) keeps its torch
+  family: it cannot reproduce another one;
 - the toolkit's "find the TorchServe process" looks only for this container's TorchServe.
 
 ``install_layer`` is also used by the runbook's load check, so both install requirements the same way.
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["LayerInstallError", "install_layer", "main"]
+__all__ = ["LayerInstallError", "install_layer", "layer_distributions", "main"]
 
 
 class LayerInstallError(ValueError):
@@ -89,6 +89,20 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
     return site
 
 
+def layer_distributions(site: Path) -> dict[str, str]:
+    """The distributions a layer itself holds (not the image's it sees): normalized name → version."""
+    out: dict[str, str] = {}
+    for info in Path(site).glob("*.dist-info"):
+        meta = info / "METADATA"
+        if not meta.is_file():
+            continue
+        fields = dict(line.split(": ", 1) for line in meta.read_text(errors="replace").splitlines()[:20]
+                      if ": " in line)
+        if fields.get("Name"):
+            out[fields["Name"].lower().replace("_", "-")] = fields.get("Version", "")
+    return out
+
+
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -118,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
                                  Path(args.layers_dir), log=_say, constraints=args.constraints)
         except ValueError:
             if args.constraints:
-                _say("(the local stack keeps the image's torch family: requirements that replace torch, "
-                     "torchvision or torchaudio cannot be installed here)")
+                _say("(this machine's stand-in for the image keeps its CPU torch: requirements that need another "
+                     "torch, or torchvision, torchaudio, cannot be installed here)")
             _say("failed to install required packages, exiting")
             raise
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(site)) if p)

@@ -9,10 +9,11 @@ calls ``model_fn(model_dir)``. The outcome says which stage failed, with the tra
 Guard against a false pass: every module the check imported must come from the extracted archive, the layer
 or the serving environment; anything else is reported (``resolved-outside``) and fails the check.
 
-The serving environment is that of the endpoint's image (``image``: its profile); every way it differs from
-the image is in ``deviations``. When no environment can be had here (no package index, a failed build) or the
-model's requirements cannot be reproduced on this machine (they replace the image's torch), the check is
-``skipped`` with the reason, and the diagnosis goes on without it.
+The serving environment is that of the endpoint's image (``image``: its profile; ``mode``: exact, stand-in or
+auto, see ``serving.env``); the mode and every way the environment differs from the image are in the result
+(``mode``, ``deviations``). When no environment can be had here (no package index, a failed build), or the model
+needs what only the image has and this environment lacks (the stand-in's missing torchvision, say), the check is
+``skipped`` with the reason — "not checkable here", never a failure of the model — and the diagnosis goes on.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import Any, Callable
 
 from ..findings import Finding
 from .env import ServingEnv, ServingEnvError, ensure_serving_env, isolated_env
+from .image_profiles import TORCH_FAMILY
 
-__all__ = ["LoadCheck", "load_check_dir"]
+__all__ = ["LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements"]
 
 # Runs in the serving environment as `python -c`: the cwd is the work dir and sys.path[0] is dropped, so
 # nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
@@ -106,6 +108,7 @@ class LoadCheck:
     findings: list[Finding] = field(default_factory=list)
     skipped: str | None = None  # why the check could not run here (then ok is False and stage "skipped")
     profile: str | None = None  # the image profile the serving environment stands in for
+    mode: str | None = None  # exact (the image's own torch family, TorchServe, toolkit) or stand-in
     deviations: list[str] = field(default_factory=list)  # how that environment differs from the image
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,16 +170,78 @@ _TORCH_CONFLICT = re.compile(r"\b(torch|torchvision|torchaudio|torchtext|torchda
                              r"|\(constraint\) (torch|torchvision|torchaudio|torchtext|torchdata)\b")
 
 
+def _env_fields(env: ServingEnv | None) -> dict[str, Any]:
+    if env is None:
+        return {}
+    return {"profile": env.profile.name if env.profile else None, "mode": env.mode, "deviations": env.deviations()}
+
+
 def _skipped(why: str, t0: float, findings: list[Finding], env: ServingEnv | None = None,
              profile: str | None = None) -> LoadCheck:
+    fields = _env_fields(env) or {"profile": profile}
     return LoadCheck(ok=False, stage="skipped", error_type="Skipped", error=why, skipped=why,
-                     seconds=round(time.monotonic() - t0, 3), findings=findings,
-                     profile=env.profile.name if env and env.profile else profile,
-                     deviations=env.deviations() if env else [])
+                     seconds=round(time.monotonic() - t0, 3), findings=findings, **fields)
+
+
+_REQ_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
+
+
+def direct_torch_requirements(requirements: str) -> dict[str, str]:
+    """The torch-family lines of a requirements.txt: name → version specifier ('' when unpinned)."""
+    out: dict[str, str] = {}
+    for line in requirements.splitlines():
+        m = _REQ_LINE.match(line)
+        if m and not line.lstrip().startswith(("-", "#")):
+            name = m.group(1).lower().replace("_", "-")
+            if name in TORCH_FAMILY:
+                out[name] = m.group(3).strip()
+    return out
+
+
+def replaces_image_torch(requirements: str, image: dict[str, Any]) -> dict[str, str]:
+    """The torch-family packages a requirements.txt pins to a version the image does not ship: name → spec.
+    (A pin the image satisfies installs nothing in the container; a package the image lacks is added there.)"""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    out: dict[str, str] = {}
+    for name, spec in direct_torch_requirements(requirements).items():
+        have = image.get(name)
+        if not spec or not have:
+            continue
+        try:
+            if not SpecifierSet(spec).contains(have, prereleases=True):
+                out[name] = spec
+        except InvalidSpecifier:
+            continue
+    return out
+
+
+def _replace_torch_finding(pkg: str, want: str, have: str | None, evidence: list[str]) -> Finding:
+    return Finding("requirements-replace-torch", "warning",
+                   f"code/requirements.txt asks for {pkg}{want} where the image ships {pkg} {have}: in the container pip "
+                   f"downloads and swaps in another {pkg} at every start (GBs, minutes: the start-up health check can "
+                   "time out), and the image's TorchServe and toolkit were not built with it. Drop the torch-family "
+                   "pin from requirements.txt, or pick the image whose torch you need.", evidence,
+                   {"package": pkg, "requested": want, "image": have})
+
+
+def _layer_replacements(site: Path, env: ServingEnv) -> list[Finding]:
+    """A layer that holds a torch-family package replaces the image's in the container: say so (the check goes on
+    with the layer's, as the container would)."""
+    from .container_entry import layer_distributions
+
+    image = env.profile.image if env.profile else {}
+    base = env.build_info().get("versions") or {}
+    out = []
+    for name, version in layer_distributions(site).items():
+        if name in TORCH_FAMILY:
+            out.append(_replace_torch_finding(name, f"=={version}", image.get(name) or base.get(name),
+                                              [f"{name} {version} installed from code/requirements.txt"]))
+    return out
 
 
 def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCheck:
-    """Why a layer failed: this machine (no index; the torch family kept) → skipped; the model → failed."""
+    """Why a layer failed: this machine (no index; the stand-in's torch family) → skipped; the model → failed."""
     lines = [x for x in output.splitlines() if x.strip()]
     tail = lines[-8:]
     if _NETWORK.search(output):
@@ -185,41 +250,47 @@ def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCh
                                           "Diagnose goes on from the logs and the static import check.", tail)],
                         env)
     m = _TORCH_CONFLICT.search(output)
-    if m:
+    if m and env.mode == "stand-in":
         pkg = m.group(1) or m.group(2)
-        have = (env.build_info().get("versions") or {})
         image = env.profile.image if env.profile else {}
-        in_image = image.get(pkg)
-        why = (f"code/requirements.txt needs {pkg} in a version this machine's serving environment cannot hold "
-               f"(it keeps torch {have.get('torch', '?')} and the torch family built for it)")
-        msg = (f"code/requirements.txt asks for {pkg} (directly or through a dependency) beyond what the image "
-               f"ships{f' ({pkg} {in_image})' if in_image else ''}. In the container pip would download and swap "
-               "in another torch at every start (GBs, minutes: the start-up health check can time out) and the "
-               "toolkit's TorchServe was not built with it. Drop the torch-family pins from requirements.txt or "
-               "pick the image whose torch you need. The load check was skipped: this machine cannot reproduce it.")
-        return _skipped(why, t0, [Finding("requirements-replace-torch", "warning", msg,
-                                          [x for x in lines if pkg in x][-4:] or tail, {"package": pkg})], env)
+        have = (env.build_info().get("versions") or {}).get("torch", "?")
+        why = (f"not checkable here: code/requirements.txt needs {pkg} (directly or through a dependency), and this "
+               f"machine's stand-in (CPU torch {have}) cannot hold the image's {pkg}"
+               f"{' ' + image[pkg] if image.get(pkg) else ''}; the image's own environment could not be had here")
+        findings = [Finding("load-check-skipped", "warning", f"The load check was skipped: {why}. Diagnose goes on "
+                            "from the logs and the static import check.", [x for x in lines if pkg in x][-4:] or tail,
+                            {"package": pkg, "not_checkable": True})]
+        reqs = req.read_text(errors="replace") if req.is_file() else ""
+        findings += [_replace_torch_finding(n, spec, image.get(n), [f"{n}{spec}"])
+                     for n, spec in replaces_image_torch(reqs, image).items()]
+        return _skipped(why, t0, findings, env)
+    # pip's reason: its ERROR lines and the conflict it names come before the closing advice.
+    reason = [x for x in lines if x.startswith("ERROR:") or "conflict is caused by" in x
+              or " depends on " in x or "Cannot install" in x]
+    evidence = list(dict.fromkeys([str(req)] + reason[-8:] + tail))[:16]
     return LoadCheck(ok=False, stage="requirements", error_type="RequirementsInstallFailed",
-                     error="pip could not install code/requirements.txt", output_tail=tail,
-                     seconds=round(time.monotonic() - t0, 3), profile=env.profile.name if env.profile else None,
-                     deviations=env.deviations(), findings=[Finding(
+                     error="pip could not install code/requirements.txt"
+                     + (f": {reason[-1].removeprefix('ERROR: ')}" if reason else ""), output_tail=tail,
+                     seconds=round(time.monotonic() - t0, 3), **_env_fields(env), findings=[Finding(
                          "requirements-install-failed", "error",
                          "pip cannot install code/requirements.txt: the container would exit before "
-                         "TorchServe starts. Fix or pin the requirements.", [str(req)] + tail)])
+                         "TorchServe starts. Fix or pin the requirements.", evidence)])
 
 
 def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inference.py",
                    env: ServingEnv | None = None, timeout: float = 600.0,
-                   log: Callable[[str], None] | None = None, image: str | None = None) -> LoadCheck:
+                   log: Callable[[str], None] | None = None, image: str | None = None,
+                   mode: str | None = None) -> LoadCheck:
     """Run the load check on an extracted archive at ``model_dir`` (laid out as /opt/ml/model), in the serving
-    environment of ``image`` (the endpoint's image URI; the newest PyTorch profile when None)."""
+    environment of ``image`` (the endpoint's image URI; the newest PyTorch profile when None) built in ``mode``
+    (exact, stand-in or auto; None: ``$ENDPOINT_RUNBOOK_SERVING_MODE``, else auto)."""
     from .container_entry import LayerInstallError
 
     model_dir = str(Path(model_dir).resolve())
     t0 = time.monotonic()
     if env is None:
         try:
-            env = ensure_serving_env(image, log=log)
+            env = ensure_serving_env(image, mode=mode, log=log)
         except ServingEnvError as e:
             why = f"no serving environment could be built here: {str(e).splitlines()[0]}"
             return _skipped(why, t0, [Finding("load-check-skipped", "warning",
@@ -228,6 +299,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                                               str(e).splitlines()[-6:])])
     allowed = [model_dir, str(env.root)]
     extra: list[str] = []
+    layer_findings: list[Finding] = []
     req = Path(model_dir, "code", "requirements.txt")
     if req.is_file():
         try:
@@ -239,8 +311,15 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
         if site:
             extra.append(str(site))
             allowed.append(str(Path(site).resolve()))
+            layer_findings = _layer_replacements(Path(site), env)
     with tempfile.TemporaryDirectory(prefix="loadcheck-") as cwd:
-        run_env = isolated_env({"SAGEMAKER_PROGRAM": program}, path_prefix=[str(env.bin_dir)])
+        # A private temp dir: modules the image's packages generate at run time (torch.distributed writes one and
+        # imports it) come from there, and count as inside.
+        child_tmp = Path(cwd, "tmp")
+        child_tmp.mkdir()
+        allowed.append(str(child_tmp.resolve()))
+        run_env = isolated_env({"SAGEMAKER_PROGRAM": program, "TMPDIR": str(child_tmp), "TEMP": str(child_tmp)},
+                               path_prefix=[str(env.bin_dir)])
         try:
             proc = subprocess.run([str(env.python), "-s", "-c", _CHILD, model_dir, program, *extra],
                                   cwd=cwd, env=run_env, capture_output=True, text=True, timeout=timeout,
@@ -248,7 +327,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
             out_text, rc = proc.stdout + proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as e:
             text = (e.stdout or "") if isinstance(e.stdout, str) else ""
-            return LoadCheck(ok=False, stage="timeout", error_type="Timeout",
+            return LoadCheck(ok=False, stage="timeout", error_type="Timeout", **_env_fields(env),
                              error=f"model loading did not finish within {timeout:.0f} s",
                              seconds=round(time.monotonic() - t0, 3), output_tail=text.splitlines()[-20:],
                              findings=[Finding("load-timeout", "error",
@@ -258,6 +337,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
     head, _, payload = out_text.partition("\n@@LOADCHECK@@")
     if not payload:
         return LoadCheck(ok=False, stage="crash", error_type="Crash", error=f"the check process exited with {rc}",
+                         **_env_fields(env),
                          seconds=round(time.monotonic() - t0, 3), output_tail=out_text.splitlines()[-20:],
                          findings=[Finding("load-crash", "error", "Loading the model killed the Python process "
                                            f"(exit {rc}); see the output.", out_text.splitlines()[-5:])])
@@ -278,8 +358,17 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        error=data.get("error"), traceback=data.get("traceback"),
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
-                       outside=outside, output_tail=head.strip().splitlines()[-20:],
-                       profile=env.profile.name if env.profile else None, deviations=env.deviations())
+                       outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env))
+    result.findings.extend(layer_findings)
+    absent = env.profile.absent_torch_family() if env.profile else {}
+    missing_top = (data.get("missing_module") or "").split(".")[0]
+    if not data["ok"] and missing_top in absent:
+        why = (f"not checkable here: the model imports {missing_top}, which the image ships "
+               f"({missing_top} {env.profile.image.get(missing_top)}) and this serving environment lacks ({absent[missing_top]})")
+        return _skipped(why, t0, layer_findings + [Finding(
+            "load-check-skipped", "warning", f"The load check was skipped: {why}. Diagnose goes on from the logs and "
+            "the static import check.", [f"{data.get('error_type')}: {data.get('error')}"],
+            {"package": missing_top, "not_checkable": True})], env)
     if not data["ok"] and "weights_only" in f"{data.get('error')}{data.get('traceback')}" and any(
             "weights_only" in d for d in result.deviations):
         result.findings.append(Finding(

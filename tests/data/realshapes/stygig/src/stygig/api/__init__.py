@@ -1,0 +1,1 @@
+"""HTTP helpers (unused by the serving script)."""

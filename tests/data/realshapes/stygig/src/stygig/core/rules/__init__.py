@@ -1,0 +1,5 @@
+"""Category rules."""
+
+from .category_compatibility import CATEGORY_COMPATIBILITY
+
+__all__ = ["CATEGORY_COMPATIBILITY"]

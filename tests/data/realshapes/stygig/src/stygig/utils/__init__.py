@@ -1,0 +1,1 @@
+"""Small shared helpers (none needed at serving time)."""
