@@ -56,15 +56,24 @@ def _normalize(line: str) -> str:
 
 @dataclass
 class Sample:
-    """A distinct evidence line (the first occurrence, as logged) and how many events had that text."""
+    """A distinct evidence line (the first occurrence, as logged), how many events had that text, and when it was
+    logged first and last (epoch ms; None for lines without a time)."""
 
     line: str
     count: int
     stream: str
     context: list[str] = field(default_factory=list)
+    first_seen: int | None = None
+    last_seen: int | None = None
+
+    def seen(self, ts: int | None) -> None:
+        if ts is not None:
+            self.first_seen = ts if self.first_seen is None else min(self.first_seen, ts)
+            self.last_seen = ts if self.last_seen is None else max(self.last_seen, ts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "count": self.count, "stream": self.stream, "context": list(self.context)}
+        return {"line": self.line, "count": self.count, "stream": self.stream, "context": list(self.context),
+                "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen)}
 
 
 @dataclass
@@ -97,10 +106,12 @@ class Cause:
     details: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     also_seen: list[str] = field(default_factory=list)
+    logged: list[dict[str, Any]] = field(default_factory=list)  # per evidence line: line, stream, first/last seen
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "summary": self.summary, "confidence": self.confidence,
-                "details": dict(self.details), "evidence": list(self.evidence), "also_seen": list(self.also_seen)}
+                "details": dict(self.details), "evidence": list(self.evidence), "also_seen": list(self.also_seen),
+                "logged": [dict(x) for x in self.logged]}
 
 
 @dataclass
@@ -159,6 +170,7 @@ def summarize(hits: Iterable[SignatureHit], *, samples: int = 5, events_read: in
             seen_text[norm] = sample
             if len(cs.samples) < samples:
                 cs.samples.append(sample)
+        sample.seen(h.timestamp)
         if h.details and kind in ("cause", "symptom"):
             d = dict(h.details)
             if d not in cs.details and len(cs.details) < 20:
@@ -173,6 +185,12 @@ def _evidence(cs: CodeSummary) -> list[str]:
         out.append(s.line if s.count == 1 else f"{s.line}  (×{s.count})")
         out.extend(s.context)
     return out
+
+
+def _logged(*summaries: CodeSummary, per_code: int = 5) -> list[dict[str, Any]]:
+    """When and where each evidence line of ``summaries`` was logged (first and last time, its stream)."""
+    return [{"line": s.line, "stream": s.stream, "count": s.count, "first_seen": iso(s.first_seen),
+             "last_seen": iso(s.last_seen)} for cs in summaries for s in cs.samples[:per_code]]
 
 
 def _merged(cs: CodeSummary) -> dict[str, Any]:
@@ -247,14 +265,15 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             "high" if markers or symptoms or code in ("requirements-install-failed", "disk-full")
             else "medium")
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
-        return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms)
+        return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms,
+                     logged=_logged(cs))
     if markers:
         evidence = [s.line for m in markers for s in codes[m].samples[:2]]
         return Cause("worker-crash-loop",
                      "model server workers die and restart, but the logs read do not show why "
                      "(widen the time window, or run the load check)",
                      "low", {"markers": {m: codes[m].count for m in markers}}, evidence,
-                     also_seen=[c for c in symptoms])
+                     also_seen=[c for c in symptoms], logged=_logged(*(codes[m] for m in markers), per_code=2))
     if "ping-failing" in codes:
         cs = codes["ping-failing"]
         reasons = {d.get("reason", "") for d in cs.details}
@@ -265,11 +284,11 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
                    "the health check (/ping) fails, and the logs read do not show why")
         return Cause("ping-failing", summary, "medium" if timed_out else "low",
                      {"count": cs.count, "timed_out": timed_out}, _evidence(cs),
-                     also_seen=[c for c in symptoms if c != "ping-failing"])
+                     also_seen=[c for c in symptoms if c != "ping-failing"], logged=_logged(cs))
     if "invocations-failing" in codes:
         cs = codes["invocations-failing"]
         return Cause("invocation-error", "requests to /invocations fail, and the logs read do not show the "
-                     "exception (widen the time window)", "low", {"count": cs.count}, _evidence(cs))
+                     "exception (widen the time window)", "low", {"count": cs.count}, _evidence(cs), logged=_logged(cs))
     if events_read == 0:
         return Cause("no-logs", "no log events in the time window", "low")
     healthy = [c for c, cs in codes.items() if cs.kind == "healthy"]
