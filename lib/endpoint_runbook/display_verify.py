@@ -230,8 +230,12 @@ def replay_html(replay: Mapping[str, Any] | None) -> str:
         return ""
     c = replay.get("counts") or {}
     again = _e(c.get("failed_again"))
+    outage = replay.get("outage") or {}
+    where = (f"<p>failed on <code>{_e(outage.get('endpoint'))}</code> (looked for under "
+             f"<code>{_e(outage.get('failure_path'))}</code> and its error topic, from {_e(outage.get('source'))}) → "
+             f"sent to <code>{_e(replay.get('endpoint_name'))}</code></p>" if outage else "")
     head = (f"<h4>Replay of the failed requests ({_e(replay.get('window_start'))} → {_e(replay.get('window_end'))})"
-            f"</h4><p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
+            f"</h4>{where}<p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
             f"{_ok(_e(c.get('served')) + ' served')} · {_e(c.get('already_served'))} served "
             f"before · {(_bad if c.get('failed_again') else _ok)(again + ' failed again')}"
             f" · {_e(c.get('input_unknown'))} input unknown · concurrency {_e(replay.get('concurrency'))}"
