@@ -18,7 +18,7 @@ from __future__ import annotations
 from .catalogue import ANCHORS, CAUSE_PRECEDENCE, CRASH_MARKERS, SIGNATURES, Rule, Signature
 from .forms import TextForm, detect_form, events_from_lines, events_from_text, normalize_text, timestamp_of
 from .matching import SignatureHit, match_signatures, match_text
-from .reading import LogEvent, LogRead, LogStream, list_log_streams, log_group_name, read_endpoint_logs
+from .reading import LogEvent, LogRead, LogStream, list_log_streams, log_group_name, read_endpoint_logs, to_ms
 from .verdict import (
     NOT_A_FAILURE,
     Cause,
@@ -62,4 +62,5 @@ __all__ = [
     "read_endpoint_logs",
     "summarize",
     "timestamp_of",
+    "to_ms",
 ]
