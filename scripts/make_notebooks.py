@@ -175,7 +175,9 @@ rb.show_deploy(result)"""),
 Async requests on real inputs, through the same path the users' clients take: the input in S3, the result
 object at the `OutputLocation` the call returns, the SNS notification (through an SQS queue subscribed to the
 topics; a temporary one is created and removed when none exists). Cold and warm latency, the model's own health
-lines in CloudWatch, and the recommendations as pictures.
+lines in CloudWatch, and the recommendations as pictures. With `replay_failed`, the requests that failed during the
+outage on the broken endpoint (`endpoint_name`, else the one step 1 diagnosed) are sent again to the fixed one,
+whether it was fixed in place or deployed beside it.
 
 Unset values come from step 3's record; to run this step alone, set `fixed_endpoint_name` and `inputs`."""),
         ("params", ""),
@@ -186,7 +188,8 @@ Unset values come from step 3's record; to run this step alone, set `fixed_endpo
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
                     replay_failed=replay_failed, replay_window_minutes=replay_window_minutes,
-                    replay_concurrency=replay_concurrency, progress=rb.progress)"""),
+                    replay_concurrency=replay_concurrency, outage_endpoint=endpoint_name,
+                    progress=rb.progress)"""),
         ("md", "## Results"),
         ("code", "rb.show_verify(result, aws)"),
     ],
@@ -195,8 +198,8 @@ result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inp
 
 A plan first, in dependency order: autoscaling, the endpoint, its endpoint config, its model (and, if asked,
 its async output objects). Anything another endpoint still uses is kept, and the plan says why. The endpoint
-step 3/4 verified, and any endpoint that served successfully in the last `recent_minutes`, is refused unless
-`force`.
+step 3/4 verified, any endpoint that served successfully in the last `recent_minutes`, and the diagnosed endpoint
+while no fix of this run is deployed, verified and serving in its place, are refused unless `force`.
 
 Nothing is deleted unless `confirm` equals the endpoint name: headless, set the `confirm` parameter; in Studio,
 type the name in the box below the plan and press the button. To run this step alone, set `endpoint_name`."""),

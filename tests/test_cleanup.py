@@ -502,6 +502,73 @@ def test_the_verified_endpoint_is_refused(aws, acct, tmp_path, step, record):
     assert acct.snapshot() == before
 
 
+def test_the_diagnosed_endpoint_is_refused_while_no_fix_serves(aws, acct, tmp_path):
+    """A chain that stopped after step 2 (nothing deployed): the dry run says no fix serves, deleting is refused,
+    force still can."""
+    e, c, m = simple(acct, "broken")
+    write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
+    write_record(tmp_path, "rebuild_archive", {"status": "passed", "target_uri": "s3://b/fixed.tar.gz"})
+    dry = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None)
+    ei = item(dry.plan, "endpoint", e)
+    assert (ei.action, ei.code) == ("refuse", "no-fix-serving") and dry.plan.blocked
+    assert "leaves nothing to answer its requests" in ei.reason and "Deploy and verify the fix first" in ei.reason
+    assert "03-deploy.json: none (step 3 did not run in this run dir)" in ei.evidence
+    assert any(n.startswith(f"No fix is serving: {e}") for n in dry.plan.notes)
+    assert read_record(tmp_path, "cleanup")["plan"]["items"][0]["code"] == "no-fix-serving"
+    before = acct.snapshot()
+    with pytest.raises(CheckFailed) as ei2:
+        cleanup.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, progress=lambda _m: None)
+    assert ei2.value.code == "cleanup-blocked" and "no fix serves" in str(ei2.value)
+    assert acct.snapshot() == before
+    forced = cleanup.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, force=True, progress=lambda _m: None)
+    assert forced.status == "done" and f"endpoint {e}" in forced.deleted
+
+
+def test_a_failed_deploy_or_verify_is_no_fix_and_a_verified_one_is(aws, acct, tmp_path):
+    e, c, m = simple(acct, "broken")
+    f, fc, fm = simple(acct, "fixed")
+    write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
+    write_record(tmp_path, "deploy", {"endpoint_name": f, "mode": "new-endpoint", "ok": False,
+                                      "status": "smoke-failed"})
+    p = cleanup.plan(aws, e, run_dir=str(tmp_path))
+    assert item(p, "endpoint", e).code == "no-fix-serving"
+    assert "03-deploy.json: new-endpoint of " + f + ", status smoke-failed (ok: false)" in item(p, "endpoint", e).evidence
+    write_record(tmp_path, "verify", {"endpoint_name": f, "ok": False})
+    assert item(cleanup.plan(aws, e, run_dir=str(tmp_path)), "endpoint", e).code == "no-fix-serving"
+    write_record(tmp_path, "deploy", {"endpoint_name": f, "mode": "new-endpoint", "ok": True, "status": "deployed"})
+    write_record(tmp_path, "verify", {"endpoint_name": f, "ok": True})
+    p = cleanup.plan(aws, e, run_dir=str(tmp_path))
+    assert item(p, "endpoint", e).action == "delete" and not p.notes
+    # The fix named for deletion too is no fix (and is refused itself as the verified endpoint).
+    both = cleanup.plan(aws, [e, f], run_dir=str(tmp_path))
+    assert item(both, "endpoint", e).code == "no-fix-serving"
+    assert "the verified endpoint " + f + " is named for this cleanup too" in item(both, "endpoint", e).evidence
+    assert item(both, "endpoint", f).code == "verified-endpoint"
+    # Planned while the fix served; the fix went before the confirm: checked again, refused.
+    acct.sm.delete_endpoint(EndpointName=f)
+    before = acct.snapshot()
+    rep = cleanup.execute(aws, p, confirm=e, run_dir=str(tmp_path), progress=lambda _m: None)
+    out = {(o.kind, o.name): o for o in rep.outcomes}
+    assert out[("endpoint", e)].outcome == "refused" and "no fix serves" in out[("endpoint", e)].message
+    assert rep.status == "partial" and acct.snapshot() == before
+    assert any(x == f"the verified endpoint {f} is gone now"
+               for x in item(cleanup.plan(aws, e, run_dir=str(tmp_path)), "endpoint", e).evidence)
+
+
+def test_an_in_place_update_that_did_not_take_is_not_a_fix(aws, acct, tmp_path):
+    e, c, m = simple(acct)
+    write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
+    write_record(tmp_path, "deploy", {"endpoint_name": e, "mode": "in-place", "previous_endpoint_config_name": c,
+                                      "ok": False, "status": "update-failed"})
+    p = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan  # still on c: not "fixed in place"
+    assert (item(p, "endpoint", e).action, item(p, "endpoint", e).code) == ("refuse", "no-fix-serving")
+    old = acct.config("old-config", [acct.model("old-model")])  # the update took: e serves c, old was replaced
+    write_record(tmp_path, "deploy", {"endpoint_name": e, "mode": "in-place", "previous_endpoint_config_name": old,
+                                      "ok": True, "status": "deployed"})
+    p = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan
+    assert item(p, "endpoint", e).code == "fixed-in-place" and item(p, "endpoint-config", old).code == "rollback-target"
+
+
 def test_guards_are_checked_again_right_before_deleting(aws, acct):
     e, c, m = simple(acct)
     rid = acct.autoscale(e)

@@ -255,6 +255,54 @@ def test_image_from_the_sdk_when_no_record_names_one(aws, tmp_path, monkeypatch)
     assert p.archive_digest_source == "etag"  # no rebuild record for this URL
 
 
+def test_the_fleet_before_an_in_place_update_is_told_apart_by_its_log_streams(aws):
+    """About to update: the streams that exist now are the old fleet's; once updating or done (a rerun without a
+    record), the streams created before the update's start or before the new config existed; a recorded window
+    for the same config wins. The new fleet's lines are read, the old ones left out."""
+    import datetime as dt
+    import time
+
+    from endpoint_runbook import inplace
+
+    sm, logs_client = aws.client("sagemaker"), aws.client("logs")
+    tag = uuid.uuid4().hex[:8]
+    endpoint, group = f"fleet-{tag}", f"/aws/sagemaker/Endpoints/fleet-{tag}"
+    logs_client.create_log_group(logGroupName=group)
+
+    def stream(name: str, line: str) -> None:
+        logs_client.create_log_stream(logGroupName=group, logStreamName=name)
+        logs_client.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
+            {"timestamp": int(time.time() * 1000), "message": line}])
+
+    stream("AllTraffic/i-old", "ModuleNotFoundError: No module named 'tinypkg'")
+    stream("AllTraffic/i-old/data-log", "old data log")
+    about = inplace.fleet_window(sm, logs_client, endpoint, "new-config", described={"EndpointConfigName": "old"})
+    assert about["old_streams"] == ["AllTraffic/i-old"] and about["config"] == "new-config"
+    time.sleep(1.1)
+    sm.create_model(ModelName=f"fleet-{tag}", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                    PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=f"fleet-{tag}", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"fleet-{tag}", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    time.sleep(1.1)
+    stream("AllTraffic/i-new", "ValueError: expected application/json, got image/png")
+    done = inplace.fleet_window(sm, logs_client, endpoint, f"fleet-{tag}",
+                                described={"EndpointConfigName": f"fleet-{tag}"})
+    assert done["old_streams"] == ["AllTraffic/i-old"] and "before fleet-" in done["how"]
+    updating = inplace.fleet_window(sm, logs_client, endpoint, f"fleet-{tag}", described={
+        "EndpointConfigName": "old", "PendingDeploymentSummary": {
+            "EndpointConfigName": f"fleet-{tag}", "StartTime": dt.datetime.now(dt.timezone.utc)}})
+    assert updating["old_streams"] == ["AllTraffic/i-new", "AllTraffic/i-old"]  # both existed before that start
+    recorded = {**about, "config": f"fleet-{tag}"}
+    assert inplace.fleet_window(sm, logs_client, endpoint, f"fleet-{tag}", described={
+        "EndpointConfigName": f"fleet-{tag}"}, recorded=recorded) is recorded
+    read = inplace.read_fleet_logs(logs_client, endpoint, done)
+    assert [e.stream for e in read.events] == ["AllTraffic/i-new"]
+    assert sorted(read.left_out) == ["AllTraffic/i-old", "AllTraffic/i-old/data-log"]
+    sm.delete_endpoint_config(EndpointConfigName=f"fleet-{tag}")
+    sm.delete_model(ModelName=f"fleet-{tag}")
+
+
 # ---------------------------------------------------------------------------------------------- slow: real hosting
 
 _SHARED: dict[str, Any] = {}

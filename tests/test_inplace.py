@@ -107,6 +107,11 @@ def test_an_update_whose_new_container_crashes_stays_on_the_previous_config(worl
     assert rec["status"] == "update-failed" and rec["mode"] == "in-place"
     assert rec["previous_endpoint_config_name"] == NAMES.endpoint_config
     assert rec["failure_reason"] == d["FailureReason"] and rec["log_evidence"]["read"]
+    # The evidence is the new container's (pip failed), never the old one's crash loop (still logging beside it).
+    ev = rec["log_evidence"]
+    assert ev["cause"]["code"] == "requirements-install-failed", ev["cause"]
+    assert set(rec["update_window"]["old_streams"]) <= {"/".join(s.split("/")[:2]) for s in ev["scope"]["left_out_streams"]}
+    assert "No module named 'stygig'" not in str(e.value) and "(logged " in str(e.value)
 
 
 def test_in_place_fix_serves_on_the_same_name_and_the_outage_is_replayed(world):

@@ -134,6 +134,42 @@ def test_a_missing_topic_is_named_and_leaves_nothing_behind(aws):
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
 
 
+def test_the_outage_endpoints_failures_are_collected_not_those_of_an_endpoint_sharing_its_paths(aws):
+    """After a new-endpoint deploy the fixed endpoint shares the broken one's failure path and topic: a failure
+    object whose notification names the fixed endpoint is not the outage's; one without a notification is."""
+    import datetime as dt
+
+    from endpoint_runbook.replay import collect_failed
+
+    s3, sns, sqs = aws.client("s3"), aws.client("sns"), aws.client("sqs")
+    tag = uuid.uuid4().hex[:8]
+    bucket = f"outage-{tag}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    topic = sns.create_topic(Name=f"err-{tag}")["TopicArn"]
+    q = sqs.create_queue(QueueName=f"app-{tag}")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    now = dt.datetime.now(dt.timezone.utc)
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for iid, endpoint in (("b1", "broken"), ("b2", "broken"), ("f1", "fixed")):
+        sns.publish(TopicArn=topic, Message=json.dumps({
+            "eventName": "InferenceResult", "invocationStatus": "Failed", "inferenceId": iid, "receivedTime": stamp,
+            "eventTime": stamp, "failureReason": "timed out",
+            "requestParameters": {"endpointName": endpoint, "inputLocation": f"s3://{bucket}/in/{iid}.png",
+                                  "contentType": "image/png"},
+            "responseParameters": {"failureLocation": f"s3://{bucket}/fail/{iid}-error.out"}}))
+    for iid in ("b1", "b2", "f1", "b3"):  # b3: its notification is gone
+        s3.put_object(Bucket=bucket, Key=f"fail/{iid}-error.out", Body=b"timed out")
+    window = {"start": now - dt.timedelta(minutes=5), "end": now + dt.timedelta(minutes=5)}
+    rows, info, _ = collect_failed(aws, "broken", failure_path=f"s3://{bucket}/fail/", error_topic=topic, **window)
+    by = {r.inference_id: r for r in rows}
+    assert set(by) == {"b1", "b2", "b3"} and info["other_endpoints_failures"] == 1
+    assert by["b1"].input_location == f"s3://{bucket}/in/b1.png" and by["b3"].input_location is None
+    assert sorted(by["b1"].sources) == ["failure-object", "notification"]
+    rows, _, _ = collect_failed(aws, "fixed", failure_path=f"s3://{bucket}/fail/", error_topic=topic, **window)
+    assert "f1" in {r.inference_id for r in rows} and not {"b1", "b2"} & {r.inference_id for r in rows}
+
+
 # ---------------------------------------------------------------------------------------------- quick: bad input
 
 
@@ -266,6 +302,45 @@ def test_verify_names_a_rejected_image_and_a_missing_input(fixed, incident_aws, 
                    progress=lambda _m: None)
     assert e2.value.code == "input-not-found" and "no-such-image.png" in str(e2.value)
     assert _temporary_queues(sqs) == before
+    s3.delete_object(Bucket=NAMES.bucket, Key=bad_key)
+
+
+@pytest.mark.slow
+def test_replay_after_a_new_endpoint_deploy_sends_the_broken_endpoints_failures(fixed, incident_aws, tmp_path):
+    """Deployed beside the broken endpoint (mode new-endpoint), the fix must replay the requests that failed on
+    the BROKEN one (the diagnosed endpoint), not look for failures of its own name; a failure of the fixed endpoint
+    under the failure path both share is not the outage's. Then cleanup sees a verified fix serving."""
+    from endpoint_runbook import cleanup
+
+    for step in ("diagnose", "deploy"):
+        records.write_record(tmp_path, step, records.read_record(fixed["run_dir"], step))
+    fixed_name = fixed["result"].endpoint_name
+    assert fixed["result"].mode == "new-endpoint" and fixed_name != NAMES.endpoint
+    s3 = incident_aws.client("s3")
+    bad_key = f"test-replay/{uuid.uuid4().hex[:6]}/not-an-image.png"
+    s3.put_object(Bucket=NAMES.bucket, Key=bad_key, Body=b"this is text, not a PNG")
+    own = invoke.invoke_and_wait(incident_aws.client("sagemaker-runtime"), s3, endpoint_name=fixed_name,
+                                 input_uri=f"s3://{NAMES.bucket}/{bad_key}", content_type="image/png",
+                                 deadline=time.monotonic() + 120, invocation_timeout=60)
+    assert own.status == "failed" and own.failure_location.startswith(f"s3://{NAMES.bucket}/{NAMES.failure_prefix}/")
+
+    r = verify.run(incident_aws, run_dir=str(tmp_path), count=0, deadline_seconds=240, replay_failed=True,
+                   replay_concurrency=3, progress=lambda _m: None)
+    rep = r.replay
+    assert r.ok and rep["endpoint_name"] == fixed_name
+    assert rep["outage"]["endpoint"] == NAMES.endpoint and rep["outage"]["source"] == "01-diagnose.json"
+    rows = {row["original_id"]: row for row in rep["rows"]}
+    assert own.inference_id not in rows and rep["sources"]["other_endpoints_failures"] >= 1
+    c = rep["counts"]
+    assert c["failed"] >= NAMES.outage_requests and c["input_unknown"] == 0 and c["failed_again"] == 0, rep["rows"]
+    assert all(row["status"] == "served" and row["input"] for row in rows.values()), rep["rows"]
+    for row in rows.values():
+        bucket, key = row["output_location"][5:].split("/", 1)
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+
+    p = cleanup.plan(incident_aws, NAMES.endpoint, run_dir=str(tmp_path), recent_minutes=0)
+    broken = next(i for i in p.items if i.kind == "endpoint" and i.name == NAMES.endpoint)
+    assert "no-fix-serving" not in broken.detail.get("guards", []) and not p.notes
     s3.delete_object(Bucket=NAMES.bucket, Key=bad_key)
 
 

@@ -56,7 +56,9 @@ from .inplace import (
     copied_tags,
     copied_variant,
     describe_config_or_none,
+    fleet_window,
     previous_config_of,
+    read_fleet_logs,
     update_and_wait,
 )
 from .inplace import rollback as rollback_endpoint
@@ -807,6 +809,7 @@ class DeployResult:
     smoke: RequestResult | None = None
     failure_reason: str | None = None
     log_evidence: dict[str, Any] | None = None
+    update_window: dict[str, Any] | None = None  # in place: when the update began, the old fleet's log streams
     started_at: str | None = None
     error: dict[str, Any] | None = None
 
@@ -938,7 +941,11 @@ def prepare(aws: Aws, *, run_dir: str, rollback: bool = False, rollback_timeout:
         result.run_id, result.mode = p.run_id, p.mode
         result.previous_endpoint_config_name, result.previous_model_name = (p.previous_endpoint_config_name,
                                                                             p.previous_model_name)
-        findings += preflight(aws, p, previous=records.read_record(run_dir, "deploy"))
+        previous = records.read_record(run_dir, "deploy")
+        findings += preflight(aws, p, previous=previous)
+        earlier = DeployRecord.from_dict(previous)
+        if p.mode == "in-place" and earlier.endpoint_name == p.endpoint_name:
+            result.update_window = earlier.update_window  # a rerun: whose logs are the new config's
         result.plan = p.to_dict()
         result.preflight = findings
         result.timings["preflight_s"] = round(time.monotonic() - dep.t0, 3)
@@ -1015,6 +1022,12 @@ def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
     p, result, aws = _planned(dep), dep.result, dep.aws
     with _recording(dep):
         sm = aws.client("sagemaker")
+        if p.mode == "in-place":  # before the update: which log streams are the old fleet's
+            result.update_window = fleet_window(sm, aws.client("logs"), p.endpoint_name, p.endpoint_config_name,
+                                                described=sm.describe_endpoint(EndpointName=p.endpoint_name),
+                                                recorded=result.update_window)
+            records.write_record(dep.run_dir, "deploy", result.to_dict())
+        window = result.update_window if p.mode == "in-place" else None
         if p.endpoint_action == "update":
             dep.created_at = time.monotonic()
             d = update_and_wait(sm, p.endpoint_name, p.endpoint_config_name, timeout=timeout,
@@ -1024,9 +1037,9 @@ def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
             if d["EndpointStatus"] not in IN_PROGRESS and d.get("EndpointConfigName") != p.endpoint_config_name:
                 result.endpoint_status, result.failure_reason = d["EndpointStatus"], d.get("FailureReason")
                 result.endpoint_config_name = d.get("EndpointConfigName")
-                result.log_evidence = _log_evidence(aws, p.endpoint_name, d, since=dep.created_at)
+                result.log_evidence = _log_evidence(aws, p.endpoint_name, d, window=window)
                 result.status = "update-failed"
-                cause = result.log_evidence["cause"]["summary"]
+                cause = _said(result.log_evidence)
                 raise CheckFailed(f"the update of {p.endpoint_name} to {p.endpoint_config_name} failed; it stays on "
                                   f"{d.get('EndpointConfigName')} ({d['EndpointStatus']}): "
                                   f"{(d.get('FailureReason') or 'no FailureReason').rstrip('.')}. Log evidence: "
@@ -1042,8 +1055,8 @@ def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
             result.timings["create_to_in_service_s"] = round(time.monotonic() - dep.created_at, 3)
         if d["EndpointStatus"] != "InService":
             result.failure_reason = d.get("FailureReason")
-            result.log_evidence = _log_evidence(aws, p.endpoint_name, d)
-            cause = result.log_evidence["cause"]["summary"]
+            result.log_evidence = _log_evidence(aws, p.endpoint_name, d, window=window)
+            cause = _said(result.log_evidence)
             if d["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating"):
                 result.status = "timeout"
                 raise CheckFailed(f"{p.endpoint_name} is still {d['EndpointStatus']} after {timeout:.0f} s. "
@@ -1084,8 +1097,9 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
         if not result.smoke.ok:
             result.status = "smoke-failed"
             result.failure_reason = result.smoke.failure_reason
-            result.log_evidence = _log_evidence(aws, p.endpoint_name, dep.described)
-            cause = result.log_evidence["cause"]["summary"]
+            result.log_evidence = _log_evidence(aws, p.endpoint_name, dep.described,
+                                                window=result.update_window if p.mode == "in-place" else None)
+            cause = _said(result.log_evidence)
             raise CheckFailed(f"{p.endpoint_name} is InService but the smoke request {result.smoke.status}: "
                               f"{(result.smoke.failure_reason or '').rstrip('.')}. Log evidence: {cause}.", code="smoke-failed",
                               hint="InService only means /ping answers. See log_evidence in 03-deploy.json.")
@@ -1147,10 +1161,36 @@ def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], d
     return r.get(arn_key)
 
 
-def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *, since: float | None = None) -> dict[str, Any]:
+def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *,
+                  window: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the endpoint's logs say: since it was created, or (``window``, in place) only what the containers of
+    the new config logged (:func:`endpoint_runbook.inplace.read_fleet_logs`), never the old fleet's lines."""
+    if window:
+        read = read_fleet_logs(aws.client("logs"), endpoint_name, window)
+        ev = logs_mod.analyze(read)
+        if ev.cause.code == "no-logs" and read.group_exists:
+            ev.cause.summary = (f"the containers of {window['config']} logged nothing since {window['started_at']} "
+                                f"(the {len(read.left_out)} stream(s) of the fleet before the update are left out)")
+        scope = {"config": window["config"], "since": window["started_at"], "how": window.get("how"),
+                 "streams": [st.name for st in read.streams], "left_out_streams": read.left_out}
+        return {**ev.to_dict(), "read": read.to_dict(), "scope": scope}
     created = d.get("CreationTime")
     start: Any = created - dt.timedelta(minutes=5) if isinstance(created, dt.datetime) else dt.timedelta(hours=1)
-    if since is not None:  # an update: the lines since it began (the new container's)
-        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=time.monotonic() - since + 5)
     read = logs_mod.read_endpoint_logs(aws.client("logs"), endpoint_name, start=start)
     return {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
+
+
+def _said(evidence: dict[str, Any]) -> str:
+    """The log evidence in an error message: the cause, where and when its first line was logged, and (in place)
+    that only the new config's containers were read."""
+    cause = evidence.get("cause") or {}
+    text = str(cause.get("summary") or "").rstrip(".")
+    first = (cause.get("logged") or [None])[0]
+    if first and first.get("first_seen"):
+        when = (f"at {first['first_seen']}" if first.get("count", 1) == 1 or first["last_seen"] == first["first_seen"]
+                else f"{first['count']} times, {first['first_seen']} … {first['last_seen']}")
+        text += f" (logged {when} in {first.get('stream') or 'the log'})"
+    scope = evidence.get("scope")
+    if scope:
+        text += f"; read from the containers of {scope['config']} only, since {scope['since']}"
+    return text

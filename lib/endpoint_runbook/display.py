@@ -371,7 +371,7 @@ def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include
     shows nowhere else) and is recorded in the run dir (``05-cleanup.json``). Headless runs never need it
     (they pass the ``confirm`` parameter). Returns the widget box (``.output`` holds the report)."""
     from . import cleanup
-    from .display_cleanup import confirm_widget, report_html
+    from .display_cleanup import confirm_widget, report_html, report_summary
 
     if not report.dry_run or not report.plan.to_delete:
         _display("<i>Nothing left to confirm.</i>", "Nothing left to confirm.")
@@ -391,7 +391,7 @@ def cleanup_confirm(report: Any, aws: Any, *, run_dir: str, force: bool, include
                          f"<p>The record is in <code>{html.escape(run_dir)}</code>.</p>", f"Cleanup failed: {e}")
                 raise
             _display(report_html(result) + f"<p>Recorded in <code>{html.escape(run_dir)}/05-cleanup.json</code></p>",
-                     f"cleanup {result.status}: deleted {', '.join(result.deleted) or 'nothing'}")
+                     f"cleanup {result.status}: {report_summary(result)}")
         return result
 
     box = confirm_widget(report.plan, on_confirm)

@@ -2,7 +2,8 @@
 
 ``plan_html`` / ``report_html`` return HTML strings (tested headless); the notebook displays them.
 ``confirm_widget`` is for Studio only: a text box ("type the endpoint name") and a Delete button that is
-enabled only while the text equals the plan's confirm token; pressing it calls ``on_confirm(text)``. Headless runs
+enabled only while the text equals the plan's confirm token; pressing it calls ``on_confirm(text)`` and its
+status line then says what the run did (``report_summary``: what was deleted, kept, or could not be). Headless runs
 never build it: the notebook passes its ``confirm`` parameter instead.
 """
 
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 from .cleanup import CleanupPlan, CleanupReport
 
-__all__ = ["plan_html", "report_html", "confirm_widget"]
+__all__ = ["plan_html", "report_html", "report_summary", "confirm_widget"]
 
 _ACTION_STYLE = {
     "delete": "background:#fde2e1;color:#9b1c1c",
@@ -72,16 +73,42 @@ def plan_html(plan: CleanupPlan) -> str:
             + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
 
 
+def _listed(items: list[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def report_summary(report: CleanupReport) -> str:
+    """One sentence saying what a cleanup run did: what it deleted, what it kept, what it could not delete."""
+    if report.dry_run:
+        return "Dry run: nothing was deleted."
+    deleted, failed = report.deleted, report.names("failed") + report.names("skipped") + report.names("not-run")
+    refused = [o for o in report.outcomes if o.outcome == "refused"]
+    kept, gone = report.names("kept"), report.names("already-gone")
+    if report.status == "blocked":
+        first = refused[0] if refused else None
+        return ("Nothing was deleted: a guard refused "
+                + (f"{first.kind} {first.name} ({first.message})" if first else "the plan") + ".")
+    parts = [f"Deleted {len(deleted)} item(s): {_listed(deleted)}" if deleted else "Deleted nothing"]
+    if refused:
+        parts.append(f"refused {len(refused)}: {_listed([f'{o.kind} {o.name}' for o in refused])}")
+    if failed:
+        parts.append(f"not deleted {len(failed)}: {_listed(failed)} (rerun to finish)")
+    if gone:
+        parts.append(f"{len(gone)} already gone")
+    if kept:
+        parts.append(f"kept {len(kept)}: {_listed(kept)}")
+    return "; ".join(parts) + "."
+
+
 def report_html(report: CleanupReport) -> str:
     """What a cleanup run did, one row per item."""
-    c = {o: len(report.names(o)) for o in ("deleted", "kept", "already-gone", "failed", "refused", "skipped")}
-    summary = ", ".join(f"{v} {k}" for k, v in c.items() if v) or "nothing"
     if report.dry_run:
         head = "<b>Dry run</b>: nothing was changed. Set <code>dry_run=False</code> and <code>confirm</code> to delete."
         return f"<div><p>{head}</p>{plan_html(report.plan)}</div>"
     rows = [[str(n), _e(o.kind), f"<code>{_e(o.name)}</code>", _badge(o.outcome, _OUTCOME_STYLE.get(o.outcome, "")),
              _e(o.message)] for n, o in enumerate(report.outcomes, 1)]
-    return (f"<div><p><b>Cleanup {_e(report.status)}</b> ({_e(report.seconds)} s): {_e(summary)}</p>"
+    return (f"<div><p><b>Cleanup {_e(report.status)}</b> ({_e(report.seconds)} s): {_e(report_summary(report))}</p>"
             + _table(["#", "kind", "name", "outcome", "message"], rows) + "</div>")
 
 
@@ -131,7 +158,8 @@ def confirm_widget(plan: CleanupPlan, on_confirm: Callable[[str], Any]) -> Any:
             status.value = f"<b>Failed</b>: {_e(e)}"
             button.disabled = not matches(text.value)
             raise
-        status.value = "Done." if result is None else f"Done: {_e(getattr(result, 'status', result))}"
+        status.value = (f"<b>{_e(report_summary(result))}</b>" if isinstance(result, CleanupReport)
+                        else "Done." if result is None else f"Done: {_e(result)}")
 
     text.observe(on_change, names="value")
     button.on_click(on_click)

@@ -232,8 +232,12 @@ def replay_html(replay: Mapping[str, Any] | None) -> str:
         return ""
     c = replay.get("counts") or {}
     again = _e(c.get("failed_again"))
+    outage = replay.get("outage") or {}
+    where = (f"<p>failed on <code>{_e(outage.get('endpoint'))}</code> (looked for under "
+             f"<code>{_e(outage.get('failure_path'))}</code> and its error topic, from {_e(outage.get('source'))}) → "
+             f"sent to <code>{_e(replay.get('endpoint_name'))}</code></p>" if outage else "")
     head = (f"<h4>Replay of the failed requests ({_e(replay.get('window_start'))} → {_e(replay.get('window_end'))})"
-            f"</h4><p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
+            f"</h4>{where}<p><b>{_e(c.get('failed'))}</b> failed · <b>{_e(c.get('replayed'))}</b> replayed now · "
             f"{_ok(_e(c.get('served')) + ' served')} · {_e(c.get('already_served'))} served "
             f"before · {(_bad if c.get('failed_again') else _ok)(again + ' failed again')}"
             f" · {_e(c.get('input_unknown'))} input unknown · concurrency {_e(replay.get('concurrency'))}"
@@ -280,8 +284,14 @@ def deploy_html(result: Any) -> str:
         rows.append(("failure reason", _bad(_e(d["failure_reason"]))))
     cause = ((d.get("log_evidence") or {}).get("cause") or {})
     if cause:
-        rows.append(("log evidence", _e(cause.get("summary")) + "<br/><code>"
-                     + "<br/>".join(_e(x) for x in (cause.get("evidence") or [])[:8]) + "</code>"))
+        scope = (d.get("log_evidence") or {}).get("scope")
+        where = (f"<br/><i>only the containers of {_e(scope.get('config'))}, since {_e(scope.get('since'))} "
+                 f"({len(scope.get('left_out_streams') or [])} stream(s) of the fleet before the update left "
+                 "out)</i>" if scope else "")
+        lines = ([_logged_line(x) for x in cause["logged"][:8]] if cause.get("logged")
+                 else [_e(x) for x in (cause.get("evidence") or [])[:8]])
+        rows.append(("log evidence", _e(cause.get("summary")) + where + "<br/><code>" + "<br/>".join(lines)
+                     + "</code>"))
     for f in d.get("preflight") or []:
         if f.get("severity") != "info":
             rows.append((f"preflight: {_e(f.get('code'))}", f"{_e(f.get('severity'))} — {_e(f.get('message'))}"))
@@ -292,6 +302,15 @@ def deploy_html(result: Any) -> str:
     if d.get("error"):
         rows.append(("error", f"{_bad(_e(d['error'].get('code')))}: {_e(d['error'].get('message'))}"))
     return "<div>" + _rows(rows) + "</div>"
+
+
+def _logged_line(x: Mapping[str, Any]) -> str:
+    """An evidence line with when (first, and last when it repeated) and where it was logged."""
+    count = x.get("count") or 1
+    when = _e(x.get("first_seen") or "")
+    if count > 1 and x.get("last_seen") != x.get("first_seen"):
+        when += f" … {_e(x.get('last_seen'))} (×{count})"
+    return f"{when} {_e(x.get('stream') or '')}: {_e(x.get('line'))}"
 
 
 def show_deploy(result: Any) -> None:

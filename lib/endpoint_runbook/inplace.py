@@ -4,6 +4,12 @@ and the way back (``rollback``: the endpoint onto its recorded previous config).
 
 The previous config is recorded twice: in the deploy record, and as a tag on the new config
 (``endpoint-runbook:previous-config``), so a rollback works from the endpoint's name alone.
+
+While and after an update the endpoint's log group holds both fleets: the old containers keep logging (a crash
+loop goes on until they stop) beside the new ones. SageMaker (and the local stack) start a new config on new
+instances, each logging to a stream of its own (``<variant>/<instance-id>``), so :func:`fleet_window` records
+which streams existed when the update began, and :func:`read_fleet_logs` reads only the others: evidence about
+the new config never quotes the old one.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import Any
 
 import botocore.exceptions
 
+from . import logs as logs_mod
 from . import records
-from .aws import Aws, is_error, named_aws_errors
+from .aws import Aws, error_code, is_error, named_aws_errors
 from .errors import CheckFailed, InputError, NotFoundError
 from .progress import Progress
 from .step_records import DeployRecord
@@ -32,7 +39,9 @@ __all__ = [
     "copied_variant",
     "copied_tags",
     "describe_config_or_none",
+    "fleet_window",
     "previous_config_of",
+    "read_fleet_logs",
     "rollback",
     "update_and_wait",
     "wait_settled",
@@ -135,6 +144,58 @@ def update_and_wait(sm: Any, name: str, config_name: str, *, timeout: float, pol
                 raise
     return wait_settled(sm, name, timeout=timeout, poll_seconds=poll_seconds, progress=progress,
                         desc=f"updating {name} → {config_name}")
+
+
+#: How long before an update's start the new fleet's logs are read (clock skew between this machine and AWS);
+#: the streams, not the time, tell the fleets apart.
+_SKEW = dt.timedelta(seconds=60)
+
+
+def fleet_window(sm: Any, logs_client: Any, endpoint: str, config: str, *, described: dict[str, Any],
+                 recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What tells the containers of ``config`` apart from the endpoint's earlier ones in its logs: when the update
+    to it began and the streams (``<variant>/<instance-id>``) of the fleet before it.
+
+    About to update (``described`` neither serves nor is updating to ``config``): now, and the streams that exist
+    now. Otherwise ``recorded`` (an earlier attempt's window for ``config``), else the streams created before
+    the update began (``PendingDeploymentSummary.StartTime``) or, once it is done, before ``config`` was created
+    (the update cannot have begun earlier). ``old_streams`` None: they could not be listed (lines are then told
+    apart by time only)."""
+    pending = described.get("PendingDeploymentSummary") or {}
+    cutoff: int | None = None
+    if described.get("EndpointConfigName") != config and pending.get("EndpointConfigName") != config:
+        started, how = dt.datetime.now(dt.timezone.utc), "the streams that existed right before UpdateEndpoint"
+    elif recorded and recorded.get("config") == config:
+        return recorded
+    elif pending.get("EndpointConfigName") == config and isinstance(pending.get("StartTime"), dt.datetime):
+        started, how = pending["StartTime"], "the streams created before the update began (its StartTime)"
+        cutoff = logs_mod.to_ms(started)
+    else:
+        created = (describe_config_or_none(sm, config) or {}).get("CreationTime")
+        started = created if isinstance(created, dt.datetime) else dt.datetime.now(dt.timezone.utc)
+        how = f"the streams created before {config} existed"
+        cutoff = logs_mod.to_ms(started)
+    old: list[str] | None
+    try:
+        old = sorted({st.instance for st in logs_mod.list_log_streams(logs_client, endpoint)
+                      if cutoff is None or (st.created or 0) < cutoff})
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        old, how = None, f"the streams could not be listed ({error_code(e) or type(e).__name__}): lines since then only"
+    return {"config": config, "started_at": started.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "old_streams": old, "how": how}
+
+
+def read_fleet_logs(logs_client: Any, endpoint: str, window: dict[str, Any], *,
+                    max_events: int = 20_000) -> logs_mod.LogRead:
+    """The endpoint's log lines from the containers of ``window['config']`` only (:func:`fleet_window`): the
+    streams of the fleet before it left out, from shortly before the update began."""
+    started = dt.datetime.fromisoformat(window["started_at"])
+    old = window.get("old_streams")
+    if old is None:  # the fleets cannot be told apart by stream: by time only
+        return logs_mod.read_endpoint_logs(logs_client, endpoint, start=started, max_events=max_events)
+    gone = set(old)
+    return logs_mod.read_endpoint_logs(logs_client, endpoint, start=started - _SKEW, max_events=max_events,
+                                       streams=lambda st: st.instance not in gone)
 
 
 @dataclass

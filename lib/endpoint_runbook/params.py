@@ -118,7 +118,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "deadline_seconds": Param(I, 300, "bound on the wait for all results"),
         "health_patterns": Param(L, None, "lines a healthy start-up logs: regexes, or {label: regex}; null: "
                                           "a worker loaded the model (TorchServe's WorkerLoadTime metric)"),
-        "replay_failed": Param(B, False, "send again the requests that failed on the endpoint in the window"),
+        "replay_failed": Param(B, False, "send again to the fixed endpoint the requests that failed on the broken "
+                                          "one (endpoint_name, the diagnosed endpoint) in the window"),
         "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
         "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),
     },
@@ -126,7 +127,7 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
         "confirm": Param(S, "", "type the endpoint name to delete; anything else is a dry run"),
         "dry_run": Param(B, True, "plan only"),
-        "force": Param(B, False, "override the recent-traffic and verified-endpoint guards"),
+        "force": Param(B, False, "override the guards (recent traffic, the verified endpoint, no fix serving yet)"),
         "include_outputs": Param(B, False, "also delete its async output/failure objects"),
         "recent_minutes": Param(F, 60, "an endpoint that served successfully this recently is kept"),
         "release_rollback": Param(B, False, "after an in-place fix: delete the superseded config and model "

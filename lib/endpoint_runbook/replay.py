@@ -1,11 +1,13 @@
-"""Recover an outage: find the async requests that failed on an endpoint in a time window and send each input
-again to the fixed endpoint.
+"""Recover an outage: find the async requests that failed on the endpoint that had the outage (the broken one,
+:class:`Outage`) in a time window and send each input again to the fixed endpoint: the same endpoint after an
+in-place fix, another one after a new-endpoint deploy.
 
 Failed requests are found in two places: the error topic's ``InferenceResult`` notifications (their JSON names
 the inference id, ``requestParameters.inputLocation`` and ``failureReason``), read through an existing queue
 subscribed to the topic (read, never consumed: the messages are made visible again), and the failure objects
 under ``S3FailurePath`` (``<inference-id>-error.out``; the reason only, so a failure whose notification is gone
-is reported as ``input-unknown``).
+is reported as ``input-unknown``). Both are the broken endpoint's config's; a failure object whose notification
+names another endpoint (a path the fixed endpoint shares) is not the outage's.
 
 A replay's inference id is derived from the original's (``replay-<id>``), so its output or failure object says
 it was already replayed: a rerun — from any run dir — never sends it twice. The run dir's ledger
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from .notifications import NotificationWatcher, parse_notification
 from .progress import Progress
 from .s3 import object_exists, parse_s3_prefix
 
-__all__ = ["LEDGER", "REPLAY_PREFIX", "FailedRequest", "ReplayReport", "collect_failed", "replay_failed",
+__all__ = ["LEDGER", "REPLAY_PREFIX", "FailedRequest", "Outage", "ReplayReport", "collect_failed", "replay_failed",
            "replay_id"]
 
 REPLAY_PREFIX = "replay-"
@@ -43,6 +45,20 @@ _FAILURE_SUFFIX = "-error.out"
 def replay_id(original: str) -> str:
     """The inference id of ``original``'s replay (≤ 64 characters, as InvokeEndpointAsync allows)."""
     return (REPLAY_PREFIX + original)[:64]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Where the failed requests are found: the endpoint they failed on, and its async config's S3FailurePath and
+    error topic. ``source``: where those came from (the diagnose record, the endpoint's config, ...)."""
+
+    endpoint: str
+    failure_path: str | None = None
+    error_topic: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 @dataclass
@@ -64,9 +80,10 @@ def _in_window(t: dt.datetime | None, start: dt.datetime, end: dt.datetime) -> b
 
 
 def _from_notifications(sqs: Any, queue_url: str, endpoint: str, start: dt.datetime, end: dt.datetime,
-                        found: dict[str, FailedRequest], *, max_messages: int = 10000, hold: int = 60) -> int:
-    """Read (never consume) the queue; keep the Failed notifications of ``endpoint`` in the window. Returns how
-    many messages were read."""
+                        found: dict[str, FailedRequest], elsewhere: set[str], *, max_messages: int = 10000,
+                        hold: int = 60) -> int:
+    """Read (never consume) the queue; keep the Failed notifications of ``endpoint`` in the window, and put the
+    inference ids the notifications give to other endpoints in ``elsewhere``. Returns how many messages were read."""
     handles: dict[str, str] = {}
     try:
         while len(handles) < max_messages:
@@ -77,10 +94,14 @@ def _from_notifications(sqs: Any, queue_url: str, endpoint: str, start: dt.datet
             for m in msgs:
                 handles[m["MessageId"]] = m["ReceiptHandle"]
                 doc = parse_notification(m.get("Body", ""))
-                if not doc or doc.get("invocationStatus") != "Failed":
+                if not doc:
                     continue
                 req = doc.get("requestParameters") or {}
                 iid = doc.get("inferenceId", "")
+                if req.get("endpointName") not in (None, endpoint):
+                    elsewhere.add(iid)
+                if doc.get("invocationStatus") != "Failed":
+                    continue
                 when = parse_iso(doc.get("receivedTime")) or parse_iso(doc.get("eventTime"))
                 if req.get("endpointName") != endpoint or iid.startswith(REPLAY_PREFIX) \
                         or not _in_window(when, start, end):
@@ -103,8 +124,9 @@ def _from_notifications(sqs: Any, queue_url: str, endpoint: str, start: dt.datet
 
 
 def _from_failure_objects(s3: Any, failure_path: str, start: dt.datetime, end: dt.datetime,
-                          found: dict[str, FailedRequest]) -> int:
-    """The ``<id>-error.out`` objects written in the window. Returns how many."""
+                          found: dict[str, FailedRequest], elsewhere: Collection[str] = ()) -> int:
+    """The ``<id>-error.out`` objects written in the window (but not those of ``elsewhere``: other endpoints').
+    Returns how many."""
     bucket, prefix = parse_s3_prefix(failure_path if failure_path.endswith("/") else failure_path + "/")
     n = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -113,7 +135,7 @@ def _from_failure_objects(s3: Any, failure_path: str, start: dt.datetime, end: d
             if not name.endswith(_FAILURE_SUFFIX) or not _in_window(o["LastModified"], start, end):
                 continue
             iid = name[: -len(_FAILURE_SUFFIX)]
-            if iid.startswith(REPLAY_PREFIX):
+            if iid.startswith(REPLAY_PREFIX) or iid in elsewhere:
                 continue
             n += 1
             fr = found.setdefault(iid, FailedRequest(iid))
@@ -132,21 +154,23 @@ def collect_failed(aws: Aws, endpoint: str, *, start: dt.datetime, end: dt.datet
                                                                                    list[Finding]]:
     """The requests that failed on ``endpoint`` between ``start`` and ``end`` (both sources merged by id)."""
     found: dict[str, FailedRequest] = {}
-    info: dict[str, Any] = {"queue_url": None, "messages_read": 0, "failure_objects": 0,
+    elsewhere: set[str] = set()
+    info: dict[str, Any] = {"endpoint": endpoint, "queue_url": None, "messages_read": 0, "failure_objects": 0,
                             "failure_path": failure_path, "error_topic": error_topic}
     findings: list[Finding] = []
     if error_topic:
         q = queue_url or NotificationWatcher(aws.client("sns"), aws.client("sqs"), [error_topic]).subscribed_queue()
         if q:
             info["queue_url"] = q
-            info["messages_read"] = _from_notifications(aws.client("sqs"), q, endpoint, start, end, found)
+            info["messages_read"] = _from_notifications(aws.client("sqs"), q, endpoint, start, end, found, elsewhere)
         else:
             findings.append(Finding("no-subscribed-queue", "warning", f"No queue is subscribed to the error topic "
                                     f"{error_topic}: past failure notifications cannot be read, so failures are "
                                     "known only from S3FailurePath (without their inputs). Subscribe a queue to it.",
                                     [error_topic]))
     if failure_path:
-        info["failure_objects"] = _from_failure_objects(aws.client("s3"), failure_path, start, end, found)
+        info["failure_objects"] = _from_failure_objects(aws.client("s3"), failure_path, start, end, found, elsewhere)
+        info["other_endpoints_failures"] = len(elsewhere)
     rows = sorted(found.values(), key=lambda f: (f.failed_at or "", f.inference_id))
     return rows, info, findings
 
@@ -156,7 +180,7 @@ def collect_failed(aws: Aws, endpoint: str, *, start: dt.datetime, end: dt.datet
 
 @dataclass
 class ReplayReport:
-    endpoint_name: str
+    endpoint_name: str  # where the requests are sent again (the fixed endpoint)
     window_start: str
     window_end: str
     concurrency: int
@@ -165,6 +189,7 @@ class ReplayReport:
     findings: list[Finding] = field(default_factory=list)
     seconds: float | None = None
     ledger: str | None = None
+    outage: dict[str, Any] | None = None  # Outage.to_dict(): where the failed requests were looked for
 
     def count(self, *statuses: str) -> int:
         return sum(1 for r in self.rows if r["status"] in statuses)
@@ -198,20 +223,26 @@ def _failure_location(failure_path: str | None, iid: str) -> str | None:
 
 
 def replay_failed(aws: Aws, endpoint: str, *, output_path: str, failure_path: str | None, error_topic: str | None,
-                  start: dt.datetime, end: dt.datetime, run_dir: str | None = None, queue_url: str | None = None,
-                  concurrency: int = 4, deadline_seconds: float = 600, invocation_timeout: int | None = None,
+                  start: dt.datetime, end: dt.datetime, outage: Outage | None = None, run_dir: str | None = None,
+                  queue_url: str | None = None, concurrency: int = 4, deadline_seconds: float = 600,
+                  invocation_timeout: int | None = None,
                   progress: Callable[[str], Any] | None = None) -> ReplayReport:
-    """Collect the failed requests of the window and send each input again to ``endpoint`` (at most
-    ``concurrency`` at once); a request already replayed (its replay's output or failure object exists) is
-    not sent again. Writes the ledger into ``run_dir``. Never raises for a request's own failure."""
+    """Collect the requests that failed on ``outage.endpoint`` in the window (under its failure path and error
+    topic) and send each input again to ``endpoint`` (the fixed one, whose ``output_path``/``failure_path`` say
+    whether a request was already replayed), at most ``concurrency`` at once; a request already replayed is not
+    sent again. ``outage`` defaults to ``endpoint`` itself with its own paths (fixed in place). Writes the
+    ledger into ``run_dir``. Never raises for a request's own failure."""
     t0 = time.monotonic()
     if concurrency < 1:
         from .errors import InputError
 
         raise InputError(f"replay concurrency must be ≥ 1, got {concurrency}.", code="bad-concurrency")
-    rep = ReplayReport(endpoint, start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), concurrency)
-    failed, rep.sources, rep.findings = collect_failed(aws, endpoint, start=start, end=end, failure_path=failure_path,
-                                                       error_topic=error_topic, queue_url=queue_url)
+    outage = outage or Outage(endpoint, failure_path, error_topic, "the fixed endpoint's own config")
+    rep = ReplayReport(endpoint, start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), concurrency,
+                       outage=outage.to_dict())
+    failed, rep.sources, rep.findings = collect_failed(aws, outage.endpoint, start=start, end=end,
+                                                       failure_path=outage.failure_path,
+                                                       error_topic=outage.error_topic, queue_url=queue_url)
     s3, runtime = aws.client("s3"), aws.client("sagemaker-runtime")
     todo: list[tuple[dict[str, Any], FailedRequest]] = []
     for fr in failed:
@@ -236,8 +267,8 @@ def replay_failed(aws: Aws, endpoint: str, *, output_path: str, failure_path: st
                                     [r["original_id"] for r in rep.rows if r["status"] == "input-unknown"][:20]))
     deadline = time.monotonic() + deadline_seconds
     inv_timeout = invocation_timeout or max(1, min(3600, int(deadline_seconds * 0.8)))
-    bar = Progress(progress, total=max(1, len(todo)), desc=f"replaying {len(todo)} failed request(s) on {endpoint}",
-                   unit="req")
+    bar = Progress(progress, total=max(1, len(todo)), unit="req",
+                   desc=f"replaying {len(todo)} request(s) that failed on {outage.endpoint} on {endpoint}")
     done = 0
 
     def one(item: tuple[dict[str, Any], FailedRequest]) -> None:

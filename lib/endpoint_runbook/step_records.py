@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .records import read_record
 
-__all__ = ["DeployRecord", "DiagnoseRecord", "DiagnosedEndpoint", "RebuildRecord"]
+__all__ = ["DeployRecord", "DiagnoseRecord", "DiagnosedEndpoint", "RebuildRecord", "VerifyRecord"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R", bound="_StepRecord")
@@ -127,6 +127,9 @@ class DeployRecord(_StepRecord):
     mode: str | None = None
     previous_endpoint_config_name: str | None = None
     smoke_input: str | None = None
+    ok: bool | None = None
+    status: str | None = None  # deployed | preflight-failed | update-failed | smoke-failed | ...
+    update_window: dict[str, Any] | None = None  # in place: when the update began, the log streams before it
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> DeployRecord:
@@ -134,3 +137,13 @@ class DeployRecord(_StepRecord):
         kw = _pick(cls, d)
         kw["smoke_input"] = (d.get("smoke") or {}).get("input") or (d.get("plan") or {}).get("smoke_input")
         return cls(**kw)
+
+
+@dataclass(frozen=True)
+class VerifyRecord(_StepRecord):
+    """``04-verify.json`` as the cleanup reads it: which endpoint was verified, and whether it passed."""
+
+    STEP: ClassVar[str] = "verify"
+
+    endpoint_name: str | None = None
+    ok: bool | None = None

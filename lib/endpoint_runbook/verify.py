@@ -32,11 +32,12 @@ from . import replay as replay_mod
 from .aws import AccessDenied, Aws, error_code, error_entry, is_error
 from .errors import CheckFailed, InputError, NotFoundError
 from .findings import Finding
+from .inplace import read_fleet_logs
 from .invoke import RequestResult, guess_content_type, invoke_and_wait, now_iso
 from .notifications import TEMPORARY_QUEUE, NotificationWatcher
 from .progress import Progress
 from .s3 import parse_s3_uri
-from .step_records import DeployRecord
+from .step_records import DeployRecord, DiagnoseRecord
 
 __all__ = [
     "DEFAULT_HEALTH_PATTERNS",
@@ -188,6 +189,7 @@ def run(
     replay_window_minutes: float = 180,
     replay_concurrency: int = 4,
     replay_queue_url: str | None = None,
+    outage_endpoint: str | None = None,
     progress: Callable[[str], Any] | None = None,
 ) -> VerifyResult:
     """Verify an async endpoint with real requests; write ``04-verify.json``; CheckFailed if any failed.
@@ -198,8 +200,11 @@ def run(
     ``max(3, len(inputs) - 1)``; 0 = cold only). deadline_seconds: for the whole run. invocation_timeout:
     InvocationTimeoutSeconds (default 80 % of the deadline, ≤ 3600). queue_url: a queue subscribed to the
     topics, ``"temporary"`` to force a temporary one, None to find one or create a temporary one.
-    replay_failed: once the requests pass, send again every request that failed on this endpoint in the last
-    ``replay_window_minutes`` (``endpoint_runbook.replay``; at most ``replay_concurrency`` at once; never twice).
+    replay_failed: once the requests pass, send again to this endpoint every request that failed in the last
+    ``replay_window_minutes`` on the endpoint that had the outage (``endpoint_runbook.replay``; at most
+    ``replay_concurrency`` at once; never twice): ``outage_endpoint``, else the endpoint step 1 diagnosed, else
+    this one; its failures are looked for under its own config's S3FailurePath and error topic, whatever the
+    deploy mode (in place they are this endpoint's, after a new-endpoint deploy the broken one's).
     """
     t0 = time.monotonic()
     deadline = t0 + deadline_seconds
@@ -307,6 +312,7 @@ def run(
             rep = replay_mod.replay_failed(
                 aws, endpoint_name, output_path=result.output_path or "", failure_path=result.failure_path,
                 error_topic=note_cfg.get("ErrorTopic"), run_dir=run_dir, queue_url=replay_queue_url,
+                outage=_outage(sm, run_dir, outage_endpoint, endpoint_name, aic),
                 start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=replay_window_minutes),
                 end=dt.datetime.now(dt.timezone.utc), concurrency=replay_concurrency,
                 deadline_seconds=max(60.0, deadline - time.monotonic()), progress=progress)
@@ -316,7 +322,7 @@ def run(
                 c = rep.counts
                 result.problems.append(f"replay: {c['failed_again']} of {c['failed']} failed request(s) were not "
                                        "served on replay (see replay.rows)")
-        read = _health(aws, result, ep, health_patterns)
+        read = _health(aws, result, ep, health_patterns, window=_fixed_in_place(run_dir, endpoint_name, ep))
         result.ok = not result.problems
         if not result.ok:
             result.log_evidence = {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
@@ -342,6 +348,30 @@ def run(
     return result
 
 
+def _outage(sm: Any, run_dir: str | None, named: str | None, fixed: str, fixed_async: dict[str, Any]) -> replay_mod.Outage:
+    """The endpoint whose failed requests are replayed, and where its failures are: its async config as step 1
+    recorded it, else as its config says now, else (gone, or the fixed endpoint itself) the fixed endpoint's."""
+    diag = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint
+    name = named or diag.name or fixed
+    aic, source = None, None
+    if name == diag.name and diag.async_config:
+        aic, source = diag.async_config, "01-diagnose.json"
+    elif name != fixed:
+        try:
+            ep = sm.describe_endpoint(EndpointName=name)
+            aic = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"]).get("AsyncInferenceConfig")
+            source = f"endpoint config {ep['EndpointConfigName']}"
+        except botocore.exceptions.ClientError as e:
+            if not is_error(e, "ValidationException", "ResourceNotFound"):
+                raise
+    if not aic:
+        aic = fixed_async
+        source = f"the config of {fixed}" + ("" if name == fixed else " (the outage endpoint's own is unknown)")
+    out = (aic or {}).get("OutputConfig") or {}
+    return replay_mod.Outage(name, out.get("S3FailurePath"), (out.get("NotificationConfig") or {}).get("ErrorTopic"),
+                             source)
+
+
 def _check_inputs(s3: Any, inputs: list[str], findings: list[Finding]) -> None:
     missing: list[str] = []
     for uri in dict.fromkeys(inputs):
@@ -359,12 +389,25 @@ def _check_inputs(s3: Any, inputs: list[str], findings: list[Finding]) -> None:
                             hint="Upload them, or pass inputs that exist (s3://bucket/key).")
 
 
-def _health(aws: Aws, result: VerifyResult, ep: dict[str, Any], patterns: Iterable[str] | None) -> logs_mod.LogRead:
-    """Read the endpoint's logs since its creation; record the health lines found or missing."""
+def _fixed_in_place(run_dir: str | None, endpoint_name: str, ep: dict[str, Any]) -> dict[str, Any] | None:
+    """The deploy record's update window when this run fixed ``endpoint_name`` in place to the config it serves."""
+    dep = DeployRecord.read(run_dir) or DeployRecord()
+    window = dep.update_window or {}
+    if dep.mode == "in-place" and dep.endpoint_name == endpoint_name and window.get("config") == ep.get(
+            "EndpointConfigName"):
+        return window
+    return None
+
+
+def _health(aws: Aws, result: VerifyResult, ep: dict[str, Any], patterns: Iterable[str] | None, *,
+            window: dict[str, Any] | None = None) -> logs_mod.LogRead:
+    """Read the endpoint's logs since its creation (fixed in place: its new config's containers only, ``window``);
+    record the health lines found or missing."""
     pats = list(DEFAULT_HEALTH_PATTERNS if patterns is None else patterns)
     created = ep.get("CreationTime")
     start: Any = created - dt.timedelta(minutes=5) if isinstance(created, dt.datetime) else dt.timedelta(hours=6)
-    read = logs_mod.read_endpoint_logs(aws.client("logs"), result.endpoint_name, start=start, max_events=20_000)
+    read = (read_fleet_logs(aws.client("logs"), result.endpoint_name, window) if window else
+            logs_mod.read_endpoint_logs(aws.client("logs"), result.endpoint_name, start=start, max_events=20_000))
     result.health_logs = read.to_dict()
     result.health = find_health_lines(read, pats)
     missing = [h["name"] or h["pattern"] for h in result.health if not h["found"]]

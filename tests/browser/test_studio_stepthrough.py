@@ -267,6 +267,8 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
             _shoot(page, browser_dir / "05_cleanup-confirmed.png", f"{_PANEL} :text('Cleanup done')")
             report = panel.inner_text()
             assert "deleted" in report and names.endpoint in report
+            # The widget's status line says what it did (it once read "Done: done" above the report).
+            assert f"endpoint {names.endpoint}" in report.split("Cleanup done")[0] and "Done: done" not in report
             # Read later, untrusted: the sanitizer keeps the pictures, loaded and side by side in a row.
             later = _reopened_untrusted(page, base, token, notebooks["verify"])
             assert later["trusted"] and not any(later["trusted"]), later
@@ -281,6 +283,10 @@ def test_a_person_steps_through_01_to_05_in_jupyterlab(lab, incident, browser_di
     assert all((run / f"{i + 1:02d}-{s}.json").is_file() for i, s in enumerate(STEPS))
     cleanup = json.loads((run / "05-cleanup.json").read_text())
     assert cleanup["status"] == "done" and not cleanup["dry_run"]
+    # Deployed beside it (new-endpoint), the fix replayed the outage's failures of the broken endpoint.
+    replay = json.loads((run / "04-verify.json").read_text())["replay"]
+    assert replay["outage"]["endpoint"] == names.endpoint and replay["endpoint_name"] != names.endpoint
+    assert replay["counts"]["input_unknown"] == 0 and replay["counts"]["served"] >= names.outage_requests, replay
     saved = [nbformat.read(notebooks[s], as_version=4) for s in STEPS]
     errors = [o for nb in saved for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

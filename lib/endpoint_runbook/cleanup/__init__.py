@@ -5,7 +5,9 @@ application-autoscaling scaling policies and scalable targets of their variants,
 config, the config's model(s) and (opt-in) the async output/failure objects under the config's S3 paths.
 Each item says ``delete``, ``keep`` (with the reason: another endpoint or config still uses it, or the caller
 asked to keep it), ``refuse`` (a guard tripped: the endpoint served successful requests in the last N minutes,
-it is the endpoint steps 3/4 deployed and verified, or it is Creating/Updating) or ``absent`` (already gone).
+it is the endpoint steps 3/4 deployed and verified, it is Creating/Updating, requests are queued, or it is the
+endpoint step 1 diagnosed and no fix of the run serves in its place: deleting it would leave nothing serving)
+or ``absent`` (already gone).
 Sharing is found by scanning every endpoint and endpoint config of the account/region.
 
 ``execute`` deletes the plan's ``delete`` items (and, with ``force``, its ``refuse`` items) in order, only
@@ -50,7 +52,9 @@ def run(aws: Aws, *, run_dir: str, endpoint_name: str | Sequence[str] | None = N
     the record when a guard blocked the plan or something could not be deleted (rerun to finish).
 
     After an in-place fix (the deploy record's mode), the fixed endpoint is never deleted: the plan is its
-    superseded config and model, deleted only with ``release_rollback`` (no way back after that).
+    superseded config and model, deleted only with ``release_rollback`` (no way back after that). The diagnosed
+    endpoint is refused (``no-fix-serving``, overridden only by ``force``) until a fixed endpoint of this run is
+    deployed, verified and InService.
     """
     if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
         endpoint_name = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint.name

@@ -109,7 +109,8 @@ def execute(aws: Aws, plan: CleanupPlan, *, confirm: str, force: bool = False, p
             return None, []
         variants = ep["variants"] or plan_item_variants(endpoint)
         g = endpoint_guards(aws, endpoint, status=ep["status"], variants=variants,
-                            recent_minutes=plan.recent_minutes, verified=verified, now=now)
+                            recent_minutes=plan.recent_minutes, verified=verified, now=now, run_dir=run_dir,
+                            deleting=plan.endpoint_names)
         return ep, g
 
     def plan_item_variants(endpoint: str) -> list[str]:

@@ -1,17 +1,21 @@
-"""Guards that refuse a delete: recent successful traffic (metrics, then data-log), the verified endpoint."""
+"""Guards that refuse a delete: recent successful traffic (metrics, then data-log), the verified endpoint, and
+the diagnosed endpoint while no verified fix serves in its place."""
 
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from typing import Any
 
 from ..aws import Aws, error_code, is_error
 from ..backlog import read_backlog
 from ..logs import log_group_name
 from ..records import read_record
+from ..step_records import DeployRecord, DiagnoseRecord, VerifyRecord
 from .model import _AWS_ERRORS, _SUCCESS_LINE, IN_TRANSITION, Guard
+from .scan import _describe_endpoint
 
 # ---------------------------------------------------------------------------------------------- guards
 
@@ -39,6 +43,36 @@ def verified_endpoints(run_dir: str | None) -> dict[str, str]:
             ok = rec.get("ok") if isinstance(rec, dict) else None
             out[name] = file + (f" (ok: {str(ok).lower()})" if isinstance(ok, bool) else "")
     return out
+
+
+def no_fix_guard(sm: Any, name: str, run_dir: str | None, *, deleting: Collection[str] = ()) -> Guard | None:
+    """Refuse deleting the endpoint step 1 diagnosed in ``run_dir`` while this run has no fixed endpoint that
+    step 4 verified and that is InService now (and not among ``deleting``): it would leave nothing to answer the
+    endpoint's requests. None for any other endpoint, or without a diagnose record (a cleanup run alone)."""
+    diag = DiagnoseRecord.read(run_dir)
+    if diag is None or diag.endpoint.name != name:
+        return None
+    dep, ver = DeployRecord.read(run_dir), VerifyRecord.read(run_dir)
+    fixed = ver.endpoint_name if ver is not None and ver.ok else None
+    if fixed == name:
+        return None  # verified under its own name: the verified-endpoint guard speaks for it
+    evidence = [f"01-diagnose.json diagnosed {name}",
+                "03-deploy.json: none (step 3 did not run in this run dir)" if dep is None else
+                f"03-deploy.json: {dep.mode or 'deploy'} of {dep.endpoint_name or '(no endpoint)'}, status "
+                f"{dep.status or 'unknown'}" + ("" if dep.ok is None else f" (ok: {str(dep.ok).lower()})"),
+                "04-verify.json: none (step 4 did not run in this run dir)" if ver is None else
+                f"04-verify.json: {ver.endpoint_name or '(no endpoint)'} (ok: {str(bool(ver.ok)).lower()})"]
+    if fixed and fixed in deleting:
+        evidence.append(f"the verified endpoint {fixed} is named for this cleanup too")
+    elif fixed:
+        ep = _describe_endpoint(sm, fixed)
+        if ep is not None and ep["status"] == "InService":
+            return None
+        evidence.append(f"the verified endpoint {fixed} is {ep['status'] if ep else 'gone'} now")
+    return Guard("no-fix-serving", f"refuse: {name} is the endpoint step 1 diagnosed and no fix serves in its place "
+                 "(no endpoint of this run was deployed, verified and is InService): deleting it leaves nothing to "
+                 "answer its requests. Deploy and verify the fix first (steps 3 and 4), then rerun the cleanup; "
+                 "set force=True only to take it down with no replacement", evidence)
 
 
 def _metric_sum(cw: Any, metric: str, endpoint: str, variant: str, start: dt.datetime, end: dt.datetime) -> float:
@@ -106,10 +140,20 @@ def _datalog_guard(logs: Any, endpoint: str, minutes: float, now: dt.datetime, *
 
 
 def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[str], recent_minutes: float,
-                    verified: dict[str, str], now: dt.datetime | None = None) -> list[Guard]:
-    """Why ``name`` must not be deleted (empty: nothing against it). A guard that cannot be read refuses too."""
+                    verified: dict[str, str], now: dt.datetime | None = None, run_dir: str | None = None,
+                    deleting: Collection[str] = ()) -> list[Guard]:
+    """Why ``name`` must not be deleted (empty: nothing against it). A guard that cannot be read refuses too.
+    ``run_dir``: the run whose diagnosed endpoint needs a verified fix serving first (``deleting``: the endpoints
+    this cleanup deletes, which cannot be that fix)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     guards: list[Guard] = []
+    try:
+        unfixed = no_fix_guard(aws.client("sagemaker"), name, run_dir, deleting=deleting)
+    except _AWS_ERRORS as e:
+        unfixed = Guard("guard-unreadable", "refuse: could not check that the fix of this run serves "
+                        f"({error_code(e) or type(e).__name__})", [str(e)[:300]])
+    if unfixed:
+        guards.append(unfixed)
     if status in IN_TRANSITION:
         guards.append(Guard("in-transition", f"refuse: endpoint is {status}; wait until it settles",
                             [f"EndpointStatus {status}"]))

@@ -159,8 +159,8 @@ class CleanupReport:
 
 @dataclass
 class Guard:
-    """A reason not to delete an endpoint (``code``: recent-traffic, verified-endpoint, in-transition,
-    guard-unreadable)."""
+    """A reason not to delete an endpoint (``code``: no-fix-serving, recent-traffic, verified-endpoint,
+    in-transition, queued-requests, guard-unreadable)."""
 
     code: str
     reason: str

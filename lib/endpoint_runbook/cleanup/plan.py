@@ -72,7 +72,9 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
     ``output_prefix`` (with ``include_outputs``): only objects under this s3:// prefix, which must lie within
     the config's S3OutputPath/S3FailurePath. ``in_place``: endpoint → the config an in-place fix superseded:
     that endpoint is kept (it serves the fix) and only the superseded config and its model(s) are planned,
-    deleted only with ``release_rollback`` (they are the rollback's target).
+    deleted only with ``release_rollback`` (they are the rollback's target); an endpoint still on that config (the
+    update did not take) is planned like any other. The endpoint step 1 diagnosed in ``run_dir`` is refused
+    (``no-fix-serving``) while no endpoint of the run was deployed, verified and serves in its place.
     """
     names = parse_names(endpoint_names)
     if output_prefix is not None:
@@ -108,7 +110,7 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
         ep = inv.endpoints.get(name)
         if ep is None:
             ep = _describe_endpoint(sm, name)  # not listed yet/any more: ask once directly
-        if ep is not None and name in in_place:
+        if ep is not None and name in in_place and not (in_place[name] and ep["config"] == in_place[name]):
             add(PlanItem("endpoint", name, "keep", f"keep: fixed in place, serves {ep['config']}", "fixed-in-place",
                          ep["arn"], name, detail={"status": ep["status"], "config": ep["config"],
                                                   "superseded_config": in_place[name]}))
@@ -142,7 +144,12 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
         else:
             deleting_eps.add(name)
             guards = endpoint_guards(aws, name, status=ep["status"], variants=variants,
-                                     recent_minutes=recent_minutes, verified=verified, now=now)
+                                     recent_minutes=recent_minutes, verified=verified, now=now, run_dir=run_dir,
+                                     deleting=names)
+            if any(g.code == "no-fix-serving" for g in guards):
+                notes.append(f"No fix is serving: {name} is the endpoint step 1 diagnosed, and no endpoint of this "
+                             "run was deployed and verified in its place. Deleting it (with its config and model) "
+                             "leaves nothing to answer its requests.")
             if guards:
                 add(PlanItem("endpoint", name, "refuse", "; ".join(g.reason for g in guards), guards[0].code,
                              ep["arn"], name, [e for g in guards for e in g.evidence],

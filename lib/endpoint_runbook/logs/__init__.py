@@ -29,7 +29,7 @@ from .catalogue import (
 )
 from .forms import TextForm, detect_form, events_from_lines, events_from_text, normalize_text, timestamp_of
 from .matching import SignatureHit, match_signatures, match_text
-from .reading import LogEvent, LogRead, LogStream, log_group_name, read_endpoint_logs
+from .reading import LogEvent, LogRead, LogStream, list_log_streams, log_group_name, read_endpoint_logs, to_ms
 from .scoring import CorpusScore, score_corpus
 from .verdict import (
     NOT_A_FAILURE,
@@ -70,6 +70,7 @@ __all__ = [
     "events_from_text",
     "evidence_from_events",
     "evidence_from_text",
+    "list_log_streams",
     "log_group_name",
     "match_signatures",
     "match_text",
@@ -78,4 +79,5 @@ __all__ = [
     "score_corpus",
     "summarize",
     "timestamp_of",
+    "to_ms",
 ]

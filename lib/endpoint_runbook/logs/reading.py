@@ -7,6 +7,7 @@ yet" or "inconclusive: access denied on logs".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +16,8 @@ import botocore.exceptions
 
 from ..aws import error_code
 
-__all__ = ["LogEvent", "LogRead", "LogStream", "iso", "log_group_name", "read_endpoint_logs", "to_ms"]
+__all__ = ["LogEvent", "LogRead", "LogStream", "iso", "list_log_streams", "log_group_name", "read_endpoint_logs",
+           "to_ms"]
 
 
 
@@ -38,11 +40,19 @@ class LogEvent:
 
 @dataclass(frozen=True)
 class LogStream:
+    """A stream of the group: ``<variant>/<instance-id>`` (and ``…/data-log``); ``created`` in epoch ms."""
+
     name: str
     last_event: int | None = None
+    created: int | None = None
+
+    @property
+    def instance(self) -> str:
+        """``<variant>/<instance-id>``: the container the stream belongs to (its data-log stream too)."""
+        return "/".join(self.name.split("/")[:2])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "last_event": iso(self.last_event)}
+        return {"name": self.name, "last_event": iso(self.last_event), "created": iso(self.created)}
 
 
 @dataclass
@@ -64,6 +74,7 @@ class LogRead:
     streams: list[LogStream] = field(default_factory=list)
     truncated: bool = False
     pages: int = 0
+    left_out: list[str] = field(default_factory=list)  # streams the ``streams`` selector left out
 
     @property
     def ok(self) -> bool:
@@ -82,6 +93,8 @@ class LogRead:
             "pages": self.pages,
             "streams": [s.to_dict() for s in self.streams],
         }
+        if self.left_out:
+            d["left_out_streams"] = list(self.left_out)
         if include_events:
             d["events"] = [e.to_dict() for e in self.events]
         return d
@@ -89,6 +102,7 @@ class LogRead:
 
 _MAX_STREAM_PAGES = 20
 _PAGE_LIMIT = 10_000  # FilterLogEvents' own maximum
+_NAMES_LIMIT = 100  # FilterLogEvents' logStreamNames maximum (more: filtered here)
 
 
 def read_endpoint_logs(
@@ -100,6 +114,7 @@ def read_endpoint_logs(
     max_events: int = 20_000,
     max_pages: int = 1_000,
     page_size: int = _PAGE_LIMIT,
+    streams: Callable[[LogStream], bool] | None = None,
 ) -> LogRead:
     """Read every stream of ``/aws/sagemaker/Endpoints/<endpoint_name>`` between ``start`` and ``end``.
 
@@ -107,7 +122,8 @@ def read_endpoint_logs(
     a timedelta (that long before ``end``); ``end`` defaults to now. Events come back in time order across streams (``AllTraffic/<instance>`` and
     ``AllTraffic/<instance>/data-log``), at most ``max_events`` of them (then ``truncated`` is set), using
     at most ``max_pages`` FilterLogEvents calls of up to ``page_size`` events (CloudWatch may return empty
-    pages while it searches).
+    pages while it searches). ``streams``: read only the streams it selects (e.g. the containers of one endpoint
+    config); the others are named in ``left_out``.
     """
     group = log_group_name(endpoint_name)
     end_ms = to_ms(end) if end is not None else to_ms(datetime.now(timezone.utc))
@@ -128,6 +144,13 @@ def read_endpoint_logs(
     except botocore.exceptions.BotoCoreError as e:
         read.error, read.error_message = type(e).__name__, str(e)
         return read
+    only: set[str] | None = None
+    if streams is not None:
+        kept = [st for st in read.streams if streams(st)]
+        read.left_out = [st.name for st in read.streams if st not in kept]
+        read.streams, only = kept, {st.name for st in kept}
+        if not kept:
+            return read
 
     token: str | None = None
     events: list[LogEvent] = []
@@ -144,9 +167,13 @@ def read_endpoint_logs(
             }
             if token:
                 kwargs["nextToken"] = token
+            if only is not None and len(only) <= _NAMES_LIMIT:
+                kwargs["logStreamNames"] = sorted(only)
             page = logs_client.filter_log_events(**kwargs)
             read.pages += 1
             for ev in page.get("events", []):
+                if only is not None and ev.get("logStreamName", "") not in only:
+                    continue
                 events.append(LogEvent(ev.get("timestamp"), ev.get("message", "").rstrip("\n"),
                                        ev.get("logStreamName", "")))
             new_token = page.get("nextToken")
@@ -172,6 +199,17 @@ def read_endpoint_logs(
     return read
 
 
+def list_log_streams(logs_client: Any, endpoint_name: str) -> list[LogStream]:
+    """The streams of the endpoint's log group, newest first (none when the group does not exist yet). Other AWS
+    errors raise."""
+    try:
+        return _list_streams(logs_client, log_group_name(endpoint_name))
+    except botocore.exceptions.ClientError as e:
+        if error_code(e) == "ResourceNotFoundException":
+            return []
+        raise
+
+
 def _list_streams(logs_client: Any, group: str) -> list[LogStream]:
     streams: list[LogStream] = []
     token: str | None = None
@@ -181,7 +219,7 @@ def _list_streams(logs_client: Any, group: str) -> list[LogStream]:
             kwargs["nextToken"] = token
         page = logs_client.describe_log_streams(**kwargs)
         for s in page.get("logStreams", []):
-            streams.append(LogStream(s["logStreamName"], s.get("lastEventTimestamp")))
+            streams.append(LogStream(s["logStreamName"], s.get("lastEventTimestamp"), s.get("creationTime")))
         new_token = page.get("nextToken")
         if not new_token or new_token == token:
             break

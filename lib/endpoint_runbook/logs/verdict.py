@@ -72,17 +72,25 @@ def _normalize(line: str) -> str:
 
 @dataclass
 class Sample:
-    """A distinct evidence line (the first occurrence, as logged) and how many events had that text."""
+    """A distinct evidence line (the first occurrence, as logged), how many events had that text, and when it was
+    logged first and last (epoch ms; None for lines without a time)."""
 
     line: str
     count: int
     stream: str
     context: list[str] = field(default_factory=list)
     strength: Strength = "sure"
+    first_seen: int | None = None
+    last_seen: int | None = None
+
+    def seen(self, ts: int | None) -> None:
+        if ts is not None:
+            self.first_seen = ts if self.first_seen is None else min(self.first_seen, ts)
+            self.last_seen = ts if self.last_seen is None else max(self.last_seen, ts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "count": self.count, "stream": self.stream, "context": list(self.context),
-                "strength": self.strength}
+                "strength": self.strength, "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen)}
 
 
 @dataclass
@@ -117,6 +125,7 @@ class Cause:
     details: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     also_seen: list[str] = field(default_factory=list)
+    logged: list[dict[str, Any]] = field(default_factory=list)  # per evidence line: line, stream, first/last seen
 
     @property
     def broader_code(self) -> str:
@@ -125,7 +134,7 @@ class Cause:
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "summary": self.summary, "confidence": self.confidence,
                 "details": dict(self.details), "evidence": list(self.evidence), "also_seen": list(self.also_seen),
-                "broader_code": self.broader_code}
+                "broader_code": self.broader_code, "logged": [dict(x) for x in self.logged]}
 
 
 @dataclass
@@ -186,6 +195,7 @@ def summarize(hits: Iterable[SignatureHit], *, samples: int = 5, events_read: in
             seen_text[norm] = sample
             if len(cs.samples) < samples:
                 cs.samples.append(sample)
+        sample.seen(h.timestamp)
         if h.details and kind in ("cause", "symptom"):
             d = dict(h.details)
             if d not in cs.details and len(cs.details) < 20:
@@ -202,6 +212,12 @@ def _evidence(cs: CodeSummary) -> list[str]:
         out.append(s.line if s.count == 1 else f"{s.line}  (×{s.count})")
         out.extend(s.context)
     return out
+
+
+def _logged(*summaries: CodeSummary, per_code: int = 5) -> list[dict[str, Any]]:
+    """When and where each evidence line of ``summaries`` was logged (first and last time, its stream)."""
+    return [{"line": s.line, "stream": s.stream, "count": s.count, "first_seen": iso(s.first_seen),
+             "last_seen": iso(s.last_seen)} for cs in summaries for s in cs.samples[:per_code]]
 
 
 def _merged(cs: CodeSummary) -> dict[str, Any]:
@@ -287,14 +303,15 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
         summary = _summary(code, details, cs)
         confidence = _confidence(code, roots[1:], codes)
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
-        return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms)
+        return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms,
+                     logged=_logged(cs))
     if markers:
         evidence = [s.line for m in markers for s in codes[m].samples[:2]]
         return Cause("worker-crash-loop",
                      "model server workers die and restart, but the logs read do not show why "
                      "(widen the time window, or run the load check)",
                      "low", {"markers": {m: codes[m].count for m in markers}}, evidence,
-                     also_seen=[c for c in symptoms])
+                     also_seen=[c for c in symptoms], logged=_logged(*(codes[m] for m in markers), per_code=2))
     if "ping-failing" in codes:
         cs = codes["ping-failing"]
         reasons = {d.get("reason", "") for d in cs.details}
@@ -309,23 +326,23 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
                          "the health check (/ping) times out and nothing else in the logs explains it: usually "
                          "the model takes longer to load than the health check waits (a larger instance, a "
                          "faster load, or a longer ContainerStartupHealthCheckTimeoutInSeconds)",
-                         "medium", base, _evidence(cs), also_seen=others)
+                         "medium", base, _evidence(cs), also_seen=others, logged=_logged(cs))
         if errored:
             return Cause("ping-error", "the health check (/ping) answers an error, and the logs read do not show "
                          "the exception behind it (widen the time window; the handler usually fails loading the "
-                         "model)", "low", base, _evidence(cs), also_seen=others)
+                         "model)", "low", base, _evidence(cs), also_seen=others, logged=_logged(cs))
         return Cause("ping-failing", "the health check (/ping) fails, and the logs read do not show why",
-                     "low", base, _evidence(cs), also_seen=others)
+                     "low", base, _evidence(cs), also_seen=others, logged=_logged(cs))
     if "invocations-failing" in codes:
         cs = codes["invocations-failing"]
         return Cause("invocation-error", "requests to /invocations fail, and the logs read do not show the "
                      "exception (widen the time window)", "low", {"count": cs.count, "from_symptoms": True},
-                     _evidence(cs))
+                     _evidence(cs), logged=_logged(cs))
     if "server-bind-failed" in codes:
         cs = codes["server-bind-failed"]
         return Cause("server-config-invalid", "the server could not bind its listening address (see the lines "
                      "before it: the address, the port already in use)", "low",
-                     {"count": cs.count, "from_symptoms": True}, _evidence(cs))
+                     {"count": cs.count, "from_symptoms": True}, _evidence(cs), logged=_logged(cs))
     if events_read == 0:
         return Cause("no-logs", "no log events in the time window", "low")
     if "unexplained-error" in codes:
