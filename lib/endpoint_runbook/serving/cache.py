@@ -65,7 +65,8 @@ def list_cached(root: Path | None = None) -> list[CachedEnv]:
         layers = layers_dir(ServingEnv(d))
         used = Path(str(d) + LAST_USED)
         out.append(CachedEnv(
-            path=str(d), profile=info.get("profile"), mode=info.get("mode") or ("exact" if info else None),
+            path=str(d), profile=info.get("profile"),
+            mode=info.get("mode") or (("exact" if info.get("exact_torch") else "stand-in") if info else None),
             complete=(d / MANIFEST).is_file(), bytes=_du([d, layers]),
             layers=sum(1 for p in layers.iterdir() if p.is_dir()) if layers.is_dir() else 0,
             last_used=used.stat().st_mtime if used.exists() else None))

@@ -84,6 +84,7 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
                 log(line)
         if proc.returncode != 0:
             shutil.rmtree(prefix, ignore_errors=True)
+            req.unlink(missing_ok=True)
             raise LayerInstallError("failed to install required packages", proc.stdout)
         ready.write_text(requirements)
     return site
