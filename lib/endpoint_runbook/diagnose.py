@@ -419,8 +419,9 @@ def _install_set_aside(log_cause: dict[str, Any], imp: imports.ImportReport | No
         return None
     if lc.stage not in ("import", "model_fn", "done", "crash", "timeout"):
         return None
-    if NETWORK_ERROR.search("\n".join(log_cause.get("evidence") or [])):
-        return None
+    evidence = "\n".join(log_cause.get("evidence") or [])
+    if NETWORK_ERROR.search(evidence) or "(from versions: none)" in evidence:
+        return None  # pip there saw no release at all, where here it found one: the endpoint's index access
     own = (not lc.ok and lc.stage != "done") or bool(
         imp is not None and [p for p in imp.missing_packages if p not in _contradicted(imp, lc)])
     if not own:

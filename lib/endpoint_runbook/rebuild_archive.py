@@ -448,7 +448,7 @@ def _requirements_edit(edit: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: edit.get(k) for k in ("drop", "diff", "text", "source_sha256")}
 
 
-def _requirements_of(step: RebuildStep, objects: Any, model_dir: Path) -> None:
+def _requirements_of(step: RebuildStep, model_dir: Path) -> None:
     """A prefix model: check its code/requirements.txt is the one the diagnosis edited, then lay the edit in."""
     req = model_dir / REQUIREMENTS
     have = hashlib.sha256(req.read_bytes()).hexdigest() if req.is_file() else hashlib.sha256().hexdigest()
@@ -525,7 +525,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
             _place_additions(step.additions, model_dir)
             if step.requirements:
-                _requirements_of(step, objects, model_dir)
+                _requirements_of(step, model_dir)
             lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=image),
                                     fetched["withheld"])
             _gate(step, lc, model_dir, program, "the fixed model", "Nothing was written.")
