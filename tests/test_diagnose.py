@@ -253,3 +253,24 @@ def test_an_install_failure_the_endpoints_network_caused_is_not_set_aside(aws, t
     assert v.cause == "requirements-install-failed" and not v.set_aside  # the endpoint's own network: real
     assert [c["code"] for c in v.causes] == ["requirements-install-failed", "missing-module"]
     assert [a["target"] for a in v.fix["additions"]] == ["code/tinypkg/"]  # fixed together
+
+
+def test_modules_only_the_load_check_sees_are_found_round_by_round(aws, tmp_path):
+    # Imports by computed names: the static reading sees neither; the load check meets tinypkg, and once tinypkg is
+    # laid in, tinyhelper (which tinypkg imports the same way). Both placed, and the model then loads.
+    dynamic = 'import importlib, os\nname = open(os.path.join(os.path.dirname(__file__), "{}")).read().strip()\n'
+    code = (dynamic.format("which.txt") + 'answer = importlib.import_module(name).answer\n'
+            'def model_fn(model_dir):\n    return {"offset": 1}\n').encode()
+    repo = tmp_path / "checkout"
+    (repo / "tinypkg").mkdir(parents=True)
+    (repo / "tinypkg" / "__init__.py").write_text(
+        dynamic.format("helper.txt") + "help = importlib.import_module(name)\ndef answer(xs):\n    return 0\n")
+    (repo / "tinypkg" / "helper.txt").write_text("tinyhelper\n")
+    (repo / "tinyhelper").mkdir()
+    (repo / "tinyhelper" / "__init__.py").write_text("")
+    name = _deploy(aws, tar_gz({"code/inference.py": code, "code/which.txt": b"tinypkg\n"}))
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(repo)])
+    assert d.load_check.missing_module == "tinypkg" and not d.imports["missing_packages"]
+    after = d.verdict.after_fix
+    assert [r["added"] for r in after["rounds"]] == [["code/tinypkg/"], ["code/tinyhelper/"]], after["rounds"]
+    assert after["ok"], after

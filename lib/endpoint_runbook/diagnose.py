@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,11 +319,14 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     load check's outcome (what fails first when the model loads); then static findings the load check did not
     contradict. Every other real cause is listed beside the primary, in the order the container meets them
     (:meth:`_Views.causes`), and fixed together with it where the runbook can."""
-    v = _primary(facts, log_ev, arch, imp, lc, source_roots, complete, fix_check)
+    log_cause = log_ev.get("cause", {})
+    lc_sub = _startup_failure(lc)
+    ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, _seen(log_cause, arch, imp, lc, lc_sub), complete,
+                 fix_check)
+    aside = _install_set_aside(log_cause, imp, lc)
+    v = _primary(ctx, lc_sub, aside)
     if v.cause in ("bad-archive", "missing-entry-script"):
         return v
-    ctx = _Views(facts, log_ev.get("cause", {}), arch, imp, lc, source_roots, v.seen, complete, fix_check)
-    aside = _install_set_aside(log_ev.get("cause", {}), imp, lc)
     v.set_aside = [aside] if aside else []
     v.causes = ctx.causes(v, v.set_aside)
     ctx.merge_fix(v)
@@ -331,12 +335,9 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     return v
 
 
-def _primary(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
-             lc: LoadCheck | None, source_roots: dict[str, Path] | imports.SourceIndex,
-             complete: imports.CompleteFix | None, fix_check: FixCheck | None) -> Verdict:
-    log_cause = log_ev.get("cause", {})
-    lc_sub = _startup_failure(lc)
-    seen = _seen(log_cause, arch, imp, lc, lc_sub)
+def _primary(ctx: _Views, lc_sub: StartupFailure | None, aside: dict[str, Any] | None) -> Verdict:
+    """The one cause to name first (see :func:`_verdict`)."""
+    facts, log_cause, arch, imp, lc, seen = ctx.facts, ctx.log_cause, ctx.arch, ctx.imp, ctx.lc, ctx.seen
     arch_codes = {f["code"] for f in arch.get("findings", [])}
     if not arch.get("readable"):
         bad = next((f for f in arch.get("findings", []) if f["severity"] == "error"), None)
@@ -348,8 +349,6 @@ def _primary(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
                        [f["message"] for f in arch["findings"] if f["code"] in ("missing-entry-script",
                                                                                 "nested-top-folder")],
                        {"notes": [f"Put the entry script at code/{facts.program}."]}, seen)
-    ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, seen, complete, fix_check)
-    aside = _install_set_aside(log_cause, imp, lc)
     log_code = None if aside else log_cause.get("code")
     # 1. Log evidence of the failure.
     if log_code in _ROOT_CAUSES:
@@ -868,7 +867,9 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
             model_dir = Path(d.check_tmp.name) / "ml" / "model"
             d.lc = vouch_imports_only(load_check_dir(model_dir, program=facts.program, log=say, image=facts.image),
                                       d.withheld)
-            after(model_dir, d.lc, d.withheld)
+            with tempfile.TemporaryDirectory(prefix="diagnose-fix-") as tmp:  # the read's files stay as read
+                shutil.copytree(model_dir, Path(tmp) / "ml" / "model", symlinks=True)
+                after(Path(tmp) / "ml" / "model", d.lc, d.withheld)
         else:
             d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image, after=after)
     return d.lc
@@ -891,7 +892,10 @@ def _check_fix(d: Diagnosing, model_dir: Path, lc: LoadCheck, say: Callable[[str
     static = list(d.complete.placements) if d.complete is not None else []
     fc = FixCheck()
     edit = _droppable(d, lc, req_raw, static, None)
-    if not static and edit is None:
+    if not static:  # what the check itself found missing (an import the static reading cannot see)
+        first = _place_found_missing(d, model_dir, lc, set())
+        fc.placements += [first] if first is not None else []
+    if not static and not fc.placements and edit is None:
         return None
     laid: set[str] = set()
     for i in range(FIX_CHECK_ROUNDS):

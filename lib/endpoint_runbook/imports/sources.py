@@ -125,16 +125,16 @@ class SourceIndex:
         self.max_depth, self.max_folders = max_depth, max_folders
         self.folders_seen = 0
         self.truncated = False
-        self._dirs: dict[str, list[tuple[int, Path, int]]] | None = None
-        self._mods: dict[str, list[tuple[int, Path, int]]] = {}
+        self._dirs: dict[str, list[tuple[int, str, int]]] | None = None
+        self._mods: dict[str, list[tuple[int, str, int]]] = {}
 
     def _build(self) -> None:
-        dirs: dict[str, list[tuple[int, Path, int]]] = {}
-        mods: dict[str, list[tuple[int, Path, int]]] = {}
+        dirs: dict[str, list[tuple[int, str, int]]] = {}
+        mods: dict[str, list[tuple[int, str, int]]] = {}
         for i, root in enumerate(self.roots.values()):
             if not root.is_dir():
                 continue
-            dirs.setdefault(root.name, []).append((i, root, 0))
+            dirs.setdefault(root.name, []).append((i, str(root), 0))
             stack = [(str(root), 0)]
             while stack:
                 folder, depth = stack.pop()
@@ -143,23 +143,24 @@ class SourceIndex:
                     self.truncated = True
                     break
                 try:
-                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                    entries = list(os.scandir(folder))
                 except OSError:
                     continue
                 for e in entries:
+                    name = e.name
                     try:
                         is_dir = e.is_dir(follow_symlinks=False)
                     except OSError:
                         continue
                     if is_dir:
-                        if _skipped(e.name, e.path):
+                        if _skipped(name, e.path):
                             continue
-                        dirs.setdefault(e.name, []).append((i, Path(e.path), depth + 1))
+                        dirs.setdefault(name, []).append((i, e.path, depth + 1))
                         if depth + 1 < self.max_depth:
                             stack.append((e.path, depth + 1))
-                    elif e.name.endswith(".py"):
-                        mods.setdefault(e.name[:-3], []).append((i, Path(e.path), depth + 1))
-            if self.truncated and self.folders_seen > self.max_folders:
+                    elif name.endswith(".py"):
+                        mods.setdefault(name[:-3], []).append((i, e.path, depth + 1))
+            if self.truncated:
                 break
         self._dirs, self._mods = dirs, mods
 
@@ -174,12 +175,14 @@ class SourceIndex:
         pkg = wanted.package
         out: list[SourceCandidate] = []
         for i, path, depth in self._dirs.get(pkg, []):
-            kind = _package_kind(path)
+            kind = _package_kind(Path(path))
             if kind is None or (depth == 0 and kind != "package"):
                 continue  # a checkout named like its package is not the package unless it is a regular one
-            out.append(_scored(SourceCandidate(labels[i], self.roots[labels[i]], path, kind, depth, i), wanted))
+            out.append(_scored(SourceCandidate(labels[i], self.roots[labels[i]], Path(path), kind, depth, i), wanted))
         for i, path, depth in self._mods.get(pkg, []):
-            out.append(_scored(SourceCandidate(labels[i], self.roots[labels[i]], path, "module", depth, i), wanted))
+            out.append(_scored(SourceCandidate(labels[i], self.roots[labels[i]], Path(path), "module", depth, i),
+                               wanted))
+        out.sort(key=lambda c: str(c.path))  # ties go to the first by path, whatever order the disk lists
         return sorted(out, key=lambda c: c.rank, reverse=True)
 
     def describe(self) -> str:
