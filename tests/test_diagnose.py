@@ -183,10 +183,9 @@ INSTALL_FAILED = [  # the container's pip, failing before any worker starts
 
 @pytest.fixture()
 def no_serving_env(tmp_path, monkeypatch):
-    """This machine cannot build a serving environment (no package index): the load check is skipped."""
-    monkeypatch.setenv("ENDPOINT_RUNBOOK_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.delenv("ENDPOINT_RUNBOOK_SERVING_ENV", raising=False)
+    """No serving environment can be had here (the pre-built one named is not one): the load check is skipped."""
+    (tmp_path / "not-a-venv").mkdir()
+    monkeypatch.setenv("ENDPOINT_RUNBOOK_SERVING_ENV", str(tmp_path / "not-a-venv"))
 
 
 def _tinypkg_checkout(tmp_path):
