@@ -114,7 +114,9 @@ The quick fix, done safely: the source `model.tar.gz` is streamed from S3 and re
 packages added where the container imports them (`code/<pkg>/` by default). Every existing member is copied
 through unchanged (same bytes, names, modes, times); unchanged compressed data is spliced, not recompressed.
 The result must pass the load check before anything is uploaded, and it goes to a **new key**, with a SHA-256
-checksum and metadata naming its source. The source object is only ever read.
+checksum and metadata naming its source. The source object is only ever read. When the load check cannot run
+here (no serving environment can be built), the step goes on if the static analysis of the rebuilt code passes
+and records why no load was tried; set `require_load_check: true` to stop instead.
 
 Leave `source_uri` and `additions` unset to take them from step 1's verdict (`run_dir` unset: the newest run of
 `endpoint_name`), or set them to run this step alone."""),
@@ -125,7 +127,7 @@ Leave `source_uri` and `additions` unset to take them from step 1's verdict (`ru
 
 rebuild = rebuild_archive.plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
                                target_uri=target_uri, overwrite=overwrite, upload=upload,
-                               image_uri=image_uri)
+                               image_uri=image_uri, require_load_check=require_load_check)
 rb.show_rebuild_plan(rebuild)"""),
         ("md", "## Build (streaming; the source is only read)"),
         ("code", "rb.show_rebuild(rebuild_archive.build(rebuild, full_check=full_check, progress=rb.progress))"),

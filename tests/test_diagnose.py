@@ -168,3 +168,108 @@ def test_incident_is_diagnosed(incident_aws, tmp_path):
     assert d.logs["cause"]["details"]["package"] == "stygig"
     rec = read_record(tmp_path, "diagnose")
     assert rec["fix"] == v.to_dict()["fix"] and rec["endpoint"]["async_config"]["OutputConfig"]["S3OutputPath"]
+
+
+# -- evidence rules (issue 22 point 1) ---------------------------------------------------------------------
+INSTALL_FAILED = [  # the container's pip, failing before any worker starts
+    "2026-11-15 10:20:01,100 INFO - installing packages from requirements.txt...",
+    "ERROR: Cannot install torch==2.13.0 and torchvision==0.16.0 because these package versions have conflicting "
+    "dependencies.",
+    "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/",
+    "2026-11-15 10:20:05,100 ERROR - failed to install required packages, exiting",
+    "ValueError: failed to install required packages",
+]
+
+
+@pytest.fixture()
+def no_serving_env(tmp_path, monkeypatch):
+    """No serving environment can be had here (the pre-built one named is not one): the load check is skipped."""
+    (tmp_path / "not-a-venv").mkdir()
+    monkeypatch.setenv("ENDPOINT_RUNBOOK_SERVING_ENV", str(tmp_path / "not-a-venv"))
+
+
+def _tinypkg_checkout(tmp_path):
+    repo = tmp_path / "checkout"
+    (repo / "src" / "tinypkg").mkdir(parents=True)
+    (repo / "src" / "tinypkg" / "__init__.py").write_bytes(TINYPKG)
+    return repo
+
+
+def test_a_skipped_load_check_contradicts_nothing(aws, tmp_path, no_serving_env):
+    name = _deploy(aws, tar_gz({"code/inference.py": INFERENCE}))
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(_tinypkg_checkout(tmp_path))])
+    assert d.load_check.skipped and d.load_check.stage == "skipped"
+    static = [f for f in d.findings if f.code == "missing-module"]
+    assert static and all(f.severity == "error" and "contradicted_by" not in f.data for f in static), static
+    assert d.verdict.cause == "missing-module" and d.verdict.fix["additions"][0]["target"] == "code/tinypkg/"
+    assert d.verdict.after_fix is None  # no load was tried with the fix either
+
+
+def test_the_stacks_install_failure_with_a_skipped_check_still_fixes_the_missing_package(aws, tmp_path,
+                                                                                          no_serving_env):
+    # The issue's case: logs of an environment that could not install (here no check can say whose), a skipped
+    # load check, a static missing package. Both causes are real as far as anyone can tell: both named, in the
+    # order the container meets them, and the package is in the fix (step 2 has something to add).
+    name = _deploy(aws, tar_gz({"code/inference.py": INFERENCE, "code/requirements.txt": b"numpy\n"}))
+    _logs(aws, name, INSTALL_FAILED)
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(_tinypkg_checkout(tmp_path))])
+    v = d.verdict
+    assert v.cause == "requirements-install-failed" and not v.set_aside
+    assert [(c["stage"], c["code"]) for c in v.causes] == [("install", "requirements-install-failed"),
+                                                             ("import", "missing-module")], v.causes
+    assert v.causes[0]["primary"] and v.causes[1]["packages"] == ["tinypkg"]
+    assert [a["target"] for a in v.fix["additions"]] == ["code/tinypkg/"]
+    from endpoint_runbook.step_records import DiagnoseRecord
+    assert DiagnoseRecord.read(str(tmp_path / "run")).additions[0]["target"] == "code/tinypkg/"
+
+
+def test_an_install_failure_only_outside_the_image_does_not_outrank_the_models_own_failure(aws, tmp_path):
+    # The load check, in the image's own environment, installs the same requirements.txt and then meets the
+    # model's own failure (tinypkg missing): the logs' install failure was seen only where the environment is not
+    # the image's. It is set aside, named with why; the verdict is the missing package.
+    name = _deploy(aws, tar_gz({"code/inference.py": INFERENCE, "code/requirements.txt": b"numpy\n"}))
+    _logs(aws, name, INSTALL_FAILED)
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(_tinypkg_checkout(tmp_path))])
+    assert d.load_check.mode == "exact" and d.load_check.stage == "import", d.load_check.to_dict()
+    v = d.verdict
+    assert v.cause == "missing-module" and v.fix["additions"][0]["target"] == "code/tinypkg/"
+    assert [a["code"] for a in v.set_aside] == ["requirements-install-failed"] and "exact" in v.set_aside[0]["why"]
+    assert [c["code"] for c in v.causes] == ["missing-module"]
+    # The fix was tried: laid into the extracted archive, the model loads.
+    assert v.after_fix["checked"] and v.after_fix["ok"], v.after_fix
+
+
+def test_an_install_failure_the_endpoints_network_caused_is_not_set_aside(aws, tmp_path):
+    name = _deploy(aws, tar_gz({"code/inference.py": INFERENCE, "code/requirements.txt": b"numpy\n"}))
+    _logs(aws, name, ["WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError("
+                      "'<pip._vendor.urllib3.connection.HTTPSConnection>: Failed to establish a new connection: "
+                      "[Errno -3] Temporary failure in name resolution')': /simple/numpy/",
+                      "ERROR: Could not find a version that satisfies the requirement numpy (from versions: none)",
+                      "ERROR: No matching distribution found for numpy",
+                      "2026-11-15 10:20:05,100 ERROR - failed to install required packages, exiting"])
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(_tinypkg_checkout(tmp_path))])
+    v = d.verdict
+    assert v.cause == "requirements-install-failed" and not v.set_aside  # the endpoint's own network: real
+    assert [c["code"] for c in v.causes] == ["requirements-install-failed", "missing-module"]
+    assert [a["target"] for a in v.fix["additions"]] == ["code/tinypkg/"]  # fixed together
+
+
+def test_modules_only_the_load_check_sees_are_found_round_by_round(aws, tmp_path):
+    # Imports by computed names: the static reading sees neither; the load check meets tinypkg, and once tinypkg is
+    # laid in, tinyhelper (which tinypkg imports the same way). Both placed, and the model then loads.
+    dynamic = 'import importlib, os\nname = open(os.path.join(os.path.dirname(__file__), "{}")).read().strip()\n'
+    code = (dynamic.format("which.txt") + 'answer = importlib.import_module(name).answer\n'
+            'def model_fn(model_dir):\n    return {"offset": 1}\n').encode()
+    repo = tmp_path / "checkout"
+    (repo / "tinypkg").mkdir(parents=True)
+    (repo / "tinypkg" / "__init__.py").write_text(
+        dynamic.format("helper.txt") + "help = importlib.import_module(name)\ndef answer(xs):\n    return 0\n")
+    (repo / "tinypkg" / "helper.txt").write_text("tinyhelper\n")
+    (repo / "tinyhelper").mkdir()
+    (repo / "tinyhelper" / "__init__.py").write_text("")
+    name = _deploy(aws, tar_gz({"code/inference.py": code, "code/which.txt": b"tinypkg\n"}))
+    d = _run(aws, tmp_path / "run", name, source_roots=[str(repo)])
+    assert d.load_check.missing_module == "tinypkg" and not d.imports["missing_packages"]
+    after = d.verdict.after_fix
+    assert [r["added"] for r in after["rounds"]] == [["code/tinypkg/"], ["code/tinyhelper/"]], after["rounds"]
+    assert after["ok"], after

@@ -367,3 +367,112 @@ def test_a_few_hundred_files_are_all_followed():
     r = resolve_imports(files)
     assert r.ok and len(r.modules) == 1 + 20 * 16
     assert len(r.imports) > 6000  # every function body was walked (call-time imports)
+
+
+# ------------------------------------------------------------------ source roots searched recursively, ranked
+UTILS_INFERENCE = b"from utils.inference import model_fn, input_fn\nfrom utils.common import custom_dataclass\n"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_the_search_goes_down_the_checkout_and_skips_what_never_holds_the_projects_code(tmp_path):
+    from endpoint_runbook.imports import SourceIndex
+
+    repo = tmp_path / "repo"
+    _write(repo, {
+        "Plugins/upscale/code/swinir/load_model.py": "def define_model(path): pass\n",  # a namespace package
+        ".venv/lib/python3.11/site-packages/swinir/__init__.py": "",  # an installed copy: never the source
+        "node_modules/swinir/__init__.py": "",
+        "build/lib/swinir/__init__.py": "",
+        ".git/swinir/__init__.py": "",
+        "env2/pyvenv.cfg": "home = /usr/bin\n",  # a virtual environment, whatever its name
+        "env2/lib/swinir/__init__.py": "",
+    })
+    cands = SourceIndex({"repo": repo}).candidates("swinir")
+    assert [(c.path.relative_to(repo).as_posix(), c.kind) for c in cands] == [
+        ("Plugins/upscale/code/swinir", "namespace")]
+    # Bounded: a search that stops at its bound says so.
+    small = SourceIndex({"repo": repo}, max_folders=2)
+    assert small.candidates("swinir") == [] and small.truncated and "bound" in small.describe()
+    shallow = SourceIndex({"repo": repo}, max_depth=2)
+    assert shallow.candidates("swinir") == []
+
+
+def test_candidates_are_ranked_by_the_import_paths_layout_and_the_names_imported_with_the_runner_up(tmp_path):
+    repo = tmp_path / "repo"
+    _write(repo, {
+        # shallower, but a different 'utils': neither utils.inference nor the names
+        "utils/__init__.py": "", "utils/strings.py": "def slug(x): return x\n",
+        # deeper, the one the code means
+        "models/lm/utils/__init__.py": "", "models/lm/utils/common.py": "def custom_dataclass(c): return c\n",
+        "models/lm/utils/inference.py": "def model_fn(d): pass\ndef input_fn(b, c): pass\n",
+        # the right layout but not the names
+        "old/utils/__init__.py": "", "old/utils/common.py": "", "old/utils/inference.py": "def model_fn(d): pass\n",
+    })
+    (p,) = suggest_placement(resolve_imports(archive(UTILS_INFERENCE)), {"repo": repo})
+    assert (p.action, p.target, Path(p.source)) == ("copy", "code/utils/", repo / "models" / "lm" / "utils")
+    assert "has 2 of the 2 submodules" in p.reason and "defines 3 of the 3 names" in p.reason
+    assert p.runner_up["source"] == str(repo / "old" / "utils") and "defines 1 of the 3" in p.runner_up["why"]
+
+
+def test_the_complete_fix_follows_what_the_added_packages_import_and_places_each_folder_once(tmp_path):
+    from endpoint_runbook.imports import complete_fix
+
+    repo = tmp_path / "repo"
+    _write(repo, {
+        "utils/__init__.py": "", "utils/common.py": "def custom_dataclass(c): return c\n",
+        "utils/inference.py": "from utils.common import custom_dataclass\ndef model_fn(d): pass\n"
+                              "def input_fn(b, c): pass\n",
+        "model_pkg/__init__.py": "", "model_pkg/model.py": "from base_pkg.model import Base\nclass M(Base): pass\n",
+        "base_pkg/__init__.py": "", "base_pkg/model.py": "from utils.common import custom_dataclass\nclass Base: pass\n",
+    })
+    files = archive(UTILS_INFERENCE + b"from model_pkg.model import M\n")
+    fix = complete_fix(files, sources={"repo": repo})
+    assert [(p.package, p.target) for p in fix.placements] == [
+        ("utils", "code/utils/"), ("model_pkg", "code/model_pkg/"), ("base_pkg", "code/base_pkg/")]
+    assert fix.rounds == [["utils", "model_pkg"], ["base_pkg"], []] and fix.passes
+    # Nothing provides the next one: named, the rest still placed.
+    (repo / "base_pkg" / "__init__.py").unlink()
+    (repo / "base_pkg" / "model.py").unlink()
+    fix = complete_fix(files, sources={"repo": repo})
+    assert [p.package for p in fix.placements] == ["utils", "model_pkg"] and not fix.passes
+    assert [(p.package, p.action) for p in fix.unplaced] == [("base_pkg", "unknown")]
+
+
+def test_a_missing_submodule_is_placed_as_that_file_and_worded_so(tmp_path):
+    repo = tmp_path / "repo"
+    _write(repo, {"pkg/__init__.py": "", "pkg/a.py": "from pkg.b import B\n", "pkg/b.py": "class B: pass\n"})
+    files = archive(b"from pkg.a import *\n", extra={"code/pkg/__init__.py": b"", "code/pkg/a.py": b"from pkg.b import B\n"})
+    r = resolve_imports(files)
+    f = next(f for f in r.findings if f.code == "missing-module")
+    assert "pkg is in the archive (code/pkg) but pkg.b is not" in f.message and "Add the file code/pkg/b.py" in f.message
+    assert "nothing provides" not in f.message and f.data["target"] == "code/pkg/b.py"
+    from endpoint_runbook.imports import place_missing
+    (p,) = place_missing(r, {"repo": repo})
+    assert (p.submodule, p.source, p.target) == ("pkg.b", str(repo / "pkg" / "b.py"), "code/pkg/b.py")
+
+
+def test_requirement_lines_nothing_imports_are_dropped_as_a_diff_keeping_line_ends():
+    from endpoint_runbook.imports import drop_requirements, unimported
+    from endpoint_runbook.serving.pip_output import failing_requirements
+
+    raw = b"opencv-python\r\ntorch\r\nrequests\r\ntimm\r\nbasicsr==0.0.1\r\n\r\n"
+    pip = ("Collecting basicsr==0.0.1 (from -r requirements.txt (line 5))\n"
+           "ERROR: Could not find a version that satisfies the requirement basicsr==0.0.1 (from versions: 1.4.2)\n"
+           "ERROR: No matching distribution found for basicsr==0.0.1\n")
+    failing = failing_requirements(pip, ["opencv-python", "torch", "requests", "timm", "basicsr"])
+    assert failing == ["basicsr"]
+    code = {"code/inference.py": b"import cv2\nimport torch\nfrom swinir.load_model import define_model\n",
+            "code/swinir/network.py": b"from timm.models.layers import DropPath\n"}
+    assert unimported(failing, raw.decode(), code) == ["basicsr"]
+    assert unimported(failing, raw.decode(), {**code, "code/x.py": b"import basicsr.utils\n"}) == []
+    edit = drop_requirements(raw, ["basicsr"], why="cannot install")
+    assert edit.text == "opencv-python\r\ntorch\r\nrequests\r\ntimm\r\n\r\n" and edit.lines == ["basicsr==0.0.1"]
+    assert "-basicsr==0.0.1\n" in edit.diff and edit.diff.startswith("--- a/code/requirements.txt")
+    # A failure pip traces to a dependency maps to the line that pulled it in; a build step names the last one.
+    assert failing_requirements("Collecting lmdb (from basicsr)\n  error: subprocess-exited-with-error\n",
+                                ["basicsr", "timm"]) == ["basicsr"]

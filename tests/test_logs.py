@@ -280,6 +280,35 @@ def test_import_error_other_than_missing_module():
     assert c.details["where"] == "code/inference.py:3 in <module>"
 
 
+HANDLER = "/home/model-server/tmp/models/4f1c2e/handler_service"
+FALLBACK = tb((f"{SITE}/ts/model_loader.py", 110, "load", "module = self._load_default_handler(handler)"),
+              (f"{SITE}/ts/model_loader.py", 159, "_load_default_handler",
+               'module = importlib.import_module(module_name, "ts.torch_handler")'),
+              exc=[f"ModuleNotFoundError: No module named 'ts.torch_handler.{HANDLER}'"])
+
+
+def _handler_import_failed(exc: str, code: str) -> list[str]:
+    """TorchServe's model_loader: the user's handler fails to import (``exc``), then, while handling that, its
+    fallback to a built-in handler fails too (``No module named 'ts.torch_handler.<handler>'``)."""
+    first = tb((f"{SITE}/ts/model_loader.py", 108, "load", "module, function_name = self._load_handler_file(handler)"),
+               (f"{SITE}/ts/model_loader.py", 153, "_load_handler_file", "module = importlib.import_module(module_name)"),
+               (f"{HANDLER}.py", 4, "<module>", code), exc=[exc])
+    return first + [P, P + "During handling of the above exception, another exception occurred:", P] + FALLBACK \
+        + CRASH_MARKERS
+
+
+def test_torchserves_fallback_handler_import_is_not_a_missing_package_ts():
+    # issue 22 point 7: the missing package is the one the handler imports, never 'ts'
+    c = cause_of(_handler_import_failed("ModuleNotFoundError: No module named 'stygig'", "import stygig"))
+    assert c.code == "missing-module" and c.details["package"] == "stygig", c
+    assert c.details["packages"] == ["stygig"] and "'ts'" not in c.summary, c
+    # The handler's own error is not a missing module: the fallback alone never makes one.
+    c = cause_of(_handler_import_failed("ImportError: cannot import name 'Thing' from 'helpers'",
+                                        "from helpers import Thing"))
+    assert c.code == "import-error" and "missing-module" not in c.also_seen, c
+    assert cause_of(FALLBACK + CRASH_MARKERS).code == "worker-crash-loop"
+
+
 def test_precedence_is_the_start_up_order_and_root_causes_beat_symptoms():
     assert CAUSE_PRECEDENCE.index("syntax-error") < CAUSE_PRECEDENCE.index("missing-module") \
         < CAUSE_PRECEDENCE.index("model-fn-error") < CAUSE_PRECEDENCE.index("out-of-memory")

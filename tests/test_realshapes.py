@@ -200,16 +200,18 @@ def test_check_archive_names_the_missing_module(archives, capsys, project, varia
     assert any(f"imports '{MISSING[project, variant]}" in line for line in errors), out
 
 
-@pytest.mark.parametrize("project, variant, module, package", [
-    pytest.param("plasticdetection", "partial", "marinedebrisdetector_mod.model.model", "marinedebrisdetector_mod",
-                 marks=xfail("issue 22 point 8: the package is in the archive, one submodule file is not")),
-    pytest.param("swinir2", "partial", "swinir.network_swin2sr", "swinir",
-                 marks=xfail("issue 22 point 8: swinir/ (a namespace package) is there, network_swin2sr.py is not")),
+@pytest.mark.parametrize("project, variant, module, package, file", [
+    ("plasticdetection", "partial", "marinedebrisdetector_mod.model.model", "marinedebrisdetector_mod",
+     "code/marinedebrisdetector_mod/model/model.py"),
+    ("swinir2", "partial", "swinir.network_swin2sr", "swinir", "code/swinir/network_swin2sr.py"),
 ])
-def test_a_missing_submodule_is_not_called_a_missing_package(archives, capsys, project, variant, module, package):
+def test_a_missing_submodule_is_not_called_a_missing_package(archives, capsys, project, variant, module, package,
+                                                            file):
+    # issue 22 point 8: the package is in the archive (swinir/ a namespace package), one submodule file is not
     _, out = check(archives[project, variant], project, capsys)
     assert f"imports '{module}'" in out, out
     assert f"nothing provides package '{package}'" not in out and "Add the package" not in out, out
+    assert " is in the archive (code/" in out and f"but {module} is not" in out and f"Add the file {file}" in out, out
 
 
 @pytest.mark.xfail(strict=True, reason="issue 22 point 11: src/ and enterprise_config.json are read behind "

@@ -92,6 +92,7 @@ def test_a_failing_check_uploads_nothing(aws, broken, tmp_path):
     ("target-exists", "target-exists"),
     ("folder-missing", "source-missing"),
     ("not-a-package", "not-a-package"),
+    ("parent-of-the-package", "not-a-package"),
     ("source-missing", "source-missing"),
 ])
 def test_bad_input_is_named_and_nothing_is_uploaded(aws, broken, tmp_path, case, code):
@@ -103,10 +104,12 @@ def test_bad_input_is_named_and_nothing_is_uploaded(aws, broken, tmp_path, case,
         s3.put_object(Bucket=broken["bucket"], Key=f"t/{case}/model.tar.gz", Body=b"someone else's")
     elif case == "folder-missing":
         kw["additions"] = [{"source": str(tmp_path / "nope"), "target": "code/tinypkg/"}]
-    elif case == "not-a-package":
+    elif case == "not-a-package":  # no Python in it at all
         (tmp_path / "plain").mkdir()
-        (tmp_path / "plain" / "mod.py").write_text("x = 1\n")
+        (tmp_path / "plain" / "notes.txt").write_text("x = 1\n")
         kw["additions"] = [{"source": str(tmp_path / "plain"), "target": "code/tinypkg/"}]
+    elif case == "parent-of-the-package":  # src/ named where src/tinypkg/ was meant
+        kw["additions"] = [{"source": str(broken["repo"] / "src"), "target": "code/tinypkg/"}]
     elif case == "source-missing":
         kw["source_uri"] = f"s3://{broken['bucket']}/nothing/model.tar.gz"
     with pytest.raises((InputError, NotFoundError)) as e:
@@ -166,3 +169,57 @@ def test_full_check_failure_uploads_nothing(aws, broken, tmp_path):
                             additions=[{"source": str(pkg), "target": "code/tinypkg/"}])
     assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=broken["bucket"], Prefix="full-bad/")
     assert read_record(broken["run_dir"], "rebuild_archive")["serve_check"]["ok"] is False
+
+
+def test_a_namespace_package_goes_in_as_it_is(aws, broken, tmp_path):
+    # PEP 420: a folder of modules without __init__.py imports as it is (issue 22 point 4).
+    ns = tmp_path / "ns" / "tinypkg"
+    ns.mkdir(parents=True)
+    (ns / "core.py").write_bytes(TINYPKG)
+    inference = INFERENCE.replace(b"from tinypkg import answer", b"from tinypkg.core import answer")
+    name = f"{broken['bucket']}"
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=name, Key="ns/model.tar.gz", Body=tar_gz({"code/inference.py": inference}))
+    r = rebuild_archive.run(aws, run_dir=broken["run_dir"], source_uri=f"s3://{name}/ns/model.tar.gz",
+                            additions=[{"source": str(ns), "target": "code/tinypkg/"}])
+    assert r.status == "passed" and r.load_check.ok
+    assert [a["path"] for a in r.diff["added"]] == ["code/tinypkg/core.py"]  # no __init__.py made up
+
+
+@pytest.fixture()
+def no_serving_env(tmp_path, monkeypatch):
+    """No serving environment can be had here (the pre-built one named is not one): the load check is skipped."""
+    (tmp_path / "not-a-venv").mkdir()
+    monkeypatch.setenv("ENDPOINT_RUNBOOK_SERVING_ENV", str(tmp_path / "not-a-venv"))
+
+
+def test_without_a_load_check_the_static_analysis_decides_and_the_record_says_why(aws, broken, no_serving_env):
+    # issue 22 points 6 and 10: the check cannot run here; the rebuilt code's imports resolve: go on, say so.
+    r = rebuild_archive.run(aws, run_dir=broken["run_dir"], overwrite=True)
+    assert r.status == "passed" and r.load_check.skipped and r.unchecked == r.load_check.skipped
+    assert r.static_check["ok"] and r.static_check["missing_packages"] == []
+    rec = read_record(broken["run_dir"], "rebuild_archive")
+    assert "no serving environment could be built" in rec["unchecked"] and not rec["error"]
+
+
+def test_without_a_load_check_a_static_failure_stops_and_never_says_it_does_not_load(aws, broken, tmp_path,
+                                                                                    no_serving_env):
+    wrong = tmp_path / "wrong" / "tinypkg"
+    wrong.mkdir(parents=True)
+    (wrong / "__init__.py").write_text("from tinypkg.missing_part import answer\n")
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], target_uri=f"s3://{broken['bucket']}/w/model.tar.gz",
+                            additions=[{"source": str(wrong), "target": "code/tinypkg/"}])
+    assert e.value.code == "rebuilt-archive-fails" and "static analysis" in str(e.value)
+    assert "does not load" not in str(e.value) and "Skipped" not in str(e.value)
+    assert "tinypkg.missing_part" in str(e.value)
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=broken["bucket"], Prefix="w/")
+
+
+def test_require_load_check_refuses_to_go_on_without_one(aws, broken, no_serving_env):
+    target = f"s3://{broken['bucket']}/req/model.tar.gz"
+    with pytest.raises(CheckFailed) as e:
+        rebuild_archive.run(aws, run_dir=broken["run_dir"], target_uri=target, require_load_check=True)
+    assert e.value.code == "load-check-required" and "could not run here" in str(e.value)
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=broken["bucket"], Prefix="req/")
+    assert read_record(broken["run_dir"], "rebuild_archive")["require_load_check"] is True

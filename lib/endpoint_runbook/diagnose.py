@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from .findings import Finding
 from .imports import MODEL_DIR
 from .records import iso_time, write_record
 from .s3 import parse_s3_uri
-from .serving.loadcheck import LoadCheck, load_check_dir, vouch_imports_only
+from .serving.loadcheck import NETWORK_ERROR, LoadCheck, load_check_dir, vouch_imports_only
 from .startup_failure import StartupFailure, classify_startup_failure
 
 __all__ = ["EndpointFacts", "Verdict", "Diagnosis", "Diagnosing", "endpoint_facts", "run", "describe", "read_logs",
@@ -82,6 +83,11 @@ class Verdict:
     fix: dict[str, Any] = field(default_factory=dict)  # additions: [{package, source, target}], extras, notes
     seen: list[str] = field(default_factory=list)  # what each view said, in one line each
     sub_cause: str | None = None  # model_fn failures: network-at-startup, missing-artifact, version-mismatch, ...
+    # Every real cause, in the order the container meets them (install → import → model_fn → request); the
+    # primary (``cause``) is marked. ``set_aside``: causes seen only where the environment is not the image's.
+    causes: list[dict[str, Any]] = field(default_factory=list)
+    set_aside: list[dict[str, Any]] = field(default_factory=list)
+    after_fix: dict[str, Any] | None = None  # the load check with the proposed fix laid in: what comes next
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -195,7 +201,7 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
 
 
 def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
-                image: str | None = None) -> LoadCheck:
+                image: str | None = None, after: Callable[[Path, LoadCheck, dict[str, int]], None] | None = None) -> LoadCheck:
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -206,7 +212,10 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+        lc = load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+        if after is not None:
+            after(Path(tmp) / "ml" / "model", lc, {})
+        return lc
 
 
 def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -245,7 +254,8 @@ def _prefix_advice(f: Finding, uri: str) -> Finding:
 
 
 def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
-                       image: str | None = None) -> LoadCheck:
+                       image: str | None = None,
+                       after: Callable[[Path, LoadCheck, dict[str, int]], None] | None = None) -> LoadCheck:
     """The load check on the prefix's code and small files; the weights stay in S3. A model_fn that fails
     reading a withheld object proves nothing: the check then vouches for the imports only."""
     from .archive import prefix as model_prefix
@@ -257,8 +267,10 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
         io = arch.setdefault("io", {})
         io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
         io["bytes_withheld"] = fetched["withheld_bytes"]
-        lc = load_check_dir(model_dir, program=program, log=log, image=image)
-    return vouch_imports_only(lc, fetched["withheld"])
+        lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=log, image=image), fetched["withheld"])
+        if after is not None:
+            after(model_dir, lc, fetched["withheld"])
+    return lc
 
 
 _ROOT_CAUSES = frozenset(logs.CAUSE_PRECEDENCE)
@@ -275,17 +287,24 @@ def _log_code(log_cause: dict[str, Any]) -> str | None:
     if (log_cause.get("details") or {}).get("from_symptoms") and code != "invocation-error":
         return "ping-failing" if code in ("ping-error", "startup-health-check-timeout") else "no-known-signature"
     return code
+
+
 #: Import findings that say "not a crash"; beside a verdict that names the same package they contradict it.
 _SOFT_IMPORT_CODES = ("guarded-missing-module", "conditional-missing-module", "latent-missing-module", "import-fallback")
 
 
 def _contradicted(imp: imports.ImportReport | None, lc: LoadCheck | None) -> set[str]:
     """Packages static analysis calls missing at start-up that the load check imported past: it got beyond the
-    import of the entry script (stage model_fn or done), or through model_fn (done)."""
-    if imp is None or lc is None or lc.stage in ("requirements", "extract", "import", "crash", "timeout"):
+    import of the entry script (stage model_fn or done; or imports vouched for, the weights left in S3), or
+    through model_fn (done). A check that did not run (skipped) or stopped before the imports contradicts
+    nothing."""
+    if imp is None or lc is None or lc.skipped:
         return set()
-    phases = {"import"} if lc.stage != "done" else {"import", "model_fn"}
-    if not lc.ok and lc.stage == "done":  # modules from outside: the check cannot vouch
+    if lc.stage == "model_fn" or (lc.stage == "import" and lc.ok):
+        phases = {"import"}
+    elif lc.stage == "done" and lc.ok:  # not ok at done: modules from outside, the check cannot vouch
+        phases = {"import", "model_fn"}
+    else:
         return set()
     return {r.package for r in imp.imports if r.fails and r.phase in phases and not r.guarded}
 
@@ -318,13 +337,32 @@ def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
 
 
 def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
-             lc: LoadCheck | None, source_roots: dict[str, Path]) -> Verdict:
-    """Precedence: the archive's own facts (unreadable, no entry script); then log evidence of the failure;
-    then the load check's outcome (what fails first when the model loads); then static findings the load check
-    did not contradict."""
+             lc: LoadCheck | None, source_roots: dict[str, Path] | imports.SourceIndex, *,
+             complete: imports.CompleteFix | None = None, fix_check: FixCheck | None = None) -> Verdict:
+    """Precedence: the archive's own facts (unreadable, no entry script); then log evidence of the failure
+    (unless it was seen only where the environment is not the image's, see :func:`_install_set_aside`); then the
+    load check's outcome (what fails first when the model loads); then static findings the load check did not
+    contradict. Every other real cause is listed beside the primary, in the order the container meets them
+    (:meth:`_Views.causes`), and fixed together with it where the runbook can."""
     log_cause = log_ev.get("cause", {})
     lc_sub = _startup_failure(lc)
-    seen = _seen(log_cause, arch, imp, lc, lc_sub)
+    ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, _seen(log_cause, arch, imp, lc, lc_sub), complete,
+                 fix_check)
+    aside = _install_set_aside(log_cause, imp, lc)
+    v = _primary(ctx, lc_sub, aside)
+    if v.cause in ("bad-archive", "missing-entry-script"):
+        return v
+    v.set_aside = [aside] if aside else []
+    v.causes = ctx.causes(v, v.set_aside)
+    ctx.merge_fix(v)
+    if fix_check is not None:
+        v.after_fix = fix_check.outcome()
+    return v
+
+
+def _primary(ctx: _Views, lc_sub: StartupFailure | None, aside: dict[str, Any] | None) -> Verdict:
+    """The one cause to name first (see :func:`_verdict`)."""
+    facts, log_cause, arch, imp, lc, seen = ctx.facts, ctx.log_cause, ctx.arch, ctx.imp, ctx.lc, ctx.seen
     arch_codes = {f["code"] for f in arch.get("findings", [])}
     if not arch.get("readable"):
         bad = next((f for f in arch.get("findings", []) if f["severity"] == "error"), None)
@@ -336,8 +374,7 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
                        [f["message"] for f in arch["findings"] if f["code"] in ("missing-entry-script",
                                                                                 "nested-top-folder")],
                        {"notes": [f"Put the entry script at code/{facts.program}."]}, seen)
-    ctx = _Views(facts, log_cause, arch, imp, lc, source_roots, seen)
-    log_code = _log_code(log_cause)
+    log_code = None if aside else _log_code(log_cause)
     # 1. Log evidence of the failure.
     if log_code in _ROOT_CAUSES:
         details = log_cause.get("details") or {}
@@ -388,6 +425,68 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
                    [], {}, seen)
 
 
+#: The stage of the container's start-up in which each cause the logs name happens.
+STAGES = ("install", "import", "model_fn", "request")
+_LOG_STAGE = {"disk-full": "install", "requirements-install-failed": "install", "syntax-error": "import",
+              "missing-module": "import", "import-error": "import", "missing-entry-script": "import",
+              "cuda-driver-mismatch": "model_fn", "model-fn-error": "model_fn", "out-of-memory": "model_fn",
+              "worker-timeout": "model_fn", "invocation-error": "request", "model-fn-signature": "model_fn"}
+
+
+def _install_set_aside(log_cause: dict[str, Any], imp: imports.ImportReport | None,
+                       lc: LoadCheck | None) -> dict[str, Any] | None:
+    """The logs' install failure, when it was seen only where the environment is not the image's: the load
+    check, in the image's own environment (exact), installed the same code/requirements.txt, and the model has a
+    failure of its own (which it then does not outrank). Not when pip could not reach its index there: the
+    endpoint's network is the endpoint's."""
+    if log_cause.get("code") != "requirements-install-failed" or lc is None or lc.skipped or lc.mode != "exact":
+        return None
+    if lc.stage not in ("import", "model_fn", "done", "crash", "timeout"):
+        return None
+    evidence = "\n".join(log_cause.get("evidence") or [])
+    if NETWORK_ERROR.search(evidence) or "(from versions: none)" in evidence:
+        return None  # pip there saw no release at all, where here it found one: the endpoint's index access
+    own = (not lc.ok and lc.stage != "done") or bool(
+        imp is not None and [p for p in imp.missing_packages if p not in _contradicted(imp, lc)])
+    if not own:
+        return None
+    return {"code": "requirements-install-failed", "seen_by": ["logs"], "summary": log_cause.get("summary", ""),
+            "why": "the load check installed the same code/requirements.txt in the image's own environment "
+                   f"({lc.profile or 'the image'}, exact): the install failure in the logs happened where the "
+                   "environment is not the image's, so it does not outrank the model's own failure",
+            "evidence": list(log_cause.get("evidence") or [])[:3]}
+
+
+@dataclass
+class FixCheck:
+    """The load check with the proposed fix laid into the extracted archive, round after round: each round adds
+    what the previous one found missing (and a local folder provides) or drops the requirement lines that could
+    not install and nothing imports. ``load_check``: the last round's result."""
+
+    placements: list[imports.Placement] = field(default_factory=list)  # found by the rounds, beyond the static fix
+    edit: imports.RequirementsEdit | None = None
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    load_check: LoadCheck | None = None
+
+    def outcome(self) -> dict[str, Any]:
+        lc = self.load_check
+        if lc is None:
+            return {"checked": False, "rounds": self.rounds}
+        if lc.skipped:
+            return {"checked": False, "why": lc.skipped, "rounds": self.rounds}
+        sub = _startup_failure(lc)
+        if lc.ok:
+            summary = "with the fix laid in, the model loads (imports and model_fn pass)"
+        elif lc.stage in ("model_fn", "crash") and not lc.missing_module:
+            summary = (f"with the fix laid in, the imports pass; then model_fn fails: {lc.error_type}: {lc.error}"
+                       + (f" ({sub.sub_cause})" if sub else ""))
+        else:
+            summary = f"with the fix laid in, the load check still fails at {lc.stage}: {lc.error_type}: {lc.error}"
+        return {"checked": True, "ok": lc.ok, "stage": lc.stage, "error": f"{lc.error_type}: {lc.error}" if not lc.ok
+                else None, "sub_cause": sub.sub_cause if sub else None, "advice": sub.advice if sub else None,
+                "summary": summary, "rounds": self.rounds, "load_check": lc.to_dict()}
+
+
 @dataclass
 class _Views:
     """What the four views said, for building a verdict and its fix plan."""
@@ -397,12 +496,120 @@ class _Views:
     arch: dict[str, Any]
     imp: imports.ImportReport | None
     lc: LoadCheck | None
-    roots: dict[str, Path]
+    roots: dict[str, Path] | imports.SourceIndex
     seen: list[str]
+    complete: imports.CompleteFix | None = None
+    fix_check: FixCheck | None = None
+
+    def placements(self, packages: list[str]) -> list[imports.Placement]:
+        """The complete fix for ``packages`` and everything they need in turn: the static rounds (each folder
+        once), what the load check with the fix laid in found next, then a placement for any package neither saw
+        (e.g. one only the logs name)."""
+        out: list[imports.Placement] = []
+        if self.complete is not None:
+            out += self.complete.placements + self.complete.unplaced
+        if self.fix_check is not None:
+            out += self.fix_check.placements
+        covered = {p.package for p in out}
+        out += [imports.place_package(p, self.imp, self.roots) for p in packages if p not in covered]
+        return out
+
+    def causes(self, v: Verdict, set_aside: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every real cause the views show, in the order the container meets them; the primary marked."""
+        imp, lc, log = self.imp, self.lc, self.log_cause
+        live = [p for p in (imp.missing_packages if imp else []) if p not in _contradicted(imp, lc)]
+        phase_of: dict[str, str] = {}
+        for r in (imp.imports if imp else []):
+            if r.package in live and r.fails and r.runs and not r.guarded:
+                phase_of.setdefault(r.package, r.phase)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def add(stage: str, code: str, summary: str, view: str, packages: list[str] | None = None) -> None:
+            c = out.setdefault((stage, code), {"stage": stage, "code": code, "summary": summary, "seen_by": []})
+            if view not in c["seen_by"]:
+                c["seen_by"].append(view)
+            if packages:
+                c["packages"] = list(dict.fromkeys(c.get("packages", []) + packages))
+
+        aside = {a["code"] for a in set_aside}
+        log_code = log.get("code")
+        worker_logged = log_code in _ROOT_CAUSES and _LOG_STAGE.get(log_code, "model_fn") != "install"
+        if log_code in _ROOT_CAUSES and log_code not in aside:
+            details = log.get("details") or {}
+            if log_code == "missing-module":
+                for pkg in [p for p in [details.get("package"), *(details.get("packages") or [])] if p]:
+                    add(phase_of.get(pkg, "import"), "missing-module", "", "logs", [pkg])
+            else:
+                add(_LOG_STAGE.get(log_code, "model_fn"), log_code, log.get("summary", ""), "logs")
+        if lc is not None and not lc.skipped and not lc.ok:
+            if lc.stage == "requirements" and not worker_logged:  # the endpoint's own workers got past pip
+                add("install", "requirements-install-failed", f"{lc.error_type}: {lc.error}", "load check")
+            elif lc.missing_module:
+                pkg = lc.missing_module.split(".")[0]
+                add(phase_of.get(pkg, "model_fn" if lc.stage == "model_fn" else "import"), "missing-module", "",
+                    "load check", [pkg])
+            elif lc.stage in ("model_fn", "crash", "timeout"):
+                sub = _startup_failure(lc)
+                add("model_fn", "out-of-memory" if sub and sub.sub_cause == "out-of-memory" else "model-fn-error",
+                    f"{lc.error_type}: {lc.error}" + (f" ({sub.sub_cause})" if sub else ""), "load check")
+            elif lc.stage == "import":
+                add("import", lc.findings[0].code if lc.findings else "import-error", f"{lc.error_type}: {lc.error}",
+                    "load check")
+        for pkg in live:
+            add(phase_of.get(pkg, "import"), "missing-module", "", "imports", [pkg])
+        for c in out.values():
+            if c["code"] == "missing-module":
+                c["summary"] = (f"{self.facts.program} needs {self.lacking(c.get('packages', []))}: "
+                                + ("every request fails" if c["stage"] == "request" else "the worker dies at start-up"))
+        stage = _LOG_STAGE.get(v.cause) or ("model_fn" if v.sub_cause else None)
+        primary = next((c for c in out.values() if c["code"] == v.cause and (stage is None or c["stage"] == stage)),
+                       None) or next((c for c in out.values() if c["code"] == v.cause), None)
+        if primary is None and v.cause not in ("unknown", "inconclusive"):
+            primary = out.setdefault((stage or "import", v.cause), {"stage": stage or "import", "code": v.cause,
+                                                                   "summary": v.summary, "seen_by": []})
+        if primary is not None:
+            primary["primary"] = True
+        return sorted(out.values(), key=lambda c: STAGES.index(c["stage"]) if c["stage"] in STAGES else len(STAGES))
+
+    def merge_fix(self, v: Verdict) -> None:
+        """The primary's fix plus the fixes of the other real causes, applied together: the missing packages of
+        every stage (placed once each) and the requirement lines to drop."""
+        fix = v.fix
+        wanted = [p for c in v.causes if c["code"] == "missing-module" for p in c.get("packages", [])]
+        if wanted and v.cause != "missing-module":
+            plan = self._fix_plan(self.placements(wanted))
+            have_s = {a["source"] for a in fix.get("additions", [])}
+            have_t = {a["target"] for a in fix.get("additions", [])}
+            fix["additions"] = list(fix.get("additions", [])) + [
+                a for a in plan["additions"] if a["source"] not in have_s and a["target"] not in have_t]
+            fix["extras"] = list(fix.get("extras", [])) + [e for e in plan["extras"] if e not in fix.get("extras", [])]
+            fix["notes"] = list(fix.get("notes", [])) + [n for n in plan["notes"] if n not in fix.get("notes", [])]
+            fix["packages"] = list(dict.fromkeys(list(fix.get("packages") or []) + wanted))
+        edit = self.fix_check.edit if self.fix_check is not None else None
+        if edit is not None:
+            fix["requirements"] = edit.to_dict()
+            fix.setdefault("notes", []).append(
+                f"drop {', '.join(map(repr, edit.lines))} from code/requirements.txt: {edit.why} (the diff is in "
+                "fix.requirements.diff; step 2 applies it)")
+        if self.complete is not None:
+            fix["search"] = self.complete.search
+        runner = [{"package": p.package, "chosen": p.source, "runner_up": p.runner_up}
+                  for p in self.placements([]) if p.runner_up]
+        if runner:
+            fix["runner_up"] = runner
+
+    def lacking(self, packages: list[str]) -> str:
+        """What the archive lacks of ``packages``: the package, or, when the archive has it, its missing module."""
+        subs = {p.package: p.submodule for p in self.placements([]) if p.submodule}
+        whole = [p for p in packages if p not in subs]
+        parts = [f"{', '.join(map(repr, whole))}, which the archive lacks"] if whole else []
+        parts += [f"{subs[p]!r} ({p} is in the archive, that module is not)" for p in packages if p in subs]
+        return "; ".join(parts)
 
     def missing(self, packages: list[str | None], first: str) -> Verdict:
-        missing = list(dict.fromkeys(p for p in packages if p))
         imp, lc, log_cause = self.imp, self.lc, self.log_cause
+        live = [p for p in (imp.missing_packages if imp else []) if p not in _contradicted(imp, lc)]
+        missing = list(dict.fromkeys([p for p in packages if p] + live))
         log_pkgs = set((log_cause.get("details") or {}).get("packages") or []) | \
             {(log_cause.get("details") or {}).get("package")} if log_cause.get("code") == "missing-module" else set()
         lc_pkg = lc.missing_module.split(".")[0] if lc is not None and lc.missing_module else None
@@ -416,17 +623,23 @@ class _Views:
             evidence += [r.evidence for r in imp.imports if r.package in missing and r.fails and r.runs][:3]
         if lc_pkg in missing:
             evidence.append(f"load check: ModuleNotFoundError: No module named '{lc.missing_module}'")  # type: ignore[union-attr]
-        placements = [imports.place_package(p, imp, self.roots) for p in missing]
+        placements = self.placements(missing)
         fix = self._fix_plan(placements)
-        fix["packages"] = missing
+        then = [p.package for p in placements if p.package not in missing and not p.guarded]
+        fix["packages"] = list(dict.fromkeys(missing + [p.package for p in placements]))
         phases = {r.phase for r in (imp.imports if imp else []) if r.package in missing and r.fails and r.runs}
         when = ("every worker dies at start-up" if (log_pkgs or lc_pkg or phases & {"import", "model_fn"} or not phases)
                 else "every request fails")
         where = ", ".join(f"{a['source']} → {a['target']}" for a in fix["additions"]) or "(no local source found)"
-        return Verdict("missing-module", confidence,
-                       f"The archive lacks the source package{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(repr(m) for m in missing)} that {self.facts.program} imports; {when}. "
-                       f"Fix: add {where}.", evidence, fix, self.seen)
+        more = (f", and {', '.join(map(repr, dict.fromkeys(then)))} that {'those import' if len(missing) > 1 else 'it imports'}"
+                " in turn" if then else "")
+        subs = {p.package: p.submodule for p in placements if p.submodule}
+        whole = [m for m in missing if m not in subs]
+        what = (f"The archive lacks the source package{'s' if len(whole) > 1 else ''} "
+                f"{', '.join(repr(m) for m in whole)} that {self.facts.program} imports{more}" if whole else "")
+        what = "; ".join([what] * bool(what) + [f"{p} is in the archive but {subs[p]} is not"
+                                                  for p in missing if p in subs])
+        return Verdict("missing-module", confidence, f"{what}; {when}. Fix: add {where}.", evidence, fix, self.seen)
 
     def startup(self, sub: StartupFailure, confidence: str, evidence: list[str]) -> Verdict:
         # Static failures the load check did not reach (model_fn stopped before them) come next: fix them too.
@@ -434,7 +647,7 @@ class _Views:
                  if p not in _contradicted(self.imp, self.lc)]
         wanted = [sub.data["archive_path"]] if sub.sub_cause == "missing-artifact" and sub.data.get("archive_path") \
             else []
-        fix = self._fix_plan([imports.place_package(p, self.imp, self.roots) for p in later], wanted=wanted)
+        fix = self._fix_plan(self.placements(later) if later else [], wanted=wanted)
         fix["notes"] = [sub.advice] + fix["notes"] + (
             [f"after that, the code imports {', '.join(map(repr, later))}, which the archive also lacks"] if later else [])
         if later:
@@ -476,6 +689,9 @@ class _Views:
                     why = f"{p.reason}; the code also reads {MODEL_DIR}/{p.package}/, which is on the import path"
                 else:
                     why = p.reason
+                if p.guarded:
+                    why += ("; the code imports it under a handler that carries on without it (a degraded path): "
+                            "added so that path is not taken")
                 place(additions, p.source, target, why, p.package)
             elif p.action == "requirement":
                 notes.append(f"add {p.requirement} to code/requirements.txt ({p.reason})")
@@ -485,7 +701,8 @@ class _Views:
                 notes.append(f"{p.package}: {p.reason}")
         for r in reads:
             top, _, rest = r.partition("/")
-            for root in self.roots.values():
+            roots = self.roots.roots if isinstance(self.roots, imports.SourceIndex) else self.roots
+            for root in roots.values():
                 if rest and (root / top).is_dir() and (root / r).exists():
                     place(extras, str(root / top), f"{top}/", f"the code reads {MODEL_DIR}/{r}, which the archive "
                           f"lacks; {root / top} has it", None)
@@ -551,6 +768,16 @@ class Diagnosing:
     # A large archive's code and small files, written from the one read for the load check (weights withheld)
     check_tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     withheld: dict[str, int] | None = None
+    complete: imports.CompleteFix | None = None  # the static rounds of the fix (every package it needs, placed)
+    fix_check: FixCheck | None = None  # the load check with the fix laid in
+    _index: imports.SourceIndex | None = field(default=None, repr=False)
+
+    @property
+    def sources_index(self) -> imports.SourceIndex:
+        """The source roots, searched (recursively, bounded) once per diagnosis."""
+        if self._index is None:
+            self._index = imports.SourceIndex(self.roots)
+        return self._index
 
     def drop_check_dir(self) -> None:
         if self.check_tmp is not None:
@@ -600,7 +827,7 @@ def read_archive(aws: Aws, d: Diagnosing, *, expected_paths: list[str] | None = 
     """Sub-step 3: the model archive's inventory and layout lint (one streaming pass)."""
     say = progress or (lambda _m: None)
     facts = d.facts
-    d.imp, d.lc = None, None  # they describe the archive read before
+    d.imp, d.lc, d.complete, d.fix_check = None, None, None, None  # they describe the archive read before
     prefix = _prefix_of(facts)
     if facts.model_data_url or prefix:
         say(f"listing the model data {prefix}" if prefix else "reading the model archive (streaming)")
@@ -633,6 +860,11 @@ def resolve_imports(d: Diagnosing, *, progress: Callable[[str], None] | None = N
     names = {m["path"]: None for m in d.arch.get("members", []) if m["type"] == "file"}
     d.imp = imports.resolve_imports({**names, **sources}, program=facts.program, requirements=req,
                                     image_modules=image_modules)
+    d.complete = None
+    if d.imp.missing_packages or d.imp.guarded_missing_packages:
+        say("working out the complete fix (the imports again, with each proposed addition laid in)")
+        d.complete = imports.complete_fix({**names, **sources}, program=facts.program, requirements=req,
+                                          image_modules=image_modules, sources=d.sources_index, first=d.imp)
     # One import path for every check: the lint's "outside the import path" follows the script's sys.path.
     d.arch["findings"] = [f.to_dict() for f in imports.reconcile_layout(
         [Finding.from_dict(f) for f in d.layout_findings], d.imp)]
@@ -648,15 +880,117 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
         return None
     say("load check in a clean serving environment")
     s3 = aws.client("s3")
+    d.fix_check = None
+
+    def after(model_dir: Path, lc: LoadCheck, withheld: dict[str, int]) -> None:
+        d.fix_check = _check_fix(d, model_dir, lc, say, withheld)
+
     with named_aws_errors("reading the model data"):
         if prefix:
-            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image)
+            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image, after=after)
         elif d.check_tmp is not None and d.withheld is not None:  # a large archive: the code from the one read
-            d.lc = vouch_imports_only(load_check_dir(Path(d.check_tmp.name) / "ml" / "model", program=facts.program,
-                                                      log=say, image=facts.image), d.withheld)
+            model_dir = Path(d.check_tmp.name) / "ml" / "model"
+            d.lc = vouch_imports_only(load_check_dir(model_dir, program=facts.program, log=say, image=facts.image),
+                                      d.withheld)
+            with tempfile.TemporaryDirectory(prefix="diagnose-fix-") as tmp:  # the read's files stay as read
+                shutil.copytree(model_dir, Path(tmp) / "ml" / "model", symlinks=True)
+                after(Path(tmp) / "ml" / "model", d.lc, d.withheld)
         else:
-            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
+            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image, after=after)
     return d.lc
+
+
+#: Bound on the rounds of the load check with the fix laid in.
+FIX_CHECK_ROUNDS = 6
+
+
+def _check_fix(d: Diagnosing, model_dir: Path, lc: LoadCheck, say: Callable[[str], None],
+               withheld: dict[str, int]) -> FixCheck | None:
+    """The load check again, with the proposed fix laid into the extracted archive (``model_dir``, changed in
+    place: the first check is done): the static rounds' additions, and the requirement lines that could not
+    install in the image and nothing imports dropped. Each round adds what the previous one found missing when a
+    local folder provides it, until the check passes, stops elsewhere, or nothing provides the next module."""
+    if lc.skipped or d.imp is None:
+        return None
+    req_path = model_dir / "code" / "requirements.txt"
+    req_raw = req_path.read_bytes() if req_path.is_file() else None
+    static = list(d.complete.placements) if d.complete is not None else []
+    fc = FixCheck()
+    edit = _droppable(d, lc, req_raw, static, None)
+    if not static:  # what the check itself found missing (an import the static reading cannot see)
+        first = _place_found_missing(d, model_dir, lc, set())
+        fc.placements += [first] if first is not None else []
+    if not static and not fc.placements and edit is None:
+        return None
+    laid: set[str] = set()
+    for i in range(FIX_CHECK_ROUNDS):
+        todo = [p for p in static + fc.placements if p.source not in laid and p.source and p.target]
+        archive.place_additions([(p.source, p.target) for p in todo], model_dir)
+        laid.update(p.source for p in todo if p.source)
+        if edit is not None:
+            req_path.write_bytes(edit.text.encode("utf-8"))
+        say(f"load check with the proposed fix laid in (round {i + 1})")
+        now = load_check_dir(model_dir, program=d.facts.program, log=say, image=d.facts.image)
+        if withheld:
+            now = vouch_imports_only(now, withheld)
+        fc.load_check = now
+        fc.rounds.append({"added": [p.target for p in todo], "dropped": list(edit.drop) if edit else [],
+                          "result": "passes" if now.ok else (f"skipped: {now.skipped}" if now.skipped else
+                                                             f"fails at {now.stage}: {now.error_type}: {now.error}")})
+        if now.ok or now.skipped:
+            break
+        if now.stage == "requirements":
+            more = _droppable(d, now, req_raw, static + fc.placements, edit)
+            if more is None or (edit is not None and set(more.drop) == set(edit.drop)):
+                break
+            edit = more
+            continue
+        nxt = _place_found_missing(d, model_dir, now, {p.source for p in static + fc.placements})
+        if nxt is None:
+            break
+        fc.placements.append(nxt)
+    fc.edit = edit
+    return fc
+
+
+def _droppable(d: Diagnosing, lc: LoadCheck, req_raw: bytes | None, placements: list[imports.Placement],
+               edit: imports.RequirementsEdit | None) -> imports.RequirementsEdit | None:
+    """The requirements edit after a load check that could not install code/requirements.txt in the image's
+    own environment: the lines pip failed on that no code in the archive (with the additions) imports are
+    dropped, with those dropped before. None when there is nothing more to drop."""
+    if req_raw is None or lc.stage != "requirements" or lc.mode != "exact":
+        return None
+    failing = next((f.data.get("requirements") or [] for f in lc.findings
+                    if f.code == "requirements-install-failed"), [])
+    if not failing:
+        return None
+    files: dict[str, bytes | None] = dict(d.sources)
+    for p in placements:
+        if p.source and p.target:
+            imports.lay_files(files, p.source, p.target)
+    text = req_raw.decode("utf-8", errors="replace")
+    drop = imports.unimported(failing, text, files)
+    if not drop:
+        return None
+    before = list(edit.drop) if edit is not None else []
+    return imports.drop_requirements(req_raw, before + [x for x in drop if x not in before], why=(
+        "pip cannot install it in the image's own environment, and no code in the archive imports it"))
+
+
+def _place_found_missing(d: Diagnosing, model_dir: Path, lc: LoadCheck, used: set[str]) -> imports.Placement | None:
+    """A module the load check with the fix found missing (one the static reading could not see, e.g. a dynamic
+    import, or one unpickling needs): placed from the source roots when a local folder provides it."""
+    if not lc.missing_module or lc.stage not in ("import", "model_fn"):
+        return None
+    from .serving.image_profiles import profile_for_image
+
+    top = lc.missing_module.split(".")[0]
+    report = imports.resolve_imports(model_dir, program=d.facts.program,
+                                     image_modules=profile_for_image(d.facts.image).modules)
+    wanted = [p for p in imports.place_missing(report, d.sources_index) if p.package == top]
+    if not wanted and not (model_dir / "code" / top).exists() and not (model_dir / top).exists():
+        wanted = [imports.place_package(top, report, d.sources_index)]
+    return next((p for p in wanted if p.action == "copy" and p.source not in used), None)
 
 
 def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
@@ -668,7 +1002,8 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
-    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.roots)
+    verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.sources_index,
+                       complete=d.complete, fix_check=d.fix_check)
     findings = _reconcile(findings, verdict, imp, lc)
     started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,

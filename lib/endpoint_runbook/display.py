@@ -274,11 +274,26 @@ def show_verdict(d: Any) -> None:
     fix = v.get("fix") or {}
     card(f"cause: {v['cause']} ({v['confidence']} confidence)", {"summary": v["summary"]},
          status="bad" if v["cause"] not in ("unknown", "inconclusive") else "warn")
+    causes = v.get("causes") or []
+    if len(causes) > 1 or v.get("set_aside"):
+        table([{"stage": c["stage"], "cause": c["code"] + (" (primary)" if c.get("primary") else ""),
+                "seen by": ", ".join(c.get("seen_by", [])), "what": c.get("summary", "")} for c in causes]
+              + [{"stage": "set aside", "cause": a["code"], "seen by": ", ".join(a.get("seen_by", [])),
+                  "what": a.get("why", "")} for a in v.get("set_aside") or []])
     if fix.get("additions") or fix.get("extras"):
         table([{"add": a["source"], "at": a["target"], "why": a.get("why", "")}
                for a in fix.get("additions", []) + fix.get("extras", [])])
+    if fix.get("runner_up"):
+        table([{"package": r["package"], "chosen": r["chosen"], "runner-up": r["runner_up"]["source"],
+                "runner-up has": r["runner_up"].get("why", "")} for r in fix["runner_up"]])
+    if (fix.get("requirements") or {}).get("diff"):
+        lines("code/requirements.txt (step 2 applies this edit)", fix["requirements"]["diff"].splitlines())
     if fix.get("notes"):
         lines("notes", fix["notes"])
+    after = v.get("after_fix") or {}
+    if after.get("checked"):
+        card("load check with the fix laid in", {"result": after.get("summary"), "advice": after.get("advice")},
+             status="ok" if after.get("ok") else "warn")
     lines("what each view said", v.get("seen", []))
 
 
@@ -300,8 +315,12 @@ def show_rebuild_plan(rb: Any) -> None:
     """Sub-step 1 of the rebuild: what goes where."""
     step = rb.step if hasattr(rb, "step") else rb
     rec = _dict(step)
-    card("rebuild plan", {"source (only read)": rec["source_uri"], "target (a new key)": rec["target_uri"]})
+    card("rebuild plan", {"source (only read)": rec["source_uri"], "target (a new key)": rec["target_uri"],
+                          "without a load check": "refused (require_load_check)" if rec.get("require_load_check")
+                          else "goes on when the static analysis passes"})
     table([{"add": a["source"], "at": a["target"]} for a in rec.get("additions", [])])
+    if (rec.get("requirements") or {}).get("diff"):
+        lines("code/requirements.txt is edited", rec["requirements"]["diff"].splitlines())
 
 
 def show_rebuild(r: Any) -> None:
@@ -321,6 +340,12 @@ def show_rebuild(r: Any) -> None:
         card("unchanged members", {"count": diff.get("unchanged_count"), "bytes": diff.get("unchanged_bytes")})
     if rec.get("load_check"):
         show_load_check(rec["load_check"], title="Load check of the rebuilt archive")
+    static = rec.get("static_check")
+    if rec.get("unchecked") and static:
+        card("no load was tried: the static analysis decided", {
+            "why no load check": rec["unchecked"], "imports": static.get("summary"),
+            "missing packages": static.get("missing_packages") or None},
+            status="ok" if static.get("ok") else "bad")
 
 
 # -- the fleet scan (00) ------------------------------------------------------------------------------------

@@ -88,6 +88,8 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "image_uri": Param(S, None, "serving image the checks stand in for; null: the diagnosed endpoint's image"),
         "upload": Param(S, "auto", "server-side (copy the unchanged bytes inside S3, upload the tail), full, or "
                                    "auto (server-side from 256 MiB)"),
+        "require_load_check": Param(B, False, "fail when the load check cannot run here; false: go on when the "
+                                              "static analysis passes, and record why no load was tried"),
     },
     "deploy": {
         "mode": Param(S, None, "in-place (UpdateEndpoint, same name) or new-endpoint; null: in-place when the "

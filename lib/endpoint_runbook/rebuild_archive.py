@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import os
 import posixpath
 import shutil
 import tempfile
@@ -56,6 +58,12 @@ class RebuildStep:
     verification: dict[str, Any] | None = None
     status: str = "failed"
     error: str | None = None
+    # The diagnosis' edit of code/requirements.txt (lines that cannot install in the image and nothing imports):
+    # {drop, diff, text, source_sha256}
+    requirements: dict[str, Any] | None = None
+    require_load_check: bool = False
+    unchecked: str | None = None  # why no load check ran here (it was skipped): the static analysis decided
+    static_check: dict[str, Any] | None = None  # the rebuilt code's imports, resolved statically
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -84,12 +92,29 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
             raise InputError(f"source folder {src} does not exist.", code="source-missing",
                              hint="Point the addition at the package folder in your checkout (e.g. src/<pkg>).")
         if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file():
-            raise InputError(f"{src} is not a Python package (no __init__.py), yet it goes under {target}/.",
-                             code="not-a-package", hint="Name the package folder itself, e.g. src/<pkg>.")
+            _namespace_package_or_refuse(src, target)
         if target.startswith("/") or ".." in target.split("/"):
             raise InputError(f"target {a['target']!r} would escape the archive.", code="unsafe-path")
         out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", "")})
     return out
+
+
+def _namespace_package_or_refuse(src: Path, target: str) -> None:
+    """A folder without ``__init__.py`` goes under code/ as a namespace package (PEP 420: it imports as it is)
+    when it holds Python files; a folder that holds the package of the same name (its parent was named), or no
+    Python at all, is refused before anything is read."""
+    leaf = target.rstrip("/").rsplit("/", 1)[-1]
+    inner = src / leaf
+    if inner.is_dir() and (inner / "__init__.py").is_file():
+        raise InputError(f"{src} holds the package {leaf}/ itself, yet the folder {src} goes under {target}/ "
+                         f"(that would make {target}/{leaf}/).", code="not-a-package",
+                         hint=f"Name the package folder itself: {inner}.")
+    for _dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = [d for d in dirnames if not archive.default_skip(d, True)]
+        if any(f.endswith(".py") for f in filenames):
+            return
+    raise InputError(f"{src} holds no Python file, yet it goes under {target}/ (where the container imports code).",
+                     code="not-a-package", hint="Name the package folder itself, e.g. src/<pkg>.")
 
 
 def _head(s3: Any, uri: str) -> dict[str, Any] | None:
@@ -99,7 +124,7 @@ def _head(s3: Any, uri: str) -> dict[str, Any] | None:
 
 def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
         target_uri: str | None = None, overwrite: bool = False, full_check: bool = False,
-        upload: str = "auto", image_uri: str | None = None,
+        upload: str = "auto", image_uri: str | None = None, require_load_check: bool = False,
         progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Rebuild, check, upload; write ``02-rebuild_archive.json``. Nothing is uploaded unless the check passes.
     The sub-steps (:func:`plan`, :func:`build`, :func:`check`, :func:`upload`) in one call.
@@ -107,9 +132,11 @@ def run(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: lis
     ``upload``: ``full`` (rebuild locally, upload the whole archive), ``server-side`` (copy the unchanged
     prefix inside S3, upload the tail), ``auto`` (server-side from :data:`SERVER_SIDE_MIN_BYTES`).
     ``image_uri``: the serving image whose environment the checks run in; None: the diagnosed endpoint's
-    image (step 1 checked against the same profile), else the newest PyTorch profile."""
+    image (step 1 checked against the same profile), else the newest PyTorch profile.
+    ``require_load_check``: when the load check cannot run here (it is skipped), fail instead of going on from
+    the static analysis of the rebuilt code."""
     rb = plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions, target_uri=target_uri,
-              overwrite=overwrite, upload=upload, image_uri=image_uri)
+              overwrite=overwrite, upload=upload, image_uri=image_uri, require_load_check=require_load_check)
     build(rb, full_check=full_check, progress=progress)
     check(rb, full_check=full_check, progress=progress)
     return _upload(rb, progress)
@@ -161,7 +188,7 @@ def _recording(rb: Rebuilding) -> Any:
 
 def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: list[Any] | None = None,
          target_uri: str | None = None, overwrite: bool = False, upload: str = "auto",
-         image_uri: str | None = None) -> Rebuilding:
+         image_uri: str | None = None, require_load_check: bool = False) -> Rebuilding:
     """Sub-step 1: what goes where (parameters, else step 1's verdict), checked before anything is read."""
     if upload not in ("auto", "full", "server-side"):
         raise InputError(f"unknown upload mode {upload!r}", code="bad-input", hint="Use auto, full or server-side.")
@@ -174,15 +201,17 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     if not source_uri:
         raise InputError("source_uri is not set and no diagnosis names the model data.", code="missing-input",
                          hint="Set source_uri, or run step 1 (diagnose) with the same run_dir first.")
-    if additions is None:
+    requirements = None
+    if additions is None:  # the diagnosis' fix: its additions and its edit of code/requirements.txt
         additions = list(diag.additions)
-    if not additions:
+        requirements = _requirements_edit(diag.requirements)
+    if not additions and not requirements:
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
     adds = _additions(additions)
     if source_uri.endswith("/") or prefix_model:
         step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, image=image,
-                           status="planned")
+                           status="planned", requirements=requirements, require_load_check=require_load_check)
         return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
                           mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
@@ -199,13 +228,16 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
     step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
-                       source_etag=head.get("ETag"),
-                       status="planned")
+                       source_etag=head.get("ETag"), status="planned", requirements=requirements,
+                       require_load_check=require_load_check)
     program = diag.endpoint.program
     size = int(head.get("ContentLength") or 0)
     mode = upload if upload != "auto" else ("server-side" if size >= SERVER_SIDE_MIN_BYTES else "full")
     if mode == "server-side" and not archive.splice_available():
         mode, step.io["note"] = "full", "the system zlib cannot splice: the archive is rebuilt and uploaded whole"
+    if mode == "server-side" and requirements:
+        mode, step.io["note"] = "full", ("code/requirements.txt is edited, which a splice cannot do in the middle of "
+                                         "the archive: it is rebuilt and uploaded whole")
     return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program=program, started=started,
                       mode=mode, diag=diag, size=size)
 
@@ -218,7 +250,8 @@ def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
     step, s3 = rb.step, rb.aws.client("s3")
     if rb.mode == "prefix":
         rb.step = _prefix_model(rb.aws, rb.run_dir, step.source_uri, step.additions, step.target_uri or None,
-                                rb.overwrite, rb.diag, say, rb.started, step.image)
+                                rb.overwrite, rb.diag, say, rb.started, step.image, step.requirements,
+                                step.require_load_check)
         return rb.step
     if rb.mode == "server-side":
         with _recording(rb):
@@ -236,10 +269,28 @@ def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
         say(f"rebuilding {step.source_uri} (streaming)")
         bucket, key = parse_s3_uri(step.source_uri)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        pairs: list[tuple[str, str]] = [(a["source"], a["target"]) for a in step.additions]
+        replace: frozenset[str] = frozenset()
+        seen = hashlib.sha256()
+        on_data = None
+        if step.requirements:
+            edited = out.parent / "edit" / "requirements.txt"
+            edited.parent.mkdir()
+            edited.write_bytes(step.requirements["text"].encode("utf-8"))
+            pairs.append((str(edited), REQUIREMENTS))
+            replace = frozenset({REQUIREMENTS})
+
+            def on_data(m: Any, mv: memoryview) -> None:
+                if m.path == REQUIREMENTS:
+                    seen.update(mv)
         try:
-            result = archive.rebuild(body, out, [(a["source"], a["target"]) for a in step.additions])
+            result = archive.rebuild(body, out, pairs, replace=replace, on_data=on_data)
         finally:
             body.close()
+        if step.requirements and seen.hexdigest() != step.requirements.get("source_sha256"):
+            step.error = f"the archive's {REQUIREMENTS} is not the one step 1 read and proposed to edit"
+            raise CheckFailed(step.error + "; nothing was uploaded.", code="requirements-changed",
+                              hint="Run step 1 (diagnose) again on this archive, or give the additions explicitly.")
         step.source_sha256, step.result_sha256 = result.source_sha256, result.result_sha256
         rb.source_sha256 = result.source_sha256
         step.method = result.method
@@ -280,9 +331,7 @@ def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
             if not step.serve_check.ok:
                 step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
                 raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
-        if not step.load_check.ok:
-            step.error = f"the rebuilt archive does not load: {step.load_check.error_type}: {step.load_check.error}"
-            raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+        _gate(step, step.load_check, model_dir, program, "the rebuilt archive", "Nothing was uploaded.")
         step.status = "checked"
     return step
 
@@ -378,34 +427,90 @@ def _check_spliced(step: RebuildStep, plan: Any, model_dir: Path, program: str |
         if not step.serve_check.ok:
             step.error = f"the rebuilt archive does not serve: {step.serve_check.error}"
             raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+    _gate(step, lc, model_dir, program, "the rebuilt archive", "Nothing was uploaded.")
+
+
+REQUIREMENTS = "code/requirements.txt"
+
+
+def _requirements_edit(edit: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The diagnosis' edit of code/requirements.txt, checked: the new text and the sha256 of the text it edits."""
+    if not edit:
+        return None
+    if not isinstance(edit.get("text"), str) or not edit.get("source_sha256"):
+        raise InputError("the diagnosis' edit of code/requirements.txt is incomplete (no text or no source_sha256).",
+                         code="bad-requirements-edit", hint="Run step 1 (diagnose) again.")
+    return {k: edit.get(k) for k in ("drop", "diff", "text", "source_sha256")}
+
+
+def _requirements_of(step: RebuildStep, model_dir: Path) -> None:
+    """A prefix model: check its code/requirements.txt is the one the diagnosis edited, then lay the edit in."""
+    req = model_dir / REQUIREMENTS
+    have = hashlib.sha256(req.read_bytes()).hexdigest() if req.is_file() else hashlib.sha256().hexdigest()
+    if step.requirements and have != step.requirements.get("source_sha256"):
+        step.error = f"the model's {REQUIREMENTS} is not the one step 1 read and proposed to edit"
+        raise CheckFailed(step.error + "; nothing was written.", code="requirements-changed",
+                          hint="Run step 1 (diagnose) again on this model, or give the additions explicitly.")
+    req.parent.mkdir(parents=True, exist_ok=True)
+    req.write_bytes((step.requirements["text"] if step.requirements else "").encode("utf-8"))
+
+
+def _static_check(model_dir: Path, program: str, image: str | None) -> dict[str, Any]:
+    """The rebuilt code's imports, resolved statically against the image's profile (what decides when the load
+    check cannot run here)."""
+    from . import imports
+    from .serving.image_profiles import profile_for_image
+
+    imp = imports.resolve_imports(model_dir, program=program, image_modules=profile_for_image(image).modules)
+    errors = [f for f in imp.findings if f.severity == "error"]
+    return {"ok": not errors and imp.entry_exists, "missing_packages": imp.missing_packages,
+            "errors": [f"{f.code}: {f.message}" for f in errors][:10],
+            "summary": "; ".join(f.message for f in errors[:3]) or ("the imports resolve" if imp.entry_exists
+                                                                    else f"code/{program} is not in the archive")}
+
+
+def _gate(step: RebuildStep, lc: LoadCheck, model_dir: Path, program: str, what: str, nothing: str) -> None:
+    """The load check decides. When it could not run here (skipped), the static analysis of the rebuilt code
+    decides instead and the record says why no load was tried, unless ``require_load_check``."""
+    step.load_check = lc
+    step.static_check = _static_check(model_dir, program, step.image)
+    if lc.skipped:
+        step.unchecked = lc.skipped
+        if step.require_load_check:
+            step.error = f"the load check could not run here ({lc.skipped}) and require_load_check is set"
+            raise CheckFailed(f"{step.error}. {nothing}", code="load-check-required",
+                              hint="Run this step where the serving environment can be built, or set "
+                                   "require_load_check: false to go on when the static analysis passes.")
+        if not step.static_check["ok"]:
+            step.error = (f"{what}'s imports fail (static analysis; the load check could not run here: "
+                          f"{lc.skipped}): {step.static_check['summary']}")
+            raise CheckFailed(f"{step.error} {nothing}", code="rebuilt-archive-fails")
+        return
     if not lc.ok:
-        step.error = f"the rebuilt archive does not load: {lc.error_type}: {lc.error}"
-        raise CheckFailed(step.error + " Nothing was uploaded.", code="rebuilt-archive-fails")
+        step.error = f"{what} does not load: {lc.error_type}: {lc.error}"
+        raise CheckFailed(f"{step.error} {nothing}", code="rebuilt-archive-fails")
 
 
 def _place_additions(additions: list[dict[str, str]], model_dir: Path) -> None:
     """Lay the additions into an extracted model folder (for the checks), as the rebuilt archive holds them."""
-    for a in additions:
-        dst = model_dir / a["target"]
-        if Path(a["source"]).is_dir():
-            shutil.copytree(a["source"], dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(a["source"], dst)
+    archive.place_additions([(a["source"], a["target"]) for a in additions], model_dir)
 
 
 def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, str]], target_uri: str | None,
                   overwrite: bool, diag: DiagnoseRecord, say: Callable[[str], None], started: Any,
-                  image: str | None) -> RebuildStep:
+                  image: str | None, req_edit: dict[str, Any] | None = None,
+                  require_load_check: bool = False) -> RebuildStep:
     """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
     copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
     from .archive import prefix as model_prefix
 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
-    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy")
+    step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy",
+                       requirements=req_edit, require_load_check=require_load_check)
     s3 = aws.client("s3")
     program = diag.endpoint.program
+    edit_dir = tempfile.TemporaryDirectory(prefix="rebuild-edit-")
     try:
         with named_aws_errors(f"listing {src}"):
             objects = model_prefix.list_prefix(s3, src)
@@ -414,16 +519,19 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             say(f"reading the code files of {src} (the weights stay in S3)")
             fetched = model_prefix.fetch_for_check(s3, src, objects, model_dir)
             _place_additions(step.additions, model_dir)
+            if step.requirements:
+                _requirements_of(step, model_dir)
             lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=image),
                                     fetched["withheld"])
-            step.load_check = lc
-            if not lc.ok:
-                step.error = f"the fixed model does not load: {lc.error_type}: {lc.error}"
-                raise CheckFailed(step.error + " Nothing was written.", code="rebuilt-archive-fails")
+            _gate(step, lc, model_dir, program, "the fixed model", "Nothing was written.")
         say(f"building {target}: {len(objects)} objects copied inside S3, the additions uploaded")
         with named_aws_errors(f"copying {src} to {target}"):
-            done = model_prefix.copy_prefix(s3, src, target, objects, [(a["source"], a["target"]) for a in adds],
-                                            overwrite=overwrite)
+            pairs = [(a["source"], a["target"]) for a in adds]
+            if step.requirements:
+                pairs.append((str(Path(edit_dir.name) / "requirements.txt"), REQUIREMENTS))
+                Path(edit_dir.name, "requirements.txt").write_bytes(step.requirements["text"].encode("utf-8"))
+            done = model_prefix.copy_prefix(s3, src, target, objects, pairs, overwrite=overwrite,
+                                            replace={REQUIREMENTS} if step.requirements else ())
         step.diff = {"added": done.files_uploaded, "replaced": [], "unchanged_count": len(objects),
                      "unchanged_bytes": sum(o.size for o in objects)}
         step.uploaded = {"uri": target, "objects": len(objects) + len(done.files_uploaded)}
@@ -436,5 +544,6 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
         step.error = step.error or f"{type(e).__name__}: {e}"
         raise
     finally:
+        edit_dir.cleanup()
         step.seconds = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 2)
         write_record(run_dir, "rebuild_archive", step.to_dict())

@@ -81,6 +81,7 @@ class DiagnoseRecord(_StepRecord):
     model_data_url: str | None = None
     model_data_source: dict[str, Any] | None = None
     additions: list[dict[str, Any]] = field(default_factory=list)  # the fix: packages, then data folders
+    requirements: dict[str, Any] | None = None  # the fix's edit of code/requirements.txt (drop, diff, text, sha)
 
     @property
     def model_data_prefix(self) -> str | None:
@@ -98,7 +99,8 @@ class DiagnoseRecord(_StepRecord):
         return cls(endpoint=DiagnosedEndpoint.from_dict(endpoint), run_id=d.get("run_id"),
                    cause=(d.get("verdict") or {}).get("cause"), model_data_url=d.get("model_data_url"),
                    model_data_source=d.get("model_data_source"),
-                   additions=list(fix.get("additions") or []) + list(fix.get("extras") or []))
+                   additions=list(fix.get("additions") or []) + list(fix.get("extras") or []),
+                   requirements=fix.get("requirements") or None)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "endpoint": self.endpoint.to_dict()}

@@ -21,7 +21,7 @@ Finding codes (stable; see :data:`FINDING_CODES`):
 Uploading lives with the other S3 helpers in :mod:`endpoint_runbook.s3`.
 """
 
-from .extract import CheckFiles, safe_extract
+from .extract import CheckFiles, place_additions, safe_extract
 from .gzappend import splice_available
 from .inventory import FINDING_CODES, REFUSE_CODES, ArchiveInventory, Limits, inventory, inventory_s3
 from .lint import check_archive, lint, presence_table
@@ -45,6 +45,7 @@ __all__ = [
     "inventory_s3",
     "lint",
     "package_model",
+    "place_additions",
     "presence_table",
     "rebuild",
     "safe_extract",

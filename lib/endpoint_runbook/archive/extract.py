@@ -181,3 +181,24 @@ class CheckFiles:
                 m = Member(path, "file", 0, 0o644, 0)
                 if self.wants(m) and (fh := self._open(m)) is not None:
                     fh.close()
+
+
+def place_additions(additions: Iterable[tuple[str | os.PathLike[str], str]], model_dir: str | os.PathLike[str]) -> None:
+    """Lay additions (a folder or file on disk, its archive path) into an extracted model folder, as a rebuilt
+    archive would hold them (caches and bytecode left out), for a check of the result before it is built."""
+    import shutil
+    from pathlib import Path
+
+    from .rebuild import default_skip
+
+    for source, target in additions:
+        dst = Path(model_dir) / str(target).strip("/")
+        if Path(source).is_dir():
+            def ignore(folder: str, names: list[str], _root: str = str(source)) -> set[str]:
+                rel = os.path.relpath(folder, _root).replace(os.sep, "/")
+                return {n for n in names if default_skip(posixpath.join(rel, n) if rel != "." else n,
+                                                         os.path.isdir(os.path.join(folder, n)))}
+            shutil.copytree(source, dst, dirs_exist_ok=True, ignore=ignore)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst)

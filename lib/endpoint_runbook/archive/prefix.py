@@ -14,7 +14,7 @@ None``) instead of a ``model.tar.gz``. The prefix is the model directory: ``<pre
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,10 +131,12 @@ def fetch_for_check(s3_client: Any, uri: str, objects: Sequence[PrefixObject], d
 
 def copy_prefix(s3_client: Any, source_uri: str, target_uri: str, objects: Sequence[PrefixObject],
                 additions: Sequence[tuple[str | os.PathLike[str], str]], *,
-                skip: Callable[[str, bool], bool] = default_skip, overwrite: bool = False) -> PrefixCopy:
+                skip: Callable[[str, bool], bool] = default_skip, overwrite: bool = False,
+                replace: Collection[str] = ()) -> PrefixCopy:
     """Build ``target_uri`` as the source's objects (copied in S3, pinned to their ETags) plus ``additions``
     (uploaded). Refuses a target inside/equal to the source, an addition over an existing file
-    (``member-exists``) and a non-empty target unless ``overwrite``."""
+    (``member-exists``; unless ``replace`` names that path: then the addition stands in for the source's
+    object) and a non-empty target unless ``overwrite``."""
     src, dst = prefix_uri(source_uri), prefix_uri(target_uri)
     sb, sp = parse_s3_prefix(src)
     db, dp = parse_s3_prefix(dst)
@@ -143,7 +145,7 @@ def copy_prefix(s3_client: Any, source_uri: str, target_uri: str, objects: Seque
                          hint="Choose a sibling prefix, e.g. <model>-fixed/.")
     entries = [e for e in _collect(additions, skip) if e.kind == "file"]
     existing = {o.path for o in objects}
-    clash = [e.path for e in entries if e.path in existing]
+    clash = [e.path for e in entries if e.path in existing and e.path not in replace]
     if clash:
         raise InputError(f"the model already has {clash[0]!r}; refusing to add a second copy", code="member-exists")
     if not overwrite and s3_client.list_objects_v2(Bucket=db, Prefix=dp, MaxKeys=1).get("KeyCount", 0):
@@ -151,6 +153,8 @@ def copy_prefix(s3_client: Any, source_uri: str, target_uri: str, objects: Seque
                          hint="Set overwrite: true, or choose another target.")
     out = PrefixCopy(src, dst)
     for o in objects:
+        if o.path in replace and any(e.path == o.path for e in entries):
+            continue
         copy_source = {"Bucket": sb, "Key": o.key}
         if o.size <= (5 << 30):
             kw: dict[str, Any] = {"CopySource": copy_source, "Bucket": db, "Key": dp + o.path}

@@ -13,7 +13,7 @@ import os
 import posixpath
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO
 
@@ -141,7 +141,7 @@ class _CountingWriter:
 
 def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
             additions: Sequence[tuple[str | os.PathLike[str], str]], *,
-            skip: Callable[[str, bool], bool] = default_skip, replace: bool = False,
+            skip: Callable[[str, bool], bool] = default_skip, replace: bool | Collection[str] = False,
             limits: Limits | None = None, method: str = "auto", level: int = 6,
             write_prefix: Callable[[Any], Any] | None = None,
             on_data: Callable[[Member, memoryview], None] | None = None) -> RebuildResult:
@@ -149,7 +149,8 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
 
     ``additions``: (folder or file on disk, archive path), e.g. ``("repo/src/mypkg", "code/mypkg")``.
     Added members: sorted, mtime 1980-01-01, owner 0, mode 0o644 (dirs 0o755); directories already in the
-    source are not added again. A file collision is refused (``member-exists``) unless ``replace=True``.
+    source are not added again. A file collision is refused (``member-exists``) unless ``replace=True`` (or
+    ``replace`` names that archive path: only those are replaced).
     ``method``: ``auto`` (splice when possible), ``splice``, ``reencode``. Sources that fail the safety
     checks are refused (InputError with the finding code). ``dst`` may be a path (written to a temporary
     file and renamed on success) or a writable binary stream (on error its content is invalid: discard it).
@@ -176,7 +177,7 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
         try:
             with os.fdopen(fd, "wb") as f:
                 result = rebuild(src_stream, f, additions, skip=skip, replace=replace, limits=limits,
-                                 method=method, level=level)
+                                 method=method, level=level, on_data=on_data)
             os.replace(tmp, final)
         except BaseException:
             if os.path.exists(tmp):
@@ -206,7 +207,7 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
                              f"{_show(m.name)!r})", code=bad[0])
         e = add_by_path.get(m.path)
         if e is not None and not (e.kind == "dir" and m.type == "dir"):
-            if not replace:
+            if not (replace is True or (not isinstance(replace, bool) and m.path in replace)):
                 raise InputError(f"the archive already has {m.path!r}; refusing to add a second copy",
                                  code="member-exists", hint="Pass replace=True to replace it.")
             source_rows.append({"path": m.path, "status": "replaced", "type": m.type, "size": m.size})
@@ -243,7 +244,7 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
             method_used = "splice"
         else:
             out_entries, src_sha, src_bytes = _reencode(src_stream, writer, check_member, new_entries, limits,
-                                                       level)
+                                                       level, on_data)
             copied, reenc = 0, 0
             tail_at = (0, -15)
             method_used = "reencode"
@@ -268,7 +269,8 @@ def rebuild(src_stream: BinaryIO, dst: BinaryIO | str | os.PathLike[str],
 
 
 def _reencode(src: BinaryIO, write: Callable[[Any], None], check_member: Callable[[Member], bool],
-              new_entries: Callable[[], list[Entry]], limits: Limits, level: int) -> tuple[list[Entry], str, int]:
+              new_entries: Callable[[], list[Entry]], limits: Limits, level: int,
+              on_source_data: Callable[[Member, memoryview], None] | None = None) -> tuple[list[Entry], str, int]:
     """Decompress → copy raw tar bytes (dropping replaced members) → recompress (isal if present)."""
     comp = compressor(1, fast=True)
     pos = {"out": 0, "skip": False}
@@ -291,6 +293,8 @@ def _reencode(src: BinaryIO, write: Callable[[Any], None], check_member: Callabl
             put(raw)
 
     def on_data(m: Member, mv: memoryview) -> None:
+        if on_source_data is not None:
+            on_source_data(m, mv)
         if not pos["skip"]:
             put(mv)
 

@@ -17,8 +17,9 @@ of the standard library, the standard library, the serving image's packages, ``c
 then directories the code appended at the back.
 """
 
+from .closure import CompleteFix, complete_fix, lay_files
 from .gate import archive_gate, exit_code, reconcile_layout
-from .placement import Placement, place_package, suggest_placement
+from .placement import Placement, place_missing, place_package, suggest_placement
 from .records import (
     DEFAULT_IMAGE_MODULES,
     DIST_TO_MODULES,
@@ -31,8 +32,11 @@ from .records import (
     requirement_modules,
 )
 from .report import placement_base, resolve_imports
+from .requirements_edit import RequirementsEdit, drop_requirements, imported_modules, unimported
+from .sources import SourceCandidate, SourceIndex
 
 __all__ = [
+    "CompleteFix",
     "DEFAULT_IMAGE_MODULES",
     "DIST_TO_MODULES",
     "MODEL_DIR",
@@ -40,14 +44,23 @@ __all__ = [
     "ImportReport",
     "Phase",
     "Placement",
+    "RequirementsEdit",
     "Status",
+    "SourceCandidate",
+    "SourceIndex",
     "SysPathEntry",
     "archive_gate",
+    "complete_fix",
+    "drop_requirements",
     "exit_code",
+    "imported_modules",
+    "lay_files",
+    "place_missing",
     "place_package",
     "placement_base",
     "reconcile_layout",
     "requirement_modules",
     "resolve_imports",
     "suggest_placement",
+    "unimported",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from ..findings import Finding
 from .records import DEFAULT_IMAGE_MODULES, MODEL_DIR, ImportRecord, ImportReport, requirement_modules
-from .resolver import Resolver
+from .resolver import PARTIAL_NOTE, Resolver
 from .tree import ArchiveTree, walk_names
 
 __all__ = ["placement_base", "resolve_imports"]
@@ -156,7 +156,17 @@ def _import_findings(report: ImportReport, tree: ArchiveTree) -> list[Finding]:
                 "via": list(first.via), "guard": first.guard, "reraised_by": list(first.reraised_by),
                 "note": first.note, "target": f"{base}/{pkg}/", "kind": what}
         evidence = [r.evidence for r in deciding[:5]]
-        if what == "fails":
+        partial = PARTIAL_NOTE.match(first.note or "")
+        if partial is not None and what == "fails":
+            at, missing = partial.group("at"), partial.group("missing")
+            leaf = posixpath.join(at, missing.rsplit(".", 1)[-1])
+            data.update(target=f"{leaf}.py", submodule=missing, in_archive=at)
+            out.append(Finding(
+                "missing-module", "error",
+                f"{first.file}:{first.line} imports {first.module!r}: {partial.group('found')} is in the archive "
+                f"({at}) but {missing} is not, so it fails {_when(first)}. Add the file {leaf}.py (or the folder "
+                f"{leaf}/) from your copy of {pkg!r}.", evidence, data))
+        elif what == "fails":
             out.append(Finding(
                 "missing-module", "error",
                 f"{first.file}:{first.line} imports {first.module!r} but nothing provides package {pkg!r} in the "

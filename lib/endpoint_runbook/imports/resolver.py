@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import posixpath
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from .records import MODEL_DIR, PHASES, STDLIB, ImportRecord, Status, SysPathEnt
 from .tree import ArchiveTree, archive_dir, join
 from .values import ModuleScope, as_str, dotted
 
-__all__ = ["Resolver", "TOOLKIT_HANDLERS"]
+__all__ = ["PARTIAL_NOTE", "Resolver", "TOOLKIT_HANDLERS"]
 
 #: What the SageMaker inference toolkit calls in the entry script, in order, and the phase each runs in.
 TOOLKIT_HANDLERS: tuple[tuple[str, str], ...] = (
@@ -40,6 +41,9 @@ _MAX_DEPTH = 40
 _CONSTRUCT = ("__new__", "__init__", "__post_init__")
 _DUNDER_ON_CALL = ("__call__", "forward", "call")  # nn.Module / keras Layer: calling the instance runs these
 _FAIL_IMPORT = "ModuleNotFoundError"
+#: The note of an import whose package is in the archive while the submodule it names is not.
+PARTIAL = "{found} is in the archive ({at}) but {missing} is not"
+PARTIAL_NOTE = re.compile(r"^(?P<found>[\w.]+) is in the archive \((?P<at>[^)]*)\) but (?P<missing>[\w.]+) is not$")
 
 
 # ------------------------------------------------------------------------------------------- the objects
@@ -833,8 +837,7 @@ class Resolver:
             if nxt is None and ns:
                 nxt = ("namespace", "|".join(ns))
             if nxt is None:
-                return ("unresolved", path, f"{'.'.join(parts[:i])} is in the archive ({portions[0]}) but {name} "
-                        "is not", chain)
+                return "unresolved", path, PARTIAL.format(found=".".join(parts[:i]), at=portions[0], missing=name), chain
             kind, path = nxt
             if kind == "package":
                 chain.append((join(path, "__init__.py"), name, True))

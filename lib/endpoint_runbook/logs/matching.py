@@ -587,9 +587,17 @@ class _Scanner:
                                              "gunicorn 19.7), not a port in use or a bad address"}, (), "weak"))
 
 
+#: TorchServe's fallback after the user's handler failed to import: it tries ``ts.torch_handler.<handler>`` (its
+#: built-in handlers) and that fails too. Not a package the model lacks: the real error is the one logged before.
+TS_FALLBACK_HANDLER = "ts.torch_handler."
+
+
 def _refine(code: str, details: dict[str, Any], text: str) -> dict[str, Any]:
     if code == "missing-module":
-        details["package"] = details["module"].split(".")[0]
+        if details["module"].startswith(TS_FALLBACK_HANDLER):
+            details["fallback_handler"] = True  # no package: see TS_FALLBACK_HANDLER
+        else:
+            details["package"] = details["module"].split(".")[0]
     elif code == "import-error":
         m = re.search(r"cannot import name '(?P<name>[^']+)' from '(?P<module>[^']+)'", text)
         if m:

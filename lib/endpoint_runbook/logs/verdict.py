@@ -222,9 +222,11 @@ def _logged(*summaries: CodeSummary, per_code: int = 5) -> list[dict[str, Any]]:
 
 def _merged(cs: CodeSummary) -> dict[str, Any]:
     """The first hit's details, filled in from later hits of the same code (a traceback's frame, the
-    requirement a later pip line names)."""
+    requirement a later pip line names). TorchServe's fallback-handler imports count only when nothing else
+    does."""
     out: dict[str, Any] = {}
-    for d in cs.details:
+    own = [d for d in cs.details if not d.get("fallback_handler")]
+    for d in own or cs.details:
         for k, v in d.items():
             out.setdefault(k, v)
     return out
@@ -282,8 +284,15 @@ def _confidence(code: str, others: list[str], codes: dict[str, CodeSummary]) -> 
     return "low"
 
 
+def _fallback_only(cs: CodeSummary) -> bool:
+    """Every missing module of ``cs`` is TorchServe's fallback-handler import (``ts.torch_handler.…``), which
+    follows the user's handler failing to import: not a cause of its own."""
+    return cs.code == "missing-module" and bool(cs.details) and all(d.get("fallback_handler") for d in cs.details)
+
+
 def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cause:
-    roots = sorted((c for c in CAUSE_PRECEDENCE if c in codes and codes[c].kind == "cause"),
+    roots = sorted((c for c in CAUSE_PRECEDENCE if c in codes and codes[c].kind == "cause"
+                    and not _fallback_only(codes[c])),
                    key=lambda c: (_RANK[codes[c].strength], CAUSE_PRECEDENCE.index(c)))
     markers = [c for c in CRASH_MARKERS if c in codes]
     symptoms = [c for c, cs in codes.items() if cs.kind == "symptom" and c not in markers]

@@ -32,8 +32,10 @@ from typing import Any, Callable
 from ..findings import Finding
 from .env import ServingEnv, ServingEnvError, ensure_serving_env, isolated_env
 from .image_profiles import TORCH_FAMILY
+from .pip_output import failing_requirements
 
-__all__ = ["LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements"]
+__all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements",
+           "requirement_names"]
 
 # Runs in the serving environment as `python -c`: the cwd is the work dir and sys.path[0] is dropped, so
 # nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
@@ -157,6 +159,18 @@ def vouch_imports_only(lc: LoadCheck, withheld: dict[str, int]) -> LoadCheck:
     return lc
 
 
+def _present_parent(model_dir: str, module: str) -> tuple[str, str] | None:
+    """For a missing ``a.b.c`` whose package ``a.b`` is in the model folder (under code/ or the root): (``a.b``,
+    its archive path). None when not even the top-level package is there."""
+    parts = module.split(".")
+    for base in ("code", ""):
+        for i in range(len(parts) - 1, 0, -1):
+            rel = "/".join(([base] if base else []) + parts[:i])
+            if Path(model_dir, rel).is_dir():
+                return ".".join(parts[:i]), rel
+    return None
+
+
 def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
     frames = [line.strip() for line in tb.splitlines() if line.strip().startswith("File ")]
     mine = [f for f in frames if model_dir in f]
@@ -166,6 +180,8 @@ def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
 _NETWORK = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
                       r"Name or service not known|ProxyError|Max retries exceeded|Could not fetch URL|"
                       r"ConnectTimeout|ReadTimeoutError")
+#: pip (or a download) could not reach the network: the environment's, not the model's.
+NETWORK_ERROR = _NETWORK
 _TORCH_CONFLICT = re.compile(r"\b(torch|torchvision|torchaudio|torchtext|torchdata)\b[^\n]*(?:constraint|0\+absent)"
                              r"|\(constraint\) (torch|torchvision|torchaudio|torchtext|torchdata)\b")
 
@@ -184,6 +200,16 @@ def _skipped(why: str, t0: float, findings: list[Finding], env: ServingEnv | Non
 
 
 _REQ_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
+
+
+def requirement_names(requirements: str) -> list[str]:
+    """The distribution names the lines of a requirements.txt name (options and comments skipped)."""
+    out = []
+    for line in requirements.splitlines():
+        m = _REQ_LINE.match(line)
+        if m and not line.lstrip().startswith(("-", "#")):
+            out.append(m.group(1))
+    return out
 
 
 def direct_torch_requirements(requirements: str) -> dict[str, str]:
@@ -268,13 +294,16 @@ def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCh
     reason = [x for x in lines if x.startswith("ERROR:") or "conflict is caused by" in x
               or " depends on " in x or "Cannot install" in x]
     evidence = list(dict.fromkeys([str(req)] + reason[-8:] + tail))[:16]
+    failing = failing_requirements(output, requirement_names(req.read_text(errors="replace") if req.is_file() else ""))
     return LoadCheck(ok=False, stage="requirements", error_type="RequirementsInstallFailed",
                      error="pip could not install code/requirements.txt"
                      + (f": {reason[-1].removeprefix('ERROR: ')}" if reason else ""), output_tail=tail,
                      seconds=round(time.monotonic() - t0, 3), **_env_fields(env), findings=[Finding(
                          "requirements-install-failed", "error",
-                         "pip cannot install code/requirements.txt: the container would exit before "
-                         "TorchServe starts. Fix or pin the requirements.", evidence)])
+                         "pip cannot install code/requirements.txt"
+                         + (f" ({', '.join(failing)})" if failing else "") + ": the container would exit before "
+                         "TorchServe starts. Fix or pin the requirements.", evidence,
+                         {"requirements": failing, "mode": env.mode})])
 
 
 def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inference.py",
@@ -380,10 +409,13 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
         where = _innermost_user_frame(data.get("traceback") or "", model_dir)
         evidence = [f"{data.get('error_type')}: {data.get('error')}"] + ([where] if where else [])
         if data.get("missing_module"):
+            found = _present_parent(model_dir, data["missing_module"])
+            advice = (f"{found[0]} is in the archive ({found[1]}) but {data['missing_module']} is not: add that "
+                      "module's file there." if found else
+                      "Add the package to the archive where the container imports it.")
             result.findings.append(Finding("missing-module", "error",
                                            f"Importing {program} fails: no module named '{data['missing_module']}'. "
-                                           "Add the package to the archive where the container imports it.",
-                                           evidence, {"module": data["missing_module"], "stage": data["stage"]}))
+                                           + advice, evidence, {"module": data["missing_module"], "stage": data["stage"]}))
         elif data.get("error_type") == "SyntaxError":
             result.findings.append(Finding("syntax-error", "error", f"{program} or a module it imports does not "
                                            "parse; fix the syntax error.", evidence))
