@@ -62,7 +62,11 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
             "Environment": {"SAGEMAKER_PROGRAM": spec.program, "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
         sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.xlarge",
-            "InitialInstanceCount": 1}])
+            "InitialInstanceCount": 1,
+            # Eight containers start at once on a small machine: a worker's first start (torch's import) can take
+            # a minute, so the stack's default 120 s would stop a broken container after its first death, before
+            # the crash loop shows. Real SageMaker allows up to 3600 s here.
+            "ContainerStartupHealthCheckTimeoutInSeconds": 900}])
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     wanted = {k: ([f"No module named '{m}'" for m in MISSING[k[0]]] if k[1] == "broken" else [AFTER_IMPORTS[k[0]]])
               for k in names}
