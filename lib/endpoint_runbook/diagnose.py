@@ -429,7 +429,9 @@ class _Views:
     def _fix_plan(self, placements: list[imports.Placement], wanted: list[str] | None = None) -> dict[str, Any]:
         """Each folder placed once: packages where the script imports them from, data where the code reads it."""
         present = {m["path"] for m in self.arch.get("members", [])}
-        reads = [r for r in ((self.imp.reads if self.imp else []) + list(wanted or [])) if not _present(r, present)]
+        # Optional reads too (the code falls back without them): a source root that has the file offers it.
+        reads = [r for r in ((self.imp.reads + self.imp.optional_reads if self.imp else []) + list(wanted or []))
+                 if not _present(r, present)]
         read_tops = {r.split("/", 1)[0] for r in reads if "/" in r}
         additions: list[dict[str, str]] = []
         notes: list[str] = []
