@@ -27,6 +27,7 @@ from .aws import Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .imports import MODEL_DIR
+from .network_reach import endpoint_reach, network_needs
 from .records import iso_time, write_record
 from .s3 import parse_s3_uri
 from .serving.loadcheck import LoadCheck, load_check_dir, vouch_imports_only
@@ -56,6 +57,8 @@ class EndpointFacts:
     instance_type: str | None
     instance_count: int | None
     model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
+    network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
+    vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
 
     @property
     def program(self) -> str:
@@ -145,6 +148,7 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
         instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
         model_data_source=dict(source) if source else None,
+        network_isolation=bool(model.get("EnableNetworkIsolation")), vpc_config=model.get("VpcConfig") or None,
     )
 
 
@@ -185,7 +189,7 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
 
 
 def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
-                image: str | None = None) -> LoadCheck:
+                image: str | None = None, environment: dict[str, str] | None = None) -> LoadCheck:
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -196,7 +200,8 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+        return load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image,
+                              environment=environment)
 
 
 def _read_prefix(s3: Any, uri: str, program: str, expected: list[str] | None) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -233,7 +238,7 @@ def _prefix_advice(f: Finding, uri: str) -> Finding:
 
 
 def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
-                       image: str | None = None) -> LoadCheck:
+                       image: str | None = None, environment: dict[str, str] | None = None) -> LoadCheck:
     """The load check on the prefix's code and small files; the weights stay in S3. A model_fn that fails
     reading a withheld object proves nothing: the check then vouches for the imports only."""
     from .archive import prefix as model_prefix
@@ -245,7 +250,7 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
         io = arch.setdefault("io", {})
         io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
         io["bytes_withheld"] = fetched["withheld_bytes"]
-        lc = load_check_dir(model_dir, program=program, log=log, image=image)
+        lc = load_check_dir(model_dir, program=program, log=log, image=image, environment=environment)
     return vouch_imports_only(lc, fetched["withheld"])
 
 
@@ -283,6 +288,16 @@ def _seen(log_cause: dict[str, Any], arch: dict[str, Any], imp: imports.ImportRe
     return seen
 
 
+def _network_needs(facts: EndpointFacts, imp: imports.ImportReport | None, lc: LoadCheck | None) -> list[Finding]:
+    """Per host the serving code needs: the calls (static), this machine's load check (no network), and whether
+    the endpoint reaches it (its model's EnableNetworkIsolation / VpcConfig)."""
+    checked = lc is not None and not lc.skipped
+    return network_needs(facts.network_isolation, facts.vpc_config,
+                         [d.to_dict() for d in (imp.downloads if imp else [])],
+                         lc.network if checked else [],  # type: ignore[union-attr]
+                         check_stopped=checked and not lc.ok and lc.stage == "model_fn")  # type: ignore[union-attr]
+
+
 def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
     """The load check's model_fn failure, named (None when it did not fail in model_fn)."""
     if lc is None or lc.ok or lc.stage not in ("model_fn", "crash"):
@@ -291,7 +306,8 @@ def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
     if lc.stage == "crash":
         m = re.search(r"exited with (-?\d+)", lc.error or "")
         rc = int(m.group(1)) if m else None
-    return classify_startup_failure(lc.error_type, lc.error, lc.traceback, exit_code=rc)
+    return classify_startup_failure(lc.error_type, lc.error, lc.traceback, exit_code=rc,
+                                    network=lc.startup_network, signature=lc.signature)
 
 
 def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
@@ -334,22 +350,36 @@ def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any],
     if lc is not None and not lc.ok:
         if lc.missing_module and (lc_sub is None or lc_sub.sub_cause != "version-mismatch"):
             return ctx.missing([lc.missing_module.split(".")[0]], "load check")
-        if lc_sub is not None:
-            return ctx.startup(lc_sub, "high", [e for f in lc.findings for e in f.evidence][:4]
+        reach = endpoint_reach(facts.network_isolation, facts.vpc_config).reach
+        if lc_sub is not None and not (lc_sub.sub_cause == "network-at-startup" and reach == "yes"):
+            return ctx.startup(lc_sub, "high" if lc_sub.sub_cause != "network-at-startup" or reach == "no" else
+                               "medium", [e for f in lc.findings for e in f.evidence][:4]
                                + (lc.traceback or "").splitlines()[-3:])
-        code = lc.findings[0].code if lc.findings else "load-failed"
-        return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
-                       [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
-                       {"notes": [f.message for f in lc.findings]}, seen)
+        if lc_sub is not None:  # the download failed here for want of network; the endpoint reaches the host
+            seen.append("load check: stopped at a download this machine cannot make; the endpoint reaches that host, "
+                        "so this is not the endpoint's failure")
+        if lc_sub is None:
+            code = lc.findings[0].code if lc.findings else "load-failed"
+            return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
+                           [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
+                           {"notes": [f.message for f in lc.findings]}, seen)
     # 3. Static findings the load check did not contradict.
     if imp is not None:
         live = [p for p in imp.missing_packages if p not in _contradicted(imp, lc)]
         if live:
             return ctx.missing(live, "imports")
         if lc is None:
-            syn = next((f for f in imp.findings if f.code == "syntax-error" and f.severity == "error"), None)
+            syn = next((f for f in imp.findings if f.code in ("syntax-error", "model-fn-signature")
+                        and f.severity == "error"), None)
             if syn is not None:
-                return Verdict("syntax-error", "medium", syn.message, syn.evidence, {"notes": [syn.message]}, seen)
+                return Verdict(syn.code, "medium", syn.message, syn.evidence, {"notes": [syn.message]}, seen)
+    # The first request: a request handler the toolkit's own call trips on (the load check's dry run).
+    sig = next((f for f in (lc.findings if lc is not None and lc.ok else []) if f.code == "handler-signature"), None)
+    if sig is None and lc is None and imp is not None:
+        sig = next((f for f in imp.findings if f.code == "handler-signature" and f.severity == "error"), None)
+    if sig is not None and log_code in _QUIET_LOGS + ("invocations-failing",):
+        return Verdict("handler-signature", "high" if lc is not None else "medium", sig.message, sig.evidence,
+                       {"notes": [sig.message]}, seen)
     if log_code not in _QUIET_LOGS:
         return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)
@@ -422,9 +452,30 @@ class _Views:
             inner = next((e for f in self.lc.findings for e in f.evidence if "code/" in e), None)
             if inner:
                 ev.append(inner)
-        return Verdict("model-fn-error" if sub.sub_cause != "out-of-memory" else "out-of-memory", confidence,
-                       f"The model does not load: {sub.summary}. {sub.advice}", ev, fix, self.seen,
-                       sub_cause=sub.sub_cause)
+        summary = f"The model does not load: {sub.summary}. {sub.advice}"
+        if sub.sub_cause == "model-fn-signature":
+            named = self._named("model-fn-signature")
+            if named is not None:
+                summary = f"The model does not load: {named.message}"
+                fix["notes"] = [named.message] + fix["notes"][1:]
+                ev = list(dict.fromkeys(named.evidence + ev))
+        elif sub.sub_cause == "network-at-startup":
+            needs = [f for f in _network_needs(self.facts, self.imp, self.lc) if f.severity != "info"] or \
+                _network_needs(self.facts, self.imp, self.lc)
+            reach = endpoint_reach(self.facts.network_isolation, self.facts.vpc_config)
+            if needs:
+                summary = f"The model does not load: {sub.summary}. " + " ".join(f.message for f in needs[:2])
+                fix["notes"] = [f.message for f in needs] + fix["notes"][1:]
+            fix["endpoint_reach"] = reach.to_dict()
+        cause = sub.sub_cause if sub.sub_cause in ("out-of-memory", "model-fn-signature") else "model-fn-error"
+        return Verdict(cause, confidence, summary, ev, fix, self.seen, sub_cause=sub.sub_cause)
+
+    def _named(self, code: str) -> Finding | None:
+        """The load check's finding of ``code`` (its evidence is the container's), else the static analysis's."""
+        for f in [*(self.lc.findings if self.lc is not None else []), *(self.imp.findings if self.imp else [])]:
+            if f.code == code:
+                return f
+        return None
 
     def _fix_plan(self, placements: list[imports.Placement], wanted: list[str] | None = None) -> dict[str, Any]:
         """Each folder placed once: packages where the script imports them from, data where the code reads it."""
@@ -628,13 +679,15 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
     say("load check in a clean serving environment")
     s3 = aws.client("s3")
     with named_aws_errors("reading the model data"):
+        # The model's Environment goes to the check as SageMaker passes it to the container.
         if prefix:
-            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image)
+            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image, facts.environment)
         elif d.check_tmp is not None and d.withheld is not None:  # a large archive: the code from the one read
             d.lc = vouch_imports_only(load_check_dir(Path(d.check_tmp.name) / "ml" / "model", program=facts.program,
-                                                      log=say, image=facts.image), d.withheld)
+                                                      log=say, image=facts.image, environment=facts.environment),
+                                      d.withheld)
         else:
-            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image)
+            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image, facts.environment)
     return d.lc
 
 
@@ -647,6 +700,7 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
+    findings += _network_needs(facts, imp, lc)
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.roots)
     findings = _reconcile(findings, verdict, imp, lc)
     started = d.started
