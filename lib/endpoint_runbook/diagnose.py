@@ -298,6 +298,17 @@ def _network_needs(facts: EndpointFacts, imp: imports.ImportReport | None, lc: L
                          check_stopped=checked and not lc.ok and lc.stage == "model_fn")  # type: ignore[union-attr]
 
 
+def _one_per_need(findings: list[Finding], needs: list[Finding], lc: LoadCheck | None) -> list[Finding]:
+    """One finding per thing: a host's ``network-need`` stands for its static and load-check download findings;
+    the load check's handler-signature findings for the static analysis's of the same handler."""
+    hosts = {f.data.get("host") for f in needs}
+    checked = {(f.code, f.data.get("handler")) for f in (lc.findings if lc is not None else [])
+               if f.code in ("model-fn-signature", "handler-signature")}
+    return [f for f in findings
+            if not (f.code in ("startup-download", "request-download") and f.data.get("host") in hosts)
+            and not (f.data.get("source") == "static" and (f.code, f.data.get("handler")) in checked)]
+
+
 def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
     """The load check's model_fn failure, named (None when it did not fail in model_fn)."""
     if lc is None or lc.ok or lc.stage not in ("model_fn", "crash"):
@@ -700,7 +711,8 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
-    findings += _network_needs(facts, imp, lc)
+    needs = _network_needs(facts, imp, lc)
+    findings = _one_per_need(findings, needs, lc) + needs
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.roots)
     findings = _reconcile(findings, verdict, imp, lc)
     started = d.started

@@ -43,8 +43,8 @@ def endpoint_reach(network_isolation: bool | None, vpc_config: dict[str, Any] | 
     if subnets:
         return Reach("vpc", f"the model runs in VPC subnets {', '.join(subnets)}: its container reaches a public host "
                      "only through a NAT gateway",
-                     f"the route tables of {', '.join(subnets)} need a 0.0.0.0/0 route to a NAT gateway, and the "
-                     f"security groups {', '.join(groups) or '(none given)'} need egress to port 443 (a VPC endpoint "
+                     f"the route tables of {', '.join(subnets)} have a 0.0.0.0/0 route to a NAT gateway and that the "
+                     f"security groups {', '.join(groups) or '(none given)'} allow egress to port 443 (a VPC endpoint "
                      "serves AWS services only, never a model hub)")
     return Reach("yes", "the model has no network isolation and no VPC: SageMaker gives its container internet "
                  "access")

@@ -60,6 +60,7 @@ class LoadCheck:
     seconds: float = 0.0
     import_seconds: float | None = None
     model_fn_seconds: float | None = None
+    model_type: str | None = None  # the type of what model_fn returned
     outside: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -329,7 +330,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
                        outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
-                       caller=data.get("caller"), handlers=data.get("handlers") or {},
+                       caller=data.get("caller"), handlers=data.get("handlers") or {}, model_type=data.get("model_type"),
                        requests=data.get("requests") or {}, signature=data.get("signature"), network=network)
     result.findings.extend(layer_findings)
     absent = env.profile.absent_torch_family() if env.profile else {}
