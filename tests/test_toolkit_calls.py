@@ -155,7 +155,7 @@ def test_without_model_fn_the_toolkits_default_loads_model_pt(env21, tmp_path):
 # ------------------------------------------------------------------------------------- no network (5)
 
 FETCHES = """\
-import json, socket, urllib.request
+import asyncio, json, os, socket, urllib.parse, urllib.request
 
 def _try(fn):
     try:
@@ -163,6 +163,15 @@ def _try(fn):
         return "ok"
     except Exception as e:
         return type(e).__name__
+
+async def _async_client():  # an asyncio client (non-blocking connect) going through the proxy
+    proxy = urllib.parse.urlparse(os.environ["HTTPS_PROXY"])
+    reader, writer = await asyncio.open_connection(proxy.hostname, proxy.port)
+    writer.write(b"CONNECT async.example.org:443 HTTP/1.1\\r\\nHost: async.example.org:443\\r\\n\\r\\n")
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    raise ConnectionError(status.decode().strip())
 
 def model_fn(model_dir):
     import huggingface_hub, requests, torch
@@ -172,6 +181,7 @@ def model_fn(model_dir):
         _try(lambda: torch.hub.load_state_dict_from_url("https://download.pytorch.org/models/r.pth", model_dir="/tmp/x")),
         _try(lambda: huggingface_hub.hf_hub_download("smp-hub/resnet34.imagenet", "config.json")),
         _try(lambda: socket.create_connection(("direct.example.net", 443), timeout=5)),
+        _try(lambda: asyncio.run(_async_client())),
     ])
 """
 
@@ -183,9 +193,10 @@ def test_every_http_client_goes_through_the_recording_proxy(env21, tmp_path):
     lc = load_check_dir(d, env=env21)
     assert lc.ok, lc.to_dict()
     by_host = {n["host"]: n for n in lc.network}
-    assert {h: by_host[h]["via"] for h in ("weights.example.org", "files.example.com", "download.pytorch.org",
-                                           "huggingface.co")} == dict.fromkeys(
-        ("weights.example.org", "files.example.com", "download.pytorch.org", "huggingface.co"), "proxy"), lc.network
+    through_proxy = ("weights.example.org", "files.example.com", "download.pytorch.org", "huggingface.co",
+                     "async.example.org")
+    assert {h: by_host[h]["via"] for h in through_proxy} == dict.fromkeys(through_proxy, "proxy"), lc.network
+    assert by_host["async.example.org"]["where"]["file"] == "code/inference.py"  # its frame, though non-blocking
     assert by_host["huggingface.co"]["method"] == "CONNECT" and by_host["huggingface.co"]["port"] == 443
     assert by_host["direct.example.net"]["via"] == "lookup"
     assert by_host["huggingface.co"]["where"]["file"] == "code/inference.py"

@@ -312,7 +312,8 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                          findings=[Finding("load-crash", "error", "Loading the model killed the Python process "
                                            f"(exit {rc}); see the output.", out_text.splitlines()[-5:])])
     data = json.loads(payload.splitlines()[0])
-    network = _joined_network(data.get("network", []), proxy.attempts)
+    network = _joined_network(data.get("network", []), proxy.attempts,
+                              "import" if data.get("stage") == "import" else "model_fn")
     stdlib = [p + os.sep for p in data.get("stdlib", [])]
 
     def inside(path: str) -> bool:
@@ -386,9 +387,11 @@ def _stopped_by_network(lc: LoadCheck) -> bool:
         lc.error_type, lc.error, lc.traceback, network=lc.startup_network).sub_cause == "network-at-startup"
 
 
-def _joined_network(seen: list[dict[str, Any]], attempts: list[Any]) -> list[dict[str, Any]]:
+def _joined_network(seen: list[dict[str, Any]], attempts: list[Any], last_stage: str) -> list[dict[str, Any]]:
     """The child's record of each connection (stage, the model's frame) joined with the host the proxy saw on
-    it (by the client's port); direct connections and name lookups the child refused as they are."""
+    it (by the client's port); direct connections and name lookups the child refused as they are. A request
+    the child did not see made (a native client) counts at the last stage the check reached: the dry run of the
+    request handlers runs none of the model's code, so any request is the script's import or model_fn's."""
     by_port = {a.client_port: a for a in attempts}
     out = []
     for n in seen:
@@ -400,8 +403,8 @@ def _joined_network(seen: list[dict[str, Any]], attempts: list[Any]) -> list[dic
             entry.update(host=a.host, port=a.port, method=a.method, target=a.target)
         out.append(entry)
     # requests the child did not see being made (a native client, a subprocess): the proxy's record alone
-    out += [{"via": "proxy", "host": a.host, "port": a.port, "method": a.method, "target": a.target, "stage": None,
-             "where": {}} for a in by_port.values()]
+    out += [{"via": "proxy", "host": a.host, "port": a.port, "method": a.method, "target": a.target,
+             "stage": last_stage, "where": {}} for a in by_port.values()]
     return out
 
 

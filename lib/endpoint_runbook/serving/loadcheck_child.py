@@ -114,7 +114,12 @@ def _connect(self, address):
     what = _check_connect(self, address)
     if what == "refuse":
         raise ConnectionRefusedError(111, "Connection refused (the load check has no network: %s)" % (address,))
-    result = _real_connect(self, address)
+    try:
+        result = _real_connect(self, address)
+    except BlockingIOError:  # a non-blocking socket (asyncio): the connection is under way
+        if what:
+            _note(via="proxy", client_port=self.getsockname()[1], where=_where())
+        raise
     if what:
         _note(via="proxy", client_port=self.getsockname()[1], where=_where())
     return result
@@ -125,7 +130,7 @@ def _connect_ex(self, address):
     if what == "refuse":
         return 111
     result = _real_connect_ex(self, address)
-    if what and result == 0:
+    if what and result in (0, 115):  # connected, or under way (EINPROGRESS)
         _note(via="proxy", client_port=self.getsockname()[1], where=_where())
     return result
 
@@ -278,11 +283,15 @@ def _request_signatures(transformer, context, user):
 t0 = time.monotonic()
 context = None
 try:
-    try:
+    try:  # TorchServe imports the handler service module (the toolkit) before the model's code
         from sagemaker_pytorch_serving_container.handler_service import HandlerService
-    except ImportError as e:  # a pre-built environment without the toolkit: model_fn(model_dir), said so
-        HandlerService = None
-        out["caller"] = "direct: model_fn(model_dir) (no SageMaker toolkit in this environment: %s)" % e
+
+        context = _context()
+    except Exception as e:  # a pre-built environment without the toolkit or TorchServe: said so
+        HandlerService, context = None, None
+        out["caller"] = "direct: model_fn(model_dir) (no SageMaker toolkit with TorchServe here: %s: %s)" % (
+            type(e).__name__, e)
+    t0 = time.monotonic()  # the model's own import (the toolkit's, torch's, came before it)
     module_name = program[:-3] if program.endswith(".py") else program
     mod = importlib.import_module(module_name)
     out["import_seconds"] = round(time.monotonic() - t0, 3)
@@ -307,7 +316,6 @@ try:
             _version("sagemaker-pytorch-inference"),
             ", sagemaker-inference %s" % _version("sagemaker-inference") if _version("sagemaker-inference") else "",
             _version("torchserve"))
-        context = _context()
         service = HandlerService()
         service.initialize(context)
         transformer = service._service
