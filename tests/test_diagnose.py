@@ -16,7 +16,8 @@ from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 ROLE = "arn:aws:iam::123456789012:role/zoo"
 
 
-def _deploy(aws, archive_bytes: bytes | None, *, env: dict | None = None, url: str | None = None) -> str:
+def _deploy(aws, archive_bytes: bytes | None, *, env: dict | None = None, url: str | None = None,
+            vpc: dict | None = None) -> str:
     """A model/config/endpoint in plain moto (no container): the archive and the logs are what we test."""
     s3, sm = aws.client("s3"), aws.client("sagemaker")
     name = f"zoo-{uuid.uuid4().hex[:8]}"
@@ -24,7 +25,7 @@ def _deploy(aws, archive_bytes: bytes | None, *, env: dict | None = None, url: s
     if url is None:
         s3.put_object(Bucket=name, Key="model/model.tar.gz", Body=archive_bytes)
         url = f"s3://{name}/model/model.tar.gz"
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, **({"VpcConfig": vpc} if vpc else {}),
                     PrimaryContainer={"Image": IMAGE, "ModelDataUrl": url, "Environment": env or {}})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],

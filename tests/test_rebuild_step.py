@@ -161,7 +161,8 @@ def test_full_check_failure_uploads_nothing(aws, broken, tmp_path):
     # of a package that only the handler path touches is not it — use a model_fn that kills its process.
     pkg = tmp_path / "killer" / "tinypkg"
     pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("import os, sys\nif 'ts' in sys.modules:\n    os._exit(3)\n"
+    # (the load check imports the toolkit and TorchServe's Context as the worker does, not TorchServe's loader)
+    (pkg / "__init__.py").write_text("import os, sys\nif 'ts.model_loader' in sys.modules:\n    os._exit(3)\n"
                                      "def answer(xs):\n    return 0\n")
     with pytest.raises(CheckFailed):
         rebuild_archive.run(aws, run_dir=broken["run_dir"], full_check=True,

@@ -28,6 +28,7 @@ from .aws import AccessDenied, Aws, is_error, named_aws_errors
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .imports import MODEL_DIR
+from .network_reach import endpoint_reach, network_needs
 from .records import iso_time, write_record
 from .s3 import parse_s3_uri
 from .serving.loadcheck import NETWORK_ERROR, LoadCheck, load_check_dir, vouch_imports_only
@@ -57,6 +58,8 @@ class EndpointFacts:
     instance_type: str | None
     instance_count: int | None
     model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
+    network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
+    vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
 
     @property
     def program(self) -> str:
@@ -159,6 +162,7 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
         instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
         model_data_source=dict(source) if source else None,
+        network_isolation=bool(model.get("EnableNetworkIsolation")), vpc_config=model.get("VpcConfig") or None,
     )
 
 
@@ -201,7 +205,8 @@ def _read_archive(s3: Any, uri: str, program: str, expected: list[str] | None,
 
 
 def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | None,
-                image: str | None = None, after: Callable[[Path, LoadCheck, dict[str, int]], None] | None = None) -> LoadCheck:
+                image: str | None = None, environment: dict[str, str] | None = None,
+                after: Callable[[Path, LoadCheck, dict[str, int]], None] | None = None) -> LoadCheck:
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as tmp:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -212,7 +217,8 @@ def _load_check(s3: Any, uri: str, program: str, log: Callable[[str], None] | No
                              findings=[Finding(e.code, "error", str(e))])
         finally:
             body.close()
-        lc = load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image)
+        lc = load_check_dir(Path(tmp) / "ml" / "model", program=program, log=log, image=image,
+                            environment=environment)
         if after is not None:
             after(Path(tmp) / "ml" / "model", lc, {})
         return lc
@@ -254,7 +260,7 @@ def _prefix_advice(f: Finding, uri: str) -> Finding:
 
 
 def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callable[[str], None] | None,
-                       image: str | None = None,
+                       image: str | None = None, environment: dict[str, str] | None = None,
                        after: Callable[[Path, LoadCheck, dict[str, int]], None] | None = None) -> LoadCheck:
     """The load check on the prefix's code and small files; the weights stay in S3. A model_fn that fails
     reading a withheld object proves nothing: the check then vouches for the imports only."""
@@ -267,7 +273,8 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
         io = arch.setdefault("io", {})
         io["bytes_read"] = io.get("bytes_read", 0) + fetched["bytes_read"]
         io["bytes_withheld"] = fetched["withheld_bytes"]
-        lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=log, image=image), fetched["withheld"])
+        lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=log, image=image,
+                                               environment=environment), fetched["withheld"])
         if after is not None:
             after(model_dir, lc, fetched["withheld"])
     return lc
@@ -325,6 +332,27 @@ def _seen(log_cause: dict[str, Any], arch: dict[str, Any], imp: imports.ImportRe
     return seen
 
 
+def _network_needs(facts: EndpointFacts, imp: imports.ImportReport | None, lc: LoadCheck | None) -> list[Finding]:
+    """Per host the serving code needs: the calls (static), this machine's load check (no network), and whether
+    the endpoint reaches it (its model's EnableNetworkIsolation / VpcConfig)."""
+    checked = lc is not None and not lc.skipped
+    return network_needs(facts.network_isolation, facts.vpc_config,
+                         [d.to_dict() for d in (imp.downloads if imp else [])],
+                         lc.network if checked else [],  # type: ignore[union-attr]
+                         check_stopped=checked and not lc.ok and lc.stage == "model_fn")  # type: ignore[union-attr]
+
+
+def _one_per_need(findings: list[Finding], needs: list[Finding], lc: LoadCheck | None) -> list[Finding]:
+    """One finding per thing: a host's ``network-need`` stands for its static and load-check download findings;
+    the load check's handler-signature findings for the static analysis's of the same handler."""
+    hosts = {f.data.get("host") for f in needs}
+    checked = {(f.code, f.data.get("handler")) for f in (lc.findings if lc is not None else [])
+               if f.code in ("model-fn-signature", "handler-signature")}
+    return [f for f in findings
+            if not (f.code in ("startup-download", "request-download") and f.data.get("host") in hosts)
+            and not (f.data.get("source") == "static" and (f.code, f.data.get("handler")) in checked)]
+
+
 def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
     """The load check's model_fn failure, named (None when it did not fail in model_fn)."""
     if lc is None or lc.ok or lc.stage not in ("model_fn", "crash"):
@@ -333,7 +361,8 @@ def _startup_failure(lc: LoadCheck | None) -> StartupFailure | None:
     if lc.stage == "crash":
         m = re.search(r"exited with (-?\d+)", lc.error or "")
         rc = int(m.group(1)) if m else None
-    return classify_startup_failure(lc.error_type, lc.error, lc.traceback, exit_code=rc)
+    return classify_startup_failure(lc.error_type, lc.error, lc.traceback, exit_code=rc,
+                                    network=lc.startup_network, signature=lc.signature)
 
 
 def _verdict(facts: EndpointFacts, log_ev: dict[str, Any], arch: dict[str, Any], imp: imports.ImportReport | None,
@@ -394,22 +423,36 @@ def _primary(ctx: _Views, lc_sub: StartupFailure | None, aside: dict[str, Any] |
     if lc is not None and not lc.ok:
         if lc.missing_module and (lc_sub is None or lc_sub.sub_cause != "version-mismatch"):
             return ctx.missing([lc.missing_module.split(".")[0]], "load check")
-        if lc_sub is not None:
-            return ctx.startup(lc_sub, "high", [e for f in lc.findings for e in f.evidence][:4]
+        reach = endpoint_reach(facts.network_isolation, facts.vpc_config).reach
+        if lc_sub is not None and not (lc_sub.sub_cause == "network-at-startup" and reach == "yes"):
+            return ctx.startup(lc_sub, "high" if lc_sub.sub_cause != "network-at-startup" or reach == "no" else
+                               "medium", [e for f in lc.findings for e in f.evidence][:4]
                                + (lc.traceback or "").splitlines()[-3:])
-        code = lc.findings[0].code if lc.findings else "load-failed"
-        return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
-                       [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
-                       {"notes": [f.message for f in lc.findings]}, seen)
+        if lc_sub is not None:  # the download failed here for want of network; the endpoint reaches the host
+            seen.append("load check: stopped at a download this machine cannot make; the endpoint reaches that host, "
+                        "so this is not the endpoint's failure")
+        if lc_sub is None:
+            code = lc.findings[0].code if lc.findings else "load-failed"
+            return Verdict(code, "high", f"The model does not load: {lc.error_type}: {lc.error}",
+                           [e for f in lc.findings for e in f.evidence] + (lc.traceback or "").splitlines()[-3:],
+                           {"notes": [f.message for f in lc.findings]}, seen)
     # 3. Static findings the load check did not contradict.
     if imp is not None:
         live = [p for p in imp.missing_packages if p not in _contradicted(imp, lc)]
         if live:
             return ctx.missing(live, "imports")
         if lc is None:
-            syn = next((f for f in imp.findings if f.code == "syntax-error" and f.severity == "error"), None)
+            syn = next((f for f in imp.findings if f.code in ("syntax-error", "model-fn-signature")
+                        and f.severity == "error"), None)
             if syn is not None:
-                return Verdict("syntax-error", "medium", syn.message, syn.evidence, {"notes": [syn.message]}, seen)
+                return Verdict(syn.code, "medium", syn.message, syn.evidence, {"notes": [syn.message]}, seen)
+    # The first request: a request handler the toolkit's own call trips on (the load check's dry run).
+    sig = next((f for f in (lc.findings if lc is not None and lc.ok else []) if f.code == "handler-signature"), None)
+    if sig is None and lc is None and imp is not None:
+        sig = next((f for f in imp.findings if f.code == "handler-signature" and f.severity == "error"), None)
+    if sig is not None and log_code in _QUIET_LOGS + ("invocations-failing",):
+        return Verdict("handler-signature", "high" if lc is not None else "medium", sig.message, sig.evidence,
+                       {"notes": [sig.message]}, seen)
     if log_code not in _QUIET_LOGS:
         return Verdict(log_code, log_cause.get("confidence", "medium"), log_cause.get("summary", ""),
                        log_cause.get("evidence", []), {}, seen)
@@ -658,14 +701,37 @@ class _Views:
             inner = next((e for f in self.lc.findings for e in f.evidence if "code/" in e), None)
             if inner:
                 ev.append(inner)
-        return Verdict("model-fn-error" if sub.sub_cause != "out-of-memory" else "out-of-memory", confidence,
-                       f"The model does not load: {sub.summary}. {sub.advice}", ev, fix, self.seen,
-                       sub_cause=sub.sub_cause)
+        summary = f"The model does not load: {sub.summary}. {sub.advice}"
+        if sub.sub_cause == "model-fn-signature":
+            named = self._named("model-fn-signature")
+            if named is not None:
+                summary = f"The model does not load: {named.message}"
+                fix["notes"] = [named.message] + fix["notes"][1:]
+                ev = list(dict.fromkeys(named.evidence + ev))
+        elif sub.sub_cause == "network-at-startup":
+            needs = [f for f in _network_needs(self.facts, self.imp, self.lc) if f.severity != "info"] or \
+                _network_needs(self.facts, self.imp, self.lc)
+            reach = endpoint_reach(self.facts.network_isolation, self.facts.vpc_config)
+            if needs:
+                summary = f"The model does not load: {sub.summary}. " + " ".join(f.message for f in needs[:2])
+                fix["notes"] = [f.message for f in needs] + fix["notes"][1:]
+            fix["endpoint_reach"] = reach.to_dict()
+        cause = sub.sub_cause if sub.sub_cause in ("out-of-memory", "model-fn-signature") else "model-fn-error"
+        return Verdict(cause, confidence, summary, ev, fix, self.seen, sub_cause=sub.sub_cause)
+
+    def _named(self, code: str) -> Finding | None:
+        """The load check's finding of ``code`` (its evidence is the container's), else the static analysis's."""
+        for f in [*(self.lc.findings if self.lc is not None else []), *(self.imp.findings if self.imp else [])]:
+            if f.code == code:
+                return f
+        return None
 
     def _fix_plan(self, placements: list[imports.Placement], wanted: list[str] | None = None) -> dict[str, Any]:
         """Each folder placed once: packages where the script imports them from, data where the code reads it."""
         present = {m["path"] for m in self.arch.get("members", [])}
-        reads = [r for r in ((self.imp.reads if self.imp else []) + list(wanted or [])) if not _present(r, present)]
+        # Optional reads too (the code falls back without them): a source root that has the file offers it.
+        reads = [r for r in ((self.imp.reads + self.imp.optional_reads if self.imp else []) + list(wanted or []))
+                 if not _present(r, present)]
         read_tops = {r.split("/", 1)[0] for r in reads if "/" in r}
         additions: list[dict[str, str]] = []
         notes: list[str] = []
@@ -886,17 +952,19 @@ def check_load(aws: Aws, d: Diagnosing, *, progress: Callable[[str], None] | Non
         d.fix_check = _check_fix(d, model_dir, lc, say, withheld)
 
     with named_aws_errors("reading the model data"):
+        # The model's Environment goes to the check as SageMaker passes it to the container.
         if prefix:
-            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image, after=after)
+            d.lc = _load_check_prefix(s3, d.arch, facts.program, say, facts.image, facts.environment, after=after)
         elif d.check_tmp is not None and d.withheld is not None:  # a large archive: the code from the one read
             model_dir = Path(d.check_tmp.name) / "ml" / "model"
-            d.lc = vouch_imports_only(load_check_dir(model_dir, program=facts.program, log=say, image=facts.image),
-                                      d.withheld)
+            d.lc = vouch_imports_only(load_check_dir(model_dir, program=facts.program, log=say, image=facts.image,
+                                                     environment=facts.environment), d.withheld)
             with tempfile.TemporaryDirectory(prefix="diagnose-fix-") as tmp:  # the read's files stay as read
                 shutil.copytree(model_dir, Path(tmp) / "ml" / "model", symlinks=True)
                 after(Path(tmp) / "ml" / "model", d.lc, d.withheld)
         else:
-            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image, after=after)
+            d.lc = _load_check(s3, facts.model_data_url, facts.program, say, facts.image, facts.environment,
+                               after=after)
     return d.lc
 
 
@@ -930,7 +998,8 @@ def _check_fix(d: Diagnosing, model_dir: Path, lc: LoadCheck, say: Callable[[str
         if edit is not None:
             req_path.write_bytes(edit.text.encode("utf-8"))
         say(f"load check with the proposed fix laid in (round {i + 1})")
-        now = load_check_dir(model_dir, program=d.facts.program, log=say, image=d.facts.image)
+        now = load_check_dir(model_dir, program=d.facts.program, log=say, image=d.facts.image,
+                             environment=d.facts.environment)
         if withheld:
             now = vouch_imports_only(now, withheld)
         fc.load_check = now
@@ -1002,6 +1071,8 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
+    needs = _network_needs(facts, imp, lc)
+    findings = _one_per_need(findings, needs, lc) + needs
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.sources_index,
                        complete=d.complete, fix_check=d.fix_check)
     findings = _reconcile(findings, verdict, imp, lc)

@@ -191,7 +191,10 @@ def show_endpoint(facts: Any) -> None:
                       "model data": ep["model_data_url"] or (ep.get("model_data_source") or {}).get("S3Uri"),
                       "program": ep["program"],
                       "instances": f"{ep['instance_count']} × {ep['instance_type']}",
-                      "async output": ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath")},
+                      "async output": ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath"),
+                      "network": "isolated (no host reachable)" if ep.get("network_isolation") else
+                      "VPC " + ", ".join((ep.get("vpc_config") or {}).get("Subnets") or []) if ep.get("vpc_config")
+                      else "internet access"},
          status="warn")
 
 
@@ -253,7 +256,12 @@ def show_load_check(lc: Any, *, title: str = "Load check (clean serving environm
     card("load check", {"result": result,
                         "error": f"{lc['error_type']}: {lc['error']}" if lc.get("error_type") and not skipped else None,
                         "environment": " · ".join(x for x in (lc.get("profile"), lc.get("mode")) if x) or None,
+                        "handlers called by": lc.get("caller"),
                         "seconds": lc.get("seconds")}, status="ok" if lc["ok"] else "warn" if skipped else "bad")
+    tried = [f"{n.get('host')} ({n.get('stage')}; {(n.get('where') or {}).get('file') or '?'}:"
+             f"{(n.get('where') or {}).get('line') or '?'})" for n in lc.get("network") or []]
+    if tried:
+        lines("hosts it tried (no network here: refused, recorded)", list(dict.fromkeys(tried))[:8])
     devs = lc.get("deviations") or []
     loud = [d for d in devs if d.startswith(("FALLBACK", "STAND-IN", "WARNING"))]
     if loud:

@@ -3,9 +3,14 @@
 The load check (and the container's log lines) show the exception that stopped the model from loading. The
 kinds that need different fixes:
 
+- ``model-fn-signature``: the toolkit's own call of model_fn failed on its signature: it appends its context
+  to a model_fn with two parameters (``model_fn(model_dir, file_name=None)`` then gets TorchServe's ``Context``
+  as ``file_name``: ``... not 'Context'``), and refuses other counts (``model_fn takes 3 arguments but 1 were
+  given``).
 - ``network-at-startup``: model_fn downloads something (pretrained weights from a model hub, a file over
-  HTTP, S3 without an endpoint) -- DNS failure, connection refused or reset, no route, hub offline errors.
-  The container has no internet unless its VPC allows it: ship the weights in the archive.
+  HTTP, S3 without an endpoint) -- DNS failure, connection refused or reset, no route, hub offline errors, the
+  load check's refusing proxy (``network``: the hosts it recorded). The container has no internet unless its
+  VPC allows it: ship the weights in the archive.
 - ``missing-artifact``: model_fn opens a file the archive lacks (``FileNotFoundError``, ``could not open``).
 - ``version-mismatch``: unpickling or ``torch.load`` of an artifact saved with other library versions
   (``No module named 'numpy._core'``, ``Can't get attribute``, ``unsupported pickle protocol``,
@@ -24,6 +29,9 @@ __all__ = ["SUB_CAUSES", "StartupFailure", "classify_startup_failure"]
 
 #: Sub-cause → what to do.
 SUB_CAUSES: dict[str, str] = {
+    "model-fn-signature": "the SageMaker toolkit calls model_fn(model_dir) for a one-parameter model_fn and "
+                          "model_fn(model_dir, context) for a two-parameter one (any other count is a TypeError): "
+                          "make it def model_fn(model_dir) and pass optional values some other way.",
     "network-at-startup": "model_fn reaches the network while loading; the container has no internet unless the "
                           "VPC allows it (and network isolation forbids it). Ship the weights in the archive and "
                           "load them from model_dir.",
@@ -47,9 +55,13 @@ _NET_TEXT = re.compile(
     r"Connection refused|Connection reset|Network is unreachable|No route to host|Failed to establish a new "
     r"connection|Max retries exceeded|Could not resolve host|outgoing traffic has been disabled|couldn't connect to|"
     r"Cannot connect to|Could not connect to the endpoint URL|urlopen error|Connection timed out|"
-    r"connect timeout|Failed to resolve", re.I)
+    r"connect timeout|Failed to resolve|Failed to download", re.I)
 _NET_FRAMES = re.compile(r"/(?:urllib/request|http/client|socket|ssl)\.py|/(?:requests|urllib3|huggingface_hub|"
                          r"httpx|aiohttp)/|torch/hub\.py|download_url_to_file|hf_hub_download|from_pretrained")
+#: The toolkit's context object by its class name in an error (TorchServe's ``Context``; MMS's ``Context``):
+#: ``join() argument must be str ... not 'Context'``, ``'Context' object has no attribute ...``.
+_CONTEXT_TEXT = re.compile(r"""(?:not|object) '?Context'?|'Context' object|\bContext\b object""")
+_TOOLKIT_COUNT = re.compile(r"\bmodel_fn takes \d+ arguments but \d+ were given")
 _FILE_TYPES = {"FileNotFoundError", "IsADirectoryError", "NotADirectoryError"}
 _FILE_TEXT = re.compile(r"No such file or directory|could not open .* for reading|does not appear to have a file "
                         r"named|Unable to open file|file not found", re.I)
@@ -82,10 +94,13 @@ class StartupFailure:
 
 
 def classify_startup_failure(error_type: str | None, message: str | None, traceback: str | None = None, *,
-                             model_dir: str = "/opt/ml/model", exit_code: int | None = None) -> StartupFailure:
+                             model_dir: str = "/opt/ml/model", exit_code: int | None = None,
+                             network: list[dict[str, Any]] | None = None,
+                             signature: dict[str, Any] | None = None) -> StartupFailure:
     """Name why loading the model failed. ``model_dir``: where the archive was extracted (paths under it are
     reported relative to the archive root); ``exit_code``: the process's, when it died without an exception
-    (``-9``/``137``: killed, usually out of memory)."""
+    (``-9``/``137``: killed, usually out of memory); ``network``: the hosts the load check saw model_fn try
+    (``LoadCheck.startup_network``); ``signature``: the load check found the toolkit's call to be the cause."""
     et = error_type or ""
     msg = message or ""
     tb = traceback or ""
@@ -95,6 +110,14 @@ def classify_startup_failure(error_type: str | None, message: str | None, traceb
     if et in _OOM_TYPES or _OOM_TEXT.search(text) or exit_code in (-9, 137):
         return _named("out-of-memory", f"loading the model ran out of memory ({first or f'exit {exit_code}'})",
                       evidence, {"exit_code": exit_code})
+    if signature or (et in ("TypeError", "AttributeError", "ValueError") and _CONTEXT_TEXT.search(msg)) or \
+            (et == "TypeError" and _TOOLKIT_COUNT.search(msg)):
+        return _named("model-fn-signature", f"the toolkit's call of model_fn fails on its signature ({first})",
+                      evidence, dict(signature or {}))
+    hosts = list(dict.fromkeys(str(n.get("host")) for n in network or [] if n.get("host")))
+    if hosts and (et in _NET_TYPES or _NET_TEXT.search(text) or "403 Forbidden" in text or "no network" in text):
+        return _named("network-at-startup", f"model_fn reached {', '.join(hosts)} while loading and failed "
+                      f"({first})", evidence, {"host": hosts[0], "hosts": hosts, "network": list(network or [])})
     unpickling = bool(_UNPICKLE_FRAMES.search(tb))
     if _VERSION_TEXT.search(text) or (unpickling and et in ("ModuleNotFoundError", "AttributeError", "ImportError",
                                                             "TypeError", "ValueError")):

@@ -160,7 +160,9 @@ class ImportReport:
     requirements: dict[str, list[str]] = field(default_factory=dict)  # distribution → import names
     handlers: dict[str, str] = field(default_factory=dict)  # toolkit handler → where it is defined
     reads: list[str] = field(default_factory=list)  # archive paths the running code reads (static values)
+    optional_reads: list[str] = field(default_factory=list)  # reads behind an existence check or a fallback
     off_path: list[str] = field(default_factory=list)  # package folders in the archive off the import path
+    downloads: list[Any] = field(default_factory=list)  # downloads.Download: network the running code needs
 
     def _failing(self) -> list[ImportRecord]:
         return [r for r in self.imports if r.fails and not r.module.startswith(".")]
@@ -199,7 +201,9 @@ class ImportReport:
             "import_path": list(self.import_path), "sys_path": [s.to_dict() for s in self.sys_path],
             "imports": [r.to_dict() for r in self.imports], "modules": list(self.modules),
             "findings": [f.to_dict() for f in self.findings], "requirements": dict(self.requirements),
-            "handlers": dict(self.handlers), "reads": list(self.reads), "off_path": list(self.off_path),
+            "handlers": dict(self.handlers), "reads": list(self.reads),
+            "optional_reads": list(self.optional_reads), "off_path": list(self.off_path),
+            "downloads": [d.to_dict() for d in self.downloads],
             "missing_packages": self.missing_packages, "startup_missing_packages": self.startup_missing_packages,
             "guarded_missing_packages": self.guarded_missing_packages,
             "latent_missing_packages": self.latent_missing_packages, "ok": self.ok,

@@ -8,6 +8,8 @@ import posixpath
 from collections.abc import Mapping
 
 from ..findings import Finding
+from .downloads import download_findings, smp_pinned_before_hub
+from .handlers import handler_signature_findings
 from .records import DEFAULT_IMAGE_MODULES, MODEL_DIR, ImportRecord, ImportReport, requirement_modules
 from .resolver import PARTIAL_NOTE, Resolver
 from .tree import ArchiveTree, walk_names
@@ -50,6 +52,7 @@ def resolve_imports(
         return report
     resolver = Resolver(tree, entry, image_modules if image_modules is not None else DEFAULT_IMAGE_MODULES,
                         {m.split(".")[0] for mods in reqs.values() for m in mods})
+    resolver.smp_before_hub = smp_pinned_before_hub(requirements)
     try:
         resolver.run_entry()
     except Exception as e:  # a bug of this analysis must not hide the archive's problems behind a traceback
@@ -64,8 +67,12 @@ def resolve_imports(
     report.import_path = resolver.front + resolver.back
     report.handlers = resolver.handlers
     report.reads = list(resolver.reads)
+    report.optional_reads = [r for r in resolver.optional_reads if r not in resolver.reads]
     report.off_path = _off_path_packages(tree, set(report.import_path))
+    report.downloads = list(resolver.downloads)
     report.findings = resolver.findings + _import_findings(report, tree)
+    # What the toolkit's own calls trip on, and what the running code needs the network for.
+    report.findings += handler_signature_findings(report, tree) + download_findings(report.downloads)
     lacking = [r for r in report.reads if not tree.is_file(r) and r not in tree.dirs]
     if lacking:
         report.findings.append(Finding(

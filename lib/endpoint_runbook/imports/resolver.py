@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..findings import Finding
+from .downloads import UNKNOWN, Download, match_download
 from .guards import Frame, frame_of_try, frame_of_with
 from .records import MODEL_DIR, PHASES, STDLIB, ImportRecord, Status, SysPathEntry
 from .tree import ArchiveTree, archive_dir, join
@@ -44,6 +45,13 @@ _FAIL_IMPORT = "ModuleNotFoundError"
 #: The note of an import whose package is in the archive while the submodule it names is not.
 PARTIAL = "{found} is in the archive ({at}) but {missing} is not"
 PARTIAL_NOTE = re.compile(r"^(?P<found>[\w.]+) is in the archive \((?P<at>[^)]*)\) but (?P<missing>[\w.]+) is not$")
+#: Class methods an external base class provides that build an instance of the class they are called on
+#: (Lightning's ``load_from_checkpoint``, Hugging Face's ``from_pretrained``): the class's constructor runs.
+_ALT_CONSTRUCTORS = ("load_from_checkpoint", "from_pretrained", "from_config")
+#: Calls that test whether a path exists: not reads, and the code under them falls back when it does not.
+_PROBES = frozenset({"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.lexists", "os.access",
+                     "posixpath.exists", "posixpath.isfile", "posixpath.isdir"})
+_PROBE_METHODS = ("exists", "is_file", "is_dir")
 
 
 # ------------------------------------------------------------------------------------------- the objects
@@ -136,6 +144,7 @@ class _Ctx:
     globals_decl: set[str] = field(default_factory=set)
     conditional: bool = False
     note: str | None = None
+    probed: frozenset[str] = frozenset()  # paths the code checked exist before this point (it falls back)
 
     @property
     def latent(self) -> bool:
@@ -167,6 +176,9 @@ class Resolver:
         self.modules: list[str] = []
         self.handlers: dict[str, str] = {}
         self.reads: dict[str, None] = {}
+        self.optional_reads: dict[str, None] = {}  # reads the code makes only when the file is there
+        self.downloads: list[Download] = []
+        self.smp_before_hub = False  # the requirements pin segmentation_models_pytorch < 0.5
         self.classes: list[_Class] = []
         self.rta_sites: dict[str, _Ctx] = {}
 
@@ -263,6 +275,9 @@ class Resolver:
     def _block(self, body: list[ast.stmt], ctx: _Ctx) -> None:
         for node in body:
             self._stmt(node, ctx)
+            after = self._probe_exit(node, ctx)
+            if after:  # `if not p.exists(): return ...`: what follows runs only when p exists
+                ctx = ctx.but(probed=ctx.probed | after)
 
     def _stmt(self, node: ast.stmt, ctx: _Ctx) -> None:
         mod = ctx.mod
@@ -290,8 +305,9 @@ class Resolver:
             if _is_type_checking(mod, node.test) or _is_main_guard(node.test):
                 self._block(node.orelse, ctx)
             else:
-                self._block(node.body, ctx)
-                self._block(node.orelse, ctx)
+                yes, no = self._probed_by(node.test, ctx)
+                self._block(node.body, ctx.but(probed=ctx.probed | yes) if yes else ctx)
+                self._block(node.orelse, ctx.but(probed=ctx.probed | no) if no else ctx)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 self._scan(item.context_expr, ctx)
@@ -415,6 +431,13 @@ class Resolver:
             return
         self._reads(node, ctx)
         target = self._value(node.func, ctx)
+        if not isinstance(target, (_Func, _Class)):
+            self._download(node, name, ctx)
+        if target is None and isinstance(node.func, ast.Attribute) and node.func.attr in _ALT_CONSTRUCTORS:
+            owner = self._value(node.func.value, ctx)
+            if isinstance(owner, _Class):
+                self._construct(owner, ctx)
+                return
         if isinstance(target, _Func):
             base = self._value(node.func.value, ctx) if isinstance(node.func, ast.Attribute) else None
             self._reach(target, ctx, bound=base)
@@ -527,6 +550,10 @@ class Resolver:
             callee = self._value(node.func, ctx, depth + 1)
             if isinstance(callee, _Class):
                 return _Inst(callee)
+            if callee is None and isinstance(node.func, ast.Attribute) and node.func.attr in _ALT_CONSTRUCTORS:
+                owner = self._value(node.func.value, ctx, depth + 1)
+                if isinstance(owner, _Class):
+                    return _Inst(owner)
             if isinstance(callee, _Func):
                 return self._returns(callee)
             return _EXT if isinstance(callee, (_External, _ModRef)) else None
@@ -902,7 +929,12 @@ class Resolver:
                     roots.append(adir)
 
     def _reads(self, call: ast.Call, ctx: _Ctx) -> None:
-        """Paths under the model dir that running code passes to a call (opens, loads, joins)."""
+        """Paths under the model dir that running code passes to a call (opens, loads, joins). A probe
+        (``.exists()``, ``os.path.isfile``) is no read, and neither is one the code makes only after a probe of
+        the same path or under a handler that catches ``FileNotFoundError`` and carries on: it falls back."""
+        if self._probe_arg(call, ctx) is not None or _not_a_read(ctx.mod.canonical(call.func), call):
+            return
+        handled = self._catch(ctx, "FileNotFoundError")[0] is not None
         env = {**ctx.mod.env, **ctx.env}
         extra = [call.func.value] if isinstance(call.func, ast.Attribute) else []
         for a in [*call.args[:2], *extra]:
@@ -911,10 +943,69 @@ class Resolver:
                 if v and v.startswith(MODEL_DIR + "/"):
                     rel = archive_dir(v)
                     if rel and not rel.startswith("code/") and not rel.endswith(".py"):
-                        self.reads.setdefault(rel, None)
+                        optional = handled or posixpath.normpath(v) in ctx.probed
+                        (self.optional_reads if optional else self.reads).setdefault(rel, None)
+
+    def _probe_arg(self, call: ast.AST, ctx: _Ctx) -> str | None:
+        """The path a probe call tests (normalised), '' when it is a probe of an unknown path, else None."""
+        if not isinstance(call, ast.Call):
+            return None
+        env = {**ctx.mod.env, **ctx.env}
+        if isinstance(call.func, ast.Attribute) and call.func.attr in _PROBE_METHODS and not call.args:
+            target: ast.AST | None = call.func.value
+        elif ctx.mod.canonical(call.func) in _PROBES:
+            target = call.args[0] if call.args else None
+        else:
+            return None
+        v = as_str(ctx.mod.eval(target, env)) if target is not None else None
+        return posixpath.normpath(v) if v else ""
+
+    def _probed_by(self, test: ast.AST, ctx: _Ctx) -> tuple[frozenset[str], frozenset[str]]:
+        """The paths an ``if`` test proves to exist in its body, and in its ``else``."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            yes, no = self._probed_by(test.operand, ctx)
+            return no, yes
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            got = [self._probed_by(v, ctx)[0] for v in test.values]
+            return frozenset().union(*got), frozenset()
+        p = self._probe_arg(test, ctx)
+        return (frozenset({p}) if p else frozenset()), frozenset()
+
+    def _probe_exit(self, node: ast.stmt, ctx: _Ctx) -> frozenset[str]:
+        """``if not <probe>: ... return/continue/break``: the paths known to exist after it."""
+        if not isinstance(node, ast.If) or node.orelse or not node.body:
+            return frozenset()
+        if not isinstance(node.body[-1], (ast.Return, ast.Continue, ast.Break)):
+            return frozenset()
+        return self._probed_by(node.test, ctx)[1]
+
+    def _download(self, call: ast.Call, name: str | None, ctx: _Ctx) -> None:
+        """A call that fetches over the network when it runs (see :mod:`.downloads`)."""
+        env = {**ctx.mod.env, **ctx.env}
+
+        def value(node: ast.AST) -> Any:
+            if isinstance(node, ast.Constant):
+                return node.value
+            v = as_str(ctx.mod.eval(node, env))
+            return v if v is not None else UNKNOWN
+
+        hit = match_download(name, call, value, smp_before_hub=self.smp_before_hub)
+        if hit is not None:
+            guard = self._catch(ctx, "ConnectionError")[0]
+            self.downloads.append(Download(hit.call, ctx.mod.path, call.lineno, ctx.mod.line(call.lineno), hit.host,
+                                           hit.what, hit.certain, ctx.phase, ctx.via, guard, hit.hint))
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _not_a_read(name: str | None, call: ast.Call) -> bool:
+    """Calls that take a path without reading it: conversions, printing, logging."""
+    if name in ("str", "repr", "print", "format", "os.fspath", "pathlib.Path", "pathlib.PurePath",
+                "pathlib.PosixPath", "pathlib.PurePosixPath"):
+        return True
+    return isinstance(call.func, ast.Attribute) and call.func.attr in (
+        "debug", "info", "warning", "warn", "error", "exception", "critical", "log")
 
 
 def _rank(r: ImportRecord) -> tuple[int, int, int]:

@@ -44,7 +44,8 @@ from typing import Callable, Iterator
 from ..errors import InputError, RunbookError
 from .image_profiles import SERVING_MODES, TORCH_FAMILY, ImageProfile, profile_for_image
 
-__all__ = ["ServingEnv", "ServingEnvError", "ensure_serving_env", "cache_root", "check_java", "isolated_env",
+__all__ = ["ServingEnv", "ServingEnvError", "ensure_serving_env", "cache_root", "check_java", "container_env",
+           "isolated_env",
            "ModelServer", "start_model_server", "free_port", "layers_dir", "serving_mode", "wheelhouse", "PREBUILT_VAR",
            "MODE_VAR"]
 
@@ -495,6 +496,62 @@ def isolated_env(extra: dict[str, str] | None = None, *, path_prefix: list[str] 
     return env
 
 
+#: This machine's plumbing a model container here needs and gets on purpose (never settings of the model's):
+#: where Java is (TorchServe), and how pip reaches the package index when it installs code/requirements.txt.
+_PLUMBING = ("JAVA_HOME",)
+
+
+def _pip_plumbing() -> dict[str, str]:
+    """pip's configuration of this machine, for the container's requirements install (its HOME is its own, so
+    the user's pip.conf and cache are named explicitly; a proxy pip needs is pip's only)."""
+    out = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    home = os.path.expanduser("~")
+    if "PIP_CONFIG_FILE" not in out:
+        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        for cand in (os.path.join(config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf")):
+            if os.path.isfile(cand):
+                out["PIP_CONFIG_FILE"] = cand
+                break
+    out.setdefault("PIP_CACHE_DIR", os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
+                                                 "pip"))
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    if proxy:
+        out.setdefault("PIP_PROXY", proxy)
+    return out
+
+
+def container_env(profile: ImageProfile | None, *, home: Path, tmp: Path, environment: dict[str, str] | None = None,
+                  extra: dict[str, str] | None = None, path_prefix: list[str] | None = None,
+                  pip: bool = False) -> dict[str, str]:
+    """The environment model code runs with here, as in the container: an allow-list, nothing else inherited.
+
+    - the image's own ENV (its Dockerfile: ``LANG``, ``MKL_THREADING_LAYER``, ``DLC_CONTAINER_TYPE``, ... per
+      profile), with ``TEMP``/``TMPDIR`` a private dir and ``HOME`` a private, empty one (the container's home
+      holds no caches: a model that downloads at start-up must not find the developer's hub cache here);
+    - ``PATH``: the serving environment's bin first (``path_prefix``), then this machine's (java);
+    - SageMaker's: the model's ``Environment`` (``environment``), then what the caller sets on purpose
+      (``extra``: the toolkit's ports and base dir, the local stack's AWS endpoint);
+    - with ``pip``, pip's configuration of this machine (the container installs code/requirements.txt).
+
+    Everything else of the caller's (a notebook kernel's ``MPLBACKEND``, ``HF_HOME``, ``LD_LIBRARY_PATH``,
+    proxies, AWS profiles, ...) stays out."""
+    from .image_profiles import default_profile
+
+    home.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    base_path = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+                 if p and not p.startswith(sys.prefix)]
+    env = {"PATH": os.pathsep.join([*(path_prefix or []), *base_path])}
+    env.update({k: os.environ[k] for k in _PLUMBING if os.environ.get(k)})
+    if pip:
+        env.update(_pip_plumbing())
+    env.update((profile or default_profile()).container_env())
+    env.update({"HOME": str(home), "TMPDIR": str(tmp), "TEMP": str(tmp), "PYTHONNOUSERSITE": "1"})
+    env.update({k: str(v) for k, v in (environment or {}).items()})
+    env.update({k: str(v) for k, v in (extra or {}).items()})
+    return env
+
+
 def free_port() -> int:
     import socket
 
@@ -539,8 +596,10 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
     port = free_port()
     # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
     tmp = Path(tempfile.mkdtemp(prefix="erb-ts-"))
-    run_env = isolated_env({
-        **{k: str(v) for k, v in (environment or {}).items()},
+    # The container's environment (``container_env``): the image's ENV, the model's Environment, and the stack's
+    # own plumbing; nothing of this process's.
+    run_env = container_env(env.profile, home=tmp / "home", tmp=tmp / "t", environment=environment, pip=True,
+                            path_prefix=[str(env.bin_dir)], extra={
         "SAGEMAKER_BASE_DIR": str(base_dir),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_SAFE_PORT_RANGE": f"{port}-{port}",
@@ -550,13 +609,8 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
         "TS_METRICS_ADDRESS": f"http://127.0.0.1:{free_port()}",
         "TS_GRPC_INFERENCE_PORT": str(free_port()),
         "TS_GRPC_MANAGEMENT_PORT": str(free_port()),
-        "TEMP": str(tmp),
-        "TMPDIR": str(tmp),
         **(extra_env or {}),
-    }, path_prefix=[str(env.bin_dir)])
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        if k not in (extra_env or {}):
-            run_env.pop(k, None)
+    })
     from . import container_entry
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -134,6 +134,16 @@ class ImageProfile:
             out.update(mods.get(n, [n.replace("-", "_")]))
         return frozenset(out)
 
+    def container_env(self) -> dict[str, str]:
+        """The environment variables the image itself sets (its Dockerfile's ENV), as they are in the image."""
+        spec = _data()["image_env"]
+        out = dict(spec["all"])
+        for since, env in spec["from"].items():
+            if _ver(self.image["tag"]) >= _ver(since):
+                out.update(env)
+        out.update(spec["only"].get(self.version, {}))
+        return out
+
     def absent_torch_family(self) -> dict[str, str]:
         """The image's torch-family packages the serving environment lacks, name → why."""
         if self.exact:

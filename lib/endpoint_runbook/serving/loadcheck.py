@@ -30,71 +30,28 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..findings import Finding
-from .env import ServingEnv, ServingEnvError, ensure_serving_env, isolated_env
+from .env import ServingEnv, ServingEnvError, container_env, ensure_serving_env
 from .image_profiles import TORCH_FAMILY
+from .offline import RefusingProxy
 from .pip_output import failing_requirements
 
 __all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements",
            "requirement_names"]
 
-# Runs in the serving environment as `python -c`: the cwd is the work dir and sys.path[0] is dropped, so
-# nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
-_CHILD = r'''
-import importlib, json, os, sys, time, traceback
-sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
-model_dir, program, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
-code_dir = os.path.join(model_dir, "code")
-sys.path[:0] = [code_dir, model_dir] + [p for p in extra if p]
-# The container's model dir is /opt/ml/model: sys.path entries the code adds under it resolve in model_dir.
-import importlib.machinery as _mach
-_details = [(_mach.ExtensionFileLoader, _mach.EXTENSION_SUFFIXES), (_mach.SourceFileLoader, _mach.SOURCE_SUFFIXES),
-            (_mach.SourcelessFileLoader, _mach.BYTECODE_SUFFIXES)]
-def _container_path_hook(path, _root="/opt/ml/model"):
-    if path == _root or path.startswith(_root + "/"):
-        return _mach.FileFinder(model_dir + path[len(_root):], *_details)
-    raise ImportError(path)
-sys.path_hooks.insert(0, _container_path_hook)
-sys.path_importer_cache.clear()
-os.environ.setdefault("SAGEMAKER_BASE_DIR", os.path.dirname(model_dir))
-module_name = program[:-3] if program.endswith(".py") else program
-out = {"stage": "import", "ok": False}
-t0 = time.monotonic()
-try:
-    mod = importlib.import_module(module_name)
-    out["import_seconds"] = round(time.monotonic() - t0, 3)
-    out["stage"] = "model_fn"
-    if not hasattr(mod, "model_fn"):
-        out.update(ok=True, stage="done", note="no model_fn: the toolkit's default model_fn will be used")
-    else:
-        t1 = time.monotonic()
-        model = mod.model_fn(model_dir)
-        out["model_fn_seconds"] = round(time.monotonic() - t1, 3)
-        out["model_type"] = type(model).__name__
-        out.update(ok=True, stage="done")
-except BaseException as e:
-    out["error_type"] = type(e).__name__
-    out["error"] = str(e)
-    out["traceback"] = traceback.format_exc()
-    if isinstance(e, ModuleNotFoundError):
-        out["missing_module"] = e.name
-origins, linked = {}, {}
-for name, m in list(sys.modules.items()):
-    f = getattr(m, "__file__", None)
-    if f and "." not in name:
-        origins[name] = os.path.realpath(f)
-        if os.path.abspath(f) != origins[name]:  # e.g. Debian's sitecustomize.py -> /etc/python3.X/
-            linked[name] = os.path.abspath(f)
-out["origins"], out["linked"] = origins, linked
-import sysconfig
-out["stdlib"] = [os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")]
-sys.stdout.flush()
-print("\n@@LOADCHECK@@" + json.dumps(out))
-'''
+# Runs in the serving environment as `python -s -c` (see that file): the cwd is the work dir and sys.path[0] is
+# dropped, so nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
+_CHILD = Path(__file__).with_name("loadcheck_child.py").read_text()
 
 
 @dataclass
 class LoadCheck:
-    """What the load check saw. ``stage`` is where it stopped: requirements, import, model_fn or done."""
+    """What the load check saw. ``stage`` is where it stopped: requirements, import, model_fn or done.
+
+    ``caller``: what called the handlers (the image's toolkit and TorchServe's Context); ``handlers``: the entry
+    script's handlers (where defined, parameters, whether the toolkit appends its context); ``requests``: each
+    request handler's call through the toolkit's ``transform`` (a dry run: none of its code runs); ``signature``:
+    model_fn's failure came from its signature; ``network``: every host the code tried to reach (none reachable
+    here: this machine's result), with the stage and the model's frame that asked."""
 
     ok: bool
     stage: str
@@ -105,6 +62,7 @@ class LoadCheck:
     seconds: float = 0.0
     import_seconds: float | None = None
     model_fn_seconds: float | None = None
+    model_type: str | None = None  # the type of what model_fn returned
     outside: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -112,6 +70,16 @@ class LoadCheck:
     profile: str | None = None  # the image profile the serving environment stands in for
     mode: str | None = None  # exact (the image's own torch family, TorchServe, toolkit) or stand-in
     deviations: list[str] = field(default_factory=list)  # how that environment differs from the image
+    caller: str | None = None
+    handlers: dict[str, Any] = field(default_factory=dict)
+    requests: dict[str, Any] = field(default_factory=dict)
+    signature: dict[str, Any] | None = None
+    network: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def startup_network(self) -> list[dict[str, Any]]:
+        """The network attempts made while the toolkit imported the script or ran model_fn (host, where)."""
+        return [n for n in self.network if n.get("stage") in ("import", "model_fn")]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -309,10 +277,12 @@ def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCh
 def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inference.py",
                    env: ServingEnv | None = None, timeout: float = 600.0,
                    log: Callable[[str], None] | None = None, image: str | None = None,
-                   mode: str | None = None) -> LoadCheck:
+                   mode: str | None = None, environment: dict[str, str] | None = None) -> LoadCheck:
     """Run the load check on an extracted archive at ``model_dir`` (laid out as /opt/ml/model), in the serving
     environment of ``image`` (the endpoint's image URI; the newest PyTorch profile when None) built in ``mode``
-    (exact, stand-in or auto; None: ``$ENDPOINT_RUNBOOK_SERVING_MODE``, else auto)."""
+    (exact, stand-in or auto; None: ``$ENDPOINT_RUNBOOK_SERVING_MODE``, else auto). ``environment``: the model's
+    ``Environment`` (SageMaker passes it to the container); the check's process gets that and the image's own
+    variables, nothing of the caller's (``serving.env.container_env``), and no network (``serving.offline``)."""
     from .container_entry import LayerInstallError
 
     model_dir = str(Path(model_dir).resolve())
@@ -341,16 +311,16 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
             extra.append(str(site))
             allowed.append(str(Path(site).resolve()))
             layer_findings = _layer_replacements(Path(site), env)
-    with tempfile.TemporaryDirectory(prefix="loadcheck-") as cwd:
-        # A private temp dir: modules the image's packages generate at run time (torch.distributed writes one and
-        # imports it) come from there, and count as inside.
-        child_tmp = Path(cwd, "tmp")
-        child_tmp.mkdir()
-        allowed.append(str(child_tmp.resolve()))
-        run_env = isolated_env({"SAGEMAKER_PROGRAM": program, "TMPDIR": str(child_tmp), "TEMP": str(child_tmp)},
-                               path_prefix=[str(env.bin_dir)])
+    with tempfile.TemporaryDirectory(prefix="loadcheck-") as cwd, RefusingProxy() as proxy:
+        # A private temp dir and home: modules the image's packages generate at run time (torch.distributed writes
+        # one and imports it) come from there, and count as inside; no hub cache of the developer's is found.
+        child_tmp, child_home = Path(cwd, "tmp"), Path(cwd, "home")
+        allowed += [str(child_tmp.resolve()), str(child_home.resolve())]
+        run_env = container_env(env.profile, home=child_home, tmp=child_tmp, environment=environment,
+                                path_prefix=[str(env.bin_dir)],
+                                extra={"SAGEMAKER_PROGRAM": program, **proxy.env()})
         try:
-            proc = subprocess.run([str(env.python), "-s", "-c", _CHILD, model_dir, program, *extra],
+            proc = subprocess.run([str(env.python), "-s", "-c", _CHILD, model_dir, program, str(proxy.port), *extra],
                                   cwd=cwd, env=run_env, capture_output=True, text=True, timeout=timeout,
                                   errors="replace")
             out_text, rc = proc.stdout + proc.stderr, proc.returncode
@@ -371,6 +341,8 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                          findings=[Finding("load-crash", "error", "Loading the model killed the Python process "
                                            f"(exit {rc}); see the output.", out_text.splitlines()[-5:])])
     data = json.loads(payload.splitlines()[0])
+    network = _joined_network(data.get("network", []), proxy.attempts,
+                              "import" if data.get("stage") == "import" else "model_fn")
     stdlib = [p + os.sep for p in data.get("stdlib", [])]
 
     def inside(path: str) -> bool:
@@ -387,7 +359,9 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        error=data.get("error"), traceback=data.get("traceback"),
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
-                       outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env))
+                       outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
+                       caller=data.get("caller"), handlers=data.get("handlers") or {}, model_type=data.get("model_type"),
+                       requests=data.get("requests") or {}, signature=data.get("signature"), network=network)
     result.findings.extend(layer_findings)
     absent = env.profile.absent_torch_family() if env.profile else {}
     missing_top = (data.get("missing_module") or "").split(".")[0]
@@ -419,17 +393,129 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
         elif data.get("error_type") == "SyntaxError":
             result.findings.append(Finding("syntax-error", "error", f"{program} or a module it imports does not "
                                            "parse; fix the syntax error.", evidence))
+        elif data["stage"] == "model_fn" and data.get("signature"):
+            result.findings.append(_signature_finding(result, evidence, where))
+        elif data["stage"] == "model_fn" and _stopped_by_network(result):
+            pass  # this machine refused the network: startup-download says where and what (below)
         elif data["stage"] == "model_fn":
             result.findings.append(Finding("model-fn-error", "error", "model_fn raised while loading the model; "
                                            "see the innermost frame and fix the model code or the artifacts.",
                                            evidence, {"where": where}))
         else:
             result.findings.append(Finding("import-error", "error", f"Importing {program} fails.", evidence))
+    result.findings += _request_findings(result) + _network_findings(result)
     if outside:
         result.findings.append(Finding("resolved-outside", "error", "Some modules were imported from outside the "
                                         "archive and the serving environment: the check cannot vouch for them.",
                                         outside[:10]))
     return result
+
+
+def _stopped_by_network(lc: LoadCheck) -> bool:
+    """model_fn failed on the network the check refuses (not on the model's own fault)."""
+    from ..startup_failure import classify_startup_failure
+
+    return bool(lc.startup_network) and classify_startup_failure(
+        lc.error_type, lc.error, lc.traceback, network=lc.startup_network).sub_cause == "network-at-startup"
+
+
+def _joined_network(seen: list[dict[str, Any]], attempts: list[Any], last_stage: str) -> list[dict[str, Any]]:
+    """The child's record of each connection (stage, the model's frame) joined with the host the proxy saw on
+    it (by the client's port); direct connections and name lookups the child refused as they are. A request
+    the child did not see made (a native client) counts at the last stage the check reached: the dry run of the
+    request handlers runs none of the model's code, so any request is the script's import or model_fn's."""
+    by_port = {a.client_port: a for a in attempts}
+    out = []
+    for n in seen:
+        entry = {k: v for k, v in n.items() if k != "client_port"}
+        if n.get("via") == "proxy":
+            a = by_port.pop(n.get("client_port"), None)
+            if a is None:
+                continue  # connected, sent nothing
+            entry.update(host=a.host, port=a.port, method=a.method, target=a.target)
+        out.append(entry)
+    # requests the child did not see being made (a native client, a subprocess): the proxy's record alone
+    out += [{"via": "proxy", "host": a.host, "port": a.port, "method": a.method, "target": a.target,
+             "stage": last_stage, "where": {}} for a in by_port.values()]
+    return out
+
+
+def _show_where(w: dict[str, Any]) -> str:
+    parts = [f"{w['file']}:{w['line']}" + (f" `{w['code']}`" if w.get("code") else "")] if w.get("file") else []
+    parts += [f"→ {w[k]}" for k in ("library", "fetch") if w.get(k)]
+    return " ".join(parts)
+
+
+def _network_findings(lc: LoadCheck) -> list[Finding]:
+    """``startup-download`` per host the script or model_fn tried to reach (grouped by host and the model's line
+    that asked): this machine has no network for the check, so the host is the need; whether the endpoint
+    reaches it is the endpoint's network (diagnose says)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for n in lc.startup_network:
+        w = n.get("where") or {}
+        groups.setdefault((str(n.get("host")), f"{w.get('file')}:{w.get('line')}"), []).append(n)
+    out = []
+    stopped = not lc.ok and lc.stage == "model_fn"
+    for (host, _), ns in groups.items():
+        w = ns[0].get("where") or {}
+        at = _show_where(w) or "(no frame of the model's own code: a library's import or a native client)"
+        targets = list(dict.fromkeys(str(n.get("target") or f"{n.get('host')}:{n.get('port')}") for n in ns))
+        out.append(Finding(
+            "startup-download", "warning",
+            f"{'Importing the script' if ns[0].get('stage') == 'import' else 'model_fn'} reaches {host} ({at}). The "
+            "load check has no network (every connection is refused and recorded; nothing leaves this machine)"
+            + (", so it stopped there: that failure is this machine's" if stopped else
+               " and the code carried on without it") + f". The endpoint needs {host} at every start: with network "
+            "isolation, or in a VPC without a NAT gateway or endpoint, its workers die there. To do without it, put "
+            "the files in the archive and load them from /opt/ml/model.",
+            [f"{n.get('method') or n.get('via')} {t}" for n, t in zip(ns, targets)][:4] + ([at] if at else []),
+            {"host": host, "where": w, "stage": ns[0].get("stage"), "targets": targets[:10], "source": "load-check",
+             "stopped_the_check": stopped}))
+    return out
+
+
+def _signature_finding(lc: LoadCheck, evidence: list[str], where: str | None) -> Finding:
+    """model_fn's failure came from its signature: the toolkit appended its context (or refused the count)."""
+    sig = lc.signature or {}
+    d = lc.handlers.get("model_fn") or {}
+    at = f"{d['file']}:{d['line']}" if d.get("file") else "model_fn"
+    defined = f"def model_fn{d.get('parameters', '(...)')}"
+    if sig.get("toolkit"):
+        what = f"the toolkit refuses its parameter count: {sig['toolkit'].rstrip('.')}"
+    else:
+        holders = sig.get("holders") or []
+        first = holders[0]["name"] if holders else "its second parameter"
+        last = holders[-1] if holders else None
+        what = (f"the toolkit calls a two-parameter model_fn as model_fn(model_dir, context), so {first!r} is "
+                f"TorchServe's {sig.get('context_type', 'Context')}"
+                + (f"; it fails at {last['file']}:{last['line']} (in {last['function']}, where {last['name']} is the "
+                   f"{sig.get('context_type', 'Context')})" if last else "")
+                + f": {lc.error_type}: {lc.error}")
+    return Finding(
+        "model-fn-signature", "error",
+        f"{at} {defined}: {what}. Every worker dies loading the model. Make it def model_fn(model_dir) (or "
+        "model_fn(model_dir, context) with a second parameter used as the context) and pass the optional value "
+        "some other way.", [f"{at} {defined}"] + evidence,
+        {"handler": "model_fn", "file": d.get("file"), "line": d.get("line"), "parameters": d.get("parameters"),
+         "signature": sig, "where": where, "caller": lc.caller, "source": "load-check"})
+
+
+def _request_findings(lc: LoadCheck) -> list[Finding]:
+    """``handler-signature`` per request handler the toolkit's own transform could not call."""
+    out = []
+    for name, r in (lc.requests or {}).items():
+        if not r.get("error"):
+            continue
+        d = lc.handlers.get(name) or {}
+        at = f"{d['file']}:{d['line']} def {name}{d.get('parameters', '')}" if d.get("file") else name
+        out.append(Finding(
+            "handler-signature", "error",
+            f"{at}: the toolkit's call of {name} fails ({r['error'].rstrip('.')}): every request fails. Give it the parameters "
+            f"the toolkit passes (see the message), plus an optional last one for the context.",
+            [at, r["error"]], {"handler": name, "file": d.get("file"), "line": d.get("line"),
+                               "parameters": d.get("parameters"), "error": r["error"], "caller": lc.caller,
+                               "source": "load-check"}))
+    return out
 
 
 _CRASH_MARKERS = ("Backend worker process died", "Load model failed")

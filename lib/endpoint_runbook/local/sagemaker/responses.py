@@ -1,6 +1,7 @@
-"""SageMaker's responses in the local stack: moto's, plus UpdateEndpoint (parse, call the backend, serialise), and
-under IAM enforcement the permissions a create implies (``iam:PassRole``, ``sagemaker:AddTags``), which moto does
-not check: judged before anything is made."""
+"""SageMaker's responses in the local stack: moto's, plus UpdateEndpoint (parse, call the backend, serialise),
+CreateModel's EnableNetworkIsolation (moto keeps False whatever is asked), and under IAM enforcement the
+permissions a create implies (``iam:PassRole``, ``sagemaker:AddTags``), which moto does not check: judged
+before anything is made."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ class LocalSageMakerResponse(SageMakerResponse):
 
     def create_model(self) -> ActionResult:
         self._implied("model", "ModelName", role=True)
-        return super().create_model()
+        result = super().create_model()
+        # moto drops EnableNetworkIsolation (always False): keep what the caller asked, as SageMaker does
+        model = self.sagemaker_backend.describe_model(self._get_param("ModelName"))  # type: ignore[attr-defined]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
 
     def create_endpoint_config(self) -> ActionResult:
         self._implied("endpoint-config", "EndpointConfigName")
