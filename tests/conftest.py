@@ -75,3 +75,20 @@ def incident_aws(incident_stack):
     from endpoint_runbook.aws import Aws, AwsParams
 
     return Aws(AwsParams(region="ap-south-1", endpoint_url=incident_stack.url, max_attempts=3))
+
+
+# The images' own serving environments (exact): one per torch family, built once per machine, shared by the session.
+@pytest.fixture(scope="session")
+def env21():
+    from endpoint_runbook.serving.env import ensure_serving_env
+
+    return ensure_serving_env("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310",
+                              mode="exact")
+
+
+@pytest.fixture(scope="session")
+def env20():
+    from endpoint_runbook.serving.env import ensure_serving_env
+
+    return ensure_serving_env("763104351884.dkr.ecr.eu-central-1.amazonaws.com/pytorch-inference:2.0.1-cpu-py310",
+                              mode="exact")

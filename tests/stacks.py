@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["running_stack"]
+__all__ = ["running_stack", "log_text"]
 
 
 @contextlib.contextmanager
@@ -24,3 +24,18 @@ def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
         yield info
     finally:
         stack.down(state_dir)
+
+
+def log_text(logs: Any, group: str) -> str:
+    """Every message of a CloudWatch log group, oldest first ("" while the group does not exist yet)."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"logGroupName": group}
+    try:
+        while True:
+            page = logs.filter_log_events(**kwargs)
+            events += page["events"]
+            if not page.get("nextToken"):
+                return "\n".join(e["message"] for e in events)
+            kwargs["nextToken"] = page["nextToken"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""

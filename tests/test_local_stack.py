@@ -8,6 +8,7 @@ import time
 import pytest
 from endpoint_runbook.local import stack
 from endpoint_runbook.serving.image_profiles import profile_for_image
+from stacks import log_text
 from tinymodel import IMAGE, World, tiny_archive
 
 pytestmark = pytest.mark.slow
@@ -17,15 +18,6 @@ pytestmark = pytest.mark.slow
 def world(stack_aws):
     return World(stack_aws)
 
-
-def _log_text(logs, group: str) -> str:
-    events, kwargs = [], {"logGroupName": group}
-    while True:
-        page = logs.filter_log_events(**kwargs)
-        events += page["events"]
-        if not page.get("nextToken"):
-            return "\n".join(e["message"] for e in events)
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def test_missing_package_crash_loops_while_in_service(world, stack_aws):
@@ -38,7 +30,7 @@ def test_missing_package_crash_loops_while_in_service(world, stack_aws):
     wanted = ("ModuleNotFoundError: No module named 'tinypkg'", "Backend worker process died.",
               "Auto recovery failed again")
     while time.monotonic() < deadline:
-        text = _log_text(logs, group)
+        text = log_text(logs, group)
         if all(w in text for w in wanted):
             break
         time.sleep(1)
@@ -58,7 +50,7 @@ def test_missing_package_crash_loops_while_in_service(world, stack_aws):
     assert "timed out" in failure
     with pytest.raises(world.s3.exceptions.ClientError):
         world.s3.head_object(Bucket=world.bucket, Key=r["OutputLocation"].split("/", 3)[3])
-    data_log = _log_text(logs, group)
+    data_log = log_text(logs, group)
     assert r["InferenceId"] in data_log
 
 

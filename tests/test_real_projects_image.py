@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import realshapes
 from endpoint_runbook.serving.loadcheck import load_check_dir
+from stacks import log_text
 
 pytestmark = pytest.mark.slow
 
@@ -26,18 +27,6 @@ AFTER_IMPORTS = {"stygig": "huggingface.co", "plasticdetection": "huggingface.co
                  "yif-ai": "not 'Context'", "swinir2": "WorkerLoadTime"}
 INSTALL_FAILED = ("failed to install required packages", "LayerInstallError", "0+absent")
 
-
-def _text(logs, group: str) -> str:
-    try:
-        events, kw = [], {"logGroupName": group}
-        while True:
-            page = logs.filter_log_events(**kw)
-            events += page["events"]
-            if not page.get("nextToken"):
-                return "\n".join(e["message"] for e in events)
-            kw["nextToken"] = page["nextToken"]
-    except logs.exceptions.ResourceNotFoundException:
-        return ""
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +66,7 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
             for k, name in names.items():
                 if k in seen:
                     continue
-                text = _text(logs, f"/aws/sagemaker/Endpoints/{name}")
+                text = log_text(logs, f"/aws/sagemaker/Endpoints/{name}")
                 if any(w in text for w in wanted[k]) or any(m in text for m in INSTALL_FAILED) or (
                         k[1] == "broken" and _died_importing(text)):
                     seen[k] = text
@@ -87,7 +76,7 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
             sm.delete_endpoint(EndpointName=name)
     problems = []
     for k in names:
-        text = seen.get(k) or _text(logs, f"/aws/sagemaker/Endpoints/{names[k]}")
+        text = seen.get(k) or log_text(logs, f"/aws/sagemaker/Endpoints/{names[k]}")
         if any(m in text for m in INSTALL_FAILED):
             problems.append((k, "a requirements install failed", text[-3000:]))
         elif k[1] == "broken" and not any(w in text for w in wanted[k]) and not _died_importing(text):

@@ -156,16 +156,6 @@ def test_check_archive_resolves_against_the_named_image(tmp_path, capsys):
 
 # -- the suite's profile environments ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def env21():
-    return ensure_serving_env(IMAGE_21, mode="exact")
-
-
-@pytest.fixture(scope="module")
-def env20():
-    return ensure_serving_env(IMAGE_20, mode="exact")
-
-
-@pytest.fixture(scope="module")
 def standin21():
     return ensure_serving_env(IMAGE_21, mode="stand-in")
 

@@ -16,7 +16,7 @@ import pytest
 import realshapes
 from endpoint_runbook import diagnose
 from endpoint_runbook.archive import safe_extract
-from endpoint_runbook.serving.env import ensure_serving_env, start_model_server
+from endpoint_runbook.serving.env import start_model_server
 from endpoint_runbook.serving.loadcheck import load_check_dir
 from test_diagnose import _deploy
 
@@ -26,16 +26,6 @@ IMAGE_21 = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0
 IMAGE_20 = "763104351884.dkr.ecr.eu-central-1.amazonaws.com/pytorch-inference:2.0.1-cpu-py310"
 KERNEL_ONLY = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "HF_HOME": "/kernel/hf",
                "LD_LIBRARY_PATH": "/kernel/lib", "ERB_KERNEL_ONLY": "1", "HTTPS_PROXY": "http://kernel-proxy:3128"}
-
-
-@pytest.fixture(scope="module")
-def env21():
-    return ensure_serving_env(IMAGE_21, mode="exact")
-
-
-@pytest.fixture(scope="module")
-def env20():
-    return ensure_serving_env(IMAGE_20, mode="exact")
 
 
 def model(tmp_path: Path, code: str, requirements: str | None = None) -> Path:
