@@ -142,7 +142,8 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
         else:
             deleting_eps.add(name)
             guards = endpoint_guards(aws, name, status=ep["status"], variants=variants,
-                                     recent_minutes=recent_minutes, verified=verified, now=now)
+                                     recent_minutes=recent_minutes, verified=verified, now=now,
+                                     kind=(inv.configs.get(ep["config"]) or {}).get("kind"))
             if guards:
                 add(PlanItem("endpoint", name, "refuse", "; ".join(g.reason for g in guards), guards[0].code,
                              ep["arn"], name, [e for g in guards for e in g.evidence],
