@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["running_stack"]
+__all__ = ["kept_environ", "running_stack"]
 
 
 @contextlib.contextmanager
@@ -26,3 +26,19 @@ def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
         yield info
     finally:
         stack.down(state_dir)
+
+
+@contextlib.contextmanager
+def kept_environ(*names: str) -> Iterator[None]:
+    """The variables ``names`` as they were before the block (a test that runs as another IAM user sets them)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -228,7 +228,7 @@ def test_the_outages_requests_are_read_per_minute_and_split_at_the_fix(aws):
 def _subject(kind: str) -> Subject:
     return Subject(where=Where("ap-south-1", "111122223333"), endpoint="stygig-realtime-endpoint-1",
                    config="stygig-realtime-config-1", model="m", model_data_url="s3://b/k/model.tar.gz",
-                   role_arn="arn:aws:iam::111122223333:role/Exec", name_prefix="stygig-realtime", kind=kind)
+                   role_arn="arn:aws:iam::111122223333:role/Exec", name_prefix="stygig", kind=kind)
 
 
 @pytest.mark.parametrize("kind", ["real-time", "serverless"])
@@ -244,7 +244,7 @@ def test_the_policy_grants_the_kinds_own_calls(tmp_path, kind):
     doc = pol["deploy"].document
     config_arns = [r for st in doc["Statement"] for r in st["Resource"] if ":endpoint-config/" in r]
     infix = "realtime-fixed" if kind == "real-time" else "serverless-fixed"
-    assert any(f"stygig-realtime-{infix}-*" in r for r in config_arns)
+    assert any(f"stygig-{infix}-*" in r for r in config_arns)
     new = step_policies(local_params(tmp_path, deploy={"mode": "new-endpoint"}), _subject(kind))
     assert "logs:DescribeLogStreams" not in {a for n in new["cleanup"].needs if n.sid == "ReadItsDataLog"
                                              for a in n.actions}

@@ -26,7 +26,7 @@ from endpoint_runbook.permissions import Grant
 from endpoint_runbook.policy import covers, step_policies, subject_from, union
 from endpoint_runbook.records import STEPS, find_secrets, read_record
 from endpoint_runbook.runner import run_chain
-from stacks import running_stack
+from stacks import kept_environ, running_stack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,18 +39,10 @@ def kinds_stack(tmp_path_factory):
     also waits for the workers to load the model; serverless containers stay warm 60 s after a request)."""
     from endpoint_runbook.local import scenarios
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ENDPOINT_RUNBOOK_CALL_LOG")}
-    with running_stack(tmp_path_factory, "kinds-stack", startup_timeout=180, serverless_idle=60) as info:
+    with kept_environ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ENDPOINT_RUNBOOK_CALL_LOG"), \
+            running_stack(tmp_path_factory, "kinds-stack", startup_timeout=180, serverless_idle=60) as info:
         seeded = {kind: scenarios.seed(f"stygig-{kind.replace('-', '')}", info.url) for kind in KINDS}
-        state = {"url": info.url, "seeded": seeded, "runs": {}, "tmp": tmp_path_factory, "keys": None}
-        try:
-            yield state
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        yield {"url": info.url, "seeded": seeded, "runs": {}, "tmp": tmp_path_factory, "keys": None}
 
 
 def _run(kinds_stack, kind: str):
@@ -149,10 +141,10 @@ def test_run_fixes_the_incident_behind_each_kind(kinds_stack, kind):
     assert "AsyncInferenceConfig" not in cfg
     if kind == "serverless":
         assert v["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5} and "InstanceType" not in v
-        assert "serverless-fixed" in ep["EndpointConfigName"]
+        assert ep["EndpointConfigName"].startswith("stygig-serverless-fixed-")
     else:
         assert (v["InstanceType"], v["InitialInstanceCount"]) == (names.instance_type, 1)
-        assert "realtime-fixed" in ep["EndpointConfigName"]
+        assert ep["EndpointConfigName"].startswith("stygig-realtime-fixed-")
 
     verified = read_record(run_dir, "verify")
     assert verified["ok"] and verified["kind"] == kind and verified["replay"] is None

@@ -21,38 +21,23 @@ import botocore.exceptions
 import pytest
 from endpoint_runbook.local import stack
 from stacks import running_stack
-from tinymodel import IMAGE, TINYPKG, tar_gz
+from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 pytestmark = pytest.mark.slow
 REGION = "ap-south-1"
-MODEL = b'''import json
-import time
-from sagemaker_inference.errors import BaseInferenceToolkitError
-from tinypkg import answer
-
-
-def model_fn(model_dir):
-    return {"offset": 100}
-
-
-def input_fn(body, content_type):
-    if content_type != "application/json":
-        raise BaseInferenceToolkitError(415, "expected application/json", "expected application/json")
-    return json.loads(body)
-
-
-def predict_fn(data, model):
-    time.sleep(float(data.get("sleep", 0)))
-    if data.get("hog_mb"):
-        hog = bytearray(int(data["hog_mb"]) * 2**20)
-        for i in range(0, len(hog), 4096):
-            hog[i] = 1
-    return {"answer": answer(data.get("x", [])) + model["offset"]}
-
-
-def output_fn(prediction, accept):
-    return json.dumps(prediction)
-'''
+#: The tiny model, slower or hungrier on demand (``sleep`` seconds, ``hog_mb`` allocated), and a wrong content type
+#: rejected with 415 as a toolkit error.
+MODEL = INFERENCE.replace(b"import json\n", b"import json\nimport time\n"
+                          b"from sagemaker_inference.errors import BaseInferenceToolkitError\n", 1).replace(
+    b'raise ValueError("expected application/json, got %s" % content_type)',
+    b'raise BaseInferenceToolkitError(415, "expected application/json", "expected application/json")').replace(
+    b'    return {"answer": answer(data["x"]) + model["offset"]}',
+    b'    time.sleep(float(data.get("sleep", 0)))\n'
+    b'    hog = bytearray(int(data.get("hog_mb", 0)) * 2**20)\n'
+    b'    for i in range(0, len(hog), 4096):\n'
+    b'        hog[i] = 1\n'
+    b'    return {"answer": answer(data["x"]) + model["offset"]}')
+assert b"time.sleep" in MODEL and b"BaseInferenceToolkitError(415" in MODEL
 
 
 @pytest.fixture(scope="module")

@@ -137,13 +137,13 @@ def _clean(text: str) -> str:
 
 
 def name_prefix_for(source_endpoint: str | None) -> str:
-    """``shop-async-endpoint-20251115-101546`` → ``shop``: the leading words before async/endpoint/
-    model/config or a number; ``runbook`` when nothing is left."""
+    """``shop-async-endpoint-20251115-101546`` → ``shop``: the leading words before async/realtime/
+    serverless/endpoint/model/config or a number; ``runbook`` when nothing is left."""
     if not source_endpoint:
         return "runbook"
     words: list[str] = []
     for w in _clean(source_endpoint).split("-"):
-        if w.lower() in ("async", "endpoint", "model", "config", "ep") or w[:1].isdigit():
+        if w.lower() in ("async", "realtime", "serverless", "endpoint", "model", "config", "ep") or w[:1].isdigit():
             break
         words.append(w)
     return "-".join(words)[:30].strip("-") or "runbook"
@@ -951,7 +951,8 @@ def run(
     progress: Callable[[str], Any] | None = None,
     **alone: Any,
 ) -> DeployResult:
-    """Deploy the fixed archive as an async endpoint and prove it serves; write ``03-deploy.json``.
+    """Deploy the fixed archive as an endpoint of the broken one's kind (async, real-time, serverless) and prove it
+    serves with a request of that kind; write ``03-deploy.json``.
 
     mode: ``in-place`` (update the broken endpoint; the default when it exists) or ``new-endpoint``.
     rollback: instead of deploying, put the endpoint of this run's in-place deploy back on its previous config.

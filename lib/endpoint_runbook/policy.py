@@ -300,11 +300,12 @@ def _verify(s: Subject, p: dict[str, Any], deploy_p: dict[str, Any]) -> list[Nee
              "the model's own health lines in the endpoint's logs"),
     ]
     if common or inputs:
-        needs.append(Need("ReadTheInputs", ("s3:GetObject",),
+        needs.append(Need("ReadTheInputs", ("s3:GetObject", "s3:ListBucket"),
                           tuple(_objects(w, common, prefix=True) if common else
-                                [a for u in inputs for a in _objects(w, u)]),
-                          "the inputs, shown beside their results (the replayed requests' inputs where they lie "
-                          "under the same prefix)"))
+                                [a for u in inputs for a in _objects(w, u)]) + tuple(_buckets(w, *inputs)),
+                          "the inputs, checked first (a missing key answers 403 without s3:ListBucket), sent (real-"
+                          "time, serverless) and shown beside their results (the replayed requests' inputs where "
+                          "they lie under the same prefix)"))
     if topics:
         needs.append(Need("FindTheSubscribedQueue", ("sns:ListSubscriptionsByTopic",), tuple(topics),
                           "the SQS queue subscribed to the endpoint's topics, where the notifications arrive"))
@@ -342,6 +343,10 @@ def _cleanup(s: Subject, p: dict[str, Any], deploy_p: dict[str, Any]) -> list[Ne
                                        "sagemaker:DescribeModel"),
              (*_sm(w, "endpoint", endpoint), *_sm(w, "endpoint-config", s.config, config_pat),
               *_sm(w, "model", s.model)), "the endpoint, its configs and models, before and after each delete"),
+        Need("DescribeWhatElseUsesThem", ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"),
+             tuple(_sm(w, "endpoint", "*")) + tuple(_sm(w, "endpoint-config", "*")),
+             "every endpoint and endpoint config of the account and region, described to see which configs and "
+             "models another endpoint still uses (those are kept)"),
     ]
     if in_place:
         if p.get("release_rollback") and not p.get("dry_run", True):

@@ -361,8 +361,9 @@ def run(
         result.ok = False
         if isinstance(e, AccessDenied):
             sent = [r for r in result.requests if r.status != "skipped"]
-            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name} (their results are in "
-                           f"{result.output_path})"] if sent else []),
+            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name}" + (
+                               f" (their results are in {result.output_path})" if result.output_path else "")]
+                          if sent else []),
                         *([f"{len(result.replay.get('rows') or [])} failed request(s) replayed (never twice: a rerun "
                            "sends the rest)"] if result.replay else []))
         result.error = error_entry(e)

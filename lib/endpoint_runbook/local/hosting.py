@@ -311,12 +311,7 @@ class Hosting:
         with self._lock:
             if not update:
                 self.containers[(account, region, name)] = c
-        try:
-            self._fetch_model(c, region)
-            self._start(c, region)
-            self._wait_ready(c, timeout)
-        except ModelDataError as e:
-            c.state, c.failure_reason = "Failed", str(e)
+        self._launch(c, region, timeout)
         if self._stopping.is_set():
             return self._stop(c)
         variants = [dict(v, InitialInstanceCount=v.get("InitialInstanceCount", 1)) for v in
@@ -338,6 +333,15 @@ class Hosting:
                 return self._set_status(account, region, name, "InService", UPDATE_FAILURE.format(
                     config=config_name, reason=c.failure_reason))
             self._set_status(account, region, name, "Failed", c.failure_reason)
+
+    def _launch(self, c: Container, region: str, timeout: float) -> None:
+        """Fetch the model, start the container, wait for /ping: ``c.state`` says how it went."""
+        try:
+            self._fetch_model(c, region)
+            self._start(c, region)
+            self._wait_ready(c, timeout)
+        except ModelDataError as e:
+            c.state, c.failure_reason = "Failed", str(e)
 
     def _container(self, name: str, variant: dict[str, Any], model: dict[str, Any]) -> Container:
         """A new container of ``variant`` (serverless: with its memory limit)."""
@@ -375,15 +379,11 @@ class Hosting:
             config = sm.describe_endpoint_config(EndpointConfigName=rec.endpoint_config_name)
             variant = config["ProductionVariants"][0]
             c = self._container(name, variant, sm.describe_model(ModelName=variant["ModelName"]))
-            try:
-                self._fetch_model(c, region)
-                self._start(c, region)
-                self._wait_ready(c, SERVERLESS_STARTUP_S)
-            except ModelDataError as e:
-                c.state, c.failure_reason = "Failed", str(e)
-            if c.state != "Running":
+            self._launch(c, region, SERVERLESS_STARTUP_S)
+            if c.state != "Running" or self._record(account, region, name) is None:  # failed, or deleted meanwhile
                 self._stop(c)
-                raise ColdStartFailed(c.failure_reason or PING_FAILURE.format(variant=c.variant))
+                raise ColdStartFailed(c.failure_reason or PING_FAILURE.format(variant=c.variant)
+                                      if c.state != "Running" else f"Endpoint {name} was deleted.")
             c.last_used = time.monotonic()
             with self._lock:
                 self.containers[key] = c
