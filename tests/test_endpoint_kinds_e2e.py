@@ -106,12 +106,17 @@ def test_run_fixes_the_incident_behind_each_kind(kinds_stack, kind):
     summary, run_dir, names = r["summary"], r["run_dir"], r["names"]
     assert summary.status == "passed" and summary.steps[-1].step == "cleanup", json.dumps(summary.to_dict(), indent=1)
 
-    # every call each step made is granted by that step's printed policy (the stack enforced their union)
+    # every call each step made is granted by that step's printed policy (the stack enforced their union), and the
+    # policy grants nothing the step did not call (but what serves a failure only)
     for step, calls in r["calls"].items():
         doc = r["policies"][step].document
         for c in calls:
             for g in c["grants"]:
                 assert covers(doc, Grant(g["action"], g["resource"])), (step, c)
+        called = {g["action"] for c in calls for g in c["grants"]}
+        unused = {(n.sid, a) for n in r["policies"][step].needs if not n.on_failure for a in n.actions
+                  if a not in called}
+        assert not unused, (step, unused)
     ops = {c["operation"] for step in ("deploy", "verify") for c in r["calls"][step]}
     assert "InvokeEndpoint" in ops and "InvokeEndpointAsync" not in ops
     assert "GetMetricData" in {c["operation"] for c in r["calls"]["verify"]}

@@ -139,10 +139,12 @@ def test_past_its_memory_a_serverless_container_is_killed(sls):
         invoke(sls, ep, {"x": [1], "hog_mb": 1400})  # more than its 1024 MB
     assert e.value.response["Error"]["Code"] == "ModelError"
     assert metric(sls, ep, "Invocation5XXErrors") == before + 1
-    logs = sls["c"]["logs"].filter_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{ep}",
-                                              filterPattern='"memory limit"')["events"]
-    text = "\n".join(x["message"] for x in logs)
-    assert "memory limit 1024 MB" in text and "reached its memory limit (1024 MB" in text, text
+    deadline, text = time.monotonic() + 15, ""
+    while "reached its memory limit (1024 MB" not in text and time.monotonic() < deadline:  # shipped every 0.5 s
+        time.sleep(0.5)
+        text = "\n".join(x["message"] for x in sls["c"]["logs"].filter_log_events(
+            logGroupName=f"/aws/sagemaker/Endpoints/{ep}", filterPattern='"memory limit"')["events"])
+    assert "memory limit 1024 MB" in text and "reached its memory limit (1024 MB" in text, (text, e.value.response)
     # the model itself is fine: a request within the memory is served
     deadline = time.monotonic() + 120
     while True:

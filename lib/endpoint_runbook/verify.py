@@ -311,7 +311,7 @@ def run(
                                 poll_seconds=poll_seconds, index=i, kind=kind,
                                 tick=lambda msg, i=i: bar.update(i - 1, msg))
                     except AccessDenied as e:  # refused while waiting: the request itself was sent
-                        if e.operation not in ("InvokeEndpointAsync", "InvokeEndpoint"):
+                        if ep_kind == ASYNC and e.operation != "InvokeEndpointAsync":
                             result.requests.append(RequestResult(
                                 index=i, kind=kind, input=uri, status="interrupted",
                                 failure_reason=f"sent; the wait for it stopped: {e.code} ({e.operation})"))
