@@ -370,7 +370,9 @@ class Hosting:
         with lock:
             c = self.container_for(account, region, name)
             if c is not None and c.state == "Running":
-                return c, 0.0
+                if c.proc is None or c.proc.poll() is None:
+                    return c, 0.0
+                self._release(account, region, name, c)  # it died (e.g. past its memory): a new one
             t0 = time.monotonic()
             rec = self._record(account, region, name)
             if rec is None:
