@@ -73,11 +73,12 @@ rb.show_scan(result, reports)"""),
     "diagnose": [
         ("md", """# 1 · Diagnose the crash-looping endpoint
 
-An async endpoint can say **InService** while every model worker dies at start-up: `/ping` keeps answering
-`Healthy`, requests hang and time out. This notebook does not trust either. It reads four independent views and
-names one cause with its evidence and the exact fix:
+An endpoint — asynchronous, real-time or serverless — can say **InService** while every model worker dies at
+start-up: `/ping` keeps answering `Healthy`, requests hang and time out. This notebook does not trust either. It
+reads four independent views and names one cause with its evidence and the exact fix:
 
-1. the endpoint, its async config and its model (image, model data, environment);
+1. the endpoint, its kind (its async config, its instances, or its serverless memory and concurrency, checked
+   against the serverless limits) and its model (image, model data, environment);
 2. the CloudWatch logs, matched against known crash signatures (the `NativeIoException … Connection reset by
    peer` lines are noise: a client hung up);
 3. the model archive's inventory and layout, streamed from S3;
@@ -138,19 +139,22 @@ rb.show_rebuild_plan(rebuild)"""),
 rb.show_rebuild(result)"""),
     ],
     "deploy": [
-        ("md", """# 3 · Deploy the fixed async endpoint
+        ("md", """# 3 · Deploy the fixed endpoint
 
-A new model (the rebuilt archive, the crashing endpoint's own image and environment), an async endpoint config
-(same S3 output/failure paths and SNS topics) and a new endpoint. Names of the model and config derive from the
-archive's SHA-256, so a rerun reuses what exists instead of duplicating it. Everything is tagged with the run id.
+A new model (the rebuilt archive, the crashing endpoint's own image and environment) and an endpoint config of the
+broken endpoint's own kind: async (the same S3 output/failure paths and SNS topics), real-time (the same instances)
+or serverless (the same memory and max concurrency), with its data capture and tags. In place (the default), the
+broken endpoint moves to it under its own name; else a new endpoint beside it. Names of the model and config derive
+from the archive's SHA-256, so a rerun reuses what exists instead of duplicating it. Everything is tagged with the
+run id.
 
 Unset values come from steps 1 and 2's records; to run this step alone, set `model_data_url` and either
 `copy_from_config` (an endpoint config to copy image, role, environment, instances and async config from) or
 `image_uri`, `execution_role_arn`, `instance_type`, `output_path`, `failure_path`, `success_topic`,
 `error_topic`.
 
-`InService` proves nothing here (`/ping` lies), so the step is done only when a real async request has come
-back."""),
+`InService` proves nothing here (`/ping` lies), so the step is done only when a real request has come back: an
+async one through S3, or (real-time, serverless) an `InvokeEndpoint` with the input's bytes and its content type."""),
         ("params", ""),
         ("code", "setup"),
         ("md", "## Preflight (nothing is created unless everything checks)"),
@@ -161,25 +165,30 @@ dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, mo
                      execution_role_arn=execution_role_arn, environment=environment, instance_type=instance_type,
                      instance_count=instance_count, output_path=output_path, failure_path=failure_path,
                      success_topic=success_topic, error_topic=error_topic, smoke_input=smoke_input,
-                     rollback_timeout=wait_timeout, progress=rb.progress)
+                     smoke_accept=smoke_accept, rollback_timeout=wait_timeout, progress=rb.progress)
 rb.show_deploy(dep)"""),
-        ("md", "## Create the model, the async endpoint config and the endpoint"),
+        ("md", "## Create the model, the endpoint config and the endpoint"),
         ("code", "rb.show_deploy(deploy.create(dep))"),
         ("md", "## Wait for InService (bounded; in place: the blue/green update and its wait)"),
         ("code", "rb.show_deploy(deploy.wait(dep, timeout=wait_timeout, progress=rb.progress))"),
-        ("md", "## The smoke request: a real async request must come back"),
+        ("md", "## The smoke request: a real request must come back"),
         ("code", """result = deploy.smoke(dep, timeout=smoke_timeout, progress=rb.progress)
 rb.show_deploy(result)"""),
     ],
     "verify": [
         ("md", """# 4 · Verify the fixed endpoint really serves
 
-Async requests on real inputs, through the same path the users' clients take: the input in S3, the result
-object at the `OutputLocation` the call returns, the SNS notification (through an SQS queue subscribed to the
-topics; a temporary one is created and removed when none exists). Cold and warm latency, the model's own health
-lines in CloudWatch, and the recommendations as pictures. With `replay_failed`, the requests that failed during the
-outage on the broken endpoint (`endpoint_name`, else the one step 1 diagnosed) are sent again to the fixed one,
-whether it was fixed in place or deployed beside it.
+Requests on real inputs, through the same path the users' clients take. Async: the input in S3, the result object
+at the `OutputLocation` the call returns, the SNS notification (through an SQS queue subscribed to the topics; a
+temporary one is created and removed when none exists). Real-time and serverless: `InvokeEndpoint` with the
+input's bytes, the model's answer in the response. Cold and warm latency, the model's own health lines in
+CloudWatch, and the results as pictures. With `replay_failed` (async), the requests that failed during the outage
+on the broken endpoint (`endpoint_name`, else the one step 1 diagnosed) are sent again to the fixed one, whether
+it was fixed in place or deployed beside it.
+
+A failed real-time or serverless request cannot be sent again (its caller got the error): the outage's request
+errors are read from the endpoint's CloudWatch metrics instead (`Invocation4XXErrors`, `Invocation5XXErrors`,
+`ModelLatency` per minute over `outage_window_minutes`), before and after the fix began serving.
 
 Unset values come from step 3's record; to run this step alone, set `fixed_endpoint_name` and `inputs`."""),
         ("params", ""),
@@ -190,8 +199,8 @@ Unset values come from step 3's record; to run this step alone, set `fixed_endpo
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
                     replay_failed=replay_failed, replay_window_minutes=replay_window_minutes,
-                    replay_concurrency=replay_concurrency, outage_endpoint=endpoint_name,
-                    progress=rb.progress)"""),
+                    replay_concurrency=replay_concurrency, outage_endpoint=endpoint_name, accept=accept,
+                    outage_window_minutes=outage_window_minutes, progress=rb.progress)"""),
         ("md", "## Results"),
         ("code", "rb.show_verify(result, aws)"),
     ],

@@ -6,18 +6,20 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["running_stack", "log_text"]
+__all__ = ["kept_environ", "log_text", "running_stack"]
 
 
 @contextlib.contextmanager
 def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
-                  scenario: str | None = None, s3_bandwidth: float | None = None) -> Iterator[Any]:
+                  scenario: str | None = None, s3_bandwidth: float | None = None, **stack_options: Any) -> Iterator[Any]:
     """A started stack's StackInfo for the block; ``scenario`` (e.g. ``stygig-incident``) is seeded first;
-    ``s3_bandwidth``: the link limit (bytes/s per connection) for S3 bodies."""
+    ``s3_bandwidth``: the link limit (bytes/s per connection) for S3 bodies; ``stack_options``: ``stack.up``'s
+    others (``invocation_timeout``, ``serverless_idle``)."""
     from endpoint_runbook.local import scenarios, stack
 
     state_dir = tmp_path_factory.mktemp(name)
-    info = stack.up(port=0, state_dir=state_dir, startup_timeout=startup_timeout, s3_bandwidth=s3_bandwidth)
+    info = stack.up(port=0, state_dir=state_dir, startup_timeout=startup_timeout, s3_bandwidth=s3_bandwidth,
+                    **stack_options)
     try:
         if scenario:
             scenarios.seed(scenario, info.url)
@@ -39,3 +41,19 @@ def log_text(logs: Any, group: str) -> str:
             kwargs["nextToken"] = page["nextToken"]
     except logs.exceptions.ResourceNotFoundException:
         return ""
+
+
+@contextlib.contextmanager
+def kept_environ(*names: str) -> Iterator[None]:
+    """The variables ``names`` as they were before the block (a test that runs as another IAM user sets them)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

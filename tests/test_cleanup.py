@@ -477,7 +477,7 @@ def test_only_failed_invocations_do_not_refuse(aws, acct):
 
 
 def test_recent_success_in_data_log_refuses(aws, acct):
-    e, c, m = simple(acct)
+    e, c, m = simple(acct, output=f"s3://{acct.prefix}-out/results/")  # an async endpoint: it has a data-log
     acct.data_log(e, "[sagemaker] Inference request succeeded. InferenceId: 9f1c. ModelLatency: 12 ms.")
     p = cleanup.plan(aws, e, recent_minutes=30)
     ei = item(p, "endpoint", e)
@@ -567,6 +567,28 @@ def test_an_in_place_update_that_did_not_take_is_not_a_fix(aws, acct, tmp_path):
                                       "ok": True, "status": "deployed"})
     p = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan
     assert item(p, "endpoint", e).code == "fixed-in-place" and item(p, "endpoint-config", old).code == "rollback-target"
+def test_the_guards_follow_the_endpoints_kind(aws, acct):
+    """Only an async endpoint queues requests and logs them to data-log: a real-time or serverless one is judged by
+    its metrics alone, whatever metrics or streams carry its name."""
+    rt, _, _ = simple(acct, "rt")
+    m = acct.model("sl-model")
+    sl_cfg = acct.n("sl-config")
+    acct.sm.create_endpoint_config(EndpointConfigName=sl_cfg, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": m, "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}])
+    sl = acct.endpoint("sl-endpoint", sl_cfg)
+    asy, _, _ = simple(acct, "as", output=f"s3://{acct.prefix}-out/results/")
+    for e in (rt, sl, asy):
+        acct.data_log(e, "[sagemaker] Inference request succeeded. InferenceId: 77aa. ModelLatency: 9 ms.")
+        aws.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
+            "MetricName": "ApproximateBacklogSize", "Dimensions": [{"Name": "EndpointName", "Value": e}],
+            "Value": 4.0, "Unit": "Count"}])
+    guards = {e: item(cleanup.plan(aws, e, recent_minutes=30), "endpoint", e) for e in (rt, sl, asy)}
+    assert guards[rt].action == guards[sl].action == "delete"  # no queue, no data-log: nothing against them
+    assert guards[asy].action == "refuse" and {"queued-requests", "recent-traffic"} <= set(guards[asy].detail["guards"])
+    # their own recent traffic (metrics) still refuses a real-time or serverless endpoint
+    acct.traffic_metric(sl, invocations=3, errors=1)
+    refused = item(cleanup.plan(aws, sl, recent_minutes=30), "endpoint", sl)
+    assert (refused.action, refused.code) == ("refuse", "recent-traffic") and "Invocations 3" in refused.evidence[0]
 
 
 def test_guards_are_checked_again_right_before_deleting(aws, acct):

@@ -35,7 +35,7 @@ from endpoint_runbook.permissions import Grant, is_write
 from endpoint_runbook.policy import covers, step_policies, subject_from, union
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain
-from stacks import running_stack
+from stacks import kept_environ, running_stack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +68,8 @@ def without(document: dict[str, Any], action: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def proof(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ENDPOINT_RUNBOOK_CALL_LOG")}
-    with running_stack(tmp_path_factory, "policy-stack", startup_timeout=180, scenario="stygig-incident") as info:
+    with kept_environ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ENDPOINT_RUNBOOK_CALL_LOG"), \
+            running_stack(tmp_path_factory, "policy-stack", startup_timeout=180, scenario="stygig-incident") as info:
         params = yaml.safe_load((ROOT / "params" / "local.yaml").read_text())
         params["aws"]["endpoint_url"] = info.url
         params["diagnose"]["source_roots"] = [str(ROOT / "examples" / "stygig")]
@@ -90,14 +90,7 @@ def proof(tmp_path_factory):
                  "policies": policies, "everything": everything, "keys": keys, "subject": subject,
                  "sm": admin.client("sagemaker", endpoint_url=info.url), "s3": admin.client("s3", endpoint_url=info.url)}
         state["logs"].mkdir()
-        try:
-            yield state
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        yield state
 
 
 def run_step(proof: dict[str, Any], step: str, *, policy: dict[str, Any], log: str | None = None):

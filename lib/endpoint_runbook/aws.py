@@ -190,23 +190,32 @@ class Aws:
             max_pool_connections=32,
         )
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, read_timeout: float | None = None, max_attempts: int | None = None) -> Any:
+        """The shared client of ``service``; ``read_timeout``/``max_attempts`` give one of its own with those
+        settings (e.g. synchronous invocations: a long read, and no retry that would send a request twice)."""
         cache = self.__dict__.setdefault("_clients", {})
-        if service not in cache:
+        key = service if read_timeout is None and max_attempts is None else (service, read_timeout, max_attempts)
+        if key not in cache:
             if self.session.get_credentials() is None:
                 raise CredentialsError(
                     "no AWS credentials found",
                     hint="Use a profile or role; for the embedded local stack any key works, e.g. "
                     "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing.",
                 )
-            kwargs: dict[str, Any] = {"region_name": self.region, "config": self.config}
+            config = self.config
+            if key != service:
+                config = config.merge(botocore.config.Config(
+                    **({"read_timeout": read_timeout} if read_timeout is not None else {}),
+                    **({"retries": {"mode": self.params.retry_mode, "max_attempts": max_attempts}}
+                       if max_attempts is not None else {})))
+            kwargs: dict[str, Any] = {"region_name": self.region, "config": config}
             if self.params.endpoint_url:
                 kwargs["endpoint_url"] = self.params.endpoint_url
             client = self.session.client(service, **kwargs)
             client.meta.events.register("before-parameter-build", _keep_params)
             client.meta.events.register("after-call", self._after_call)
-            cache[service] = client
-        return cache[service]
+            cache[key] = client
+        return cache[key]
 
     @property
     def where(self) -> Where:

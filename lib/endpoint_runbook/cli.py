@@ -22,14 +22,15 @@ def _local(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else None
     if args.local_cmd == "up":
         info = stack.up(port=args.port, state_dir=state_dir, startup_timeout=args.startup_timeout, progress=_say,
-                        s3_bandwidth=args.s3_bandwidth, images=args.image or ())
+                        s3_bandwidth=args.s3_bandwidth, images=args.image or (),
+                        invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle)
         _say(f"local stack up at {info.url} (pid {info.pid}); log: {info.log_file}")
-        if args.scenario:
+        for scenario in args.scenario or ():
             from .local import scenarios
 
-            _say(f"seeding scenario {args.scenario} ...")
+            _say(f"seeding scenario {scenario} ...")
             try:
-                result = scenarios.seed(args.scenario, info.url, progress=_say)
+                result = scenarios.seed(scenario, info.url, progress=_say)
             except BaseException:
                 if not args.keep_on_failure:
                     stack.down(state_dir)
@@ -283,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
             from .local.stack import DEFAULT_PORT
 
             p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"loopback port (default {DEFAULT_PORT}; 0 = any)")
-            p.add_argument("--scenario", help="set up a named scenario in the stack (see `local/scenarios.py`)")
+            p.add_argument("--scenario", action="append",
+                           help="set up a named scenario in the stack (repeatable: stygig-incident, stygig-realtime, "
+                           "stygig-serverless, fleet; see `local/scenarios.py`)")
             p.add_argument("--startup-timeout", type=float, default=600.0,
                            help="seconds a model container may take to answer /ping (default 600)")
             p.add_argument("--keep-on-failure", action="store_true", help="keep the stack up if seeding fails")
@@ -292,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "when the first endpoint on it starts; a scenario builds its own while seeding)")
             p.add_argument("--s3-bandwidth", type=float, default=None,
                            help="limit S3 bodies to this many bytes/s per connection (a slow link; default: none)")
+            p.add_argument("--invocation-timeout", type=float, default=None,
+                           help="seconds the model has to answer an InvokeEndpoint (default SageMaker's 60)")
+            p.add_argument("--serverless-idle", type=float, default=None,
+                           help="seconds a serverless endpoint's container stays warm after a request (default 300)")
     local.set_defaults(func=_local)
 
     check = sub.add_parser("check-archive", help="check a model.tar.gz (path or s3://...) before it is saved or "

@@ -1,5 +1,6 @@
-"""Step 3 — deploy: model, async endpoint config and endpoint for the fixed archive; a bounded wait; then a
-real smoke request, because ``/ping`` says Healthy while the workers crash.
+"""Step 3 — deploy: model, endpoint config of the broken endpoint's own kind (async, real-time, serverless) and
+endpoint for the fixed archive; a bounded wait; then a real smoke request with the kind's own call
+(``InvokeEndpointAsync``, or ``InvokeEndpoint``), because ``/ping`` says Healthy while the workers crash.
 
 Idempotent: the model and endpoint-config names are derived from the archive's sha256 (plus a short digest
 of the rest of their spec), so a rerun finds them and reuses them; the endpoint of a previous run (its
@@ -11,14 +12,15 @@ failure bucket paths, SNS topics, botocore new enough for ``S3FailurePath``, the
 name conflicts.
 
 Two modes. ``in-place`` (the default when the broken endpoint exists) keeps the endpoint's name: a new
-endpoint config copies the serving one (variant name, instance type/count, AsyncInferenceConfig, tags) with
+endpoint config copies the serving one (variant name, instance type/count or ServerlessConfig, AsyncInferenceConfig,
+DataCaptureConfig, KMS key, tags) with
 the fixed model, ``UpdateEndpoint`` shifts traffic blue/green, the previous config is recorded (in the record
 and as a tag on the new config) for :func:`endpoint_runbook.inplace.rollback`, and the smoke request goes to
 the same name. ``new-endpoint`` creates a new endpoint beside the broken one (the seed's procedure).
 
 Values left unset come from the diagnose record (``01-diagnose.json``: ``endpoint`` = name, config_name,
 model_name, image, model_data_url, environment, execution_role_arn, instance_type, instance_count,
-async_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
+async_config, kind, serverless_config) and the rebuild record (``02-rebuild_archive.json``: ``target_uri``, ``result_sha256``).
 
 A fixed model whose data is a prefix (``model_data_url`` ending in ``/``: uncompressed model data) is created
 with ``ModelDataSource`` (the source model's ``S3DataSource`` with the new ``S3Uri``, in place from the serving
@@ -46,6 +48,7 @@ import botocore.exceptions
 from . import logs as logs_mod
 from . import records
 from .aws import AccessDenied, Aws, error_code, error_entry, is_error, named_aws_errors
+from .endpoint_kind import ASYNC, KINDS, NAME_INFIX, SERVERLESS, config_kwargs, kind_of, serverless_findings
 from .errors import CheckFailed, InputError
 from .findings import Finding
 from .inplace import (
@@ -62,7 +65,14 @@ from .inplace import (
     update_and_wait,
 )
 from .inplace import rollback as rollback_endpoint
-from .invoke import RequestResult, guess_content_type, invoke_and_wait
+from .invoke import (
+    SYNC_READ_TIMEOUT,
+    RequestResult,
+    guess_content_type,
+    invoke_and_wait,
+    invoke_sync,
+    payload_limit,
+)
 from .model_data import container_data, container_data_uri, data_source_for, is_prefix_uri, prefix_identity
 from .progress import Progress
 from .s3 import parse_s3_uri
@@ -129,13 +139,13 @@ def _clean(text: str) -> str:
 
 
 def name_prefix_for(source_endpoint: str | None) -> str:
-    """``shop-async-endpoint-20251115-101546`` → ``shop``: the leading words before async/endpoint/
-    model/config or a number; ``runbook`` when nothing is left."""
+    """``shop-async-endpoint-20251115-101546`` → ``shop``: the leading words before async/realtime/
+    serverless/endpoint/model/config or a number; ``runbook`` when nothing is left."""
     if not source_endpoint:
         return "runbook"
     words: list[str] = []
     for w in _clean(source_endpoint).split("-"):
-        if w.lower() in ("async", "endpoint", "model", "config", "ep") or w[:1].isdigit():
+        if w.lower() in ("async", "realtime", "serverless", "endpoint", "model", "config", "ep") or w[:1].isdigit():
             break
         words.append(w)
     return "-".join(words)[:30].strip("-") or "runbook"
@@ -160,19 +170,24 @@ def model_name_for(prefix: str, archive_sha256: str, *, image: str, model_data_u
     return _compose(prefix, "fixed", archive_sha256[:12], spec[:6])
 
 
-def config_name_for(prefix: str, archive_sha256: str, *, model_name: str, instance_type: str, instance_count: int,
-                    async_config: dict[str, Any], variant: str | dict[str, Any] = VARIANT) -> str:
-    """``<prefix>-async-fixed-<sha12>-<spec6>``: the archive's sha256, and a digest of the config (``variant``:
-    its name, or the whole copied variant of an in-place config)."""
-    spec = _digest({"model": model_name, "instance_type": instance_type, "instance_count": instance_count,
-                    "async": async_config, "variant": variant})
-    return _compose(prefix, "async-fixed", archive_sha256[:12], spec[:6])
+def config_name_for(prefix: str, archive_sha256: str, *, model_name: str, instance_type: str | None,
+                    instance_count: int | None, async_config: dict[str, Any] | None,
+                    variant: str | dict[str, Any] = VARIANT, kind: str = ASYNC,
+                    extra: dict[str, Any] | None = None) -> str:
+    """``<prefix>-<kind>-fixed-<sha12>-<spec6>`` (``async-fixed``, ``realtime-fixed``, ``serverless-fixed``): the
+    archive's sha256, and a digest of the config (``variant``: its name, or the whole copied variant of an in-place
+    config; ``extra``: the rest of a real-time or serverless config, e.g. its data capture)."""
+    spec_of: dict[str, Any] = {"model": model_name, "instance_type": instance_type, "instance_count": instance_count,
+                               "async": async_config, "variant": variant}
+    if kind != ASYNC:
+        spec_of.update(kind=kind, extra=extra or {})
+    return _compose(prefix, NAME_INFIX[kind], archive_sha256[:12], _digest(spec_of)[:6])
 
 
-def default_endpoint_name(prefix: str, now: dt.datetime | None = None) -> str:
-    """``<prefix>-async-fixed-<YYYYmmdd-HHMMSS>`` (UTC)."""
+def default_endpoint_name(prefix: str, now: dt.datetime | None = None, *, kind: str = ASYNC) -> str:
+    """``<prefix>-<kind>-fixed-<YYYYmmdd-HHMMSS>`` (UTC)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return _compose(prefix, "async-fixed", now.strftime("%Y%m%d-%H%M%S"))
+    return _compose(prefix, NAME_INFIX[kind], now.strftime("%Y%m%d-%H%M%S"))
 
 
 # ---------------------------------------------------------------------------------------------- image, botocore
@@ -231,12 +246,17 @@ class DeployPlan:
     image_uri: str | None = None
     image_source: str | None = None
     instance_type: str | None = None
-    instance_count: int = 1
+    instance_count: int | None = 1  # None: serverless (no instances)
     execution_role_arn: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     async_config: dict[str, Any] | None = None
+    kind: str = ASYNC  # async | real-time | serverless: the broken endpoint's (endpoint_kind)
+    serverless_config: dict[str, Any] | None = None  # serverless: MemorySizeInMB, MaxConcurrency, ...
+    data_capture_config: dict[str, Any] | None = None  # copied from the broken config (not serverless)
+    kms_key_id: str | None = None  # copied from the broken config (not serverless)
     smoke_input: str | None = None
     smoke_content_type: str | None = None
+    smoke_accept: str | None = None  # real-time / serverless: the Accept header of the smoke request
     prefix: str = "runbook"
     model_name: str | None = None
     endpoint_config_name: str | None = None
@@ -264,14 +284,17 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
          instance_type: str | None = None, instance_count: int | None = None,
          execution_role_arn: str | None = None, environment: dict[str, str] | None = None,
          async_config: dict[str, Any] | None = None, max_concurrent_invocations: int | None = None,
-         smoke_input: str | None = None, smoke_content_type: str | None = None,
+         smoke_input: str | None = None, smoke_content_type: str | None = None, smoke_accept: str | None = None,
          run_id: str | None = None, mode: str | None = None, copy_from_config: str | None = None,
          output_path: str | None = None, failure_path: str | None = None, success_topic: str | None = None,
-         error_topic: str | None = None) -> tuple[DeployPlan, list[Finding]]:
+         error_topic: str | None = None, kind: str | None = None,
+         serverless_config: dict[str, Any] | None = None) -> tuple[DeployPlan, list[Finding]]:
     """Resolve every value (parameter → ``copy_from_config`` → record → default) without changing anything;
     problems come back as findings so that preflight can report them together. ``output_path``,
     ``failure_path``, ``success_topic``, ``error_topic`` set (or override) the async config's parts, so the
-    step runs alone without any record."""
+    step runs alone without any record. ``kind`` (async, real-time, serverless) and ``serverless_config``: only
+    to run alone; by default the config deploy copies says (the serving config in place, ``copy_from_config``, or
+    the diagnosed endpoint's)."""
     findings: list[Finding] = []
     diag = DiagnoseRecord.read(run_dir) or DiagnoseRecord()
     rebuild = RebuildRecord.read(run_dir) or RebuildRecord()
@@ -301,16 +324,26 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         src = dataclasses.replace(src, instance_type=v0.get("InstanceType"),
                                   instance_count=v0.get("InitialInstanceCount"),
                                   async_config=prev_cfg.get("AsyncInferenceConfig") or src.async_config)
+    template = prev_cfg if prev_cfg is not None else copied.get("config") or _source_config(aws, src.config_name)
+    _resolve_kind(p, kind, serverless_config, template, src, findings, sources)
     p.model_data_url = pick("model_data_url", model_data_url, ("rebuild record", rebuild.target_uri))
     if not p.model_data_url:
         findings.append(_missing("model_data_url", "pass the fixed archive's s3:// URI, or run rebuild_archive."))
-    p.instance_type = pick("instance_type", instance_type, (copied_from, copied.get("instance_type")),
-                           ("diagnose record", src.instance_type))
-    if not p.instance_type:
-        findings.append(_missing("instance_type", "pass e.g. 'ml.m5.xlarge'."))
-    p.instance_count = int(pick("instance_count", instance_count, (copied_from, copied.get("instance_count")),
-                                ("diagnose record", src.instance_count),
-                                ("default", 1)))
+    if p.kind == SERVERLESS:  # no instances: memory and max concurrency instead
+        p.instance_type, p.instance_count = None, None
+        if instance_type or instance_count:
+            name = p.source_endpoint.get("name") or "The endpoint"
+            findings.append(Finding("instances-on-serverless", "error", f"{name} is serverless: it has no instance "
+                                    "type or count. Leave instance_type and instance_count unset (its "
+                                    "ServerlessConfig is copied).", [str(instance_type or instance_count)]))
+    else:
+        p.instance_type = pick("instance_type", instance_type, (copied_from, copied.get("instance_type")),
+                               ("diagnose record", src.instance_type))
+        if not p.instance_type:
+            findings.append(_missing("instance_type", "pass e.g. 'ml.m5.xlarge'."))
+        p.instance_count = int(pick("instance_count", instance_count, (copied_from, copied.get("instance_count")),
+                                    ("diagnose record", src.instance_count),
+                                    ("default", 1)))
     p.execution_role_arn = pick("execution_role_arn", execution_role_arn,
                                 (copied_from, copied.get("execution_role_arn")),
                                 ("diagnose record", src.execution_role_arn))
@@ -328,7 +361,13 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                ("diagnose record", src.async_config))
     aic = _with_async_parts(aic, sources, output_path=output_path, failure_path=failure_path,
                             success_topic=success_topic, error_topic=error_topic)
-    if not aic:
+    if p.kind != ASYNC:
+        if aic and (async_config or output_path or failure_path or success_topic or error_topic):
+            findings.append(Finding("async-config-on-sync-endpoint", "error", f"The endpoint is {p.kind}: it has "
+                                    "no async output paths or topics. Leave async_config, output_path, failure_path, "
+                                    "success_topic and error_topic unset.", [p.kind]))
+        aic = None
+    elif not aic:
         findings.append(_missing("async_config", "pass the AsyncInferenceConfig (S3OutputPath, S3FailurePath, "
                                  "NotificationConfig), or run diagnose on the crashing endpoint."))
     else:
@@ -395,6 +434,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         p.smoke_input = smoke_input
         sources["smoke_input"] = "parameter"
     p.smoke_content_type = smoke_content_type or (guess_content_type(p.smoke_input) if p.smoke_input else None)
+    p.smoke_accept = smoke_accept
 
     # Names.
     p.prefix = _clean(name_prefix) if name_prefix else name_prefix_for(src.name or copy_from_config)
@@ -403,11 +443,13 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                                       environment=p.environment, role_arn=p.execution_role_arn)
         if prev_cfg is not None:
             p.variant = copied_variant(prev_cfg, p.model_name, instance_type=p.instance_type,
-                                       instance_count=p.instance_count)
-        if p.instance_type and p.async_config:
-            p.endpoint_config_name = config_name_for(p.prefix, p.archive_sha256, model_name=p.model_name,
-                                                     instance_type=p.instance_type, instance_count=p.instance_count,
-                                                     async_config=p.async_config, variant=p.variant or VARIANT)
+                                       instance_count=p.instance_count, serverless_config=p.serverless_config)
+        if p.instance_type and p.async_config or p.kind != ASYNC and (p.instance_type or p.serverless_config):
+            p.endpoint_config_name = config_name_for(
+                p.prefix, p.archive_sha256, model_name=p.model_name, instance_type=p.instance_type,
+                instance_count=p.instance_count, async_config=p.async_config, variant=p.variant or VARIANT,
+                kind=p.kind, extra={"serverless": p.serverless_config, "data_capture": p.data_capture_config,
+                                    "kms": p.kms_key_id})
     if endpoint_name and p.mode == "in-place":
         pass  # the endpoint fixed in place (checked in _resolve_mode)
     elif endpoint_name:
@@ -442,7 +484,42 @@ def _copy_config(aws: Aws, name: str | None, findings: list[Finding]) -> dict[st
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
     return {"image": container.get("Image"), "environment": container.get("Environment"),
             "execution_role_arn": model.get("ExecutionRoleArn"), "instance_type": variant.get("InstanceType"),
-            "instance_count": variant.get("InitialInstanceCount"), "async_config": cfg.get("AsyncInferenceConfig")}
+            "instance_count": variant.get("InitialInstanceCount"), "async_config": cfg.get("AsyncInferenceConfig"),
+            "config": cfg}
+
+
+def _source_config(aws: Aws, name: str | None) -> dict[str, Any] | None:
+    """The diagnosed endpoint's config (what a new endpoint copies its kind, data capture and KMS key from); None
+    when unnamed or gone."""
+    return _describe(aws.client("sagemaker").describe_endpoint_config, EndpointConfigName=name) if name else None
+
+
+def _resolve_kind(p: DeployPlan, kind: str | None, serverless: dict[str, Any] | None,
+                  template: dict[str, Any] | None, src: Any, findings: list[Finding], sources: dict[str, str]) -> None:
+    """The fixed config's kind and what goes with it: a parameter, else the config copied (``template``), else the
+    diagnose record's, else async."""
+    if kind is not None and kind not in KINDS:
+        findings.append(Finding("bad-kind", "error", f"kind {kind!r} is not one of {', '.join(KINDS)}.", [kind]))
+        kind = None
+    if kind is not None:
+        p.kind, sources["kind"] = kind, "parameter"
+    elif template is not None:
+        p.kind, sources["kind"] = kind_of(template), f"endpoint config {template.get('EndpointConfigName')}"
+    elif getattr(src, "kind", None):
+        p.kind, sources["kind"] = src.kind, "diagnose record"
+    else:  # nothing says: async, the runbook's first kind (its parts are then asked for)
+        p.kind, sources["kind"] = ASYNC, "default (no record, copied config or kind parameter)"
+    if template is not None and p.kind != SERVERLESS:
+        p.data_capture_config = template.get("DataCaptureConfig") or None
+        p.kms_key_id = template.get("KmsKeyId") or None
+    if p.kind == SERVERLESS:
+        v0 = ((template or {}).get("ProductionVariants") or [{}])[0]
+        p.serverless_config = copy.deepcopy(serverless or v0.get("ServerlessConfig") or src.serverless_config)
+        sources["serverless_config"] = ("parameter" if serverless else "endpoint config" if v0.get("ServerlessConfig")
+                                        else "diagnose record")
+        if not p.serverless_config:
+            findings.append(_missing("serverless_config", "pass {MemorySizeInMB: 2048, MaxConcurrency: 5} for a "
+                                     "serverless endpoint."))
 
 
 def _with_async_parts(aic: dict[str, Any] | None, sources: dict[str, str], **parts: str | None) -> dict[str, Any] | None:
@@ -564,7 +641,7 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
     out: list[Finding] = []
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
 
-    if not botocore_supports_failure_path(sm, aws.client("sagemaker-runtime")):
+    if p.kind == ASYNC and not botocore_supports_failure_path(sm, aws.client("sagemaker-runtime")):
         version = botocore.__version__
         out.append(Finding("botocore-too-old", "error",
                            f"botocore {version} does not know S3FailurePath / FailureLocation: "
@@ -644,10 +721,17 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
     if not p.smoke_input:
         out.append(_missing("smoke_input", "pass an s3:// input the model accepts."))
     else:
-        out += _object_findings(s3, p.smoke_input, "smoke_input", missing=(
+        found = _object_findings(s3, p.smoke_input, "smoke_input", missing=(
             "smoke-input-not-found", f"The smoke input {p.smoke_input} does not exist: pass smoke_input of an "
             "object the model accepts."), unreadable=(
             "smoke-input-unverifiable", "warning", f"Could not check {p.smoke_input} ({{code}})."))
+        out += found
+        if not found and p.kind != ASYNC:
+            out += _payload_findings(s3, p.smoke_input, p.kind)
+
+    # A serverless endpoint's limits (memory, concurrency, no GPU image).
+    if p.kind == SERVERLESS and p.serverless_config:
+        out += [f for f in serverless_findings(p.serverless_config, image=p.image_uri) if f.severity != "info"]
 
     # Existing model / config of the same name must be the same thing.
     if p.model_name:
@@ -659,6 +743,17 @@ def preflight(aws: Aws, p: DeployPlan, *, previous: dict[str, Any] | None = None
     elif p.endpoint_config_name:
         out.extend(_choose_endpoint(sm, p, previous or {}))
     return out
+
+
+def _payload_findings(s3: Any, uri: str, kind: str) -> list[Finding]:
+    """InvokeEndpoint carries the input itself: it must fit the kind's payload limit."""
+    bucket, key = parse_s3_uri(uri)
+    size = int(s3.head_object(Bucket=bucket, Key=key).get("ContentLength") or 0)
+    limit = payload_limit(kind)
+    if size > limit:
+        return [Finding("smoke-input-too-large", "error", f"The smoke input {uri} is {size} bytes; a {kind} endpoint's "
+                        f"InvokeEndpoint takes at most {limit // 2**20} MB: pass a smaller smoke_input.", [uri])]
+    return []
 
 
 def _choose_in_place(sm: Any, p: DeployPlan) -> list[Finding]:
@@ -694,7 +789,8 @@ def _model_matches(d: dict[str, Any], p: DeployPlan) -> bool:
 def _config_matches(d: dict[str, Any], p: DeployPlan) -> bool:
     v = (d.get("ProductionVariants") or [{}])[0]
     return (v.get("ModelName") == p.model_name and v.get("VariantName") == (p.variant or {}).get("VariantName", VARIANT) and v.get("InstanceType") == p.instance_type
-            and int(v.get("InitialInstanceCount") or 0) == p.instance_count
+            and int(v.get("InitialInstanceCount") or 0) == int(p.instance_count or 0)
+            and _norm(v.get("ServerlessConfig")) == _norm(p.serverless_config)
             and _norm(d.get("AsyncInferenceConfig")) == _norm(p.async_config))
 
 
@@ -751,7 +847,7 @@ def _choose_endpoint(sm: Any, p: DeployPlan, previous: dict[str, Any]) -> list[F
                 out.append(Finding("previous-endpoint-failed", "warning",
                                    f"The previous run's endpoint {prev_name} is Failed; a new one is created. "
                                    "Delete the failed one in cleanup.", [prev_name]))
-    p.endpoint_name, p.endpoint_action = default_endpoint_name(p.prefix), "create"
+    p.endpoint_name, p.endpoint_action = default_endpoint_name(p.prefix, kind=p.kind), "create"
     p.sources["endpoint_name"] = "default"
     return out
 
@@ -789,6 +885,7 @@ class DeployResult:
     status: str = "not-started"  # preflight-failed | endpoint-failed | update-failed | timeout | smoke-failed |
     #                               deployed | rolled-back | error (between sub-steps: planned, created, in-service)
     mode: str | None = None  # in-place | new-endpoint
+    kind: str | None = None  # async | real-time | serverless
     previous_endpoint_config_name: str | None = None  # in-place: what a rollback returns to
     previous_model_name: str | None = None
     rollback: dict[str, Any] | None = None  # the last rollback of this endpoint (inplace.RollbackResult)
@@ -857,7 +954,8 @@ def run(
     progress: Callable[[str], Any] | None = None,
     **alone: Any,
 ) -> DeployResult:
-    """Deploy the fixed archive as an async endpoint and prove it serves; write ``03-deploy.json``.
+    """Deploy the fixed archive as an endpoint of the broken one's kind (async, real-time, serverless) and prove it
+    serves with a request of that kind; write ``03-deploy.json``.
 
     mode: ``in-place`` (update the broken endpoint; the default when it exists) or ``new-endpoint``.
     rollback: instead of deploying, put the endpoint of this run's in-place deploy back on its previous config.
@@ -938,7 +1036,7 @@ def prepare(aws: Aws, *, run_dir: str, rollback: bool = False, rollback_timeout:
     with _recording(dep):
         p, findings = plan(aws, run_dir=run_dir, **plan_kw)
         dep.plan = p
-        result.run_id, result.mode = p.run_id, p.mode
+        result.run_id, result.mode, result.kind = p.run_id, p.mode, p.kind
         result.previous_endpoint_config_name, result.previous_model_name = (p.previous_endpoint_config_name,
                                                                             p.previous_model_name)
         previous = records.read_record(run_dir, "deploy")
@@ -956,6 +1054,14 @@ def prepare(aws: Aws, *, run_dir: str, rollback: bool = False, rollback_timeout:
             p.model_name, p.endpoint_config_name, p.endpoint_name)
         result.status = "planned"
     return dep
+
+
+def _new_variant(p: DeployPlan) -> dict[str, Any]:
+    """A new endpoint's variant: instances, or (serverless) the copied ServerlessConfig."""
+    v: dict[str, Any] = {"VariantName": VARIANT, "ModelName": p.model_name}
+    if p.kind == SERVERLESS:
+        return v | {"ServerlessConfig": copy.deepcopy(p.serverless_config)}
+    return v | {"InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type, "InitialVariantWeight": 1.0}
 
 
 def _planned(dep: Deployment) -> DeployPlan:
@@ -979,9 +1085,7 @@ def create(dep: Deployment) -> DeployResult:
                                        PrimaryContainer={"Image": p.image_uri, "Environment": p.environment,
                                                          **container_data(p.model_data_url, p.model_data_source)}),
                                    "ModelArn")
-        variant = p.variant or {"VariantName": VARIANT, "ModelName": p.model_name,
-                                "InitialInstanceCount": p.instance_count, "InstanceType": p.instance_type,
-                                "InitialVariantWeight": 1.0}
+        variant = p.variant or _new_variant(p)
         config_tags = p.tags
         if p.mode == "in-place":  # the broken config's own tags, ours, and the way back
             config_tags = copied_tags(sm, p.source_endpoint.get("config_arn"), [
@@ -990,8 +1094,9 @@ def create(dep: Deployment) -> DeployResult:
             result, "endpoint_config", p.endpoint_config_name,
             lambda: sm.describe_endpoint_config(EndpointConfigName=p.endpoint_config_name),
             lambda: sm.create_endpoint_config(
-                EndpointConfigName=p.endpoint_config_name, Tags=config_tags, AsyncInferenceConfig=p.async_config,
-                ProductionVariants=[variant]),
+                EndpointConfigName=p.endpoint_config_name, Tags=config_tags, ProductionVariants=[variant],
+                **config_kwargs(p.kind, async_config=p.async_config, data_capture=p.data_capture_config,
+                                kms_key_id=p.kms_key_id)),
             "EndpointConfigArn")
         if p.endpoint_action == "reuse":
             result.actions["endpoint"] = "reused"
@@ -1072,7 +1177,9 @@ def wait(dep: Deployment, *, timeout: float = 900, poll_seconds: float = 5.0,
 
 
 def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], Any] | None = None) -> DeployResult:
-    """Sub-step 4: a real async request (``/ping`` says nothing about the workers); writes the record."""
+    """Sub-step 4: a real request with the kind's own call (``/ping`` says nothing about the workers): async, an
+    ``InvokeEndpointAsync`` and its result in S3; real-time and serverless, ``InvokeEndpoint`` with the input's bytes
+    (its content type and ``smoke_accept``). Writes the record."""
     if dep.result.status == "rolled-back":
         return dep.result
     p, result, aws = _planned(dep), dep.result, dep.aws
@@ -1084,11 +1191,19 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
         bar = Progress(progress, total=timeout, desc=f"smoke request on {p.endpoint_name}")
         result.smoke = None
         try:
-            result.smoke = invoke_and_wait(
-                aws.client("sagemaker-runtime"), aws.client("s3"), endpoint_name=p.endpoint_name,
-                input_uri=p.smoke_input, content_type=p.smoke_content_type,
-                deadline=time.monotonic() + timeout + 15, invocation_timeout=int(max(1, min(3600, timeout))),
-                index=1, kind="smoke", tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
+            if p.kind == ASYNC:
+                result.smoke = invoke_and_wait(
+                    aws.client("sagemaker-runtime"), aws.client("s3"), endpoint_name=p.endpoint_name,
+                    input_uri=p.smoke_input, content_type=p.smoke_content_type,
+                    deadline=time.monotonic() + timeout + 15, invocation_timeout=int(max(1, min(3600, timeout))),
+                    index=1, kind="smoke", tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
+            else:
+                bar.update(0, f"InvokeEndpoint ({p.kind})")
+                result.smoke = invoke_sync(
+                    aws.client("sagemaker-runtime", read_timeout=SYNC_READ_TIMEOUT, max_attempts=1),
+                    aws.client("s3"), endpoint_name=p.endpoint_name, input_uri=p.smoke_input,
+                    content_type=p.smoke_content_type, accept=p.smoke_accept, deadline=time.monotonic() + timeout,
+                    max_payload=payload_limit(p.kind), index=1, kind="smoke")
         finally:
             bar.close(result.smoke.status if result.smoke else None)
         result.timings["smoke_latency_s"] = result.smoke.latency_s

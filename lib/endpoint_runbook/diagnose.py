@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from . import archive, backlog, imports, logs
 from .aws import AccessDenied, Aws, is_error, named_aws_errors
+from .endpoint_kind import kind_of, serverless_config_of, serverless_findings
 from .errors import InputError, NotFoundError, RunbookError
 from .findings import Finding
 from .imports import MODEL_DIR
@@ -57,6 +58,8 @@ class EndpointFacts:
     execution_role_arn: str | None
     instance_type: str | None
     instance_count: int | None
+    kind: str = "real-time"  # async | real-time | serverless (endpoint_kind)
+    serverless_config: dict[str, Any] | None = None  # the variant's ServerlessConfig (memory, max concurrency)
     model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
     network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
     vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
@@ -121,8 +124,8 @@ class Diagnosis:
 
 
 def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
-    """Endpoint → endpoint config (incl. AsyncInferenceConfig) → model. A missing endpoint is a NotFoundError
-    that names the near misses."""
+    """Endpoint → endpoint config (its kind: AsyncInferenceConfig, ServerlessConfig or instances) → model. A missing
+    endpoint is a NotFoundError that names the near misses."""
     try:
         ep = sm.describe_endpoint(EndpointName=name)
     except Exception as e:
@@ -161,6 +164,7 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         image=container.get("Image"), model_data_url=url,
         environment=dict(container.get("Environment") or {}), execution_role_arn=model.get("ExecutionRoleArn"),
         instance_type=variant.get("InstanceType"), instance_count=variant.get("InitialInstanceCount"),
+        kind=kind_of(cfg), serverless_config=serverless_config_of(cfg),
         model_data_source=dict(source) if source else None,
         network_isolation=bool(model.get("EnableNetworkIsolation")), vpc_config=model.get("VpcConfig") or None,
     )
@@ -801,6 +805,17 @@ def _reconcile(findings: list[Finding], verdict: Verdict, imp: imports.ImportRep
     return out
 
 
+def _kind_limits(facts: EndpointFacts, arch: dict[str, Any]) -> list[Finding]:
+    """A serverless endpoint held against the serverless limits (memory, concurrency, GPU, the model data's unpacked
+    size against its storage and memory); nothing for the other kinds."""
+    if facts.kind != "serverless":
+        return []
+    summary = arch.get("summary") or {}
+    size = summary.get("total_size") if arch.get("readable") else None
+    return serverless_findings(facts.serverless_config, image=facts.image, model_bytes=size,
+                               variants=len(facts.variants) or 1)
+
+
 def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float = 60.0,
         max_log_events: int = 20000, source_roots: list[str] | None = None, load_check: bool = True,
         expected_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
@@ -1071,6 +1086,7 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
         findings = [Finding.from_dict(f) for f in arch.get("findings", [])] + findings
     log_ev["backlog"], backlog_findings = backlog.report(aws.client("cloudwatch"), facts.name)  # queued requests
     findings += backlog_findings
+    findings += _kind_limits(facts, arch)
     needs = _network_needs(facts, imp, lc)
     findings = _one_per_need(findings, needs, lc) + needs
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.sources_index,

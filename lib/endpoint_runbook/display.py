@@ -187,15 +187,27 @@ def show_endpoint(facts: Any) -> None:
     ep = _dict(facts)
     section("Endpoint")
     card(ep["name"], {"status (does not prove it serves)": ep["status"], "failure reason": ep["failure_reason"],
-                      "config": ep["config_name"], "model": ep["model_name"], "image": ep["image"],
+                      "kind": ep.get("kind"), "config": ep["config_name"], "model": ep["model_name"],
+                      "image": ep["image"],
                       "model data": ep["model_data_url"] or (ep.get("model_data_source") or {}).get("S3Uri"),
-                      "program": ep["program"],
-                      "instances": f"{ep['instance_count']} × {ep['instance_type']}",
-                      "async output": ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath"),
+                      "program": ep["program"], **kind_fields(ep),
                       "network": "isolated (no host reachable)" if ep.get("network_isolation") else
                       "VPC " + ", ".join((ep.get("vpc_config") or {}).get("Subnets") or []) if ep.get("vpc_config")
                       else "internet access"},
          status="warn")
+
+
+def kind_fields(ep: dict[str, Any]) -> dict[str, Any]:
+    """What the endpoint's kind holds: its instances, its serverless memory and concurrency, its async output."""
+    kind = ep.get("kind")
+    if kind == "serverless":
+        sc = ep.get("serverless_config") or {}
+        return {"serverless": f"{sc.get('MemorySizeInMB')} MB memory · max concurrency {sc.get('MaxConcurrency')}"
+                + (f" · provisioned {sc['ProvisionedConcurrency']}" if sc.get("ProvisionedConcurrency") else "")}
+    out: dict[str, Any] = {"instances": f"{ep.get('instance_count')} × {ep.get('instance_type')}"}
+    if kind == "async" or ep.get("async_config"):
+        out["async output"] = ((ep.get("async_config") or {}).get("OutputConfig") or {}).get("S3OutputPath")
+    return out
 
 
 def show_logs(log_ev: dict[str, Any]) -> None:
@@ -303,6 +315,10 @@ def show_verdict(d: Any) -> None:
         card("load check with the fix laid in", {"result": after.get("summary"), "advice": after.get("advice")},
              status="ok" if after.get("ok") else "warn")
     lines("what each view said", v.get("seen", []))
+    limits = [f for f in rec.get("findings") or [] if str(_dict(f).get("code", "")).startswith("serverless-")]
+    if limits:
+        section("Serverless limits")
+        findings(limits)
 
 
 def show_diagnosis(d: Any) -> None:

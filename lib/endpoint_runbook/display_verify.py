@@ -1,5 +1,7 @@
 """Notebook rendering of the verify step (and the deploy step's outcome): figures, the results table and,
-for recommender-shaped outputs, the query image beside the recommended items' images with their scores.
+for recommender-shaped outputs, the query image beside the recommended items' images with their scores (an image
+the model answers with is shown as it came); for a real-time or serverless endpoint, the outage's requests as its
+CloudWatch metrics counted them, minute by minute.
 
 Works from a :class:`~endpoint_runbook.verify.VerifyResult` or from its record (``04-verify.json``), so an
 executed notebook and a record read later show the same thing. Images are fetched from S3 (the bucket of
@@ -23,7 +25,7 @@ from .invoke import RequestResult
 from .s3 import parse_s3_uri
 from .verify import VerifyResult
 
-__all__ = ["deploy_html", "image_data_uri", "replay_html", "show_deploy", "show_verify", "verify_html"]
+__all__ = ["deploy_html", "image_data_uri", "outage_html", "replay_html", "show_deploy", "show_verify", "verify_html"]
 
 _MAX_IMAGE_BYTES = 2 * 1024 * 1024
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -92,7 +94,7 @@ def _figures_html(r: VerifyResult) -> str:
     f = r.figures or {}
     warm = f.get("warm") or {}
     rows = [
-        ("endpoint", f"{_e(r.endpoint_name)} ({_e(r.endpoint_status)})"),
+        ("endpoint", f"{_e(r.endpoint_name)} ({_e(r.endpoint_status)})" + (f" — {_e(r.kind)}" if r.kind else "")),
         ("result", _ok("PASSED") if r.ok else _bad("FAILED")),
         ("requests", (f"{f.get('requests', len(r.requests))} sent · {f.get('completed', 0)} completed · "
                      f"{f.get('failed', 0)} failed · {f.get('timeouts', 0)} timed out · {f.get('skipped', 0)} skipped")),
@@ -133,6 +135,9 @@ def _summary_cell(rr: RequestResult, top: int = 3) -> str:
     if rr.status != "completed":
         return _bad(_e((rr.failure_reason or '')[:400]))
     s = rr.summary or {}
+    if s.get("kind") == "image":
+        return (f"<img src='{s['data_uri']}' width='96' alt='the model answered with an image'/>"
+                if s.get("data_uri") else f"an image ({_e(s.get('content_type'))}, {_e(s.get('bytes'))} bytes)")
     if s.get("kind") == "recommendations":
         q = s.get("query") or {}
         head = " ".join(_e(q.get(k)) for k in ("dominant_color", "category_guess", "type_guess") if q.get(k))
@@ -153,6 +158,8 @@ def _table_html(r: VerifyResult) -> str:
         note = "–" if rr.notification is None else (f"{_e(n.get('status'))}" if n.get("received") else
                                                    _bad("missing"))
         loc = rr.output_location if rr.status == "completed" else rr.failure_location
+        if loc is None and rr.status == "completed":  # synchronous: the answer came in the response
+            loc = f"(response: {(rr.summary or {}).get('bytes')} bytes)"
         cells = [str(rr.index), _e(rr.kind), _e(rr.input.rsplit('/', 1)[-1]),
                  f"<code>{_e((rr.inference_id or '')[:8])}</code>", status, _fmt_s(rr.latency_s), note,
                  f"<code>{_e(loc or '')}</code>", _summary_cell(rr)]
@@ -182,6 +189,15 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
     budget = max_images
     for rr in r.requests:
         s = rr.summary or {}
+        if rr.status == "completed" and s.get("kind") == "image" and rr.input not in seen_inputs and budget >= 2:
+            seen_inputs.add(rr.input)  # the model answers with a picture: the input beside it
+            src, why = image_data_uri(s3, rr.input)
+            out_src, out_why = ((s["data_uri"], None) if s.get("data_uri") else
+                                image_data_uri(s3, rr.output_location) if rr.output_location else (None, "not kept"))
+            budget -= 2
+            shown.append(f"<h4>{_e(rr.input)} → the model's answer (request {rr.index}, {_fmt_s(rr.latency_s)})</h4>"
+                         + _grid([_card(src, why, "<b>input</b>", query=True), _card(out_src, out_why, "answer")]))
+            continue
         if rr.status != "completed" or s.get("kind") != "recommendations" or rr.input in seen_inputs:
             continue
         if len(seen_inputs) >= max_inputs or budget <= 0:
@@ -218,7 +234,7 @@ def verify_html(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None
     """The verify result as one HTML fragment: figures, the results table, pictures (when ``aws`` is given
     and the outputs are recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs)."""
     r = _as_result(result)
-    parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay)]
+    parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay), outage_html(r.outage)]
     if aws is not None:
         parts.append(_pictures_html(r, aws.client("s3"), max_images=max_images, max_inputs=max_inputs,
                                     image_bucket=image_bucket))
@@ -251,6 +267,62 @@ def replay_html(replay: Mapping[str, Any] | None) -> str:
     return head + (f"<table {_TABLE}><tr>{heads}</tr>{rows}</table>" if rows else "")
 
 
+_BAR = "display:inline-block;height:10px;vertical-align:middle"
+
+
+def _bar(n: float, scale: float, colour: str) -> str:
+    """An inline bar ``n`` long (of ``scale``): inline styles only, so an untrusted notebook still shows it."""
+    width = 0 if not n or not scale else max(2, int(160 * n / scale))
+    return f"<span style='{_BAR};width:{width}px;background-color:{colour}'></span>" if width else ""
+
+
+def outage_html(outage: Mapping[str, Any] | None) -> str:
+    """A real-time or serverless endpoint's requests as CloudWatch counted them (``invocation_metrics``): the
+    totals before and after the fix began serving, and each minute with requests (errors in red)."""
+    if not outage:
+        return ""
+    head = (f"<h4>The outage's requests, from CloudWatch metrics ({_e(outage.get('endpoint'))}, "
+            f"{_e(outage.get('window_start'))} → {_e(outage.get('window_end'))})</h4>")
+    if outage.get("error"):
+        return head + f"<p>{_bad('unreadable')}: {_e(outage['error'])}</p>"
+    b, a = outage.get("before_fix") or {}, outage.get("after_fix") or {}
+    fixed = outage.get("fixed_at")
+    failed_b, failed_a = outage.get("failed_before_fix", 0), outage.get("failed_after_fix", 0)
+
+    def counts(c: Mapping[str, Any]) -> str:
+        return (f"{c.get('Invocations', 0):g} requests · {c.get('Invocation4XXErrors', 0):g} 4xx · "
+                f"{c.get('Invocation5XXErrors', 0):g} 5xx (or no answer)")
+
+    lat = outage.get("latency_ms") or {}
+    rows = [(("before the fix" if fixed else "in the window (when the fix began serving is not recorded)"),
+             (_bad if failed_b else _ok)(f"{failed_b:g} failed") + " — " + counts(b)
+             + (f" · model latency {lat['before_fix_avg']} ms" if lat.get("before_fix_avg") is not None else ""))]
+    if fixed:
+        rows.append((f"since the fix ({_e(fixed)})", (_bad if failed_a else _ok)(f"{failed_a:g} failed") + " — "
+                     + counts(a) + (f" · model latency {lat['after_fix_avg']} ms" if lat.get("after_fix_avg")
+                                    is not None else "")))
+    cold = outage.get("cold_starts") or {}
+    if cold:
+        rows.append(("cold starts (serverless)", f"{cold.get('count', 0):g} · the longest setup "
+                     f"{_e(cold.get('longest_setup_s'))} s (ModelSetupTime)"))
+    series = outage.get("series") or []
+    scale = max((p.get("Invocations", 0) for p in series), default=0)
+    heads = "".join(f"<th {_TH}>{h}</th>" for h in ("minute", "requests", "4xx", "5xx / no answer",
+                                                    "model latency avg / max", ""))
+    body = "".join(
+        "<tr>" + "".join(f"<td {_TD}>{v}</td>" for v in (
+            _e(p.get("t")) + (" ✔" if p.get("after_fix") else ""), f"{p.get('Invocations', 0):g}",
+            f"{p.get('Invocation4XXErrors', 0):g}", f"{p.get('Invocation5XXErrors', 0):g}",
+            (f"{p['latency_avg_ms']} / {p['latency_max_ms']} ms" if p.get("latency_avg_ms") is not None else "–")
+            + (f" · cold start {p['setup_max_s']} s" if p.get("cold_starts") else ""),
+            _bar(p.get("Invocations", 0) - p.get("Invocation4XXErrors", 0) - p.get("Invocation5XXErrors", 0),
+                 scale, "#17702a")
+            + _bar(p.get("Invocation4XXErrors", 0) + p.get("Invocation5XXErrors", 0), scale, "#b00020")))
+        + "</tr>" for p in series)
+    table = f"<table {_TABLE}><tr>{heads}</tr>{body}</table>" if body else "<p>no requests in the window</p>"
+    return head + _rows(rows) + table
+
+
 def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, **kw: Any) -> None:
     """Render :func:`verify_html` in the notebook."""
     from IPython.display import HTML, display
@@ -271,6 +343,7 @@ def deploy_html(result: Any) -> str:
         ("model", f"{_e(d.get('model_name'))} — {_e((d.get('actions') or {}).get('model', '–'))}"),
         ("mode", _e(d.get("mode")) + (f" — previous config {_e(d.get('previous_endpoint_config_name'))} (the "
                                       "rollback target)" if d.get("previous_endpoint_config_name") else "")),
+        ("kind", _e(d.get("kind")) + _kind_detail(d.get("plan") or {})),
         ("image", _e((d.get("plan") or {}).get("image_uri"))),
         ("model data", _e((d.get("plan") or {}).get("model_data_url"))),
     ]
@@ -278,8 +351,11 @@ def deploy_html(result: Any) -> str:
     rows.append(("timings", " · ".join(f"{_e(k)} {_fmt_s(v)}" for k, v in t.items() if v is not None)))
     sm = d.get("smoke") or {}
     if sm:
+        where = sm.get("output_location") or sm.get("failure_location") or (
+            f"the response ({(sm.get('summary') or {}).get('bytes')} bytes)" if sm.get("status") == "completed"
+            else sm.get("failure_reason"))
         rows.append(("smoke request", (f"{_e(sm.get('status'))} in {_fmt_s(sm.get('latency_s'))} — "
-                                      f"{_e(sm.get('input'))} → {_e(sm.get('output_location') or sm.get('failure_location'))}")))
+                                      f"{_e(sm.get('input'))} → {_e(where)}")))
     if d.get("failure_reason"):
         rows.append(("failure reason", _bad(_e(d["failure_reason"]))))
     cause = ((d.get("log_evidence") or {}).get("cause") or {})
@@ -311,6 +387,13 @@ def _logged_line(x: Mapping[str, Any]) -> str:
     if count > 1 and x.get("last_seen") != x.get("first_seen"):
         when += f" … {_e(x.get('last_seen'))} (×{count})"
     return f"{when} {_e(x.get('stream') or '')}: {_e(x.get('line'))}"
+def _kind_detail(plan: Mapping[str, Any]) -> str:
+    sc = plan.get("serverless_config") or {}
+    if sc:
+        return f" — {_e(sc.get('MemorySizeInMB'))} MB, max concurrency {_e(sc.get('MaxConcurrency'))}"
+    if plan.get("instance_type"):
+        return f" — {_e(plan.get('instance_count'))} × {_e(plan.get('instance_type'))}"
+    return ""
 
 
 def show_deploy(result: Any) -> None:

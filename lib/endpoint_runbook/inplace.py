@@ -50,16 +50,19 @@ __all__ = [
 MODES = ("in-place", "new-endpoint")
 TAG_PREVIOUS_CONFIG = "endpoint-runbook:previous-config"
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
-#: Variant fields an in-place config keeps from the config it replaces (everything but the model).
+#: Variant fields an in-place config keeps from the config it replaces (everything but the model): the instances
+#: of a real-time or async endpoint, the ServerlessConfig of a serverless one.
 _VARIANT_FIELDS = ("VariantName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight",
                    "AcceleratorType", "VolumeSizeInGB", "ModelDataDownloadTimeoutInSeconds",
-                   "ContainerStartupHealthCheckTimeoutInSeconds", "EnableSSMAccess", "InferenceAmiVersion")
+                   "ContainerStartupHealthCheckTimeoutInSeconds", "EnableSSMAccess", "InferenceAmiVersion",
+                   "ServerlessConfig")
 
 
 def copied_variant(previous: dict[str, Any], model_name: str, *, instance_type: str | None = None,
-                   instance_count: int | None = None) -> dict[str, Any]:
-    """The previous config's first production variant with the model replaced (instance type/count only
-    when given)."""
+                   instance_count: int | None = None, serverless_config: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+    """The previous config's first production variant with the model replaced (instance type/count, or a
+    serverless variant's ServerlessConfig, only when given)."""
     v = {k: copy.deepcopy(val) for k, val in ((previous.get("ProductionVariants") or [{}])[0]).items()
          if k in _VARIANT_FIELDS and val is not None}
     v["ModelName"] = model_name
@@ -69,6 +72,8 @@ def copied_variant(previous: dict[str, Any], model_name: str, *, instance_type: 
         v["InstanceType"] = instance_type
     if instance_count:
         v["InitialInstanceCount"] = int(instance_count)
+    if serverless_config:
+        v["ServerlessConfig"] = copy.deepcopy(serverless_config)
     return v
 
 

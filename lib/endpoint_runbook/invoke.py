@@ -1,8 +1,11 @@
-"""One async request, invoked and waited for: ``InvokeEndpointAsync``, then the output or failure object in S3
-(and the SNS notification when a watcher is given). Shared by deploy's smoke request and verify."""
+"""One request on an endpoint, as its kind takes it. Async: ``InvokeEndpointAsync``, then the output or failure
+object in S3 (and the SNS notification when a watcher is given). Real-time and serverless: ``InvokeEndpoint`` with
+the input's bytes, the model's answer in the response (:func:`invoke_sync`). Shared by deploy's smoke request and
+verify."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import mimetypes
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 
 from .aws import error_code
+from .endpoint_kind import REAL_TIME_PAYLOAD_BYTES, SERVERLESS, SERVERLESS_LIMITS
 from .s3 import object_exists, parse_s3_uri
 
 if TYPE_CHECKING:
@@ -24,7 +28,14 @@ _MAX_OUTPUT_BYTES = 5 * 1024 * 1024
 _MAX_FAILURE_BYTES = 64 * 1024
 _TOP_ITEMS = 10
 
-__all__ = ["RequestResult", "guess_content_type", "invoke_and_wait", "now_iso", "parse_iso", "summarize_output"]
+__all__ = ["RequestResult", "SYNC_READ_TIMEOUT", "guess_content_type", "invoke_and_wait", "invoke_sync", "now_iso",
+           "parse_iso", "payload_limit", "summarize_output"]
+
+#: Seconds a synchronous request may take, client side: a serverless cold start (model downloaded and /ping
+#: answered within 3 minutes) plus the model's answer (within 1 minute), with room to spare.
+SYNC_READ_TIMEOUT = 300.0
+#: An image the model answers with is kept in the record (as a data URI) up to this size.
+_MAX_INLINE_IMAGE = 256 * 1024
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -59,6 +70,9 @@ def summarize_output(body: bytes, content_type: str | None = None, *, top: int =
     top-level keys and a preview; text keeps a preview; anything else only its size.
     """
     out: dict[str, Any] = {"bytes": len(body), "content_type": content_type}
+    if (content_type or "").split(";")[0].strip().startswith("image/"):
+        out["kind"] = "image"
+        return out
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -124,6 +138,7 @@ class RequestResult:
     sent_at: str | None = None
     error_code: str | None = None
     notification_expected: bool = False
+    throttled: int = 0  # synchronous requests: times the endpoint refused it (ThrottlingException) before
 
     @property
     def ok(self) -> bool:
@@ -261,4 +276,89 @@ def invoke_and_wait(
         time.sleep(poll_seconds)
     if rr.status == "failed" and not rr.failure_reason and rr.notification:
         rr.failure_reason = rr.notification.get("failure_reason")
+    return rr
+
+
+def payload_limit(kind: str) -> int:
+    """The largest request ``InvokeEndpoint`` takes on an endpoint of ``kind`` (4 MB serverless, 6 MB real-time)."""
+    return int(SERVERLESS_LIMITS["payload_bytes"].value) if kind == SERVERLESS else REAL_TIME_PAYLOAD_BYTES
+
+
+def invoke_sync(
+    runtime: Any,
+    s3: Any,
+    *,
+    endpoint_name: str,
+    input_uri: str,
+    content_type: str | None,
+    accept: str | None = None,
+    deadline: float,
+    max_payload: int,
+    index: int = 0,
+    kind: str = "request",
+    inference_id: str | None = None,
+    throttle_wait: float = 1.0,
+) -> RequestResult:
+    """Send one synchronous request (``InvokeEndpoint``) with the bytes of ``input_uri`` and read the model's answer.
+
+    ``runtime`` should not retry on its own (a read timeout retried is the request sent twice): a refusal for
+    throttling (``ThrottlingException``: a serverless endpoint at its MaxConcurrency) is retried here, with backoff,
+    until the monotonic ``deadline``. ``max_payload``: the kind's request limit (6 MB real-time, 4 MB serverless).
+    Never raises for the request's own failure: ``failed`` (the model answered an error: ``ModelError``),
+    ``timeout`` (no answer in time), ``invoke-error`` (refused, or the input cannot be read or is too large).
+    """
+    rr = RequestResult(index=index, kind=kind, input=input_uri, content_type=content_type,
+                       inference_id=inference_id or str(uuid.uuid4()))
+    try:
+        body, stored_type = _read(s3, input_uri, max_payload)
+    except botocore.exceptions.ClientError as e:
+        rr.status, rr.error_code = "invoke-error", error_code(e)
+        rr.failure_reason = f"the input {input_uri} could not be read: {e}"
+        return rr
+    if len(body) > max_payload:
+        rr.status, rr.error_code = "invoke-error", "payload-too-large"
+        rr.failure_reason = (f"the input {input_uri} is larger than the {max_payload // 2**20} MB this endpoint's "
+                             "InvokeEndpoint takes: send a smaller input (or use an async endpoint for large ones)")
+        return rr
+    rr.content_type = content_type or stored_type
+    kwargs: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body, "InferenceId": rr.inference_id}
+    if rr.content_type:
+        kwargs["ContentType"] = rr.content_type
+    if accept:
+        kwargs["Accept"] = accept
+    rr.sent_at = now_iso()
+    started = time.monotonic()
+    wait = throttle_wait
+    while True:
+        try:
+            resp = runtime.invoke_endpoint(**kwargs)
+            break
+        except botocore.exceptions.ClientError as e:
+            code = error_code(e)
+            if code == "ThrottlingException" and time.monotonic() + wait < deadline:
+                rr.throttled += 1
+                time.sleep(wait)
+                wait = min(wait * 2, 10.0)
+                continue
+            rr.latency_s = round(time.monotonic() - started, 3)
+            rr.error_code = code
+            rr.status = "failed" if code == "ModelError" else "invoke-error"
+            rr.failure_reason = (e.response.get("Error") or {}).get("Message") or str(e)
+            return rr
+        except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as e:
+            rr.latency_s = round(time.monotonic() - started, 3)
+            rr.status, rr.error_code = "timeout", type(e).__name__
+            rr.failure_reason = f"no answer from InvokeEndpoint: {e}"
+            return rr
+    data = resp["Body"].read()
+    rr.latency_s = round(time.monotonic() - started, 3)
+    rr.status = "completed"
+    ctype = resp.get("ContentType")
+    rr.summary = summarize_output(data[:_MAX_OUTPUT_BYTES], ctype)
+    if len(data) > _MAX_OUTPUT_BYTES:
+        rr.summary["truncated"] = True
+    if rr.summary.get("kind") == "image" and len(data) <= _MAX_INLINE_IMAGE:
+        rr.summary["data_uri"] = f"data:{ctype.split(';')[0].strip()};base64,{base64.b64encode(data).decode()}"
+    if resp.get("InvokedProductionVariant"):
+        rr.summary["variant"] = resp["InvokedProductionVariant"]
     return rr

@@ -110,6 +110,7 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "instance_count": Param(I, None, "null: as the broken endpoint"),
         "smoke_input": Param(S, None, "s3:// input the model accepts, for the smoke request; null: the first "
                                       "of verify.inputs"),
+        "smoke_accept": Param(S, None, "real-time/serverless: the smoke request's Accept; null: verify.accept"),
         "wait_timeout": Param(I, 900, "seconds to wait for InService"),
         "smoke_timeout": Param(I, 300, "seconds to wait for the smoke result"),
     },
@@ -124,6 +125,9 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
                                           "one (endpoint_name, the diagnosed endpoint) in the window"),
         "replay_window_minutes": Param(F, 180, "how far back failed requests are collected"),
         "replay_concurrency": Param(I, 4, "replayed requests in flight at once"),
+        "accept": Param(S, None, "real-time/serverless: each request's Accept header; null: the model's default"),
+        "outage_window_minutes": Param(F, None, "real-time/serverless: how far back the request errors are read "
+                                                "from CloudWatch metrics; null: replay_window_minutes"),
     },
     "cleanup": {
         "endpoint_name": Param(S, None, "endpoint to remove; null: the diagnosed (broken) one"),
@@ -276,6 +280,8 @@ def validate(raw: Any) -> dict[str, dict[str, Any]]:
     # The smoke request needs an input the model accepts: the first verify input stands in when unset.
     if out["deploy"]["smoke_input"] is None and out["verify"]["inputs"]:
         out["deploy"]["smoke_input"] = out["verify"]["inputs"][0]
+    if out["deploy"]["smoke_accept"] is None:
+        out["deploy"]["smoke_accept"] = out["verify"]["accept"]
     return out
 
 

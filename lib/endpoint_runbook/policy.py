@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .endpoint_kind import NAME_INFIX
 from .logs import log_group_name
 from .permissions import STAR_ONLY, Grant, Where, is_write, log_group_arn, s3_arn, sagemaker_arn
 from .records import STEPS
@@ -62,6 +63,7 @@ class Subject:
     topics: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)  # ARNs of queues subscribed to every topic
     name_prefix: str = "runbook"
+    kind: str = "async"  # async | real-time | serverless: which call invokes it, what deploy names its configs
     sources: dict[str, str] = field(default_factory=dict)  # what each value came from
 
 
@@ -194,8 +196,14 @@ def _default_target(source: str | None) -> str | None:
 
 
 def _fixed_names(s: Subject) -> tuple[str, str]:
-    """The prefixes of the names deploy derives (``<prefix>-fixed-<sha>…``, ``<prefix>-async-fixed-<sha>…``)."""
-    return f"{s.name_prefix}-fixed-*", f"{s.name_prefix}-async-fixed-*"
+    """The prefixes of the names deploy derives (``<prefix>-fixed-<sha>…``, ``<prefix>-<kind>-fixed-<sha>…``: the
+    async, real-time or serverless config, and a new endpoint of the same name)."""
+    return f"{s.name_prefix}-fixed-*", f"{s.name_prefix}-{NAME_INFIX.get(s.kind, NAME_INFIX['async'])}-*"
+
+
+def _invoke(s: Subject) -> str:
+    """The call that sends the endpoint a request: InvokeEndpointAsync (async), else InvokeEndpoint."""
+    return "sagemaker:InvokeEndpointAsync" if s.kind == "async" else "sagemaker:InvokeEndpoint"
 
 
 def _async_paths(s: Subject, p: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
@@ -216,7 +224,7 @@ def _deploy(s: Subject, p: dict[str, Any]) -> list[Need]:
     w = s.where
     model_pat, config_pat = _fixed_names(s)
     in_place = p.get("mode") in (None, "in-place")
-    endpoint = s.endpoint if in_place else (p.get("fixed_endpoint_name") or f"{s.name_prefix}-async-fixed-*")
+    endpoint = s.endpoint if in_place else (p.get("fixed_endpoint_name") or config_pat)
     data = p.get("model_data_url") or s.sources.get("rebuild_target") or None
     out, fail, topics = _async_paths(s, p)
     role = p.get("execution_role_arn") or s.role_arn
@@ -230,13 +238,16 @@ def _deploy(s: Subject, p: dict[str, Any]) -> list[Need]:
         Need("CreateTheFixedModelAndConfig", ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig",
                                               "sagemaker:AddTags"),
              (*_sm(w, "model", model_pat), *_sm(w, "endpoint-config", config_pat)),
-             "the model of the fixed archive and its async endpoint config, tagged with the run id"),
+             f"the model of the fixed archive and its {s.kind} endpoint config, tagged with the run id"),
         Need("CheckThePaths", ("s3:GetObject", "s3:ListBucket"),
              (*_objects(w, data), *_objects(w, smoke), *_buckets(w, data, smoke, out, fail)),
-             "preflight: the model data and the smoke input exist, the output and failure buckets answer"),
-        _results(w, out, fail),
-        Need("SmokeRequest", ("sagemaker:InvokeEndpointAsync",), tuple(_sm(w, "endpoint", endpoint)),
-             "a real async request on the deployed endpoint (/ping proves nothing)"),
+             "preflight: the model data and the smoke input exist" + (
+                 ", the output and failure buckets answer" if s.kind == "async" else
+                 " (and fits the payload InvokeEndpoint takes); the smoke request sends its bytes")),
+        *([_results(w, out, fail)] if s.kind == "async" else []),
+        Need("SmokeRequest", (_invoke(s),), tuple(_sm(w, "endpoint", endpoint)),
+             f"a real {'async' if s.kind == 'async' else 'synchronous'} request on the deployed endpoint (/ping "
+             "proves nothing)"),
         Need("ReadTheLogsOfAFailure", ("logs:DescribeLogStreams", "logs:FilterLogEvents"),
              tuple(_log_group(w, endpoint if in_place else s.endpoint)),
              "a failed start or smoke request is reported with the endpoint's log evidence", on_failure=True),
@@ -269,27 +280,32 @@ def _verify(s: Subject, p: dict[str, Any], deploy_p: dict[str, Any]) -> list[Nee
     _model_pat, config_pat = _fixed_names(s)
     in_place = deploy_p.get("mode") in (None, "in-place")
     endpoint = p.get("fixed_endpoint_name") or (
-        s.endpoint if in_place else (deploy_p.get("fixed_endpoint_name") or f"{s.name_prefix}-async-fixed-*"))
+        s.endpoint if in_place else (deploy_p.get("fixed_endpoint_name") or config_pat))
     out, fail, topics = _async_paths(s, deploy_p)
     inputs = list(p.get("inputs") or []) + ([deploy_p["smoke_input"]] if deploy_p.get("smoke_input") else [])
     common = _common_prefix(inputs)
     needs = [
         Need("DescribeTheFixedEndpoint", ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"),
              (*_sm(w, "endpoint", endpoint), *_sm(w, "endpoint-config", config_pat)),
-             "the endpoint and its (fixed) async config"),
-        Need("InvokeTheFixedEndpoint", ("sagemaker:InvokeEndpointAsync",), tuple(_sm(w, "endpoint", endpoint)),
-             "async requests on real inputs" + (", and the failed ones replayed" if p.get("replay_failed") else "")),
-        _results(w, out, fail),
+             f"the endpoint and its (fixed) {s.kind} config"),
+        Need("InvokeTheFixedEndpoint", (_invoke(s),), tuple(_sm(w, "endpoint", endpoint)),
+             "async requests on real inputs" + (", and the failed ones replayed" if p.get("replay_failed") else "")
+             if s.kind == "async" else "synchronous requests on real inputs (InvokeEndpoint with their bytes)"),
+        *([_results(w, out, fail)] if s.kind == "async" else [
+            Need("StarOnlyOutageMetrics", ("cloudwatch:GetMetricData",), ("*",),
+                 "the outage's request errors and latency (Invocation4XXErrors, Invocation5XXErrors, ModelLatency): "
+                 "a failed synchronous request cannot be replayed; " + STAR_ONLY["cloudwatch:GetMetricData"])]),
         Need("ReadItsHealthLines", ("logs:DescribeLogStreams", "logs:FilterLogEvents"),
              tuple(_log_group(w, endpoint if "*" not in endpoint else s.endpoint)),
              "the model's own health lines in the endpoint's logs"),
     ]
     if common or inputs:
-        needs.append(Need("ReadTheInputs", ("s3:GetObject",),
+        needs.append(Need("ReadTheInputs", ("s3:GetObject", "s3:ListBucket"),
                           tuple(_objects(w, common, prefix=True) if common else
-                                [a for u in inputs for a in _objects(w, u)]),
-                          "the inputs, shown beside their results (the replayed requests' inputs where they lie "
-                          "under the same prefix)"))
+                                [a for u in inputs for a in _objects(w, u)]) + tuple(_buckets(w, *inputs)),
+                          "the inputs, checked first (a missing key answers 403 without s3:ListBucket), sent (real-"
+                          "time, serverless) and shown beside their results (the replayed requests' inputs where "
+                          "they lie under the same prefix)"))
     if topics:
         needs.append(Need("FindTheSubscribedQueue", ("sns:ListSubscriptionsByTopic",), tuple(topics),
                           "the SQS queue subscribed to the endpoint's topics, where the notifications arrive"))
@@ -327,6 +343,10 @@ def _cleanup(s: Subject, p: dict[str, Any], deploy_p: dict[str, Any]) -> list[Ne
                                        "sagemaker:DescribeModel"),
              (*_sm(w, "endpoint", endpoint), *_sm(w, "endpoint-config", s.config, config_pat),
               *_sm(w, "model", s.model)), "the endpoint, its configs and models, before and after each delete"),
+        Need("DescribeWhatElseUsesThem", ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"),
+             tuple(_sm(w, "endpoint", "*")) + tuple(_sm(w, "endpoint-config", "*")),
+             "every endpoint and endpoint config of the account and region, described to see which configs and "
+             "models another endpoint still uses (those are kept)"),
     ]
     if in_place:
         if p.get("release_rollback") and not p.get("dry_run", True):
@@ -344,13 +364,12 @@ def _cleanup(s: Subject, p: dict[str, Any], deploy_p: dict[str, Any]) -> list[Ne
                                                          "application-autoscaling:DeregisterScalableTarget"), ("*",),
                               "the broken endpoint's scaling policies and target; "
                               + STAR_ONLY["application-autoscaling:DeregisterScalableTarget"], on_failure=True))
-        needs += [
-            Need("StarOnlyRecentTraffic", ("cloudwatch:GetMetricStatistics",), ("*",),
-                 "an endpoint that served recently (or holds queued requests) is refused; "
-                 + STAR_ONLY["cloudwatch:GetMetricStatistics"]),
-            Need("ReadItsDataLog", ("logs:DescribeLogStreams",), tuple(_log_group(w, endpoint)),
-                 "recent async traffic in the endpoint's data-log streams"),
-        ]
+        needs.append(Need("StarOnlyRecentTraffic", ("cloudwatch:GetMetricStatistics",), ("*",),
+                          "an endpoint that served recently (or holds queued requests) is refused; "
+                          + STAR_ONLY["cloudwatch:GetMetricStatistics"]))
+        if s.kind == "async":
+            needs.append(Need("ReadItsDataLog", ("logs:DescribeLogStreams",), tuple(_log_group(w, endpoint)),
+                              "recent async traffic in the endpoint's data-log streams"))
         if p.get("include_outputs") and not p.get("dry_run", True):
             out, fail, _ = _async_paths(s, deploy_p)
             needs.append(Need("DeleteItsOutputs", ("s3:DeleteObject", "s3:ListBucket"),
@@ -447,7 +466,8 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
         e = rec.endpoint
         arn = e.arn
         facts = {"config_name": e.config_name, "model_name": e.model_name, "role": e.execution_role_arn,
-                 "async": e.async_config or {}, "data": rec.model_data_url or rec.model_data_prefix}
+                 "async": e.async_config or {}, "data": rec.model_data_url or rec.model_data_prefix,
+                 "kind": e.kind or ("async" if e.async_config else "real-time")}
         sources["endpoint"] = f"{run_dir}/01-diagnose.json"
     else:
         from .diagnose import endpoint_facts
@@ -455,7 +475,7 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
         f = endpoint_facts(aws.client("sagemaker"), endpoint)
         arn = f.arn
         facts = {"config_name": f.config_name, "model_name": f.model_name, "role": f.execution_role_arn,
-                 "async": f.async_config or {}, "data": f.model_data_url or f.model_data_prefix}
+                 "async": f.async_config or {}, "data": f.model_data_url or f.model_data_prefix, "kind": f.kind}
         sources["endpoint"] = "DescribeEndpoint/EndpointConfig/Model"
     if arn:
         parts = arn.split(":")
@@ -469,7 +489,7 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
     return Subject(where=where, endpoint=endpoint, config=facts["config_name"], model=facts["model_name"],
                    model_data_url=facts["data"], role_arn=facts["role"], output_path=oc.get("S3OutputPath"),
                    failure_path=oc.get("S3FailurePath"), topics=topics, queues=queues,
-                   name_prefix=name_prefix_for(endpoint), sources=sources)
+                   name_prefix=name_prefix_for(endpoint), kind=facts["kind"], sources=sources)
 
 
 def _subscribed_queues(aws: Any, topics: list[str]) -> list[str]:

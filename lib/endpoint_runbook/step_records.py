@@ -62,6 +62,13 @@ class DiagnosedEndpoint(_View):
     instance_type: str | None = None
     instance_count: int | None = None
     async_config: dict[str, Any] | None = None
+    kind: str | None = None  # async | real-time | serverless (None: a record from before kinds were read)
+    serverless_config: dict[str, Any] | None = None
+    variants: list[dict[str, Any]] | None = None  # as DescribeEndpoint showed them (VariantName, ...)
+
+    @property
+    def variant_names(self) -> list[str]:
+        return [str(v["VariantName"]) for v in self.variants or [] if v.get("VariantName")]
 
     @property
     def program(self) -> str:

@@ -1,4 +1,11 @@
-"""Step 4 — verify: real async requests through the same S3 and SNS path the users' clients use.
+"""Step 4 — verify: real requests through the same path the users' clients use, for the endpoint's kind.
+
+Real-time and serverless endpoints get synchronous requests (``InvokeEndpoint`` with each input's bytes, the
+model's answer read from the response: :func:`endpoint_runbook.invoke.invoke_sync`), cold then warm, and since a
+failed synchronous request cannot be sent again (its caller got the error), the outage's request errors are read
+from the endpoint's CloudWatch metrics instead (``Invocation4XXErrors``, ``Invocation5XXErrors``, ``ModelLatency``
+per minute over the window, split at the moment the fix began serving: :mod:`endpoint_runbook.invocation_metrics`).
+Async endpoints get async requests, as follows.
 
 ``run`` sends one cold request and then N warm ones (sequentially, so each latency is a clean round trip),
 reads ``OutputLocation``/``FailureLocation`` from each response (never builds them), and waits with one
@@ -30,10 +37,20 @@ from . import logs as logs_mod
 from . import records
 from . import replay as replay_mod
 from .aws import AccessDenied, Aws, error_code, error_entry, is_error
+from .endpoint_kind import ASYNC, kind_of
 from .errors import CheckFailed, InputError, NotFoundError
 from .findings import Finding
 from .inplace import read_fleet_logs
-from .invoke import RequestResult, guess_content_type, invoke_and_wait, now_iso
+from .invocation_metrics import read_outage
+from .invoke import (
+    SYNC_READ_TIMEOUT,
+    RequestResult,
+    guess_content_type,
+    invoke_and_wait,
+    invoke_sync,
+    now_iso,
+    payload_limit,
+)
 from .notifications import TEMPORARY_QUEUE, NotificationWatcher
 from .progress import Progress
 from .s3 import parse_s3_uri
@@ -129,6 +146,7 @@ def find_health_lines(read: logs_mod.LogRead, patterns: Iterable[str | dict[str,
 class VerifyResult:
     ok: bool = False
     endpoint_name: str | None = None
+    kind: str | None = None  # async | real-time | serverless
     endpoint_status: str | None = None
     endpoint_config_name: str | None = None
     output_path: str | None = None
@@ -148,6 +166,7 @@ class VerifyResult:
     duration_s: float | None = None
     error: dict[str, Any] | None = None
     replay: dict[str, Any] | None = None  # replay_failed: ReplayReport.to_dict()
+    outage: dict[str, Any] | None = None  # real-time/serverless: the request metrics (invocation_metrics.OutageMetrics)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -190,9 +209,11 @@ def run(
     replay_concurrency: int = 4,
     replay_queue_url: str | None = None,
     outage_endpoint: str | None = None,
+    accept: str | None = None,
+    outage_window_minutes: float | None = None,
     progress: Callable[[str], Any] | None = None,
 ) -> VerifyResult:
-    """Verify an async endpoint with real requests; write ``04-verify.json``; CheckFailed if any failed.
+    """Verify an endpoint with real requests of its kind; write ``04-verify.json``; CheckFailed if any failed.
 
     endpoint_name: default the deploy record's endpoint. inputs: S3 URIs (default the deploy record's smoke
     input). content_type: for every input (default from each
@@ -205,6 +226,9 @@ def run(
     ``replay_concurrency`` at once; never twice): ``outage_endpoint``, else the endpoint step 1 diagnosed, else
     this one; its failures are looked for under its own config's S3FailurePath and error topic, whatever the
     deploy mode (in place they are this endpoint's, after a new-endpoint deploy the broken one's).
+    Real-time and serverless: ``accept`` is each request's Accept header (None: the model's default); the request
+    metrics of the last ``outage_window_minutes`` (default ``replay_window_minutes``) are read and shown (of the
+    endpoint step 1 diagnosed, when another one was fixed beside it); nothing is replayed (the caller got the error).
     """
     t0 = time.monotonic()
     deadline = t0 + deadline_seconds
@@ -235,15 +259,13 @@ def run(
                              hint=f"FailureReason: {ep.get('FailureReason')}" if ep.get("FailureReason")
                              else "Wait for it (deploy step), then rerun verify.")
         cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
-        aic = cfg.get("AsyncInferenceConfig")
-        if not aic:
-            raise InputError(f"endpoint {endpoint_name} is not an asynchronous inference endpoint.",
-                             code="not-async-endpoint", hint="Verify checks async endpoints only.")
+        result.kind = ep_kind = kind_of(cfg)
+        aic = cfg.get("AsyncInferenceConfig") or {}
         out_cfg = aic.get("OutputConfig") or {}
         result.output_path, result.failure_path = out_cfg.get("S3OutputPath"), out_cfg.get("S3FailurePath")
         note_cfg = out_cfg.get("NotificationConfig") or {}
         topics = [note_cfg.get("SuccessTopic"), note_cfg.get("ErrorTopic")]
-        if not result.failure_path:
+        if ep_kind == ASYNC and not result.failure_path:
             result.findings.append(Finding(
                 "no-failure-path", "warning",
                 "The endpoint config has no S3FailurePath: failures show only in notifications and logs. "
@@ -267,7 +289,8 @@ def run(
             watcher.open()
             result.findings.extend(watcher.findings)
             bar = Progress(progress, total=len(plan), desc=f"verify {endpoint_name}", unit="req")
-            runtime = aws.client("sagemaker-runtime")
+            runtime = (aws.client("sagemaker-runtime") if ep_kind == ASYNC else
+                       aws.client("sagemaker-runtime", read_timeout=SYNC_READ_TIMEOUT, max_attempts=1))
             try:
                 for i, (uri, kind) in enumerate(plan, start=1):
                     if kind == "warm" and result.requests and result.requests[0].status not in ("completed",):
@@ -280,14 +303,20 @@ def run(
                                                              failure_reason="not sent: the deadline had passed"))
                         continue
                     try:
-                        rr = invoke_and_wait(
-                            runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
-                            content_type=content_type or guess_content_type(uri), deadline=deadline,
-                            invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
-                            poll_seconds=poll_seconds, index=i, kind=kind,
-                            tick=lambda msg, i=i: bar.update(i - 1, msg))
+                        if ep_kind != ASYNC:
+                            rr = invoke_sync(runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
+                                             content_type=content_type or guess_content_type(uri), accept=accept,
+                                             deadline=deadline, max_payload=payload_limit(ep_kind), index=i,
+                                             kind=kind)
+                        else:
+                            rr = invoke_and_wait(
+                                runtime, s3, endpoint_name=endpoint_name, input_uri=uri,
+                                content_type=content_type or guess_content_type(uri), deadline=deadline,
+                                invocation_timeout=inv_timeout, watcher=watcher, notification_grace=notification_grace,
+                                poll_seconds=poll_seconds, index=i, kind=kind,
+                                tick=lambda msg, i=i: bar.update(i - 1, msg))
                     except AccessDenied as e:  # refused while waiting: the request itself was sent
-                        if e.operation != "InvokeEndpointAsync":
+                        if ep_kind == ASYNC and e.operation != "InvokeEndpointAsync":
                             result.requests.append(RequestResult(
                                 index=i, kind=kind, input=uri, status="interrupted",
                                 failure_reason=f"sent; the wait for it stopped: {e.code} ({e.operation})"))
@@ -308,7 +337,15 @@ def run(
         skipped = [r for r in result.requests if r.status == "skipped"]
         if skipped:
             result.problems.append(f"{len(skipped)} request(s) not sent: {skipped[0].failure_reason}")
-        if replay_failed and not result.problems:
+        if ep_kind != ASYNC:  # a failed synchronous request cannot be sent again: its metrics are the record
+            result.outage = _outage_metrics(aws, run_dir, endpoint_name, ep,
+                                            outage_window_minutes or replay_window_minutes, result.findings)
+            if replay_failed:
+                result.findings.append(Finding(
+                    "replay-not-possible", "info", f"{endpoint_name} is {ep_kind}: a request that failed cannot be "
+                    "sent again (its caller got the error). The outage's request errors are read from the endpoint's "
+                    "CloudWatch metrics instead (outage).", [ep_kind]))
+        if replay_failed and ep_kind == ASYNC and not result.problems:
             rep = replay_mod.replay_failed(
                 aws, endpoint_name, output_path=result.output_path or "", failure_path=result.failure_path,
                 error_topic=note_cfg.get("ErrorTopic"), run_dir=run_dir, queue_url=replay_queue_url,
@@ -330,8 +367,9 @@ def run(
         result.ok = False
         if isinstance(e, AccessDenied):
             sent = [r for r in result.requests if r.status != "skipped"]
-            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name} (their results are in "
-                           f"{result.output_path})"] if sent else []),
+            e.with_done(*([f"{len(sent)} request(s) sent to {result.endpoint_name}" + (
+                               f" (their results are in {result.output_path})" if result.output_path else "")]
+                          if sent else []),
                         *([f"{len(result.replay.get('rows') or [])} failed request(s) replayed (never twice: a rerun "
                            "sends the rest)"] if result.replay else []))
         result.error = error_entry(e)
@@ -370,6 +408,41 @@ def _outage(sm: Any, run_dir: str | None, named: str | None, fixed: str, fixed_a
     out = (aic or {}).get("OutputConfig") or {}
     return replay_mod.Outage(name, out.get("S3FailurePath"), (out.get("NotificationConfig") or {}).get("ErrorTopic"),
                              source)
+def _serving_since(run_dir: str | None, endpoint_name: str, ep: dict[str, Any]) -> dt.datetime | None:
+    """When the fix began serving on ``endpoint_name``: the end of this run's in-place update (the endpoint's
+    LastModifiedTime), or its creation when this run created it; None when no deploy record says."""
+    dep = DeployRecord.read(run_dir) or DeployRecord()
+    if dep.endpoint_name != endpoint_name:
+        return None
+    when = ep.get("LastModifiedTime") if dep.mode == "in-place" else ep.get("CreationTime")
+    return when if isinstance(when, dt.datetime) else None
+
+
+def _outage_metrics(aws: Aws, run_dir: str | None, endpoint_name: str, ep: dict[str, Any], minutes: float,
+                    findings: list[Finding]) -> dict[str, Any]:
+    """The request metrics of the endpoint that had the outage over the last ``minutes``: this one (split at the
+    moment the fix began serving), or, when step 1 diagnosed another one (fixed beside it), that one."""
+    diag = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint
+    if diag.name and diag.name != endpoint_name:
+        name, variants, fixed_at = diag.name, diag.variant_names, None
+    else:
+        name, fixed_at = endpoint_name, _serving_since(run_dir, endpoint_name, ep)
+        variants = [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        om = read_outage(aws.client("cloudwatch"), name, variants or ["AllTraffic"],
+                         start=now - dt.timedelta(minutes=minutes), end=now, fixed_at=fixed_at)
+    except botocore.exceptions.ClientError as e:
+        findings.append(Finding("outage-metrics-unreadable", "warning", f"Could not read the request metrics of {name} "
+                                f"({error_code(e)}): the outage's failed requests are unknown. Check "
+                                "cloudwatch:GetMetricData.", [str(e)]))
+        return {"endpoint": name, "error": f"{error_code(e)}: {e}"}
+    if fixed_at is not None and om.failed_after_fix:
+        findings.append(Finding("requests-failed-after-fix", "warning",
+                                f"{om.failed_after_fix:g} request(s) failed on {name} after the fix began serving "
+                                f"({om.fixed_at}): see outage.series for when, and the endpoint's logs for why.",
+                                [f"after the fix: {om.after_fix}"]))
+    return om.to_dict()
 
 
 def _check_inputs(s3: Any, inputs: list[str], findings: list[Finding]) -> None:

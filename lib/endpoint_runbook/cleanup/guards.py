@@ -1,5 +1,7 @@
-"""Guards that refuse a delete: recent successful traffic (metrics, then data-log), the verified endpoint, and
-the diagnosed endpoint while no verified fix serves in its place."""
+"""Guards that refuse a delete: recent successful traffic (metrics, then, async, data-log), queued requests (async),
+the verified endpoint, and the diagnosed endpoint while no verified fix serves in its place. Per kind: a real-time
+or serverless endpoint has no queue and no data-log; its recent traffic is its ``Invocations`` less its
+``InvocationModelErrors``."""
 
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from ..aws import Aws, error_code, is_error
 from ..backlog import read_backlog
+from ..endpoint_kind import is_sync
 from ..logs import log_group_name
 from ..records import read_record
 from ..step_records import DeployRecord, DiagnoseRecord, VerifyRecord
@@ -141,10 +144,11 @@ def _datalog_guard(logs: Any, endpoint: str, minutes: float, now: dt.datetime, *
 
 def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[str], recent_minutes: float,
                     verified: dict[str, str], now: dt.datetime | None = None, run_dir: str | None = None,
-                    deleting: Collection[str] = ()) -> list[Guard]:
+                    deleting: Collection[str] = (), kind: str | None = None) -> list[Guard]:
     """Why ``name`` must not be deleted (empty: nothing against it). A guard that cannot be read refuses too.
     ``run_dir``: the run whose diagnosed endpoint needs a verified fix serving first (``deleting``: the endpoints
-    this cleanup deletes, which cannot be that fix)."""
+    this cleanup deletes, which cannot be that fix). ``kind``: its config's (async, real-time, serverless); None
+    (unknown) guards as async does."""
     now = now or dt.datetime.now(dt.timezone.utc)
     guards: list[Guard] = []
     try:
@@ -157,9 +161,10 @@ def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[s
     if status in IN_TRANSITION:
         guards.append(Guard("in-transition", f"refuse: endpoint is {status}; wait until it settles",
                             [f"EndpointStatus {status}"]))
+    queued = not is_sync(kind)  # only an async endpoint queues requests and logs them to data-log
     try:  # queued requests: SageMaker drops them with the endpoint
-        backlog = read_backlog(aws.client("cloudwatch"), name, now=now)
-        if backlog.requests:
+        backlog = read_backlog(aws.client("cloudwatch"), name, now=now) if queued else None
+        if backlog is not None and backlog.requests:
             guards.append(Guard("queued-requests", f"refuse: {backlog.requests} queued request(s) would be lost "
                                 "(ApproximateBacklogSize); let them drain, or fix the endpoint in place",
                                 [f"ApproximateBacklogSize {backlog.size:g} at {backlog.at}"]))
@@ -170,9 +175,11 @@ def endpoint_guards(aws: Aws, name: str, *, status: str | None, variants: list[s
         guards.append(Guard("verified-endpoint", "refuse: this is the endpoint steps 3/4 deployed and verified",
                             [f"{verified[name]} names {name}"]))
     if recent_minutes and recent_minutes > 0:
-        for label, check in (("CloudWatch metrics", lambda: _metric_guard(aws.client("cloudwatch"), name, variants,
-                                                                          recent_minutes, now)),
-                             ("data-log", lambda: _datalog_guard(aws.client("logs"), name, recent_minutes, now))):
+        checks = [("CloudWatch metrics", lambda: _metric_guard(aws.client("cloudwatch"), name, variants,
+                                                              recent_minutes, now))]
+        if queued:
+            checks.append(("data-log", lambda: _datalog_guard(aws.client("logs"), name, recent_minutes, now)))
+        for label, check in checks:
             try:
                 g = check()
             except _AWS_ERRORS as e:

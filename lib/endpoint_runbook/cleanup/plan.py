@@ -145,7 +145,7 @@ def plan(aws: Aws, endpoint_names: str | Sequence[str], *, include_outputs: bool
             deleting_eps.add(name)
             guards = endpoint_guards(aws, name, status=ep["status"], variants=variants,
                                      recent_minutes=recent_minutes, verified=verified, now=now, run_dir=run_dir,
-                                     deleting=names)
+                                     deleting=names, kind=(inv.configs.get(ep["config"]) or {}).get("kind"))
             if any(g.code == "no-fix-serving" for g in guards):
                 notes.append(f"No fix is serving: {name} is the endpoint step 1 diagnosed, and no endpoint of this "
                              "run was deployed and verified in its place. Deleting it (with its config and model) "

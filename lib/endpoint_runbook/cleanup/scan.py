@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import is_error
+from ..endpoint_kind import kind_of
 from .model import _AWS_ERRORS, _NOT_FOUND, SCALING_NAMESPACE, Progress
 
 # ---------------------------------------------------------------------------------------------- scanning
@@ -65,7 +66,8 @@ def _describe_config(sm: Any, name: str) -> dict[str, Any] | None:
             return None
         raise
     return {"arn": cfg.get("EndpointConfigArn"), "models": _models_of(cfg), "output_paths": _output_paths(cfg),
-            "variants": [v["VariantName"] for v in cfg.get("ProductionVariants") or [] if v.get("VariantName")]}
+            "variants": [v["VariantName"] for v in cfg.get("ProductionVariants") or [] if v.get("VariantName")],
+            "kind": kind_of(cfg)}
 
 
 def _describe_model(sm: Any, name: str) -> dict[str, Any] | None:

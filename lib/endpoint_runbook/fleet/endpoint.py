@@ -64,11 +64,8 @@ class BoundedLogs:
 
 
 def endpoint_kind(facts: EndpointFacts) -> str:
-    if facts.async_config:
-        return "async"
-    if any(v.get("ServerlessConfig") or v.get("CurrentServerlessConfig") for v in facts.variants):
-        return "serverless"
-    return "real-time"
+    """async, real-time or serverless: its config's, as diagnose reads it (``endpoint_kind.kind_of``)."""
+    return facts.kind
 
 
 @dataclass

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backlog import BACKLOG_METRICS, Backlog
+from ..invocation_metrics import MAX_QUERIES, get_metric_data, metric_query
 
 __all__ = ["ERROR_METRICS", "MAX_QUERIES", "MetricTarget", "read_fleet_metrics"]
 
 #: Failed requests as SageMaker counts them: 5xx answers of the model container, and every request that did
 #: not end in a 2xx (timeouts and dropped connections included).
 ERROR_METRICS = ("Invocation5XXErrors", "InvocationModelErrors")
-MAX_QUERIES = 500  # GetMetricData's own limit per call
 
 
 @dataclass(frozen=True)
@@ -28,34 +28,6 @@ class MetricTarget:
     endpoint: str
     variants: tuple[str, ...]
     is_async: bool
-
-
-def _query(qid: str, metric: str, dims: dict[str, str], stat: str, period: int) -> dict[str, Any]:
-    return {"Id": qid, "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric,
-                   "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
-        "Period": period, "Stat": stat}}
-
-
-def _get(cw: Any, queries: list[dict[str, Any]], start: dt.datetime, end: dt.datetime) -> dict[str, list[Any]]:
-    """Query id → [(timestamp, value)] newest first, in calls of at most 500 queries (and their pages)."""
-    out: dict[str, list[Any]] = {}
-    for i in range(0, len(queries), MAX_QUERIES):
-        token = None
-        while True:
-            kwargs: dict[str, Any] = {"MetricDataQueries": queries[i:i + MAX_QUERIES], "StartTime": start,
-                                      "EndTime": end, "ScanBy": "TimestampDescending"}
-            if token:
-                kwargs["NextToken"] = token
-            page = cw.get_metric_data(**kwargs)
-            for r in page.get("MetricDataResults", []):
-                out.setdefault(r["Id"], []).extend(zip(r.get("Timestamps", []), r.get("Values", [])))
-            token = page.get("NextToken")
-            if not token:
-                break
-    for points in out.values():
-        points.sort(key=lambda p: p[0], reverse=True)
-    return out
 
 
 def read_fleet_metrics(cw: Any, targets: list[MetricTarget], *, error_window_minutes: float,
@@ -72,18 +44,18 @@ def read_fleet_metrics(cw: Any, targets: list[MetricTarget], *, error_window_min
             for m, metric in enumerate(BACKLOG_METRICS):
                 qid = f"b{n}_{m}"
                 ids[qid] = (t.endpoint, metric)
-                backlog_q.append(_query(qid, metric, {"EndpointName": t.endpoint}, "Maximum", 60))
+                backlog_q.append(metric_query(qid, metric, {"EndpointName": t.endpoint}, "Maximum", 60))
         for v, variant in enumerate(t.variants):
             for m, metric in enumerate(ERROR_METRICS):
                 qid = f"e{n}_{v}_{m}"
                 ids[qid] = (t.endpoint, metric)
                 period = max(60, int(error_window_minutes * 60) // 60 * 60)
-                error_q.append(_query(qid, metric, {"EndpointName": t.endpoint, "VariantName": variant}, "Sum",
+                error_q.append(metric_query(qid, metric, {"EndpointName": t.endpoint, "VariantName": variant}, "Sum",
                                       period))
     backlogs: dict[str, Backlog] = {}
     if backlog_q:
         start = now - dt.timedelta(minutes=backlog_window_minutes)
-        for qid, points in _get(cw, backlog_q, start, now + dt.timedelta(minutes=1)).items():
+        for qid, points in get_metric_data(cw, backlog_q, start, now + dt.timedelta(minutes=1)).items():
             if not points:
                 continue
             endpoint, metric = ids[qid]
@@ -98,7 +70,7 @@ def read_fleet_metrics(cw: Any, targets: list[MetricTarget], *, error_window_min
     errors: dict[str, dict[str, float]] = {}
     if error_q:
         start = now - dt.timedelta(minutes=error_window_minutes)
-        for qid, points in _get(cw, error_q, start, now + dt.timedelta(minutes=1)).items():
+        for qid, points in get_metric_data(cw, error_q, start, now + dt.timedelta(minutes=1)).items():
             total = sum(float(v) for _, v in points)
             if total:
                 endpoint, metric = ids[qid]

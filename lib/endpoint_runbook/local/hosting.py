@@ -11,6 +11,12 @@ SageMaker ships it. The endpoint is
 Creating until ``/ping`` answers, then InService; Failed with a FailureReason when the model data cannot be
 fetched or extracted, the container exits, or it never answers within the start-up timeout.
 
+A serverless endpoint (its variant has a ``ServerlessConfig``) has no instances: the container that passed the
+health check at creation (or update) is stopped once the endpoint is InService, and the first request after idle
+starts one (a cold start: :meth:`Hosting.cold_start`, bounded by the 3 minutes SageMaker gives a serverless
+container to download the model and answer ``/ping``); a container idle for ``serverless_idle`` seconds is stopped
+again. Its ``MemorySizeInMB`` is its memory limit (``local.memory_limit``: a memory cgroup, else a watchdog).
+
 All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
 server, so they are real objects in it. Only the endpoint's status is reported to its record directly
 (``LocalEndpoint.set_state`` in ``local.sagemaker``, the stack's SageMaker backend), since the SageMaker API has
@@ -39,6 +45,7 @@ import botocore.config
 from ..errors import RunbookError
 from ..s3 import parse_s3_prefix, parse_s3_uri
 from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_model_server
+from .memory_limit import MemoryLimit
 
 log = logging.getLogger("endpoint_runbook.local")
 
@@ -47,6 +54,14 @@ UPDATE_FAILURE = ("Failed to update endpoint to endpoint configuration {config};
                   "previous configuration. {reason}")
 PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
                 "Please check CloudWatch logs for this endpoint.")
+#: SageMaker gives a serverless container 3 minutes to download the model and answer /ping (Developer Guide, Invoke a
+#: serverless endpoint).
+SERVERLESS_STARTUP_S = 180.0
+DEFAULT_SERVERLESS_IDLE_S = 300.0
+
+
+class ColdStartFailed(Exception):
+    """A serverless cold start whose container did not come up; the message says why."""
 
 
 def new_instance_id() -> str:
@@ -121,6 +136,9 @@ class Container:
     server: ModelServer | None = None
     inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
     profile: str | None = None  # the image profile whose serving environment runs it
+    serverless: dict[str, Any] | None = None  # its variant's ServerlessConfig (None: an instance)
+    memory: MemoryLimit | None = None  # serverless: MemorySizeInMB as its limit
+    last_used: float = field(default_factory=time.monotonic)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -143,7 +161,8 @@ class Container:
         return {"endpoint": self.endpoint, "variant": self.variant, "instance_id": self.instance_id,
                 "state": self.state, "profile": self.profile, "port": self.server.port if self.server else None,
                 "pid": self.proc.pid if self.proc else None,
-                "workdir": str(self.workdir), "failure_reason": self.failure_reason}
+                "workdir": str(self.workdir), "failure_reason": self.failure_reason,
+                "serverless": self.serverless, "memory_limit": self.memory.mechanism if self.memory else None}
 
 
 class ModelDataError(Exception):
@@ -195,14 +214,18 @@ class Hosting:
     """Model containers for the endpoints of one stack. Thread-safe; called by the stack's request handler."""
 
     def __init__(self, *, server_url: str, work_root: Path, startup_timeout: float = 600.0,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None,
+                 serverless_idle: float = DEFAULT_SERVERLESS_IDLE_S):
         self.server_url = server_url
         self.work_root = Path(work_root)
         self.startup_timeout = startup_timeout
+        self.serverless_idle = serverless_idle
         self.on_change = on_change or (lambda: None)
         self._lock = threading.RLock()
         self.containers: dict[tuple[str, str, str], Container] = {}  # (account, region, endpoint) → serving
+        self._cold: dict[tuple[str, str, str], threading.Lock] = {}  # one cold start at a time per endpoint
         self._stopping = threading.Event()
+        threading.Thread(target=self._reap_idle, name="serverless-idle", daemon=True).start()
 
     # -- clients -----------------------------------------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -239,7 +262,7 @@ class Hosting:
         with self._lock:
             old = self.containers.get((account, region, name))
         threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
-                         name=f"update-{name}", daemon=True).start()
+                         kwargs={"update": True}, name=f"update-{name}", daemon=True).start()
         self.on_change()
 
     def delete_endpoint(self, account: str, region: str, name: str) -> None:
@@ -265,7 +288,12 @@ class Hosting:
             self.containers.clear()
 
     # -- internals ---------------------------------------------------------------------------------
-    def _bring_up(self, account: str, region: str, name: str, config_name: str, old: Container | None) -> None:
+    def _bring_up(self, account: str, region: str, name: str, config_name: str, old: Container | None, *,
+                  update: bool = False) -> None:
+        """Start a container of ``config_name`` and wait for /ping; an update (``update``) leaves the endpoint on its
+        previous config when it fails, and drains the ``old`` container (None: a serverless endpoint at zero) once
+        traffic has shifted. A serverless endpoint's container stops once it passed: the first request starts one."""
+        update = update or old is not None
         sm = self.client("sagemaker", region)
         try:
             config = sm.describe_endpoint_config(EndpointConfigName=config_name)
@@ -274,20 +302,16 @@ class Hosting:
         except Exception as e:  # the config or model vanished, or is malformed
             # an update rolls back (the old container keeps serving); a create fails
             reason = f"Could not read the endpoint configuration: {e}"
-            return self._set_status(account, region, name, "InService" if old else "Failed",
-                                    UPDATE_FAILURE.format(config=config_name, reason=reason) if old else reason)
-        workdir = self.work_root / name / secrets.token_hex(4)
-        c = Container(endpoint=name, variant=variant["VariantName"], model=model, workdir=workdir)
+            return self._set_status(account, region, name, "InService" if update else "Failed",
+                                    UPDATE_FAILURE.format(config=config_name, reason=reason) if update else reason)
+        c = self._container(name, variant, model)
         timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or self.startup_timeout)
+        if c.serverless:
+            timeout = min(timeout, SERVERLESS_STARTUP_S)
         with self._lock:
-            if old is None:
+            if not update:
                 self.containers[(account, region, name)] = c
-        try:
-            self._fetch_model(c, region)
-            self._start(c, region)
-            self._wait_ready(c, timeout)
-        except ModelDataError as e:
-            c.state, c.failure_reason = "Failed", str(e)
+        self._launch(c, region, timeout)
         if self._stopping.is_set():
             return self._stop(c)
         variants = [dict(v, InitialInstanceCount=v.get("InitialInstanceCount", 1)) for v in
@@ -298,12 +322,87 @@ class Hosting:
             self._set_status(account, region, name, "InService", config_name=config_name, variants=variants)
             if old:  # traffic has shifted: the old fleet finishes what it is serving, then stops
                 self._drain_and_stop(old)
+            if c.serverless:  # no instances: compute comes with the first request (a cold start)
+                if c.shipper:
+                    c.shipper.add("[local stack] serverless: the container that passed the health check stops; the "
+                                  "first request starts one (a cold start)")
+                self._release(account, region, name, c)
         else:
             self._stop(c)
-            if old:  # a failed update: the old container keeps serving, on the previous config
+            if update:  # a failed update: the old container keeps serving, on the previous config
                 return self._set_status(account, region, name, "InService", UPDATE_FAILURE.format(
                     config=config_name, reason=c.failure_reason))
             self._set_status(account, region, name, "Failed", c.failure_reason)
+
+    def _launch(self, c: Container, region: str, timeout: float) -> None:
+        """Fetch the model, start the container, wait for /ping: ``c.state`` says how it went."""
+        try:
+            self._fetch_model(c, region)
+            self._start(c, region)
+            self._wait_ready(c, timeout)
+        except ModelDataError as e:
+            c.state, c.failure_reason = "Failed", str(e)
+
+    def _container(self, name: str, variant: dict[str, Any], model: dict[str, Any]) -> Container:
+        """A new container of ``variant`` (serverless: with its memory limit)."""
+        c = Container(endpoint=name, variant=variant["VariantName"], model=model,
+                      workdir=self.work_root / name / secrets.token_hex(4))
+        sc = variant.get("ServerlessConfig")
+        if sc:
+            c.serverless = dict(sc)
+            c.memory = MemoryLimit(int(sc.get("MemorySizeInMB") or 2048), c.instance_id)
+        return c
+
+    def _release(self, account: str, region: str, name: str, c: Container) -> None:
+        """A serverless container goes (idle, or right after its health check): the endpoint scales to zero."""
+        with self._lock:
+            if self.containers.get((account, region, name)) is c:
+                del self.containers[(account, region, name)]
+        self._drain_and_stop(c)
+
+    def cold_start(self, account: str, region: str, name: str) -> tuple[Container, float]:
+        """The running container of serverless endpoint ``name``, started now when there is none (a cold start:
+        the endpoint's current config and model, its memory limit, /ping within 3 minutes). Returns it and the
+        setup's seconds (0.0 when it was warm). Raises ColdStartFailed."""
+        key = (account, region, name)
+        with self._lock:
+            lock = self._cold.setdefault(key, threading.Lock())
+        with lock:
+            c = self.container_for(account, region, name)
+            if c is not None and c.state == "Running":
+                if c.proc is None or c.proc.poll() is None:
+                    return c, 0.0
+                self._release(account, region, name, c)  # it died (e.g. past its memory): a new one
+            t0 = time.monotonic()
+            rec = self._record(account, region, name)
+            if rec is None:
+                raise ColdStartFailed(f"Endpoint {name} was deleted.")
+            sm = self.client("sagemaker", region)
+            config = sm.describe_endpoint_config(EndpointConfigName=rec.endpoint_config_name)
+            variant = config["ProductionVariants"][0]
+            c = self._container(name, variant, sm.describe_model(ModelName=variant["ModelName"]))
+            self._launch(c, region, SERVERLESS_STARTUP_S)
+            if c.state != "Running" or self._record(account, region, name) is None:  # failed, or deleted meanwhile
+                self._stop(c)
+                raise ColdStartFailed(c.failure_reason or PING_FAILURE.format(variant=c.variant)
+                                      if c.state != "Running" else f"Endpoint {name} was deleted.")
+            c.last_used = time.monotonic()
+            with self._lock:
+                self.containers[key] = c
+            self.on_change()
+            return c, time.monotonic() - t0
+
+    def _reap_idle(self) -> None:
+        """Serverless containers idle for ``serverless_idle`` seconds stop (the endpoint scales to zero)."""
+        while not self._stopping.wait(1.0):
+            now = time.monotonic()
+            with self._lock:
+                idle = [(k, c) for k, c in self.containers.items() if c.serverless and c.state == "Running"
+                        and c.inflight == 0 and now - c.last_used > self.serverless_idle]
+            for (account, region, name), c in idle:
+                if c.shipper:
+                    c.shipper.add(f"[local stack] serverless: idle for {self.serverless_idle:g} s, the container stops")
+                self._release(account, region, name, c)
 
     def _fetch_model(self, c: Container, region: str) -> None:
         url = c.spec.get("ModelDataUrl")
@@ -365,7 +464,12 @@ class Hosting:
             # The container's AWS: the stack itself (on SageMaker, the execution role).
             extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
                        "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
+            preexec_fn=c.memory.preexec if c.memory else None,
         )
+        if c.memory:
+            shipper.add(f"[local stack] serverless: memory limit {c.memory.limit_mb} MB (MemorySizeInMB), enforced by "
+                        f"a {c.memory.mechanism}")
+            c.memory.watch(c.server.proc.pid, shipper.add)
         c.state = "Starting"
         self.on_change()
         threading.Thread(target=self._pump, args=(c,), name=f"logs-{c.instance_id}", daemon=True).start()
@@ -410,10 +514,12 @@ class Hosting:
     def begin_request(self, c: Container) -> None:
         with self._lock:
             c.inflight += 1
+            c.last_used = time.monotonic()
 
     def end_request(self, c: Container) -> None:
         with self._lock:
             c.inflight -= 1
+            c.last_used = time.monotonic()
 
     def _drain_and_stop(self, c: Container, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -424,6 +530,8 @@ class Hosting:
     def _stop(self, c: Container) -> None:
         if c.server:
             c.server.stop()
+        if c.memory:
+            c.memory.close()
         if c.state != "Failed":
             c.state = "Stopped"
         shutil.rmtree(c.workdir, ignore_errors=True)

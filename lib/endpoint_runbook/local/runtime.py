@@ -7,6 +7,18 @@ FailureLocation; a worker reads the input from S3, POSTs it to the container's `
 puts the AWS/SageMaker metrics. ``InvocationTimeoutSeconds`` bounds each request, so a crash-looping
 container ends in a timeout failure, never a hang.
 
+``InvokeEndpoint`` (real-time and serverless) passes the request to the container's ``/invocations`` and answers
+with its reply, or a ``ModelError`` (424) naming the container's status; the model has ``invocation_timeout``
+seconds to answer (SageMaker's 60), past which the caller gets SageMaker's own words ("Received server error (0)
+... Your invocation timed out while waiting for a response from container primary ..."). A serverless endpoint
+starts a container on its first request after idle (a cold start, ``ModelSetupTime``), refuses requests past its
+``MaxConcurrency`` in flight (``ThrottlingException``, 400, sent to no model) and bodies over 4 MB (``Request
+<id> has oversize body.``). Each request puts, as SageMaker does (namespace AWS/SageMaker, dimensions EndpointName
+and VariantName): ``Invocations``; ``Invocation4XXErrors`` and ``Invocation5XXErrors`` (1 or 0; a request the model
+never answered counts as a 5xx, as its "server error (0)" says); ``InvocationModelErrors`` when it failed;
+``ModelLatency`` and ``OverheadLatency`` (microseconds) when the model answered; ``InvocationsPerInstance`` (real
+time); ``ModelSetupTime`` (microseconds) on a cold start.
+
 Each endpoint has an internal queue (:class:`EndpointQueue`), as SageMaker's: accepted requests wait there for
 one of ``MaxConcurrentInvocationsPerInstance`` × instances workers, at most their ``InvocationTimeoutSeconds``.
 Its size is published as ``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance`` and
@@ -30,20 +42,27 @@ from typing import Any
 
 from ..errors import RunbookError
 from ..s3 import parse_s3_uri
-from .hosting import Hosting, LogShipper
+from .hosting import ColdStartFailed, Hosting, LogShipper
 
 DEFAULT_INVOCATION_TIMEOUT = 900
 MAX_INVOCATION_TIMEOUT = 3600
 DEFAULT_CONCURRENCY = 4
 BACKLOG_METRICS = ("ApproximateBacklogSize", "ApproximateBacklogSizePerInstance", "HasBacklogWithoutCapacity")
+#: SageMaker's model timeout for InvokeEndpoint (real-time and serverless: /invocations within 1 minute).
+DEFAULT_SYNC_TIMEOUT = 60.0
+SERVERLESS_MAX_PAYLOAD = 4 * 1024 * 1024
+#: What SageMaker answers when the model does not answer in time (published: tests/data/logs-heldout/359-…).
+TIMEOUT_MESSAGE = ("Received server error (0) from primary with message \"Your invocation timed out while waiting "
+                   "for a response from container primary. Review the latency metrics for each container in Amazon "
+                   "CloudWatch, resolve the issue, and try again.\".")
 
 
 class RuntimeError_(Exception):
-    """An error answered to the caller: (HTTP status, AWS error code, message)."""
+    """An error answered to the caller: (HTTP status, AWS error code, message, and the error's other fields)."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.extra = status, code, message, dict(extra or {})
 
 
 @dataclass
@@ -55,6 +74,11 @@ class ContainerReply:
 
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _see_logs(region: str, name: str, account: str) -> str:
+    return (f"See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:group="
+            f"/aws/sagemaker/Endpoints/{name} in account {account} for more information.")
 
 
 def call_container(url: str, body: bytes, content_type: str | None, accept: str | None,
@@ -131,8 +155,11 @@ class EndpointQueue:
 
 
 class Runtime:
-    def __init__(self, hosting: Hosting, *, metrics_period: float = 5.0):
+    def __init__(self, hosting: Hosting, *, metrics_period: float = 5.0,
+                 invocation_timeout: float = DEFAULT_SYNC_TIMEOUT):
         self.hosting = hosting
+        self.invocation_timeout = invocation_timeout
+        self._in_flight: dict[tuple[str, str, str], int] = {}  # serverless: synchronous requests now
         self._queues: dict[tuple[str, str, str], EndpointQueue] = {}
         self._lock = threading.Lock()
         self._data_logs: dict[tuple[str, str, str], LogShipper] = {}
@@ -177,28 +204,100 @@ class Runtime:
 
     # -- InvokeEndpoint ----------------------------------------------------------------------------
     def invoke(self, account: str, region: str, name: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-        rec, _ = self._endpoint(account, region, name)
-        c = self.hosting.container_for(account, region, name)
-        if rec.endpoint_status not in ("InService", "Updating") or c is None or c.state != "Running":
+        rec, cfg = self._endpoint(account, region, name)
+        if rec.endpoint_status not in ("InService", "Updating"):
             raise RuntimeError_(400, "ValidationError",
                                 f"Endpoint {name} of account {account} is not in service (status {rec.endpoint_status}).")
+        serverless = ((cfg.get("ProductionVariants") or [{}])[0]).get("ServerlessConfig")
+        if not serverless:
+            c = self.hosting.container_for(account, region, name)
+            if c is None or c.state != "Running":
+                raise RuntimeError_(400, "ValidationError", f"Endpoint {name} of account {account} is not in service "
+                                    f"(status {rec.endpoint_status}).")
+            return self._sync_call(account, region, name, c, body, headers, per_instance=self._instances(rec))
+        if len(body) > SERVERLESS_MAX_PAYLOAD:
+            raise RuntimeError_(400, "ValidationError", f"Request {uuid.uuid4()} has oversize body.")
+        key, limit = (account, region, name), int(serverless.get("MaxConcurrency") or 1)
+        with self._lock:
+            if self._in_flight.get(key, 0) >= limit:
+                raise RuntimeError_(400, "ThrottlingException", f"The serverless endpoint {name} has {limit} request(s) "
+                                    f"in flight, its MaxConcurrency: the request was throttled. Retry with backoff.")
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            t0 = time.time()
+            try:
+                c, setup_s = self.hosting.cold_start(account, region, name)
+            except ColdStartFailed as e:
+                variant = ((cfg.get("ProductionVariants") or [{}])[0]).get("VariantName") or "AllTraffic"
+                self._sync_metrics(region, name, variant, status=0, model_ms=None, total_ms=(time.time() - t0) * 1000)
+                raise RuntimeError_(424, "ModelError", f"Received server error (0) from primary with message "
+                                    f"\"{e}\". " + _see_logs(region, name, account), {"OriginalStatusCode": 0}) from None
+            return self._sync_call(account, region, name, c, body, headers, setup_ms=setup_s * 1000 or None,
+                                   started=t0)
+        finally:
+            with self._lock:
+                self._in_flight[key] -= 1
+
+    def _sync_call(self, account: str, region: str, name: str, c: Any, body: bytes, headers: dict[str, str], *,
+                   per_instance: int | None = None, setup_ms: float | None = None,
+                   started: float | None = None) -> tuple[int, dict, bytes]:
+        """One synchronous request through the container; its metrics; its answer or SageMaker's ModelError."""
+        t0 = started or time.time()
+        self.hosting.begin_request(c)
+        sent = time.time()
         try:
             reply = call_container(c.url, body, headers.get("content-type"), headers.get("accept"),
-                                   headers.get("x-amzn-sagemaker-custom-attributes"), timeout=60)
-        except TimeoutError:
-            raise RuntimeError_(424, "ModelError", "Received timeout from primary with message \"\"") from None
-        except ConnectionError as e:
-            raise RuntimeError_(424, "ModelError", f"Received connection error from primary: {e}") from None
-        self._metrics(region, name, c.variant, ok=reply.status < 400, latency_ms=None)
+                                   headers.get("x-amzn-sagemaker-custom-attributes"), timeout=self.invocation_timeout)
+        except (TimeoutError, ConnectionError) as e:
+            self._sync_metrics(region, name, c.variant, status=0, model_ms=None, total_ms=(time.time() - t0) * 1000,
+                               per_instance=per_instance, setup_ms=setup_ms)
+            message = TIMEOUT_MESSAGE if isinstance(e, TimeoutError) else \
+                f"Received server error (0) from primary with message \"{e}\"."
+            raise RuntimeError_(424, "ModelError", f"{message} {_see_logs(region, name, account)}",
+                                {"OriginalStatusCode": 0, "LogStreamArn": self._stream_arn(account, region, c)}) from None
+        finally:
+            self.hosting.end_request(c)
+        model_ms = (time.time() - sent) * 1000
+        self._sync_metrics(region, name, c.variant, status=reply.status, model_ms=model_ms,
+                           total_ms=(time.time() - t0) * 1000, per_instance=per_instance, setup_ms=setup_ms)
         if reply.status >= 400:
             kind = "client" if reply.status < 500 else "server"
+            text = reply.body.decode('utf-8', 'replace')[:1000]
             raise RuntimeError_(424, "ModelError",
-                                f"Received {kind} error ({reply.status}) from primary with message "
-                                f"\"{reply.body.decode('utf-8', 'replace')[:1000]}\". See "
-                                f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-                                f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {account} "
-                                "for more information.")
+                                f"Received {kind} error ({reply.status}) from primary with message \"{text}\". "
+                                + _see_logs(region, name, account),
+                                {"OriginalStatusCode": reply.status, "OriginalMessage": text,
+                                 "LogStreamArn": self._stream_arn(account, region, c)})
         return 200, {"Content-Type": reply.content_type, "x-Amzn-Invoked-Production-Variant": c.variant}, reply.body
+
+    @staticmethod
+    def _stream_arn(account: str, region: str, c: Any) -> str:
+        return (f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{c.endpoint}:log-stream:"
+                f"{c.log_stream}")
+
+    def _sync_metrics(self, region: str, endpoint: str, variant: str, *, status: int, model_ms: float | None,
+                      total_ms: float, per_instance: int | None = None, setup_ms: float | None = None) -> None:
+        """A synchronous request's metrics, as SageMaker puts them (``status`` 0: the model never answered)."""
+        dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+
+        def m(name: str, value: float, unit: str = "None") -> dict[str, Any]:
+            return {"MetricName": name, "Dimensions": dims, "Value": float(value), "Unit": unit}
+
+        data = [m("Invocations", 1), m("Invocation4XXErrors", 1 if 400 <= status < 500 else 0),
+                m("Invocation5XXErrors", 1 if status >= 500 or status == 0 else 0)]
+        if not 200 <= status < 300:
+            data.append(m("InvocationModelErrors", 1))
+        if model_ms is not None:
+            data += [m("ModelLatency", model_ms * 1000, "Microseconds"),
+                     m("OverheadLatency", max(0.0, total_ms - model_ms - (setup_ms or 0)) * 1000, "Microseconds")]
+        if per_instance:
+            data.append(m("InvocationsPerInstance", 1 / per_instance))
+        if setup_ms:
+            data.append(m("ModelSetupTime", setup_ms * 1000, "Microseconds"))
+        try:
+            self.hosting.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+        except Exception:  # metrics are best effort, as on the platform
+            pass
 
     # -- InvokeEndpointAsync -----------------------------------------------------------------------
     def invoke_async(self, account: str, region: str, name: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:

@@ -7,6 +7,12 @@ catalog is generated and uploaded, the sample is trained and packaged with the t
 ``stygig`` package and ``config/`` left out), and the async endpoint is deployed with the seed's names, so
 its model container crash-loops for real and its CloudWatch logs hold the genuine evidence.
 
+``stygig-realtime`` and ``stygig-serverless``: the same broken archive behind a real-time endpoint (one
+``ml.m5.xlarge``) and behind a serverless one (2048 MB, max concurrency 5), each with the users' requests of the
+outage sent synchronously: they fail (the model never answers in time), and only the endpoint's CloudWatch metrics
+(``Invocation5XXErrors``) and logs keep them. Each seeds alone or beside the others (the bucket, catalog, archive
+and role are shared).
+
 Training runs like a training job: in the serving environment of the image the scenario deploys (its
 profile: the same numpy, faiss and pickle formats the model container loads with) plus a layer with the
 sample's requirements (faiss), never in the runbook's own environment.
@@ -30,7 +36,7 @@ from ..errors import RunbookError
 from ..serving.env import cache_root, ensure_serving_env, isolated_env
 from ..serving.image_profiles import profile_for_image
 
-__all__ = ["SCENARIOS", "StygigIncident", "Fleet", "CannedLog", "seed", "seed_fleet", "canned_logs", "examples_dir"]
+__all__ = ["SCENARIOS", "STYGIG_REALTIME", "STYGIG_SERVERLESS", "StygigIncident", "Fleet", "CannedLog", "seed", "seed_fleet", "canned_logs", "examples_dir"]
 
 REGION = "ap-south-1"
 
@@ -46,7 +52,8 @@ def examples_dir() -> Path:
 
 @dataclass(frozen=True)
 class StygigIncident:
-    """The seed's real names (region ap-south-1)."""
+    """The seed's real names (region ap-south-1); ``kind``: the endpoint's (the seed's was async); a serverless one
+    has ``memory_mb`` and ``max_concurrency``."""
 
     bucket: str = "stygig-ml-s3"
     training_job: str = "stygig-training-20251115-094512"
@@ -63,10 +70,22 @@ class StygigIncident:
     per_type: int = 24
     outage_requests: int = 3  # async requests users sent during the crash loop (they fail: replayed after the fix)
     outage_timeout: int = 10  # their InvocationTimeoutSeconds
+    kind: str = "async"
+    memory_mb: int = 2048
+    max_concurrency: int = 5
 
     @property
     def archive_key(self) -> str:
         return f"model-artifacts/{self.training_job}/output/model.tar.gz"
+
+
+#: The incident's archive behind a real-time endpoint, and behind a serverless one.
+STYGIG_REALTIME = StygigIncident(endpoint="stygig-realtime-endpoint-20251115-101546",
+                                 model="stygig-realtime-model-20251115-101546",
+                                 endpoint_config="stygig-realtime-config-20251115-101546", kind="real-time")
+STYGIG_SERVERLESS = StygigIncident(endpoint="stygig-serverless-endpoint-20251115-101546",
+                                   model="stygig-serverless-model-20251115-101546",
+                                   endpoint_config="stygig-serverless-config-20251115-101546", kind="serverless")
 
 
 def _clients(url: str) -> Callable[[str], Any]:
@@ -127,33 +146,38 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
         raise RunbookError(f"{Path(cmd[1]).name} failed:\n{tail}", code="scenario-build")
 
 
-def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), wait: float = 180.0,
-                         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    say = progress or (lambda _msg: None)
-    client = _clients(url)
-    t0 = time.monotonic()
+def _shared(client: Callable[[str], Any], names: StygigIncident, say: Callable[[str], None]
+            ) -> tuple[Path, list[Path], str]:
+    """What every StyGig scenario shares, made once in a stack: the bucket with the catalog and the broken archive,
+    the execution role. Returns (the catalog dir, its images, the role's ARN)."""
     catalog, broken = build_stygig("buggy", per_type=names.per_type, image=names.image, progress=say)
-    s3, sm, sns, sqs, iam = (client(n) for n in ("s3", "sagemaker", "sns", "sqs", "iam"))
-
-    say(f"bucket s3://{names.bucket} with the catalog under train/")
-    s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3, iam = client("s3"), client("iam")
     images = sorted(p for p in (catalog / "train").rglob("*.png"))
-    for p in images:
-        s3.put_object(Bucket=names.bucket, Key=p.relative_to(catalog).as_posix(), Body=p.read_bytes(),
-                      ContentType="image/png")
-    s3.put_object(Bucket=names.bucket, Key=names.archive_key, Body=broken.read_bytes())
+    try:
+        s3.head_object(Bucket=names.bucket, Key=names.archive_key)
+        say(f"bucket s3://{names.bucket}, its catalog and the broken archive are there already")
+    except s3.exceptions.ClientError:
+        say(f"bucket s3://{names.bucket} with the catalog under train/")
+        try:
+            s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        for p in images:
+            s3.put_object(Bucket=names.bucket, Key=p.relative_to(catalog).as_posix(), Body=p.read_bytes(),
+                          ContentType="image/png")
+        s3.put_object(Bucket=names.bucket, Key=names.archive_key, Body=broken.read_bytes())
+    try:
+        role_arn = iam.create_role(
+            RoleName=names.role, Path="/service-role/",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role_arn = iam.get_role(RoleName=names.role)["Role"]["Arn"]
+    return catalog, images, role_arn
 
-    role_arn = iam.create_role(
-        RoleName=names.role, Path="/service-role/",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-    )["Role"]["Arn"]
-    topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=names.queue)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
-    say(f"deploying {names.endpoint} (the broken archive)")
+def _model(sm: Any, names: StygigIncident, role_arn: str) -> None:
     sm.create_model(
         ModelName=names.model, ExecutionRoleArn=role_arn,
         PrimaryContainer={"Image": names.image, "ModelDataUrl": f"s3://{names.bucket}/{names.archive_key}",
@@ -162,6 +186,37 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
                                           "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                                           "SAGEMAKER_REGION": REGION}},
     )
+
+
+_EVIDENCE = ("Auto recovery failed again", "No module named 'stygig'")
+
+
+def _crash_logged(logs: Any, endpoint: str) -> bool:
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+        text = "\n".join(e["message"] for page in pages for e in page["events"])
+    except logs.exceptions.ResourceNotFoundException:
+        return False
+    return all(marker in text for marker in _EVIDENCE)
+
+
+def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), wait: float = 180.0,
+                         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    if names.kind != "async":
+        return _seed_sync_incident(url, names=names, wait=wait, progress=progress)
+    say = progress or (lambda _msg: None)
+    client = _clients(url)
+    t0 = time.monotonic()
+    sm, sns, sqs = (client(n) for n in ("sagemaker", "sns", "sqs"))
+    catalog, images, role_arn = _shared(client, names, say)
+    topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=names.queue)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    say(f"deploying {names.endpoint} (the broken archive)")
+    _model(sm, names, role_arn)
     sm.create_endpoint_config(
         EndpointConfigName=names.endpoint_config,
         ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": names.model, "InitialInstanceCount": 1,
@@ -179,20 +234,13 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
 
     # The incident state: InService, and the crash loop with its cause already in the logs.
     logs = client("logs")
-    group = f"/aws/sagemaker/Endpoints/{names.endpoint}"
-    evidence = ("Auto recovery failed again", "No module named 'stygig'")
     deadline = time.monotonic() + wait
     status, crash_seen = "Creating", False
     while time.monotonic() < deadline and not (status != "Creating" and crash_seen):
         status = sm.describe_endpoint(EndpointName=names.endpoint)["EndpointStatus"]
         if status == "Failed":
             break
-        try:
-            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
-            text = "\n".join(e["message"] for page in pages for e in page["events"])
-            crash_seen = all(marker in text for marker in evidence)
-        except logs.exceptions.ResourceNotFoundException:
-            pass
+        crash_seen = _crash_logged(logs, names.endpoint)
         time.sleep(1)
     if status != "InService" or not crash_seen:
         raise RunbookError(f"the incident endpoint did not reach the crash loop (status {status}).",
@@ -208,6 +256,75 @@ def seed_stygig_incident(url: str, *, names: StygigIncident = StygigIncident(), 
         "outage_failures": ", ".join(failed) or "none",
         "seeded_in": f"{time.monotonic() - t0:.1f} s",
     }
+
+
+def _seed_sync_incident(url: str, *, names: StygigIncident, wait: float,
+                        progress: Callable[[str], None] | None) -> dict[str, Any]:
+    """The broken archive behind a real-time or serverless endpoint, InService, with the outage's synchronous
+    requests failed (in its metrics) and the crash loop in its logs."""
+    say = progress or (lambda _msg: None)
+    client = _clients(url)
+    t0 = time.monotonic()
+    sm = client("sagemaker")
+    catalog, images, role_arn = _shared(client, names, say)
+    say(f"deploying {names.endpoint} ({names.kind}, the broken archive)")
+    _model(sm, names, role_arn)
+    variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": names.model}
+    if names.kind == "serverless":
+        variant["ServerlessConfig"] = {"MemorySizeInMB": names.memory_mb, "MaxConcurrency": names.max_concurrency}
+    else:
+        variant.update(InitialInstanceCount=1, InstanceType=names.instance_type, InitialVariantWeight=1.0)
+    sm.create_endpoint_config(EndpointConfigName=names.endpoint_config, ProductionVariants=[variant])
+    sm.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=names.endpoint_config)
+    deadline = time.monotonic() + wait
+    status = "Creating"
+    while time.monotonic() < deadline and status == "Creating":
+        time.sleep(1)
+        status = sm.describe_endpoint(EndpointName=names.endpoint)["EndpointStatus"]
+    if status != "InService":
+        raise RunbookError(f"the {names.kind} incident endpoint is {status}, not InService.", code="scenario-seed",
+                           hint="See the stack log (endpoint-runbook local status).")
+    failed = _sync_outage_requests(client, names, images, catalog, say)
+    logs = client("logs")
+    while time.monotonic() < deadline + 60 and not _crash_logged(logs, names.endpoint):
+        time.sleep(1)
+    if not _crash_logged(logs, names.endpoint):
+        raise RunbookError(f"the {names.kind} incident endpoint did not log the crash loop.", code="scenario-seed",
+                           hint="See the stack log (endpoint-runbook local status).")
+    return {"endpoint": names.endpoint, "kind": names.kind, "status": status,
+            "model_data": f"s3://{names.bucket}/{names.archive_key}",
+            "catalog": f"s3://{names.bucket}/train/ ({len(images)} images)",
+            "outage_failures": f"{failed} synchronous request(s) failed (Invocation5XXErrors)",
+            "seeded_in": f"{time.monotonic() - t0:.1f} s"}
+
+
+def _sync_outage_requests(client: Callable[[str], Any], names: StygigIncident, images: list[Path], catalog: Path,
+                          say: Callable[[str], None]) -> int:
+    """The users' synchronous requests during the outage, at once: the model never answers, each caller gets a
+    ModelError, and only the endpoint's metrics and logs keep them."""
+    import concurrent.futures as cf
+
+    if not names.outage_requests:
+        return 0
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name=REGION)
+    runtime = session.client("sagemaker-runtime", endpoint_url=client("s3").meta.endpoint_url,
+                             config=botocore.config.Config(read_timeout=600, retries={"max_attempts": 1}))
+    picks = images[:: max(1, len(images) // names.outage_requests)][: names.outage_requests]
+    say(f"{len(picks)} synchronous request(s) sent during the crash loop (each waits for the model's timeout)")
+
+    def send(p: Path) -> str | None:
+        try:
+            runtime.invoke_endpoint(EndpointName=names.endpoint, Body=p.read_bytes(), ContentType="image/png")
+            return None
+        except runtime.exceptions.ModelError as e:
+            return str(e)
+
+    with cf.ThreadPoolExecutor(max_workers=len(picks)) as pool:
+        errors = list(pool.map(send, picks))
+    if not all(errors):
+        raise RunbookError("an outage request was served: the endpoint is not broken.", code="scenario-seed")
+    return len(errors)
 
 
 def _outage_requests(client: Callable[[str], Any], names: StygigIncident, images: list[Path], catalog: Path,
@@ -447,7 +564,19 @@ def seed_default_fleet(url: str, *, progress: Callable[[str], None] | None = Non
     return result
 
 
+def seed_stygig_realtime(url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``local up --scenario stygig-realtime``: the incident's archive behind a real-time endpoint."""
+    return seed_stygig_incident(url, names=STYGIG_REALTIME, progress=progress)
+
+
+def seed_stygig_serverless(url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``local up --scenario stygig-serverless``: the incident's archive behind a serverless endpoint."""
+    return seed_stygig_incident(url, names=STYGIG_SERVERLESS, progress=progress)
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"stygig-incident": seed_stygig_incident,
+                                                        "stygig-realtime": seed_stygig_realtime,
+                                                        "stygig-serverless": seed_stygig_serverless,
                                                         "fleet": seed_default_fleet}
 
 

@@ -115,7 +115,7 @@ class StackApp:
                 status, h, out = self.runtime.invoke_async(account, region, name, headers)
         except RuntimeError_ as e:
             return self._reply(start_response, e.status, {"x-amzn-ErrorType": e.code, "Content-Type": "application/json"},
-                               json.dumps({"message": e.message}).encode())
+                               json.dumps({"message": e.message, **e.extra}).encode())
         return self._reply(start_response, status, h, out)
 
 
@@ -129,7 +129,8 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: float | None = None) -> None:
+def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: float | None = None, *,
+          invocation_timeout: float | None = None, serverless_idle: float | None = None) -> None:
     """The stack process's main loop (``python -m endpoint_runbook.local.stack``)."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -140,8 +141,8 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
 
     from . import access
     from .faults import FaultLayer
-    from .hosting import Hosting
-    from .runtime import Runtime
+    from .hosting import DEFAULT_SERVERLESS_IDLE_S, Hosting
+    from .runtime import DEFAULT_SYNC_TIMEOUT, Runtime
     from .s3_link import S3Link
     from .sagemaker import install as install_sagemaker
 
@@ -163,11 +164,11 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     server = make_server("127.0.0.1", port, None, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     hosting = Hosting(server_url=url, work_root=state_dir / "containers", startup_timeout=startup_timeout,
-                      on_change=on_change)
+                      on_change=on_change, serverless_idle=serverless_idle or DEFAULT_SERVERLESS_IDLE_S)
     holder["hosting"] = hosting
     install_sagemaker(hosting)
     access.install()  # IAM enforcement, once switched on (/moto-api/reset-auth), judged as AWS judges it
-    runtime = Runtime(hosting)
+    runtime = Runtime(hosting, invocation_timeout=invocation_timeout or DEFAULT_SYNC_TIMEOUT)
     # Every request passes the fault layer first (inert until rules are set on /_local/faults).
     # S3 goes through the link layer (bandwidth limit, byte ranges, UploadPartCopy as S3 does it).
     server.app = FaultLayer(S3Link(StackApp(DomainDispatcherApplication(create_backend_app), hosting, runtime),
@@ -284,9 +285,13 @@ def preflight() -> None:
 
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
        timeout: float = 60.0, progress: Callable[[str], None] | None = None,
-       s3_bandwidth: float | None = None, images: Sequence[str] = ()) -> StackInfo:
+       s3_bandwidth: float | None = None, images: Sequence[str] = (), invocation_timeout: float | None = None,
+       serverless_idle: float | None = None) -> StackInfo:
     """Start the stack in the background; return once it answers. ``s3_bandwidth``: bytes/s per connection
     for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited).
+    ``invocation_timeout``: seconds the model has to answer an InvokeEndpoint (default SageMaker's 60; shorter makes
+    a rehearsal of a hung model quicker); ``serverless_idle``: seconds a serverless container stays warm after its
+    last request (default 300).
 
     No serving environment is built here unless ``images`` names some: each endpoint's container builds its
     image profile's environment the first time one starts (minutes, once per profile; the endpoint stays
@@ -310,7 +315,9 @@ def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeo
     logf = open(state_dir / "stack.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "endpoint_runbook.local.stack", "--port", str(port), "--state-dir", str(state_dir),
-         "--startup-timeout", str(startup_timeout)] + (["--s3-bandwidth", str(s3_bandwidth)] if s3_bandwidth else []),
+         "--startup-timeout", str(startup_timeout)] + (["--s3-bandwidth", str(s3_bandwidth)] if s3_bandwidth else [])
+        + (["--invocation-timeout", str(invocation_timeout)] if invocation_timeout else [])
+        + (["--serverless-idle", str(serverless_idle)] if serverless_idle else []),
         stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
     )
     logf.close()
@@ -387,8 +394,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--state-dir", type=Path, default=default_state_dir())
     ap.add_argument("--startup-timeout", type=float, default=600.0)
     ap.add_argument("--s3-bandwidth", type=float, default=None, help="bytes/s per connection for S3 bodies")
+    ap.add_argument("--invocation-timeout", type=float, default=None, help="seconds the model has to answer")
+    ap.add_argument("--serverless-idle", type=float, default=None, help="seconds a serverless container stays warm")
     args = ap.parse_args(argv)
-    serve(args.port, args.state_dir, args.startup_timeout, args.s3_bandwidth)
+    serve(args.port, args.state_dir, args.startup_timeout, args.s3_bandwidth,
+          invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle)
 
 
 if __name__ == "__main__":

@@ -588,9 +588,11 @@ class ModelServer:
 
 
 def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, environment: dict[str, str] | None = None,
-                       extra_env: dict[str, str] | None = None) -> ModelServer:
+                       extra_env: dict[str, str] | None = None,
+                       preexec_fn: Callable[[], None] | None = None) -> ModelServer:
     """Start ``container_entry.py`` (the image's ``serve``) on the model at ``base_dir/model``; output is piped
-    (stdout+stderr merged, line-buffered text) for the caller to ship or read."""
+    (stdout+stderr merged, line-buffered text) for the caller to ship or read. ``preexec_fn``: run in the child
+    before it execs (e.g. joining a memory cgroup)."""
     import tempfile
 
     port = free_port()
@@ -620,6 +622,6 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
     proc = subprocess.Popen(
         cmd,
         cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True, text=True, errors="replace", bufsize=1,
+        start_new_session=True, text=True, errors="replace", bufsize=1, preexec_fn=preexec_fn,
     )
     return ModelServer(proc=proc, port=port, tmpdir=tmp)

@@ -8,6 +8,9 @@
 - UpdateEndpoint (moto has none): blue/green, as SageMaker's. The endpoint is ``Updating`` with the new config
   in ``PendingDeploymentSummary`` while the old fleet keeps serving; hosting reports the outcome;
 - DeleteEndpoint stops the endpoint's container before the record goes;
+- serverless configs are held to SageMaker's rules (moto checks only the memory size): ``MaxConcurrency`` 1–200,
+  ``ProvisionedConcurrency`` at most that, one variant, no async config or data capture with it; an endpoint on
+  instances cannot be updated to a serverless config (the Developer Guide: "you receive a ValidationError");
 - the endpoint record (``LocalEndpoint``) carries what DescribeEndpoint shows of that: ``FailureReason``,
   ``PendingDeploymentSummary``, ``LastDeploymentConfig``, the variants' instance counts.
 
@@ -97,6 +100,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                tags: list[dict[str, str]], kms_key_id: str) -> FakeEndpointConfig:
         if endpoint_config_name in self.endpoint_configs:
             raise AlreadyExists("endpoint configuration", self._arn("endpoint-config", endpoint_config_name))
+        _check_serverless(production_variants, async_inference_config, data_capture_config)
         return super().create_endpoint_config(endpoint_config_name, production_variants, data_capture_config,
                                               async_inference_config, tags, kms_key_id)
 
@@ -130,6 +134,11 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             raise NotFound("endpoint configuration", endpoint_config_name)
         if endpoint.endpoint_status in _IN_PROGRESS:
             raise EndpointInProgress(endpoint.arn)
+        current = self.endpoint_configs.get(endpoint.endpoint_config_name)
+        if current is not None and not _serverless(current.production_variants) and _serverless(
+                self.endpoint_configs[endpoint_config_name].production_variants):
+            raise ValidationError(f"Cannot update endpoint {endpoint_name} from an instance-based endpoint "
+                                  "configuration to a serverless one.")
         endpoint.begin_update(endpoint_config_name, deployment_config)
         self.hosting.update_endpoint(self.account_id, self.region_name, endpoint_name, endpoint_config_name)
         return endpoint.arn
@@ -138,6 +147,34 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if endpoint_name in self.endpoints:
             self.hosting.delete_endpoint(self.account_id, self.region_name, endpoint_name)
         super().delete_endpoint(endpoint_name)
+
+
+def _serverless(variants: list[dict[str, Any]] | None) -> bool:
+    return any(v.get("ServerlessConfig") for v in variants or [])
+
+
+def _check_serverless(variants: list[dict[str, Any]], async_config: dict[str, Any] | None,
+                      data_capture: dict[str, Any] | None) -> None:
+    """SageMaker's rules for a serverless variant that moto does not check (it checks MemorySizeInMB)."""
+    if not _serverless(variants):
+        return
+    for v in variants:
+        sc = v.get("ServerlessConfig") or {}
+        mc, pc = sc.get("MaxConcurrency"), sc.get("ProvisionedConcurrency")
+        if not isinstance(mc, int) or not 1 <= mc <= 200:
+            raise ValidationError(f"Value '{mc}' at 'MaxConcurrency' failed to satisfy constraint: Member must have "
+                                  "value between 1 and 200.")
+        if pc is not None and (not isinstance(pc, int) or not 1 <= pc <= mc):
+            raise ValidationError(f"ProvisionedConcurrency {pc} must be between 1 and MaxConcurrency ({mc}).")
+        if v.get("InstanceType") or v.get("InitialInstanceCount"):
+            raise ValidationError("A production variant with a ServerlessConfig takes no InstanceType or "
+                                  "InitialInstanceCount.")
+    if len(variants) > 1:
+        raise ValidationError("A serverless endpoint configuration takes one production variant.")
+    if async_config:
+        raise ValidationError("AsyncInferenceConfig is not supported for serverless endpoint configurations.")
+    if data_capture:
+        raise ValidationError("DataCaptureConfig is not supported for serverless endpoint configurations.")
 
 
 def install(hosting: Any) -> None:
