@@ -55,7 +55,8 @@ def _endpoint(sm, name: str) -> None:
     sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
                     PrimaryContainer={"Image": IMAGE})
     sm.create_endpoint_config(EndpointConfigName=f"{name}-c", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{name}-out/results/"}})  # only async queues
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")
 
 
