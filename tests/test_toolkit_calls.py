@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import realshapes
-from endpoint_runbook import diagnose
+from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.archive import safe_extract
+from endpoint_runbook.records import read_record
 from endpoint_runbook.serving.env import start_model_server
 from endpoint_runbook.serving.loadcheck import load_check_dir
 from test_diagnose import _deploy
+from tinymodel import tar_gz
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +68,31 @@ def test_the_kernels_variables_never_reach_the_model(env21, tmp_path, monkeypatc
     assert (seen["LANG"], seen["MKL_THREADING_LAYER"], seen["DLC_CONTAINER_TYPE"]) == ("C.UTF-8", "GNU", "inference")
     assert seen["HOME"] != os.path.expanduser("~") and seen["TEMP"] == seen["TMPDIR"]
     assert seen["HTTPS_PROXY"].startswith("http://127.0.0.1:")  # the check's own refusing proxy, not the kernel's
+
+
+NEEDS_SETTING = """\
+import os
+import helpers
+
+def model_fn(model_dir):
+    return helpers.build(os.environ["MODEL_SETTING"])
+"""
+
+
+def test_step_2_checks_the_fix_in_the_models_environment_as_step_1_did(aws, tmp_path):
+    """A model_fn that reads a variable of the model's Environment: step 1's check runs with it, and so must step 2's
+    (without it the rebuilt archive fails its check on a KeyError no container meets, and nothing is uploaded)."""
+    pkg = tmp_path / "repo" / "helpers"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("def build(setting):\n    return {'setting': setting}\n")
+    name = _deploy(aws, tar_gz({"code/inference.py": NEEDS_SETTING.encode()}),
+                   env={"SAGEMAKER_PROGRAM": "inference.py", "MODEL_SETTING": "x"})
+    run_dir = str(tmp_path / "run")
+    v = diagnose.run(aws, run_dir=run_dir, endpoint_name=name, source_roots=[str(tmp_path / "repo")]).verdict
+    assert [a["target"] for a in v.fix["additions"]] == ["code/helpers/"] and v.after_fix["ok"], v.after_fix
+    r = rebuild_archive.run(aws, run_dir=run_dir)
+    assert r.status == "passed" and r.load_check.ok and r.load_check.stage == "done", r.load_check.to_dict()
+    assert "environment" not in read_record(run_dir, "rebuild_archive")  # its values stay in 01-diagnose.json
 
 
 def test_the_local_stacks_model_container_gets_the_containers_environment(env21, tmp_path, monkeypatch):

@@ -64,9 +64,12 @@ class RebuildStep:
     require_load_check: bool = False
     unchecked: str | None = None  # why no load check ran here (it was skipped): the static analysis decided
     static_check: dict[str, Any] | None = None  # the rebuilt code's imports, resolved statically
+    # The model's container Environment as step 1 read it: the load checks run in it, as the container does. Not
+    # written to the record (01-diagnose.json has it; its values may be secrets the user set).
+    environment: dict[str, str] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "environment"}
         d["load_check"] = self.load_check.to_dict() if self.load_check else None
         d["serve_check"] = self.serve_check.to_dict() if self.serve_check else None
         d["step"] = "rebuild_archive"
@@ -211,7 +214,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     adds = _additions(additions)
     if source_uri.endswith("/") or prefix_model:
         step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, image=image,
-                           status="planned", requirements=requirements, require_load_check=require_load_check)
+                           environment=diag.endpoint.environment, status="planned", requirements=requirements, require_load_check=require_load_check)
         return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
                           mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
@@ -228,6 +231,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
     step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
+                       environment=diag.endpoint.environment,
                        source_etag=head.get("ETag"), status="planned", requirements=requirements,
                        require_load_check=require_load_check)
     program = diag.endpoint.program
@@ -324,7 +328,8 @@ def check(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str],
             shutil.rmtree(model_dir)
         with open(out, "rb") as fh:
             archive.safe_extract(fh, model_dir)
-        step.load_check = load_check_dir(model_dir, program=program, log=say, image=step.image)
+        step.load_check = load_check_dir(model_dir, program=program, log=say, image=step.image,
+                                         environment=step.environment)
         if full_check and step.load_check.ok:
             say("full check: serving the rebuilt archive on TorchServe")
             step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
@@ -420,7 +425,8 @@ def _check_spliced(step: RebuildStep, plan: Any, model_dir: Path, program: str |
                  "copied_compressed_bytes": result.copied_compressed_bytes}
     _place_additions(step.additions, model_dir)
     say("load check of the rebuilt archive's code")
-    lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=step.image), plan.withheld)
+    lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=step.image,
+                                           environment=step.environment), plan.withheld)
     step.load_check = lc
     if full_check and lc.ok and not plan.withheld:
         step.serve_check = serve_check(model_dir, program=program, log=say, image=step.image)
@@ -507,7 +513,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
     step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy",
-                       requirements=req_edit, require_load_check=require_load_check)
+                       environment=diag.endpoint.environment, requirements=req_edit, require_load_check=require_load_check)
     s3 = aws.client("s3")
     program = diag.endpoint.program
     edit_dir = tempfile.TemporaryDirectory(prefix="rebuild-edit-")
@@ -521,7 +527,8 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
             _place_additions(step.additions, model_dir)
             if step.requirements:
                 _requirements_of(step, model_dir)
-            lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=image),
+            lc = vouch_imports_only(load_check_dir(model_dir, program=program, log=say, image=image,
+                                                   environment=step.environment),
                                     fetched["withheld"])
             _gate(step, lc, model_dir, program, "the fixed model", "Nothing was written.")
         say(f"building {target}: {len(objects)} objects copied inside S3, the additions uploaded")
