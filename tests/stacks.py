@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["kept_environ", "log_text", "running_stack"]
+__all__ = ["crash_looping", "kept_environ", "log_text", "running_stack"]
 
 
 @contextlib.contextmanager
@@ -57,3 +57,12 @@ def kept_environ(*names: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def crash_looping(text: str) -> bool:
+    """Workers that die again and again without ever loading the model, as TorchServe logs it. TorchServe 0.8.2
+    (the 2.0 image) logs "Backend worker process died" for the first death only, and loses the dead worker's last
+    lines (the traceback's tail, in the image too); each later death is "Auto recovery failed again" before the
+    next "Retry worker" (backoff 1, 1, 2, 3, 5 … 144 s)."""
+    deaths = text.count("Backend worker process died") + text.count("Auto recovery failed again")
+    return deaths >= 2 and "WorkerLoadTime" not in text

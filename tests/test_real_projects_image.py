@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import realshapes
 from endpoint_runbook.serving.loadcheck import load_check_dir
-from stacks import log_text
+from stacks import crash_looping, log_text
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
                     continue
                 text = log_text(logs, f"/aws/sagemaker/Endpoints/{name}")
                 if any(w in text for w in wanted[k]) or any(m in text for m in INSTALL_FAILED) or (
-                        k[1] == "broken" and _died_importing(text)):
+                        k[1] == "broken" and crash_looping(text)):
                     seen[k] = text
             time.sleep(3)
     finally:
@@ -79,7 +79,7 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
         text = seen.get(k) or log_text(logs, f"/aws/sagemaker/Endpoints/{names[k]}")
         if any(m in text for m in INSTALL_FAILED):
             problems.append((k, "a requirements install failed", text[-3000:]))
-        elif k[1] == "broken" and not any(w in text for w in wanted[k]) and not _died_importing(text):
+        elif k[1] == "broken" and not any(w in text for w in wanted[k]) and not crash_looping(text):
             problems.append((k, f"no crash loop on {MISSING[k[0]]}", text[-3000:]))
         elif k[1] == "fixed" and (not any(w in text for w in wanted[k]) or _IMPORT_DEATH.search(text)):
             problems.append((k, f"did not get past its imports to {wanted[k]}", text[-3000:]))
@@ -88,13 +88,6 @@ def test_real_projects_in_their_images_meet_what_the_image_meets(archives, stack
 
 #: A worker that died on an import (a traceback line, not the repr of an ImportError some library handled).
 _IMPORT_DEATH = re.compile(r"^(?:.* - )?ModuleNotFoundError: No module named", re.M)
-
-
-def _died_importing(text: str) -> bool:
-    """TorchServe 0.8.2 (the 2.0 image) stops reading a dead worker's output as soon as it dies: the traceback's
-    last lines (the error itself, often more) are lost, in the image too. A worker that dies again and again and
-    never loads the model is the crash loop; the load check names the module (below)."""
-    return text.count("Backend worker process died") >= 2 and "WorkerLoadTime" not in text
 
 
 @pytest.mark.parametrize("project", sorted(MISSING))

@@ -24,7 +24,7 @@ import realshapes
 import yaml
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain
-from stacks import log_text, running_stack
+from stacks import crash_looping, log_text, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,6 @@ MISSING = {"stygig": "stygig", "plasticdetection": "marinedebrisdetector_mod", "
            "swinir2": "swinir"}
 EXT = {"application/json": "json", "application/x-image": "png", "image/tiff": "tiff", "image/jpeg": "jpg"}
 
-
-
-def _crash_looping(text: str, module: str) -> bool:
-    # TorchServe 0.8.2 (the 2.0 image) loses a dead worker's last lines: two deaths without a load is the loop
-    return f"No module named '{module}'" in text or (
-        text.count("Backend worker process died") >= 2 and "WorkerLoadTime" not in text)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +70,7 @@ def outage(tmp_path_factory):
         while waiting and time.monotonic() < deadline:
             for project in list(waiting):
                 text = log_text(logs, f"/aws/sagemaker/Endpoints/{made[project]['name']}")
-                if _crash_looping(text, MISSING[project]):
+                if f"No module named '{MISSING[project]}'" in text or crash_looping(text):
                     waiting.discard(project)
             time.sleep(3)
         assert not waiting, f"no crash loop on the broken archives of {sorted(waiting)}"
