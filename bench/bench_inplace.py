@@ -28,10 +28,12 @@ from typing import Any
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from endpoint_runbook import deploy, diagnose, records, replay
+from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.invocation import replay
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
+from endpoint_runbook.steps import deploy, diagnose
 
 NAMES = StygigIncident()
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 def _child(variant: str, url: str, fleet_json: str) -> None:
     """One side, in its own process: print {seconds, calls, found, rss_mib} as JSON."""
-    import endpoint_runbook.diagnose  # noqa: F401  (both sides import it: the baseline below is after imports)
+    import endpoint_runbook.steps.diagnose  # noqa: F401  (both sides import it: the baseline below is after imports)
     from endpoint_runbook.aws import AwsParams
     from endpoint_runbook.fleet import scan
 
@@ -61,10 +61,10 @@ def _sequential(params, regions: list[str], role_arns: list[str]) -> tuple[int, 
 
     from endpoint_runbook import logs
     from endpoint_runbook.aws import Aws
-    from endpoint_runbook.backlog import read_backlog
-    from endpoint_runbook.diagnose import endpoint_facts
+    from endpoint_runbook.endpoint.backlog import read_backlog
     from endpoint_runbook.fleet.endpoint import Counter, EndpointScan, endpoint_kind, judge, log_view
     from endpoint_runbook.fleet.metrics import ERROR_METRICS
+    from endpoint_runbook.steps.diagnose import endpoint_facts
 
     counter = Counter()
     found, scanned = [], 0

@@ -11,12 +11,15 @@ import uuid
 from typing import Any
 
 import pytest
-from endpoint_runbook import invoke, records, verify
-from endpoint_runbook.display_verify import deploy_html, verify_html
+from endpoint_runbook import records
 from endpoint_runbook.errors import CheckFailed, NotFoundError
-from endpoint_runbook.invoke import RequestResult
-from endpoint_runbook.notifications import NotificationWatcher
-from endpoint_runbook.verify import VerifyResult
+from endpoint_runbook.invocation import invoke
+from endpoint_runbook.invocation.invoke import RequestResult
+from endpoint_runbook.invocation.notifications import NotificationWatcher
+from endpoint_runbook.render.deploy import deploy_html
+from endpoint_runbook.render.verify import verify_html
+from endpoint_runbook.steps import verify
+from endpoint_runbook.steps.verify import VerifyResult
 from test_deploy import NAMES, SEED_INPUT, shared_fixed_deployment
 
 STYGIG_OUTPUT = {
@@ -139,7 +142,7 @@ def test_the_outage_endpoints_failures_are_collected_not_those_of_an_endpoint_sh
     object whose notification names the fixed endpoint is not the outage's; one without a notification is."""
     import datetime as dt
 
-    from endpoint_runbook.replay import collect_failed
+    from endpoint_runbook.invocation.replay import collect_failed
 
     s3, sns, sqs = aws.client("s3"), aws.client("sns"), aws.client("sqs")
     tag = uuid.uuid4().hex[:8]

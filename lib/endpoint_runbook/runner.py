@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .display import HEADLESS_ENV
 from .errors import InputError
 from .params import NOTEBOOKS, load_params
 from .records import STEPS, new_run_id, record_path
+from .render import HEADLESS_ENV
 
 __all__ = ["StepOutcome", "RunSummary", "run_chain", "run_main", "parse_steps", "notebooks_dir", "default_kernel"]
 

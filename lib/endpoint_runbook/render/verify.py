@@ -3,7 +3,7 @@ for recommender-shaped outputs, the query image beside the recommended items' im
 the model answers with is shown as it came); for a real-time or serverless endpoint, the outage's requests as its
 CloudWatch metrics counted them, minute by minute.
 
-Works from a :class:`~endpoint_runbook.verify.VerifyResult` or from its record (``04-verify.json``), so an
+Works from a :class:`~endpoint_runbook.steps.verify.VerifyResult` or from its record (``04-verify.json``), so an
 executed notebook and a record read later show the same thing. Images are fetched from S3 (the bucket of
 the request's input unless ``image_bucket`` is given), bounded in number and size, and embedded as base64
 ``<img>`` tags, so the saved notebook keeps them.
@@ -12,52 +12,22 @@ the request's input unless ``image_bucket`` is given), bounded in number and siz
 from __future__ import annotations
 
 import base64
-import html
 import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
 import botocore.exceptions
 
-from .aws import AccessDenied, Aws, error_code
-from .display import health_label
-from .invoke import RequestResult
-from .s3 import parse_s3_uri
-from .verify import VerifyResult
+from ..aws import AccessDenied, Aws, error_code
+from ..invocation.invoke import RequestResult
+from ..s3 import parse_s3_uri
+from ..steps.verify import VerifyResult
+from .common import _PER_ROW, _TABLE, _TD, _TH, _bad, _e, _fmt_s, _ok, _rows, health_label
 
-__all__ = ["deploy_html", "image_data_uri", "outage_html", "replay_html", "show_deploy", "show_verify", "verify_html"]
+__all__ = ["image_data_uri", "outage_html", "replay_html", "show_verify", "verify_html"]
 
 _MAX_IMAGE_BYTES = 2 * 1024 * 1024
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-
-# Inline styles only: JupyterLab's sanitizer drops <style> blocks (and classes style nothing) in an
-# untrusted notebook, i.e. any executed notebook opened later. Pictures sit in table cells, not a flex grid.
-_TABLE = "style='border-collapse:collapse;margin:6px 0;font-size:12px'"
-_TD = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top'"
-_TH = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;background-color:#f3f3f3'"
-_OK = "style='color:#17702a;font-weight:bold'"
-_BAD = "style='color:#b00020;font-weight:bold'"
-_PER_ROW = 6
-
-
-def _ok(text: str) -> str:
-    return f"<span {_OK}>{text}</span>"
-
-
-def _bad(text: str) -> str:
-    return f"<span {_BAD}>{text}</span>"
-
-
-def _rows(rows: list[tuple[str, str]]) -> str:
-    return f"<table {_TABLE}>" + "".join(f"<tr><th {_TH}>{k}</th><td {_TD}>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x))
-
-
-def _fmt_s(x: Any) -> str:
-    return "–" if x is None else f"{float(x):.2f} s"
 
 
 def image_data_uri(s3: Any, uri: str, *, max_bytes: int = _MAX_IMAGE_BYTES) -> tuple[str | None, str | None]:
@@ -330,74 +300,3 @@ def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None
     display(HTML(verify_html(result, aws, **kw)))
 
 
-def deploy_html(result: Any) -> str:
-    """The deploy step's outcome: names, created vs reused, timings, the smoke request, the failure."""
-    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    ok = d.get("ok")
-    rows = [
-        ("result", (_ok if ok else _bad)(_e(d.get("status")))),
-        ("endpoint", (f"{_e(d.get('endpoint_name'))} ({_e(d.get('endpoint_status'))}) — "
-                     f"{_e((d.get('actions') or {}).get('endpoint', '–'))}")),
-        ("endpoint config", (f"{_e(d.get('endpoint_config_name'))} — "
-                            f"{_e((d.get('actions') or {}).get('endpoint_config', '–'))}")),
-        ("model", f"{_e(d.get('model_name'))} — {_e((d.get('actions') or {}).get('model', '–'))}"),
-        ("mode", _e(d.get("mode")) + (f" — previous config {_e(d.get('previous_endpoint_config_name'))} (the "
-                                      "rollback target)" if d.get("previous_endpoint_config_name") else "")),
-        ("kind", _e(d.get("kind")) + _kind_detail(d.get("plan") or {})),
-        ("image", _e((d.get("plan") or {}).get("image_uri"))),
-        ("model data", _e((d.get("plan") or {}).get("model_data_url"))),
-    ]
-    t = d.get("timings") or {}
-    rows.append(("timings", " · ".join(f"{_e(k)} {_fmt_s(v)}" for k, v in t.items() if v is not None)))
-    sm = d.get("smoke") or {}
-    if sm:
-        where = sm.get("output_location") or sm.get("failure_location") or (
-            f"the response ({(sm.get('summary') or {}).get('bytes')} bytes)" if sm.get("status") == "completed"
-            else sm.get("failure_reason"))
-        rows.append(("smoke request", (f"{_e(sm.get('status'))} in {_fmt_s(sm.get('latency_s'))} — "
-                                      f"{_e(sm.get('input'))} → {_e(where)}")))
-    if d.get("failure_reason"):
-        rows.append(("failure reason", _bad(_e(d["failure_reason"]))))
-    cause = ((d.get("log_evidence") or {}).get("cause") or {})
-    if cause:
-        scope = (d.get("log_evidence") or {}).get("scope")
-        where = (f"<br/><i>only the containers of {_e(scope.get('config'))}, since {_e(scope.get('since'))} "
-                 f"({len(scope.get('left_out_streams') or [])} stream(s) of the fleet before the update left "
-                 "out)</i>" if scope else "")
-        lines = ([_logged_line(x) for x in cause["logged"][:8]] if cause.get("logged")
-                 else [_e(x) for x in (cause.get("evidence") or [])[:8]])
-        rows.append(("log evidence", _e(cause.get("summary")) + where + "<br/><code>" + "<br/>".join(lines)
-                     + "</code>"))
-    for f in d.get("preflight") or []:
-        if f.get("severity") != "info":
-            rows.append((f"preflight: {_e(f.get('code'))}", f"{_e(f.get('severity'))} — {_e(f.get('message'))}"))
-    if d.get("rollback"):
-        rb = d["rollback"]
-        rows.append(("rollback", f"{_e(rb.get('from_config'))} → {_e(rb.get('to_config'))} "
-                     f"({_e(rb.get('endpoint_status'))}, {_fmt_s(rb.get('seconds'))})"))
-    if d.get("error"):
-        rows.append(("error", f"{_bad(_e(d['error'].get('code')))}: {_e(d['error'].get('message'))}"))
-    return "<div>" + _rows(rows) + "</div>"
-
-
-def _logged_line(x: Mapping[str, Any]) -> str:
-    """An evidence line with when (first, and last when it repeated) and where it was logged."""
-    count = x.get("count") or 1
-    when = _e(x.get("first_seen") or "")
-    if count > 1 and x.get("last_seen") != x.get("first_seen"):
-        when += f" … {_e(x.get('last_seen'))} (×{count})"
-    return f"{when} {_e(x.get('stream') or '')}: {_e(x.get('line'))}"
-def _kind_detail(plan: Mapping[str, Any]) -> str:
-    sc = plan.get("serverless_config") or {}
-    if sc:
-        return f" — {_e(sc.get('MemorySizeInMB'))} MB, max concurrency {_e(sc.get('MaxConcurrency'))}"
-    if plan.get("instance_type"):
-        return f" — {_e(plan.get('instance_count'))} × {_e(plan.get('instance_type'))}"
-    return ""
-
-
-def show_deploy(result: Any) -> None:
-    """Render :func:`deploy_html` in the notebook."""
-    from IPython.display import HTML, display
-
-    display(HTML(deploy_html(result)))
