@@ -3,7 +3,7 @@ assumed roles, 10 crash-looping while InService, 5 Failed) against a sequential 
 same seeded local stack: wall time, API calls, peak memory (each side's own process, ru_maxrss).
 
 The sequential scan is what reading the fleet with diagnose's per-endpoint calls one at a time gives: the same
-facts (``diagnose.endpoint_facts``), the whole log window (diagnose's 20,000-event bound, no byte bound), the
+facts (``endpoint.facts.endpoint_facts``), the whole log window (diagnose's 20,000-event bound, no byte bound), the
 backlog as diagnose reads it (``backlog.read_backlog``: GetMetricStatistics per metric) and each variant's error
 metrics the same way; judged by the same rules, so both must find the same 15.
 
@@ -62,9 +62,9 @@ def _sequential(params, regions: list[str], role_arns: list[str]) -> tuple[int, 
     from endpoint_runbook import logs
     from endpoint_runbook.aws import Aws
     from endpoint_runbook.endpoint.backlog import read_backlog
+    from endpoint_runbook.endpoint.facts import endpoint_facts
     from endpoint_runbook.fleet.endpoint import Counter, EndpointScan, endpoint_kind, judge, log_view
     from endpoint_runbook.fleet.metrics import ERROR_METRICS
-    from endpoint_runbook.steps.diagnose import endpoint_facts
 
     counter = Counter()
     found, scanned = [], 0

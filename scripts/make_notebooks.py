@@ -32,7 +32,7 @@ run = resolve_run(run_dir, step={step!r}, endpoint_name=endpoint_name)  # run_di
 run_dir = run.run_dir
 aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts,
                     role_arn=role_arn, external_id=external_id))
-rb.setup(run, aws)"""
+rb.setup(run, aws.identity())"""
 
 
 SCAN_SETUP = f"""from endpoint_runbook import render as rb   # not `display`: IPython's display() stays yours
@@ -202,7 +202,9 @@ result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inp
                     replay_concurrency=replay_concurrency, outage_endpoint=endpoint_name, accept=accept,
                     outage_window_minutes=outage_window_minutes, progress=rb.progress)"""),
         ("md", "## Results"),
-        ("code", "rb.show_verify(result, aws)"),
+        ("code", """from endpoint_runbook.invocation.pictures import s3_pictures
+
+rb.show_verify(result, s3_pictures(aws))"""),
     ],
     "cleanup": [
         ("md", """# 5 · Clean up the broken endpoint

@@ -92,8 +92,8 @@ def test_actions_are_judged_everywhere_and_resources_for_sqs(enforced, monkeypat
 
 
 def test_a_missing_endpoint_without_list_endpoints_says_it_could_not_list(enforced, monkeypatch):
+    from endpoint_runbook.endpoint.facts import endpoint_facts
     from endpoint_runbook.errors import NotFoundError
-    from endpoint_runbook.steps.diagnose import endpoint_facts
 
     aws = as_user(enforced, monkeypatch)
     with pytest.raises(NotFoundError) as e:  # DescribeEndpoint granted, ListEndpoints (the near misses) not

@@ -6,6 +6,7 @@ import re
 
 from endpoint_runbook import render as rb
 from endpoint_runbook.invocation.invoke import RequestResult
+from endpoint_runbook.invocation.pictures import s3_pictures
 from endpoint_runbook.records import read_record
 from endpoint_runbook.render.deploy import deploy_html
 from endpoint_runbook.render.verify import verify_html
@@ -42,7 +43,7 @@ def test_pictures_sit_in_table_rows(aws):
         s3.put_object(Bucket="pics-rows", Key=key, Body=b"\x89PNG\r\n\x1a\n", ContentType="image/png")
     res = VerifyResult(ok=True, requests=[RequestResult(index=1, kind="cold", input="s3://pics-rows/q.png",
                                                         status="completed", summary=SUMMARY)])
-    html = verify_html(res, aws)
+    html = verify_html(res, s3_pictures(aws))
     _sanitizer_safe(html)
     row = re.search(r"<tr>(<td[^>]*><img .*?)</tr>", html).group(1)
     assert row.count("<img ") == 3  # query + two items side by side in one row

@@ -20,11 +20,12 @@ from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.cli import main as cli_main
 from endpoint_runbook.endpoint import inplace
+from endpoint_runbook.endpoint.facts import endpoint_facts
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
 from endpoint_runbook.steps import cleanup as cleanup_step
-from endpoint_runbook.steps import deploy, diagnose, verify
+from endpoint_runbook.steps import deploy, verify
 
 pytestmark = pytest.mark.slow
 NAMES = StygigIncident()
@@ -33,7 +34,7 @@ INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
 
 def _diagnose_record(sm: Any) -> dict[str, Any]:
     """What step 1 records of the endpoint (the facts the in-place deploy copies)."""
-    return {"endpoint": diagnose.endpoint_facts(sm, NAMES.endpoint).to_dict()}
+    return {"endpoint": endpoint_facts(sm, NAMES.endpoint).to_dict()}
 
 
 def _with_failing_requirements(archive: bytes) -> bytes:

@@ -470,7 +470,7 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
                  "kind": e.kind or ("async" if e.async_config else "real-time")}
         sources["endpoint"] = f"{run_dir}/01-diagnose.json"
     else:
-        from .steps.diagnose import endpoint_facts
+        from .endpoint.facts import endpoint_facts
 
         f = endpoint_facts(aws.client("sagemaker"), endpoint)
         arn = f.arn

@@ -21,10 +21,10 @@ import botocore.exceptions
 
 from .. import logs
 from ..aws import Aws, AwsParams, CredentialsError, error_code
+from ..endpoint.facts import endpoint_facts
 from ..errors import InputError, NotFoundError
 from ..progress import Progress
 from ..records import iso_time
-from ..steps.diagnose import endpoint_facts
 from .endpoint import BoundedLogs, Counter, EndpointScan, diagnose_hint, endpoint_kind, judge, log_view
 from .metrics import MetricTarget, read_fleet_metrics
 

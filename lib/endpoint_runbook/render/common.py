@@ -118,8 +118,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def identity(aws: Any) -> None:
-    card("AWS", aws.identity())
+def identity(who: dict[str, Any]) -> None:
+    """Who the notebook runs as (``Aws.identity()``: account, ARN, region, endpoint URL)."""
+    card("AWS", who)
 
 
 def error_card(e: BaseException) -> None:
@@ -158,8 +159,9 @@ def _show_runbook_errors() -> None:
     ip.set_custom_exc((RunbookError,), handler)
 
 
-def setup(run: Any, aws: Any) -> None:
-    """The setup card: which run this notebook writes to, how it was chosen, the earlier records it found."""
+def setup(run: Any, who: dict[str, Any]) -> None:
+    """The setup card: which run this notebook writes to, how it was chosen, the earlier records it found; and
+    who it runs as (``aws.identity()``, read by the caller: rendering calls no AWS)."""
     _show_runbook_errors()
     r = run.to_dict() if hasattr(run, "to_dict") else dict(run)
     how = {"given": "given (run_dir)", "named": "named run id (run_dir)", "started": "started a new run",
@@ -169,7 +171,7 @@ def setup(run: Any, aws: Any) -> None:
                                 "endpoint": r.get("endpoint_name"),
                                 "earlier records": ", ".join(os.path.basename(p) for p in found.values()) or "none"},
          status="ok" if found or r["how"] != "started" else None)
-    identity(aws)
+    identity(who)
 
 
 def _dict(x: Any) -> dict[str, Any]:

@@ -11,49 +11,19 @@ the request's input unless ``image_bucket`` is given), bounded in number and siz
 
 from __future__ import annotations
 
-import base64
-import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import botocore.exceptions
-
-from ..aws import AccessDenied, Aws, error_code
 from ..invocation.invoke import RequestResult
-from ..s3 import parse_s3_uri
 from ..steps.verify import VerifyResult
 from .common import _PER_ROW, _TABLE, _TD, _TH, _bad, _e, _fmt_s, _ok, _rows, health_label
 
-__all__ = ["image_data_uri", "outage_html", "replay_html", "show_verify", "verify_html"]
+__all__ = ["outage_html", "replay_html", "show_verify", "verify_html"]
 
-_MAX_IMAGE_BYTES = 2 * 1024 * 1024
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+#: Reads one picture: an S3 URI → (``data:`` URI, None) or (None, why not)
+#: (:func:`endpoint_runbook.invocation.pictures.s3_pictures`).
+Pictures = Callable[[str], tuple[str | None, str | None]]
 
-
-def image_data_uri(s3: Any, uri: str, *, max_bytes: int = _MAX_IMAGE_BYTES) -> tuple[str | None, str | None]:
-    """(``data:`` URI, None) for an image object, or (None, why not) — missing, too big, not an image."""
-    try:
-        bucket, key = parse_s3_uri(uri)
-    except Exception as e:  # noqa: BLE001 - a bad key in a model's output is shown, not raised
-        return None, str(e)
-    ctype = mimetypes.guess_type(key)[0]
-    try:
-        obj = s3.get_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as e:
-        return None, error_code(e) or "error"
-    except AccessDenied as e:  # a picture is not worth stopping for: said in its place
-        return None, f"not allowed to read it ({', '.join(g.action for g in e.missing)})"
-    ctype = ctype if ctype in _IMAGE_TYPES else obj.get("ContentType")
-    if ctype not in _IMAGE_TYPES:
-        obj["Body"].close()
-        return None, f"not an image ({ctype})"
-    if int(obj.get("ContentLength") or 0) > max_bytes:
-        obj["Body"].close()
-        return None, f"too big ({obj['ContentLength']} bytes)"
-    data = obj["Body"].read(max_bytes + 1)
-    if len(data) > max_bytes:
-        return None, "too big"
-    return f"data:{ctype};base64,{base64.b64encode(data).decode()}", None
 
 
 def _as_result(result: VerifyResult | Mapping[str, Any]) -> VerifyResult:
@@ -153,7 +123,7 @@ def _grid(cards: list[str]) -> str:
     return "<table style='border-collapse:separate;border-spacing:6px'>" + "".join(rows) + "</table>"
 
 
-def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int, image_bucket: str | None) -> str:
+def _pictures_html(r: VerifyResult, fetch: Pictures, *, max_images: int, max_inputs: int, image_bucket: str | None) -> str:
     shown: list[str] = []
     seen_inputs: set[str] = set()
     budget = max_images
@@ -161,9 +131,9 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
         s = rr.summary or {}
         if rr.status == "completed" and s.get("kind") == "image" and rr.input not in seen_inputs and budget >= 2:
             seen_inputs.add(rr.input)  # the model answers with a picture: the input beside it
-            src, why = image_data_uri(s3, rr.input)
+            src, why = fetch(rr.input)
             out_src, out_why = ((s["data_uri"], None) if s.get("data_uri") else
-                                image_data_uri(s3, rr.output_location) if rr.output_location else (None, "not kept"))
+                                fetch(rr.output_location) if rr.output_location else (None, "not kept"))
             budget -= 2
             shown.append(f"<h4>{_e(rr.input)} → the model's answer (request {rr.index}, {_fmt_s(rr.latency_s)})</h4>"
                          + _grid([_card(src, why, "<b>input</b>", query=True), _card(out_src, out_why, "answer")]))
@@ -173,10 +143,10 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
         if len(seen_inputs) >= max_inputs or budget <= 0:
             break
         seen_inputs.add(rr.input)
-        bucket = image_bucket or parse_s3_uri(rr.input)[0]
+        bucket = image_bucket or rr.input.removeprefix("s3://").partition("/")[0]
         cards = []
         q = s.get("query") or {}
-        src, why = image_data_uri(s3, rr.input)
+        src, why = fetch(rr.input)
         budget -= 1
         qcap = "<b>query</b><br/>" + _e(rr.input.rsplit("/", 1)[-1]) + "<br/>" + " · ".join(
             _e(q.get(k)) for k in ("dominant_color", "category_guess", "type_guess") if q.get(k))
@@ -188,7 +158,7 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
             if not key:
                 continue
             uri = key if str(key).startswith("s3://") else f"s3://{bucket}/{key}"
-            src, why = image_data_uri(s3, uri)
+            src, why = fetch(uri)
             budget -= 1
             cap = (f"#{_e(item.get('rank'))} score <b>{_e(item.get('score'))}</b><br/>"
                    + " · ".join(_e(item.get(k)) for k in ("category", "type", "color") if item.get(k))
@@ -199,14 +169,15 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
     return "".join(shown)
 
 
-def verify_html(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, *, max_images: int = 24,
+def verify_html(result: VerifyResult | Mapping[str, Any], pictures: Pictures | None = None, *, max_images: int = 24,
                 max_inputs: int = 3, image_bucket: str | None = None) -> str:
-    """The verify result as one HTML fragment: figures, the results table, pictures (when ``aws`` is given
-    and the outputs are recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs)."""
+    """The verify result as one HTML fragment: figures, the results table, pictures (when ``pictures`` is given
+    and the outputs are images or recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs).
+    ``pictures`` reads them (:func:`endpoint_runbook.invocation.pictures.s3_pictures`): rendering calls no AWS."""
     r = _as_result(result)
     parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay), outage_html(r.outage)]
-    if aws is not None:
-        parts.append(_pictures_html(r, aws.client("s3"), max_images=max_images, max_inputs=max_inputs,
+    if pictures is not None:
+        parts.append(_pictures_html(r, pictures, max_images=max_images, max_inputs=max_inputs,
                                     image_bucket=image_bucket))
     parts.append("</div>")
     return "".join(parts)
@@ -293,10 +264,10 @@ def outage_html(outage: Mapping[str, Any] | None) -> str:
     return head + _rows(rows) + table
 
 
-def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, **kw: Any) -> None:
+def show_verify(result: VerifyResult | Mapping[str, Any], pictures: Pictures | None = None, **kw: Any) -> None:
     """Render :func:`verify_html` in the notebook."""
     from IPython.display import HTML, display
 
-    display(HTML(verify_html(result, aws, **kw)))
+    display(HTML(verify_html(result, pictures, **kw)))
 
 
