@@ -1,6 +1,7 @@
 """The endpoint: its facts as one type, its kind, and how a fix reaches it.
 
-- :mod:`.facts`: what DescribeEndpoint → DescribeEndpointConfig → DescribeModel say (:class:`EndpointFacts`);
+- :mod:`.facts`: DescribeEndpoint → DescribeEndpointConfig → DescribeModel read into the one facts type
+  (:class:`endpoint_runbook.step_records.EndpointFacts`, what step 1 records and the later steps read);
 - :mod:`.kind`: asynchronous, real-time or serverless, and what each allows;
 - :mod:`.diagnosis`: the evidence reconciled into step 1's verdict;
 - :mod:`.startup_failure`, :mod:`.network_reach`, :mod:`.backlog`, :mod:`.model_data`: the container's start,

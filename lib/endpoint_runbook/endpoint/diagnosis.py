@@ -12,7 +12,7 @@ from .. import imports, logs
 from ..findings import Finding
 from ..imports import MODEL_DIR
 from ..serving.loadcheck import NETWORK_ERROR, LoadCheck
-from .facts import EndpointFacts
+from ..step_records import EndpointFacts
 from .kind import serverless_findings
 from .network_reach import endpoint_reach, network_needs
 from .startup_failure import StartupFailure, classify_startup_failure

@@ -1,59 +1,19 @@
-"""The endpoint's facts, one type: what DescribeEndpoint → DescribeEndpointConfig → DescribeModel say about it
-(:class:`EndpointFacts`), read once by step 1 and recorded for the steps after it."""
+"""The endpoint's facts read: DescribeEndpoint → DescribeEndpointConfig → DescribeModel, into the one type
+(:class:`endpoint_runbook.step_records.EndpointFacts`) step 1 records and every later step reads back."""
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass
 from typing import Any
 
 from ..aws import AccessDenied, is_error
 from ..errors import NotFoundError
 from ..records import iso_time
+from ..step_records import EndpointFacts
 from .kind import kind_of, serverless_config_of
 
-__all__ = ["EndpointFacts", "endpoint_facts"]
-
-
-@dataclass
-class EndpointFacts:
-    name: str
-    arn: str
-    status: str
-    failure_reason: str | None
-    config_name: str
-    created: str | None
-    last_modified: str | None
-    variants: list[dict[str, Any]]
-    async_config: dict[str, Any] | None
-    model_name: str
-    image: str | None
-    model_data_url: str | None
-    environment: dict[str, str]
-    execution_role_arn: str | None
-    instance_type: str | None
-    instance_count: int | None
-    kind: str = "real-time"  # async | real-time | serverless (endpoint_kind)
-    serverless_config: dict[str, Any] | None = None  # the variant's ServerlessConfig (memory, max concurrency)
-    model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
-    network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
-    vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
-
-    @property
-    def program(self) -> str:
-        return self.environment.get("SAGEMAKER_PROGRAM") or "inference.py"
-
-    @property
-    def model_data_prefix(self) -> str | None:
-        """The S3 prefix of uncompressed model data (``S3Prefix``, ``CompressionType: None``), else None."""
-        ds = self.model_data_source or {}
-        if ds.get("S3DataType") == "S3Prefix" and ds.get("CompressionType", "None") == "None" and ds.get("S3Uri"):
-            return str(ds["S3Uri"])
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"program": self.program}
+__all__ = ["endpoint_facts"]
 
 
 def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
@@ -101,7 +61,3 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         model_data_source=dict(source) if source else None,
         network_isolation=bool(model.get("EnableNetworkIsolation")), vpc_config=model.get("VpcConfig") or None,
     )
-
-
-#: From this size, diagnose reads an archive once (parallel ranged GETs) and checks the code it wrote from that
-#: read, leaving the weights in S3; smaller archives are read again and extracted whole for the load check.

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import logs
 from ..endpoint.backlog import Backlog
-from ..endpoint.facts import EndpointFacts
+from ..step_records import EndpointFacts
 
 __all__ = ["SEVERITY_ORDER", "EndpointScan", "BoundedLogs", "judge", "endpoint_kind"]
 

@@ -33,17 +33,18 @@ from ..endpoint.diagnosis import (
     _reconcile,
     _verdict,
 )
-from ..endpoint.facts import EndpointFacts, endpoint_facts
+from ..endpoint.facts import endpoint_facts
 from ..errors import InputError, RunbookError
 from ..findings import Finding
 from ..records import write_record
 from ..s3 import parse_s3_uri
 from ..serving.loadcheck import LoadCheck, load_check_dir, vouch_imports_only
+from ..step_records import EndpointFacts
 
 __all__ = ["Diagnosing", "run", "describe", "read_logs", "read_archive", "resolve_imports", "check_load", "conclude"]
 
-
-
+#: From this size, diagnose reads an archive once (parallel ranged GETs) and checks the code it wrote from that
+#: read, leaving the weights in S3; smaller archives are read again and extracted whole for the load check.
 WITHHOLD_FROM_BYTES = 256 << 20
 
 
