@@ -71,7 +71,7 @@ class DeployPlan:
     execution_role_arn: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     async_config: dict[str, Any] | None = None
-    kind: str = ASYNC  # async | real-time | serverless: the broken endpoint's (endpoint_kind)
+    kind: str = ASYNC  # async | real-time | serverless: the broken endpoint's (endpoint.kind)
     serverless_config: dict[str, Any] | None = None  # serverless: MemorySizeInMB, MaxConcurrency, ...
     data_capture_config: dict[str, Any] | None = None  # copied from the broken config (not serverless)
     kms_key_id: str | None = None  # copied from the broken config (not serverless)

@@ -218,7 +218,7 @@ def _bar(n: float, scale: float, colour: str) -> str:
 
 
 def outage_html(outage: Mapping[str, Any] | None) -> str:
-    """A real-time or serverless endpoint's requests as CloudWatch counted them (``invocation_metrics``): the
+    """A real-time or serverless endpoint's requests as CloudWatch counted them (``invocation.metrics``): the
     totals before and after the fix began serving, and each minute with requests (errors in red)."""
     if not outage:
         return ""

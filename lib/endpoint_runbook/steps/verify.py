@@ -166,7 +166,7 @@ class VerifyResult:
     duration_s: float | None = None
     error: dict[str, Any] | None = None
     replay: dict[str, Any] | None = None  # replay_failed: ReplayReport.to_dict()
-    outage: dict[str, Any] | None = None  # real-time/serverless: the request metrics (invocation_metrics.OutageMetrics)
+    outage: dict[str, Any] | None = None  # real-time/serverless: the request metrics (invocation.metrics.OutageMetrics)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
