@@ -16,11 +16,13 @@ import yaml
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from endpoint_runbook import cleanup, deploy, diagnose, rebuild_archive, verify  # noqa: E402
+
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import scenarios, stack  # noqa: E402
 from endpoint_runbook.params import load_params  # noqa: E402
 from endpoint_runbook.runner import run_chain  # noqa: E402
+from endpoint_runbook.steps import cleanup as cleanup_step
+from endpoint_runbook.steps import deploy, diagnose, rebuild_archive, verify
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +63,7 @@ def plain(params_file: Path, run_dir: Path) -> None:
     verify.run(aws, run_dir=str(run_dir), endpoint_name=v["fixed_endpoint_name"], inputs=v["inputs"], count=v["count"],
                deadline_seconds=v["deadline_seconds"])
     c = p["cleanup"]
-    cleanup.run(aws, run_dir=str(run_dir), endpoint_name=c["endpoint_name"], confirm=c["confirm"],
+    cleanup_step.run(aws, run_dir=str(run_dir), endpoint_name=c["endpoint_name"], confirm=c["confirm"],
                 dry_run=c["dry_run"], force=c["force"], include_outputs=c["include_outputs"],
                 recent_minutes=c["recent_minutes"])
 

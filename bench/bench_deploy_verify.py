@@ -29,10 +29,11 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from benchkit import percentile_ratios
-from endpoint_runbook import deploy, records, verify
+from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident
+from endpoint_runbook.steps import deploy, verify
 
 NAMES = StygigIncident()
 SEED_INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"

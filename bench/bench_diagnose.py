@@ -27,10 +27,10 @@ from typing import Any
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from endpoint_runbook import diagnose  # noqa: E402
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import stack  # noqa: E402
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig, examples_dir  # noqa: E402
+from endpoint_runbook.steps import diagnose  # noqa: E402
 
 NAMES = StygigIncident()
 REGION = "ap-south-1"

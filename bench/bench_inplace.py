@@ -28,17 +28,20 @@ from typing import Any
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-from endpoint_runbook import deploy, diagnose, records, replay
+from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.endpoint.facts import endpoint_facts
+from endpoint_runbook.invocation import replay
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
+from endpoint_runbook.steps import deploy
 
 NAMES = StygigIncident()
 
 
 def _diag(sm: Any) -> dict[str, Any]:
     """What step 1 records of the endpoint (the facts the in-place deploy copies)."""
-    return {"endpoint": diagnose.endpoint_facts(sm, NAMES.endpoint).to_dict()}
+    return {"endpoint": endpoint_facts(sm, NAMES.endpoint).to_dict()}
 
 
 def _fail_requests(aws: Aws, images: list[str], n: int) -> list[str]:

@@ -34,7 +34,8 @@ from benchkit import percentile_ratios  # noqa: E402
 from endpoint_runbook.archive import safe_extract
 from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import stack  # noqa: E402
-from endpoint_runbook.serving.env import ensure_serving_env, free_port, start_model_server  # noqa: E402
+from endpoint_runbook.serving.env import ensure_serving_env
+from endpoint_runbook.serving.server import free_port, start_model_server  # noqa: E402
 from tinymodel import World, tiny_archive  # noqa: E402
 
 BODY = b'{"x": [1, 2, 3]}'

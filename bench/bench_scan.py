@@ -3,7 +3,7 @@ assumed roles, 10 crash-looping while InService, 5 Failed) against a sequential 
 same seeded local stack: wall time, API calls, peak memory (each side's own process, ru_maxrss).
 
 The sequential scan is what reading the fleet with diagnose's per-endpoint calls one at a time gives: the same
-facts (``diagnose.endpoint_facts``), the whole log window (diagnose's 20,000-event bound, no byte bound), the
+facts (``endpoint.facts.endpoint_facts``), the whole log window (diagnose's 20,000-event bound, no byte bound), the
 backlog as diagnose reads it (``backlog.read_backlog``: GetMetricStatistics per metric) and each variant's error
 metrics the same way; judged by the same rules, so both must find the same 15.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 def _child(variant: str, url: str, fleet_json: str) -> None:
     """One side, in its own process: print {seconds, calls, found, rss_mib} as JSON."""
-    import endpoint_runbook.diagnose  # noqa: F401  (both sides import it: the baseline below is after imports)
+    import endpoint_runbook.steps.diagnose  # noqa: F401  (both sides import it: the baseline below is after imports)
     from endpoint_runbook.aws import AwsParams
     from endpoint_runbook.fleet import scan
 
@@ -61,8 +61,8 @@ def _sequential(params, regions: list[str], role_arns: list[str]) -> tuple[int, 
 
     from endpoint_runbook import logs
     from endpoint_runbook.aws import Aws
-    from endpoint_runbook.backlog import read_backlog
-    from endpoint_runbook.diagnose import endpoint_facts
+    from endpoint_runbook.endpoint.backlog import read_backlog
+    from endpoint_runbook.endpoint.facts import endpoint_facts
     from endpoint_runbook.fleet.endpoint import Counter, EndpointScan, endpoint_kind, judge, log_view
     from endpoint_runbook.fleet.metrics import ERROR_METRICS
 

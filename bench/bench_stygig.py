@@ -32,7 +32,7 @@ from endpoint_runbook.aws import Aws, AwsParams  # noqa: E402
 from endpoint_runbook.local import scenarios, stack  # noqa: E402
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig  # noqa: E402
 from endpoint_runbook.serving.loadcheck import load_check_dir  # noqa: E402
-from endpoint_runbook.verify import percentile  # noqa: E402
+from endpoint_runbook.steps.verify import percentile  # noqa: E402
 
 NAMES = StygigIncident()
 INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"

@@ -31,7 +31,7 @@ def scratch_dir(keep: str | None, *, prefix: str) -> Iterator[str]:
 def percentile_ratios(label: str, ours_name: str, ours: Sequence[float], base_name: str, base: Sequence[float],
                       quantiles: Sequence[int] = (50, 95)) -> list[str]:
     """One line per quantile: both sides in ms and their ratio (ours / baseline)."""
-    from endpoint_runbook.verify import percentile
+    from endpoint_runbook.steps.verify import percentile
 
     rows = []
     for q in quantiles:

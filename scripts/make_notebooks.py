@@ -21,7 +21,7 @@ CONVERT = ("# A SageMaker notebook job passes every parameter as a string: the s
 
 
 def setup(step: str) -> str:
-    return f"""from endpoint_runbook import display as rb   # not `display`: IPython's display() stays yours
+    return f"""from endpoint_runbook import render as rb   # not `display`: IPython's display() stays yours
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.params import notebook_values
 from endpoint_runbook.records import resolve_run
@@ -32,10 +32,10 @@ run = resolve_run(run_dir, step={step!r}, endpoint_name=endpoint_name)  # run_di
 run_dir = run.run_dir
 aws = Aws(AwsParams(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts,
                     role_arn=role_arn, external_id=external_id))
-rb.setup(run, aws)"""
+rb.setup(run, aws.identity())"""
 
 
-SCAN_SETUP = f"""from endpoint_runbook import display as rb   # not `display`: IPython's display() stays yours
+SCAN_SETUP = f"""from endpoint_runbook import render as rb   # not `display`: IPython's display() stays yours
 from endpoint_runbook import fleet
 from endpoint_runbook.aws import AwsParams
 from endpoint_runbook.params import notebook_values
@@ -90,7 +90,7 @@ verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it. Each cell b
         ("params", ""),
         ("code", "setup"),
         ("md", "## The endpoint, its config and model"),
-        ("code", """from endpoint_runbook import diagnose
+        ("code", """from endpoint_runbook.steps import diagnose
 
 d = diagnose.describe(aws, run_dir=run_dir, endpoint_name=endpoint_name, source_roots=source_roots,
                       load_check=load_check, progress=rb.progress)
@@ -124,7 +124,7 @@ Leave `source_uri` and `additions` unset to take them from step 1's verdict (`ru
         ("params", ""),
         ("code", "setup"),
         ("md", "## Plan: what goes where"),
-        ("code", """from endpoint_runbook import rebuild_archive
+        ("code", """from endpoint_runbook.steps import rebuild_archive
 
 rebuild = rebuild_archive.plan(aws, run_dir=run_dir, source_uri=source_uri, additions=additions,
                                target_uri=target_uri, overwrite=overwrite, upload=upload,
@@ -158,7 +158,7 @@ async one through S3, or (real-time, serverless) an `InvokeEndpoint` with the in
         ("params", ""),
         ("code", "setup"),
         ("md", "## Preflight (nothing is created unless everything checks)"),
-        ("code", """from endpoint_runbook import deploy
+        ("code", """from endpoint_runbook.steps import deploy
 
 dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, mode=mode, rollback=rollback,
                      model_data_url=model_data_url, copy_from_config=copy_from_config, image_uri=image_uri,
@@ -194,7 +194,7 @@ Unset values come from step 3's record; to run this step alone, set `fixed_endpo
         ("params", ""),
         ("code", "setup"),
         ("md", "## Invoke and wait"),
-        ("code", """from endpoint_runbook import verify
+        ("code", """from endpoint_runbook.steps import verify
 
 result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inputs=inputs, count=count,
                     deadline_seconds=deadline_seconds, health_patterns=health_patterns,
@@ -202,7 +202,9 @@ result = verify.run(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, inp
                     replay_concurrency=replay_concurrency, outage_endpoint=endpoint_name, accept=accept,
                     outage_window_minutes=outage_window_minutes, progress=rb.progress)"""),
         ("md", "## Results"),
-        ("code", "rb.show_verify(result, aws)"),
+        ("code", """from endpoint_runbook.invocation.pictures import s3_pictures
+
+rb.show_verify(result, s3_pictures(aws))"""),
     ],
     "cleanup": [
         ("md", """# 5 · Clean up the broken endpoint
@@ -217,16 +219,16 @@ type the name in the box below the plan and press the button. To run this step a
         ("params", ""),
         ("code", "setup"),
         ("md", "## The plan"),
-        ("code", """from endpoint_runbook import cleanup
+        ("code", """from endpoint_runbook.steps import cleanup
 
 result = cleanup.run(aws, run_dir=run_dir, endpoint_name=endpoint_name, confirm=confirm, dry_run=dry_run,
                      force=force, include_outputs=include_outputs, recent_minutes=recent_minutes,
                      release_rollback=release_rollback, progress=rb.progress)
 rb.show_cleanup(result)"""),
         ("md", "## Confirm in Studio (headless runs use the `confirm` parameter instead)"),
-        ("code", """confirm_box = rb.cleanup_confirm(result, aws, run_dir=run_dir, force=force,
-                                 include_outputs=include_outputs, recent_minutes=recent_minutes,
-                                 release_rollback=release_rollback)"""),
+        ("code", """delete = cleanup.deleter(aws, result, run_dir=run_dir, force=force, include_outputs=include_outputs,
+                         recent_minutes=recent_minutes, release_rollback=release_rollback)
+confirm_box = rb.cleanup_confirm(result, delete, run_dir=run_dir)"""),
     ],
 }
 

@@ -92,7 +92,7 @@ def test_actions_are_judged_everywhere_and_resources_for_sqs(enforced, monkeypat
 
 
 def test_a_missing_endpoint_without_list_endpoints_says_it_could_not_list(enforced, monkeypatch):
-    from endpoint_runbook.diagnose import endpoint_facts
+    from endpoint_runbook.endpoint.facts import endpoint_facts
     from endpoint_runbook.errors import NotFoundError
 
     aws = as_user(enforced, monkeypatch)

@@ -7,9 +7,9 @@ import pickle
 from pathlib import Path
 
 import pytest
-from endpoint_runbook import diagnose
 from endpoint_runbook.cli import check_archive_main
 from endpoint_runbook.imports import resolve_imports
+from endpoint_runbook.steps import diagnose
 from test_diagnose import _deploy
 from tinymodel import tar_gz
 

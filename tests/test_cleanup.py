@@ -21,6 +21,7 @@ from endpoint_runbook import cleanup
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.errors import CheckFailed, InputError
 from endpoint_runbook.records import read_record, write_record
+from endpoint_runbook.steps import cleanup as cleanup_step
 
 ROLE = "arn:aws:iam::123456789012:role/runbook-cleanup-test"
 DIM = cleanup.SCALING_DIMENSION
@@ -307,7 +308,7 @@ def test_run_rejects_a_wrong_confirm_before_any_aws_call(tmp_path):
     # Nothing listens on port 9: any AWS call would fail with a connection error, not confirm-mismatch.
     dead = Aws(AwsParams(region="ap-south-1", endpoint_url="http://127.0.0.1:9", max_attempts=1, connect_timeout=1))
     with pytest.raises(InputError) as ei:
-        cleanup.run(dead, run_dir=str(tmp_path), endpoint_name="stygig-async-endpoint-20251115-101546",
+        cleanup_step.run(dead, run_dir=str(tmp_path), endpoint_name="stygig-async-endpoint-20251115-101546",
                     confirm="stygig-async-endpoint", dry_run=False)
     assert ei.value.code == "confirm-mismatch"
     assert read_record(tmp_path, "cleanup") is None
@@ -316,7 +317,7 @@ def test_run_rejects_a_wrong_confirm_before_any_aws_call(tmp_path):
 def test_dry_run_is_the_default_and_changes_nothing(aws, acct, tmp_path):
     e, c, m = simple(acct)
     before = acct.snapshot()
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, progress=lambda _m: None)
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, progress=lambda _m: None)
     assert rep.status == "dry-run" and rep.dry_run and not rep.outcomes
     assert acct.snapshot() == before
     rec = read_record(tmp_path, "cleanup")
@@ -326,10 +327,10 @@ def test_dry_run_is_the_default_and_changes_nothing(aws, acct, tmp_path):
 def test_endpoint_defaults_to_the_diagnosed_one(aws, acct, tmp_path):
     e, c, m = simple(acct)
     write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
-    rep = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None)
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), progress=lambda _m: None)
     assert rep.plan.endpoint_names == [e]
     with pytest.raises(InputError) as ei:
-        cleanup.run(aws, run_dir=str(tmp_path / "empty"))
+        cleanup_step.run(aws, run_dir=str(tmp_path / "empty"))
     assert ei.value.code == "missing-input"
 
 
@@ -342,7 +343,7 @@ def test_delete_removes_exactly_the_plan_and_a_rerun_changes_nothing(aws, acct, 
     fixed = simple(acct, "fixed")
     shared_model_cfg = acct.config("other", [m])  # keeps the broken model alive
     before = acct.snapshot()
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     after = acct.snapshot()
     assert rep.status == "done"
     assert deleted_between(before, after) == {("scaling-policy", f"{rid}:invocations"), ("scalable-target", rid),
@@ -353,7 +354,7 @@ def test_delete_removes_exactly_the_plan_and_a_rerun_changes_nothing(aws, acct, 
     rec = read_record(tmp_path, "cleanup")
     assert rec["status"] == "done" and f"endpoint {e}" in rec["deleted"] and f"model {m}" in rec["kept"]
 
-    rep2 = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+    rep2 = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert rep2.status == "nothing-to-do" and not rep2.changed
     assert acct.snapshot() == after
     outcome = {(o.kind, o.name): o.outcome for o in rep2.outcomes}
@@ -384,7 +385,7 @@ def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
     e, c, m = simple(acct)
     with failing_once(aws, "DeleteEndpointConfig", "EndpointConfigName") as fired, \
             pytest.raises(CheckFailed) as ei:
-        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+        cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert ei.value.code == "cleanup-incomplete" and fired == [c]
     rec = read_record(tmp_path, "cleanup")
     assert rec["status"] == "partial"
@@ -394,13 +395,13 @@ def test_partial_failure_then_rerun_finishes(aws, acct, tmp_path):
     assert e not in snap["endpoint"] and c in snap["endpoint-config"] and m in snap["model"]
 
     # The endpoint is gone now: the rerun reaches its config and model through the record, and finishes.
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert rep.status == "done"
     assert {(o.kind, o.name): o.outcome for o in rep.outcomes} == {
         ("endpoint", e): "already-gone", ("endpoint-config", c): "deleted", ("model", m): "deleted"}
     snap = acct.snapshot()
     assert c not in snap["endpoint-config"] and m not in snap["model"]
-    rep3 = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+    rep3 = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert rep3.status == "nothing-to-do"
 
 
@@ -414,13 +415,13 @@ def test_in_place_release_stopped_after_the_config_finishes_its_model_on_rerun(a
                                       "previous_endpoint_config_name": old_cfg})
     acct.sm.delete_endpoint(EndpointName=_e)  # only the in-place endpoint reaches the old config now
     with failing_once(aws, "DeleteModel", "ModelName") as fired, pytest.raises(CheckFailed):
-        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
+        cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
                     progress=lambda _m: None)
     assert fired == [old_model]
     snap = acct.snapshot()
     assert old_cfg not in snap["endpoint-config"] and old_model in snap["model"] and e in snap["endpoint"]
 
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, release_rollback=True,
                       progress=lambda _m: None)
     assert {(o.kind, o.name): o.outcome for o in rep.outcomes} == {
         ("endpoint", e): "kept", ("endpoint-config", old_cfg): "already-gone", ("model", old_model): "deleted"}
@@ -457,11 +458,11 @@ def test_recent_successful_traffic_in_metrics_refuses(aws, acct, tmp_path):
     rep = cleanup.execute(aws, p, confirm=e, progress=lambda _m: None)
     assert rep.status == "blocked" and not rep.changed and acct.snapshot() == before
     with pytest.raises(CheckFailed) as exc:
-        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+        cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert exc.value.code == "cleanup-blocked"
     assert read_record(tmp_path, "cleanup")["status"] == "blocked" and acct.snapshot() == before
     # force overrides
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, force=True,
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, force=True,
                       progress=lambda _m: None)
     assert rep.status == "done" and deleted_between(before, acct.snapshot()) == {
         ("endpoint", e), ("endpoint-config", c), ("model", m)}
@@ -498,7 +499,7 @@ def test_the_verified_endpoint_is_refused(aws, acct, tmp_path, step, record):
     assert (ei.action, ei.code) == ("refuse", "verified-endpoint")
     before = acct.snapshot()
     with pytest.raises(CheckFailed):
-        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
+        cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, confirm=e, dry_run=False, progress=lambda _m: None)
     assert acct.snapshot() == before
 
 
@@ -508,7 +509,7 @@ def test_the_diagnosed_endpoint_is_refused_while_no_fix_serves(aws, acct, tmp_pa
     e, c, m = simple(acct, "broken")
     write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
     write_record(tmp_path, "rebuild_archive", {"status": "passed", "target_uri": "s3://b/fixed.tar.gz"})
-    dry = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None)
+    dry = cleanup_step.run(aws, run_dir=str(tmp_path), progress=lambda _m: None)
     ei = item(dry.plan, "endpoint", e)
     assert (ei.action, ei.code) == ("refuse", "no-fix-serving") and dry.plan.blocked
     assert "leaves nothing to answer its requests" in ei.reason and "Deploy and verify the fix first" in ei.reason
@@ -517,10 +518,10 @@ def test_the_diagnosed_endpoint_is_refused_while_no_fix_serves(aws, acct, tmp_pa
     assert read_record(tmp_path, "cleanup")["plan"]["items"][0]["code"] == "no-fix-serving"
     before = acct.snapshot()
     with pytest.raises(CheckFailed) as ei2:
-        cleanup.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, progress=lambda _m: None)
+        cleanup_step.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, progress=lambda _m: None)
     assert ei2.value.code == "cleanup-blocked" and "no fix serves" in str(ei2.value)
     assert acct.snapshot() == before
-    forced = cleanup.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, force=True, progress=lambda _m: None)
+    forced = cleanup_step.run(aws, run_dir=str(tmp_path), confirm=e, dry_run=False, force=True, progress=lambda _m: None)
     assert forced.status == "done" and f"endpoint {e}" in forced.deleted
 
 
@@ -560,12 +561,12 @@ def test_an_in_place_update_that_did_not_take_is_not_a_fix(aws, acct, tmp_path):
     write_record(tmp_path, "diagnose", {"endpoint": {"name": e}})
     write_record(tmp_path, "deploy", {"endpoint_name": e, "mode": "in-place", "previous_endpoint_config_name": c,
                                       "ok": False, "status": "update-failed"})
-    p = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan  # still on c: not "fixed in place"
+    p = cleanup_step.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan  # still on c: not "fixed in place"
     assert (item(p, "endpoint", e).action, item(p, "endpoint", e).code) == ("refuse", "no-fix-serving")
     old = acct.config("old-config", [acct.model("old-model")])  # the update took: e serves c, old was replaced
     write_record(tmp_path, "deploy", {"endpoint_name": e, "mode": "in-place", "previous_endpoint_config_name": old,
                                       "ok": True, "status": "deployed"})
-    p = cleanup.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan
+    p = cleanup_step.run(aws, run_dir=str(tmp_path), progress=lambda _m: None).plan
     assert item(p, "endpoint", e).code == "fixed-in-place" and item(p, "endpoint-config", old).code == "rollback-target"
 def test_the_guards_follow_the_endpoints_kind(aws, acct):
     """Only an async endpoint queues requests and logs them to data-log: a real-time or serverless one is judged by
@@ -647,7 +648,7 @@ def test_wrongful_deletions_detects_each_violation():
 
 def test_record_round_trips_and_holds_no_secrets(aws, acct, tmp_path):
     e, c, m = simple(acct)
-    rep = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e, progress=lambda _m: None)
+    rep = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e, progress=lambda _m: None)
     rec = json.loads((tmp_path / "05-cleanup.json").read_text())
     again = cleanup.CleanupPlan.from_dict(rec["plan"])
     assert [i.to_dict() for i in again.items] == [i.to_dict() for i in rep.plan.items]
@@ -658,7 +659,7 @@ def test_record_round_trips_and_holds_no_secrets(aws, acct, tmp_path):
 
 
 def test_plan_and_report_html(aws, acct):
-    from endpoint_runbook.display_cleanup import plan_html, report_html
+    from endpoint_runbook.render.cleanup import plan_html, report_html
 
     m = acct.model("m")
     c = acct.config("c", [m])
@@ -674,7 +675,7 @@ def test_plan_and_report_html(aws, acct):
 
 
 def test_confirm_widget_enables_only_on_exact_name(aws, acct):
-    from endpoint_runbook.display_cleanup import confirm_widget
+    from endpoint_runbook.render.cleanup import confirm_widget
 
     e, c, m = simple(acct)
     p = cleanup.plan(aws, e)
@@ -693,7 +694,7 @@ def test_confirm_widget_enables_only_on_exact_name(aws, acct):
 
 
 def test_confirm_widget_stays_disabled_when_nothing_to_delete(aws, acct):
-    from endpoint_runbook.display_cleanup import confirm_widget
+    from endpoint_runbook.render.cleanup import confirm_widget
 
     name = acct.n("gone")
     box = confirm_widget(cleanup.plan(aws, name), lambda text: None)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import cleanup_audit
-from endpoint_runbook import cleanup
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.errors import CheckFailed, InputError
 from endpoint_runbook.records import read_record, write_record
+from endpoint_runbook.steps import cleanup as cleanup_step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability import record_case
@@ -144,7 +144,7 @@ def test_cleanup_never_deletes_wrongly(moto_url):
                 before = acct.snapshot()
                 error: Exception | None = None
                 try:
-                    cleanup.run(aws, run_dir=run_dir, endpoint_name=names, confirm=confirm, dry_run=sc.dry_run,
+                    cleanup_step.run(aws, run_dir=run_dir, endpoint_name=names, confirm=confirm, dry_run=sc.dry_run,
                                 force=sc.force, keep=sorted(keep), recent_minutes=60, poll_seconds=0.05,
                                 progress=lambda _m: None)
                 except (InputError, CheckFailed) as e:
@@ -181,7 +181,7 @@ def test_cleanup_never_deletes_wrongly(moto_url):
                 assert error is None and rec["status"] in ("done", "nothing-to-do"), (error, rec["status"])
 
                 # A second run with the same parameters changes nothing.
-                again = cleanup.run(aws, run_dir=run_dir, endpoint_name=names, confirm=confirm, dry_run=False,
+                again = cleanup_step.run(aws, run_dir=run_dir, endpoint_name=names, confirm=confirm, dry_run=False,
                                     force=sc.force, keep=sorted(keep), poll_seconds=0.05, progress=lambda _m: None)
                 final = acct.snapshot()
                 if final != after or again.changed:

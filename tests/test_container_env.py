@@ -8,10 +8,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from endpoint_runbook.network_reach import endpoint_reach, network_needs
-from endpoint_runbook.serving.env import container_env
+from endpoint_runbook.endpoint.network_reach import endpoint_reach, network_needs
 from endpoint_runbook.serving.image_profiles import profile_for_image
 from endpoint_runbook.serving.offline import RefusingProxy
+from endpoint_runbook.serving.server import container_env
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:{}"
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from endpoint_runbook import deploy, records
+from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.endpoint import image, names, preflight
+from endpoint_runbook.endpoint import plan as deploy_plan
 from endpoint_runbook.errors import CheckFailed, InputError
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
+from endpoint_runbook.steps import deploy
 
 NAMES = StygigIncident()
 SEED_INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
@@ -77,23 +80,23 @@ def test_names_are_valid_deterministic_and_follow_the_spec():
     sha = hashlib.sha256(b"archive").hexdigest()
     kw = {"image": "img:1", "model_data_url": "s3://b/k.tar.gz", "environment": {"SAGEMAKER_PROGRAM": "inference.py"},
               "role_arn": "arn:aws:iam::123456789012:role/r"}
-    a = deploy.model_name_for("stygig", sha, **kw)
-    assert a == deploy.model_name_for("stygig", sha, **kw)
-    assert a.startswith(f"stygig-fixed-{sha[:12]}-") and deploy.valid_name(a)
-    assert deploy.model_name_for("stygig", sha, **{**kw, "environment": {"SAGEMAKER_PROGRAM": "x.py"}}) != a
-    c = deploy.config_name_for("stygig", sha, model_name=a, instance_type="ml.m5.xlarge", instance_count=1,
+    a = names.model_name_for("stygig", sha, **kw)
+    assert a == names.model_name_for("stygig", sha, **kw)
+    assert a.startswith(f"stygig-fixed-{sha[:12]}-") and names.valid_name(a)
+    assert names.model_name_for("stygig", sha, **{**kw, "environment": {"SAGEMAKER_PROGRAM": "x.py"}}) != a
+    c = names.config_name_for("stygig", sha, model_name=a, instance_type="ml.m5.xlarge", instance_count=1,
                                async_config={"OutputConfig": {"S3OutputPath": "s3://b/o/"}})
-    assert c.startswith(f"stygig-async-fixed-{sha[:12]}-") and deploy.valid_name(c)
-    assert c != deploy.config_name_for("stygig", sha, model_name=a, instance_type="ml.m5.xlarge", instance_count=2,
+    assert c.startswith(f"stygig-async-fixed-{sha[:12]}-") and names.valid_name(c)
+    assert c != names.config_name_for("stygig", sha, model_name=a, instance_type="ml.m5.xlarge", instance_count=2,
                                        async_config={"OutputConfig": {"S3OutputPath": "s3://b/o/"}})
-    long = deploy.model_name_for("x" * 80 + "_weird.prefix", sha, **kw)
-    assert len(long) <= 63 and deploy.valid_name(long) and sha[:12] in long
-    ep = deploy.default_endpoint_name("stygig")
-    assert ep.startswith("stygig-async-fixed-20") and deploy.valid_name(ep)
-    assert deploy.name_prefix_for(NAMES.endpoint) == "stygig"
-    assert deploy.name_prefix_for("my-recsys-endpoint-1") == "my-recsys"
-    assert deploy.name_prefix_for(None) == "runbook"
-    assert not deploy.valid_name("-bad") and not deploy.valid_name("a" * 64) and not deploy.valid_name("a_b")
+    long = names.model_name_for("x" * 80 + "_weird.prefix", sha, **kw)
+    assert len(long) <= 63 and names.valid_name(long) and sha[:12] in long
+    ep = names.default_endpoint_name("stygig")
+    assert ep.startswith("stygig-async-fixed-20") and names.valid_name(ep)
+    assert names.name_prefix_for(NAMES.endpoint) == "stygig"
+    assert names.name_prefix_for("my-recsys-endpoint-1") == "my-recsys"
+    assert names.name_prefix_for(None) == "runbook"
+    assert not names.valid_name("-bad") and not names.valid_name("a" * 64) and not names.valid_name("a_b")
 
 
 # ---------------------------------------------------------------------------------------------- quick: image
@@ -102,7 +105,7 @@ def test_names_are_valid_deterministic_and_follow_the_spec():
 def test_image_lookup_without_the_sdk_is_a_named_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "sagemaker", None)  # as when the SDK is not installed
     with pytest.raises(InputError) as e:
-        deploy.lookup_image_uri(region="ap-south-1", version="2.1", py_version="py310", instance_type="ml.m5.xlarge")
+        image.lookup_image_uri(region="ap-south-1", version="2.1", py_version="py310", instance_type="ml.m5.xlarge")
     assert e.value.code == "sagemaker-sdk-missing"
     assert "image_uri" in str(e.value) and "pip install sagemaker" in str(e.value)
 
@@ -136,7 +139,7 @@ def _fake_sdk(monkeypatch, *, major: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("major", [3, 2])
 def test_image_lookup_uses_either_sdk_major(monkeypatch, major):
     calls = _fake_sdk(monkeypatch, major=major)
-    uri = deploy.lookup_image_uri(region="ap-south-1", version="2.1.0", py_version="py310",
+    uri = image.lookup_image_uri(region="ap-south-1", version="2.1.0", py_version="py310",
                                   instance_type="ml.m5.xlarge")
     assert uri.endswith("pytorch-inference:2.1.0-cpu-py310")
     assert calls == [{"framework": "pytorch", "region": "ap-south-1", "version": "2.1.0", "py_version": "py310",
@@ -144,7 +147,7 @@ def test_image_lookup_uses_either_sdk_major(monkeypatch, major):
 
 
 def test_botocore_here_knows_the_failure_path(aws):
-    assert deploy.botocore_supports_failure_path(aws.client("sagemaker"), aws.client("sagemaker-runtime"))
+    assert image.botocore_supports_failure_path(aws.client("sagemaker"), aws.client("sagemaker-runtime"))
 
 
 # ---------------------------------------------------------------------------------------------- quick: preflight
@@ -188,7 +191,7 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(aws, tmp_pa
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": f"s3://{w.bucket}/fixed/missing.tar.gz",
                                                        "result_sha256": w.sha})
     before = inventory(w.sm)
-    with pytest.raises(deploy.PreflightFailed) as e:
+    with pytest.raises(preflight.PreflightFailed) as e:
         deploy.run(aws, run_dir=str(tmp_path), mode="new-endpoint", smoke_input=f"s3://{w.bucket}/nope.png", poll_seconds=0.1)
     codes = {f.code for f in e.value.findings if f.severity == "error"}
     assert codes == {"role-not-found", "topic-not-found", "model-data-not-found", "output-bucket-not-found",
@@ -202,7 +205,7 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(aws, tmp_pa
 
 
 def test_preflight_names_missing_parameters_without_records(aws, tmp_path):
-    with pytest.raises(deploy.PreflightFailed) as e:
+    with pytest.raises(preflight.PreflightFailed) as e:
         deploy.run(aws, run_dir=str(tmp_path), mode="new-endpoint")
     missing = {f.evidence[0] for f in e.value.findings if f.code == "missing-parameter"}
     assert missing >= {"model_data_url", "instance_type", "execution_role_arn", "async_config", "smoke_input"}
@@ -213,7 +216,7 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
     w = _World(aws)
     records.write_record(tmp_path, "diagnose", w.diagnose())
     records.write_record(tmp_path, "rebuild_archive", {"target_uri": w.archive, "result_sha256": w.sha})
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", max_concurrent_invocations=2,
+    p, findings = deploy_plan.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", max_concurrent_invocations=2,
                               smoke_input=f"s3://{w.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png")
     assert not [f for f in findings if f.severity == "error"]
     assert p.model_data_url == w.archive and p.archive_sha256 == w.sha and p.archive_digest_source == "rebuild record"
@@ -222,9 +225,9 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
     assert p.smoke_input == f"s3://{w.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
     assert p.smoke_content_type == "image/png"
     assert p.prefix == "src" and w.sha[:12] in p.model_name and w.sha[:12] in p.endpoint_config_name
-    assert {"Key": deploy.TAG_SOURCE, "Value": f"src-async-endpoint-{w.tag}"} in p.tags
-    assert {"Key": deploy.TAG_RUN_ID, "Value": tmp_path.name} in p.tags
-    assert not [f for f in deploy.preflight(aws, p) if f.severity == "error"]
+    assert {"Key": names.TAG_SOURCE, "Value": f"src-async-endpoint-{w.tag}"} in p.tags
+    assert {"Key": names.TAG_RUN_ID, "Value": tmp_path.name} in p.tags
+    assert not [f for f in preflight.preflight(aws, p) if f.severity == "error"]
     assert p.endpoint_action == "create" and p.endpoint_name.startswith("src-async-fixed-")
 
     # A named endpoint that serves something else is never repointed.
@@ -234,8 +237,8 @@ def test_plan_fills_values_from_the_records_and_refuses_a_foreign_endpoint_name(
         "VariantName": "AllTraffic", "ModelName": f"other-{w.tag}", "InstanceType": "ml.m5.xlarge",
         "InitialInstanceCount": 1}])
     w.sm.create_endpoint(EndpointName=f"other-{w.tag}", EndpointConfigName=f"other-{w.tag}")
-    p2, _ = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", endpoint_name=f"other-{w.tag}")
-    assert "endpoint-exists" in {f.code for f in deploy.preflight(aws, p2)}
+    p2, _ = deploy_plan.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", endpoint_name=f"other-{w.tag}")
+    assert "endpoint-exists" in {f.code for f in preflight.preflight(aws, p2)}
     w.sm.delete_endpoint(EndpointName=f"other-{w.tag}")
 
 
@@ -245,11 +248,11 @@ def test_image_from_the_sdk_when_no_record_names_one(aws, tmp_path, monkeypatch)
     del rec["endpoint"]["image"]
     records.write_record(tmp_path, "diagnose", rec)
     monkeypatch.setitem(sys.modules, "sagemaker", None)
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
+    p, findings = deploy_plan.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
                               py_version="py310")
     assert [f.code for f in findings if f.severity == "error"] == ["sagemaker-sdk-missing"]
     _fake_sdk(monkeypatch, major=3)
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
+    p, findings = deploy_plan.plan(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=w.archive, framework_version="2.1.0",
                               py_version="py310")
     assert p.image_source == "sagemaker sdk" and p.image_uri.endswith(":2.1.0-cpu-py310")
     assert p.archive_digest_source == "etag"  # no rebuild record for this URL
@@ -262,7 +265,7 @@ def test_the_fleet_before_an_in_place_update_is_told_apart_by_its_log_streams(aw
     import datetime as dt
     import time
 
-    from endpoint_runbook import inplace
+    from endpoint_runbook.endpoint import inplace
 
     sm, logs_client = aws.client("sagemaker"), aws.client("logs")
     tag = uuid.uuid4().hex[:8]
@@ -355,8 +358,8 @@ def test_fixed_archive_deploys_and_the_smoke_request_passes(fixed):
     assert saved["source_endpoint"]["name"] == NAMES.endpoint
     sm = fixed["aws"].client("sagemaker")
     tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=r.model_arn)["Tags"]}
-    assert tags[deploy.TAG_SOURCE] == NAMES.endpoint and tags[deploy.TAG_ARCHIVE] == fixed["sha"]
-    assert tags[deploy.TAG_RUN_ID] == r.run_id
+    assert tags[names.TAG_SOURCE] == NAMES.endpoint and tags[names.TAG_ARCHIVE] == fixed["sha"]
+    assert tags[names.TAG_RUN_ID] == r.run_id
     model = sm.describe_model(ModelName=r.model_name)
     assert model["PrimaryContainer"]["ModelDataUrl"] == fixed["archive"]
     assert model["PrimaryContainer"]["Image"] == NAMES.image  # the crashing endpoint's own image

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 import yaml
-from endpoint_runbook import diagnose
 from endpoint_runbook.errors import NotFoundError
 from endpoint_runbook.records import read_record
+from endpoint_runbook.steps import diagnose
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 ROLE = "arn:aws:iam::123456789012:role/zoo"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from endpoint_runbook import cleanup
-from endpoint_runbook import display as rb
-from endpoint_runbook.display_verify import deploy_html, verify_html
-from endpoint_runbook.invoke import RequestResult
+from endpoint_runbook import render as rb
+from endpoint_runbook.invocation.invoke import RequestResult
+from endpoint_runbook.invocation.pictures import s3_pictures
 from endpoint_runbook.records import read_record
-from endpoint_runbook.verify import VerifyResult
+from endpoint_runbook.render.deploy import deploy_html
+from endpoint_runbook.render.verify import verify_html
+from endpoint_runbook.steps import cleanup as cleanup_step
+from endpoint_runbook.steps.verify import VerifyResult
 from test_cleanup import Account, simple
 
 SUMMARY = {"kind": "recommendations", "count": 2, "query": {"dominant_color": "black"},
@@ -41,7 +43,7 @@ def test_pictures_sit_in_table_rows(aws):
         s3.put_object(Bucket="pics-rows", Key=key, Body=b"\x89PNG\r\n\x1a\n", ContentType="image/png")
     res = VerifyResult(ok=True, requests=[RequestResult(index=1, kind="cold", input="s3://pics-rows/q.png",
                                                         status="completed", summary=SUMMARY)])
-    html = verify_html(res, aws)
+    html = verify_html(res, s3_pictures(aws))
     _sanitizer_safe(html)
     row = re.search(r"<tr>(<td[^>]*><img .*?)</tr>", html).group(1)
     assert row.count("<img ") == 3  # query + two items side by side in one row
@@ -63,9 +65,10 @@ def test_confirm_widget_renders_the_report_into_its_output_and_records_it(aws, t
     acct = Account(aws)
     try:
         e, c, m = simple(acct)
-        report = cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=e)
-        box = rb.cleanup_confirm(report, aws, run_dir=str(tmp_path), force=False, include_outputs=False,
-                                 recent_minutes=60)
+        report = cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=e)
+        delete = cleanup_step.deleter(aws, report, run_dir=str(tmp_path), force=False, include_outputs=False,
+                                      recent_minutes=60)
+        box = rb.cleanup_confirm(report, delete, run_dir=str(tmp_path))
         assert box.output in box.children  # the callback's output has somewhere to go
         box.text.value = e
         box.button.click()

@@ -13,15 +13,20 @@ import uuid
 
 import botocore.exceptions
 import pytest
-from endpoint_runbook import deploy, endpoint_kind, records
-from endpoint_runbook.display import kind_fields
-from endpoint_runbook.display_verify import deploy_html, outage_html, verify_html
-from endpoint_runbook.inplace import copied_variant
-from endpoint_runbook.invocation_metrics import read_outage
-from endpoint_runbook.invoke import invoke_sync, payload_limit
+from endpoint_runbook import records
+from endpoint_runbook.endpoint import kind as endpoint_kind
+from endpoint_runbook.endpoint import plan as deploy_plan
+from endpoint_runbook.endpoint import preflight
+from endpoint_runbook.endpoint.inplace import copied_variant
+from endpoint_runbook.invocation.invoke import invoke_sync, payload_limit
+from endpoint_runbook.invocation.metrics import read_outage
 from endpoint_runbook.local.memory_limit import MemoryLimit, cgroup_root
 from endpoint_runbook.permissions import Where
 from endpoint_runbook.policy import Subject, step_policies
+from endpoint_runbook.render import kind_fields
+from endpoint_runbook.render.deploy import deploy_html
+from endpoint_runbook.render.verify import outage_html, verify_html
+from endpoint_runbook.steps import deploy
 from tinymodel import IMAGE, tiny_archive
 
 SERVERLESS = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
@@ -149,7 +154,7 @@ def test_in_place_keeps_the_serverless_config_of_the_endpoint(aws, source, tmp_p
     sm = aws.client("sagemaker")
     ep = f"sl-ep-{source['tag']}"
     sm.create_endpoint(EndpointName=ep, EndpointConfigName=source["sl"])
-    p, findings = deploy.plan(aws, run_dir=str(tmp_path), mode="in-place", endpoint_name=ep,
+    p, findings = deploy_plan.plan(aws, run_dir=str(tmp_path), mode="in-place", endpoint_name=ep,
                               model_data_url=source["archive"], archive_sha256=source["sha"],
                               smoke_input=source["smoke"], copy_from_config=source["sl"])
     assert not [f for f in findings if f.severity == "error"], findings
@@ -162,7 +167,7 @@ def test_in_place_keeps_the_serverless_config_of_the_endpoint(aws, source, tmp_p
 def test_what_a_kind_does_not_take_is_refused_before_anything_is_made(aws, source, tmp_path):
     sm = aws.client("sagemaker")
     before = {c["EndpointConfigName"] for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]}
-    with pytest.raises(deploy.PreflightFailed) as e:
+    with pytest.raises(preflight.PreflightFailed) as e:
         deploy.prepare(aws, run_dir=str(tmp_path), mode="new-endpoint", model_data_url=source["archive"],
                        archive_sha256=source["sha"], copy_from_config=source["sl"], smoke_input=source["big"],
                        instance_type="ml.m5.large", output_path=f"s3://{source['bucket']}/out/",

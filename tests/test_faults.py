@@ -27,12 +27,13 @@ import botocore.exceptions
 import botocore.retries.standard
 import cleanup_audit
 import pytest
-from endpoint_runbook import cleanup, diagnose, rebuild_archive
 from endpoint_runbook import s3 as s3mod
 from endpoint_runbook.aws import Aws, AwsParams, error_code
 from endpoint_runbook.errors import RunbookError
 from endpoint_runbook.local import faults
 from endpoint_runbook.records import read_record
+from endpoint_runbook.steps import cleanup as cleanup_step
+from endpoint_runbook.steps import diagnose, rebuild_archive
 from reliability import record_case
 from stacks import running_stack
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
@@ -488,14 +489,14 @@ def test_cleanup_completes_or_stops_and_a_rerun_finishes(fstack, tmp_path, cls, 
     kw = dict(run_dir=str(tmp_path), endpoint_name=n["E"], confirm=n["E"], dry_run=False, poll_seconds=0.1,
               wait_timeout=20, progress=lambda _m: None)
     with injected(fstack.url, [rule(fault, plan, call_class=cls)]) as c:
-        rep, err = attempt(lambda: cleanup.run(aws, **kw))
+        rep, err = attempt(lambda: cleanup_step.run(aws, **kw))
     mid = cleanup_audit.snapshot(new_aws(fstack.url))
     rec = read_record(tmp_path, "cleanup")
     plan_rec = rec["plan"] if rec else None
     wrong = cleanup_audit.wrongful_deletions(before, mid, plan_rec)
     rerun_ok = None
     if err is not None:
-        again, err2 = attempt(lambda: cleanup.run(new_aws(fstack.url), **kw))
+        again, err2 = attempt(lambda: cleanup_step.run(new_aws(fstack.url), **kw))
         rerun_ok = err2 is None
     after = cleanup_audit.snapshot(new_aws(fstack.url))
     wrong += cleanup_audit.wrongful_deletions(mid, after, read_record(tmp_path, "cleanup")["plan"])
@@ -532,8 +533,8 @@ def test_deploy_completes_or_stops_and_a_rerun_creates_no_duplicates(fstack, tmp
     """A real (tiny) model container behind the faults: a lost Create answer, a Create that keeps failing, a
     wait whose describe calls are throttled. Completes, or stops with a named error; the rerun completes,
     and there is exactly one model, one config and one endpoint."""
-    from endpoint_runbook import deploy
     from endpoint_runbook.records import write_record
+    from endpoint_runbook.steps import deploy
 
     aws = new_aws(fstack.url)
     s3, sm, sns, iam = (aws.client(n) for n in ("s3", "sagemaker", "sns", "iam"))

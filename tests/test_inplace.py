@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from endpoint_runbook import cleanup, deploy, diagnose, inplace, records, verify
+from endpoint_runbook import records
 from endpoint_runbook.aws import Aws, AwsParams
 from endpoint_runbook.cli import main as cli_main
+from endpoint_runbook.endpoint import inplace
+from endpoint_runbook.endpoint.facts import endpoint_facts
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.local import scenarios, stack
 from endpoint_runbook.local.scenarios import StygigIncident, build_stygig
+from endpoint_runbook.steps import cleanup as cleanup_step
+from endpoint_runbook.steps import deploy, verify
 
 pytestmark = pytest.mark.slow
 NAMES = StygigIncident()
@@ -30,7 +34,7 @@ INPUT = f"s3://{NAMES.bucket}/train/upperwear/tshirt/upperwear_tshirt100.png"
 
 def _diagnose_record(sm: Any) -> dict[str, Any]:
     """What step 1 records of the endpoint (the facts the in-place deploy copies)."""
-    return {"endpoint": diagnose.endpoint_facts(sm, NAMES.endpoint).to_dict()}
+    return {"endpoint": endpoint_facts(sm, NAMES.endpoint).to_dict()}
 
 
 def _with_failing_requirements(archive: bytes) -> bytes:
@@ -155,19 +159,19 @@ def test_in_place_fix_serves_on_the_same_name_and_the_outage_is_replayed(world):
 
 
 def inplace_replay_id(original: str) -> str:
-    from endpoint_runbook.replay import replay_id
+    from endpoint_runbook.invocation.replay import replay_id
 
     return replay_id(original)
 
 
 def test_cleanup_keeps_the_endpoint_and_releases_the_superseded_config_only_when_asked(world):
     aws, run_dir = world["aws"], world["fix_run_dir"]
-    held = cleanup.run(aws, run_dir=run_dir, dry_run=True, recent_minutes=0)
+    held = cleanup_step.run(aws, run_dir=run_dir, dry_run=True, recent_minutes=0)
     by = {(i.kind, i.name): i for i in held.plan.items}
     assert by[("endpoint", NAMES.endpoint)].code == "fixed-in-place"
     assert by[("endpoint-config", NAMES.endpoint_config)].code == "rollback-target"
     assert by[("model", NAMES.model)].code == "rollback-target"
-    released = cleanup.run(aws, run_dir=run_dir, dry_run=True, recent_minutes=0, release_rollback=True)
+    released = cleanup_step.run(aws, run_dir=run_dir, dry_run=True, recent_minutes=0, release_rollback=True)
     by = {(i.kind, i.name): i for i in released.plan.items}
     assert by[("endpoint", NAMES.endpoint)].action == "keep"
     assert by[("endpoint-config", NAMES.endpoint_config)].action == "delete"

@@ -411,9 +411,9 @@ READS_WEIGHTS = INFERENCE.replace(b'return {"offset": 100}',
 
 @pytest.mark.parametrize("inference", [INFERENCE, READS_WEIGHTS], ids=["model_fn-light", "model_fn-reads-weights"])
 def test_rebuild_step_server_side_records_bytes(link, bucket, tinypkg, tmp_path, inference):
-    from endpoint_runbook import rebuild_archive
     from endpoint_runbook.aws import Aws, AwsParams
     from endpoint_runbook.records import read_record
+    from endpoint_runbook.steps import rebuild_archive
 
     s3, b = bucket
     src = _model(9 * MiB, extra={"code/inference.py": inference})
@@ -436,8 +436,8 @@ def test_rebuild_step_server_side_records_bytes(link, bucket, tinypkg, tmp_path,
 
 
 def test_rebuild_step_server_side_uploads_nothing_when_the_check_fails(link, bucket, tmp_path):
-    from endpoint_runbook import rebuild_archive
     from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.steps import rebuild_archive
 
     s3, b = bucket
     s3.put_object(Bucket=b, Key="out/model.tar.gz", Body=_model(6 * MiB))
@@ -458,8 +458,8 @@ def test_rebuild_step_server_side_blocks_a_model_fn_that_fails_on_a_file_the_arc
                                                                                          tmp_path):
     """Withheld weights excuse only a model_fn stopped at them: one that fails on a file the archive does not hold
     fails the check as the full rebuild's does, before anything is written."""
-    from endpoint_runbook import rebuild_archive
     from endpoint_runbook.aws import Aws, AwsParams
+    from endpoint_runbook.steps import rebuild_archive
 
     s3, b = bucket
     s3.put_object(Bucket=b, Key="lacks/model.tar.gz",
@@ -478,9 +478,9 @@ def test_rebuild_step_server_side_blocks_a_model_fn_that_fails_on_a_file_the_arc
 # uncompressed model data (an S3 prefix)
 # --------------------------------------------------------------------------------------------------------
 def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bucket, tinypkg, tmp_path):
-    from endpoint_runbook import rebuild_archive
     from endpoint_runbook.aws import Aws, AwsParams
     from endpoint_runbook.records import read_record
+    from endpoint_runbook.steps import rebuild_archive
 
     s3, b = bucket
     weights = os.urandom(6 * MiB)
@@ -515,8 +515,8 @@ def test_prefix_model_fixed_by_server_side_copy_without_reading_weights(link, bu
 # uncompressed model data through diagnose and deploy's plan (plain moto: no container)
 # --------------------------------------------------------------------------------------------------------
 def test_diagnose_reads_a_prefix_model_from_its_listing_and_code_only(aws, tinypkg, tmp_path):
-    from endpoint_runbook import diagnose
     from endpoint_runbook.records import read_record
+    from endpoint_runbook.steps import diagnose
 
     weights = bytes([7]) + os.urandom(3 * MiB)
     name, bucket = prefix_model(aws, weights=weights, with_package=False)
@@ -537,7 +537,7 @@ def test_diagnose_reads_a_prefix_model_from_its_listing_and_code_only(aws, tinyp
 
 
 def test_diagnose_of_a_loading_prefix_model_is_not_fooled_by_the_withheld_weights(aws, tmp_path):
-    from endpoint_runbook import diagnose
+    from endpoint_runbook.steps import diagnose
 
     name, _ = prefix_model(aws, weights=bytes([7]) + os.urandom(2 * MiB), with_package=True)
     d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name)
@@ -568,8 +568,8 @@ def _large_archive_endpoint(aws, *, with_package: bool) -> tuple[str, bytes, byt
 
 def test_diagnose_reads_a_large_archive_once_and_checks_its_code_without_the_weights(aws, tinypkg, tmp_path,
                                                                                      monkeypatch):
-    from endpoint_runbook import diagnose
     from endpoint_runbook.records import read_record
+    from endpoint_runbook.steps import diagnose
 
     monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)  # "large" from 1 MiB: the 6 MiB archive is
     name, src, weights = _large_archive_endpoint(aws, with_package=False)
@@ -589,7 +589,7 @@ def test_diagnose_reads_a_large_archive_once_and_checks_its_code_without_the_wei
 
 
 def test_diagnose_of_a_loading_large_archive_is_not_fooled_by_the_withheld_weights(aws, tmp_path, monkeypatch):
-    from endpoint_runbook import diagnose
+    from endpoint_runbook.steps import diagnose
 
     monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)
     name, _src, _weights = _large_archive_endpoint(aws, with_package=True)
@@ -617,7 +617,7 @@ _LACKS_FILE = {
 def test_a_file_the_model_really_lacks_is_not_taken_for_a_withheld_one(aws, tmp_path, monkeypatch, case):
     """With the weights left in S3, a model_fn that fails on a file the model data does not hold is still the
     model's failure (missing-artifact), as when the archive is extracted whole."""
-    from endpoint_runbook import diagnose
+    from endpoint_runbook.steps import diagnose
 
     monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)
     world = World(aws)
@@ -653,7 +653,9 @@ def read_io(run_dir) -> dict:
     return read_record(str(run_dir), "diagnose")["archive"]["io"]
 
 def test_rebuild_and_deploy_plan_follow_the_diagnosed_prefix(aws, tinypkg, tmp_path):
-    from endpoint_runbook import deploy, diagnose, rebuild_archive
+    from endpoint_runbook.endpoint import plan as deploy_plan
+    from endpoint_runbook.endpoint import preflight
+    from endpoint_runbook.steps import diagnose, rebuild_archive
 
     weights = bytes([7]) + os.urandom(2 * MiB)
     name, bucket = prefix_model(aws, weights=weights, with_package=False)
@@ -664,20 +666,20 @@ def test_rebuild_and_deploy_plan_follow_the_diagnosed_prefix(aws, tinypkg, tmp_p
     assert step.method == "prefix-copy" and step.target_uri == f"s3://{bucket}/model-fixed/"
     assert step.io["bytes_uploaded"] == len(TINYPKG) and step.io["withheld_bytes"] == len(weights)
     for mode in ("new-endpoint", "in-place"):
-        p, findings = deploy.plan(aws, run_dir=run_dir, mode=mode)
+        p, findings = deploy_plan.plan(aws, run_dir=run_dir, mode=mode)
         assert not [f for f in findings if f.severity == "error"], findings
         assert p.model_data_url == f"s3://{bucket}/model-fixed/"
         # As the source model had it (its ModelAccessConfig kept), pointing at the new prefix.
         assert p.model_data_source == {"S3Uri": f"s3://{bucket}/model-fixed/", "S3DataType": "S3Prefix",
                                        "CompressionType": "None", "ModelAccessConfig": {"AcceptEula": True}}
         assert p.archive_digest_source == "prefix listing" and p.model_name
-    again, _ = deploy.plan(aws, run_dir=run_dir, mode="new-endpoint")
+    again, _ = deploy_plan.plan(aws, run_dir=run_dir, mode="new-endpoint")
     assert again.model_name == p.model_name  # same objects, same names
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key="model-fixed/extra.txt", Body=b"x")
-    changed, _ = deploy.plan(aws, run_dir=run_dir, mode="new-endpoint")
+    changed, _ = deploy_plan.plan(aws, run_dir=run_dir, mode="new-endpoint")
     assert changed.model_name != p.model_name  # other objects, another model
-    empty = deploy.preflight(aws, deploy.plan(aws, run_dir=run_dir, mode="new-endpoint",
+    empty = preflight.preflight(aws, deploy_plan.plan(aws, run_dir=run_dir, mode="new-endpoint",
                                               model_data_url=f"s3://{bucket}/nothing-here/")[0])
     assert "model-data-not-found" in [f.code for f in empty]
 
@@ -702,7 +704,7 @@ def test_local_hosting_fetches_a_prefix_as_the_model_dir(aws, tmp_path):
 
 
 def test_a_prefix_one_folder_too_high_is_named_with_the_prefix_to_use(aws, tmp_path):
-    from endpoint_runbook import diagnose
+    from endpoint_runbook.steps import diagnose
 
     name, bucket = prefix_model(aws, weights=b"w", with_package=True)
     sm = aws.client("sagemaker")

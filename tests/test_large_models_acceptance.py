@@ -44,7 +44,7 @@ def repo(tmp_path: Path) -> Path:
 
 def _deploy_and_check_answer(aws, world_put, run_dir: str, endpoint: str) -> dict:
     """Step 3 in place on the broken endpoint, then a sync request; returns the deploy record's model."""
-    from endpoint_runbook import deploy
+    from endpoint_runbook.steps import deploy
 
     iam = aws.client("iam")
     try:  # the models' execution role (tinymodel's), which deploy's preflight looks up
@@ -67,7 +67,7 @@ def _deploy_and_check_answer(aws, world_put, run_dir: str, endpoint: str) -> dic
 
 
 def test_archive_fixed_server_side_then_deployed_and_served(limited_aws, repo, tmp_path):
-    from endpoint_runbook import diagnose, rebuild_archive
+    from endpoint_runbook.steps import diagnose, rebuild_archive
 
     world = World(limited_aws)
     weights = bytes([7]) + os.urandom(WEIGHTS_MIB * MiB)
@@ -94,8 +94,8 @@ def test_archive_fixed_server_side_then_deployed_and_served(limited_aws, repo, t
 
 
 def test_prefix_model_fixed_without_downloading_weights_then_deployed_and_served(limited_aws, repo, tmp_path):
-    from endpoint_runbook import diagnose, rebuild_archive
     from endpoint_runbook.records import read_record
+    from endpoint_runbook.steps import diagnose, rebuild_archive
 
     weights = bytes([7]) + os.urandom(WEIGHTS_MIB * MiB)
     name, bucket = prefix_model(limited_aws, weights=weights, with_package=False)

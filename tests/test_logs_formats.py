@@ -19,7 +19,7 @@ import json
 
 import pytest
 from endpoint_runbook.logs import SIGNATURES, LogEvent, evidence_from_events, evidence_from_text, match_text
-from endpoint_runbook.logs.matching import _split
+from endpoint_runbook.logs.lines import _split
 
 TS3 = "2021-03-02 10:11:12,345 [INFO ] W-9000-model_1.0-stdout org.pytorch.serve.wlm.WorkerLifeCycle - "
 TS12 = "2026-11-28T14:37:14,873 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - "

@@ -8,9 +8,11 @@ import time
 import uuid
 
 import pytest
-from endpoint_runbook import backlog, cleanup
+from endpoint_runbook import cleanup
+from endpoint_runbook.endpoint import backlog
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.local.runtime import EndpointQueue
+from endpoint_runbook.steps import cleanup as cleanup_step
 from tinymodel import IMAGE
 
 
@@ -81,6 +83,6 @@ def test_cleanup_refuses_an_endpoint_with_queued_requests_and_says_how_many(aws,
     assert ep.action == "refuse" and ep.code == "queued-requests"
     assert "7 queued request(s) would be lost" in ep.reason
     with pytest.raises(CheckFailed) as e:
-        cleanup.run(aws, run_dir=str(tmp_path), endpoint_name=name, confirm=name, dry_run=False, recent_minutes=0)
+        cleanup_step.run(aws, run_dir=str(tmp_path), endpoint_name=name, confirm=name, dry_run=False, recent_minutes=0)
     assert e.value.code == "cleanup-blocked"
     assert aws.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import realshapes
-from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.errors import CheckFailed
 from endpoint_runbook.records import read_record
+from endpoint_runbook.steps import diagnose, rebuild_archive
 
 ROOT = realshapes.ROOT
 REPOS = {"stygig": ROOT / "stygig", "plasticdetection": ROOT / "plasticdetection", "yif-ai": ROOT / "yif-ai",

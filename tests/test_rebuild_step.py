@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.errors import CheckFailed, InputError, NotFoundError
 from endpoint_runbook.records import read_record
 from endpoint_runbook.serving.image_profiles import profile_for_image
+from endpoint_runbook.steps import diagnose, rebuild_archive
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 

@@ -487,7 +487,7 @@ def test_zoo_in_a_real_container_the_model_sees_its_layers_numpy(env21, tmp_path
     worker imports the model, and model_fn sees the layer's numpy; the base is untouched."""
     import time
 
-    from endpoint_runbook.serving.env import start_model_server
+    from endpoint_runbook.serving.server import start_model_server
 
     before = _base_state(env21)
     want = _numpy_other_than(before[1].split()[0])

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from endpoint_runbook.startup_failure import classify_startup_failure
+from endpoint_runbook.endpoint.startup_failure import classify_startup_failure
 
 LOGS = Path(__file__).parent / "data" / "logs"
 

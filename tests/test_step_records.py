@@ -43,3 +43,20 @@ def test_rebuild_and_deploy_records(tmp_path):
     dep = DeployRecord.read(tmp_path)
     assert dep == DeployRecord("ep", "r1", "in-place", "old", "s3://b/in.png")
     assert DeployRecord.from_dict({"plan": {"smoke_input": "s3://b/x"}}).smoke_input == "s3://b/x"
+
+
+def test_the_endpoint_facts_are_one_type_with_one_prefix_rule():
+    """The record's endpoint is the facts type diagnose reads (no twin), and the record's model-data prefix follows
+    the same rule as the facts': an S3Prefix source counts only when uncompressed (CompressionType None)."""
+    from endpoint_runbook.step_records import EndpointFacts
+
+    gz = {"S3DataType": "S3Prefix", "S3Uri": "s3://b/p/", "CompressionType": "Gzip"}
+    plain = {"S3DataType": "S3Prefix", "S3Uri": "s3://b/p/"}  # CompressionType defaults to None
+    assert DiagnoseRecord.from_dict({"model_data_source": gz}).model_data_prefix is None
+    assert DiagnoseRecord.from_dict({"model_data_source": plain}).model_data_prefix == "s3://b/p/"
+    assert DiagnoseRecord.from_dict({"model_data_source": plain, "model_data_url": "s3://b/m.tar.gz"}
+                                    ).model_data_prefix is None
+    facts = EndpointFacts(name="ep", environment={"SAGEMAKER_PROGRAM": "serve.py"}, model_data_source=gz)
+    assert facts.model_data_prefix is None and facts.program == "serve.py"
+    rec = DiagnoseRecord.from_dict({"endpoint": facts.to_dict()})
+    assert type(rec.endpoint) is EndpointFacts and rec.endpoint == facts

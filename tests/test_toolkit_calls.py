@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import realshapes
-from endpoint_runbook import diagnose, rebuild_archive
 from endpoint_runbook.archive import safe_extract
 from endpoint_runbook.records import read_record
-from endpoint_runbook.serving.env import start_model_server
 from endpoint_runbook.serving.loadcheck import load_check_dir
+from endpoint_runbook.serving.server import start_model_server
+from endpoint_runbook.steps import diagnose, rebuild_archive
 from test_diagnose import _deploy
 from tinymodel import tar_gz
 

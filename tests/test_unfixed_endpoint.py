@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 import pytest
-from endpoint_runbook import cleanup, deploy, logs, records
+from endpoint_runbook import logs, records
 from endpoint_runbook.errors import CheckFailed
+from endpoint_runbook.steps import cleanup as cleanup_step
+from endpoint_runbook.steps import deploy
 from test_deploy import diagnose_record_from
 from tinymodel import World, tiny_archive
 
@@ -56,13 +58,13 @@ def broken(local_stack, tmp_path_factory) -> dict[str, Any]:
 
 def test_cleanup_after_a_chain_that_deployed_nothing_refuses_the_only_endpoint(broken):
     aws, name, run_dir, sm = broken["aws"], broken["name"], broken["run_dir"], broken["world"].sm
-    dry = cleanup.run(aws, run_dir=run_dir, recent_minutes=0, progress=lambda _m: None)
+    dry = cleanup_step.run(aws, run_dir=run_dir, recent_minutes=0, progress=lambda _m: None)
     ep = next(i for i in dry.plan.items if i.kind == "endpoint")
     assert (ep.name, ep.action, ep.code) == (name, "refuse", "no-fix-serving") and dry.plan.blocked
     assert "Deploy and verify the fix first (steps 3 and 4)" in ep.reason
     assert any(n.startswith(f"No fix is serving: {name}") for n in dry.plan.notes)
     with pytest.raises(CheckFailed) as e:
-        cleanup.run(aws, run_dir=run_dir, confirm=name, dry_run=False, recent_minutes=0, progress=lambda _m: None)
+        cleanup_step.run(aws, run_dir=run_dir, confirm=name, dry_run=False, recent_minutes=0, progress=lambda _m: None)
     assert e.value.code == "cleanup-blocked"
     assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
     assert sm.describe_endpoint_config(EndpointConfigName=name) and sm.describe_model(ModelName=name)

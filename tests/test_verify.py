@@ -11,12 +11,16 @@ import uuid
 from typing import Any
 
 import pytest
-from endpoint_runbook import invoke, records, verify
-from endpoint_runbook.display_verify import deploy_html, verify_html
+from endpoint_runbook import records
 from endpoint_runbook.errors import CheckFailed, NotFoundError
-from endpoint_runbook.invoke import RequestResult
-from endpoint_runbook.notifications import NotificationWatcher
-from endpoint_runbook.verify import VerifyResult
+from endpoint_runbook.invocation import invoke
+from endpoint_runbook.invocation.invoke import RequestResult
+from endpoint_runbook.invocation.notifications import NotificationWatcher
+from endpoint_runbook.invocation.pictures import s3_pictures
+from endpoint_runbook.render.deploy import deploy_html
+from endpoint_runbook.render.verify import verify_html
+from endpoint_runbook.steps import verify
+from endpoint_runbook.steps.verify import VerifyResult
 from test_deploy import NAMES, SEED_INPUT, shared_fixed_deployment
 
 STYGIG_OUTPUT = {
@@ -139,7 +143,7 @@ def test_the_outage_endpoints_failures_are_collected_not_those_of_an_endpoint_sh
     object whose notification names the fixed endpoint is not the outage's; one without a notification is."""
     import datetime as dt
 
-    from endpoint_runbook.replay import collect_failed
+    from endpoint_runbook.invocation.replay import collect_failed
 
     s3, sns, sqs = aws.client("s3"), aws.client("sns"), aws.client("sqs")
     tag = uuid.uuid4().hex[:8]
@@ -206,14 +210,14 @@ def test_verify_html_shows_figures_table_and_pictures_bounded(aws):
                        figures=verify.latency_figures([ok, bad]),
                        health=[{"pattern": "CLIP model loaded", "found": True, "first_line": "✓ CLIP model loaded"}],
                        problems=[bad.problem()])
-    html = verify_html(res.to_dict(), aws, max_images=6)  # from the record, as a later reader would
+    html = verify_html(res.to_dict(), s3_pictures(aws), max_images=6)  # from the record, as a later reader would
     assert "FAILED" in html and "CLIP model loaded" in html and "2.50 s" in html
     assert html.count("data:image/png;base64,") == 6  # the query + 5 items: bounded
     assert "score <b>0.89</b>" in html and "bottomwear_jeans1.png" in html
     assert "&lt;not an image&gt;" in html  # escaped
-    assert "data:image" not in verify_html(res)  # no aws → no pictures
+    assert "data:image" not in verify_html(res)  # no picture reader → no pictures
     missing = RequestResult(index=1, kind="cold", input=f"s3://{bucket}/gone.png", status="completed", summary=summary)
-    assert "NoSuchKey" in verify_html(VerifyResult(requests=[missing]), aws, max_images=2)
+    assert "NoSuchKey" in verify_html(VerifyResult(requests=[missing]), s3_pictures(aws), max_images=2)
 
 
 def test_deploy_html_renders_a_record():
@@ -257,7 +261,7 @@ def test_verify_passes_on_the_fixed_endpoint_with_a_temporary_queue(fixed, incid
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == subs_before
     saved = records.read_record(tmp_path, "verify")
     assert saved["ok"] and saved["requests"][0]["inference_id"] == r.requests[0].inference_id
-    html = verify_html(saved, incident_aws, max_images=4)
+    html = verify_html(saved, s3_pictures(incident_aws), max_images=4)
     assert html.count("data:image/png;base64,") == 4 and "PASSED" in html
 
 

@@ -24,10 +24,9 @@ import botocore.exceptions
 from .errors import RunbookError
 from .findings import Finding
 from .permissions import ACCESS_DENIED_CODES, Grant, Where, denied_grant, grants_for
-from .s3 import parse_s3_uri
 
 __all__ = ["AwsParams", "Aws", "error_code", "is_error", "CredentialsError", "AwsCallFailed", "AccessDenied",
-           "CALL_LOG_ENV", "error_entry", "named_aws_errors", "parse_s3_uri", "RETRY_MODES", "AssumeRoleFailed"]
+           "CALL_LOG_ENV", "error_entry", "named_aws_errors", "RETRY_MODES", "AssumeRoleFailed"]
 
 #: botocore's retry modes: ``standard`` (the runbook's default) and ``adaptive`` (standard plus a client-side rate
 #: limiter that slows down when the service throttles: what a scan over many endpoints uses).

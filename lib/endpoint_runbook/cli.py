@@ -405,7 +405,7 @@ def _scan_args(p: argparse.ArgumentParser) -> None:
 
 def _rollback(args: argparse.Namespace) -> int:
     from .aws import Aws, AwsParams
-    from .inplace import rollback
+    from .endpoint.inplace import rollback
 
     aws = Aws(AwsParams(region=args.region, profile=args.profile, endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
     r = rollback(aws, args.endpoint, run_dir=args.run_dir, to_config=args.to_config, wait_timeout=args.wait_timeout,

@@ -29,7 +29,7 @@ from .errors import InputError
 from .records import STEPS, find_secrets
 
 __all__ = ["Param", "COMMON", "STEP_KEYS", "SCAN_KEYS", "load_params", "validate", "notebook_parameters",
-           "notebook_values", "convert", "NOTEBOOKS", "SCAN"]
+           "notebook_values", "convert", "NOTEBOOKS", "SCAN", "notebooks_dir"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,15 @@ SCAN_KEYS: dict[str, Param] = {
 
 NOTEBOOKS = {SCAN: "00_scan.ipynb", **{step: f"{i + 1:02d}_{step}.ipynb" for i, step in enumerate(STEPS)}}
 SCHEMA_TOP = {"aws", "endpoint_name", "run_dir", *STEPS}
+
+
+def notebooks_dir() -> Path:
+    """The checkout's notebooks/ folder (the runner executes them; a scheduled scan ships them)."""
+    here = Path(__file__).resolve().parents[2] / "notebooks"
+    if not here.is_dir():
+        raise InputError("the notebooks/ folder is not next to this installation.", code="no-notebooks",
+                         hint="Install the project from a checkout: pip install -e .")
+    return here
 
 
 def notebook_parameters(step: str) -> dict[str, Param]:

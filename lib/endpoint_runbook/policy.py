@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .endpoint_kind import NAME_INFIX
+from .endpoint.kind import NAME_INFIX
 from .logs import log_group_name
 from .permissions import STAR_ONLY, Grant, Where, is_write, log_group_arn, s3_arn, sagemaker_arn
 from .records import STEPS
@@ -456,7 +456,7 @@ def covers(document: dict[str, Any], grant: Grant) -> bool:
 def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | None = None) -> Subject:
     """The resources of ``params``' endpoint: from step 1's record in ``run_dir`` when there is one, else read
     from AWS with ``aws`` (the reads step 1 makes, and the topics' subscriptions)."""
-    from .deploy import name_prefix_for
+    from .endpoint.names import name_prefix_for
     from .step_records import DiagnoseRecord
 
     endpoint = params["diagnose"]["endpoint_name"]
@@ -470,7 +470,7 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
                  "kind": e.kind or ("async" if e.async_config else "real-time")}
         sources["endpoint"] = f"{run_dir}/01-diagnose.json"
     else:
-        from .diagnose import endpoint_facts
+        from .endpoint.facts import endpoint_facts
 
         f = endpoint_facts(aws.client("sagemaker"), endpoint)
         arn = f.arn
@@ -494,7 +494,7 @@ def subject_from(aws: Any, params: dict[str, dict[str, Any]], *, run_dir: str | 
 
 def _subscribed_queues(aws: Any, topics: list[str]) -> list[str]:
     """SQS queues subscribed to every topic (verify reads the notifications there); [] when there are none."""
-    from .notifications import NotificationWatcher
+    from .invocation.notifications import NotificationWatcher
 
     watcher = NotificationWatcher(aws.client("sns"), aws.client("sqs"), topics)
     url = watcher.subscribed_queue()

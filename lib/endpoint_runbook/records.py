@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["STEPS", "RUN_FILE", "RunContext", "runs_root", "resolve_run", "record_path", "write_record", "read_record", "iso_time", "new_run_id", "to_jsonable",
+__all__ = ["STEPS", "RUN_FILE", "RunContext", "runs_root", "resolve_run", "record_path", "write_record", "read_record", "iso_time", "parse_iso", "new_run_id", "to_jsonable",
            "SECRET_PATTERNS", "find_secrets"]
 
 STEPS = ("diagnose", "rebuild_archive", "deploy", "verify", "cleanup")
@@ -30,6 +30,16 @@ SECRET_PATTERNS = [
 def find_secrets(text: str) -> list[str]:
     """Matches of AWS key patterns in ``text`` (for scrubbing and for the secrets scan in tests)."""
     return [m.group(0)[:24] + "…" for p in SECRET_PATTERNS for m in p.finditer(text)]
+
+
+def parse_iso(text: str | None) -> dt.datetime | None:
+    """An ISO-8601 time as AWS writes it (``Z`` or an offset) → an aware datetime; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def iso_time(v: Any) -> str | None:

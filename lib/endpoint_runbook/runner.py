@@ -19,20 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .display import HEADLESS_ENV
 from .errors import InputError
-from .params import NOTEBOOKS, load_params
+from .params import NOTEBOOKS, load_params, notebooks_dir
 from .records import STEPS, new_run_id, record_path
+from .render import HEADLESS_ENV
 
-__all__ = ["StepOutcome", "RunSummary", "run_chain", "run_main", "parse_steps", "notebooks_dir", "default_kernel"]
-
-
-def notebooks_dir() -> Path:
-    here = Path(__file__).resolve().parents[2] / "notebooks"
-    if not here.is_dir():
-        raise InputError("the notebooks/ folder is not next to this installation.", code="no-notebooks",
-                         hint="Install the project from a checkout: pip install -e .")
-    return here
+__all__ = ["StepOutcome", "RunSummary", "run_chain", "run_main", "parse_steps", "default_kernel"]
 
 
 def default_kernel() -> str:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from .aws import AccessDenied, is_error
 from .errors import InputError
 
 __all__ = ["MIN_PART", "NOT_FOUND_CODES", "ComposedUpload", "RangedReader", "compose_object", "head_object",
@@ -43,19 +44,13 @@ def parse_s3_prefix(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _is_error(exc: BaseException, *codes: str) -> bool:
-    from .aws import is_error  # aws imports this module: resolve at call time
-
-    return is_error(exc, *codes)
-
-
 def head_object(s3_client: Any, uri: str) -> dict[str, Any] | None:
     """HeadObject of ``uri``, or None when the object (or its bucket) does not exist. Other errors raise."""
     bucket, key = parse_s3_uri(uri)
     try:
         return s3_client.head_object(Bucket=bucket, Key=key)
     except Exception as e:
-        if _is_error(e, *NOT_FOUND_CODES):
+        if is_error(e, *NOT_FOUND_CODES):
             return None
         raise
 
@@ -84,7 +79,7 @@ def upload_stream(s3_client: Any, fileobj: BinaryIO, uri: str, *, source_uri: st
         try:
             s3_client.head_object(Bucket=bucket, Key=key)
         except Exception as e:
-            if not _is_error(e, "404", "NoSuchKey", "NotFound"):
+            if not is_error(e, "404", "NoSuchKey", "NotFound"):
                 raise
         else:
             raise InputError(f"{uri} already exists", code="target-exists",
@@ -133,7 +128,6 @@ def _sweep_uploads(s3_client: Any, bucket: str, key: str, *, attempts: int = 4) 
     flaky network does not leave an upload (and its storage bill) behind; a refusal is not retried."""
     import time
 
-    from .aws import AccessDenied  # aws imports this module: resolve at call time
 
     uploads = s3_client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
     for u in (u for u in uploads if u["Key"] == key):
@@ -151,7 +145,6 @@ def _abort_left(s3_client: Any, bucket: str, key: str, failure: BaseException | 
     """Abort what an upload of ``key`` left, after ``failure`` (or when it was given up). Any error here gives
     way to the original one, except a missing permission to abort: that is raised (``access-denied``), naming
     the unfinished upload it leaves behind, which nothing else would tell."""
-    from .aws import AccessDenied
 
     try:
         _sweep_uploads(s3_client, bucket, key)

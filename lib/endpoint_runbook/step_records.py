@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .records import read_record
 
-__all__ = ["DeployRecord", "DiagnoseRecord", "DiagnosedEndpoint", "RebuildRecord", "VerifyRecord"]
+__all__ = ["DeployRecord", "DiagnoseRecord", "EndpointFacts", "RebuildRecord", "VerifyRecord", "uncompressed_prefix"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R", bound="_StepRecord")
@@ -47,24 +47,33 @@ class _StepRecord(_View):
 
 
 @dataclass(frozen=True)
-class DiagnosedEndpoint(_View):
-    """The crash-looping endpoint as step 1 described it (endpoint → config → model)."""
+class EndpointFacts(_View):
+    """The endpoint's facts, one type: what DescribeEndpoint → DescribeEndpointConfig → DescribeModel said of the
+    crash-looping endpoint (:func:`endpoint_runbook.endpoint.facts.endpoint_facts` reads them), as step 1 records
+    them (``01-diagnose.json``'s ``endpoint``) and the later steps read them back. Every field has a default: a
+    record from an older run reads with the fields it has (``kind`` None: from before kinds were read)."""
 
     name: str | None = None
     arn: str | None = None
+    status: str | None = None
+    failure_reason: str | None = None
     config_name: str | None = None
+    created: str | None = None
+    last_modified: str | None = None
+    variants: list[dict[str, Any]] | None = None  # as DescribeEndpoint showed them (VariantName, ...)
+    async_config: dict[str, Any] | None = None
     model_name: str | None = None
     image: str | None = None
     model_data_url: str | None = None
-    model_data_source: dict[str, Any] | None = None
     environment: dict[str, str] | None = None
     execution_role_arn: str | None = None
     instance_type: str | None = None
     instance_count: int | None = None
-    async_config: dict[str, Any] | None = None
-    kind: str | None = None  # async | real-time | serverless (None: a record from before kinds were read)
-    serverless_config: dict[str, Any] | None = None
-    variants: list[dict[str, Any]] | None = None  # as DescribeEndpoint showed them (VariantName, ...)
+    kind: str | None = None  # async | real-time | serverless (endpoint.kind)
+    serverless_config: dict[str, Any] | None = None  # the variant's ServerlessConfig (memory, max concurrency)
+    model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
+    network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
+    vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
 
     @property
     def variant_names(self) -> list[str]:
@@ -72,8 +81,25 @@ class DiagnosedEndpoint(_View):
 
     @property
     def program(self) -> str:
-        """The entry script the container runs (``SAGEMAKER_PROGRAM``)."""
+        """The entry script the container runs (``SAGEMAKER_PROGRAM``, else the toolkit's ``inference.py``)."""
         return (self.environment or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+
+    @property
+    def model_data_prefix(self) -> str | None:
+        """The S3 prefix of uncompressed model data (``S3Prefix``, ``CompressionType: None``), else None."""
+        return uncompressed_prefix(self.model_data_source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"program": self.program}
+
+
+def uncompressed_prefix(model_data_source: dict[str, Any] | None) -> str | None:
+    """The S3 prefix of a ``ModelDataSource.S3DataSource`` of uncompressed model data (``S3DataType: S3Prefix``,
+    ``CompressionType: None``, the default), else None."""
+    ds = model_data_source or {}
+    if ds.get("S3DataType") == "S3Prefix" and ds.get("CompressionType", "None") == "None" and ds.get("S3Uri"):
+        return str(ds["S3Uri"])
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,7 +108,7 @@ class DiagnoseRecord(_StepRecord):
 
     STEP: ClassVar[str] = "diagnose"
 
-    endpoint: DiagnosedEndpoint = field(default_factory=DiagnosedEndpoint)
+    endpoint: EndpointFacts = field(default_factory=EndpointFacts)
     run_id: str | None = None
     cause: str | None = None
     model_data_url: str | None = None
@@ -92,18 +118,15 @@ class DiagnoseRecord(_StepRecord):
 
     @property
     def model_data_prefix(self) -> str | None:
-        """The S3 prefix of uncompressed model data, when the model has no archive."""
-        ds = self.model_data_source or {}
-        if not self.model_data_url and ds.get("S3DataType") == "S3Prefix":
-            return ds.get("S3Uri")
-        return None
+        """The S3 prefix of uncompressed model data, when the model has no archive (:func:`uncompressed_prefix`)."""
+        return None if self.model_data_url else uncompressed_prefix(self.model_data_source)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> DiagnoseRecord:
         d = d or {}
         fix = d.get("fix") or {}
         endpoint = d.get("endpoint") if isinstance(d.get("endpoint"), dict) else {}
-        return cls(endpoint=DiagnosedEndpoint.from_dict(endpoint), run_id=d.get("run_id"),
+        return cls(endpoint=EndpointFacts.from_dict(endpoint), run_id=d.get("run_id"),
                    cause=(d.get("verdict") or {}).get("cause"), model_data_url=d.get("model_data_url"),
                    model_data_source=d.get("model_data_source"),
                    additions=list(fix.get("additions") or []) + list(fix.get("extras") or []),

@@ -12,8 +12,8 @@ from collections.abc import Collection
 from typing import Any
 
 from ..aws import Aws, error_code, is_error
-from ..backlog import read_backlog
-from ..endpoint_kind import is_sync
+from ..endpoint.backlog import read_backlog
+from ..endpoint.kind import is_sync
 from ..logs import log_group_name
 from ..records import read_record
 from ..step_records import DeployRecord, DiagnoseRecord, VerifyRecord

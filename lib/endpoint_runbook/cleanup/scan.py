@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import is_error
-from ..endpoint_kind import kind_of
+from ..endpoint.kind import kind_of
 from .model import _AWS_ERRORS, _NOT_FOUND, SCALING_NAMESPACE, Progress
 
 # ---------------------------------------------------------------------------------------------- scanning

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import logs
-from ..backlog import Backlog
-from ..diagnose import EndpointFacts
+from ..endpoint.backlog import Backlog
+from ..step_records import EndpointFacts
 
 __all__ = ["SEVERITY_ORDER", "EndpointScan", "BoundedLogs", "judge", "endpoint_kind"]
 

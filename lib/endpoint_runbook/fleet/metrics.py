@@ -13,8 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ..backlog import BACKLOG_METRICS, Backlog
-from ..invocation_metrics import MAX_QUERIES, get_metric_data, metric_query
+from ..endpoint.backlog import BACKLOG_METRICS, Backlog
+from ..invocation.metrics import MAX_QUERIES, get_metric_data, metric_query
 
 __all__ = ["ERROR_METRICS", "MAX_QUERIES", "MetricTarget", "read_fleet_metrics"]
 

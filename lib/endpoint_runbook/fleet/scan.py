@@ -21,7 +21,7 @@ import botocore.exceptions
 
 from .. import logs
 from ..aws import Aws, AwsParams, CredentialsError, error_code
-from ..diagnose import endpoint_facts
+from ..endpoint.facts import endpoint_facts
 from ..errors import InputError, NotFoundError
 from ..progress import Progress
 from ..records import iso_time

@@ -100,7 +100,7 @@ def sdk() -> dict[str, Any]:
 
 
 def _project_root() -> Path:
-    from ..runner import notebooks_dir
+    from ..params import notebooks_dir
 
     return notebooks_dir().parent
 

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from .records import MODULE_TO_DIST, ImportRecord, ImportReport
 from .report import placement_base
-from .resolver import PARTIAL_NOTE
 from .sources import SourceCandidate, SourceIndex, _module_file, wanted_from
+from .walk import PARTIAL_NOTE
 
 __all__ = ["Placement", "place_missing", "place_package", "suggest_placement"]
 

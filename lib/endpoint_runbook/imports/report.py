@@ -11,8 +11,9 @@ from ..findings import Finding
 from .downloads import download_findings, smp_pinned_before_hub
 from .handlers import handler_signature_findings
 from .records import DEFAULT_IMAGE_MODULES, MODEL_DIR, ImportRecord, ImportReport, requirement_modules
-from .resolver import PARTIAL_NOTE, Resolver
+from .resolver import Resolver
 from .tree import ArchiveTree, walk_names
+from .walk import PARTIAL_NOTE
 
 __all__ = ["placement_base", "resolve_imports"]
 

@@ -44,7 +44,8 @@ import botocore.config
 
 from ..errors import RunbookError
 from ..s3 import parse_s3_prefix, parse_s3_uri
-from ..serving.env import ModelServer, ServingEnv, ensure_serving_env, start_model_server
+from ..serving.env import ServingEnv, ensure_serving_env
+from ..serving.server import ModelServer, start_model_server
 from .memory_limit import MemoryLimit
 
 log = logging.getLogger("endpoint_runbook.local")

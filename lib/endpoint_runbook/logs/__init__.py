@@ -16,17 +16,8 @@ SageMaker's model containers, name one cause with its evidence lines.
 
 from __future__ import annotations
 
-from .catalogue import (
-    ANCHORS,
-    BROADER,
-    CAUSE_PRECEDENCE,
-    CAUSES,
-    CRASH_MARKERS,
-    SIGNATURES,
-    CauseInfo,
-    Rule,
-    Signature,
-)
+from .catalogue import ANCHORS, CRASH_MARKERS, SIGNATURES
+from .causes import BROADER, CAUSE_PRECEDENCE, CAUSES, CauseInfo, Rule, Signature
 from .forms import TextForm, detect_form, events_from_lines, events_from_text, normalize_text, timestamp_of
 from .matching import SignatureHit, match_signatures, match_text
 from .reading import LogEvent, LogRead, LogStream, list_log_streams, log_group_name, read_endpoint_logs, to_ms

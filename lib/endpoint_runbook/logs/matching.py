@@ -21,8 +21,42 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from .catalogue import ANCHORS, SIGNATURES, STRENGTHS, Kind, Rule, Signature, Strength, by_code
+from .catalogue import by_code
+from .causes import STRENGTHS, Kind, Rule, Strength
 from .forms import detect_form, events_from_lines, normalize_text, timestamp_of
+from .lines import (
+    _CARET,
+    _CONSOLE_TIME,
+    _EXC,
+    _FRAME,
+    _IMPORT_USER_MODULE,
+    _LOAD_PATH,
+    _METRICS,
+    _SCRIPT_NAME,
+    _SERVE_PATH,
+    _SERVING_PACKAGE,
+    _TB_HEADER,
+    _archive_path,
+    _Frame,
+    _frame_text,
+    _indent,
+    _is_toolkit_frame,
+    _is_user_frame,
+    _split,
+    _Traceback,
+)
+from .prefilter import (
+    _ANY,
+    _COLLECTING,
+    _ENTRY,
+    _EVERY,
+    _GATED,
+    _INFERENCE,
+    _INSIDE,
+    _MME,
+    _ORDER,
+    _trie_regex,
+)
 from .reading import LogEvent, iso
 
 __all__ = ["SignatureHit", "match_signatures", "match_text"]
@@ -46,238 +80,6 @@ class SignatureHit:
         return {"code": self.code, "kind": self.kind, "timestamp": iso(self.timestamp), "stream": self.stream,
                 "line": self.line, "details": dict(self.details), "context": list(self.context),
                 "strength": self.strength}
-
-
-# Lines that carry context rather than a signature: pip's "Collecting <req>" (names the requirement a build
-# failure is about) and the entry script's name when a container prints its environment.
-_COLLECTING = re.compile(r"^\s*Collecting (?P<requirement>[^\s(]+)")
-_ENTRY = re.compile(r"(?i)(?:SAGEMAKER_PROGRAM|sagemaker_program|user_entry_point)[\"']?\s*[=:]\s*[\"']?"
-                    r"(?P<name>[\w./-]+?)(?:\.py)?[\"'\s,}]")
-# Lines that tell the verdict where it is: a multi-model endpoint (its model directories, the scikit-learn/XGBoost
-# containers start MMS only in multi-model mode, the toolkit's MME switch), a TorchServe reply deadline met
-# while serving (not loading), a failed import of the MXNet toolkit's user module.
-_MME = ("/opt/ml/models/", "multi-model", "multi_model", "MultiModel", "MULTI_MODEL")
-_INFERENCE = ("unsuccessful inference", "Inference time ns")
-_CONTEXT_ANCHORS = ("Collecting ", "SAGEMAKER_PROGRAM", "sagemaker_program", "user_entry_point",
-                    "import_module exception", "Retrying in 1 second") + _MME + _INFERENCE
-
-_ALL_ANCHORS = tuple(sorted(set(ANCHORS) | set(_CONTEXT_ANCHORS), key=lambda a: (-len(a), a)))
-
-# The prefilter. The regex engine skips, in C, every position whose character cannot start an alternative and
-# tries the alternatives only at the others. So each anchor is represented by a tail of it (at least 4
-# characters, or the whole anchor) that starts at a character from a small set of rare ones: the set is a
-# greedy weighted cover (cheapest character per anchor it serves first), weighted by how often characters
-# occur in published SageMaker container logs (per 100 000 characters of tests/data/logs-corpus and a
-# TorchServe crash loop). A line a tail finds but that holds no whole anchor is let go in _signatures.
-_CHAR_FREQ = {
-    " ": 8493, "e": 5824, "o": 4427, "1": 4265, "-": 4047, "0": 3656, "t": 3568, "r": 3529, "l": 3029, "i": 2912,
-    "n": 2796, ".": 2770, "s": 2684, "2": 2563, "a": 2494, "d": 2440, "m": 2325, "_": 2017, ":": 1784, "c": 1732,
-    "p": 1663, "/": 1627, "O": 1391, ",": 1275, "3": 1221, "7": 1197, "^": 1130, "4": 1126, "u": 1117, "8": 1074,
-    "6": 975, "9": 958, "L": 919, "W": 869, "k": 856, "g": 854, "T": 820, "v": 815, "F": 796, "y": 777, "h": 764,
-    "[": 671, "]": 671, "N": 639, "I": 634, "E": 589, '"': 587, "w": 533, "f": 520, "M": 490, "b": 464, "D": 444,
-    "5": 442, "G": 425, "(": 261, ")": 246, "z": 201, "S": 196, "R": 188, "C": 173, "x": 155, "A": 134, "=": 99,
-    "'": 95, ">": 93, "P": 91, "<": 84, "B": 58, "|": 54, "H": 43, "q": 41, "#": 30, "K": 30, "U": 26, "j": 26,
-    "X": 24, "+": 22, "*": 15, "\\": 13, "J": 6, "V": 4, "Y": 4, "$": 2, "@": 2, "~": 2,
-}
-
-
-def _prefilter_keys(anchors: tuple[str, ...], keep: int = 4) -> tuple[str, ...]:
-    starts = {a: range(1) if len(a) <= keep else range(len(a) - keep + 1) for a in anchors}
-    chosen: set[str] = set()
-    uncovered = set(anchors)
-    while uncovered:
-        serves: dict[str, int] = {}
-        for a in uncovered:
-            for c in {a[i] for i in starts[a]}:
-                serves[c] = serves.get(c, 0) + 1
-        best = min(sorted(serves), key=lambda c: (_CHAR_FREQ.get(c, 0) + 1) / serves[c])
-        chosen.add(best)
-        uncovered = {a for a in uncovered if best not in {a[i] for i in starts[a]}}
-    keys = {a[min((i for i in starts[a] if a[i] in chosen), key=lambda i: (_CHAR_FREQ.get(a[i], 0), i)):]
-            for a in anchors}
-    return tuple(sorted(keys, key=lambda k: (-len(k), k)))
-
-
-def _trie_regex(keys: tuple[str, ...]) -> str:
-    """One regex for a set of literals, factored as a trie: at a position whose character starts a key, the engine
-    tries one branch per distinct next character instead of every key (a flat alternation of 300 literals costs
-    300 first-character checks there). A key that is a prefix of another ends the match early, which is all the
-    prefilter needs (it only finds lines)."""
-    trie: dict[str, dict] = {}
-    for k in keys:
-        node = trie
-        for ch in k:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, dict]) -> str:
-        if "" in node:
-            return ""  # a whole key ends here: enough to select the line
-        alts = []
-        for ch in sorted(node):
-            rest, child = ch, node[ch]
-            while len(child) == 1 and "" not in child:  # a chain without branching: one literal
-                (nxt,) = child
-                rest, child = rest + nxt, child[nxt]
-            alts.append(re.escape(rest) + build(child))
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return build(trie)
-
-
-_KEYS = _prefilter_keys(_ALL_ANCHORS)
-_ANY = re.compile(_trie_regex(_KEYS))
-# Every anchor at every position (for the few lines the prefilter selects), and the anchors inside each one.
-_EVERY = re.compile("(?=(" + "|".join(re.escape(a) for a in _ALL_ANCHORS) + "))")
-_INSIDE: dict[str, tuple[str, ...]] = {a: tuple(b for b in _ALL_ANCHORS if b in a) for a in _ALL_ANCHORS}
-# anchor → the (signature, rule) pairs it gates, in catalogue order
-_GATED: dict[str, list[tuple[Signature, Rule]]] = {}
-for _s in SIGNATURES:
-    for _r in _s.rules:
-        for _a in _r.anchors:
-            _GATED.setdefault(_a, []).append((_s, _r))
-_ORDER = {id(r): i for i, r in enumerate(r for s in SIGNATURES for r in s.rules)}
-
-# ------------------------------------------------------------------------------------------ log prefixes
-
-_LOG4J = re.compile(
-    r"^\d{4}-\d\d-\d\d[T ][\d:,.]+(?:Z|[+-]\d\d:?\d\d)?\s+\[\s*(?P<level>[A-Z]+)\s*\]\s+(?P<thread>\S+)\s+"
-    r"(?P<logger>\S+)\s+- ?(?P<body>.*)$")
-_LOG4J_BARE = re.compile(r"^(?:\[\s*[A-Z]+\s*\]\s+)?(?P<thread>W-\S+)\s+(?P<logger>[\w.$]+)\s+- ?(?P<body>.*)$")
-_DJL = re.compile(r"^(?:.*?\s)?(?:PyProcess|Python[A-Za-z]*)\s+(?P<thread>W-\S+?):\s?(?P<body>.*)$")
-_GLOG = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ )"
-                   r"[\w./-]+:\d+\] (?P<body>.*)$")
-_PYLOG = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:"
-                    r"|\d{4}-\d\d-\d\d[T ][\d:,.]+\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+-\s+[\w.-]+\s+-\s+)"
-                    r"(?P<body>.*)$")
-_WORKER = re.compile(r"^(W-\d+)[^ ]*?(?:-(stdout|stderr))?$")
-
-
-# The CloudWatch console's "timestamp<TAB>message" rows (and a markdown quote a paste put after them).
-_CONSOLE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?\t(?:> )?")
-
-
-def _split(line: str) -> tuple[str, str]:
-    """(traceback key from the log4j/DJL worker thread, body). Lines without a known prefix: ('', line)."""
-    if "\t" in line[:40]:
-        cm = _CONSOLE_ROW.match(line)
-        if cm:
-            line = line[cm.end():]
-    c = line[:1]
-    m = None
-    if "PyProcess" in line or "Python" in line and " W-" in line:
-        m = _DJL.match(line)
-    if m is not None:
-        pass
-    elif c.isdigit():
-        m = _LOG4J.match(line)
-        if m is None:
-            g = _GLOG.match(line) or _PYLOG.match(line)
-            return ("", g.group("body")) if g else ("", line)
-    elif c in ("W", "["):
-        m = _LOG4J_BARE.match(line)
-    elif c in ("I", "E", "F"):
-        g = _GLOG.match(line) or _PYLOG.match(line)
-        if g:
-            return "", g.group("body")
-    elif c in ("D", "C"):
-        g = _PYLOG.match(line)
-        if g:
-            return "", g.group("body")
-    if m is None:
-        return "", line
-    thread = m.group("thread")
-    w = _WORKER.match(thread)
-    key = f"{w.group(1)}-{w.group(2) or ''}" if w else thread
-    return key, m.group("body")
-
-
-# ------------------------------------------------------------------------------------------- tracebacks
-
-_TB_HEADER = "Traceback (most recent call last)"
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?\s*(?P<rest>.*)$')
-_EXC = re.compile(
-    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure|Warning))(?::\s?(?P<msg>.*))?$"
-)
-_CARET = re.compile(r"^\s*[\^~]+\s*$")
-_CONSOLE_TIME = re.compile(r"^\d\d:\d\d:\d\d(?:\.\d+)?$")  # the console copy's event time, on its own line
-# Functions on the toolkits' model-loading path (TorchServe/MMS loader, sagemaker_inference, sagemaker-containers,
-# the framework containers' own loaders).
-_LOAD_PATH = frozenset(("load_model", "validate_and_initialize", "initialize", "model_fn", "_validate_user_module",
-                        "get_loaded_booster", "_load_model", "load_models", "default_model_fn", "model_load"))
-# Functions on the request path.
-_SERVE_PATH = frozenset(("transform", "_default_transform_fn", "input_fn", "predict_fn", "output_fn", "transform_fn",
-                         "invocations", "handle_request", "predict", "inference", "preprocess", "postprocess"))
-_DEFAULT_FN_FILES = ("default_pytorch_inference_handler.py", "default_inference_handler.py",
-                     "default_handler_service.py")
-# Where a toolkit imports the user's entry module itself.
-_IMPORT_USER_MODULE = frozenset(("_validate_user_module_and_set_functions", "import_module", "import_app",
-                                 "load_wsgiapp", "_import_module", "load"))
-_PY_STDLIB = re.compile(r"/lib/python\d\.\d+/")
-# Names people give entry scripts (SAGEMAKER_PROGRAM / entry_point=): a missing module of that name is the entry
-# script itself not being where the toolkit imports it from.
-_SCRIPT_NAME = re.compile(
-    r"^(?:None|inference|serve|serving|predict|predictor|prediction|handler|entry_?point|main|app|wsgi|asgi|script|train|"
-    r"transform|[\w]+_(?:inference|handler|serve|serving|predict|predictor|prediction|entry_?point|scripts?|"
-    r"transform|train)|(?:inference|serve|serving|predict|predictor|transform|entry|custom)_\w+|\w+scripts?)$")
-
-
-_METRICS = re.compile(r"/(?:ts|mms)/metrics/")
-
-
-def _is_toolkit_frame(path: str) -> bool:
-    return "site-packages" in path or "dist-packages" in path
-
-
-# The containers' own programs outside site-packages: entrypoints, the TF Serving container's /sagemaker/*.py,
-# Triton's Python backend stub, console scripts.
-_CONTAINER_CODE = re.compile(r"^(?:/sagemaker/|/usr/(?:local/)?bin/|/(?:opt/conda|miniconda3|usr/local)/bin/"
-                             r"|/opt/tritonserver/|/workspace/)")
-# The serving stacks' own packages: an exception raised there with no user frame is theirs.
-_SERVING_PACKAGE = re.compile(r"/(?:ts|mms|sagemaker_inference|sagemaker_containers|sagemaker_\w+_container|"
-                              r"sagemaker_huggingface_inference_toolkit|text_generation_server|djl_python|gunicorn)/")
-
-
-def _is_user_frame(path: str) -> bool:
-    return not ("site-packages" in path or "dist-packages" in path or path.startswith("<")
-                or _PY_STDLIB.search(path) is not None or _CONTAINER_CODE.match(path) is not None)
-
-
-def _archive_path(path: str) -> str | None:
-    """``/opt/ml/model/code/inference.py`` → ``code/inference.py`` (best effort for other model dirs)."""
-    if "/opt/ml/model/" in path:
-        return path.split("/opt/ml/model/", 1)[1]
-    if "/code/" in path:
-        return "code/" + path.rsplit("/code/", 1)[1]
-    return None
-
-
-@dataclass
-class _Frame:
-    file: str
-    line: int
-    func: str | None
-    code: str | None = None
-    raw: str = ""
-
-
-@dataclass
-class _Traceback:
-    frames: list[_Frame] = field(default_factory=list)
-    lines: int = 0
-    offset: int = 0
-    indent: int = 0  # of its first frame line
-
-
-def _indent(text: str) -> int:
-    return len(text) - len(text.lstrip(" \t"))
-
-
-def _frame_text(fr: _Frame) -> str:
-    text = f"{_archive_path(fr.file) or fr.file}:{fr.line}"
-    if fr.func:
-        text += f" in {fr.func}"
-    return text
 
 
 # ----------------------------------------------------------------------------------------------- scanner

@@ -24,17 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .catalogue import (
-    BROADER,
-    CAUSE_PRECEDENCE,
-    CAUSES,
-    CRASH_MARKERS,
-    EXPLAINS,
-    STRENGTHS,
-    Kind,
-    Strength,
-    description,
-)
+from .catalogue import CRASH_MARKERS, description
+from .causes import BROADER, CAUSE_PRECEDENCE, CAUSES, EXPLAINS, STRENGTHS, Kind, Strength
 from .matching import SignatureHit, match_signatures, match_text
 from .reading import LogEvent, LogRead, iso
 

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..findings import Finding
-from .env import ServingEnv, ServingEnvError, container_env, ensure_serving_env
+from .env import ServingEnv, ServingEnvError, ensure_serving_env
 from .image_profiles import TORCH_FAMILY
 from .offline import RefusingProxy
 from .pip_output import failing_requirements
+from .server import container_env
 
 __all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements",
            "requirement_names"]
@@ -413,7 +414,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
 
 def _stopped_by_network(lc: LoadCheck) -> bool:
     """model_fn failed on the network the check refuses (not on the model's own fault)."""
-    from ..startup_failure import classify_startup_failure
+    from ..endpoint.startup_failure import classify_startup_failure
 
     return bool(lc.startup_network) and classify_startup_failure(
         lc.error_type, lc.error, lc.traceback, network=lc.startup_network).sub_cause == "network-at-startup"
@@ -530,7 +531,7 @@ def serve_check(model_dir: str | os.PathLike[str], *, program: str = "inference.
     import urllib.error
     import urllib.request
 
-    from .env import start_model_server
+    from .server import start_model_server
 
     model_dir = Path(model_dir).resolve()
     if model_dir.name != "model":

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .findings import Finding
+from ..findings import Finding
 
 __all__ = ["Reach", "endpoint_reach", "network_needs"]
 

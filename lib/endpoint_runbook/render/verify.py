@@ -3,7 +3,7 @@ for recommender-shaped outputs, the query image beside the recommended items' im
 the model answers with is shown as it came); for a real-time or serverless endpoint, the outage's requests as its
 CloudWatch metrics counted them, minute by minute.
 
-Works from a :class:`~endpoint_runbook.verify.VerifyResult` or from its record (``04-verify.json``), so an
+Works from a :class:`~endpoint_runbook.steps.verify.VerifyResult` or from its record (``04-verify.json``), so an
 executed notebook and a record read later show the same thing. Images are fetched from S3 (the bucket of
 the request's input unless ``image_bucket`` is given), bounded in number and size, and embedded as base64
 ``<img>`` tags, so the saved notebook keeps them.
@@ -11,79 +11,19 @@ the request's input unless ``image_bucket`` is given), bounded in number and siz
 
 from __future__ import annotations
 
-import base64
-import html
-import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import botocore.exceptions
+from ..invocation.invoke import RequestResult
+from ..steps.verify import VerifyResult
+from .common import _PER_ROW, _TABLE, _TD, _TH, _bad, _e, _fmt_s, _ok, _rows, health_label
 
-from .aws import AccessDenied, Aws, error_code
-from .display import health_label
-from .invoke import RequestResult
-from .s3 import parse_s3_uri
-from .verify import VerifyResult
+__all__ = ["outage_html", "replay_html", "show_verify", "verify_html"]
 
-__all__ = ["deploy_html", "image_data_uri", "outage_html", "replay_html", "show_deploy", "show_verify", "verify_html"]
+#: Reads one picture: an S3 URI → (``data:`` URI, None) or (None, why not)
+#: (:func:`endpoint_runbook.invocation.pictures.s3_pictures`).
+Pictures = Callable[[str], tuple[str | None, str | None]]
 
-_MAX_IMAGE_BYTES = 2 * 1024 * 1024
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-
-# Inline styles only: JupyterLab's sanitizer drops <style> blocks (and classes style nothing) in an
-# untrusted notebook, i.e. any executed notebook opened later. Pictures sit in table cells, not a flex grid.
-_TABLE = "style='border-collapse:collapse;margin:6px 0;font-size:12px'"
-_TD = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top'"
-_TH = "style='border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;background-color:#f3f3f3'"
-_OK = "style='color:#17702a;font-weight:bold'"
-_BAD = "style='color:#b00020;font-weight:bold'"
-_PER_ROW = 6
-
-
-def _ok(text: str) -> str:
-    return f"<span {_OK}>{text}</span>"
-
-
-def _bad(text: str) -> str:
-    return f"<span {_BAD}>{text}</span>"
-
-
-def _rows(rows: list[tuple[str, str]]) -> str:
-    return f"<table {_TABLE}>" + "".join(f"<tr><th {_TH}>{k}</th><td {_TD}>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x))
-
-
-def _fmt_s(x: Any) -> str:
-    return "–" if x is None else f"{float(x):.2f} s"
-
-
-def image_data_uri(s3: Any, uri: str, *, max_bytes: int = _MAX_IMAGE_BYTES) -> tuple[str | None, str | None]:
-    """(``data:`` URI, None) for an image object, or (None, why not) — missing, too big, not an image."""
-    try:
-        bucket, key = parse_s3_uri(uri)
-    except Exception as e:  # noqa: BLE001 - a bad key in a model's output is shown, not raised
-        return None, str(e)
-    ctype = mimetypes.guess_type(key)[0]
-    try:
-        obj = s3.get_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as e:
-        return None, error_code(e) or "error"
-    except AccessDenied as e:  # a picture is not worth stopping for: said in its place
-        return None, f"not allowed to read it ({', '.join(g.action for g in e.missing)})"
-    ctype = ctype if ctype in _IMAGE_TYPES else obj.get("ContentType")
-    if ctype not in _IMAGE_TYPES:
-        obj["Body"].close()
-        return None, f"not an image ({ctype})"
-    if int(obj.get("ContentLength") or 0) > max_bytes:
-        obj["Body"].close()
-        return None, f"too big ({obj['ContentLength']} bytes)"
-    data = obj["Body"].read(max_bytes + 1)
-    if len(data) > max_bytes:
-        return None, "too big"
-    return f"data:{ctype};base64,{base64.b64encode(data).decode()}", None
 
 
 def _as_result(result: VerifyResult | Mapping[str, Any]) -> VerifyResult:
@@ -183,7 +123,7 @@ def _grid(cards: list[str]) -> str:
     return "<table style='border-collapse:separate;border-spacing:6px'>" + "".join(rows) + "</table>"
 
 
-def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int, image_bucket: str | None) -> str:
+def _pictures_html(r: VerifyResult, fetch: Pictures, *, max_images: int, max_inputs: int, image_bucket: str | None) -> str:
     shown: list[str] = []
     seen_inputs: set[str] = set()
     budget = max_images
@@ -191,9 +131,9 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
         s = rr.summary or {}
         if rr.status == "completed" and s.get("kind") == "image" and rr.input not in seen_inputs and budget >= 2:
             seen_inputs.add(rr.input)  # the model answers with a picture: the input beside it
-            src, why = image_data_uri(s3, rr.input)
+            src, why = fetch(rr.input)
             out_src, out_why = ((s["data_uri"], None) if s.get("data_uri") else
-                                image_data_uri(s3, rr.output_location) if rr.output_location else (None, "not kept"))
+                                fetch(rr.output_location) if rr.output_location else (None, "not kept"))
             budget -= 2
             shown.append(f"<h4>{_e(rr.input)} → the model's answer (request {rr.index}, {_fmt_s(rr.latency_s)})</h4>"
                          + _grid([_card(src, why, "<b>input</b>", query=True), _card(out_src, out_why, "answer")]))
@@ -203,10 +143,10 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
         if len(seen_inputs) >= max_inputs or budget <= 0:
             break
         seen_inputs.add(rr.input)
-        bucket = image_bucket or parse_s3_uri(rr.input)[0]
+        bucket = image_bucket or rr.input.removeprefix("s3://").partition("/")[0]
         cards = []
         q = s.get("query") or {}
-        src, why = image_data_uri(s3, rr.input)
+        src, why = fetch(rr.input)
         budget -= 1
         qcap = "<b>query</b><br/>" + _e(rr.input.rsplit("/", 1)[-1]) + "<br/>" + " · ".join(
             _e(q.get(k)) for k in ("dominant_color", "category_guess", "type_guess") if q.get(k))
@@ -218,7 +158,7 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
             if not key:
                 continue
             uri = key if str(key).startswith("s3://") else f"s3://{bucket}/{key}"
-            src, why = image_data_uri(s3, uri)
+            src, why = fetch(uri)
             budget -= 1
             cap = (f"#{_e(item.get('rank'))} score <b>{_e(item.get('score'))}</b><br/>"
                    + " · ".join(_e(item.get(k)) for k in ("category", "type", "color") if item.get(k))
@@ -229,14 +169,15 @@ def _pictures_html(r: VerifyResult, s3: Any, *, max_images: int, max_inputs: int
     return "".join(shown)
 
 
-def verify_html(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, *, max_images: int = 24,
+def verify_html(result: VerifyResult | Mapping[str, Any], pictures: Pictures | None = None, *, max_images: int = 24,
                 max_inputs: int = 3, image_bucket: str | None = None) -> str:
-    """The verify result as one HTML fragment: figures, the results table, pictures (when ``aws`` is given
-    and the outputs are recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs)."""
+    """The verify result as one HTML fragment: figures, the results table, pictures (when ``pictures`` is given
+    and the outputs are images or recommender-shaped; at most ``max_images`` images for ``max_inputs`` inputs).
+    ``pictures`` reads them (:func:`endpoint_runbook.invocation.pictures.s3_pictures`): rendering calls no AWS."""
     r = _as_result(result)
     parts = ["<div>", _figures_html(r), _table_html(r), replay_html(r.replay), outage_html(r.outage)]
-    if aws is not None:
-        parts.append(_pictures_html(r, aws.client("s3"), max_images=max_images, max_inputs=max_inputs,
+    if pictures is not None:
+        parts.append(_pictures_html(r, pictures, max_images=max_images, max_inputs=max_inputs,
                                     image_bucket=image_bucket))
     parts.append("</div>")
     return "".join(parts)
@@ -277,7 +218,7 @@ def _bar(n: float, scale: float, colour: str) -> str:
 
 
 def outage_html(outage: Mapping[str, Any] | None) -> str:
-    """A real-time or serverless endpoint's requests as CloudWatch counted them (``invocation_metrics``): the
+    """A real-time or serverless endpoint's requests as CloudWatch counted them (``invocation.metrics``): the
     totals before and after the fix began serving, and each minute with requests (errors in red)."""
     if not outage:
         return ""
@@ -323,81 +264,10 @@ def outage_html(outage: Mapping[str, Any] | None) -> str:
     return head + _rows(rows) + table
 
 
-def show_verify(result: VerifyResult | Mapping[str, Any], aws: Aws | None = None, **kw: Any) -> None:
+def show_verify(result: VerifyResult | Mapping[str, Any], pictures: Pictures | None = None, **kw: Any) -> None:
     """Render :func:`verify_html` in the notebook."""
     from IPython.display import HTML, display
 
-    display(HTML(verify_html(result, aws, **kw)))
+    display(HTML(verify_html(result, pictures, **kw)))
 
 
-def deploy_html(result: Any) -> str:
-    """The deploy step's outcome: names, created vs reused, timings, the smoke request, the failure."""
-    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    ok = d.get("ok")
-    rows = [
-        ("result", (_ok if ok else _bad)(_e(d.get("status")))),
-        ("endpoint", (f"{_e(d.get('endpoint_name'))} ({_e(d.get('endpoint_status'))}) — "
-                     f"{_e((d.get('actions') or {}).get('endpoint', '–'))}")),
-        ("endpoint config", (f"{_e(d.get('endpoint_config_name'))} — "
-                            f"{_e((d.get('actions') or {}).get('endpoint_config', '–'))}")),
-        ("model", f"{_e(d.get('model_name'))} — {_e((d.get('actions') or {}).get('model', '–'))}"),
-        ("mode", _e(d.get("mode")) + (f" — previous config {_e(d.get('previous_endpoint_config_name'))} (the "
-                                      "rollback target)" if d.get("previous_endpoint_config_name") else "")),
-        ("kind", _e(d.get("kind")) + _kind_detail(d.get("plan") or {})),
-        ("image", _e((d.get("plan") or {}).get("image_uri"))),
-        ("model data", _e((d.get("plan") or {}).get("model_data_url"))),
-    ]
-    t = d.get("timings") or {}
-    rows.append(("timings", " · ".join(f"{_e(k)} {_fmt_s(v)}" for k, v in t.items() if v is not None)))
-    sm = d.get("smoke") or {}
-    if sm:
-        where = sm.get("output_location") or sm.get("failure_location") or (
-            f"the response ({(sm.get('summary') or {}).get('bytes')} bytes)" if sm.get("status") == "completed"
-            else sm.get("failure_reason"))
-        rows.append(("smoke request", (f"{_e(sm.get('status'))} in {_fmt_s(sm.get('latency_s'))} — "
-                                      f"{_e(sm.get('input'))} → {_e(where)}")))
-    if d.get("failure_reason"):
-        rows.append(("failure reason", _bad(_e(d["failure_reason"]))))
-    cause = ((d.get("log_evidence") or {}).get("cause") or {})
-    if cause:
-        scope = (d.get("log_evidence") or {}).get("scope")
-        where = (f"<br/><i>only the containers of {_e(scope.get('config'))}, since {_e(scope.get('since'))} "
-                 f"({len(scope.get('left_out_streams') or [])} stream(s) of the fleet before the update left "
-                 "out)</i>" if scope else "")
-        lines = ([_logged_line(x) for x in cause["logged"][:8]] if cause.get("logged")
-                 else [_e(x) for x in (cause.get("evidence") or [])[:8]])
-        rows.append(("log evidence", _e(cause.get("summary")) + where + "<br/><code>" + "<br/>".join(lines)
-                     + "</code>"))
-    for f in d.get("preflight") or []:
-        if f.get("severity") != "info":
-            rows.append((f"preflight: {_e(f.get('code'))}", f"{_e(f.get('severity'))} — {_e(f.get('message'))}"))
-    if d.get("rollback"):
-        rb = d["rollback"]
-        rows.append(("rollback", f"{_e(rb.get('from_config'))} → {_e(rb.get('to_config'))} "
-                     f"({_e(rb.get('endpoint_status'))}, {_fmt_s(rb.get('seconds'))})"))
-    if d.get("error"):
-        rows.append(("error", f"{_bad(_e(d['error'].get('code')))}: {_e(d['error'].get('message'))}"))
-    return "<div>" + _rows(rows) + "</div>"
-
-
-def _logged_line(x: Mapping[str, Any]) -> str:
-    """An evidence line with when (first, and last when it repeated) and where it was logged."""
-    count = x.get("count") or 1
-    when = _e(x.get("first_seen") or "")
-    if count > 1 and x.get("last_seen") != x.get("first_seen"):
-        when += f" … {_e(x.get('last_seen'))} (×{count})"
-    return f"{when} {_e(x.get('stream') or '')}: {_e(x.get('line'))}"
-def _kind_detail(plan: Mapping[str, Any]) -> str:
-    sc = plan.get("serverless_config") or {}
-    if sc:
-        return f" — {_e(sc.get('MemorySizeInMB'))} MB, max concurrency {_e(sc.get('MaxConcurrency'))}"
-    if plan.get("instance_type"):
-        return f" — {_e(plan.get('instance_count'))} × {_e(plan.get('instance_type'))}"
-    return ""
-
-
-def show_deploy(result: Any) -> None:
-    """Render :func:`deploy_html` in the notebook."""
-    from IPython.display import HTML, display
-
-    display(HTML(deploy_html(result)))

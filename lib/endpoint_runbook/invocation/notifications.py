@@ -10,9 +10,9 @@ from typing import Any
 
 import botocore.exceptions
 
-from .aws import error_code, is_error
-from .findings import Finding
-from .invoke import parse_iso  # noqa: E402
+from ..aws import error_code, is_error
+from ..findings import Finding
+from ..records import parse_iso
 
 __all__ = ["TEMPORARY_QUEUE", "NotificationWatcher", "parse_notification"]
 

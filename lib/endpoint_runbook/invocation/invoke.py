@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from .aws import error_code
-from .endpoint_kind import REAL_TIME_PAYLOAD_BYTES, SERVERLESS, SERVERLESS_LIMITS
-from .s3 import object_exists, parse_s3_uri
+from ..aws import error_code
+from ..endpoint.kind import REAL_TIME_PAYLOAD_BYTES, SERVERLESS, SERVERLESS_LIMITS
+from ..s3 import object_exists, parse_s3_uri
 
 if TYPE_CHECKING:
     from .notifications import NotificationWatcher
@@ -29,7 +29,7 @@ _MAX_FAILURE_BYTES = 64 * 1024
 _TOP_ITEMS = 10
 
 __all__ = ["RequestResult", "SYNC_READ_TIMEOUT", "guess_content_type", "invoke_and_wait", "invoke_sync", "now_iso",
-           "parse_iso", "payload_limit", "summarize_output"]
+           "payload_limit", "summarize_output"]
 
 #: Seconds a synchronous request may take, client side: a serverless cold start (model downloaded and /ping
 #: answered within 3 minutes) plus the model's answer (within 1 minute), with room to spare.
@@ -49,14 +49,6 @@ def guess_content_type(uri: str) -> str | None:
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
-
-def parse_iso(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------- outputs

@@ -27,12 +27,13 @@ from typing import Any
 
 import botocore.exceptions
 
-from .aws import Aws
-from .findings import Finding
-from .invoke import guess_content_type, invoke_and_wait, parse_iso
+from ..aws import Aws
+from ..findings import Finding
+from ..progress import Progress
+from ..records import parse_iso
+from ..s3 import object_exists, parse_s3_prefix
+from .invoke import guess_content_type, invoke_and_wait
 from .notifications import NotificationWatcher, parse_notification
-from .progress import Progress
-from .s3 import object_exists, parse_s3_prefix
 
 __all__ = ["LEDGER", "REPLAY_PREFIX", "FailedRequest", "Outage", "ReplayReport", "collect_failed", "replay_failed",
            "replay_id"]
@@ -234,7 +235,7 @@ def replay_failed(aws: Aws, endpoint: str, *, output_path: str, failure_path: st
     ledger into ``run_dir``. Never raises for a request's own failure."""
     t0 = time.monotonic()
     if concurrency < 1:
-        from .errors import InputError
+        from ..errors import InputError
 
         raise InputError(f"replay concurrency must be ≥ 1, got {concurrency}.", code="bad-concurrency")
     outage = outage or Outage(endpoint, failure_path, error_topic, "the fixed endpoint's own config")

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from .findings import Finding
+from ..findings import Finding
 
 __all__ = ["BACKLOG_METRICS", "Backlog", "backlog_finding", "read_backlog", "report"]
 

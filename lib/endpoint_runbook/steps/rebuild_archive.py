@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import archive
-from .aws import Aws, named_aws_errors
-from .errors import CheckFailed, InputError, NotFoundError
-from .records import write_record
-from .s3 import head_object, parse_s3_uri, upload_stream
-from .serving.loadcheck import LoadCheck, load_check_dir, serve_check, vouch_imports_only
-from .step_records import DiagnoseRecord
+from .. import archive
+from ..aws import Aws, named_aws_errors
+from ..errors import CheckFailed, InputError, NotFoundError
+from ..records import write_record
+from ..s3 import head_object, parse_s3_uri, upload_stream
+from ..serving.loadcheck import LoadCheck, load_check_dir, serve_check, vouch_imports_only
+from ..step_records import DiagnoseRecord
 
 __all__ = ["SERVER_SIDE_MIN_BYTES", "RebuildStep", "Rebuilding", "default_target", "run", "plan", "build", "check",
            "upload"]
@@ -382,7 +382,7 @@ def _server_side(s3: Any, step: RebuildStep, diag: DiagnoseRecord, size: int, ov
     """Read once (code files to a check dir, weights nowhere), check, copy the prefix in S3 + upload the tail,
     verify. The load check runs on the code with the added packages; a model_fn that stops at a withheld file
     vouches for the imports only (deploy's smoke invocation then loads the model), any other failure blocks."""
-    from .archive.remote import abort_splice, plan_splice, verify_or_remove, write_splice
+    from ..archive.remote import abort_splice, plan_splice, verify_or_remove, write_splice
 
     program = diag.endpoint.program
     with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
@@ -464,8 +464,8 @@ def _requirements_of(step: RebuildStep, model_dir: Path) -> None:
 def _static_check(model_dir: Path, program: str, image: str | None) -> dict[str, Any]:
     """The rebuilt code's imports, resolved statically against the image's profile (what decides when the load
     check cannot run here)."""
-    from . import imports
-    from .serving.image_profiles import profile_for_image
+    from .. import imports
+    from ..serving.image_profiles import profile_for_image
 
     imp = imports.resolve_imports(model_dir, program=program, image_modules=profile_for_image(image).modules)
     errors = [f for f in imp.findings if f.severity == "error"]
@@ -508,7 +508,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
                   require_load_check: bool = False) -> RebuildStep:
     """Uncompressed model data (an S3 prefix): check the code with the additions, then build a new prefix by
     copying every object inside S3 and uploading the added files. No weight byte is downloaded."""
-    from .archive import prefix as model_prefix
+    from ..archive import prefix as model_prefix
 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")

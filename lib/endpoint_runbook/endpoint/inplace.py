@@ -23,12 +23,12 @@ from typing import Any
 
 import botocore.exceptions
 
-from . import logs as logs_mod
-from . import records
-from .aws import Aws, error_code, is_error, named_aws_errors
-from .errors import CheckFailed, InputError, NotFoundError
-from .progress import Progress
-from .step_records import DeployRecord
+from .. import logs as logs_mod
+from .. import records
+from ..aws import Aws, error_code, is_error, named_aws_errors
+from ..errors import CheckFailed, InputError, NotFoundError
+from ..progress import Progress
+from ..step_records import DeployRecord
 
 __all__ = [
     "IN_PROGRESS",
@@ -79,7 +79,7 @@ def copied_variant(previous: dict[str, Any], model_name: str, *, instance_type: 
 
 def copied_data_source(sm: Any, model_name: str | None) -> dict[str, Any] | None:
     """The serving model's ``ModelDataSource.S3DataSource`` (uncompressed model data), for the fixed model to
-    copy with its new location (:func:`endpoint_runbook.model_data.data_source_for`); None when it has none."""
+    copy with its new location (:func:`endpoint_runbook.endpoint.model_data.data_source_for`); None when it has none."""
     if not model_name:
         return None
     try:

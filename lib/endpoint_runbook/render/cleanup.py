@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 from typing import Any, Callable
 
-from .cleanup import CleanupPlan, CleanupReport
+from ..cleanup import CleanupPlan, CleanupReport
+from .common import _COLOUR, _display, card, section, table
 
-__all__ = ["plan_html", "report_html", "report_summary", "confirm_widget"]
+__all__ = ["plan_html", "report_html", "report_summary", "confirm_widget", "show_cleanup", "cleanup_confirm"]
 
 _ACTION_STYLE = {
     "delete": "background:#fde2e1;color:#9b1c1c",
@@ -112,12 +113,6 @@ def report_html(report: CleanupReport) -> str:
             + _table(["#", "kind", "name", "outcome", "message"], rows) + "</div>")
 
 
-def _display(text: str) -> None:
-    from IPython.display import HTML, display
-
-    display(HTML(text))
-
-
 
 
 
@@ -166,4 +161,53 @@ def confirm_widget(plan: CleanupPlan, on_confirm: Callable[[str], Any]) -> Any:
     box = w.VBox([w.HTML(f"Type <code>{_e(token)}</code> to enable the Delete button."), w.HBox([text, button]),
                   status])
     box.text, box.button, box.status = text, button, status
+    return box
+
+
+# -- step 5 ------------------------------------------------------------------------------------------------
+def show_cleanup(report: Any) -> None:
+    plan = report.plan
+    section("Plan (dependency order)")
+    table([{"action": i.action, "kind": i.kind, "name": i.name, "reason": i.reason} for i in plan.items])
+    status = {"done": "ok", "nothing-to-do": "ok", "dry-run": "warn"}.get(report.status, "bad")
+    card(f"cleanup: {report.status}", {"endpoints": plan.endpoint_names, "dry run": report.dry_run,
+                                       "force": report.force, "deleted": len(report.deleted),
+                                       "failed": len(report.failed), "seconds": report.seconds}, status=status)
+    if report.outcomes:
+        table([{"outcome": o.outcome, "kind": o.kind, "name": o.name, "message": o.message}
+               for o in report.outcomes])
+
+
+def cleanup_confirm(report: Any, delete: Callable[[str], Any], *, run_dir: str) -> Any:
+    """In Studio, after a dry run: type the endpoint name and press the button to delete what the plan names.
+    The deletion's report renders into the widget's own ``ipywidgets.Output`` (a button callback's output
+    shows nowhere else) and is recorded in the run dir (``05-cleanup.json``). Headless runs never need it
+    (they pass the ``confirm`` parameter). ``delete`` is the deletion, given the typed confirmation
+    (:func:`endpoint_runbook.steps.cleanup.deleter`): rendering never calls AWS itself.
+    Returns the widget box (``.output`` holds the report)."""
+    if not report.dry_run or not report.plan.to_delete:
+        _display("<i>Nothing left to confirm.</i>", "Nothing left to confirm.")
+        return None
+    import ipywidgets as w
+
+    out = w.Output()
+
+    def on_confirm(text: str) -> Any:
+        with out:
+            try:
+                result = delete(text)
+            except Exception as e:
+                _display(f"<p style='color:{_COLOUR['bad']}'><b>Cleanup failed</b>: {html.escape(str(e))}</p>"
+                         f"<p>The record is in <code>{html.escape(run_dir)}</code>.</p>", f"Cleanup failed: {e}")
+                raise
+            _display(report_html(result) + f"<p>Recorded in <code>{html.escape(run_dir)}/05-cleanup.json</code></p>",
+                     f"cleanup {result.status}: {report_summary(result)}")
+        return result
+
+    box = confirm_widget(report.plan, on_confirm)
+    box.children = (*box.children, out)
+    box.output = out
+    from IPython.display import display as ipy_display
+
+    ipy_display(box)
     return box

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from .s3 import parse_s3_prefix
+from ..s3 import parse_s3_prefix
 
 __all__ = ["container_data", "container_data_uri", "data_source_for", "is_prefix_uri", "prefix_identity"]
 

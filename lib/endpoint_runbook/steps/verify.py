@@ -1,10 +1,10 @@
 """Step 4 — verify: real requests through the same path the users' clients use, for the endpoint's kind.
 
 Real-time and serverless endpoints get synchronous requests (``InvokeEndpoint`` with each input's bytes, the
-model's answer read from the response: :func:`endpoint_runbook.invoke.invoke_sync`), cold then warm, and since a
+model's answer read from the response: :func:`endpoint_runbook.invocation.invoke.invoke_sync`), cold then warm, and since a
 failed synchronous request cannot be sent again (its caller got the error), the outage's request errors are read
 from the endpoint's CloudWatch metrics instead (``Invocation4XXErrors``, ``Invocation5XXErrors``, ``ModelLatency``
-per minute over the window, split at the moment the fix began serving: :mod:`endpoint_runbook.invocation_metrics`).
+per minute over the window, split at the moment the fix began serving: :mod:`endpoint_runbook.invocation.metrics`).
 Async endpoints get async requests, as follows.
 
 ``run`` sends one cold request and then N warm ones (sequentially, so each latency is a clean round trip),
@@ -19,7 +19,7 @@ location, a summary of the output or the failure reason, the notification), the 
 warm p50/p95, failures), and the log health lines found or missing. The step fails, after writing its
 record, when any request fails, times out, or its notification never comes.
 
-The request itself is :mod:`endpoint_runbook.invoke`; the notifications :mod:`endpoint_runbook.notifications`.
+The request itself is :mod:`endpoint_runbook.invocation.invoke`; the notifications :mod:`endpoint_runbook.invocation.notifications`.
 """
 
 from __future__ import annotations
@@ -33,16 +33,15 @@ from typing import Any
 
 import botocore.exceptions
 
-from . import logs as logs_mod
-from . import records
-from . import replay as replay_mod
-from .aws import AccessDenied, Aws, error_code, error_entry, is_error
-from .endpoint_kind import ASYNC, kind_of
-from .errors import CheckFailed, InputError, NotFoundError
-from .findings import Finding
-from .inplace import read_fleet_logs
-from .invocation_metrics import read_outage
-from .invoke import (
+from .. import logs as logs_mod
+from .. import records
+from ..aws import AccessDenied, Aws, error_code, error_entry, is_error
+from ..endpoint.inplace import read_fleet_logs
+from ..endpoint.kind import ASYNC, kind_of
+from ..errors import CheckFailed, InputError, NotFoundError
+from ..findings import Finding
+from ..invocation import replay as replay_mod
+from ..invocation.invoke import (
     SYNC_READ_TIMEOUT,
     RequestResult,
     guess_content_type,
@@ -51,10 +50,11 @@ from .invoke import (
     now_iso,
     payload_limit,
 )
-from .notifications import TEMPORARY_QUEUE, NotificationWatcher
-from .progress import Progress
-from .s3 import parse_s3_uri
-from .step_records import DeployRecord, DiagnoseRecord
+from ..invocation.metrics import read_outage
+from ..invocation.notifications import TEMPORARY_QUEUE, NotificationWatcher
+from ..progress import Progress
+from ..s3 import parse_s3_uri
+from ..step_records import DeployRecord, DiagnoseRecord
 
 __all__ = [
     "DEFAULT_HEALTH_PATTERNS",
@@ -166,7 +166,7 @@ class VerifyResult:
     duration_s: float | None = None
     error: dict[str, Any] | None = None
     replay: dict[str, Any] | None = None  # replay_failed: ReplayReport.to_dict()
-    outage: dict[str, Any] | None = None  # real-time/serverless: the request metrics (invocation_metrics.OutageMetrics)
+    outage: dict[str, Any] | None = None  # real-time/serverless: the request metrics (invocation.metrics.OutageMetrics)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -222,7 +222,7 @@ def run(
     InvocationTimeoutSeconds (default 80 % of the deadline, ≤ 3600). queue_url: a queue subscribed to the
     topics, ``"temporary"`` to force a temporary one, None to find one or create a temporary one.
     replay_failed: once the requests pass, send again to this endpoint every request that failed in the last
-    ``replay_window_minutes`` on the endpoint that had the outage (``endpoint_runbook.replay``; at most
+    ``replay_window_minutes`` on the endpoint that had the outage (``endpoint_runbook.invocation.replay``; at most
     ``replay_concurrency`` at once; never twice): ``outage_endpoint``, else the endpoint step 1 diagnosed, else
     this one; its failures are looked for under its own config's S3FailurePath and error topic, whatever the
     deploy mode (in place they are this endpoint's, after a new-endpoint deploy the broken one's).

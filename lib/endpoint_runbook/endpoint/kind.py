@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .findings import Finding
+from ..findings import Finding
 
 __all__ = ["ASYNC", "KINDS", "NAME_INFIX", "REAL_TIME", "REAL_TIME_PAYLOAD_BYTES", "SERVERLESS", "SERVERLESS_LIMITS", "ServerlessLimit",
            "config_kwargs", "is_sync", "kind_of", "kind_of_endpoint", "serverless_config_of",

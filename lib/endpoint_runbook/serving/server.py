@@ -1,0 +1,148 @@
+"""A model server started from a serving environment (:mod:`.env`): the container's process environment (only
+this machine's plumbing and the model's own variables), a free port, and TorchServe launched through the image's
+``serve`` entry (:func:`start_model_server`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .env import ServingEnv, layers_dir
+from .image_profiles import ImageProfile
+
+#: This machine's plumbing a model container here needs and gets on purpose (never settings of the model's):
+#: where Java is (TorchServe), and how pip reaches the package index when it installs code/requirements.txt.
+_PLUMBING = ("JAVA_HOME",)
+
+__all__ = ["ModelServer", "container_env", "free_port", "start_model_server"]
+
+
+def _pip_plumbing() -> dict[str, str]:
+    """pip's configuration of this machine, for the container's requirements install (its HOME is its own, so
+    the user's pip.conf and cache are named explicitly; a proxy pip needs is pip's only)."""
+    out = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    home = os.path.expanduser("~")
+    if "PIP_CONFIG_FILE" not in out:
+        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        for cand in (os.path.join(config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf")):
+            if os.path.isfile(cand):
+                out["PIP_CONFIG_FILE"] = cand
+                break
+    out.setdefault("PIP_CACHE_DIR", os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
+                                                 "pip"))
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    if proxy:
+        out.setdefault("PIP_PROXY", proxy)
+    return out
+
+
+def container_env(profile: ImageProfile | None, *, home: Path, tmp: Path, environment: dict[str, str] | None = None,
+                  extra: dict[str, str] | None = None, path_prefix: list[str] | None = None,
+                  pip: bool = False) -> dict[str, str]:
+    """The environment model code runs with here, as in the container: an allow-list, nothing else inherited.
+
+    - the image's own ENV (its Dockerfile: ``LANG``, ``MKL_THREADING_LAYER``, ``DLC_CONTAINER_TYPE``, ... per
+      profile), with ``TEMP``/``TMPDIR`` a private dir and ``HOME`` a private, empty one (the container's home
+      holds no caches: a model that downloads at start-up must not find the developer's hub cache here);
+    - ``PATH``: the serving environment's bin first (``path_prefix``), then this machine's (java);
+    - SageMaker's: the model's ``Environment`` (``environment``), then what the caller sets on purpose
+      (``extra``: the toolkit's ports and base dir, the local stack's AWS endpoint);
+    - with ``pip``, pip's configuration of this machine (the container installs code/requirements.txt).
+
+    Everything else of the caller's (a notebook kernel's ``MPLBACKEND``, ``HF_HOME``, ``LD_LIBRARY_PATH``,
+    proxies, AWS profiles, ...) stays out."""
+    from .image_profiles import default_profile
+
+    home.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    base_path = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+                 if p and not p.startswith(sys.prefix)]
+    env = {"PATH": os.pathsep.join([*(path_prefix or []), *base_path])}
+    env.update({k: os.environ[k] for k in _PLUMBING if os.environ.get(k)})
+    if pip:
+        env.update(_pip_plumbing())
+    env.update((profile or default_profile()).container_env())
+    env.update({"HOME": str(home), "TMPDIR": str(tmp), "TEMP": str(tmp), "PYTHONNOUSERSITE": "1"})
+    env.update({k: str(v) for k, v in (environment or {}).items()})
+    env.update({k: str(v) for k, v in (extra or {}).items()})
+    return env
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ModelServer:
+    """A model container process: the real toolkit + TorchServe on a loopback port (its own process group)."""
+
+    proc: subprocess.Popen
+    port: int
+    tmpdir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        import signal
+
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)  # TorchServe's JVM and workers share the process group
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, environment: dict[str, str] | None = None,
+                       extra_env: dict[str, str] | None = None,
+                       preexec_fn: Callable[[], None] | None = None) -> ModelServer:
+    """Start ``container_entry.py`` (the image's ``serve``) on the model at ``base_dir/model``; output is piped
+    (stdout+stderr merged, line-buffered text) for the caller to ship or read. ``preexec_fn``: run in the child
+    before it execs (e.g. joining a memory cgroup)."""
+    import tempfile
+
+    port = free_port()
+    # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
+    tmp = Path(tempfile.mkdtemp(prefix="erb-ts-"))
+    # The container's environment (``container_env``): the image's ENV, the model's Environment, and the stack's
+    # own plumbing; nothing of this process's.
+    run_env = container_env(env.profile, home=tmp / "home", tmp=tmp / "t", environment=environment, pip=True,
+                            path_prefix=[str(env.bin_dir)], extra={
+        "SAGEMAKER_BASE_DIR": str(base_dir),
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_SAFE_PORT_RANGE": f"{port}-{port}",
+        # Loopback only, and private ports/dirs so that several containers run side by side.
+        "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{port}",
+        "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{port}",
+        "TS_METRICS_ADDRESS": f"http://127.0.0.1:{free_port()}",
+        "TS_GRPC_INFERENCE_PORT": str(free_port()),
+        "TS_GRPC_MANAGEMENT_PORT": str(free_port()),
+        **(extra_env or {}),
+    })
+    from . import container_entry
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(env.python), str(Path(container_entry.__file__)), "--layers-dir", str(layers_dir(env))]
+    if env.constraints:
+        cmd += ["--constraints", str(env.constraints)]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True, text=True, errors="replace", bufsize=1, preexec_fn=preexec_fn,
+    )
+    return ModelServer(proc=proc, port=port, tmpdir=tmp)
