@@ -15,6 +15,7 @@ The three whose next failure is the model's own stop at step 2 (its load check f
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -46,6 +47,9 @@ def outage(tmp_path_factory):
         aws = Aws(AwsParams(region=REGION, endpoint_url=info.url, max_attempts=3))
         s3, sm, sns, logs = (aws.client(s) for s in ("s3", "sagemaker", "sns", "logs"))
         out = tmp_path_factory.mktemp("realprojects")
+        role = aws.client("iam").create_role(RoleName="realprojects-sagemaker", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                   "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
         made = {}
         for project, spec in realshapes.PROJECTS.items():
             tag = uuid.uuid4().hex[:4]
@@ -56,7 +60,7 @@ def outage(tmp_path_factory):
             request_uri = f"s3://{bucket}/requests/request.{EXT.get(req.content_type, 'bin')}"
             s3.put_object(Bucket=bucket, Key=request_uri.split("/", 3)[3], Body=req.body, ContentType=req.content_type)
             topic = sns.create_topic(Name=f"{name}-events")["TopicArn"]
-            sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/rp", PrimaryContainer={
+            sm.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer={
                 "Image": spec.image, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
                 "Environment": {"SAGEMAKER_PROGRAM": spec.program, "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
             sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
