@@ -306,6 +306,59 @@ def test_the_fleet_before_an_in_place_update_is_told_apart_by_its_log_streams(aw
     sm.delete_model(ModelName=f"fleet-{tag}")
 
 
+def test_the_log_evidence_waits_for_a_line_that_reaches_the_log_after_the_failure(aws):
+    """CloudWatch shows a line some seconds after the container wrote it: the failure's evidence is read again
+    until the log names a cause, and once it has caught up (a line logged after the failure) it is not waited for."""
+    import threading
+    import time
+
+    from endpoint_runbook.steps import deploy as deploy_step
+
+    logs_client = aws.client("logs")
+    tag = uuid.uuid4().hex[:8]
+    endpoint, group, stream = f"late-{tag}", f"/aws/sagemaker/Endpoints/late-{tag}", "AllTraffic/i-0123456789abcdef0"
+    logs_client.create_log_group(logGroupName=group)
+    logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
+
+    def put(message: str, at_ms: int | None = None) -> None:
+        logs_client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": at_ms or int(time.time() * 1000), "message": message}])
+
+    put("2026-12-02T06:00:00,000 [INFO ] W-9000-model_1.0 TS_METRICS - WorkerLoadTime.Milliseconds:812.0|#WorkerName:"
+        "W-9000-model_1.0,Level:Host|#hostname:ip-10-0-0-1,timestamp:1764655200", int(time.time() * 1000) - 60_000)
+    first = deploy_step._log_evidence(aws, endpoint, {}, settle=0)
+    assert first["cause"]["code"] == "healthy" and first["settle"]["reads"] == 1
+
+    late = ("2026-12-02T06:00:05,000 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - Invoking custom service failed.\n"
+            "Traceback (most recent call last):\n  File \"/opt/ml/model/code/inference.py\", line 40, in input_fn\n"
+            "    raise ValueError(f'expected application/json, got {content_type}')\n"
+            "ValueError: expected application/json, got image/png")
+    timer = threading.Timer(3.0, put, args=(late,))
+    timer.start()
+    try:
+        waited = deploy_step._log_evidence(aws, endpoint, {}, settle=30)
+    finally:
+        timer.join()
+    assert waited["cause"]["code"] != "healthy", waited["cause"]
+    assert waited["settle"]["reads"] >= 2 and 2.0 <= waited["settle"]["waited_s"] < 30
+
+    assert waited["cause"]["code"] == "invocation-error"
+
+    # A log that already holds a line logged after the failure has caught up: nothing more is coming.
+    logs_client.delete_log_group(logGroupName=group)
+    logs_client.create_log_group(logGroupName=group)
+    logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
+    timer = threading.Timer(1.0, put, args=(
+        "2026-12-02T06:00:09,000 [INFO ] W-9000-model_1.0 ACCESS_LOG - /127.0.0.1:40000 \"GET /ping HTTP/1.1\" 200 1",))
+    timer.start()
+    try:
+        caught_up = deploy_step._log_evidence(aws, endpoint, {}, settle=30)
+    finally:
+        timer.join()
+    assert caught_up["cause"]["code"] in ("healthy", "no-known-signature", "no-logs")
+    assert caught_up["settle"]["caught_up"] and caught_up["settle"]["waited_s"] < 10
+
+
 # ---------------------------------------------------------------------------------------------- slow: real hosting
 
 _SHARED: dict[str, Any] = {}

@@ -499,10 +499,35 @@ def _ensure(result: DeployResult, kind: str, name: str, describe: Callable[[], d
     return r.get(arn_key)
 
 
+# CloudWatch shows a container's line some seconds after it was written; the failure just seen may not be in the
+# log yet. The read is repeated (every LOG_SETTLE_POLL s, for at most LOG_SETTLE_SECONDS) while it names no cause
+# and holds nothing logged since the failure.
+LOG_SETTLE_SECONDS = 30.0
+LOG_SETTLE_POLL = 2.0
+_NOTHING_YET = ("healthy", "no-known-signature", "no-logs")
+
+
 def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *,
-                  window: dict[str, Any] | None = None) -> dict[str, Any]:
+                  window: dict[str, Any] | None = None, settle: float = LOG_SETTLE_SECONDS) -> dict[str, Any]:
+    """What the endpoint's logs say about the failure seen now (:func:`_read_evidence`), read again while the
+    logs have not caught up with it (``settle``: seconds at most); ``settle`` says how long that took."""
+    failed_at_ms, t0, reads = int(time.time() * 1000), time.monotonic(), 0
+    while True:
+        evidence, newest = _read_evidence(aws, endpoint_name, d, window=window)
+        reads += 1
+        caught_up = newest is not None and newest >= failed_at_ms
+        waited = time.monotonic() - t0
+        if evidence["cause"]["code"] not in _NOTHING_YET or caught_up or waited + LOG_SETTLE_POLL > settle:
+            evidence["settle"] = {"reads": reads, "waited_s": round(waited, 1), "caught_up": caught_up}
+            return evidence
+        time.sleep(LOG_SETTLE_POLL)
+
+
+def _read_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *,
+                   window: dict[str, Any] | None = None) -> tuple[dict[str, Any], int | None]:
     """What the endpoint's logs say: since it was created, or (``window``, in place) only what the containers of
-    the new config logged (:func:`endpoint_runbook.endpoint.inplace.read_fleet_logs`), never the old fleet's lines."""
+    the new config logged (:func:`endpoint_runbook.endpoint.inplace.read_fleet_logs`), never the old fleet's lines.
+    Also the newest event's timestamp (epoch ms)."""
     if window:
         read = read_fleet_logs(aws.client("logs"), endpoint_name, window)
         ev = logs_mod.analyze(read)
@@ -511,11 +536,15 @@ def _log_evidence(aws: Aws, endpoint_name: str, d: dict[str, Any], *,
                                 f"(the {len(read.left_out)} stream(s) of the fleet before the update are left out)")
         scope = {"config": window["config"], "since": window["started_at"], "how": window.get("how"),
                  "streams": [st.name for st in read.streams], "left_out_streams": read.left_out}
-        return {**ev.to_dict(), "read": read.to_dict(), "scope": scope}
+        return {**ev.to_dict(), "read": read.to_dict(), "scope": scope}, _newest(read)
     created = d.get("CreationTime")
     start: Any = created - dt.timedelta(minutes=5) if isinstance(created, dt.datetime) else dt.timedelta(hours=1)
     read = logs_mod.read_endpoint_logs(aws.client("logs"), endpoint_name, start=start)
-    return {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}
+    return {**logs_mod.analyze(read).to_dict(), "read": read.to_dict()}, _newest(read)
+
+
+def _newest(read: logs_mod.LogRead) -> int | None:
+    return max((e.timestamp for e in read.events if e.timestamp is not None), default=None)
 
 
 def _said(evidence: dict[str, Any]) -> str:
