@@ -45,7 +45,7 @@ def outage(tmp_path_factory):
 
     with running_stack(tmp_path_factory, "realprojects-stack", startup_timeout=900) as info:
         aws = Aws(AwsParams(region=REGION, endpoint_url=info.url, max_attempts=3))
-        s3, sm, sns, logs = (aws.client(s) for s in ("s3", "sagemaker", "sns", "logs"))
+        s3, sm, sns = (aws.client(s) for s in ("s3", "sagemaker", "sns"))
         out = tmp_path_factory.mktemp("realprojects")
         role = aws.client("iam").create_role(RoleName="realprojects-sagemaker", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -70,18 +70,35 @@ def outage(tmp_path_factory):
                     "NotificationConfig": {"SuccessTopic": topic, "ErrorTopic": topic}}})
             sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
             made[project] = {"name": name, "bucket": bucket, "request": request_uri}
-        deadline, waiting = time.monotonic() + 1200, set(made)
-        while waiting and time.monotonic() < deadline:
-            for project in list(waiting):
-                text = log_text(logs, f"/aws/sagemaker/Endpoints/{made[project]['name']}")
-                if f"No module named '{MISSING[project]}'" in text or crash_looping(text):
+        yield {"url": info.url, "made": made, "aws": aws, "broken": _wait_until_broken(aws, made)}
+
+
+def _wait_until_broken(aws, made: dict[str, dict[str, str]], timeout: float = 900) -> dict[str, str | None]:
+    """Project → None once its endpoint logs the missing module or a crash loop, else what was seen instead (its
+    status, FailureReason and last log lines): each test checks its own project, so one endpoint that never gets
+    there fails its own test with the reason, not the other three."""
+    logs, sm = aws.client("logs"), aws.client("sagemaker")
+    deadline, waiting = time.monotonic() + timeout, set(made)
+    seen: dict[str, str | None] = {}
+    while waiting and time.monotonic() < deadline:
+        for project in sorted(waiting):
+            text = log_text(logs, f"/aws/sagemaker/Endpoints/{made[project]['name']}")
+            d = sm.describe_endpoint(EndpointName=made[project]["name"])
+            if f"No module named '{MISSING[project]}'" in text or crash_looping(text):
+                seen[project] = None
+                waiting.discard(project)
+            else:
+                tail = "\n".join(text.splitlines()[-40:])
+                seen[project] = (f"{d['EndpointStatus']} ({d.get('FailureReason') or 'no FailureReason'}); "
+                                 f"last log lines:\n{tail}")
+                if d["EndpointStatus"] == "Failed":
                     waiting.discard(project)
-            time.sleep(3)
-        assert not waiting, f"no crash loop on the broken archives of {sorted(waiting)}"
-        yield {"url": info.url, "made": made, "aws": aws}
+        time.sleep(3)
+    return seen
 
 
 def _run(outage, tmp_path: Path, project: str):
+    assert outage["broken"][project] is None, f"{project}'s broken endpoint never crash-looped: {outage['broken'][project]}"
     m = outage["made"][project]
     params = {
         "aws": {"region": REGION, "endpoint_url": outage["url"], "max_attempts": 4},
