@@ -8,6 +8,7 @@ from pathlib import Path
 from endpoint_runbook.imports import (
     DEFAULT_IMAGE_MODULES,
     ImportReport,
+    gate,
     requirement_modules,
     resolve_imports,
     suggest_placement,
@@ -112,6 +113,40 @@ def test_partial_package_reports_the_missing_submodule():
     f = find(r, "missing-module")
     assert f.data["modules"][0] == "stygig.core.gender_logic"
     assert "is in the archive" in (f.data["note"] or "")
+
+
+def test_every_missing_module_of_a_partly_copied_package_is_named_at_once():
+    """The package's __init__ imports three of its modules and two are not in the archive: Python stops at the
+    first; the finding names both, so one fix adds both."""
+    files = {"model.pth": None, "code/inference.py": b"from vc.embed import Embedder\n\ndef model_fn(model_dir):\n"
+             b"    return Embedder()\n",
+             "code/vc/__init__.py": b"from .data import load\nfrom .embed import Embedder\nfrom .trainer import Trainer\n",
+             "code/vc/embed.py": b"class Embedder:\n    pass\n"}
+    r = resolve_imports(files)
+    f = find(r, "missing-module")
+    assert f.data["submodules"] == ["vc.data", "vc.trainer"] and f.data["target"] == "code/vc/data.py"
+    assert "1 more of its modules are missing too (vc.trainer)" in f.message
+
+
+def test_a_missing_flat_module_is_offered_as_a_file_and_a_dotted_one_as_a_package():
+    flat = find(resolve_imports({"code/inference.py": b"from model import Net\n"}), "missing-module")
+    assert "as code/model.py (a module) or code/model/ (a package)" in flat.message
+    dotted = find(resolve_imports({"code/inference.py": b"from src.models import Net\n"}), "missing-module")
+    assert "as the package folder code/src/," in dotted.message and "src.py" not in dotted.message
+
+
+def test_a_package_inside_a_namespace_folder_on_the_path_is_not_off_the_path():
+    """code/ns/ has no __init__.py (a namespace package); code/ns/pkg/ is imported as ns.pkg: it is used where it
+    is, no warning. A package nothing imports, under code/lib/, still is off the path, and named."""
+    files = {"model.pth": None,
+             "code/inference.py": b"from ns.pkg.net import Net\n\ndef model_fn(model_dir):\n    return Net()\n",
+             "code/ns/pkg/__init__.py": b"", "code/ns/pkg/net.py": b"class Net:\n    pass\n",
+             "code/lib/spare/__init__.py": b""}
+    r = resolve_imports(files)
+    assert r.ok and r.off_path == ["code/lib/spare"], (r.off_path, r.findings)
+    findings = gate.reconcile_layout([], r)
+    (warn,) = [f for f in findings if f.code == "source-outside-import-path"]
+    assert "code/lib/spare/" in warn.message
 
 
 # ------------------------------------------------------------------------------------------ sys.path

@@ -55,8 +55,11 @@ def model_fn(model_dir):
     ("442386744353.dkr.ecr.us-gov-west-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312", "2.6", None),
     ("763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.6-cpu-py312-ubuntu22.04-sagemaker-v1",
      "2.6", None),
-    ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:1.12.1-cpu-py38", "2.6",
-     "WARNING: no profile for pytorch-inference 1.12"),
+    ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:1.12.1-cpu-py38", "1.13",
+     "WARNING: no profile for pytorch-inference 1.12 (profiles: 1.13, 2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6); the nearest "
+     "(1.13) stands in"),
+    ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:2.8.0-cpu-py312", "2.6", "the nearest (2.6)"),
+    ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:1.8.1-cpu-py36", "1.13", "the nearest (1.13)"),
     ("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310"
      "-ubuntu22.04", "2.6", "not a SageMaker pytorch-inference image"),
     ("123456789012.dkr.ecr.eu-central-1.amazonaws.com/my-team/custom-serving:latest", "2.6", "WARNING"),

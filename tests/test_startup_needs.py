@@ -88,6 +88,22 @@ def test_a_value_known_only_at_run_time_is_a_possible_download():
     assert "may download" in f.message and "known only at run time" in f.message and f.data["certain"] is False
 
 
+def test_speechbrain_from_hparams_with_a_hub_source_is_a_download_and_a_folder_is_not():
+    """SpeechBrain's pretrained interfaces fetch ``source`` from the Hugging Face Hub unless it is a folder; the
+    source often comes in as a parameter (speech-conversion projects' speaker embedder)."""
+    rep = report("from speechbrain.inference import EncoderClassifier\n\n"
+                 "def embedder(model_id='speechbrain/spkrec-xvect-voxceleb'):\n"
+                 "    return EncoderClassifier.from_hparams(source=model_id, savedir='/tmp/x')\n\n"
+                 "def model_fn(model_dir):\n"
+                 "    a = EncoderClassifier.from_hparams(source='speechbrain/spkrec-ecapa-voxceleb')\n"
+                 "    b = EncoderClassifier.from_hparams(source=model_dir + '/spkrec')\n"
+                 "    return a, b, embedder()\n", requirements="speechbrain\n")
+    found = {(f.data["line"], f.data["certain"]): f.message for f in by_code(rep, "startup-download")}
+    assert set(found) == {(4, False), (7, True)}, found
+    assert "the model speechbrain/spkrec-ecapa-voxceleb from huggingface.co" in found[(7, True)]
+    assert "source=model_id" in found[(4, False)]
+
+
 def test_a_request_time_download_is_named_as_such():
     rep = report("import tiktoken\n\ndef model_fn(model_dir):\n    return 1\n\n"
                  "def predict_fn(data, model):\n    return tiktoken.get_encoding('gpt2').encode(data)\n")

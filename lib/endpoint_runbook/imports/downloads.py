@@ -9,7 +9,8 @@ calls the walk reaches (:mod:`.resolver`) are matched against the libraries' doc
 - segmentation_models_pytorch architectures: ``encoder_weights`` defaults to ``"imagenet"`` (a download unless
   ``encoder_weights=None``); smp >= 0.5 fetches ``smp-hub/<encoder>.<weights>`` from the Hugging Face Hub, older
   releases the encoder's original URL;
-- ``<anything>.from_pretrained(<hub id>)``, ``SentenceTransformer(<hub id>)``, ``pipeline(model=<hub id>)``;
+- ``<anything>.from_pretrained(<hub id>)``, ``SentenceTransformer(<hub id>)``, ``pipeline(model=<hub id>)``,
+  SpeechBrain's ``<Pretrained>.from_hparams(source=<hub id>)``;
 - ``torch.hub.load(<github repo>, ...)``, ``torch.hub.load_state_dict_from_url(url)``, ``model_zoo.load_url``;
 - ``huggingface_hub.hf_hub_download`` / ``snapshot_download``;
 - literal URLs fetched with ``urllib.request``, ``requests``, ``httpx``, ``wget``;
@@ -199,6 +200,14 @@ def match_download(name: str | None, call: ast.Call, value: Value, *,
             target = _arg(call, value, 0, "pretrained_model_name_or_path", "model_name_or_path")
         if _hub_id(target) and not str(target).startswith(MODEL_DIR):
             return Hit(name, HF, f"the model {target}", True, _HINT_HF)
+        return None
+    if top == "speechbrain" and last == "from_hparams":  # Pretrained.from_hparams(source=<hub id or folder>)
+        source = _arg(call, value, 0, "source")
+        if source is UNKNOWN:
+            node = next((kw.value for kw in call.keywords if kw.arg == "source"), _pos(call, 0))
+            return Hit(name, HF, f"the model source={_shown(node)} names (unless that is a folder)", False, _HINT_HF)
+        if _hub_id(source) and not str(source).startswith(MODEL_DIR):
+            return Hit(name, HF, f"the model {source}", True, _HINT_HF)
         return None
     if name in ("torch.hub.load", "torch.hub.list", "torch.hub.help"):
         if _arg(call, value, None, "source", default="github") == "local":

@@ -39,8 +39,9 @@ def reconcile_layout(layout: list[Finding], report: ImportReport) -> list[Findin
         shown = ", ".join(f"{MODEL_DIR}/{d}" if d else MODEL_DIR for d in report.import_path)
         out.append(Finding(
             "source-outside-import-path", "warning",
-            f"{len(off)} Python package(s) sit outside the worker's import path ({shown}); nothing the serving "
-            "code runs imports them from there. Move them to code/<pkg>/ if they are meant to be used.",
+            f"{len(off)} Python package(s) sit outside the worker's import path ({shown}): "
+            f"{', '.join(d + '/' for d in off[:5])}{' …' if len(off) > 5 else ''}; nothing the serving code runs "
+            "imports them from there. Move them to code/<pkg>/ if they are meant to be used.",
             [f"{d}/ (import {d.rsplit('/', 1)[-1]})" for d in off[:20]], {"found": off, "import_path": report.import_path}))
     return out
 

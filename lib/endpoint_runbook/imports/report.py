@@ -69,7 +69,7 @@ def resolve_imports(
     report.handlers = resolver.handlers
     report.reads = list(resolver.reads)
     report.optional_reads = [r for r in resolver.optional_reads if r not in resolver.reads]
-    report.off_path = _off_path_packages(tree, set(report.import_path))
+    report.off_path = _off_path_packages(tree, set(report.import_path), used=report.modules)
     report.downloads = list(resolver.downloads)
     report.findings = resolver.findings + _import_findings(report, tree)
     # What the toolkit's own calls trip on, and what the running code needs the network for.
@@ -168,19 +168,27 @@ def _import_findings(report: ImportReport, tree: ArchiveTree) -> list[Finding]:
         if partial is not None and what == "fails":
             at, missing = partial.group("at"), partial.group("missing")
             leaf = posixpath.join(at, missing.rsplit(".", 1)[-1])
-            data.update(target=f"{leaf}.py", submodule=missing, in_archive=at)
+            # Python stops at the first; the others fail next, once it is added: all of them are named at once.
+            others = _dedup(m.group("missing") for r in recs for m in [PARTIAL_NOTE.match(r.note or "")]
+                            if m is not None and m.group("at") == at and m.group("missing") != missing)
+            data.update(target=f"{leaf}.py", submodule=missing, in_archive=at, submodules=[missing, *others])
+            also = (f" {len(others)} more of its modules are missing too ({', '.join(others)}): they fail next, "
+                    "once this one is there." if others else "")
             out.append(Finding(
                 "missing-module", "error",
                 f"{first.file}:{first.line} imports {first.module!r}: {partial.group('found')} is in the archive "
-                f"({at}) but {missing} is not, so it fails {_when(first)}. Add the file {leaf}.py (or the folder "
-                f"{leaf}/) from your copy of {pkg!r}.", evidence, data))
+                f"({at}) but {missing} is not, so it fails {_when(first)}.{also} Add the file {leaf}.py (or the "
+                f"folder {leaf}/){' and the others' if others else ''} from your copy of {pkg!r}.",
+                evidence, data))
         elif what == "fails":
             out.append(Finding(
                 "missing-module", "error",
                 f"{first.file}:{first.line} imports {first.module!r} but nothing provides package {pkg!r} in the "
                 f"container (archive import path, standard library, image, code/requirements.txt): it fails "
-                f"{_when(first)}. Add the package to the archive under {base}/{pkg}/, or list it in "
-                "code/requirements.txt if it is published.", evidence, data))
+                f"{_when(first)}. Add it to the archive as "
+                + (f"the package folder {base}/{pkg}/" if any(r.module != pkg for r in recs)  # pkg.sub: a package
+                   else f"{base}/{pkg}.py (a module) or {base}/{pkg}/ (a package)")
+                + ", or list it in code/requirements.txt if it is published.", evidence, data))
         elif what in ("degraded", "fallback"):
             out.append(Finding(
                 "guarded-missing-module" if what == "degraded" else "import-fallback", sev,
@@ -235,13 +243,15 @@ def _find_off_path(tree: ArchiveTree, pkg: str, on_path: set[str]) -> list[str]:
     return found
 
 
-def _off_path_packages(tree: ArchiveTree, on_path: set[str]) -> list[str]:
-    """Regular packages (a folder with ``__init__.py``, outermost) whose parent is not on the import path."""
+def _off_path_packages(tree: ArchiveTree, on_path: set[str], *, used: list[str] = ()) -> list[str]:
+    """Regular packages (a folder with ``__init__.py``, outermost) whose parent is not on the import path, and
+    from which the serving code imports nothing (``used``: the archive files it ran): one inside a namespace
+    package (``code/ns/pkg/``, imported as ``ns.pkg``) is off the path only by its parent's name."""
     pkgs = {posixpath.dirname(p) for p in tree.data if posixpath.basename(p) == "__init__.py"}
     out = []
     for d in sorted(pkgs):
         if not d or posixpath.dirname(d) in pkgs:
             continue
-        if posixpath.dirname(d) not in on_path:
+        if posixpath.dirname(d) not in on_path and not any(m.startswith(d + "/") for m in used):
             out.append(d)
     return out

@@ -192,7 +192,8 @@ def default_profile(*, mode: str = "exact", notes: tuple[str, ...] = ()) -> Imag
 
 def profile_for_image(uri: str | None, *, mode: str = "exact") -> ImageProfile:
     """The profile of the image at ``uri`` (any region or account). A GPU image maps to its CPU twin, with a
-    note; an image without a profile gets the default (newest) one, with a note naming the gap."""
+    note; an image without a profile of its own gets the nearest release's (a note names the gap); one that is not
+    a versioned PyTorch inference image, the newest's."""
     newest = _data()["newest"]
     if not uri:
         return default_profile(mode=mode, notes=(
@@ -209,10 +210,15 @@ def profile_for_image(uri: str | None, *, mode: str = "exact") -> ImageProfile:
             "so packages that image has and this one lacks (or the reverse) are not seen.",))
     version = f"{m['major']}.{m['minor']}"
     images = _data()["images"]
-    if version not in images:
-        return default_profile(mode=mode, notes=(
+    if version not in images:  # the nearest release stands in: its Python and packages are the closest
+        def distance(v: str) -> tuple[int, int]:
+            (a, b), (c, d) = (int(x) for x in v.split(".")), (int(m["major"]), int(m["minor"]))
+            return (abs(a - c), abs(b - d))
+
+        near = min(images, key=lambda v: (distance(v), v != newest))
+        return ImageProfile(near, images[near], uri, (
             f"WARNING: no profile for {_REPOSITORY} {version} (profiles: {', '.join(all_profile_versions())}); "
-            f"the newest ({newest}) stands in for {uri}.",))
+            f"the nearest ({near}) stands in for {uri}.",), mode)
     notes: list[str] = []
     if m["device"] == "gpu":
         notes.append(f"{uri} is a GPU image: its CPU twin {_REPOSITORY}:{images[version]['tag']} is served here "
