@@ -274,3 +274,42 @@ def test_modules_only_the_load_check_sees_are_found_round_by_round(aws, tmp_path
     after = d.verdict.after_fix
     assert [r["added"] for r in after["rounds"]] == [["code/tinypkg/"], ["code/tinyhelper/"]], after["rounds"]
     assert after["ok"], after
+
+
+def test_a_package_wrapped_in_a_namespace_folder_is_added_with_its_wrapper(aws, tmp_path, no_serving_env):
+    """The serving code imports ``upscaler.upscaler`` (a namespace folder around a regular package of the same
+    name, as an upscaling plugin vendors its model library): step 1 proposes the wrapper, not the inner package
+    (which would make ``code/upscaler/__init__.py`` and lose ``upscaler.upscaler``), and step 2 builds an archive
+    whose imports resolve."""
+    import gzip
+    import io
+    import tarfile
+
+    from endpoint_runbook.errors import InputError
+    from endpoint_runbook.steps import rebuild_archive
+
+    repo = tmp_path / "checkout"
+    inner = repo / "plugins" / "upscale-endpoint" / "code" / "upscaler" / "upscaler"
+    (inner / "archs").mkdir(parents=True)
+    (inner / "__init__.py").write_text("from .net import Upscaler\nfrom .archs import *\n")
+    (inner / "net.py").write_text("class Upscaler:\n    def __init__(self, path):\n        self.path = path\n")
+    (inner / "archs" / "__init__.py").write_text("ARCHS = ['x4']\n")
+    code = (b"import os\nfrom upscaler.upscaler import Upscaler\n\n"
+            b"def model_fn(model_dir):\n    return Upscaler(os.path.join(model_dir, 'x4.pth'))\n")
+    name = _deploy(aws, tar_gz({"x4.pth": b"weights", "code/inference.py": code}))
+    run_dir = tmp_path / "run"
+    d = _run(aws, run_dir, name, source_roots=[str(repo)])
+    (add,) = d.verdict.fix["additions"]
+    assert (add["source"], add["target"], add["kind"]) == (str(inner.parent), "code/upscaler/", "namespace"), add
+    target = f"s3://{name}/model-fixed/model.tar.gz"
+    step = rebuild_archive.run(aws, run_dir=str(run_dir), target_uri=target)
+    assert step.static_check["ok"], step.static_check
+    body = aws.client("s3").get_object(Bucket=name, Key="model-fixed/model.tar.gz")["Body"].read()
+    names = tarfile.open(fileobj=io.BytesIO(gzip.decompress(body))).getnames()
+    assert "code/upscaler/upscaler/__init__.py" in names and "code/upscaler/__init__.py" not in names
+
+    # The same folder named by hand, without saying it is the namespace package, is still taken for a slip.
+    with pytest.raises(InputError) as e:
+        rebuild_archive.run(aws, run_dir=str(run_dir), target_uri=f"s3://{name}/by-hand/model.tar.gz",
+                            additions=[{"source": str(inner.parent), "target": "code/upscaler/"}])
+    assert e.value.code == "not-a-package" and "kind: namespace" in str(e.value.hint)

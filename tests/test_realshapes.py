@@ -240,8 +240,7 @@ def test_a_download_nothing_runs_is_not_named(archives, capsys):
     assert "startup-download" in out and "torch.hub" not in out and "github.com" not in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="new (not in issue 22): model_fn hands <model_dir>/<ckpt> to "
-                                       "load_from_checkpoint while the archive has it under code/")
 def test_plastic_checkpoint_outside_model_dir_root_is_a_missing_artifact(archives, capsys):
+    """model_fn hands <model_dir>/<ckpt> to load_from_checkpoint (by keyword) while the archive has it under code/."""
     _, out = check(archives["plasticdetection", "as-packed"], "plasticdetection", capsys)
-    assert "missing-artifact" in out and CKPT in out, out
+    assert "missing-artifact" in out and f"({CKPT} is at code/{CKPT})" in out, out

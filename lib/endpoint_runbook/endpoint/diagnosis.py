@@ -522,13 +522,14 @@ class _Views:
         sources: set[str] = set()
         targets: set[str] = set()
 
-        def place(bucket: list[dict[str, str]], source: str, target: str, why: str, package: str | None) -> None:
+        def place(bucket: list[dict[str, str]], source: str, target: str, why: str, package: str | None,
+                  kind: str | None = None) -> None:
             if source in sources or target in targets or any(source.startswith(s + "/") for s in sources):
                 return
             sources.add(source)
             targets.add(target)
             bucket.append({**({"package": package} if package else {}), "source": source, "target": target,
-                           "why": why})
+                           "why": why, **({"kind": kind} if kind else {})})
 
         for p in placements:
             if p.action == "copy" and p.source and p.target:
@@ -541,7 +542,7 @@ class _Views:
                 if p.guarded:
                     why += ("; the code imports it under a handler that carries on without it (a degraded path): "
                             "added so that path is not taken")
-                place(additions, p.source, target, why, p.package)
+                place(additions, p.source, target, why, p.package, p.source_kind)
             elif p.action == "requirement":
                 notes.append(f"add {p.requirement} to code/requirements.txt ({p.reason})")
             elif p.action == "move":

@@ -39,6 +39,7 @@ class Placement:
     reason: str = ""
     submodule: str | None = None
     runner_up: dict[str, Any] | None = field(default=None, compare=False)
+    source_kind: str | None = None  # package | namespace | module: what the chosen local source is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,7 +150,8 @@ def place_package(pkg: str, report: ImportReport | None, available_source_dirs: 
         runner = _runner_up(cands)
         also = f"; runner-up {runner['source']} ({runner['why']})" if runner else ""
         return Placement(pkg, "copy", target, str(path), best.label, guarded=guarded,
-                         reason=f"found at {path} ({best.why()}){also}; {why}", runner_up=runner)
+                         reason=f"found at {path} ({best.why()}){also}; {why}", runner_up=runner,
+                         source_kind=best.kind)
     if pkg in off_path:
         here = off_path[pkg][0]
         name = f"{pkg}.py" if here.endswith(".py") else f"{pkg}/"

@@ -76,11 +76,15 @@ def resolve_imports(
     report.findings += handler_signature_findings(report, tree) + download_findings(report.downloads)
     lacking = [r for r in report.reads if not tree.is_file(r) and r not in tree.dirs]
     if lacking:
+        # The same file elsewhere in the archive (a checkpoint packed under code/) says where it went instead.
+        elsewhere = {r: [p for p in tree.data if posixpath.basename(p) == posixpath.basename(r)][:3] for r in lacking}
+        seen = "; ".join(f"{posixpath.basename(r)} is at {', '.join(ps)}" for r, ps in elsewhere.items() if ps)
         report.findings.append(Finding(
             "missing-artifact", "warning",
             f"the code the toolkit runs reads {', '.join(MODEL_DIR + '/' + r for r in lacking[:5])}, which the archive "
-            "lacks (paths worked out statically); add them where the code reads them, unless the code creates them.",
-            lacking[:20], {"paths": lacking}))
+            f"lacks (paths worked out statically){f' ({seen})' if seen else ''}; add them where the code reads them, "
+            "unless the code creates them.",
+            lacking[:20], {"paths": lacking, "elsewhere": {r: ps for r, ps in elsewhere.items() if ps}}))
     return report
 
 

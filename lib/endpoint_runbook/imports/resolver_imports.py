@@ -16,6 +16,7 @@ from .tree import archive_dir, join
 from .values import as_str
 from .walk import (
     _FAIL_IMPORT,
+    _PATH_KEYWORDS,
     _PROBE_METHODS,
     _PROBES,
     PARTIAL,
@@ -321,7 +322,8 @@ class ImportWalk:
         handled = self._catch(ctx, "FileNotFoundError")[0] is not None
         env = {**ctx.mod.env, **ctx.env}
         extra = [call.func.value] if isinstance(call.func, ast.Attribute) else []
-        for a in [*call.args[:2], *extra]:
+        named = [kw.value for kw in call.keywords if kw.arg in _PATH_KEYWORDS]
+        for a in [*call.args[:2], *named, *extra]:
             if isinstance(a, (ast.Constant, ast.Name, ast.JoinedStr, ast.BinOp, ast.Call, ast.Attribute)):
                 v = as_str(ctx.mod.eval(a, env))
                 if v and v.startswith(MODEL_DIR + "/"):

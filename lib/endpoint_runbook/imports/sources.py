@@ -2,7 +2,7 @@
 
 A source root is any local folder (a repository checkout, its ``src/``, the package folder itself). Below it,
 every folder named like the package that holds Python (a regular package with ``__init__.py``, or a PEP 420
-namespace package: ``.py`` files without one) and every ``<pkg>.py`` is a candidate. The walk is bounded in
+namespace package: ``.py`` files or regular packages without one) and every ``<pkg>.py`` is a candidate. The walk is bounded in
 depth and in folders visited, and skips what never holds a project's own code (VCS folders, virtual
 environments, ``node_modules``, build output, caches, installed packages).
 
@@ -193,10 +193,15 @@ class SourceIndex:
 
 
 def _package_kind(path: Path) -> str | None:
+    """``package`` (``__init__.py``), ``namespace`` (PEP 420: Python files, or only regular packages, below it
+    without one: ``realesrgan/realesrgan/__init__.py`` imported as ``realesrgan.realesrgan``), else None."""
     if (path / "__init__.py").is_file():
         return "package"
     try:
-        return "namespace" if any(c.suffix == ".py" and c.is_file() for c in path.iterdir()) else None
+        children = list(path.iterdir())
+        if any(c.suffix == ".py" and c.is_file() for c in children):
+            return "namespace"
+        return "namespace" if any(c.is_dir() and (c / "__init__.py").is_file() for c in children) else None
     except OSError:
         return None
 

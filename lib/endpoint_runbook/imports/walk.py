@@ -35,6 +35,11 @@ _ALT_CONSTRUCTORS = ("load_from_checkpoint", "from_pretrained", "from_config")
 _PROBES = frozenset({"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.lexists", "os.access",
                      "posixpath.exists", "posixpath.isfile", "posixpath.isdir"})
 _PROBE_METHODS = ("exists", "is_file", "is_dir")
+#: Keyword arguments that name a file the call reads (Lightning's ``load_from_checkpoint(checkpoint_path=…)``,
+#: ``torch.load(f=…)``, ``np.load(file=…)``): looked at as the first positional arguments are.
+_PATH_KEYWORDS = frozenset({"checkpoint_path", "ckpt_path", "f", "file", "filename", "fname", "filepath",
+                            "file_path", "path", "model_path", "weights_path", "model_file", "config_file",
+                            "pretrained_model_name_or_path", "model_name_or_path"})
 
 
 # ------------------------------------------------------------------------------------------- the objects

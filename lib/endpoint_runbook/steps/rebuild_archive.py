@@ -95,23 +95,26 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
             raise InputError(f"source folder {src} does not exist.", code="source-missing",
                              hint="Point the addition at the package folder in your checkout (e.g. src/<pkg>).")
         if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file():
-            _namespace_package_or_refuse(src, target)
+            _namespace_package_or_refuse(src, target, chosen=a.get("kind") == "namespace")
         if target.startswith("/") or ".." in target.split("/"):
             raise InputError(f"target {a['target']!r} would escape the archive.", code="unsafe-path")
         out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", "")})
     return out
 
 
-def _namespace_package_or_refuse(src: Path, target: str) -> None:
+def _namespace_package_or_refuse(src: Path, target: str, *, chosen: bool = False) -> None:
     """A folder without ``__init__.py`` goes under code/ as a namespace package (PEP 420: it imports as it is)
-    when it holds Python files; a folder that holds the package of the same name (its parent was named), or no
+    when it holds Python files; a folder that holds the package of the same name (its parent was named, unless
+    ``chosen``: the addition says ``kind: namespace``, as step 1 does when the code imports ``pkg.pkg``), or no
     Python at all, is refused before anything is read."""
     leaf = target.rstrip("/").rsplit("/", 1)[-1]
     inner = src / leaf
-    if inner.is_dir() and (inner / "__init__.py").is_file():
+    if not chosen and inner.is_dir() and (inner / "__init__.py").is_file():
         raise InputError(f"{src} holds the package {leaf}/ itself, yet the folder {src} goes under {target}/ "
                          f"(that would make {target}/{leaf}/).", code="not-a-package",
-                         hint=f"Name the package folder itself: {inner}.")
+                         hint=f"Name the package folder itself: {inner}; or, when the code imports "
+                         f"{leaf}.{leaf} (a namespace package around the package), add kind: namespace to the "
+                         "addition.")
     for _dirpath, dirnames, filenames in os.walk(src):
         dirnames[:] = [d for d in dirnames if not archive.default_skip(d, True)]
         if any(f.endswith(".py") for f in filenames):
