@@ -157,6 +157,26 @@ def test_check_archive_resolves_against_the_named_image(tmp_path, capsys):
     assert "WARNING image-profile: no profile for img" in capsys.readouterr().out
 
 
+def test_check_archive_names_torch_pins_the_image_does_not_ship(tmp_path, capsys):
+    """A torch-family pin the image does not satisfy makes pip swap the image's torch at every start: said
+    statically, before any install; a pin the image satisfies (or an unpinned line) is not."""
+    code = b"import torch\ndef model_fn(d):\n    return 1\n"
+    swapped = tmp_path / "swapped.tar.gz"
+    swapped.write_bytes(tar_gz({"code/inference.py": code,
+                                "code/requirements.txt": b"torch==2.4.1\ntorchvision>=0.19\nnumpy\n"}))
+    assert check_archive_main([str(swapped), "--image", IMAGE_21]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING requirements-replace-torch: code/requirements.txt asks for torch==2.4.1 where the image ships " \
+           "torch 2.1.0" in out
+    assert "asks for torchvision>=0.19 where the image ships torchvision 0.16.0" in out
+    assert check_archive_main([str(swapped), "--image", IMAGE_21, "--strict"]) == 1
+    capsys.readouterr()
+    kept = tmp_path / "kept.tar.gz"
+    kept.write_bytes(tar_gz({"code/inference.py": code, "code/requirements.txt": b"torch==2.1.0\ntorchvision\n"}))
+    assert check_archive_main([str(kept), "--image", IMAGE_21]) == 0
+    assert "requirements-replace-torch" not in capsys.readouterr().out
+
+
 # -- the suite's profile environments ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def standin21():

@@ -73,6 +73,7 @@ def _check_archive(args: argparse.Namespace) -> int:
     from .archive import Limits, check_archive
     from .imports import exit_code
     from .serving.image_profiles import profile_for_image
+    from .serving.loadcheck import requirements_replace_torch
 
     profile = profile_for_image(args.image)
     if args.image:
@@ -90,8 +91,10 @@ def _check_archive(args: argparse.Namespace) -> int:
             from .aws import Aws, AwsParams
 
             s3 = Aws(AwsParams()).client("s3")
+        read: dict[str, bytes] = {}
         findings = check_archive(args.archive, args.program, s3_client=s3, limits=Limits(max_members=args.max_members),
-                                 image_modules=profile.modules)
+                                 image_modules=profile.modules, sources=read)
+        findings += requirements_replace_torch(read.get("code/requirements.txt") or b"", profile.image)
     except RunbookError as e:
         _say(f"ERROR {e.code}: {e}")
         return 1

@@ -107,13 +107,15 @@ def presence_table(inv: ArchiveInventory, expected: Sequence[str] | None = None,
 
 def check_archive(source: str | os.PathLike[str] | BinaryIO, program: str = "inference.py", *,
                   s3_client: Any = None, limits: Limits | None = None,
-                  image_modules: set[str] | frozenset[str] | None = None) -> list[Finding]:
+                  image_modules: set[str] | frozenset[str] | None = None,
+                  sources: dict[str, bytes] | None = None) -> list[Finding]:
     """Inventory + layout lint + static import resolution of the serving code (no AWS call unless
     ``source`` is an ``s3://`` URI; no load check: nothing is executed). ``image_modules``: what the serving
-    image ships (``serving.image_profiles.profile_for_image(uri).modules``)."""
+    image ships (``serving.image_profiles.profile_for_image(uri).modules``). ``sources``: filled with the code
+    and small text files read (member → bytes), for the caller's own checks."""
     from ..imports import archive_gate
 
-    sources: dict[str, bytes] = {}
+    sources = {} if sources is None else sources
     if isinstance(source, (str, os.PathLike)):
         s = os.fspath(source)
         if s.startswith("s3://"):

@@ -36,8 +36,8 @@ from .offline import RefusingProxy
 from .pip_output import failing_requirements
 from .server import container_env
 
-__all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "direct_torch_requirements",
-           "requirement_names"]
+__all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "requirements_replace_torch",
+           "direct_torch_requirements", "requirement_names"]
 
 # Runs in the serving environment as `python -s -c` (see that file): the cwd is the work dir and sys.path[0] is
 # dropped, so nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
@@ -209,6 +209,14 @@ def replaces_image_torch(requirements: str, image: dict[str, Any]) -> dict[str, 
         except InvalidSpecifier:
             continue
     return out
+
+
+def requirements_replace_torch(requirements: bytes, image: dict[str, Any]) -> list[Finding]:
+    """Statically, before any install: the torch-family pins of code/requirements.txt that the image (its
+    profile's versions) does not satisfy, as ``requirements-replace-torch`` warnings."""
+    text = requirements.decode("utf-8", "replace")
+    return [_replace_torch_finding(n, spec, image.get(n), [f"code/requirements.txt: {n}{spec}"])
+            for n, spec in replaces_image_torch(text, image).items()]
 
 
 def _replace_torch_finding(pkg: str, want: str, have: str | None, evidence: list[str]) -> Finding:
