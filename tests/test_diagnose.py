@@ -313,3 +313,19 @@ def test_a_package_wrapped_in_a_namespace_folder_is_added_with_its_wrapper(aws, 
         rebuild_archive.run(aws, run_dir=str(run_dir), target_uri=f"s3://{name}/by-hand/model.tar.gz",
                             additions=[{"source": str(inner.parent), "target": "code/upscaler/"}])
     assert e.value.code == "not-a-package" and "kind: namespace" in str(e.value.hint)
+
+
+def test_an_addition_that_brings_weights_along_says_so(aws, tmp_path, no_serving_env):
+    """A package folder that also holds a checkpoint is copied whole: the fix says how much it brings and the
+    largest file (a small one says nothing)."""
+    repo = _tinypkg_checkout(tmp_path)
+    name = _deploy(aws, tar_gz({"code/inference.py": INFERENCE}))
+    d = _run(aws, tmp_path / "small", name, source_roots=[str(repo)])
+    assert "it brings" not in d.verdict.fix["additions"][0]["why"]
+    with open(repo / "src" / "tinypkg" / "checkpoint.pt", "wb") as f:
+        f.truncate(21 * 2**20)  # sparse: the size is what a rebuilt archive would carry
+    (repo / "src" / "tinypkg" / "__pycache__").mkdir()
+    (repo / "src" / "tinypkg" / "__pycache__" / "big.pyc").write_bytes(b"\0" * 1024)  # left out of the archive
+    d = _run(aws, tmp_path / "big", name, source_roots=[str(repo)])
+    why = d.verdict.fix["additions"][0]["why"]
+    assert "; it brings 21.0 MiB in 2 files (the largest, checkpoint.pt, 21.0 MiB)" in why, why

@@ -26,7 +26,7 @@ from .gzappend import splice_available
 from .inventory import FINDING_CODES, REFUSE_CODES, ArchiveInventory, Limits, inventory, inventory_s3
 from .lint import check_archive, lint, presence_table
 from .package import PackageResult, package_model
-from .rebuild import RebuildResult, default_skip, rebuild
+from .rebuild import RebuildResult, addition_note, default_skip, rebuild
 from .tarstream import Member, has_isal
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "PackageResult",
     "RebuildResult",
     "check_archive",
+    "addition_note",
     "default_skip",
     "has_isal",
     "inventory",

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import InputError, RunbookError
@@ -43,6 +44,36 @@ def default_skip(rel_path: str, is_dir: bool) -> bool:
         return name in _SKIP_DIRS or name.endswith(".egg-info")
     return (name in _SKIP_FILES or name.endswith((".pyc", ".pyo", "~", ".swp", ".swo"))
             or name.startswith(".#") or (name.startswith("#") and name.endswith("#")))
+
+
+#: An addition that brings more than this is said so (weights or data kept in a code folder are copied too).
+BIG_ADDITION = 20 * 1024 * 1024
+
+
+def addition_note(source: str | os.PathLike[str], *, big: int = BIG_ADDITION) -> str:
+    """'' for a small addition; else what it brings ("; it brings 80.0 MiB …, the largest …"), as a rebuilt
+    archive would hold it (caches and bytecode left out)."""
+    root = Path(source)
+    if root.is_file():
+        sizes = [(root.name, root.stat().st_size)]
+    else:
+        sizes = []
+        for folder, dirs, files in os.walk(root):
+            rel = os.path.relpath(folder, root).replace(os.sep, "/")
+            dirs[:] = [d for d in dirs if not default_skip(posixpath.join(rel, d) if rel != "." else d, True)]
+            for f in files:
+                path = posixpath.join(rel, f) if rel != "." else f
+                if not default_skip(path, False):
+                    try:
+                        sizes.append((path, os.lstat(os.path.join(folder, f)).st_size))
+                    except OSError:
+                        continue
+    total = sum(n for _, n in sizes)
+    if total < big:
+        return ""
+    name, largest = max(sizes, key=lambda x: x[1])
+    return (f"; it brings {total / 2**20:.1f} MiB in {len(sizes)} files (the largest, {name}, {largest / 2**20:.1f} "
+            "MiB): what the folder holds besides code is copied too; move it out if the code does not need it")
 
 
 def _clean_prefix(prefix: str) -> str:

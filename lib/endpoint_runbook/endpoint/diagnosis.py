@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import imports, logs
+from .. import archive, imports, logs
 from ..findings import Finding
 from ..imports import MODEL_DIR
 from ..serving.loadcheck import NETWORK_ERROR, LoadCheck
@@ -529,7 +529,7 @@ class _Views:
             sources.add(source)
             targets.add(target)
             bucket.append({**({"package": package} if package else {}), "source": source, "target": target,
-                           "why": why, **({"kind": kind} if kind else {})})
+                           "why": why + archive.addition_note(source), **({"kind": kind} if kind else {})})
 
         for p in placements:
             if p.action == "copy" and p.source and p.target:
