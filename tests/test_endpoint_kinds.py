@@ -227,6 +227,28 @@ def test_the_outages_requests_are_read_per_minute_and_split_at_the_fix(aws):
     assert quiet.series == [] and quiet.failed_before_fix == 0 and "no requests" in outage_html(quiet.to_dict())
 
 
+def test_the_outage_metrics_come_from_the_endpoint_the_caller_names(aws, tmp_path):
+    """verify's ``outage_endpoint`` names the endpoint that had the outage for the replay AND for the request
+    metrics (one resolver): its failed requests are read, not the fixed endpoint's (which has none)."""
+    from endpoint_runbook.steps import verify as verify_step
+
+    cw, tag = aws.client("cloudwatch"), uuid.uuid4().hex[:8]
+    broken, fixed = f"broken-{tag}", f"fixed-{tag}"
+    now = dt.datetime.now(dt.timezone.utc).replace(second=30, microsecond=0)
+    for ago in (6, 5):
+        for name, value in (("Invocations", 1), ("Invocation5XXErrors", 1)):
+            cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
+                "MetricName": name, "Value": value, "Unit": "None", "Timestamp": now - dt.timedelta(minutes=ago),
+                "Dimensions": [{"Name": "EndpointName", "Value": broken}, {"Name": "VariantName", "Value": "AllTraffic"}]}])
+    ep = {"EndpointName": fixed, "ProductionVariants": [{"VariantName": "AllTraffic"}]}
+    findings: list = []
+    named = verify_step._outage_metrics(aws, str(tmp_path), fixed, ep, 30, findings, named=broken)
+    assert named["endpoint"] == broken and named["before_fix"]["Invocation5XXErrors"] == 2, named
+    alone = verify_step._outage_metrics(aws, str(tmp_path), fixed, ep, 30, findings)
+    assert alone["endpoint"] == fixed and not alone["series"]
+    assert verify_step._outage(aws.client("sagemaker"), str(tmp_path), broken, fixed, {}).endpoint == broken
+
+
 # ---------------------------------------------------------------------------------------------- policy, views
 
 

@@ -293,3 +293,19 @@ def test_explain_logs_cli_reads_a_file_and_stdin(tmp_path, capsys, monkeypatch):
     assert "no such log file" in capsys.readouterr().err
     assert main(["explain-logs"]) == 2
     assert "needs a log file" in capsys.readouterr().err
+
+
+def test_explain_logs_never_reads_an_excerpts_header_as_log_text(tmp_path, capsys):
+    """A corpus excerpt given whole: its header describes the log (here in words that match a cause the healthy
+    log does not show) and is not read; a log whose own lines start with '#' (no '---' after them) is read whole."""
+    healthy = read_excerpt(CORPUS / "14-healthy-mms-local-mode-startup.txt").body
+    f = tmp_path / "excerpt.txt"
+    f.write_text("# source: a thread (https://example.org/t/1)\n# expected-cause: healthy\n# expected-detail: "
+                 "not 'ModuleNotFoundError: No module named 'xgboost'' as the thread first thought\n---\n" + healthy)
+    assert main(["explain-logs", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "only the log text after its '---' line is read" in out and "cause: healthy" in out, out
+    commented = tmp_path / "commented.log"
+    commented.write_text("# ModuleNotFoundError: No module named 'xgboost'\n" + healthy)
+    main(["explain-logs", str(commented)])
+    assert "excerpt's header" not in capsys.readouterr().out

@@ -111,6 +111,7 @@ def _explain_logs(args: argparse.Namespace) -> int:
     import json
 
     from .logs import NOT_A_FAILURE, evidence_from_text
+    from .logs.scoring import excerpt_body
 
     if args.score:
         return _score_logs(args)
@@ -125,11 +126,14 @@ def _explain_logs(args: argparse.Namespace) -> int:
             raise RunbookError(f"no such log file: {args.file}", code="bad-input",
                                hint="Give a file with the pasted or exported log, or - to read standard input.")
         text = path.read_text(encoding="utf-8", errors="replace")
+    text, had_header = excerpt_body(text)
     ev = evidence_from_text(text, samples=args.samples)
     if args.json:
         _say(json.dumps(ev.to_dict(), indent=2, default=str))
     else:
         c = ev.cause
+        if had_header:
+            _say("(an excerpt's header: only the log text after its '---' line is read)")
         _say(f"cause: {c.code} ({c.confidence} confidence)")
         _say(f"  {c.summary}")
         shown = {k: v for k, v in c.details.items() if k not in ("count", "first_seen", "last_seen")

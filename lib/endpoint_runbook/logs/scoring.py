@@ -18,7 +18,7 @@ from typing import Any
 
 from .verdict import evidence_from_text
 
-__all__ = ["CorpusScore", "Excerpt", "ExcerptResult", "read_excerpt", "score_corpus"]
+__all__ = ["CorpusScore", "Excerpt", "ExcerptResult", "excerpt_body", "read_excerpt", "score_corpus"]
 
 _CONFIDENCES = ("high", "medium", "low")
 
@@ -46,6 +46,17 @@ def read_excerpt(path: Path) -> Excerpt:
     if not meta.get("expected-cause"):
         raise ValueError(f"{path.name}: the header has no 'expected-cause:' line")
     return Excerpt(path, meta, body)
+
+
+def excerpt_body(text: str) -> tuple[str, bool]:
+    """The log text of ``text`` without a corpus excerpt's header (``# source: …`` lines, then ``---``), and
+    whether there was one: the header describes the log and must never be read as a line of it."""
+    head, sep, body = text.partition("\n---\n")
+    lines = head.splitlines()
+    if sep and lines and all(x.startswith("#") or not x.strip() for x in lines) and any(
+            x.lstrip("# ").startswith(("source:", "expected-cause:")) for x in lines):
+        return body, True
+    return text, False
 
 
 def _number(path: Path) -> tuple[int, str]:

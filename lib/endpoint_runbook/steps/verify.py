@@ -54,7 +54,7 @@ from ..invocation.metrics import read_outage
 from ..invocation.notifications import TEMPORARY_QUEUE, NotificationWatcher
 from ..progress import Progress
 from ..s3 import parse_s3_uri
-from ..step_records import DeployRecord, DiagnoseRecord
+from ..step_records import DeployRecord, DiagnoseRecord, EndpointFacts
 
 __all__ = [
     "DEFAULT_HEALTH_PATTERNS",
@@ -227,8 +227,9 @@ def run(
     this one; its failures are looked for under its own config's S3FailurePath and error topic, whatever the
     deploy mode (in place they are this endpoint's, after a new-endpoint deploy the broken one's).
     Real-time and serverless: ``accept`` is each request's Accept header (None: the model's default); the request
-    metrics of the last ``outage_window_minutes`` (default ``replay_window_minutes``) are read and shown (of the
-    endpoint step 1 diagnosed, when another one was fixed beside it); nothing is replayed (the caller got the error).
+    metrics of the last ``outage_window_minutes`` (default ``replay_window_minutes``) are read and shown, of the
+    same endpoint that had the outage (``outage_endpoint``, else step 1's, else this one); nothing is replayed (the
+    caller got the error).
     """
     t0 = time.monotonic()
     deadline = t0 + deadline_seconds
@@ -339,7 +340,8 @@ def run(
             result.problems.append(f"{len(skipped)} request(s) not sent: {skipped[0].failure_reason}")
         if ep_kind != ASYNC:  # a failed synchronous request cannot be sent again: its metrics are the record
             result.outage = _outage_metrics(aws, run_dir, endpoint_name, ep,
-                                            outage_window_minutes or replay_window_minutes, result.findings)
+                                            outage_window_minutes or replay_window_minutes, result.findings,
+                                            named=outage_endpoint)
             if replay_failed:
                 result.findings.append(Finding(
                     "replay-not-possible", "info", f"{endpoint_name} is {ep_kind}: a request that failed cannot be "
@@ -386,11 +388,17 @@ def run(
     return result
 
 
+def _outage_endpoint(run_dir: str | None, named: str | None, fixed: str) -> tuple[str, EndpointFacts]:
+    """The endpoint that had the outage: ``outage_endpoint`` as named, else the one step 1 diagnosed, else the
+    fixed one; with step 1's facts (replay and the request metrics both ask this)."""
+    diag = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint
+    return named or diag.name or fixed, diag
+
+
 def _outage(sm: Any, run_dir: str | None, named: str | None, fixed: str, fixed_async: dict[str, Any]) -> replay_mod.Outage:
     """The endpoint whose failed requests are replayed, and where its failures are: its async config as step 1
     recorded it, else as its config says now, else (gone, or the fixed endpoint itself) the fixed endpoint's."""
-    diag = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint
-    name = named or diag.name or fixed
+    name, diag = _outage_endpoint(run_dir, named, fixed)
     aic, source = None, None
     if name == diag.name and diag.async_config:
         aic, source = diag.async_config, "01-diagnose.json"
@@ -419,15 +427,18 @@ def _serving_since(run_dir: str | None, endpoint_name: str, ep: dict[str, Any]) 
 
 
 def _outage_metrics(aws: Aws, run_dir: str | None, endpoint_name: str, ep: dict[str, Any], minutes: float,
-                    findings: list[Finding]) -> dict[str, Any]:
-    """The request metrics of the endpoint that had the outage over the last ``minutes``: this one (split at the
-    moment the fix began serving), or, when step 1 diagnosed another one (fixed beside it), that one."""
-    diag = (DiagnoseRecord.read(run_dir) or DiagnoseRecord()).endpoint
-    if diag.name and diag.name != endpoint_name:
-        name, variants, fixed_at = diag.name, diag.variant_names, None
-    else:
-        name, fixed_at = endpoint_name, _serving_since(run_dir, endpoint_name, ep)
+                    findings: list[Finding], named: str | None = None) -> dict[str, Any]:
+    """The request metrics of the endpoint that had the outage (:func:`_outage_endpoint`) over the last
+    ``minutes``: this one (split at the moment the fix began serving), or another one (fixed beside it)."""
+    name, diag = _outage_endpoint(run_dir, named, endpoint_name)
+    fixed_at = None
+    if name == endpoint_name:
+        fixed_at = _serving_since(run_dir, endpoint_name, ep)
         variants = [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]
+    elif name == diag.name:
+        variants = list(diag.variant_names)
+    else:  # named by the caller: its variants as its config says now (AllTraffic when it is gone)
+        variants = _variants_now(aws.client("sagemaker"), name)
     now = dt.datetime.now(dt.timezone.utc)
     try:
         om = read_outage(aws.client("cloudwatch"), name, variants or ["AllTraffic"],
@@ -443,6 +454,16 @@ def _outage_metrics(aws: Aws, run_dir: str | None, endpoint_name: str, ep: dict[
                                 f"({om.fixed_at}): see outage.series for when, and the endpoint's logs for why.",
                                 [f"after the fix: {om.after_fix}"]))
     return om.to_dict()
+
+
+def _variants_now(sm: Any, name: str) -> list[str]:
+    try:
+        ep = sm.describe_endpoint(EndpointName=name)
+    except botocore.exceptions.ClientError as e:
+        if is_error(e, "ValidationException", "ResourceNotFound"):
+            return []
+        raise
+    return [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]
 
 
 def _check_inputs(s3: Any, inputs: list[str], findings: list[Finding]) -> None:
