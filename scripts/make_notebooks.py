@@ -153,6 +153,10 @@ Unset values come from steps 1 and 2's records; to run this step alone, set `mod
 `image_uri`, `execution_role_arn`, `instance_type`, `output_path`, `failure_path`, `success_topic`,
 `error_topic`.
 
+Step 1's remedies that are not code (a production variant's field such as the start-up health-check timeout, a
+container environment variable such as `SAGEMAKER_PROGRAM`) are applied here, shown below as a diff of what is
+deployed; `remedies` turns one off (`{field: off}`) or sets its value (`{field: value}`).
+
 `InService` proves nothing here (`/ping` lies), so the step is done only when a real request has come back: an
 async one through S3, or (real-time, serverless) an `InvokeEndpoint` with the input's bytes and its content type."""),
         ("params", ""),
@@ -165,7 +169,8 @@ dep = deploy.prepare(aws, run_dir=run_dir, endpoint_name=fixed_endpoint_name, mo
                      execution_role_arn=execution_role_arn, environment=environment, instance_type=instance_type,
                      instance_count=instance_count, output_path=output_path, failure_path=failure_path,
                      success_topic=success_topic, error_topic=error_topic, smoke_input=smoke_input,
-                     smoke_accept=smoke_accept, rollback_timeout=wait_timeout, progress=rb.progress)
+                     smoke_accept=smoke_accept, remedies=remedies, rollback_timeout=wait_timeout,
+                     progress=rb.progress)
 rb.show_deploy(dep)"""),
         ("md", "## Create the model, the endpoint config and the endpoint"),
         ("code", "rb.show_deploy(deploy.create(dep))"),

@@ -111,6 +111,9 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "smoke_input": Param(S, None, "s3:// input the model accepts, for the smoke request; null: the first "
                                       "of verify.inputs"),
         "smoke_accept": Param(S, None, "real-time/serverless: the smoke request's Accept; null: verify.accept"),
+        "remedies": Param(D, None, "step 1's remedies: {field: off} turns one off, {field: value} sets its value "
+                                   "(a variant field such as ContainerStartupHealthCheckTimeoutInSeconds, or a "
+                                   "container environment variable); null: as step 1 proposes"),
         "wait_timeout": Param(I, 900, "seconds to wait for InService"),
         "smoke_timeout": Param(I, 300, "seconds to wait for the smoke result"),
     },

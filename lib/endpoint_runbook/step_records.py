@@ -74,6 +74,7 @@ class EndpointFacts(_View):
     model_data_source: dict[str, Any] | None = None  # PrimaryContainer.ModelDataSource.S3DataSource, if any
     network_isolation: bool = False  # the model's EnableNetworkIsolation: its container reaches no host
     vpc_config: dict[str, Any] | None = None  # the model's VpcConfig: the internet only through a NAT gateway
+    variant_config: dict[str, Any] | None = None  # the config's first production variant, as CreateEndpointConfig took it
 
     @property
     def variant_names(self) -> list[str]:
@@ -115,6 +116,8 @@ class DiagnoseRecord(_StepRecord):
     model_data_source: dict[str, Any] | None = None
     additions: list[dict[str, Any]] = field(default_factory=list)  # the fix: packages, then data folders
     requirements: dict[str, Any] | None = None  # the fix's edit of code/requirements.txt (drop, diff, text, sha)
+    remedies: list[dict[str, Any]] = field(default_factory=list)  # the fix's remedies (endpoint.remedies.Remedy)
+    archive_sha256: str | None = None  # the diagnosed archive's sha256 (an unchanged archive is deployed as is)
 
     @property
     def model_data_prefix(self) -> str | None:
@@ -130,7 +133,8 @@ class DiagnoseRecord(_StepRecord):
                    cause=(d.get("verdict") or {}).get("cause"), model_data_url=d.get("model_data_url"),
                    model_data_source=d.get("model_data_source"),
                    additions=list(fix.get("additions") or []) + list(fix.get("extras") or []),
-                   requirements=fix.get("requirements") or None)
+                   requirements=fix.get("requirements") or None, remedies=list(fix.get("remedies") or []),
+                   archive_sha256=((d.get("archive") or {}).get("summary") or {}).get("sha256"))
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "endpoint": self.endpoint.to_dict()}

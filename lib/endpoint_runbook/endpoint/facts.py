@@ -60,4 +60,5 @@ def endpoint_facts(sm: Any, name: str) -> EndpointFacts:
         kind=kind_of(cfg), serverless_config=serverless_config_of(cfg),
         model_data_source=dict(source) if source else None,
         network_isolation=bool(model.get("EnableNetworkIsolation")), vpc_config=model.get("VpcConfig") or None,
+        variant_config={k: v for k, v in variant.items() if not isinstance(v, dt.datetime)},
     )

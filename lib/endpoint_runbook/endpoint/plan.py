@@ -21,6 +21,7 @@ from ..invocation.invoke import (
 )
 from ..s3 import parse_s3_uri
 from ..step_records import DeployRecord, DiagnoseRecord, RebuildRecord
+from . import remedies as remedy_mod
 from .image import lookup_image_uri
 from .inplace import (
     MODES,
@@ -88,6 +89,9 @@ class DeployPlan:
     previous_model_name: str | None = None
     variant: dict[str, Any] | None = None  # in-place: the previous config's variant, with the fixed model
     replaces_failed_endpoint: str | None = None
+    # Step 1's remedies as deployed (params applied): each with before/after; ``remedy_diff``: the lines they change.
+    remedies: list[dict[str, Any]] = field(default_factory=list)
+    remedy_diff: list[str] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -119,13 +123,14 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
          run_id: str | None = None, mode: str | None = None, copy_from_config: str | None = None,
          output_path: str | None = None, failure_path: str | None = None, success_topic: str | None = None,
          error_topic: str | None = None, kind: str | None = None,
-         serverless_config: dict[str, Any] | None = None) -> tuple[DeployPlan, list[Finding]]:
+         serverless_config: dict[str, Any] | None = None,
+         remedies: dict[str, Any] | None = None) -> tuple[DeployPlan, list[Finding]]:
     """Resolve every value (parameter → ``copy_from_config`` → record → default) without changing anything;
     problems come back as findings so that preflight can report them together. ``output_path``,
     ``failure_path``, ``success_topic``, ``error_topic`` set (or override) the async config's parts, so the
     step runs alone without any record. ``kind`` (async, real-time, serverless) and ``serverless_config``: only
     to run alone; by default the config deploy copies says (the serving config in place, ``copy_from_config``, or
-    the diagnosed endpoint's)."""
+    the diagnosed endpoint's). ``remedies`` (``deploy.remedies``): step 1's remedies turned off (``off``) or set."""
     findings: list[Finding] = []
     diag = DiagnoseRecord.read(run_dir) or DiagnoseRecord()
     rebuild = RebuildRecord.read(run_dir) or RebuildRecord()
@@ -184,6 +189,18 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                               ("diagnose record", src.environment),
                               ("default", {"SAGEMAKER_PROGRAM": "inference.py",
                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})))
+    chosen = remedy_mod.with_params([remedy_mod.Remedy.from_dict(r) for r in diag.remedies], remedies)
+    env_fix, variant_fix = remedy_mod.environment_overrides(chosen), remedy_mod.variant_overrides(chosen)
+    for r in chosen:  # before: what this deploy would otherwise use
+        if r.where == "model":
+            r.before = p.environment.get(r.field)
+        elif r.field == "InstanceType":
+            r.before = p.instance_type
+    p.environment.update(env_fix)
+    sources.update({f"environment.{k}": "remedy" for k in env_fix})
+    if variant_fix.get("InstanceType") and p.kind != SERVERLESS:
+        p.instance_type, sources["instance_type"] = variant_fix.pop("InstanceType"), "remedy"
+    p.remedies, p.remedy_diff = [r.to_dict() for r in chosen], remedy_mod.diff_lines(chosen)
     if "SAGEMAKER_PROGRAM" not in p.environment:
         findings.append(Finding("no-sagemaker-program", "warning",
                                 "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
@@ -275,6 +292,14 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         if prev_cfg is not None:
             p.variant = copied_variant(prev_cfg, p.model_name, instance_type=p.instance_type,
                                        instance_count=p.instance_count, serverless_config=p.serverless_config)
+            for r in chosen:
+                if r.where == "endpoint-config" and r.field != "InstanceType":
+                    r.before = p.variant.get(r.field)
+            p.remedies, p.remedy_diff = [r.to_dict() for r in chosen], remedy_mod.diff_lines(chosen)
+            p.variant.update({k: v for k, v in variant_fix.items() if p.kind != SERVERLESS})
+        elif variant_fix and p.kind != SERVERLESS:  # a new endpoint: its variant gets the fields too
+            p.variant = {"VariantName": VARIANT, "ModelName": p.model_name, "InitialInstanceCount": p.instance_count,
+                         "InstanceType": p.instance_type, "InitialVariantWeight": 1.0, **variant_fix}
         if p.instance_type and p.async_config or p.kind != ASYNC and (p.instance_type or p.serverless_config):
             p.endpoint_config_name = config_name_for(
                 p.prefix, p.archive_sha256, model_name=p.model_name, instance_type=p.instance_type,

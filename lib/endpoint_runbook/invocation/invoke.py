@@ -12,7 +12,7 @@ import mimetypes
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -131,6 +131,13 @@ class RequestResult:
     error_code: str | None = None
     notification_expected: bool = False
     throttled: int = 0  # synchronous requests: times the endpoint refused it (ThrottlingException) before
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # smoke: earlier sends that got no answer
+
+    @property
+    def unanswered(self) -> bool:
+        """No answer came: no response in time, or SageMaker's own 60 s limit on the container's reply."""
+        return self.status == "timeout" or (self.status == "failed" and "timed out while waiting for a response"
+                                            in (self.failure_reason or ""))
 
     @property
     def ok(self) -> bool:

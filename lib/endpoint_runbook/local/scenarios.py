@@ -35,6 +35,7 @@ import botocore.config
 from ..errors import RunbookError
 from ..serving.env import cache_root, ensure_serving_env, isolated_env
 from ..serving.image_profiles import profile_for_image
+from .startup_scenarios import STARTUP_FAILURES, seed_startup_failure
 
 __all__ = ["SCENARIOS", "STYGIG_REALTIME", "STYGIG_SERVERLESS", "StygigIncident", "Fleet", "CannedLog", "seed", "seed_fleet", "canned_logs", "examples_dir"]
 
@@ -578,6 +579,15 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"stygig-incident": seed_s
                                                         "stygig-realtime": seed_stygig_realtime,
                                                         "stygig-serverless": seed_stygig_serverless,
                                                         "fleet": seed_default_fleet}
+
+
+def _startup_seeder(name: str) -> Callable[..., dict[str, Any]]:
+    def seed_one(url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return seed_startup_failure(_clients(url), STARTUP_FAILURES[name], progress=progress)
+    return seed_one
+
+
+SCENARIOS.update({name: _startup_seeder(name) for name in STARTUP_FAILURES})
 
 
 def seed(name: str, url: str, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

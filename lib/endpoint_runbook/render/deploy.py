@@ -27,6 +27,13 @@ def deploy_html(result: Any) -> str:
         ("image", _e((d.get("plan") or {}).get("image_uri"))),
         ("model data", _e((d.get("plan") or {}).get("model_data_url"))),
     ]
+    diff = (d.get("plan") or {}).get("remedy_diff") or []
+    if diff:  # step 1's remedies, as this deploy applies them
+        why = "<br/>".join(f"{_e(r.get('field'))}: {_e(r.get('why'))}" + (" (set in params)" if r.get("set_by") ==
+                                                                           "params" else "")
+                           for r in (d.get("plan") or {}).get("remedies") or [] if r.get("where") not in ("archive",))
+        rows.append(("remedies applied", "<code>" + "<br/>".join(_e(x) for x in diff) + "</code>"
+                     + (f"<br/><i>{why}</i>" if why else "")))
     t = d.get("timings") or {}
     rows.append(("timings", " · ".join(f"{_e(k)} {_fmt_s(v)}" for k, v in t.items() if v is not None)))
     sm = d.get("smoke") or {}

@@ -144,6 +144,11 @@ def show_verdict(d: Any) -> None:
                 "runner-up has": r["runner_up"].get("why", "")} for r in fix["runner_up"]])
     if (fix.get("requirements") or {}).get("diff"):
         lines("code/requirements.txt (step 2 applies this edit)", fix["requirements"]["diff"].splitlines())
+    remedies = [r for r in fix.get("remedies") or [] if r.get("where") != "archive"]
+    if remedies:
+        table([{"remedy": f"{r['where']} {r['field']}", "before": "not set" if r.get("before") is None else
+                r["before"], "after": r["after"], "applied by": r.get("applied_by", "step 3"), "sized from": r["why"]}
+               for r in remedies])
     if fix.get("notes"):
         lines("notes", fix["notes"])
     after = v.get("after_fix") or {}

@@ -347,6 +347,11 @@ for name, m in list(sys.modules.items()):
         if os.path.abspath(f) != origins[name]:  # e.g. Debian's sitecustomize.py -> /etc/python3.X/
             linked[name] = os.path.abspath(f)
 out["origins"], out["linked"] = origins, linked
+try:  # the peak resident memory of this process (the model loaded in it): what one worker needs
+    import resource
+    out["peak_rss_mb"] = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+except Exception:
+    pass
 out["stdlib"] = [os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")]
 sys.stdout.flush()
 print("\n@@LOADCHECK@@" + json.dumps(out, default=str))

@@ -421,12 +421,8 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
                     deadline=time.monotonic() + timeout + 15, invocation_timeout=int(max(1, min(3600, timeout))),
                     index=1, kind="smoke", tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
             else:
-                bar.update(0, f"InvokeEndpoint ({p.kind})")
-                result.smoke = invoke_sync(
-                    aws.client("sagemaker-runtime", read_timeout=SYNC_READ_TIMEOUT, max_attempts=1),
-                    aws.client("s3"), endpoint_name=p.endpoint_name, input_uri=p.smoke_input,
-                    content_type=p.smoke_content_type, accept=p.smoke_accept, deadline=time.monotonic() + timeout,
-                    max_payload=payload_limit(p.kind), index=1, kind="smoke")
+                result.smoke = _sync_smoke(dep, p, deadline=smoke_started + timeout,
+                                           tick=lambda msg: bar.update(time.monotonic() - smoke_started, msg))
         finally:
             bar.close(result.smoke.status if result.smoke else None)
         result.timings["smoke_latency_s"] = result.smoke.latency_s
@@ -446,6 +442,35 @@ def smoke(dep: Deployment, *, timeout: float = 300, progress: Callable[[str], An
     result.timings["total_s"] = round(time.monotonic() - dep.t0, 3)
     records.write_record(dep.run_dir, "deploy", result.to_dict())
     return result
+
+
+#: A synchronous smoke request that got no answer is sent again while the workers are still loading the model (the
+#: new containers' logs name no failure): an endpoint is InService once /ping answers, which on TorchServe images is
+#: before a slow model has loaded; requests sent meanwhile wait and time out at SageMaker's 60 s.
+SMOKE_RETRY_PAUSE = 5.0
+
+
+def _sync_smoke(dep: Deployment, p: DeployPlan, *, deadline: float, tick: Callable[[str], Any]) -> Any:
+    """InvokeEndpoint with the smoke input, again after a request without an answer while the logs of the new
+    containers say nothing failed and the smoke's time allows; each attempt is counted in ``smoke.attempts``."""
+    aws, attempts = dep.aws, []
+    while True:
+        tick(f"InvokeEndpoint ({p.kind})" + (f", attempt {len(attempts) + 1}" if attempts else ""))
+        rr = invoke_sync(aws.client("sagemaker-runtime", read_timeout=SYNC_READ_TIMEOUT, max_attempts=1),
+                         aws.client("s3"), endpoint_name=p.endpoint_name, input_uri=p.smoke_input,
+                         content_type=p.smoke_content_type, accept=p.smoke_accept, deadline=deadline,
+                         max_payload=payload_limit(p.kind), index=1, kind="smoke")
+        if rr.ok or not rr.unanswered or time.monotonic() + SMOKE_RETRY_PAUSE + 10 > deadline:
+            break
+        said = _log_evidence(aws, p.endpoint_name, dep.described, settle=0,
+                             window=dep.result.update_window if p.mode == "in-place" else None)["cause"]
+        if said.get("code") not in _NOTHING_YET:
+            break
+        attempts.append({"status": rr.status, "latency_s": rr.latency_s, "logs": said.get("code")})
+        time.sleep(SMOKE_RETRY_PAUSE)
+    if attempts:
+        rr.attempts = attempts
+    return rr
 
 
 def _rollback_step(aws: Aws, *, run_dir: str, endpoint_name: str | None, wait_timeout: float,

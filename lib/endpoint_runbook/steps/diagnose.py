@@ -15,6 +15,7 @@ read and left in S3.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 from .. import archive, imports, logs
 from ..aws import AccessDenied, Aws, named_aws_errors
-from ..endpoint import backlog
+from ..endpoint import backlog, remedies
 from ..endpoint.diagnosis import (
     Diagnosis,
     FixCheck,
@@ -395,11 +396,36 @@ def _droppable(d: Diagnosing, lc: LoadCheck, req_raw: bytes | None, placements: 
             imports.lay_files(files, p.source, p.target)
     text = req_raw.decode("utf-8", errors="replace")
     drop = imports.unimported(failing, text, files)
-    if not drop:
+    shipped = _image_ships(d.facts.image, [x for x in failing if x not in drop])
+    if not drop and not shipped:
         return None
     before = list(edit.drop) if edit is not None else []
-    return imports.drop_requirements(req_raw, before + [x for x in drop if x not in before], why=(
-        "pip cannot install it in the image's own environment, and no code in the archive imports it"))
+    why = [edit.why] if edit is not None and edit.why else []
+    if drop:
+        why.append(f"pip cannot install {', '.join(drop)} in the image's own environment, and no code in the archive "
+                   "imports it")
+    if shipped:
+        why.append("pip cannot install the line" + ("s" if len(shipped) > 1 else "") + " for "
+                   + ", ".join(f"{x} (the image ships {spec})" for x, spec in shipped.items())
+                   + ": without the line the image's own version serves")
+    dropped = drop + list(shipped)
+    return imports.drop_requirements(req_raw, before + [x for x in dropped if x not in before], why="; ".join(why))
+
+
+def _image_ships(image: str | None, dists: list[str]) -> dict[str, str]:
+    """Those of ``dists`` the image ships (its profile's package set and torch family), with what it ships."""
+    from ..serving.image_profiles import profile_for_image
+
+    shipped = profile_for_image(image).image
+    packages = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in (shipped.get("packages") or {}).items()}
+    out = {}
+    for dist in dists:
+        key = re.sub(r"[-_.]+", "-", dist).lower()
+        if key in packages:
+            out[dist] = packages[key][0] if isinstance(packages[key], list) else str(packages[key])
+        elif key in ("torch", "torchvision", "torchaudio", "torchtext", "torchdata") and shipped.get(key):
+            out[dist] = f"{key}=={shipped[key]}"
+    return out
 
 
 def _place_found_missing(d: Diagnosing, model_dir: Path, lc: LoadCheck, used: set[str]) -> imports.Placement | None:
@@ -418,6 +444,46 @@ def _place_found_missing(d: Diagnosing, model_dir: Path, lc: LoadCheck, used: se
     return next((p for p in wanted if p.action == "copy" and p.source not in used), None)
 
 
+#: Verdicts a start-up slower than the health check allows can hide behind: the logs of a container stopped while it
+#: loads hold no error, at most a failing /ping or a worker that did not answer in time.
+_SLOW_START_HIDES = ("ping-failing", "unknown", "inconclusive", "healthy", "startup-health-check-timeout",
+                     "worker-timeout", "no-known-signature")
+
+
+def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
+    """The verdict's remedies (``fix.remedies``, :mod:`endpoint_runbook.endpoint.remedies`): a start-up slower than
+    the health check names its own cause first; the archive's changes (the requirements edit) listed beside the
+    config and model changes, each with what it was sized from."""
+    facts = d.facts
+    log_cause = ((d.log_ev or {}).get("cause") or {}).get("code")
+    slow = remedies.slow_start(facts, lc, log_cause=log_cause)
+    if slow is not None and verdict.cause in _SLOW_START_HIDES:
+        window = ("the model server's response timeout" if slow["window"] == "model-server" else
+                  "the endpoint's start-up health check")
+        verdict.seen.append(f"load check: the model loads in {slow['startup_seconds']} s here; {window} allowed "
+                            f"{slow['window_seconds']:g} s")
+        verdict.cause, verdict.confidence = "startup-health-check-timeout", "high"
+        verdict.summary = (f"The model takes {slow['startup_seconds']} s to load (measured here) and {window} gives "
+                           f"it {slow['window_seconds']:g} s: " + (
+                               "the worker is killed before it has loaded the model, again and again." if
+                               slow["window"] == "model-server" else "the container is stopped before it answers /ping."))
+        verdict.evidence = [slow["evidence"], *verdict.evidence][:6]
+    summary = (d.arch or {}).get("summary") or {}
+    found, notes = remedies.propose(facts, verdict.cause, lc=lc, sources=d.sources,
+                                    archive_bytes=summary.get("compressed_bytes"),
+                                    unpacked_bytes=summary.get("total_size"), log_cause=log_cause)
+    edit = verdict.fix.get("requirements")
+    if edit:
+        found.append(remedies.Remedy("requirements-install-failed", "archive", "code/requirements.txt",
+                                     edit.get("lines"), edit.get("replaced") or [], edit.get("why", ""),
+                                     applied_by="step 2"))
+    if found or notes:
+        verdict.fix["remedies"] = [r.to_dict() for r in found]
+        verdict.fix.setdefault("notes", []).extend(
+            [f"{r.where} {r.field}: {'not set' if r.before is None else r.before} → {r.after} ({r.why})"
+             for r in found if r.where != "archive"] + notes)
+
+
 def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
     """Sub-step 6: the queued requests (backlog) and the verdict from the views read so far; writes
     ``01-diagnose.json``."""
@@ -433,6 +499,7 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
     verdict = _verdict(facts, log_ev, arch, imp, lc if lc is None or not lc.skipped else None, d.sources_index,
                        complete=d.complete, fix_check=d.fix_check)
     findings = _reconcile(findings, verdict, imp, lc)
+    _remedy(d, verdict, lc if lc is None or not lc.skipped else None)
     started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),

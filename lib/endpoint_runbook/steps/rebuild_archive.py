@@ -211,6 +211,9 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     if additions is None:  # the diagnosis' fix: its additions and its edit of code/requirements.txt
         additions = list(diag.additions)
         requirements = _requirements_edit(diag.requirements)
+    if not additions and not requirements and any(r.get("enabled", True) and r.get("where") in ("endpoint-config", "model")
+                                                  for r in diag.remedies):
+        return _unchanged(aws, run_dir, source_uri, diag, image, started)
     if not additions and not requirements:
         raise InputError("nothing to add: no additions given and the diagnosis proposes none.", code="nothing-to-add",
                          hint="Set additions: [{source: <folder>, target: code/<pkg>/}], or check step 1's verdict.")
@@ -249,12 +252,31 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
                       mode=mode, diag=diag, size=size)
 
 
+def _unchanged(aws: Aws, run_dir: str, source_uri: str, diag: DiagnoseRecord, image: str | None,
+               started: dt.datetime) -> Rebuilding:
+    """The archive needs no change (step 1's remedies are the endpoint config's or the model's, applied by step 3): the
+    source is deployed as it is, and the record says so (nothing is read, written or uploaded)."""
+    if _head(aws.client("s3"), source_uri) is None and not source_uri.endswith("/"):
+        raise NotFoundError(f"source archive {source_uri} does not exist.", code="source-missing",
+                            hint="Check the model's ModelDataUrl (step 1 records it).")
+    step = RebuildStep(source_uri=source_uri, target_uri=source_uri, additions=[], image=image, status="unchanged",
+                       method="unchanged", result_sha256=diag.archive_sha256 or "", source_sha256=diag.archive_sha256 or "")
+    step.io["note"] = ("the archive is deployed as it is: step 1's remedies change the endpoint config or the model "
+                       "(step 3 applies them), not the archive")
+    rb = Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=False, program=diag.endpoint.program,
+                    started=started, mode="unchanged", diag=diag)
+    write_record(run_dir, "rebuild_archive", step.to_dict())
+    return rb
+
+
 def build(rb: Rebuilding, *, full_check: bool = False, progress: Callable[[str], None] | None = None) -> RebuildStep:
     """Sub-step 2: stream the source and write the rebuilt archive (a local file until the upload). A large
     archive (server-side splice) or a prefix model is read, checked and written here in one go: check and
     upload then have nothing left to do."""
     say = progress or (lambda _m: None)
     step, s3 = rb.step, rb.aws.client("s3")
+    if rb.mode == "unchanged":
+        return step
     if rb.mode == "prefix":
         rb.step = _prefix_model(rb.aws, rb.run_dir, step.source_uri, step.additions, step.target_uri or None,
                                 rb.overwrite, rb.diag, say, rb.started, step.image, step.requirements,

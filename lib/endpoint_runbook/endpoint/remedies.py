@@ -1,0 +1,290 @@
+"""A remedy per start-up failure: what diagnose proposes beside (or instead of) code added to the archive, shown as
+a diff of what will be deployed before anything changes, and applied in place by step 3.
+
+Each :class:`Remedy` names where it acts (``endpoint-config``: a production variant's field; ``model``: a container
+environment variable; ``archive``: a file step 2 rewrites; ``code``: a change only the user can make, named and never
+applied), the value before and after, and what the value was sized from (a measurement of the load check, the
+archive's size). A remedy is proposed only where the evidence says the cause is real: a health-check timeout is
+never raised for a model that crashes, a larger instance never proposed without a measured memory need.
+
+Values stay within SageMaker's API ranges (``ContainerStartupHealthCheckTimeoutInSeconds`` and
+``ModelDataDownloadTimeoutInSeconds`` 60–3600, ``VolumeSizeInGB`` 1–512). ``params`` (``deploy.remedies``) can turn a
+remedy off (``off``) or set its value: :func:`with_params`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+__all__ = [
+    "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
+    "slow_start", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
+]
+
+HEALTH_CHECK = "ContainerStartupHealthCheckTimeoutInSeconds"
+#: The SageMaker inference toolkit's model-server response timeout (TorchServe's ``default_response_timeout``, MMS's
+#: ``default_response_timeout``): a worker whose model_fn runs longer is killed ("Backend worker did not respond in
+#: given time") and restarted, while ``/ping`` answers 200 — the crash loop of a slow load on those images.
+SERVER_TIMEOUT = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+_SERVER_TIMEOUT_DEFAULT = 60.0
+#: Log causes a load slower than the model server allows shows as (the worker killed at start-up).
+_SLOW_LOG_CAUSES = ("startup-health-check-timeout", "worker-timeout")
+DOWNLOAD_TIMEOUT = "ModelDataDownloadTimeoutInSeconds"
+VOLUME = "VolumeSizeInGB"
+WHERE = ("endpoint-config", "model", "archive", "code")
+#: SageMaker's ranges for the variant fields a remedy sets (CreateEndpointConfig's API reference).
+_RANGES = {HEALTH_CHECK: (60, 3600), DOWNLOAD_TIMEOUT: (60, 3600), VOLUME: (1, 512)}
+#: The health-check window a remedy gives: the start-up measured here, twice (an instance can be slower than this
+#: machine, and the model server's own start comes on top), plus a minute, in whole minutes.
+_HEALTH_MARGIN, _HEALTH_EXTRA = 2.0, 60.0
+#: A load that takes less than this share of the window the endpoint had does not explain a failed health check.
+_SLOW_SHARE = 0.5
+#: The download rate a timeout is sized for (S3 to an ML instance, conservatively) and its margin.
+_DOWNLOAD_BYTES_PER_S, _DOWNLOAD_MARGIN = 25e6, 3.0
+#: The copies of the model's files the volume holds at once: the archive, its extraction, the model server's copy
+#: of the model directory (MMS/TorchServe's model store).
+_VOLUME_COPIES = 3
+_HANDLERS = re.compile(rb"^def (model_fn|predict_fn|transform_fn|input_fn|output_fn)\s*\(", re.M)
+
+
+@dataclass
+class Remedy:
+    """One change of what is deployed. ``field``: the variant field, the environment variable or the archive file;
+    ``before``/``after``: its values (None: not set, SageMaker's default); ``why``: what it answers and what it was
+    sized from; ``applied_by``: the step that makes the change (``you`` for code); ``set_by``: diagnose or params."""
+
+    cause: str
+    where: str
+    field: str
+    before: Any
+    after: Any
+    why: str
+    sized_from: dict[str, Any] = field(default_factory=dict)
+    applied_by: str = "step 3"
+    enabled: bool = True
+    set_by: str = "diagnose"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Remedy:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @property
+    def line(self) -> str:
+        """``where field: before → after`` as a diff line reads."""
+        before = "not set (SageMaker's default)" if self.before is None else self.before
+        return f"{self.where} {self.field}: {before} → {self.after}"
+
+
+def _clamp(name: str, value: float) -> int:
+    lo, hi = _RANGES[name]
+    return int(min(hi, max(lo, value)))
+
+
+def _startup_seconds(lc: Any) -> float | None:
+    """The model's start-up as the load check measured it: its import and model_fn (None when it did not finish)."""
+    if lc is None or not getattr(lc, "ok", False):
+        return None
+    parts = [getattr(lc, "import_seconds", None), getattr(lc, "model_fn_seconds", None)]
+    known = [float(p) for p in parts if p is not None]
+    return sum(known) if known else None
+
+
+def _health_window(facts: Any, default: float) -> tuple[float | None, float]:
+    """The variant's health-check timeout (None: not set) and the window the endpoint really had."""
+    set_to = (getattr(facts, "variant_config", None) or {}).get(HEALTH_CHECK)
+    return (float(set_to) if set_to else None), float(set_to or default)
+
+
+def _server_timeout(facts: Any) -> tuple[str | None, float]:
+    raw = (getattr(facts, "environment", None) or {}).get(SERVER_TIMEOUT)
+    try:
+        return raw, float(raw) if raw else _SERVER_TIMEOUT_DEFAULT
+    except ValueError:
+        return raw, _SERVER_TIMEOUT_DEFAULT
+
+
+def slow_start(facts: Any, lc: Any, *, log_cause: str | None = None,
+               default_window: float = 600.0) -> dict[str, Any] | None:
+    """The model loads slower than a start-up window allows, and that window stopped it: the model loads here (the
+    load check passed) and its start-up took at least half of either
+
+    - the model server's response timeout (``SAGEMAKER_MODEL_SERVER_TIMEOUT``, 60 s by default), when the logs show a
+      worker killed at start-up (``log_cause``: the worker did not answer in time), or
+    - the start-up health check's window, when the endpoint's FailureReason is the ping health check.
+
+    Returns the evidence (``window``: which one; seconds measured, the window's) or None."""
+    took = _startup_seconds(lc)
+    if took is None:
+        return None
+    reason = getattr(facts, "failure_reason", None) or ""
+    raw, server = _server_timeout(facts)
+    if log_cause in _SLOW_LOG_CAUSES and took >= _SLOW_SHARE * server:
+        return {"window": "model-server", "startup_seconds": round(took, 1), "window_seconds": server,
+                "window_set": raw is not None, "evidence": f"the logs show the model server killing a worker that "
+                f"was still loading the model ({log_cause})"}
+    if "health check" in reason:
+        set_to, window = _health_window(facts, default_window)
+        if took >= _SLOW_SHARE * window:
+            return {"window": "health-check", "startup_seconds": round(took, 1), "window_seconds": window,
+                    "window_set": set_to is not None, "evidence": reason}
+    return None
+
+
+def entry_script_candidates(sources: Mapping[str, bytes], program: str) -> list[str]:
+    """Scripts directly in ``code/`` that define the toolkit's handlers (model_fn & co.), other than ``program``."""
+    out = []
+    for path, data in sorted(sources.items()):
+        if not (path.startswith("code/") and path.endswith(".py") and path.count("/") == 1):
+            continue
+        name = path[len("code/"):]
+        if name != program and data is not None and _HANDLERS.search(data):
+            out.append(name)
+    return out
+
+
+def _workers(environment: Mapping[str, str] | None) -> int | None:
+    raw = (environment or {}).get("SAGEMAKER_MODEL_SERVER_WORKERS")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, bytes] | None = None,
+            archive_bytes: int | None = None, unpacked_bytes: int | None = None, log_cause: str | None = None,
+            instance_memory: Any = None, default_window: float = 600.0) -> tuple[list[Remedy], list[str]]:
+    """The remedies for ``cause`` (the verdict's) on the endpoint of ``facts``; and notes where none can be sized
+    (why not). ``instance_memory``: a callable (instance_type, min_gib) → (type, gib) | None for a larger instance."""
+    notes: list[str] = []
+    out: list[Remedy] = []
+    variant = getattr(facts, "variant_config", None) or {}
+    env = getattr(facts, "environment", None) or {}
+    if cause == "startup-health-check-timeout":
+        slow = slow_start(facts, lc, log_cause=log_cause, default_window=default_window)
+        if slow is None:
+            notes.append("no start-up timeout is proposed: the load check did not measure a start-up slow enough to "
+                         "explain it (a model that crashes or loads fast fails its health check for another reason)")
+        else:
+            wanted = math.ceil((slow["startup_seconds"] * _HEALTH_MARGIN + _HEALTH_EXTRA) / 60) * 60
+            measured = {"startup_seconds": slow["startup_seconds"], "window_seconds": slow["window_seconds"]}
+            sized = (f"{_HEALTH_MARGIN:g}× the load plus {_HEALTH_EXTRA:g} s, in whole minutes")
+            if slow["window"] == "model-server":
+                out.append(Remedy(cause, "model", SERVER_TIMEOUT, env.get(SERVER_TIMEOUT), str(int(wanted)),
+                                  f"the model took {slow['startup_seconds']} s to load here (the load check) and the "
+                                  f"model server kills a worker that has not answered in {slow['window_seconds']:g} s "
+                                  f"(the toolkit's SAGEMAKER_MODEL_SERVER_TIMEOUT); {sized}", measured))
+            after = _clamp(HEALTH_CHECK, wanted)
+            # The health check's window only where it stopped the container (its /ping answered otherwise).
+            if slow["window"] == "health-check" and after <= slow["window_seconds"]:
+                notes.append(f"the start-up measured here ({slow['startup_seconds']} s) fits SageMaker's largest "
+                             "health-check window only as it is: a larger instance or a faster load is the remedy")
+            elif slow["window"] == "health-check":
+                out.append(Remedy(cause, "endpoint-config", HEALTH_CHECK, variant.get(HEALTH_CHECK), after,
+                                  f"the model took {slow['startup_seconds']} s to load here (import and model_fn, the "
+                                  f"load check) and the endpoint's health check gave it {slow['window_seconds']:g} s; "
+                                  f"{sized}", measured))
+    elif cause == "missing-entry-script":
+        program = getattr(facts, "program", "inference.py")
+        found = entry_script_candidates(sources or {}, program)
+        if len(found) == 1:
+            out.append(Remedy(cause, "model", "SAGEMAKER_PROGRAM", env.get("SAGEMAKER_PROGRAM"), found[0],
+                              f"the archive has no code/{program}; code/{found[0]} is its one script that defines "
+                              "the toolkit's handlers", {"candidates": found}))
+            if env.get("SAGEMAKER_SUBMIT_DIRECTORY") and env["SAGEMAKER_SUBMIT_DIRECTORY"] not in (
+                    "/opt/ml/model/code", "/opt/ml/model/code/"):
+                out.append(Remedy(cause, "model", "SAGEMAKER_SUBMIT_DIRECTORY", env["SAGEMAKER_SUBMIT_DIRECTORY"],
+                                  "/opt/ml/model/code", "the entry script is in the archive's code/, where the toolkit "
+                                  "looks when SAGEMAKER_SUBMIT_DIRECTORY names it", {}))
+        elif found:
+            notes.append(f"no entry script is chosen for you: code/ holds {len(found)} scripts with handlers "
+                         f"({', '.join(found)}); set SAGEMAKER_PROGRAM in deploy.remedies to the one to run")
+        else:
+            notes.append(f"no script in code/ defines model_fn: put the entry script at code/{program}")
+    elif cause in ("out-of-memory",) and lc is not None:
+        peak = getattr(lc, "peak_rss_mb", None)
+        workers = _workers(env)
+        if workers and workers > 1:
+            out.append(Remedy(cause, "model", "SAGEMAKER_MODEL_SERVER_WORKERS", str(workers), "1",
+                              f"each of the {workers} workers loads its own copy of the model"
+                              + (f" ({peak} MB each, measured by the load check)" if peak else ""),
+                              {"peak_rss_mb": peak, "workers": workers}))
+        elif peak and instance_memory is not None and getattr(facts, "instance_type", None):
+            need_gib = peak * max(1, workers or 1) * 1.5 / 1024 + 2
+            bigger = instance_memory(facts.instance_type, need_gib)
+            if bigger is not None:
+                out.append(Remedy(cause, "endpoint-config", "InstanceType", facts.instance_type, bigger[0],
+                                  f"the model needs {peak} MB per worker (the load check's peak); {bigger[0]} has "
+                                  f"{bigger[1]:g} GiB", {"peak_rss_mb": peak, "need_gib": round(need_gib, 1)}))
+        if not out:
+            notes.append("no memory remedy is sized: the load check measured no peak (it did not finish)")
+    elif cause == "model-download-timeout" and archive_bytes:
+        after = _clamp(DOWNLOAD_TIMEOUT, math.ceil(archive_bytes / _DOWNLOAD_BYTES_PER_S * _DOWNLOAD_MARGIN / 60) * 60)
+        out.append(Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, variant.get(DOWNLOAD_TIMEOUT), after,
+                          f"the model data is {archive_bytes / 1e9:.2f} GB; at {_DOWNLOAD_BYTES_PER_S / 1e6:g} MB/s "
+                          f"with a {_DOWNLOAD_MARGIN:g}× margin", {"archive_bytes": archive_bytes}))
+    elif cause == "disk-full" and (unpacked_bytes or archive_bytes):
+        size = max(unpacked_bytes or 0, archive_bytes or 0)
+        after = _clamp(VOLUME, math.ceil(size * _VOLUME_COPIES / 2**30) + 4)
+        out.append(Remedy(cause, "endpoint-config", VOLUME, variant.get(VOLUME), after,
+                          f"the model unpacks to {size / 2**30:.2f} GiB and the volume holds it {_VOLUME_COPIES} times "
+                          "(the archive, its extraction, the model server's copy) plus 4 GiB for the system",
+                          {"unpacked_bytes": size}))
+    return out, notes
+
+
+def with_params(remedies: list[Remedy], settings: Mapping[str, Any] | None) -> list[Remedy]:
+    """``deploy.remedies``: ``{field: off}`` turns a remedy off, ``{field: value}`` sets its value (a field diagnose
+    did not propose is added, where its name says: a variant field or an environment variable)."""
+    out = [Remedy.from_dict(r.to_dict()) for r in remedies]
+    for name, value in (settings or {}).items():
+        r = next((x for x in out if x.field == name), None)
+        if isinstance(value, str) and value.strip().lower() == "off" or value is False:
+            if r is not None:
+                r.enabled, r.set_by = False, "params"
+            continue
+        if r is None:
+            where = "endpoint-config" if name[:1].isupper() and not name.isupper() else "model"
+            r = Remedy("params", where, name, None, value, "set in params (deploy.remedies)", set_by="params")
+            out.append(r)
+        else:
+            r.after, r.set_by = value, "params"
+        if name in _RANGES:
+            lo, hi = _RANGES[name]
+            if not isinstance(value, int) or not lo <= value <= hi:
+                from ..errors import InputError
+
+                raise InputError(f"deploy.remedies.{name} is {value!r}: SageMaker takes a whole number from {lo} to "
+                                 f"{hi}.", code="bad-remedy", hint=f"Set {name} to a number in {lo}–{hi}, or to off.")
+    return out
+
+
+def variant_overrides(remedies: list[Remedy]) -> dict[str, Any]:
+    """The production-variant fields the enabled remedies set."""
+    return {r.field: r.after for r in remedies if r.enabled and r.where == "endpoint-config"}
+
+
+def environment_overrides(remedies: list[Remedy]) -> dict[str, str]:
+    """The container environment variables the enabled remedies set."""
+    return {r.field: str(r.after) for r in remedies if r.enabled and r.where == "model"}
+
+
+def diff_lines(remedies: list[Remedy]) -> list[str]:
+    """The remedies as a diff of what will be deployed: ``-``/``+`` per field (off ones as comments)."""
+    out = []
+    for r in remedies:
+        if r.where in ("archive", "code"):
+            continue
+        place = "ProductionVariants[0]." if r.where == "endpoint-config" else "PrimaryContainer.Environment."
+        if not r.enabled:
+            out.append(f"# {place}{r.field}: {r.after} (turned off in params)")
+            continue
+        if r.before is not None:
+            out.append(f"- {place}{r.field}: {r.before}")
+        out.append(f"+ {place}{r.field}: {r.after}")
+    return out

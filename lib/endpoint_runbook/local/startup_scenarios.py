@@ -1,0 +1,170 @@
+"""Start-up failures other than missing code, each a small model that really fails that way on the stack.
+
+Every scenario is a real-time endpoint (one instance) serving a tiny JSON model in the incident's image, broken the
+way people's endpoints break (see issue 24): the container's own behaviour on the stack (the real toolkit, TorchServe
+and pip) produces the failure, the stack enforces SageMaker's semantics (the start-up health-check window, ...), and
+its CloudWatch logs hold what the container printed. Nothing here writes a log line for the container.
+
+- ``slow-start``: model_fn takes 70 s to load. On the PyTorch image the toolkit gives TorchServe a response timeout
+  of ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (60 s unless set): the worker still loading is killed ("Backend worker did not
+  respond in given time") and restarted, again and again, while ``/ping`` answers 200 (TorchServe's own behaviour,
+  seen on the stack: the endpoint goes InService and never serves).
+- ``wrong-program``: ``SAGEMAKER_PROGRAM`` names ``serve.py``; the archive's entry script is ``code/inference.py``.
+- ``pin-not-found``: ``code/requirements.txt`` pins numpy to a release that does not exist; the code imports numpy,
+  which the image ships.
+- ``private-package``: ``code/requirements.txt`` names a package of a private index (it is not on PyPI) that no code
+  imports.
+
+Each seeds its bucket (``startup-failures-<account>``), the request the model answers (``requests/input.json``), the
+broken archive, the model, config and endpoint, and waits until the endpoint is broken: Failed, or its logs show the
+failure.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RunbookError
+
+__all__ = ["STARTUP_FAILURES", "StartupFailure", "seed_startup_failure"]
+
+REGION = "ap-south-1"
+IMAGE = "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
+BUCKET = "startup-failures-ap-south-1"
+ROLE = "SageMakerExecutionRole-StartupFailures"
+REQUEST_KEY = "requests/input.json"
+
+_HANDLERS = '''
+
+def input_fn(body, content_type):
+    if content_type != "application/json":
+        raise ValueError("expected application/json, got %s" % content_type)
+    return json.loads(body)
+
+
+def predict_fn(data, model):
+    return {"answer": sum(x * x for x in data["x"]) + model["offset"]}
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+'''
+_PLAIN = "import json\n\n\ndef model_fn(model_dir):\n    return {\"offset\": 100}\n" + _HANDLERS
+_SLOW = ("import json\nimport time\n\n\ndef model_fn(model_dir):\n"
+         "    print(\"loading the model: a large checkpoint takes a while\", flush=True)\n"
+         "    time.sleep(70)\n    return {\"offset\": 100}\n" + _HANDLERS)
+_NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
+          "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
+
+
+@dataclass(frozen=True)
+class StartupFailure:
+    """One scenario: its endpoint's names, the archive's members, the model's environment, the variant's extra fields,
+    and what shows it is broken (``evidence``: a line of its log; None: its status Failed)."""
+
+    name: str
+    members: dict[str, str]
+    environment: dict[str, str] = field(default_factory=dict)
+    variant: dict[str, Any] = field(default_factory=dict)
+    evidence: str | None = None
+    instance_type: str = "ml.m5.large"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.name}-endpoint"
+
+    @property
+    def model(self) -> str:
+        return f"{self.name}-model"
+
+    @property
+    def config(self) -> str:
+        return f"{self.name}-config"
+
+    @property
+    def archive_key(self) -> str:
+        return f"models/{self.name}/model.tar.gz"
+
+
+STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
+    StartupFailure("slow-start", {"code/inference.py": _SLOW}, evidence="Backend worker did not respond in given time"),
+    StartupFailure("wrong-program", {"code/inference.py": _PLAIN}, environment={"SAGEMAKER_PROGRAM": "serve.py"},
+                   evidence="No module named 'serve'"),
+    StartupFailure("pin-not-found", {"code/inference.py": _NUMPY,
+                                     "code/requirements.txt": "numpy==1.0.99\nsix\n"},
+                   evidence="numpy==1.0.99"),
+    StartupFailure("private-package", {"code/inference.py": _PLAIN,
+                                       "code/requirements.txt": "six\nacme-internal-features==2.3.1\n"},
+                   evidence="acme-internal-features"),
+)}
+
+
+def archive_bytes(members: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in sorted(members.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _role(iam: Any) -> str:
+    try:
+        return iam.create_role(RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+                "Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=ROLE)["Role"]["Arn"]
+
+
+def _logged(logs: Any, endpoint: str, marker: str) -> bool:
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}")
+        return any(marker in e["message"] for page in pages for e in page["events"])
+    except logs.exceptions.ResourceNotFoundException:
+        return False
+
+
+def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure, *, wait: float = 300.0,
+                         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Seed ``scenario`` through the stack's AWS API (``client(service)``) and wait until its endpoint is broken."""
+    say = progress or (lambda _msg: None)
+    t0 = time.monotonic()
+    s3, sm, logs = client("s3"), client("sagemaker"), client("logs")
+    try:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        pass
+    s3.put_object(Bucket=BUCKET, Key=REQUEST_KEY, Body=json.dumps({"x": [1, 2, 3]}).encode(),
+                  ContentType="application/json")
+    s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=archive_bytes(scenario.members))
+    role_arn = _role(client("iam"))
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+           "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION, **scenario.environment}
+    say(f"deploying {scenario.endpoint} ({scenario.name})")
+    sm.create_model(ModelName=scenario.model, ExecutionRoleArn=role_arn, PrimaryContainer={
+        "Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{scenario.archive_key}", "Environment": env})
+    sm.create_endpoint_config(EndpointConfigName=scenario.config, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": scenario.model, "InitialInstanceCount": 1,
+        "InstanceType": scenario.instance_type, "InitialVariantWeight": 1.0, **scenario.variant}])
+    sm.create_endpoint(EndpointName=scenario.endpoint, EndpointConfigName=scenario.config)
+    deadline = time.monotonic() + wait
+    status = "Creating"
+    while time.monotonic() < deadline:
+        status = sm.describe_endpoint(EndpointName=scenario.endpoint)["EndpointStatus"]
+        if status == "Failed" or (scenario.evidence and _logged(logs, scenario.endpoint, scenario.evidence)):
+            break
+        time.sleep(2)
+    else:
+        raise RunbookError(f"{scenario.endpoint} did not break within {wait:g} s (it is {status}).",
+                           code="scenario-seed", hint="See the stack log (endpoint-runbook local status).")
+    return {"endpoint": scenario.endpoint, "status": status, "model_data": f"s3://{BUCKET}/{scenario.archive_key}",
+            "request": f"s3://{BUCKET}/{REQUEST_KEY}", "seeded_in": f"{time.monotonic() - t0:.1f} s"}

@@ -1,0 +1,231 @@
+"""Remedies per start-up failure (endpoint.remedies): what is proposed, sized from what, and never where the evidence
+says the cause is another one; params turning them off or setting them; the diff deploy shows."""
+
+from __future__ import annotations
+
+import pytest
+from endpoint_runbook.endpoint import remedies
+from endpoint_runbook.errors import InputError
+from endpoint_runbook.serving.loadcheck import LoadCheck
+from endpoint_runbook.step_records import EndpointFacts
+
+PING = ("The primary container for production variant AllTraffic did not pass the ping health check. Please check "
+        "CloudWatch logs for this endpoint.")
+
+
+def _facts(**kw):
+    base = dict(name="ep", status="Failed", failure_reason=PING, instance_type="ml.m5.large",
+                environment={"SAGEMAKER_PROGRAM": "inference.py"},
+                variant_config={"VariantName": "AllTraffic", remedies.HEALTH_CHECK: 60})
+    return EndpointFacts(**{**base, **kw})
+
+
+def _loaded(seconds: float) -> LoadCheck:
+    return LoadCheck(ok=True, stage="done", import_seconds=0.4, model_fn_seconds=seconds, peak_rss_mb=900)
+
+
+def test_a_slow_load_gets_a_health_check_window_sized_from_the_measured_load():
+    found, notes = remedies.propose(_facts(), "startup-health-check-timeout", lc=_loaded(70.0))
+    assert notes == []
+    [r] = found
+    assert (r.where, r.field, r.before) == ("endpoint-config", remedies.HEALTH_CHECK, 60)
+    # 2 × 70.4 s + 60 s = 200.8 s → whole minutes: 240
+    assert r.after == 240
+    assert r.sized_from == {"startup_seconds": 70.4, "window_seconds": 60.0}
+    assert "70.4 s" in r.why
+
+
+def test_no_health_check_timeout_is_raised_for_a_model_that_crashes():
+    crashed = LoadCheck(ok=False, stage="model_fn", error_type="RuntimeError", error="boom", model_fn_seconds=None)
+    found, notes = remedies.propose(_facts(), "startup-health-check-timeout", lc=crashed)
+    assert found == []
+    assert "crashes" in notes[0]
+    assert remedies.slow_start(_facts(), crashed) is None
+
+
+def test_a_fast_load_does_not_explain_a_failed_health_check():
+    assert remedies.slow_start(_facts(), _loaded(3.0)) is None
+    found, _ = remedies.propose(_facts(), "startup-health-check-timeout", lc=_loaded(3.0))
+    assert found == []
+
+
+def test_the_window_is_the_default_when_the_variant_sets_none():
+    facts = _facts(variant_config={"VariantName": "AllTraffic"})
+    assert remedies.slow_start(facts, _loaded(70.0)) is None  # 70 s of a 600 s default: not the reason
+    slow = remedies.slow_start(facts, _loaded(400.0))
+    assert slow is not None and slow["window_set"] is False and slow["window_seconds"] == 600
+    [r] = remedies.propose(facts, "startup-health-check-timeout", lc=_loaded(400.0))[0]
+    assert r.before is None and r.after == 900
+
+
+def test_a_load_past_the_largest_window_is_not_remedied_by_the_window():
+    found, notes = remedies.propose(_facts(variant_config={remedies.HEALTH_CHECK: 3600}),
+                                    "startup-health-check-timeout", lc=_loaded(3500.0))
+    assert found == [] and "largest" in notes[0]
+
+
+def test_the_one_script_with_handlers_becomes_the_entry_script():
+    sources = {"code/inference.py": b"import json\n\ndef model_fn(model_dir):\n    return 1\n",
+               "code/helpers.py": b"def util():\n    pass\n", "code/requirements.txt": b"six\n"}
+    found, _ = remedies.propose(_facts(environment={"SAGEMAKER_PROGRAM": "serve.py"}), "missing-entry-script",
+                                sources=sources)
+    [r] = found
+    assert (r.where, r.field, r.before, r.after) == ("model", "SAGEMAKER_PROGRAM", "serve.py", "inference.py")
+
+
+def test_two_candidate_scripts_are_named_not_chosen():
+    sources = {"code/a.py": b"def model_fn(d):\n    pass\n", "code/b.py": b"def predict_fn(x, m):\n    pass\n"}
+    found, notes = remedies.propose(_facts(environment={"SAGEMAKER_PROGRAM": "serve.py"}), "missing-entry-script",
+                                    sources=sources)
+    assert found == [] and "a.py, b.py" in notes[0]
+
+
+def test_several_workers_each_loading_the_model_drop_to_one():
+    found, _ = remedies.propose(_facts(environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "4"}), "out-of-memory",
+                                lc=_loaded(5.0))
+    [r] = found
+    assert (r.field, r.before, r.after) == ("SAGEMAKER_MODEL_SERVER_WORKERS", "4", "1")
+    assert r.sized_from["peak_rss_mb"] == 900
+
+
+def test_one_worker_out_of_memory_gets_a_larger_instance_from_the_measured_peak():
+    asked = []
+
+    def larger(instance_type, need_gib):
+        asked.append((instance_type, need_gib))
+        return ("ml.m5.xlarge", 16.0)
+
+    lc = LoadCheck(ok=True, stage="done", model_fn_seconds=3.0, peak_rss_mb=6000)
+    [r] = remedies.propose(_facts(), "out-of-memory", lc=lc, instance_memory=larger)[0]
+    assert (r.field, r.before, r.after) == ("InstanceType", "ml.m5.large", "ml.m5.xlarge")
+    assert asked == [("ml.m5.large", pytest.approx(6000 * 1.5 / 1024 + 2))]
+
+
+def test_download_timeout_and_volume_are_sized_from_the_archive_and_clamped():
+    [d] = remedies.propose(_facts(), "model-download-timeout", archive_bytes=20 * 10**9)[0]
+    assert d.field == remedies.DOWNLOAD_TIMEOUT and d.after == 2400  # 20 GB / 25 MB/s × 3 = 2400 s
+    [big] = remedies.propose(_facts(), "model-download-timeout", archive_bytes=200 * 10**9)[0]
+    assert big.after == 3600
+    [v] = remedies.propose(_facts(), "disk-full", archive_bytes=2**30, unpacked_bytes=10 * 2**30)[0]
+    assert v.field == remedies.VOLUME and v.after == 34  # 10 GiB × 3 + 4
+
+
+def test_params_turn_a_remedy_off_or_set_its_value():
+    found, _ = remedies.propose(_facts(), "startup-health-check-timeout", lc=_loaded(70.0))
+    off = remedies.with_params(found, {remedies.HEALTH_CHECK: "off"})
+    assert off[0].enabled is False and remedies.variant_overrides(off) == {}
+    assert remedies.diff_lines(off) == [f"# ProductionVariants[0].{remedies.HEALTH_CHECK}: 240 (turned off in params)"]
+    set_ = remedies.with_params(found, {remedies.HEALTH_CHECK: 600, "SAGEMAKER_MODEL_SERVER_WORKERS": 1})
+    assert remedies.variant_overrides(set_) == {remedies.HEALTH_CHECK: 600}
+    assert remedies.environment_overrides(set_) == {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    assert found[0].after == 240  # the proposal itself is unchanged
+    assert remedies.diff_lines(set_)[:2] == [f"- ProductionVariants[0].{remedies.HEALTH_CHECK}: 60",
+                                              f"+ ProductionVariants[0].{remedies.HEALTH_CHECK}: 600"]
+
+
+def test_a_value_outside_sagemakers_range_is_refused_before_anything_changes():
+    with pytest.raises(InputError) as e:
+        remedies.with_params([], {remedies.HEALTH_CHECK: 30})
+    assert e.value.code == "bad-remedy" and "60 to 3600" in str(e.value)
+
+
+def test_a_worker_killed_while_it_loads_gets_the_model_servers_timeout_not_the_health_check():
+    facts = _facts(status="InService", failure_reason=None, variant_config={"VariantName": "AllTraffic"})
+    assert remedies.slow_start(facts, _loaded(70.0)) is None  # no log evidence: nothing says a window stopped it
+    found, notes = remedies.propose(facts, "startup-health-check-timeout", lc=_loaded(70.0),
+                                    log_cause="startup-health-check-timeout")
+    [r] = found
+    assert (r.where, r.field, r.before, r.after) == ("model", remedies.SERVER_TIMEOUT, None, "240")
+    assert "60 s" in r.why and notes == []
+    # a load far inside the server's window is not what killed the worker
+    assert remedies.propose(facts, "startup-health-check-timeout", lc=_loaded(5.0),
+                            log_cause="startup-health-check-timeout")[0] == []
+
+
+# ---------------------------------------------------------------------------------------------- moto: step 2 and 3
+
+
+def _broken_endpoint(aws, tag: str, *, timeout_env: str | None = None):
+    """A real-time endpoint on moto whose model is a plain archive, and step 1's record of it with a remedy."""
+    import json as _json
+    import uuid
+
+    from endpoint_runbook.endpoint.facts import endpoint_facts
+
+    s3, sm, iam = aws.client("s3"), aws.client("sagemaker"), aws.client("iam")
+    bucket = f"rem-{tag}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    s3.put_object(Bucket=bucket, Key="m/model.tar.gz", Body=b"not read by these steps")
+    role = iam.create_role(RoleName=f"r-{tag}-{uuid.uuid4().hex[:4]}", AssumeRolePolicyDocument=_json.dumps(
+        {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    env = {"SAGEMAKER_PROGRAM": "inference.py", **({remedies.SERVER_TIMEOUT: timeout_env} if timeout_env else {})}
+    sm.create_model(ModelName=f"m-{tag}", ExecutionRoleArn=role, PrimaryContainer={
+        "Image": "763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310",
+        "ModelDataUrl": f"s3://{bucket}/m/model.tar.gz", "Environment": env})
+    sm.create_endpoint_config(EndpointConfigName=f"c-{tag}", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"m-{tag}", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1, "ContainerStartupHealthCheckTimeoutInSeconds": 60}])
+    sm.create_endpoint(EndpointName=f"ep-{tag}", EndpointConfigName=f"c-{tag}")
+    facts = endpoint_facts(sm, f"ep-{tag}")
+    assert facts.variant_config[remedies.HEALTH_CHECK] == 60  # step 1 reads the config's own variant
+    found, _ = remedies.propose(facts, "startup-health-check-timeout", lc=_loaded(70.0),
+                                log_cause="startup-health-check-timeout")
+    record = {"endpoint": facts.to_dict(), "model_data_url": facts.model_data_url,
+              "archive": {"summary": {"sha256": "ab" * 32}},
+              "verdict": {"cause": "startup-health-check-timeout"}, "fix": {"remedies": [r.to_dict() for r in found]}}
+    return facts, record
+
+
+def test_a_fix_of_the_config_alone_deploys_the_archive_as_it_is_with_the_remedy_as_a_diff(aws, tmp_path):
+    from endpoint_runbook import records
+    from endpoint_runbook.endpoint import plan as deploy_plan
+    from endpoint_runbook.steps import rebuild_archive
+
+    facts, record = _broken_endpoint(aws, "pass")
+    records.write_record(tmp_path, "diagnose", record)
+    rb = rebuild_archive.plan(aws, run_dir=str(tmp_path))
+    assert rb.mode == "unchanged" and rb.step.target_uri == facts.model_data_url
+    for sub in (rebuild_archive.build, rebuild_archive.check, rebuild_archive.upload):
+        assert sub(rb).status == "unchanged"
+    written = records.read_record(tmp_path, "rebuild_archive")
+    assert written["status"] == "unchanged" and written["result_sha256"] == "ab" * 32
+    listed = aws.client("s3").list_objects_v2(Bucket="rem-pass")["Contents"]
+    assert [o["Key"] for o in listed] == ["m/model.tar.gz"]  # nothing was written
+
+    p, findings = deploy_plan.plan(aws, run_dir=str(tmp_path))
+    assert not [f for f in findings if f.severity == "error"], findings
+    assert p.mode == "in-place" and p.model_data_url == facts.model_data_url
+    assert p.environment[remedies.SERVER_TIMEOUT] == "240" and p.sources[f"environment.{remedies.SERVER_TIMEOUT}"] == "remedy"
+    assert p.variant[remedies.HEALTH_CHECK] == 60  # the copied variant keeps its own window
+    assert p.remedy_diff == [f"+ PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 240"]
+
+    off, _ = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.SERVER_TIMEOUT: "off"})
+    assert remedies.SERVER_TIMEOUT not in off.environment and off.model_name != p.model_name
+    assert off.remedy_diff == [f"# PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 240 (turned off in params)"]
+    both, _ = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.HEALTH_CHECK: 300})
+    assert both.variant[remedies.HEALTH_CHECK] == 300 and both.endpoint_config_name != p.endpoint_config_name
+    assert f"- ProductionVariants[0].{remedies.HEALTH_CHECK}: 60" in both.remedy_diff
+
+
+def test_the_model_servers_timeout_already_set_is_the_before_of_the_diff(aws, tmp_path):
+    from endpoint_runbook import records
+    from endpoint_runbook.endpoint import plan as deploy_plan
+
+    _, record = _broken_endpoint(aws, "set", timeout_env="60")
+    records.write_record(tmp_path, "diagnose", record)
+    records.write_record(tmp_path, "rebuild_archive", {"target_uri": record["model_data_url"], "status": "unchanged"})
+    p, _ = deploy_plan.plan(aws, run_dir=str(tmp_path))
+    assert p.remedy_diff == [f"- PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 60",
+                             f"+ PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 240"]
+
+
+def test_no_remedy_and_no_addition_is_still_nothing_to_do_for_step_2(aws, tmp_path):
+    from endpoint_runbook import records
+    from endpoint_runbook.steps import rebuild_archive
+
+    _, record = _broken_endpoint(aws, "none")
+    record["fix"] = {}
+    records.write_record(tmp_path, "diagnose", record)
+    with pytest.raises(InputError) as e:
+        rebuild_archive.plan(aws, run_dir=str(tmp_path))
+    assert e.value.code == "nothing-to-add"

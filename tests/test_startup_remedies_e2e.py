@@ -1,0 +1,124 @@
+"""Start-up failures other than missing code, each fixed end to end by `endpoint-runbook run` on the local stack
+(issue 24): a small model that really fails that way (``local/startup_scenarios.py``), diagnose names the cause and
+the remedy, step 2 applies the archive's part (or passes the archive through untouched), deploy applies the rest in
+place as a diff, verify sees the model answer, cleanup removes the superseded config — the endpoint serving under its
+own name.
+
+One stack holds every scenario; each chain runs the five notebooks headless from the scenario's params file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from endpoint_runbook.aws import Aws, AwsParams
+from endpoint_runbook.endpoint import remedies
+from endpoint_runbook.local.startup_scenarios import BUCKET, STARTUP_FAILURES
+from endpoint_runbook.records import read_record
+from endpoint_runbook.runner import run_chain
+from stacks import kept_environ, running_stack
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def remedy_stack(tmp_path_factory):
+    from endpoint_runbook.local import scenarios
+
+    with kept_environ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), \
+            running_stack(tmp_path_factory, "remedy-stack", startup_timeout=300) as info:
+        yield {"url": info.url, "tmp": tmp_path_factory, "seed": scenarios.seed}
+
+
+def _fix(remedy_stack, name: str):
+    """Seed ``name`` and run the chain from ``params/local-<name>.yaml`` pointed at this stack."""
+    seeded = remedy_stack["seed"](name, remedy_stack["url"])
+    params = yaml.safe_load((ROOT / "params" / f"local-{name}.yaml").read_text())
+    params["aws"]["endpoint_url"] = remedy_stack["url"]
+    base = remedy_stack["tmp"].mktemp(f"run-{name}")
+    params_file = base / f"local-{name}.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    run_dir = base / "run"
+    summary = run_chain(params_file, run_dir=run_dir)
+    aws = Aws(AwsParams(region="ap-south-1", endpoint_url=remedy_stack["url"]))
+    return seeded, summary, run_dir, aws
+
+
+def _served(aws, scenario, run_dir):
+    """The endpoint serves under its own name on the fixed config; the broken config is gone."""
+    sm = aws.client("sagemaker")
+    deployed = read_record(run_dir, "deploy")
+    assert deployed["ok"] and deployed["mode"] == "in-place" and deployed["endpoint_name"] == scenario.endpoint
+    assert deployed["previous_endpoint_config_name"] == scenario.config
+    ep = sm.describe_endpoint(EndpointName=scenario.endpoint)
+    assert ep["EndpointStatus"] == "InService" and ep["EndpointConfigName"] == deployed["endpoint_config_name"]
+    out = aws.client("sagemaker-runtime").invoke_endpoint(EndpointName=scenario.endpoint, Body=b'{"x": [1, 2, 3]}',
+                                                          ContentType="application/json", Accept="application/json")
+    assert json.loads(out["Body"].read()) == {"answer": 114}
+    verified = read_record(run_dir, "verify")
+    assert verified["ok"] and verified["figures"]["completed"] == verified["figures"]["requests"] >= 3
+    assert read_record(run_dir, "cleanup")["status"] == "done"
+    configs = {c["EndpointConfigName"] for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]}
+    assert scenario.config not in configs and ep["EndpointConfigName"] in configs
+    return deployed, sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+
+
+def _outputs(notebook: Path) -> str:
+    nb = json.loads(notebook.read_text())
+    return "\n".join("".join((o.get("data") or {}).get("text/html", "")) + "".join(o.get("text", ""))
+                     for cell in nb["cells"] for o in cell.get("outputs", []))
+
+
+def test_a_model_slower_than_the_model_servers_timeout_gets_the_timeout_it_needs(remedy_stack):
+    scenario = STARTUP_FAILURES["slow-start"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "slow-start")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    diag = read_record(run_dir, "diagnose")
+    v = diag["verdict"]
+    assert v["cause"] == "startup-health-check-timeout" and v["confidence"] == "high", v
+    [r] = [x for x in v["fix"]["remedies"] if x["field"] == remedies.SERVER_TIMEOUT]
+    measured = r["sized_from"]["startup_seconds"]
+    assert measured >= 70 and int(r["after"]) >= 2 * measured  # sized from the load the load check measured
+    rebuilt = read_record(run_dir, "rebuild_archive")
+    assert rebuilt["status"] == "unchanged" and rebuilt["target_uri"] == seeded["model_data"]
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert f"+ PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: {r['after']}" in deployed["plan"]["remedy_diff"]
+    model = aws.client("sagemaker").describe_model(ModelName=cfg["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["Environment"][remedies.SERVER_TIMEOUT] == r["after"]
+    assert model["PrimaryContainer"]["ModelDataUrl"] == seeded["model_data"]  # the archive as it was
+    assert remedies.SERVER_TIMEOUT in _outputs(run_dir / "01_diagnose.ipynb")
+    assert "remedies applied" in _outputs(run_dir / "03_deploy.ipynb")
+
+
+def test_an_entry_script_the_archive_lacks_is_pointed_at_the_one_it_has(remedy_stack):
+    scenario = STARTUP_FAILURES["wrong-program"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "wrong-program")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "missing-entry-script"
+    [r] = v["fix"]["remedies"]
+    assert (r["where"], r["field"], r["before"], r["after"]) == ("model", "SAGEMAKER_PROGRAM", "serve.py",
+                                                                 "inference.py")
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert "- PrimaryContainer.Environment.SAGEMAKER_PROGRAM: serve.py" in deployed["plan"]["remedy_diff"]
+
+
+@pytest.mark.parametrize("name", ["pin-not-found", "private-package"])
+def test_requirements_that_cannot_install_are_rewritten_in_a_new_archive(remedy_stack, name):
+    scenario = STARTUP_FAILURES[name]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, name)
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    dropped = {"pin-not-found": "numpy==1.0.99", "private-package": "acme-internal-features==2.3.1"}[name]
+    assert v["fix"]["requirements"]["lines"] == [dropped], v
+    why = v["fix"]["requirements"]["why"]
+    assert ("the image ships numpy" in why) if name == "pin-not-found" else ("no code in the archive imports" in why)
+    rebuilt = read_record(run_dir, "rebuild_archive")
+    assert rebuilt["status"] == "passed" and rebuilt["target_uri"] != seeded["model_data"]
+    _served(aws, scenario, run_dir)
+    s3 = aws.client("s3")  # the source archive is untouched
+    assert s3.head_object(Bucket=BUCKET, Key=scenario.archive_key)["ContentLength"] > 0
