@@ -14,7 +14,7 @@ def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
                   scenario: str | None = None, s3_bandwidth: float | None = None, **stack_options: Any) -> Iterator[Any]:
     """A started stack's StackInfo for the block; ``scenario`` (e.g. ``stygig-incident``) is seeded first;
     ``s3_bandwidth``: the link limit (bytes/s per connection) for S3 bodies; ``stack_options``: ``stack.up``'s
-    others (``invocation_timeout``, ``serverless_idle``)."""
+    others (``invocation_timeout``, ``serverless_idle``, ``model_download_bandwidth``)."""
     from endpoint_runbook.local import scenarios, stack
 
     state_dir = tmp_path_factory.mktemp(name)

@@ -17,6 +17,15 @@ starts one (a cold start: :meth:`Hosting.cold_start`, bounded by the 3 minutes S
 container to download the model and answer ``/ping``); a container idle for ``serverless_idle`` seconds is stopped
 again. Its ``MemorySizeInMB`` is its memory limit (``local.memory_limit``: a memory cgroup, else a watchdog).
 
+An instance-based variant (real-time or async) holds its instance type's resources, as SageMaker's instance does:
+
+- **memory**: the type's memory (``endpoint.instances``, EC2's published figures) is the container's memory limit,
+  enforced as the serverless one. The whole figure: the share SageMaker's own agents take of a real instance is not
+  published and not subtracted, so a model just under the figure may start here and not on SageMaker. A type the
+  table does not know runs without a limit, and the container's log says so;
+- **ModelDataDownloadTimeoutInSeconds**: the model data must be downloaded and extracted within it
+  (``local.model_download``), at the stack's in-region bandwidth (``model_download_bandwidth``; None: loopback's).
+
 All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
 server, so they are real objects in it. Only the endpoint's status is reported to its record directly
 (``LocalEndpoint.set_state`` in ``local.sagemaker``, the stack's SageMaker backend), since the SageMaker API has
@@ -42,11 +51,13 @@ from typing import Any, Callable
 import boto3
 import botocore.config
 
+from ..endpoint.instances import memory_gib
 from ..errors import RunbookError
 from ..s3 import parse_s3_prefix, parse_s3_uri
 from ..serving.env import ServingEnv, ensure_serving_env
 from ..serving.server import ModelServer, start_model_server
 from .memory_limit import MemoryLimit
+from .model_download import TIMEOUT_REASON, DownloadClock, DownloadTimedOut
 
 log = logging.getLogger("endpoint_runbook.local")
 
@@ -138,7 +149,9 @@ class Container:
     inflight: int = 0  # requests the runtime is sending to it now (an update drains them before stopping it)
     profile: str | None = None  # the image profile whose serving environment runs it
     serverless: dict[str, Any] | None = None  # its variant's ServerlessConfig (None: an instance)
-    memory: MemoryLimit | None = None  # serverless: MemorySizeInMB as its limit
+    memory: MemoryLimit | None = None  # serverless: MemorySizeInMB as its limit; an instance: its type's memory
+    instance_type: str | None = None  # an instance's ML instance type (None: serverless)
+    download_timeout: float | None = None  # the variant's ModelDataDownloadTimeoutInSeconds (None: unbounded)
     last_used: float = field(default_factory=time.monotonic)
 
     @property
@@ -163,28 +176,33 @@ class Container:
                 "state": self.state, "profile": self.profile, "port": self.server.port if self.server else None,
                 "pid": self.proc.pid if self.proc else None,
                 "workdir": str(self.workdir), "failure_reason": self.failure_reason,
-                "serverless": self.serverless, "memory_limit": self.memory.mechanism if self.memory else None}
+                "serverless": self.serverless, "instance_type": self.instance_type,
+                "memory_limit": self.memory.mechanism if self.memory else None,
+                "memory_limit_mb": self.memory.limit_mb if self.memory else None,
+                "oom_kills": self.memory.oom_kills() if self.memory else 0}
 
 
 class ModelDataError(Exception):
     """The model data cannot be used; the message is the endpoint's FailureReason."""
 
 
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Extract a model.tar.gz like the platform does, refusing members that would land outside ``dest``."""
+def safe_extract(archive: Path, dest: Path, clock: DownloadClock | None = None) -> None:
+    """Extract a model.tar.gz like the platform does, refusing members that would land outside ``dest``; within
+    ``clock``'s deadline (DownloadTimedOut past it)."""
     from ..archive import safe_extract as extract_archive
     from ..errors import InputError
 
     try:
         with open(archive, "rb") as f:
-            extract_archive(f, dest)  # streaming, refuses hostile members; any Python (tarfile's filter= is 3.11.4+)
+            # streaming, refuses hostile members; any Python (tarfile's filter= is 3.11.4+)
+            extract_archive(clock.reader(f) if clock and clock.active else f, dest)
     except InputError as e:
         raise ModelDataError(str(e)) from e
     except (OSError, EOFError) as e:
         raise ModelDataError(str(e)) from e
 
 
-def fetch_prefix(s3: Any, uri: str, dest: Path) -> None:
+def fetch_prefix(s3: Any, uri: str, dest: Path, clock: DownloadClock | None = None) -> None:
     """Uncompressed model data (``S3Prefix``, ``CompressionType: None``): every object under the prefix,
     downloaded to ``dest`` at its path relative to the prefix, as SageMaker copies it to /opt/ml/model."""
     if not uri.endswith("/"):
@@ -205,7 +223,9 @@ def fetch_prefix(s3: Any, uri: str, dest: Path) -> None:
             raise ModelDataError(f"Model data object {o['Key']} resolves outside the model directory.")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            s3.download_file(bucket, o["Key"], str(target))
+            s3.download_file(bucket, o["Key"], str(target), Callback=clock if clock and clock.active else None)
+        except DownloadTimedOut:
+            raise
         except Exception as e:
             raise ModelDataError(f"Failed to download model data(bucket: {bucket}, key: {o['Key']}). "
                                  f"({type(e).__name__})") from e
@@ -216,8 +236,11 @@ class Hosting:
 
     def __init__(self, *, server_url: str, work_root: Path, startup_timeout: float = 600.0,
                  on_change: Callable[[], None] | None = None,
-                 serverless_idle: float = DEFAULT_SERVERLESS_IDLE_S):
+                 serverless_idle: float = DEFAULT_SERVERLESS_IDLE_S, model_download_bandwidth: float | None = None):
+        if model_download_bandwidth is not None and model_download_bandwidth <= 0:
+            raise ValueError("model_download_bandwidth must be positive (bytes/s) or None")
         self.server_url = server_url
+        self.model_download_bandwidth = model_download_bandwidth  # bytes/s from S3 to an instance (None: unlimited)
         self.work_root = Path(work_root)
         self.startup_timeout = startup_timeout
         self.serverless_idle = serverless_idle
@@ -352,6 +375,13 @@ class Hosting:
         if sc:
             c.serverless = dict(sc)
             c.memory = MemoryLimit(int(sc.get("MemorySizeInMB") or 2048), c.instance_id)
+            return c
+        c.instance_type = variant.get("InstanceType")
+        timeout = variant.get("ModelDataDownloadTimeoutInSeconds")
+        c.download_timeout = float(timeout) if timeout else None
+        gib = memory_gib(c.instance_type or "")
+        if gib:
+            c.memory = MemoryLimit(int(gib * 1024), c.instance_id, source=f"{c.instance_type}'s {gib:g} GiB")
         return c
 
     def _release(self, account: str, region: str, name: str, c: Container) -> None:
@@ -406,12 +436,40 @@ class Hosting:
                 self._release(account, region, name, c)
 
     def _fetch_model(self, c: Container, region: str) -> None:
+        """The model data onto the instance (``ml/model``); an instance's within its ModelDataDownloadTimeoutInSeconds
+        at the stack's in-region bandwidth. Raises ModelDataError (its message is the FailureReason)."""
+        clock = DownloadClock(c.download_timeout, None if c.serverless else self.model_download_bandwidth)
+        url = c.spec.get("ModelDataUrl")
+        source = (c.spec.get("ModelDataSource") or {}).get("S3DataSource") or {}
+        shown = url or source.get("S3Uri") or ""
+        try:
+            self._fetch_data(c, region, clock)
+        except DownloadTimedOut:
+            total = self._model_data_bytes(region, shown)
+            raise ModelDataError(TIMEOUT_REASON.format(
+                variant=c.variant, timeout=c.download_timeout or 0, done=clock.received,
+                total=total if total is not None else "?", url=shown)) from None
+
+    def _model_data_bytes(self, region: str, uri: str) -> int | None:
+        """The model data's size in bytes (an object, or every object under a prefix); None when it cannot be read."""
+        try:
+            s3 = self.client("s3", region)
+            if uri.endswith("/"):
+                bucket, prefix = parse_s3_prefix(uri)
+                return sum(o["Size"] for page in s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=prefix) for o in page.get("Contents", []))
+            bucket, key = parse_s3_uri(uri)
+            return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except Exception:
+            return None
+
+    def _fetch_data(self, c: Container, region: str, clock: DownloadClock) -> None:
         url = c.spec.get("ModelDataUrl")
         base = c.workdir / "ml"
         (base / "model").mkdir(parents=True, exist_ok=True)
         source = (c.spec.get("ModelDataSource") or {}).get("S3DataSource") or {}
         if not url and source.get("S3DataType") == "S3Prefix" and source.get("CompressionType") == "None":
-            return fetch_prefix(self.client("s3", region), source.get("S3Uri") or "", base / "model")
+            return fetch_prefix(self.client("s3", region), source.get("S3Uri") or "", base / "model", clock)
         url = url or (source.get("S3Uri") if source.get("CompressionType") == "Gzip" else None)
         if not url:
             return  # a model without data: code only, as SageMaker allows
@@ -421,14 +479,19 @@ class Hosting:
             raise ModelDataError(f"Could not download model data from {url}: {e}") from e
         archive = c.workdir / "model.tar.gz"
         try:
-            self.client("s3", region).download_file(bucket, key, str(archive))
+            self.client("s3", region).download_file(bucket, key, str(archive),
+                                                    Callback=clock if clock.active else None)
+        except DownloadTimedOut:
+            archive.unlink(missing_ok=True)
+            raise
         except Exception as e:
+            archive.unlink(missing_ok=True)
             raise ModelDataError(
                 f"Failed to download model data(bucket: {bucket}, key: {key}). Please ensure that there is an "
                 "object located at the URL and that the role passed to CreateModel has permissions to "
                 f"download the model. ({type(e).__name__})") from e
         try:
-            safe_extract(archive, base / "model")
+            safe_extract(archive, base / "model", clock)
         except ModelDataError as e:
             raise ModelDataError(
                 f"Failed to extract model data archive from URL \"{url}\". Please ensure that the object "
@@ -467,9 +530,17 @@ class Hosting:
                        "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
             preexec_fn=c.memory.preexec if c.memory else None,
         )
-        if c.memory:
+        if c.memory and c.serverless:
             shipper.add(f"[local stack] serverless: memory limit {c.memory.limit_mb} MB (MemorySizeInMB), enforced by "
                         f"a {c.memory.mechanism}")
+        elif c.memory:
+            shipper.add(f"[local stack] instance {c.instance_type}: memory limit {c.memory.limit_mb} MB (the instance "
+                        f"type's memory, none of it set aside for SageMaker's own agents), enforced by a "
+                        f"{c.memory.mechanism}")
+        else:
+            shipper.add(f"[local stack] instance type {c.instance_type} is not in the stack's table of instance sizes "
+                        "(endpoint.instances): the container runs without a memory limit")
+        if c.memory:
             c.memory.watch(c.server.proc.pid, shipper.add)
         c.state = "Starting"
         self.on_change()

@@ -1,5 +1,6 @@
-"""A serverless container's memory (``MemorySizeInMB``) as its limit, enforced the way the kernel enforces a
-container's: past it, a process of the container is killed (SIGKILL), the biggest first.
+"""A container's memory as its limit — a serverless container's ``MemorySizeInMB``, an instance container's instance
+type's memory — enforced the way the kernel enforces a container's: past it, a process of the container is killed
+(SIGKILL), the biggest first.
 
 Two mechanisms, the first this machine allows:
 
@@ -45,8 +46,9 @@ class MemoryLimit:
     """``limit_mb`` for one container; :meth:`preexec` for its Popen, :meth:`watch` once it runs, :meth:`close`
     after it stopped. ``mechanism`` says which one holds the limit."""
 
-    def __init__(self, limit_mb: int, name: str, *, root: Path | None = None):
+    def __init__(self, limit_mb: int, name: str, *, root: Path | None = None, source: str = "MemorySizeInMB"):
         self.limit_mb = int(limit_mb)
+        self.source = source  # what sets the limit, as the container's log names it
         self.limit_bytes = self.limit_mb * 1024 * 1024
         self.path: Path | None = None
         self.kills: list[str] = []  # what the watchdog killed (the cgroup's kills are counted by the kernel)
@@ -95,7 +97,7 @@ class MemoryLimit:
                 self._enforce(pgid, say)
             kills = self.oom_kills()
             if kills > seen and self.path is not None:
-                say(f"[local stack] the container reached its memory limit ({self.limit_mb} MB, MemorySizeInMB): the "
+                say(f"[local stack] the container reached its memory limit ({self.limit_mb} MB, {self.source}): the "
                     f"kernel's OOM killer killed a process of it ({kills} so far)")
             seen = kills
 
@@ -110,7 +112,7 @@ class MemoryLimit:
         except ProcessLookupError:
             return
         self.kills.append(f"{comm} ({pid})")
-        say(f"[local stack] the container reached its memory limit ({self.limit_mb} MB, MemorySizeInMB): killed "
+        say(f"[local stack] the container reached its memory limit ({self.limit_mb} MB, {self.source}): killed "
             f"{comm} (pid {pid}, {rss // 2**20} MiB resident; the container {total // 2**20} MiB)")
 
     def close(self) -> None:

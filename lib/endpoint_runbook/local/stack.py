@@ -130,7 +130,8 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: float | None = None, *,
-          invocation_timeout: float | None = None, serverless_idle: float | None = None) -> None:
+          invocation_timeout: float | None = None, serverless_idle: float | None = None,
+          model_download_bandwidth: float | None = None) -> None:
     """The stack process's main loop (``python -m endpoint_runbook.local.stack``)."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -164,7 +165,8 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
     server = make_server("127.0.0.1", port, None, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     hosting = Hosting(server_url=url, work_root=state_dir / "containers", startup_timeout=startup_timeout,
-                      on_change=on_change, serverless_idle=serverless_idle or DEFAULT_SERVERLESS_IDLE_S)
+                      on_change=on_change, serverless_idle=serverless_idle or DEFAULT_SERVERLESS_IDLE_S,
+                      model_download_bandwidth=model_download_bandwidth)
     holder["hosting"] = hosting
     install_sagemaker(hosting)
     access.install()  # IAM enforcement, once switched on (/moto-api/reset-auth), judged as AWS judges it
@@ -286,12 +288,14 @@ def preflight() -> None:
 def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeout: float = 600.0,
        timeout: float = 60.0, progress: Callable[[str], None] | None = None,
        s3_bandwidth: float | None = None, images: Sequence[str] = (), invocation_timeout: float | None = None,
-       serverless_idle: float | None = None) -> StackInfo:
+       serverless_idle: float | None = None, model_download_bandwidth: float | None = None) -> StackInfo:
     """Start the stack in the background; return once it answers. ``s3_bandwidth``: bytes/s per connection
     for S3 request and response bodies (a slow link for benchmarks and tests; None: unlimited).
     ``invocation_timeout``: seconds the model has to answer an InvokeEndpoint (default SageMaker's 60; shorter makes
     a rehearsal of a hung model quicker); ``serverless_idle``: seconds a serverless container stays warm after its
-    last request (default 300).
+    last request (default 300); ``model_download_bandwidth``: bytes/s at which an instance downloads its model data
+    from S3 (SageMaker's in-region link, which ``s3_bandwidth`` leaves alone; None: unlimited), so that a
+    ``ModelDataDownloadTimeoutInSeconds`` can really pass.
 
     No serving environment is built here unless ``images`` names some: each endpoint's container builds its
     image profile's environment the first time one starts (minutes, once per profile; the endpoint stays
@@ -317,7 +321,8 @@ def up(*, port: int = DEFAULT_PORT, state_dir: Path | None = None, startup_timeo
         [sys.executable, "-m", "endpoint_runbook.local.stack", "--port", str(port), "--state-dir", str(state_dir),
          "--startup-timeout", str(startup_timeout)] + (["--s3-bandwidth", str(s3_bandwidth)] if s3_bandwidth else [])
         + (["--invocation-timeout", str(invocation_timeout)] if invocation_timeout else [])
-        + (["--serverless-idle", str(serverless_idle)] if serverless_idle else []),
+        + (["--serverless-idle", str(serverless_idle)] if serverless_idle else [])
+        + (["--model-download-bandwidth", str(model_download_bandwidth)] if model_download_bandwidth else []),
         stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
     )
     logf.close()
@@ -396,9 +401,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--s3-bandwidth", type=float, default=None, help="bytes/s per connection for S3 bodies")
     ap.add_argument("--invocation-timeout", type=float, default=None, help="seconds the model has to answer")
     ap.add_argument("--serverless-idle", type=float, default=None, help="seconds a serverless container stays warm")
+    ap.add_argument("--model-download-bandwidth", type=float, default=None,
+                    help="bytes/s at which an instance downloads its model data from S3")
     args = ap.parse_args(argv)
     serve(args.port, args.state_dir, args.startup_timeout, args.s3_bandwidth,
-          invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle)
+          invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle,
+          model_download_bandwidth=args.model_download_bandwidth)
 
 
 if __name__ == "__main__":

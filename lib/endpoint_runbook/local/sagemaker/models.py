@@ -101,6 +101,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if endpoint_config_name in self.endpoint_configs:
             raise AlreadyExists("endpoint configuration", self._arn("endpoint-config", endpoint_config_name))
         _check_serverless(production_variants, async_inference_config, data_capture_config)
+        _check_instance_fields(production_variants)
         return super().create_endpoint_config(endpoint_config_name, production_variants, data_capture_config,
                                               async_inference_config, tags, kms_key_id)
 
@@ -175,6 +176,28 @@ def _check_serverless(variants: list[dict[str, Any]], async_config: dict[str, An
         raise ValidationError("AsyncInferenceConfig is not supported for serverless endpoint configurations.")
     if data_capture:
         raise ValidationError("DataCaptureConfig is not supported for serverless endpoint configurations.")
+
+
+#: ProductionVariant's ranges (API reference, ProductionVariant).
+_RANGES = {"ModelDataDownloadTimeoutInSeconds": (60, 3600), "VolumeSizeInGB": (1, 512)}
+
+
+def _check_instance_fields(variants: list[dict[str, Any]]) -> None:
+    """The instance fields' ranges (moto checks none), and VolumeSizeInGB only where there is an EBS volume: an
+    instance type with local NVMe storage has none to size (``endpoint.instances.has_nvme``)."""
+    from ...endpoint.instances import has_nvme
+
+    for i, v in enumerate(variants, 1):
+        for name, (lo, hi) in _RANGES.items():
+            value = v.get(name)
+            if value is not None and (not isinstance(value, int) or not lo <= value <= hi):
+                field = name[0].lower() + name[1:]
+                raise ValidationError(f"Value '{value}' at 'productionVariants.{i}.member.{field}' failed to satisfy "
+                                      f"constraint: Member must have value between {lo} and {hi}.")
+        if v.get("VolumeSizeInGB") is not None and has_nvme(v.get("InstanceType") or ""):
+            raise ValidationError(f"VolumeSizeInGB is not supported for instance type {v['InstanceType']}: it has local "
+                                  "NVMe instance storage. Remove VolumeSizeInGB, or use an instance type without "
+                                  "instance storage (e.g. ml.m5, ml.c5, ml.r5).")
 
 
 def install(hosting: Any) -> None:
