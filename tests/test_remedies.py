@@ -80,25 +80,31 @@ def test_two_candidate_scripts_are_named_not_chosen():
     assert found == [] and "a.py, b.py" in notes[0]
 
 
-def test_several_workers_each_loading_the_model_drop_to_one():
+def test_several_workers_each_loading_the_model_drop_to_one_when_one_fits():
+    from endpoint_runbook.endpoint import instances
+
     found, _ = remedies.propose(_facts(environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "4"}), "out-of-memory",
-                                lc=_loaded(5.0))
+                                lc=_loaded(5.0), instance_memory=instances)
     [r] = found
     assert (r.field, r.before, r.after) == ("SAGEMAKER_MODEL_SERVER_WORKERS", "4", "1")
-    assert r.sized_from["peak_rss_mb"] == 900
+    assert r.sized_from == {"peak_rss_mb": 900, "workers": 4, "instance_gib": 8}
 
 
-def test_one_worker_out_of_memory_gets_a_larger_instance_from_the_measured_peak():
-    asked = []
+def test_a_worker_larger_than_the_instance_gets_the_smallest_type_of_its_family_that_holds_it():
+    from endpoint_runbook.endpoint import instances
 
-    def larger(instance_type, need_gib):
-        asked.append((instance_type, need_gib))
-        return ("ml.m5.xlarge", 16.0)
-
-    lc = LoadCheck(ok=True, stage="done", model_fn_seconds=3.0, peak_rss_mb=6000)
-    [r] = remedies.propose(_facts(), "out-of-memory", lc=lc, instance_memory=larger)[0]
-    assert (r.field, r.before, r.after) == ("InstanceType", "ml.m5.large", "ml.m5.xlarge")
-    assert asked == [("ml.m5.large", pytest.approx(6000 * 1.5 / 1024 + 2))]
+    lc = LoadCheck(ok=True, stage="done", model_fn_seconds=3.0, peak_rss_mb=7000)
+    # 2 workers of 6.8 GiB on an 8 GiB ml.m5.large: one alone does not fit 75 % of it either
+    [r] = remedies.propose(_facts(environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}), "out-of-memory", lc=lc,
+                           instance_memory=instances)[0]
+    assert (r.field, r.before, r.after) == ("InstanceType", "ml.m5.large", "ml.m5.2xlarge")  # 18.2 GiB needed: 32
+    assert r.sized_from["need_gib"] == pytest.approx(2 * 7000 / 1024 / 0.75, abs=0.1)
+    # without the table no instance is guessed
+    found, notes = remedies.propose(_facts(), "out-of-memory", lc=lc)
+    assert found == [] and "no instance type" in notes[0]
+    # no peak measured (the check died): nothing sized
+    assert remedies.propose(_facts(), "out-of-memory", lc=LoadCheck(ok=False, stage="model_fn"),
+                            instance_memory=instances)[0] == []
 
 
 def test_download_timeout_and_volume_are_sized_from_the_archive_and_clamped():
@@ -229,3 +235,18 @@ def test_no_remedy_and_no_addition_is_still_nothing_to_do_for_step_2(aws, tmp_pa
     with pytest.raises(InputError) as e:
         rebuild_archive.plan(aws, run_dir=str(tmp_path))
     assert e.value.code == "nothing-to-add"
+
+
+def test_a_model_larger_than_the_instance_is_named_from_the_measured_peak():
+    from endpoint_runbook.endpoint import instances
+
+    big = LoadCheck(ok=True, stage="done", model_fn_seconds=3.0, peak_rss_mb=5600)
+    short = remedies.memory_short(_facts(instance_type="ml.t2.medium"), big, instances)
+    assert short == {"peak_rss_mb": 5600, "workers": 1, "need_gib": 5.47, "instance_type": "ml.t2.medium",
+                     "instance_gib": 4}
+    assert remedies.memory_short(_facts(instance_type="ml.t2.large"), big, instances) is None  # it fits
+    assert remedies.memory_short(_facts(instance_type="ml.unknown.large"), big, instances) is None
+    crashed = LoadCheck(ok=False, stage="model_fn", peak_rss_mb=5600)
+    assert remedies.memory_short(_facts(instance_type="ml.t2.medium"), crashed, instances) is None
+    [r] = remedies.propose(_facts(instance_type="ml.t2.medium"), "out-of-memory", lc=big, instance_memory=instances)[0]
+    assert (r.field, r.before, r.after) == ("InstanceType", "ml.t2.medium", "ml.t2.large")  # 7.3 GiB needed: 8

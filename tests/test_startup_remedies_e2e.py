@@ -122,3 +122,43 @@ def test_requirements_that_cannot_install_are_rewritten_in_a_new_archive(remedy_
     _served(aws, scenario, run_dir)
     s3 = aws.client("s3")  # the source archive is untouched
     assert s3.head_object(Bucket=BUCKET, Key=scenario.archive_key)["ContentLength"] > 0
+
+
+def test_a_model_larger_than_its_instance_moves_to_the_smallest_type_that_holds_it(remedy_stack):
+    scenario = STARTUP_FAILURES["out-of-memory"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "out-of-memory")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "out-of-memory" and v["confidence"] == "high", v
+    [r] = v["fix"]["remedies"]
+    assert (r["where"], r["field"], r["before"], r["after"]) == ("endpoint-config", "InstanceType", "ml.t2.medium",
+                                                                 "ml.t2.large")
+    assert r["sized_from"]["peak_rss_mb"] > 5 * 1024  # the load check's measured peak: the 5 GiB model
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0]["InstanceType"] == "ml.t2.large"
+
+
+def test_an_update_of_a_failed_endpoint_that_fails_again_leaves_it_failed(remedy_stack):
+    """Nothing serves on a Failed endpoint: a failing update cannot fall back on a previous fleet (the stack said
+    InService with nothing behind it before)."""
+    import dataclasses
+    import time
+
+    from endpoint_runbook.local import scenarios
+    from endpoint_runbook.local.startup_scenarios import seed_startup_failure
+
+    broken = dataclasses.replace(STARTUP_FAILURES["private-package"], name="failed-twice")
+    seeded = seed_startup_failure(scenarios._clients(remedy_stack["url"]), broken)
+    assert seeded["status"] == "Failed"
+    sm = Aws(AwsParams(region="ap-south-1", endpoint_url=remedy_stack["url"])).client("sagemaker")
+    sm.create_endpoint_config(EndpointConfigName="failed-twice-config-2", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": broken.model, "InitialInstanceCount": 1,
+        "InstanceType": broken.instance_type}])
+    sm.update_endpoint(EndpointName=broken.endpoint, EndpointConfigName="failed-twice-config-2")
+    deadline = time.monotonic() + 300
+    d = sm.describe_endpoint(EndpointName=broken.endpoint)
+    while d["EndpointStatus"] == "Updating" and time.monotonic() < deadline:
+        time.sleep(2)
+        d = sm.describe_endpoint(EndpointName=broken.endpoint)
+    assert d["EndpointStatus"] == "Failed" and "ping health check" in d["FailureReason"], d

@@ -136,6 +136,24 @@ def slow_start(facts: Any, lc: Any, *, log_cause: str | None = None,
     return None
 
 
+def memory_short(facts: Any, lc: Any, table: Any) -> dict[str, Any] | None:
+    """The model does not fit the instance: the load check's peak memory (one worker) times the workers the model
+    server starts (``SAGEMAKER_MODEL_SERVER_WORKERS``; at least one) is more than the instance type's memory
+    (``table``: :mod:`endpoint_runbook.endpoint.instances`). The kernel then kills a worker at every start, and the
+    model server's log says only that it died. None when it fits or is not known."""
+    peak = getattr(lc, "peak_rss_mb", None) if lc is not None and getattr(lc, "ok", False) else None
+    itype = getattr(facts, "instance_type", None)
+    have = table.memory_gib(itype) if table is not None and itype else None
+    if not peak or not have:
+        return None
+    workers = _workers(getattr(facts, "environment", None)) or 1
+    need = peak * workers / 1024
+    if need <= have:
+        return None
+    return {"peak_rss_mb": peak, "workers": workers, "need_gib": round(need, 2), "instance_type": itype,
+            "instance_gib": have}
+
+
 def entry_script_candidates(sources: Mapping[str, bytes], program: str) -> list[str]:
     """Scripts directly in ``code/`` that define the toolkit's handlers (model_fn & co.), other than ``program``."""
     out = []
@@ -160,7 +178,8 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
             archive_bytes: int | None = None, unpacked_bytes: int | None = None, log_cause: str | None = None,
             instance_memory: Any = None, default_window: float = 600.0) -> tuple[list[Remedy], list[str]]:
     """The remedies for ``cause`` (the verdict's) on the endpoint of ``facts``; and notes where none can be sized
-    (why not). ``instance_memory``: a callable (instance_type, min_gib) → (type, gib) | None for a larger instance."""
+    (why not). ``instance_memory``: the instance table (:mod:`endpoint_runbook.endpoint.instances`: ``memory_gib``,
+    ``smallest_with``); without it no instance type is proposed."""
     notes: list[str] = []
     out: list[Remedy] = []
     variant = getattr(facts, "variant_config", None) or {}
@@ -206,23 +225,8 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
                          f"({', '.join(found)}); set SAGEMAKER_PROGRAM in deploy.remedies to the one to run")
         else:
             notes.append(f"no script in code/ defines model_fn: put the entry script at code/{program}")
-    elif cause in ("out-of-memory",) and lc is not None:
-        peak = getattr(lc, "peak_rss_mb", None)
-        workers = _workers(env)
-        if workers and workers > 1:
-            out.append(Remedy(cause, "model", "SAGEMAKER_MODEL_SERVER_WORKERS", str(workers), "1",
-                              f"each of the {workers} workers loads its own copy of the model"
-                              + (f" ({peak} MB each, measured by the load check)" if peak else ""),
-                              {"peak_rss_mb": peak, "workers": workers}))
-        elif peak and instance_memory is not None and getattr(facts, "instance_type", None):
-            need_gib = peak * max(1, workers or 1) * 1.5 / 1024 + 2
-            bigger = instance_memory(facts.instance_type, need_gib)
-            if bigger is not None:
-                out.append(Remedy(cause, "endpoint-config", "InstanceType", facts.instance_type, bigger[0],
-                                  f"the model needs {peak} MB per worker (the load check's peak); {bigger[0]} has "
-                                  f"{bigger[1]:g} GiB", {"peak_rss_mb": peak, "need_gib": round(need_gib, 1)}))
-        if not out:
-            notes.append("no memory remedy is sized: the load check measured no peak (it did not finish)")
+    elif cause == "out-of-memory" and lc is not None:
+        out += _memory(cause, facts, env, getattr(lc, "peak_rss_mb", None), instance_memory, notes)
     elif cause == "model-download-timeout" and archive_bytes:
         after = _clamp(DOWNLOAD_TIMEOUT, math.ceil(archive_bytes / _DOWNLOAD_BYTES_PER_S * _DOWNLOAD_MARGIN / 60) * 60)
         out.append(Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, variant.get(DOWNLOAD_TIMEOUT), after,
@@ -236,6 +240,40 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
                           "(the archive, its extraction, the model server's copy) plus 4 GiB for the system",
                           {"unpacked_bytes": size}))
     return out, notes
+
+
+#: Memory of the instance a model's workers must fit in: their peaks, and this share of the instance for the model
+#: server, the toolkit and the system.
+_MEMORY_HEADROOM = 0.25
+
+
+def _memory(cause: str, facts: Any, env: Mapping[str, str], peak: int | None, instance_memory: Any,
+            notes: list[str]) -> list[Remedy]:
+    """Host memory: one worker when several each load the model and one fits the instance; else the smallest larger
+    instance type of the family that holds the workers (``instance_memory(type) → GiB | None`` and
+    ``instance_memory(need_gib, like) → type | None``, :mod:`endpoint_runbook.endpoint.instances`)."""
+    if not peak:
+        notes.append("no memory remedy is sized: the load check measured no peak memory (it did not finish)")
+        return []
+    workers, itype = _workers(env), getattr(facts, "instance_type", None)
+    have = instance_memory.memory_gib(itype) if instance_memory is not None and itype else None
+    usable = have * (1 - _MEMORY_HEADROOM) if have else None
+    per = peak / 1024
+    if workers and workers > 1 and (usable is None or per <= usable):
+        return [Remedy(cause, "model", "SAGEMAKER_MODEL_SERVER_WORKERS", str(workers), "1",
+                       f"each of the {workers} workers loads its own copy of the model ({peak} MB each, the load "
+                       f"check's peak): {workers * per:.1f} GiB" + (f" of {itype}'s {have:g} GiB" if have else "")
+                       + "; one fits", {"peak_rss_mb": peak, "workers": workers, "instance_gib": have})]
+    need = per * max(1, workers or 1) / (1 - _MEMORY_HEADROOM)
+    bigger = instance_memory.smallest_with(need, family_like=itype) if instance_memory is not None and itype else None
+    if bigger is None or bigger == itype:
+        notes.append(f"no instance type is proposed: the model needs {peak} MB per worker and no larger type of "
+                     f"{itype}'s kind is known")
+        return []
+    return [Remedy(cause, "endpoint-config", "InstanceType", itype, bigger,
+                   f"{max(1, workers or 1)} worker(s) of {peak} MB (the load check's peak) need {need:.1f} GiB with "
+                   f"{_MEMORY_HEADROOM:.0%} left for the server; {bigger} has {instance_memory.memory_gib(bigger):g} GiB",
+                   {"peak_rss_mb": peak, "need_gib": round(need, 1), "instance_gib": have})]
 
 
 def with_params(remedies: list[Remedy], settings: Mapping[str, Any] | None) -> list[Remedy]:

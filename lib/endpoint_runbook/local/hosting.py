@@ -285,8 +285,11 @@ class Hosting:
         returns to InService with a FailureReason."""
         with self._lock:
             old = self.containers.get((account, region, name))
-        threading.Thread(target=self._bring_up, args=(account, region, name, config_name, old),
-                         kwargs={"update": True}, name=f"update-{name}", daemon=True).start()
+        # A Failed endpoint (its container never passed the health check) has nothing serving to fall back on: the
+        # update brings it up as a create does, and leaves it Failed when the new container fails too.
+        failed = old is not None and old.state == "Failed"
+        threading.Thread(target=self._bring_up, args=(account, region, name, config_name, None if failed else old),
+                         kwargs={"update": not failed}, name=f"update-{name}", daemon=True).start()
         self.on_change()
 
     def delete_endpoint(self, account: str, region: str, name: str) -> None:

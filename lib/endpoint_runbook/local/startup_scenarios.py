@@ -10,8 +10,12 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
   respond in given time") and restarted, again and again, while ``/ping`` answers 200 (TorchServe's own behaviour,
   seen on the stack: the endpoint goes InService and never serves).
 - ``wrong-program``: ``SAGEMAKER_PROGRAM`` names ``serve.py``; the archive's entry script is ``code/inference.py``.
+  The toolkit finds no module ``serve`` and runs its default handler, whose model_fn wants a ``.pt`` file ("Exactly
+  one .pth or .pt file is required"): the worker dies at every start.
 - ``pin-not-found``: ``code/requirements.txt`` pins numpy to a release that does not exist; the code imports numpy,
   which the image ships.
+- ``out-of-memory``: model_fn holds 5 GiB (one worker) on an ``ml.t2.medium`` (4 GiB): past the instance's memory the
+  kernel kills the worker (the stack enforces the type's memory as a memory cgroup), again at every restart.
 - ``private-package``: ``code/requirements.txt`` names a package of a private index (it is not on PyPI) that no code
   imports.
 
@@ -59,6 +63,9 @@ _PLAIN = "import json\n\n\ndef model_fn(model_dir):\n    return {\"offset\": 100
 _SLOW = ("import json\nimport time\n\n\ndef model_fn(model_dir):\n"
          "    print(\"loading the model: a large checkpoint takes a while\", flush=True)\n"
          "    time.sleep(70)\n    return {\"offset\": 100}\n" + _HANDLERS)
+_LARGE = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
+          "    weights = np.ones(5 * 2**30, dtype=np.uint8)  # a 5 GiB model, every page touched\n"
+          "    return {\"offset\": 100, \"weights\": weights}\n" + _HANDLERS)
 _NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
 
@@ -95,10 +102,12 @@ class StartupFailure:
 STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
     StartupFailure("slow-start", {"code/inference.py": _SLOW}, evidence="Backend worker did not respond in given time"),
     StartupFailure("wrong-program", {"code/inference.py": _PLAIN}, environment={"SAGEMAKER_PROGRAM": "serve.py"},
-                   evidence="No module named 'serve'"),
+                   evidence="default_pytorch_inference_handler"),
     StartupFailure("pin-not-found", {"code/inference.py": _NUMPY,
                                      "code/requirements.txt": "numpy==1.0.99\nsix\n"},
                    evidence="numpy==1.0.99"),
+    StartupFailure("out-of-memory", {"code/inference.py": _LARGE}, environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+                   instance_type="ml.t2.medium", evidence="OOM killer"),
     StartupFailure("private-package", {"code/inference.py": _PLAIN,
                                        "code/requirements.txt": "six\nacme-internal-features==2.3.1\n"},
                    evidence="acme-internal-features"),

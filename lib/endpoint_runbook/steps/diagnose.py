@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .. import archive, imports, logs
 from ..aws import AccessDenied, Aws, named_aws_errors
-from ..endpoint import backlog, remedies
+from ..endpoint import backlog, instances, remedies
 from ..endpoint.diagnosis import (
     Diagnosis,
     FixCheck,
@@ -448,6 +448,9 @@ def _place_found_missing(d: Diagnosing, model_dir: Path, lc: LoadCheck, used: se
 #: loads hold no error, at most a failing /ping or a worker that did not answer in time.
 _SLOW_START_HIDES = ("ping-failing", "unknown", "inconclusive", "healthy", "startup-health-check-timeout",
                      "worker-timeout", "no-known-signature")
+#: Verdicts a model larger than the instance's memory hides behind: the kernel's kill is not in the container's log,
+#: the model server only says its worker died.
+_MEMORY_HIDES = ("worker-crash-loop", "unknown", "inconclusive", "healthy", "no-known-signature", "ping-failing")
 
 
 def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
@@ -468,8 +471,19 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
                                "the worker is killed before it has loaded the model, again and again." if
                                slow["window"] == "model-server" else "the container is stopped before it answers /ping."))
         verdict.evidence = [slow["evidence"], *verdict.evidence][:6]
+    short = remedies.memory_short(facts, lc, instances)
+    if short is not None and verdict.cause in _MEMORY_HIDES:
+        verdict.seen.append(f"load check: one worker peaks at {short['peak_rss_mb']} MB here; {short['workers']} "
+                            f"worker(s) need {short['need_gib']:g} GiB, {short['instance_type']} has "
+                            f"{short['instance_gib']:g} GiB")
+        verdict.cause, verdict.confidence, verdict.sub_cause = "out-of-memory", "high", None
+        verdict.summary = (f"The model needs {short['need_gib']:g} GiB ({short['workers']} worker(s) of "
+                           f"{short['peak_rss_mb']} MB, measured here) and {short['instance_type']} has "
+                           f"{short['instance_gib']:g} GiB: the kernel kills the worker at every start (the model "
+                           "server's log only says it died).")
     summary = (d.arch or {}).get("summary") or {}
-    found, notes = remedies.propose(facts, verdict.cause, lc=lc, sources=d.sources,
+    cause = "out-of-memory" if verdict.sub_cause == "out-of-memory" else verdict.cause
+    found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
                                     unpacked_bytes=summary.get("total_size"), log_cause=log_cause)
     edit = verdict.fix.get("requirements")
