@@ -250,3 +250,11 @@ def test_a_model_larger_than_the_instance_is_named_from_the_measured_peak():
     assert remedies.memory_short(_facts(instance_type="ml.t2.medium"), crashed, instances) is None
     [r] = remedies.propose(_facts(instance_type="ml.t2.medium"), "out-of-memory", lc=big, instance_memory=instances)[0]
     assert (r.field, r.before, r.after) == ("InstanceType", "ml.t2.medium", "ml.t2.large")  # 7.3 GiB needed: 8
+
+
+def test_the_profile_says_what_its_image_ships_under_any_spelling_of_the_name():
+    from endpoint_runbook.serving.image_profiles import profile_for_image
+
+    p = profile_for_image("763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310")
+    assert p.ships("numpy") == "numpy>=1.26.4,<2" and p.ships("Scikit_Learn") == "scikit-learn>=1.5,<1.6"
+    assert p.ships("torch") == "torch==2.1.0" and p.ships("acme-internal-features") is None

@@ -103,6 +103,17 @@ class ImageProfile:
         gone = self.image.get("unavailable_here") or {}
         return {p: self.image[p] for p in TORCH_FAMILY if self.image.get(p) and p not in gone}
 
+    def ships(self, dist: str) -> str | None:
+        """What the image ships of the distribution ``dist`` (its spec, e.g. ``numpy>=1.26.4,<2`` or
+        ``torch==2.1.0``), None when it ships none (its package set and torch family, any name spelling)."""
+        from .pip_output import canonical
+
+        key = canonical(dist)
+        spec = next((v for k, v in (self.image.get("packages") or {}).items() if canonical(k) == key), None)
+        if spec is not None:
+            return spec[0] if isinstance(spec, list) else str(spec)
+        return f"{key}=={self.image[key]}" if key in TORCH_FAMILY and self.image.get(key) else None
+
     def runtime(self) -> list[str]:
         """TorchServe, its archiver and the toolkit at the image's versions (and, for toolkits that do not carry
         their own ``sagemaker_inference`` yet, the separate distribution the image resolved)."""

@@ -15,7 +15,6 @@ read and left in S3.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -396,7 +395,10 @@ def _droppable(d: Diagnosing, lc: LoadCheck, req_raw: bytes | None, placements: 
             imports.lay_files(files, p.source, p.target)
     text = req_raw.decode("utf-8", errors="replace")
     drop = imports.unimported(failing, text, files)
-    shipped = _image_ships(d.facts.image, [x for x in failing if x not in drop])
+    from ..serving.image_profiles import profile_for_image
+
+    profile = profile_for_image(d.facts.image)
+    shipped = {x: spec for x in failing if x not in drop and (spec := profile.ships(x))}
     if not drop and not shipped:
         return None
     before = list(edit.drop) if edit is not None else []
@@ -410,22 +412,6 @@ def _droppable(d: Diagnosing, lc: LoadCheck, req_raw: bytes | None, placements: 
                    + ": without the line the image's own version serves")
     dropped = drop + list(shipped)
     return imports.drop_requirements(req_raw, before + [x for x in dropped if x not in before], why="; ".join(why))
-
-
-def _image_ships(image: str | None, dists: list[str]) -> dict[str, str]:
-    """Those of ``dists`` the image ships (its profile's package set and torch family), with what it ships."""
-    from ..serving.image_profiles import profile_for_image
-
-    shipped = profile_for_image(image).image
-    packages = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in (shipped.get("packages") or {}).items()}
-    out = {}
-    for dist in dists:
-        key = re.sub(r"[-_.]+", "-", dist).lower()
-        if key in packages:
-            out[dist] = packages[key][0] if isinstance(packages[key], list) else str(packages[key])
-        elif key in ("torch", "torchvision", "torchaudio", "torchtext", "torchdata") and shipped.get(key):
-            out[dist] = f"{key}=={shipped[key]}"
-    return out
 
 
 def _place_found_missing(d: Diagnosing, model_dir: Path, lc: LoadCheck, used: set[str]) -> imports.Placement | None:
