@@ -13,7 +13,8 @@ from typing import Any, ClassVar, TypeVar
 
 from .records import read_record
 
-__all__ = ["DeployRecord", "DiagnoseRecord", "EndpointFacts", "RebuildRecord", "VerifyRecord", "uncompressed_prefix"]
+__all__ = ["DeployRecord", "DiagnoseRecord", "EndpointFacts", "RebuildRecord", "VerifyRecord", "uncompressed_prefix",
+           "variant_names"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R", bound="_StepRecord")
@@ -44,6 +45,11 @@ class _StepRecord(_View):
     def read(cls: type[_R], run_dir: str | os.PathLike[str] | None) -> _R | None:
         d = read_record(run_dir, cls.STEP)
         return cls.from_dict(d) if d is not None else None
+
+
+def variant_names(variants: list[dict[str, Any]] | None) -> list[str]:
+    """The names of ``ProductionVariants`` as DescribeEndpoint or DescribeEndpointConfig list them."""
+    return [str(v["VariantName"]) for v in variants or [] if v.get("VariantName")]
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ class EndpointFacts(_View):
 
     @property
     def variant_names(self) -> list[str]:
-        return [str(v["VariantName"]) for v in self.variants or [] if v.get("VariantName")]
+        return variant_names(self.variants)
 
     @property
     def program(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..aws import is_error
 from ..endpoint.kind import kind_of
+from ..step_records import variant_names
 from .model import _AWS_ERRORS, _NOT_FOUND, SCALING_NAMESPACE, Progress
 
 # ---------------------------------------------------------------------------------------------- scanning
@@ -55,7 +56,7 @@ def _describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
     pending = (ep.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     return {"arn": ep.get("EndpointArn"), "status": ep.get("EndpointStatus"), "config": ep.get("EndpointConfigName"),
             "pending_config": pending,
-            "variants": [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]}
+            "variants": variant_names(ep.get("ProductionVariants"))}
 
 
 def _describe_config(sm: Any, name: str) -> dict[str, Any] | None:
@@ -66,7 +67,7 @@ def _describe_config(sm: Any, name: str) -> dict[str, Any] | None:
             return None
         raise
     return {"arn": cfg.get("EndpointConfigArn"), "models": _models_of(cfg), "output_paths": _output_paths(cfg),
-            "variants": [v["VariantName"] for v in cfg.get("ProductionVariants") or [] if v.get("VariantName")],
+            "variants": variant_names(cfg.get("ProductionVariants")),
             "kind": kind_of(cfg)}
 
 

@@ -200,7 +200,6 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     sources.update({f"environment.{k}": "remedy" for k in env_fix})
     if variant_fix.get("InstanceType") and p.kind != SERVERLESS:
         p.instance_type, sources["instance_type"] = variant_fix.pop("InstanceType"), "remedy"
-    p.remedies, p.remedy_diff = [r.to_dict() for r in chosen], remedy_mod.diff_lines(chosen)
     if "SAGEMAKER_PROGRAM" not in p.environment:
         findings.append(Finding("no-sagemaker-program", "warning",
                                 "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
@@ -292,10 +291,9 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
         if prev_cfg is not None:
             p.variant = copied_variant(prev_cfg, p.model_name, instance_type=p.instance_type,
                                        instance_count=p.instance_count, serverless_config=p.serverless_config)
-            for r in chosen:
+            for r in chosen:  # before: the copied variant's own value
                 if r.where == "endpoint-config" and r.field != "InstanceType":
                     r.before = p.variant.get(r.field)
-            p.remedies, p.remedy_diff = [r.to_dict() for r in chosen], remedy_mod.diff_lines(chosen)
             p.variant.update({k: v for k, v in variant_fix.items() if p.kind != SERVERLESS})
         elif variant_fix and p.kind != SERVERLESS:  # a new endpoint: its variant gets the fields too
             p.variant = {"VariantName": VARIANT, "ModelName": p.model_name, "InitialInstanceCount": p.instance_count,
@@ -306,6 +304,7 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                 instance_count=p.instance_count, async_config=p.async_config, variant=p.variant or VARIANT,
                 kind=p.kind, extra={"serverless": p.serverless_config, "data_capture": p.data_capture_config,
                                     "kms": p.kms_key_id})
+    p.remedies, p.remedy_diff = [r.to_dict() for r in chosen], remedy_mod.diff_lines(chosen)
     if endpoint_name and p.mode == "in-place":
         pass  # the endpoint fixed in place (checked in _resolve_mode)
     elif endpoint_name:

@@ -255,7 +255,7 @@ def _scan_scope(s: _Scope, bounds: ScanBounds, counter: Counter, tick: Callable[
         row.status, row.failure_reason, row.kind = facts.status, facts.failure_reason, endpoint_kind(facts)
         row.config_name, row.model_name, row.image = facts.config_name, facts.model_name, facts.image
         row.last_modified = facts.last_modified or row.last_modified
-        row.variants = [v["VariantName"] for v in facts.variants if v.get("VariantName")]
+        row.variants = facts.variant_names
         bounded = BoundedLogs(logs_client, bounds.max_log_bytes)
         read = logs.read_endpoint_logs(bounded, row.name, start=window, max_events=bounds.max_log_events,
                                        page_size=min(bounds.max_log_events, 10_000))

@@ -475,7 +475,7 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
     edit = verdict.fix.get("requirements")
     if edit:
         found.append(remedies.Remedy("requirements-install-failed", "archive", "code/requirements.txt",
-                                     edit.get("lines"), edit.get("replaced") or [], edit.get("why", ""),
+                                     edit.get("lines"), [], edit.get("why", ""),
                                      applied_by="step 2"))
     if found or notes:
         verdict.fix["remedies"] = [r.to_dict() for r in found]

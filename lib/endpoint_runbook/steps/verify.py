@@ -54,7 +54,7 @@ from ..invocation.metrics import read_outage
 from ..invocation.notifications import TEMPORARY_QUEUE, NotificationWatcher
 from ..progress import Progress
 from ..s3 import parse_s3_uri
-from ..step_records import DeployRecord, DiagnoseRecord, EndpointFacts
+from ..step_records import DeployRecord, DiagnoseRecord, EndpointFacts, variant_names
 
 __all__ = [
     "DEFAULT_HEALTH_PATTERNS",
@@ -434,7 +434,7 @@ def _outage_metrics(aws: Aws, run_dir: str | None, endpoint_name: str, ep: dict[
     fixed_at = None
     if name == endpoint_name:
         fixed_at = _serving_since(run_dir, endpoint_name, ep)
-        variants = [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]
+        variants = variant_names(ep.get("ProductionVariants"))
     elif name == diag.name:
         variants = list(diag.variant_names)
     else:  # named by the caller: its variants as its config says now (AllTraffic when it is gone)
@@ -463,7 +463,7 @@ def _variants_now(sm: Any, name: str) -> list[str]:
         if is_error(e, "ValidationException", "ResourceNotFound"):
             return []
         raise
-    return [v["VariantName"] for v in ep.get("ProductionVariants") or [] if v.get("VariantName")]
+    return variant_names(ep.get("ProductionVariants"))
 
 
 def _check_inputs(s3: Any, inputs: list[str], findings: list[Finding]) -> None:
