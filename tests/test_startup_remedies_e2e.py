@@ -149,9 +149,13 @@ def test_an_update_of_a_failed_endpoint_that_fails_again_leaves_it_failed(remedy
     from endpoint_runbook.local.startup_scenarios import seed_startup_failure
 
     broken = dataclasses.replace(STARTUP_FAILURES["private-package"], name="failed-twice")
-    seeded = seed_startup_failure(scenarios._clients(remedy_stack["url"]), broken)
-    assert seeded["status"] == "Failed"
+    seed_startup_failure(scenarios._clients(remedy_stack["url"]), broken)  # returns once pip's failure is logged
     sm = Aws(AwsParams(region="ap-south-1", endpoint_url=remedy_stack["url"])).client("sagemaker")
+    deadline = time.monotonic() + 120  # the stack marks it Failed once the exited container's reason is in
+    while sm.describe_endpoint(EndpointName=broken.endpoint)["EndpointStatus"] == "Creating" and \
+            time.monotonic() < deadline:
+        time.sleep(1)
+    assert sm.describe_endpoint(EndpointName=broken.endpoint)["EndpointStatus"] == "Failed"
     sm.create_endpoint_config(EndpointConfigName="failed-twice-config-2", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": broken.model, "InitialInstanceCount": 1,
         "InstanceType": broken.instance_type}])
