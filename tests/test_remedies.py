@@ -258,3 +258,72 @@ def test_the_profile_says_what_its_image_ships_under_any_spelling_of_the_name():
     p = profile_for_image("763104351884.dkr.ecr.ap-south-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310")
     assert p.ships("numpy") == "numpy>=1.26.4,<2" and p.ships("Scikit_Learn") == "scikit-learn>=1.5,<1.6"
     assert p.ships("torch") == "torch==2.1.0" and p.ships("acme-internal-features") is None
+
+
+# ------------------------------------------------------------------------------------- no route to a package index
+
+_PIP_OFFLINE = [
+    "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken "
+    "by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a "
+    "new connection: [Errno -3] Temporary failure in name resolution')': /simple/tabulate/",
+    "ERROR: Could not find a version that satisfies the requirement tabulate==0.9.0 (from versions: none)",
+    "ERROR: No matching distribution found for tabulate==0.9.0"]
+
+
+def _installed_here(stage: str = "done", **kw) -> LoadCheck:
+    return LoadCheck(ok=stage == "done", stage=stage, mode="exact", **kw)
+
+
+def test_an_index_the_endpoint_cannot_reach_is_told_from_a_pin_that_does_not_exist():
+    cause = {"code": "requirements-install-failed", "evidence": _PIP_OFFLINE}
+    found = remedies.index_unreachable(_facts(network_isolation=True), cause, _installed_here())
+    assert found["reach"]["reach"] == "no" and found["network_lines"] == _PIP_OFFLINE[:1]
+    vpc = remedies.index_unreachable(_facts(vpc_config={"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}),
+                                     {"code": "requirements-install-failed", "evidence": _PIP_OFFLINE[1:]},
+                                     _installed_here(stage="model_fn"))
+    assert vpc["reach"]["reach"] == "vpc" and vpc["network_lines"] == [] and vpc["no_release_lines"]
+    # pip fails here too (the pin does not exist): not the endpoint's network
+    assert remedies.index_unreachable(_facts(network_isolation=True), cause,
+                                      _installed_here(stage="requirements")) is None
+    # a check that did not run is no evidence either way
+    skipped = LoadCheck(ok=False, stage="skipped", skipped="no serving environment", mode="exact")
+    assert remedies.index_unreachable(_facts(network_isolation=True), cause, skipped) is None
+    # an install failure with no sign of the network (a build that fails) is not this cause
+    built = {"code": "requirements-install-failed", "evidence": ["error: subprocess-exited-with-error"]}
+    assert remedies.index_unreachable(_facts(network_isolation=True), built, _installed_here()) is None
+
+
+def test_requirements_install_from_the_archives_wheels_and_reach_no_index():
+    from endpoint_runbook.imports import install_offline
+
+    raw = b"--extra-index-url https://pypi.example.internal/simple\ntabulate==0.9.0\r\nsix"
+    edit = install_offline(raw, "wheels", why="no route")
+    assert edit.text == "--no-index\n--find-links wheels\ntabulate==0.9.0\r\nsix\n"
+    assert edit.lines == ["--extra-index-url https://pypi.example.internal/simple"] and edit.drop == []
+    assert "+--no-index" in edit.diff and "-tabulate" not in edit.diff
+
+
+def test_a_relative_find_links_folder_is_read_beside_the_requirements_file(tmp_path):
+    from endpoint_runbook.serving.container_entry import local_links
+
+    (tmp_path / "wheels").mkdir()
+    text, dirs = local_links("--no-index\n--find-links wheels\n-f missing\ntabulate\n", tmp_path)
+    assert text == f"--no-index\n--find-links {tmp_path / 'wheels'}\n-f missing\ntabulate\n"
+    assert dirs == [tmp_path / "wheels"]
+    assert local_links("--find-links wheels\n", None) == ("--find-links wheels\n", [])
+
+
+def test_the_fixed_model_keeps_the_broken_ones_network(aws, tmp_path):
+    from endpoint_runbook import records
+    from endpoint_runbook.endpoint import plan as deploy_plan
+
+    _, record = _broken_endpoint(aws, "net")
+    vpc = {"Subnets": ["subnet-0a"], "SecurityGroupIds": ["sg-0b"]}
+    record["endpoint"].update(network_isolation=True, vpc_config=vpc)
+    records.write_record(tmp_path, "diagnose", record)
+    records.write_record(tmp_path, "rebuild_archive", {"target_uri": record["model_data_url"], "status": "unchanged"})
+    p, _ = deploy_plan.plan(aws, run_dir=str(tmp_path))
+    assert p.model_network == {"EnableNetworkIsolation": True, "VpcConfig": vpc}
+    record["endpoint"].update(network_isolation=False, vpc_config=None)
+    records.write_record(tmp_path, "diagnose", record)
+    assert deploy_plan.plan(aws, run_dir=str(tmp_path))[0].model_network == {}

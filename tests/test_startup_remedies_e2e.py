@@ -124,6 +124,39 @@ def test_requirements_that_cannot_install_are_rewritten_in_a_new_archive(remedy_
     assert s3.head_object(Bucket=BUCKET, Key=scenario.archive_key)["ContentLength"] > 0
 
 
+def test_an_endpoint_without_network_gets_its_wheels_in_the_archive(remedy_stack):
+    """EnableNetworkIsolation: the container's pip reaches no index (the stack runs it with no network); diagnose
+    fetches here what pip installs in the image's environment, step 2 puts the wheels under code/wheels/ with
+    requirements.txt installing from there only, and the fixed model is as isolated as the broken one."""
+    import io
+    import tarfile
+
+    scenario = STARTUP_FAILURES["no-network"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "no-network")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "requirements-unreachable" and v["confidence"] == "high", v
+    [r] = [x for x in v["fix"]["remedies"] if x["cause"] == "requirements-unreachable"]
+    assert r["after"] == ["tabulate-0.9.0-py3-none-any.whl"] and r["sized_from"]["endpoint_reach"] == "no"
+    assert v["fix"]["requirements"]["text"].startswith("--no-index\n--find-links wheels\n")
+    rebuilt = read_record(run_dir, "rebuild_archive")
+    assert rebuilt["status"] == "passed" and rebuilt["target_uri"] != seeded["model_data"]
+    deployed, cfg = _served(aws, scenario, run_dir)
+    sm, s3 = aws.client("sagemaker"), aws.client("s3")
+    model = sm.describe_model(ModelName=cfg["ProductionVariants"][0]["ModelName"])
+    assert model["EnableNetworkIsolation"] is True  # the fix does not open the network
+    bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        names = set(tar.getnames())
+        req = tar.extractfile("code/requirements.txt").read().decode()
+    assert "code/wheels/tabulate-0.9.0-py3-none-any.whl" in names and "tabulate==0.9.0" in req
+    pages = aws.client("logs").get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/sagemaker/Endpoints/{scenario.endpoint}")
+    lines = [e["message"] for page in pages for e in page["events"]]
+    assert any("No matching distribution found for tabulate" in x for x in lines)  # the broken container's pip
+    assert any("Processing" in x and "tabulate-0.9.0-py3-none-any.whl" in x for x in lines)  # the fixed one's
+
+
 def test_a_model_larger_than_its_instance_moves_to_the_smallest_type_that_holds_it(remedy_stack):
     scenario = STARTUP_FAILURES["out-of-memory"]
     seeded, summary, run_dir, aws = _fix(remedy_stack, "out-of-memory")

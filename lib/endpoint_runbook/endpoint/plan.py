@@ -71,6 +71,8 @@ class DeployPlan:
     instance_count: int | None = 1  # None: serverless (no instances)
     execution_role_arn: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    # The broken model's EnableNetworkIsolation / VpcConfig: the fixed model reaches what it reached, no more, no less.
+    model_network: dict[str, Any] = field(default_factory=dict)
     async_config: dict[str, Any] | None = None
     kind: str = ASYNC  # async | real-time | serverless: the broken endpoint's (endpoint.kind)
     serverless_config: dict[str, Any] | None = None  # serverless: MemorySizeInMB, MaxConcurrency, ...
@@ -189,6 +191,9 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
                               ("diagnose record", src.environment),
                               ("default", {"SAGEMAKER_PROGRAM": "inference.py",
                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})))
+    p.model_network = {**({"EnableNetworkIsolation": True} if src.network_isolation else {}),
+                       **({"VpcConfig": copy.deepcopy(src.vpc_config)} if src.vpc_config else {})}
+    sources.update({"model_network": "diagnose record"} if p.model_network else {})
     chosen = remedy_mod.with_params([remedy_mod.Remedy.from_dict(r) for r in diag.remedies], remedies)
     env_fix, variant_fix = remedy_mod.environment_overrides(chosen), remedy_mod.variant_overrides(chosen)
     for r in chosen:  # before: what this deploy would otherwise use

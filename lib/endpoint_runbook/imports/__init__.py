@@ -32,7 +32,13 @@ from .records import (
     requirement_modules,
 )
 from .report import placement_base, resolve_imports
-from .requirements_edit import RequirementsEdit, drop_requirements, imported_modules, unimported
+from .requirements_edit import (
+    RequirementsEdit,
+    drop_requirements,
+    imported_modules,
+    install_offline,
+    unimported,
+)
 from .sources import SourceCandidate, SourceIndex
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "archive_gate",
     "complete_fix",
     "drop_requirements",
+    "install_offline",
     "exit_code",
     "imported_modules",
     "lay_files",

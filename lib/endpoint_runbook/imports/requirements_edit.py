@@ -14,7 +14,7 @@ from typing import Any
 
 from .records import requirement_modules
 
-__all__ = ["RequirementsEdit", "drop_requirements", "imported_modules", "unimported"]
+__all__ = ["RequirementsEdit", "drop_requirements", "imported_modules", "install_offline", "unimported"]
 
 REQUIREMENTS = "code/requirements.txt"
 
@@ -74,6 +74,28 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _edit(raw: bytes, text: str, new: str, drop: list[str], removed: list[str], why: str) -> RequirementsEdit:
+    diff = "".join(difflib.unified_diff([x.rstrip("\r\n") + "\n" for x in text.splitlines(keepends=True)],
+                                        [x.rstrip("\r\n") + "\n" for x in new.splitlines(keepends=True)],
+                                        fromfile=f"a/{REQUIREMENTS}", tofile=f"b/{REQUIREMENTS}"))
+    return RequirementsEdit(drop, removed, new, diff, hashlib.sha256(raw).hexdigest(), why)
+
+
+def install_offline(raw: bytes, folder: str, *, why: str = "") -> RequirementsEdit:
+    """``raw`` with pip told to install from the wheels in ``code/<folder>`` and never to reach an index
+    (``--no-index``, ``--find-links <folder>`` first: pip reads a relative folder beside the file); its own index options go (they name hosts it cannot reach),
+    every requirement line is kept as it is."""
+    text = raw.decode("utf-8", errors="replace")
+    index_opts = ("--index-url", "-i ", "--extra-index-url", "--trusted-host", "--no-index", "--find-links", "-f ")
+    kept, removed = [], []
+    for line in text.splitlines(keepends=True):
+        (removed if line.strip().startswith(index_opts) else kept).append(line)
+    if kept and not kept[-1].endswith("\n"):
+        kept[-1] += "\n"
+    new = f"--no-index\n--find-links {folder}\n" + "".join(kept)
+    return _edit(raw, text, new, [], [x.rstrip("\r\n") for x in removed], why)
+
+
 def drop_requirements(raw: bytes, dists: Iterable[str], *, why: str = "") -> RequirementsEdit:
     """``raw`` (code/requirements.txt as the archive holds it) without the lines naming ``dists``; line ends
     and every other line kept as they are."""
@@ -87,9 +109,5 @@ def drop_requirements(raw: bytes, dists: Iterable[str], *, why: str = "") -> Req
             removed.append(line.rstrip("\r\n"))
         else:
             kept.append(line)
-    new = "".join(kept)
-    diff = "".join(difflib.unified_diff([x.rstrip("\r\n") + "\n" for x in text.splitlines(keepends=True)],
-                                        [x.rstrip("\r\n") + "\n" for x in kept],
-                                        fromfile=f"a/{REQUIREMENTS}", tofile=f"b/{REQUIREMENTS}"))
-    return RequirementsEdit(sorted(drop & {_canonical(_NAME.match(x).group(1)) for x in removed  # type: ignore[union-attr]
-                                           }), removed, new, diff, hashlib.sha256(raw).hexdigest(), why)
+    dropped = sorted(drop & {_canonical(_NAME.match(x).group(1)) for x in removed})  # type: ignore[union-attr]
+    return _edit(raw, text, "".join(kept), dropped, removed, why)

@@ -18,6 +18,10 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
   kernel kills the worker (the stack enforces the type's memory as a memory cgroup), again at every restart.
 - ``private-package``: ``code/requirements.txt`` names a package of a private index (it is not on PyPI) that no code
   imports.
+- ``no-network``: the model has ``EnableNetworkIsolation``; its code imports ``tabulate``, which the image does not
+  ship and ``code/requirements.txt`` names. The stack runs the container with no network (its own network
+  namespace, loopback only): pip cannot reach the index, the container exits and restarts, and the endpoint never
+  serves — as on SageMaker, where an isolated container reaches no host at all.
 
 Each seeds its bucket (``startup-failures-<account>``), the request the model answers (``requests/input.json``), the
 broken archive, the model, config and endpoint, and waits until the endpoint is broken: Failed, or its logs show the
@@ -66,6 +70,8 @@ _SLOW = ("import json\nimport time\n\n\ndef model_fn(model_dir):\n"
 _LARGE = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    weights = np.ones(5 * 2**30, dtype=np.uint8)  # a 5 GiB model, every page touched\n"
           "    return {\"offset\": 100, \"weights\": weights}\n" + _HANDLERS)
+_TABLE = ("import json\n\nfrom tabulate import tabulate\n\n\ndef model_fn(model_dir):\n"
+          "    print(tabulate([[\"offset\", 100]]), flush=True)\n    return {\"offset\": 100}\n" + _HANDLERS)
 _NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
 
@@ -81,6 +87,7 @@ class StartupFailure:
     variant: dict[str, Any] = field(default_factory=dict)
     evidence: str | None = None
     instance_type: str = "ml.m5.large"
+    model_fields: dict[str, Any] = field(default_factory=dict)  # CreateModel's other fields (EnableNetworkIsolation)
 
     @property
     def endpoint(self) -> str:
@@ -111,6 +118,8 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
     StartupFailure("private-package", {"code/inference.py": _PLAIN,
                                        "code/requirements.txt": "six\nacme-internal-features==2.3.1\n"},
                    evidence="acme-internal-features"),
+    StartupFailure("no-network", {"code/inference.py": _TABLE, "code/requirements.txt": "tabulate==0.9.0\n"},
+                   model_fields={"EnableNetworkIsolation": True}, evidence="No matching distribution found for tabulate"),
 )}
 
 
@@ -160,7 +169,8 @@ def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure,
            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION, **scenario.environment}
     say(f"deploying {scenario.endpoint} ({scenario.name})")
     sm.create_model(ModelName=scenario.model, ExecutionRoleArn=role_arn, PrimaryContainer={
-        "Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{scenario.archive_key}", "Environment": env})
+        "Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{scenario.archive_key}", "Environment": env},
+        **scenario.model_fields)
     sm.create_endpoint_config(EndpointConfigName=scenario.config, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": scenario.model, "InitialInstanceCount": 1,
         "InstanceType": scenario.instance_type, "InitialVariantWeight": 1.0, **scenario.variant}])

@@ -42,15 +42,44 @@ class LayerInstallError(ValueError):
 _SITE = "import sysconfig, json; print(json.dumps([sysconfig.get_paths()[k] for k in ('purelib', 'platlib')]))"
 
 
+_LINKS = ("--find-links", "-f")
+
+
+def local_links(requirements: str, req_dir: Path | str | None) -> tuple[str, list[Path]]:
+    """``requirements`` with each relative ``--find-links``/``-f`` folder that exists beside the requirements file
+    (``req_dir``) made absolute, as pip reads them from ``-r <req_dir>/requirements.txt``; and those folders."""
+    if req_dir is None:
+        return requirements, []
+    out, dirs = [], []
+    for line in requirements.splitlines():
+        bare = line.strip()
+        opt = next((o for o in _LINKS if bare == o or bare.startswith((o + " ", o + "="))), None)
+        value = bare[len(opt):].lstrip(" =").strip() if opt else ""
+        if opt and value and "://" not in value and not os.path.isabs(value):
+            target = Path(req_dir, value)
+            if target.is_dir():
+                dirs.append(target.resolve())
+                line = f"{opt} {target.resolve()}"
+        out.append(line)
+    return "\n".join(out) + ("\n" if requirements.endswith("\n") else ""), dirs
+
+
+def _listing(dirs: list[Path]) -> str:
+    return "\n".join(f"{f.name}:{f.stat().st_size}" for d in dirs for f in sorted(d.iterdir()) if f.is_file())
+
+
 def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
-                  constraints: Path | str | None = None) -> Path:
+                  constraints: Path | str | None = None, req_dir: Path | str | None = None) -> Path:
     """Install ``requirements`` into a layer venv over the environment of ``python`` (keyed by the hash of the
-    requirements and constraints); return the layer's site-packages. Packages the base has are not installed
-    again (pip sees them); a different version goes into the layer, which comes first on the import path."""
+    requirements, the constraints and the files of the local folders they name); return the layer's
+    site-packages. Packages the base has are not installed again (pip sees them); a different version goes into
+    the layer, which comes first on the import path. ``req_dir``: where the requirements file lives (its relative
+    ``--find-links`` folders are read from there, as pip does)."""
     import json
 
+    requirements, dirs = local_links(requirements, req_dir)
     cons = Path(constraints).read_text() if constraints else ""
-    key = hashlib.sha256((requirements + "\0" + cons).encode()).hexdigest()[:16]
+    key = hashlib.sha256((requirements + "\0" + cons + "\0" + _listing(dirs)).encode()).hexdigest()[:16]
     prefix = Path(layers_dir) / key
     ver = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                          capture_output=True, text=True, check=True).stdout.strip()
@@ -129,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     def install_requirements() -> None:
         _say("installing packages from requirements.txt...")
         try:
-            site = install_layer(sys.executable, Path(model_server.REQUIREMENTS_PATH).read_text(),
-                                 Path(args.layers_dir), log=_say, constraints=args.constraints)
+            req = Path(model_server.REQUIREMENTS_PATH)
+            site = install_layer(sys.executable, req.read_text(), Path(args.layers_dir), log=_say,
+                                 constraints=args.constraints, req_dir=req.parent)
         except ValueError:
             if args.constraints:
                 _say("(this machine's stand-in for the image keeps its CPU torch: requirements that need another "

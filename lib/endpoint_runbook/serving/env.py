@@ -136,14 +136,16 @@ class ServingEnv:
             return []
         return _diff(json.loads(man.read_text())["files"], _scan(self.root))
 
-    def layer(self, requirements: str, *, log: Callable[[str], None] | None = None) -> Path | None:
-        """The site-packages dir of a layer holding ``requirements`` (installed once, cached by content)."""
+    def layer(self, requirements: str, *, log: Callable[[str], None] | None = None,
+              req_dir: Path | None = None) -> Path | None:
+        """The site-packages dir of a layer holding ``requirements`` (installed once, cached by content);
+        ``req_dir``: the folder of the requirements file (its relative ``--find-links`` folders)."""
         from .container_entry import install_layer  # the same code the container runs
 
         if not requirements.strip():
             return None
         return install_layer(str(self.python), requirements, layers_dir(self), log=log,
-                             constraints=self.constraints)
+                             constraints=self.constraints, req_dir=req_dir)
 
 
 _MODULES_CODE = ("import importlib.metadata as m, json; "

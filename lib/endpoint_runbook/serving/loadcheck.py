@@ -312,7 +312,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
     req = Path(model_dir, "code", "requirements.txt")
     if req.is_file():
         try:
-            site = env.layer(req.read_text(errors="replace"), log=log)
+            site = env.layer(req.read_text(errors="replace"), log=log, req_dir=req.parent)
         except LayerInstallError as e:
             return _layer_failure(req, e.output, env, t0)
         except ValueError:

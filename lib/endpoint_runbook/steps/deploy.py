@@ -306,7 +306,8 @@ def create(dep: Deployment) -> DeployResult:
                                    lambda: sm.create_model(
                                        ModelName=p.model_name, ExecutionRoleArn=p.execution_role_arn, Tags=p.tags,
                                        PrimaryContainer={"Image": p.image_uri, "Environment": p.environment,
-                                                         **container_data(p.model_data_url, p.model_data_source)}),
+                                                         **container_data(p.model_data_url, p.model_data_source)},
+                                       **p.model_network),
                                    "ModelArn")
         variant = p.variant or _new_variant(p)
         config_tags = p.tags

@@ -467,13 +467,17 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
                            f"{short['peak_rss_mb']} MB, measured here) and {short['instance_type']} has "
                            f"{short['instance_gib']:g} GiB: the kernel kills the worker at every start (the model "
                            "server's log only says it died).")
+    offline = remedies.index_unreachable(facts, (d.log_ev or {}).get("cause"), lc)
+    vendored = _vendor(d, verdict, offline) if offline is not None else None
     summary = (d.arch or {}).get("summary") or {}
     cause = "out-of-memory" if verdict.sub_cause == "out-of-memory" else verdict.cause
     found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
                                     unpacked_bytes=summary.get("total_size"), log_cause=log_cause)
     edit = verdict.fix.get("requirements")
-    if edit:
+    if vendored is not None:
+        found.append(vendored)
+    elif edit:
         found.append(remedies.Remedy("requirements-install-failed", "archive", "code/requirements.txt",
                                      edit.get("lines"), [], edit.get("why", ""),
                                      applied_by="step 2"))
@@ -482,6 +486,53 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
         verdict.fix.setdefault("notes", []).extend(
             [f"{r.where} {r.field}: {'not set' if r.before is None else r.before} → {r.after} ({r.why})"
              for r in found if r.where != "archive"] + notes)
+
+
+#: Where the wheels of an endpoint without a route to an index go, under code/ (pip reads its relative
+#: ``--find-links`` beside code/requirements.txt).
+WHEELS = "wheels"
+
+
+def _vendor(d: Diagnosing, verdict: Any, found: dict[str, Any]) -> remedies.Remedy | None:
+    """The endpoint's pip reaches no index (``found``: :func:`remedies.index_unreachable`): the wheels of what pip
+    installs here for code/requirements.txt, fetched into the run dir for step 2 to put under code/wheels/, and
+    the requirements edit that installs from them. The verdict names the cause when the install failure was it."""
+    from ..serving.env import ServingEnvError, ensure_serving_env
+    from ..serving.vendor import VendorError, vendor_wheels
+
+    raw = d.sources.get("code/requirements.txt")
+    if raw is None:
+        return None
+    dest = Path(d.run_dir) / "vendor" / WHEELS
+    shutil.rmtree(dest, ignore_errors=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="diagnose-vendor-") as req_dir:
+            wheels = vendor_wheels(ensure_serving_env(d.facts.image), raw.decode("utf-8", "replace"),
+                                   Path(req_dir), dest)
+    except (VendorError, ServingEnvError) as e:
+        verdict.fix.setdefault("notes", []).append(f"The container's pip reaches no package index, and the wheels "
+                                                   f"could not be fetched here to put in the archive: {e}")
+        return None
+    reach = found["reach"]
+    if verdict.cause == "requirements-install-failed":
+        verdict.cause = "requirements-unreachable"
+        verdict.confidence = "high" if reach["reach"] == "no" or found["network_lines"] else "medium"
+        verdict.summary = (f"pip in the container reaches no package index ({reach['why']}), where here, in the "
+                           "image's own environment, it installs the same code/requirements.txt: the wheels go into "
+                           f"the archive (code/{WHEELS}/) and pip installs from there.")
+        verdict.evidence = list(dict.fromkeys([*found["evidence"], *verdict.evidence]))[:6]
+    verdict.seen.append("load check: code/requirements.txt installs here, in the image's own environment")
+    files = [w["file"] for w in wheels]
+    names = ", ".join(f"{w['name']} {w['version']}" for w in wheels) or "none"
+    why = (f"the endpoint's pip reaches no index ({reach['why']}); here pip installs {len(wheels)} distribution(s) "
+           f"beyond the image's: {names}")
+    verdict.fix["requirements"] = imports.install_offline(raw, WHEELS, why=why).to_dict()
+    if wheels:
+        verdict.fix["additions"] = [*verdict.fix.get("additions", []),
+                                    {"source": str(dest), "target": f"code/{WHEELS}", "package": "", "kind": "wheels"}]
+    return remedies.Remedy("requirements-unreachable", "archive", f"code/{WHEELS}/", None, files, why,
+                           {"wheels": len(files), "bytes": sum(w["bytes"] for w in wheels),
+                            "endpoint_reach": reach["reach"]}, applied_by="step 2")
 
 
 def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:

@@ -94,11 +94,16 @@ def _additions(raw: list[Any]) -> list[dict[str, str]]:
         if not src.exists():
             raise InputError(f"source folder {src} does not exist.", code="source-missing",
                              hint="Point the addition at the package folder in your checkout (e.g. src/<pkg>).")
-        if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file():
+        if a.get("kind") == "wheels" and not (src.is_dir() and any(src.glob("*.whl"))):
+            raise InputError(f"the wheels folder {src} holds no wheel.", code="source-missing",
+                             hint="Run step 1 (diagnose) again: it fetches the wheels into the run dir.")
+        if target.startswith("code/") and src.is_dir() and not (src / "__init__.py").is_file() \
+                and a.get("kind") != "wheels":
             _namespace_package_or_refuse(src, target, chosen=a.get("kind") == "namespace")
         if target.startswith("/") or ".." in target.split("/"):
             raise InputError(f"target {a['target']!r} would escape the archive.", code="unsafe-path")
-        out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", "")})
+        out.append({"source": str(src.resolve()), "target": target, "package": a.get("package", ""),
+                    **({"kind": a["kind"]} if a.get("kind") else {})})
     return out
 
 
