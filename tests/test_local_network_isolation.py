@@ -23,13 +23,12 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 from endpoint_runbook.serving import netns
 from endpoint_runbook.serving.server import container_env, start_model_server
-from stacks import log_text, running_stack
+from stacks import log_text, running_stack, stack_clients, wait_settled
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 REGION = "ap-south-1"
@@ -182,11 +181,7 @@ ARCHIVE = tar_gz({"code/inference.py": TABULATE_MODEL, "code/tinypkg/__init__.py
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory):
     with running_stack(tmp_path_factory, "netiso-stack", startup_timeout=180) as info:
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name=REGION)
-        c = {n: session.client(n, endpoint_url=info.url) for n in ("s3", "sagemaker", "logs")}
-        c["runtime"] = session.client("sagemaker-runtime", endpoint_url=info.url, config=botocore.config.Config(
-            read_timeout=120, retries={"max_attempts": 1}))
+        c = stack_clients(info.url, REGION)
         tag = uuid.uuid4().hex[:8]
         bucket = f"iso-{tag}"
         c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -207,12 +202,7 @@ def _endpoint(iso, name: str, archive: bytes, *, isolated: bool) -> None:
 
 
 def _wait(iso, name: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        d = iso["c"]["sagemaker"].describe_endpoint(EndpointName=name)
-        if d["EndpointStatus"] not in ("Creating", "Updating") or time.monotonic() > deadline:
-            return d
-        time.sleep(0.5)
+    return wait_settled(iso["c"]["sagemaker"], name, timeout)
 
 
 def _invoke(iso, name: str) -> dict:
