@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["crash_looping", "kept_environ", "log_text", "running_stack"]
+__all__ = ["crash_looping", "kept_environ", "log_text", "running_stack", "stack_clients", "wait_settled"]
 
 
 @contextlib.contextmanager
@@ -26,6 +26,31 @@ def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
         yield info
     finally:
         stack.down(state_dir)
+
+
+def stack_clients(url: str, region: str) -> dict[str, Any]:
+    """boto3 clients of a stack by service name: ``s3``, ``sagemaker``, ``logs``, and ``runtime`` (sagemaker-runtime:
+    one attempt, 120 s to read a reply)."""
+    import boto3
+    import botocore.config
+
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    c = {n: session.client(n, endpoint_url=url) for n in ("s3", "sagemaker", "logs")}
+    c["runtime"] = session.client("sagemaker-runtime", endpoint_url=url, config=botocore.config.Config(
+        read_timeout=120, retries={"max_attempts": 1}))
+    return c
+
+
+def wait_settled(sm: Any, name: str, timeout: float) -> dict[str, Any]:
+    """DescribeEndpoint of ``name`` once it is no longer Creating or Updating (or ``timeout`` seconds passed)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        d = sm.describe_endpoint(EndpointName=name)
+        if d["EndpointStatus"] not in ("Creating", "Updating") or time.monotonic() > deadline:
+            return d
+        time.sleep(0.5)
 
 
 def log_text(logs: Any, group: str) -> str:

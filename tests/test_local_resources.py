@@ -16,7 +16,6 @@ import os
 import time
 import uuid
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
@@ -29,7 +28,7 @@ from endpoint_runbook.endpoint.instances import (
 )
 from endpoint_runbook.local import stack
 from endpoint_runbook.local.model_download import DownloadClock, DownloadTimedOut
-from stacks import log_text, running_stack
+from stacks import log_text, running_stack, stack_clients, wait_settled
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 REGION = "ap-south-1"
@@ -114,11 +113,7 @@ BANDWIDTH = 50_000  # bytes/s from S3 to an instance: 3.5 MB take 70 s, past the
 def res(tmp_path_factory):
     with running_stack(tmp_path_factory, "resources-stack", startup_timeout=180,
                        model_download_bandwidth=BANDWIDTH) as info:
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name=REGION)
-        c = {n: session.client(n, endpoint_url=info.url) for n in ("s3", "sagemaker", "logs")}
-        c["runtime"] = session.client("sagemaker-runtime", endpoint_url=info.url, config=botocore.config.Config(
-            read_timeout=120, retries={"max_attempts": 1}))
+        c = stack_clients(info.url, REGION)
         tag = uuid.uuid4().hex[:8]
         bucket = f"res-{tag}"
         c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -141,12 +136,7 @@ def _config(res, name: str, model: str, instance_type: str = "ml.m5.large", **fi
 
 
 def _wait(res, name: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        d = res["c"]["sagemaker"].describe_endpoint(EndpointName=name)
-        if d["EndpointStatus"] not in ("Creating", "Updating") or time.monotonic() > deadline:
-            return d
-        time.sleep(0.5)
+    return wait_settled(res["c"]["sagemaker"], name, timeout)
 
 
 def _container(res, name: str) -> dict | None:

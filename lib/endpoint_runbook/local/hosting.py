@@ -26,6 +26,13 @@ An instance-based variant (real-time or async) holds its instance type's resourc
 - **ModelDataDownloadTimeoutInSeconds**: the model data must be downloaded and extracted within it
   (``local.model_download``), at the stack's in-region bandwidth (``model_download_bandwidth``; None: loopback's).
 
+A model with ``EnableNetworkIsolation`` gets a container without a network (``serving.netns``): a network namespace
+of its own with only loopback, so pip reaches no package index (nor this machine's local ones: its pip gets none of
+this machine's configuration) and model code reaches no host, S3 included; the stack reaches its port through a
+bridge, at the same URL. Where this machine cannot make a network namespace, the container does not start (the
+FailureReason says why): it never runs connected instead. A model's ``VpcConfig`` changes nothing here: its
+containers have this machine's network, although a VPC without a NAT gateway has no route to the internet.
+
 All AWS-side effects (S3 reads, log events, SNS, metrics) go through boto3 clients pointed at the stack's own
 server, so they are real objects in it. Only the endpoint's status is reported to its record directly
 (``LocalEndpoint.set_state`` in ``local.sagemaker``, the stack's SageMaker backend), since the SageMaker API has
@@ -55,6 +62,7 @@ from ..endpoint.instances import memory_gib
 from ..errors import RunbookError
 from ..s3 import parse_s3_prefix, parse_s3_uri
 from ..serving.env import ServingEnv, ensure_serving_env
+from ..serving.netns import IsolationUnavailable
 from ..serving.server import ModelServer, start_model_server
 from .memory_limit import MemoryLimit
 from .model_download import TIMEOUT_REASON, DownloadClock, DownloadTimedOut
@@ -525,14 +533,26 @@ class Hosting:
         c.profile = env.profile.name if env.profile else None
         for note in env.profile.notes if env.profile else ():
             shipper.add(f"[local stack] {note}")
-        c.server = start_model_server(
-            env, base_dir=c.workdir / "ml", workdir=c.workdir,
-            environment=c.spec.get("Environment") or {},
-            # The container's AWS: the stack itself (on SageMaker, the execution role).
-            extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
-                       "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
-            preexec_fn=c.memory.preexec if c.memory else None,
-        )
+        isolated = bool(c.model.get("EnableNetworkIsolation"))
+        try:
+            c.server = start_model_server(
+                env, base_dir=c.workdir / "ml", workdir=c.workdir,
+                environment=c.spec.get("Environment") or {},
+                # The container's AWS: the stack itself (on SageMaker, the execution role).
+                extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
+                           "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
+                preexec_fn=c.memory.preexec if c.memory else None, network=not isolated,
+            )
+        except IsolationUnavailable as e:
+            reason = (f"The local stack cannot isolate this container's network: {e}; it does not run it with the "
+                      "network (the model has EnableNetworkIsolation).")
+            shipper.add(f"[local stack] {reason}")
+            shipper.flush()
+            raise ModelDataError(reason) from e
+        if isolated:
+            shipper.add("[local stack] EnableNetworkIsolation: the container has no network (a network namespace of "
+                        "its own with only loopback: no S3, no package index, no DNS); the stack reaches its port "
+                        "through a bridge")
         if c.memory and c.serverless:
             shipper.add(f"[local stack] serverless: memory limit {c.memory.limit_mb} MB (MemorySizeInMB), enforced by "
                         f"a {c.memory.mechanism}")
