@@ -116,6 +116,25 @@ def test_download_timeout_and_volume_are_sized_from_the_archive_and_clamped():
     assert v.field == remedies.VOLUME and v.after == 34  # 10 GiB × 3 + 4
 
 
+def test_a_volume_is_sized_from_what_model_fn_wrote_and_never_proposed_where_it_cannot_help():
+    from endpoint_runbook.endpoint import instances
+
+    wrote = LoadCheck(ok=True, stage="done", disk_written_mb=1229)  # 1.2 GiB written by model_fn (measured here)
+    small = _facts(variant_config={"VariantName": "AllTraffic", remedies.VOLUME: 1})
+    [v] = remedies.propose(small, "disk-full", lc=wrote, archive_bytes=2048, unpacked_bytes=4096,
+                           instance_memory=instances)[0]
+    assert (v.before, v.after) == (1, 6) and v.sized_from["written_mb"] == 1229  # ceil(1.2 GiB + 12 KiB) + 4
+    assert "model_fn wrote 1.20 GiB" in v.why
+    # already large enough for what was measured: the disk filled with something else, no remedy
+    big = _facts(variant_config={"VariantName": "AllTraffic", remedies.VOLUME: 30})
+    found, notes = remedies.propose(big, "disk-full", lc=wrote, unpacked_bytes=4096, instance_memory=instances)
+    assert found == [] and "fits the 30 GiB volume" in notes[0]
+    # NVMe instance storage: SageMaker takes no VolumeSizeInGB there
+    found, notes = remedies.propose(_facts(instance_type="ml.g5.xlarge"), "disk-full", lc=wrote,
+                                    instance_memory=instances)
+    assert found == [] and "NVMe" in notes[0]
+
+
 def test_params_turn_a_remedy_off_or_set_its_value():
     found, _ = remedies.propose(_facts(), "startup-health-check-timeout", lc=_loaded(70.0))
     off = remedies.with_params(found, {remedies.HEALTH_CHECK: "off"})

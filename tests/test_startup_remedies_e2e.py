@@ -124,6 +124,24 @@ def test_requirements_that_cannot_install_are_rewritten_in_a_new_archive(remedy_
     assert s3.head_object(Bucket=BUCKET, Key=scenario.archive_key)["ContentLength"] > 0
 
 
+def test_a_volume_too_small_for_what_the_model_unpacks_is_sized_from_what_it_wrote(remedy_stack):
+    """VolumeSizeInGB 1 and a model_fn that writes 1.2 GiB: the stack's volume fills (errno 28), the load check here
+    measures what model_fn wrote, and the config's volume grows to hold it; the archive is deployed as it is."""
+    scenario = STARTUP_FAILURES["disk-full"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "disk-full")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    diag = read_record(run_dir, "diagnose")
+    v = diag["verdict"]
+    assert v["cause"] == "disk-full", v
+    [r] = v["fix"]["remedies"]
+    assert (r["where"], r["field"], r["before"]) == ("endpoint-config", remedies.VOLUME, 1)
+    assert r["sized_from"]["written_mb"] >= 1200 and r["after"] >= 2  # what model_fn wrote, measured here
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0][remedies.VOLUME] == r["after"]
+    assert f"- ProductionVariants[0].{remedies.VOLUME}: 1" in deployed["plan"]["remedy_diff"]
+
+
 def test_an_endpoint_without_network_gets_its_wheels_in_the_archive(remedy_stack):
     """EnableNetworkIsolation: the container's pip reaches no index (the stack runs it with no network); diagnose
     fetches here what pip installs in the image's environment, step 2 puts the wheels under code/wheels/ with

@@ -260,14 +260,44 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
         out.append(Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, variant.get(DOWNLOAD_TIMEOUT), after,
                           f"the model data is {archive_bytes / 1e9:.2f} GB; at {_DOWNLOAD_BYTES_PER_S / 1e6:g} MB/s "
                           f"with a {_DOWNLOAD_MARGIN:g}× margin", {"archive_bytes": archive_bytes}))
-    elif cause == "disk-full" and (unpacked_bytes or archive_bytes):
-        size = max(unpacked_bytes or 0, archive_bytes or 0)
-        after = _clamp(VOLUME, math.ceil(size * _VOLUME_COPIES / 2**30) + 4)
-        out.append(Remedy(cause, "endpoint-config", VOLUME, variant.get(VOLUME), after,
-                          f"the model unpacks to {size / 2**30:.2f} GiB and the volume holds it {_VOLUME_COPIES} times "
-                          "(the archive, its extraction, the model server's copy) plus 4 GiB for the system",
-                          {"unpacked_bytes": size}))
+    elif cause == "disk-full":
+        out += _volume(cause, facts, variant, max(unpacked_bytes or 0, archive_bytes or 0),
+                       getattr(lc, "disk_written_mb", None), instance_memory, notes)
     return out, notes
+
+
+#: What the volume holds beyond the model's files: the system's and the model server's own (GiB).
+_VOLUME_SYSTEM_GIB = 4
+
+
+def _volume(cause: str, facts: Any, variant: Mapping[str, Any], size: int, written_mb: int | None,
+            table: Any, notes: list[str]) -> list[Remedy]:
+    """The ML storage volume for a disk that filled: the model's files ``size`` (unpacked) as many times as the
+    volume holds them, what import and model_fn wrote (the load check's ``written_mb``), and the system's share, in
+    whole GiB. None for an instance type with NVMe storage (SageMaker takes no VolumeSizeInGB there), nor when the
+    volume it has already holds what was measured (the disk filled with something not seen here)."""
+    written = (written_mb or 0) * 2**20
+    if not size and not written:
+        notes.append("no volume size is proposed: neither the model data's size nor what model_fn writes is known")
+        return []
+    itype = getattr(facts, "instance_type", None) or ""
+    if table is not None and itype and table.has_nvme(itype):
+        notes.append(f"{itype} has NVMe instance storage, where SageMaker takes no VolumeSizeInGB: a type with more "
+                     "instance storage, or model data that does not need unpacking (uncompressed S3 model data)")
+        return []
+    need = size * _VOLUME_COPIES + written
+    after = _clamp(VOLUME, math.ceil(need / 2**30) + _VOLUME_SYSTEM_GIB)
+    before = variant.get(VOLUME)
+    if before is not None and after <= int(before):
+        notes.append(f"no larger volume is proposed: the model's {need / 2**30:.2f} GiB (measured here) fits the "
+                     f"{before} GiB volume; the disk filled with something the load check does not see")
+        return []
+    why = (f"the model unpacks to {size / 2**30:.2f} GiB and the volume holds it {_VOLUME_COPIES} times (the archive, "
+           "its extraction, the model server's copy)" if size else "")
+    if written:
+        why += ("; " if why else "") + f"its import and model_fn wrote {written / 2**30:.2f} GiB here (the load check)"
+    return [Remedy(cause, "endpoint-config", VOLUME, before, after, f"{why}; plus {_VOLUME_SYSTEM_GIB} GiB for the "
+                   "system, in whole GiB", {"unpacked_bytes": size, "written_mb": written_mb})]
 
 
 #: Memory of the instance a model's workers must fit in: their peaks, and this share of the instance for the model

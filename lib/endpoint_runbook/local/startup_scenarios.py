@@ -18,6 +18,9 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
   kernel kills the worker (the stack enforces the type's memory as a memory cgroup), again at every restart.
 - ``private-package``: ``code/requirements.txt`` names a package of a private index (it is not on PyPI) that no code
   imports.
+- ``disk-full``: model_fn unpacks 1.2 GiB of weights next to the model at start-up, on an instance whose config sets
+  ``VolumeSizeInGB: 1``: the write fails with ``[Errno 28] No space left on device`` (the stack gives the container a
+  volume of that size) at every worker start.
 - ``no-network``: the model has ``EnableNetworkIsolation``; its code imports ``tabulate``, which the image does not
   ship and ``code/requirements.txt`` names. The stack runs the container with no network (its own network
   namespace, loopback only): pip cannot reach the index, the container exits and restarts, and the endpoint never
@@ -72,6 +75,11 @@ _LARGE = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": 100, \"weights\": weights}\n" + _HANDLERS)
 _TABLE = ("import json\n\nfrom tabulate import tabulate\n\n\ndef model_fn(model_dir):\n"
           "    print(tabulate([[\"offset\", 100]]), flush=True)\n    return {\"offset\": 100}\n" + _HANDLERS)
+_UNPACKS = ("import json\nimport os\n\n\ndef model_fn(model_dir):\n"
+            "    # the weights ship compressed; unpacked next to the model at start-up: 1.2 GiB\n"
+            "    with open(os.path.join(model_dir, \"unpacked.bin\"), \"wb\") as f:\n"
+            "        for _ in range(77):\n            f.write(b\"\\0\" * 2**24)\n"
+            "    return {\"offset\": 100}\n" + _HANDLERS)
 _NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
 
@@ -118,6 +126,8 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
     StartupFailure("private-package", {"code/inference.py": _PLAIN,
                                        "code/requirements.txt": "six\nacme-internal-features==2.3.1\n"},
                    evidence="acme-internal-features"),
+    StartupFailure("disk-full", {"code/inference.py": _UNPACKS}, variant={"VolumeSizeInGB": 1},
+                   evidence="No space left on device"),
     StartupFailure("no-network", {"code/inference.py": _TABLE, "code/requirements.txt": "tabulate==0.9.0\n"},
                    model_fields={"EnableNetworkIsolation": True}, evidence="No matching distribution found for tabulate"),
 )}

@@ -64,6 +64,7 @@ class LoadCheck:
     import_seconds: float | None = None
     model_fn_seconds: float | None = None
     peak_rss_mb: int | None = None  # the check's peak resident memory (the model loaded by one worker)
+    disk_written_mb: int | None = None  # what import and model_fn wrote under the model dir, TEMP and HOME
     model_type: str | None = None  # the type of what model_fn returned
     outside: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
@@ -369,7 +370,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        error=data.get("error"), traceback=data.get("traceback"),
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
-                       peak_rss_mb=data.get("peak_rss_mb"),
+                       peak_rss_mb=data.get("peak_rss_mb"), disk_written_mb=data.get("disk_written_mb"),
                        outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
                        caller=data.get("caller"), handlers=data.get("handlers") or {}, model_type=data.get("model_type"),
                        requests=data.get("requests") or {}, signature=data.get("signature"), network=network)

@@ -54,6 +54,24 @@ logging.basicConfig(stream=sys.stdout, format="%(message)s", level=logging.INFO)
 
 out = {"stage": "import", "ok": False, "network": []}
 
+
+def _disk_used(roots):
+    """Bytes the files under ``roots`` take on disk (allocated blocks: a sparse file counts what it holds)."""
+    total = 0
+    for root in roots:
+        for dirpath, _dirs, files in os.walk(root):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+                except OSError:
+                    pass
+    return total
+
+
+# Where the container writes on its volume: the model dir, its temp dir and its home.
+_volume = [p for p in {model_dir, os.environ.get("TMPDIR"), os.environ.get("HOME")} if p and os.path.isdir(p)]
+_disk_before = _disk_used(_volume)
+
 # ------------------------------------------------------------------------------------------------ the network
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _FETCHERS = ("hf_hub_download", "snapshot_download", "load_state_dict_from_url", "load_url", "download_url_to_file",
@@ -352,6 +370,7 @@ try:  # the peak resident memory of this process (the model loaded in it): what 
     out["peak_rss_mb"] = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 except Exception:
     pass
+out["disk_written_mb"] = max(0, _disk_used(_volume) - _disk_before) // 2**20  # what import and model_fn wrote
 out["stdlib"] = [os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")]
 sys.stdout.flush()
 print("\n@@LOADCHECK@@" + json.dumps(out, default=str))
