@@ -15,7 +15,7 @@ For each scenario of ``local/startup_scenarios.py`` (a small model that really f
 Prints, per scenario, both times and the ratio runbook / one manual loop (below 1: the runbook, diagnosis included,
 served before one blind redeploy would have; above 1: how many manual loops it costs).
 
-    .venv/bin/python bench/bench_remedies.py [--scenarios wrong-program private-package pin-not-found slow-start]
+    .venv/bin/python bench/bench_remedies.py [--scenarios wrong-program no-network disk-full ...]
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def manual_loop(aws: Aws, name: str, run_dir: Path, *, deadline_s: float = 900) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", nargs="+", default=["wrong-program", "private-package", "pin-not-found",
-                                                       "slow-start"], choices=sorted(STARTUP_FAILURES))
+                                                       "no-network", "out-of-memory", "disk-full", "slow-start"],
+                    choices=sorted(STARTUP_FAILURES))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-remedies-") as tmp:
         work = Path(tmp)

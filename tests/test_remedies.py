@@ -224,9 +224,14 @@ def test_a_fix_of_the_config_alone_deploys_the_archive_as_it_is_with_the_remedy_
     assert p.variant[remedies.HEALTH_CHECK] == 60  # the copied variant keeps its own window
     assert p.remedy_diff == [f"+ PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 240"]
 
-    off, _ = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.SERVER_TIMEOUT: "off"})
+    off, found = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.SERVER_TIMEOUT: "off"})
     assert remedies.SERVER_TIMEOUT not in off.environment and off.model_name != p.model_name
     assert off.remedy_diff == [f"# PrimaryContainer.Environment.{remedies.SERVER_TIMEOUT}: 240 (turned off in params)"]
+    # every remedy off and the archive passed through: the update would deploy the broken endpoint again
+    assert [f.code for f in found if f.severity == "error"] == ["nothing-changes"]
+    _, yours = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.SERVER_TIMEOUT: "off"},
+                                environment={"SAGEMAKER_PROGRAM": "inference.py", "OMP_NUM_THREADS": "1"})
+    assert not [f for f in yours if f.severity == "error"]  # a change of your own is a change
     both, _ = deploy_plan.plan(aws, run_dir=str(tmp_path), remedies={remedies.HEALTH_CHECK: 300})
     assert both.variant[remedies.HEALTH_CHECK] == 300 and both.endpoint_config_name != p.endpoint_config_name
     assert f"- ProductionVariants[0].{remedies.HEALTH_CHECK}: 60" in both.remedy_diff

@@ -205,6 +205,12 @@ def plan(aws: Aws, *, run_dir: str, model_data_url: str | None = None, archive_s
     sources.update({f"environment.{k}": "remedy" for k in env_fix})
     if variant_fix.get("InstanceType") and p.kind != SERVERLESS:
         p.instance_type, sources["instance_type"] = variant_fix.pop("InstanceType"), "remedy"
+    yours = [k for k in ("environment", "instance_type", "image_uri", "model_data_url") if sources.get(k) == "parameter"]
+    if rebuild.status == "unchanged" and chosen and not any(r.enabled for r in chosen) and not yours:
+        findings.append(Finding("nothing-changes", "error", "Every remedy step 1 proposed is turned off in "
+                                "deploy.remedies and step 2 passed the archive through: the update would deploy what "
+                                "is broken again. Turn a remedy back on (or set its value), or set the change yourself "
+                                "(environment, instance_type).", [r.field for r in chosen]))
     if "SAGEMAKER_PROGRAM" not in p.environment:
         findings.append(Finding("no-sagemaker-program", "warning",
                                 "The environment has no SAGEMAKER_PROGRAM: the container will not run your "
