@@ -5,16 +5,19 @@ Quick: the volume mounts and unmounts, a write past its size fails with ENOSPC (
 fit fails with SageMaker's reason and the sizes, stale volumes are unmounted (by a new Hosting and by ``down``), the
 container's short temp path leads onto the volume. Slow (real containers): a model_fn writing 1.2 GiB under its
 model_dir on a 1 GiB volume logs ``No space left on device`` and never serves; on 2 GiB it serves; a delete leaves no
-mount behind.
+mount behind; a requirements layer is installed onto the volume; model data unpacking past 1 GiB fails the create.
 """
 
 from __future__ import annotations
 
 import errno
+import gzip
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -303,5 +306,83 @@ def test_without_volume_size_the_container_writes_to_this_machines_disk_and_says
         assert "[local stack] instance volume: no VolumeSizeInGB, the container writes to this machine's disk" in text
         c = _container(vs, name)
         assert c["volume_gib"] is None and not c["volume_enforced"] and not _mounted(Path(c["workdir"])), c
+    finally:
+        sm.delete_endpoint(EndpointName=name)
+
+
+@root_only
+@pytest.mark.slow
+def test_the_requirements_layer_is_installed_onto_the_volume(vs):
+    sm, s3, name = vs["c"]["sagemaker"], vs["c"]["s3"], f"volreq-{vs['tag']}"
+    model = INFERENCE.replace(b"import json\n", b"import json\nimport tabulate\n", 1)
+    s3.put_object(Bucket=vs["bucket"], Key=f"{name}/model.tar.gz", Body=tar_gz({
+        "code/inference.py": model, "code/tinypkg/__init__.py": TINYPKG, "code/requirements.txt": b"tabulate==0.9.0\n"}))
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
+        "Image": IMAGE, "ModelDataUrl": f"s3://{vs['bucket']}/{name}/model.tar.gz",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+        "VolumeSizeInGB": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        d = wait_settled(sm, name, 300)
+        text = log_text(vs["c"]["logs"], f"/aws/sagemaker/Endpoints/{name}")
+        assert d["EndpointStatus"] == "InService", (d.get("FailureReason"), text[-3000:])
+        assert _invoke(vs, name) == {"answer": 105}
+        workdir = Path(_container(vs, name)["workdir"])
+        # the container's temp dir (its layers beside it) is a dir on the volume, reached through /tmp/erb-ts-…
+        installed = [p for p in workdir.glob("tmp-*/layers/*/lib/python*/site-packages/tabulate*")]
+        assert installed and _mounted(workdir), sorted(str(p) for p in workdir.rglob("*"))[:50]
+    finally:
+        sm.delete_endpoint(EndpointName=name)
+
+
+def _big_archive(nbytes: int) -> bytes:
+    """A model.tar.gz whose weights.bin is ``nbytes`` long, built streaming: each MiB 16 KiB of random bytes, then
+    zeros (about 64x compressed: the extraction refuses more than 200x as a gzip bomb)."""
+    twice = (os.urandom(16 * 1024) + bytes(MiB - 16 * 1024)) * 2  # a MiB apart: gzip's 32 KiB window sees no repeat
+
+    class Weights:
+        pos = 0
+
+        def read(self, n: int = -1) -> bytes:
+            n = min(nbytes - self.pos, MiB if n < 0 else min(n, MiB))
+            start = self.pos % MiB
+            self.pos += n
+            return twice[start:start + n]
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w|") as tar:
+        info = tarfile.TarInfo("weights.bin")
+        info.size = nbytes
+        tar.addfile(info, Weights())
+        code = tarfile.TarInfo("code/inference.py")
+        code.size = len(INFERENCE)
+        tar.addfile(code, io.BytesIO(INFERENCE))
+    return buf.getvalue()
+
+
+@root_only
+@pytest.mark.slow
+def test_model_data_larger_than_the_volume_fails_the_create_with_the_sizes(vs):
+    sm, s3, name = vs["c"]["sagemaker"], vs["c"]["s3"], f"volbig-{vs['tag']}"
+    archive = _big_archive(1100 * MiB)  # 1.07 GiB unpacked, 17 MB on the wire
+    s3.put_object(Bucket=vs["bucket"], Key=f"{name}/model.tar.gz", Body=archive)
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
+        "Image": IMAGE, "ModelDataUrl": f"s3://{vs['bucket']}/{name}/model.tar.gz",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+        "VolumeSizeInGB": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        d = wait_settled(sm, name, 120)
+        reason = d.get("FailureReason", "")
+        print("FailureReason:", reason)
+        assert d["EndpointStatus"] == "Failed" and reason.startswith("The model data archive is too large."), d
+        assert (f"volume is 1 GiB, {2**30} bytes (VolumeSizeInGB)" in reason and f"({len(archive)} bytes in S3)" in
+                reason and "being extracted: [Errno 28] No space left on device" in reason), reason
+        assert mounts_under(vs["info"].state_dir) == []  # the failed container's volume is gone already
     finally:
         sm.delete_endpoint(EndpointName=name)
