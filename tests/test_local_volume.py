@@ -211,22 +211,28 @@ WRITE_MB = 1232  # 1.2 GiB, in 77 writes of 16 MiB
 @pytest.fixture(scope="module")
 def vs(tmp_path_factory):
     with stack_with_bucket(tmp_path_factory, "volume-stack", region=REGION, prefix="vol", startup_timeout=240) as vs:
-        c, tag, bucket, key = vs["c"], vs["tag"], vs["bucket"], "writer/model.tar.gz"
-        c["s3"].put_object(Bucket=bucket, Key=key, Body=tar_gz({"code/inference.py": WRITER,
-                                                                  "code/tinypkg/__init__.py": TINYPKG}))
-        c["sagemaker"].create_model(
-            ModelName=f"writer-{tag}", ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
-                "Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/{key}", "Environment": {
-                    "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                    "WRITE_MB": str(WRITE_MB)}})
-        yield {**vs, "model": f"writer-{tag}"}
+        writer = _model(vs, f"writer-{vs['tag']}", tar_gz({"code/inference.py": WRITER,
+                                                           "code/tinypkg/__init__.py": TINYPKG}), WRITE_MB=WRITE_MB)
+        yield {**vs, "model": writer}
     assert mounts_under(vs["info"].state_dir) == []  # the stack took its volumes down with it
 
 
-def _endpoint(vs, name: str, **variant) -> None:
+def _model(vs, name: str, archive: bytes, **env) -> str:
+    """Model ``name`` of ``archive`` (uploaded to the test bucket), one worker, ``env`` in its Environment."""
+    vs["c"]["s3"].put_object(Bucket=vs["bucket"], Key=f"{name}/model.tar.gz", Body=archive)
+    vs["c"]["sagemaker"].create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny",
+                                      PrimaryContainer={
+        "Image": IMAGE, "ModelDataUrl": f"s3://{vs['bucket']}/{name}/model.tar.gz", "Environment": {
+            "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+            **{k: str(v) for k, v in env.items()}}})
+    return name
+
+
+def _endpoint(vs, name: str, model: str | None = None, **variant) -> None:
+    """Endpoint ``name`` (and its config) of ``model`` (default: the writer) on one ml.m5.large, ``variant``'s fields."""
     sm = vs["c"]["sagemaker"]
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": vs["model"], "InstanceType": "ml.m5.large",
+        "VariantName": "AllTraffic", "ModelName": model or vs["model"], "InstanceType": "ml.m5.large",
         "InitialInstanceCount": 1, **variant}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
@@ -293,12 +299,8 @@ def test_a_model_writing_past_its_volume_fails_with_enospc_and_serves_on_a_large
 @pytest.mark.slow
 def test_without_volume_size_the_container_writes_to_this_machines_disk_and_says_so(vs):
     sm, name = vs["c"]["sagemaker"], f"novol-{vs['tag']}"
-    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
-        "Image": IMAGE, "ModelDataUrl": sm.describe_model(ModelName=vs["model"])["PrimaryContainer"]["ModelDataUrl"],
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "WRITE_MB": "16"}})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    _endpoint(vs, name, _model(vs, name, tar_gz({"code/inference.py": WRITER, "code/tinypkg/__init__.py": TINYPKG}),
+                               WRITE_MB=16))
     try:
         d = wait_settled(sm, name, 300)
         text = log_text(vs["c"]["logs"], f"/aws/sagemaker/Endpoints/{name}")
@@ -313,17 +315,10 @@ def test_without_volume_size_the_container_writes_to_this_machines_disk_and_says
 @root_only
 @pytest.mark.slow
 def test_the_requirements_layer_is_installed_onto_the_volume(vs):
-    sm, s3, name = vs["c"]["sagemaker"], vs["c"]["s3"], f"volreq-{vs['tag']}"
+    sm, name = vs["c"]["sagemaker"], f"volreq-{vs['tag']}"
     model = INFERENCE.replace(b"import json\n", b"import json\nimport tabulate\n", 1)
-    s3.put_object(Bucket=vs["bucket"], Key=f"{name}/model.tar.gz", Body=tar_gz({
-        "code/inference.py": model, "code/tinypkg/__init__.py": TINYPKG, "code/requirements.txt": b"tabulate==0.9.0\n"}))
-    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
-        "Image": IMAGE, "ModelDataUrl": f"s3://{vs['bucket']}/{name}/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
-        "VolumeSizeInGB": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    _endpoint(vs, name, _model(vs, name, tar_gz({"code/inference.py": model, "code/tinypkg/__init__.py": TINYPKG,
+                                                 "code/requirements.txt": b"tabulate==0.9.0\n"})), VolumeSizeInGB=1)
     try:
         d = wait_settled(sm, name, 300)
         text = log_text(vs["c"]["logs"], f"/aws/sagemaker/Endpoints/{name}")
@@ -366,16 +361,9 @@ def _big_archive(nbytes: int) -> bytes:
 @root_only
 @pytest.mark.slow
 def test_model_data_larger_than_the_volume_fails_the_create_with_the_sizes(vs):
-    sm, s3, name = vs["c"]["sagemaker"], vs["c"]["s3"], f"volbig-{vs['tag']}"
-    archive = _big_archive(1100 * MiB)  # 1.07 GiB unpacked, 17 MB on the wire
-    s3.put_object(Bucket=vs["bucket"], Key=f"{name}/model.tar.gz", Body=archive)
-    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/tiny", PrimaryContainer={
-        "Image": IMAGE, "ModelDataUrl": f"s3://{vs['bucket']}/{name}/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
-        "VolumeSizeInGB": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm, name = vs["c"]["sagemaker"], f"volbig-{vs['tag']}"
+    archive = _big_archive(1100 * MiB)  # 1.07 GiB unpacked, 20 MB on the wire
+    _endpoint(vs, name, _model(vs, name, archive), VolumeSizeInGB=1)
     try:
         d = wait_settled(sm, name, 120)
         reason = d.get("FailureReason", "")
