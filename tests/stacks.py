@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-__all__ = ["crash_looping", "kept_environ", "log_text", "running_stack", "stack_clients", "wait_settled"]
+__all__ = ["crash_looping", "kept_environ", "log_text", "running_stack", "stack_clients", "stack_with_bucket",
+           "wait_settled"]
 
 
 @contextlib.contextmanager
@@ -26,6 +27,21 @@ def running_stack(tmp_path_factory: Any, name: str, *, startup_timeout: float,
         yield info
     finally:
         stack.down(state_dir)
+
+
+@contextlib.contextmanager
+def stack_with_bucket(tmp_path_factory: Any, name: str, *, region: str, prefix: str, startup_timeout: float,
+                      **stack_options: Any) -> Iterator[dict[str, Any]]:
+    """A started stack (``running_stack``) with a new bucket ``<prefix>-<tag>`` in ``region``, for the block:
+    ``{"info": StackInfo, "c": stack_clients, "bucket": name, "tag": tag}`` (``tag`` makes a test's names unique)."""
+    import uuid
+
+    with running_stack(tmp_path_factory, name, startup_timeout=startup_timeout, **stack_options) as info:
+        c = stack_clients(info.url, region)
+        tag = uuid.uuid4().hex[:8]
+        bucket = f"{prefix}-{tag}"
+        c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        yield {"info": info, "c": c, "bucket": bucket, "tag": tag}
 
 
 def stack_clients(url: str, region: str) -> dict[str, Any]:

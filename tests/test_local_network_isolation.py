@@ -20,7 +20,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import botocore.config
@@ -28,7 +27,7 @@ import botocore.exceptions
 import pytest
 from endpoint_runbook.serving import netns
 from endpoint_runbook.serving.server import container_env, start_model_server
-from stacks import log_text, running_stack, stack_clients, wait_settled
+from stacks import log_text, stack_with_bucket, wait_settled
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 REGION = "ap-south-1"
@@ -180,12 +179,8 @@ ARCHIVE = tar_gz({"code/inference.py": TABULATE_MODEL, "code/tinypkg/__init__.py
 
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory):
-    with running_stack(tmp_path_factory, "netiso-stack", startup_timeout=180) as info:
-        c = stack_clients(info.url, REGION)
-        tag = uuid.uuid4().hex[:8]
-        bucket = f"iso-{tag}"
-        c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield {"info": info, "c": c, "bucket": bucket, "tag": tag}
+    with stack_with_bucket(tmp_path_factory, "netiso-stack", region=REGION, prefix="iso", startup_timeout=180) as iso:
+        yield iso
 
 
 def _endpoint(iso, name: str, archive: bytes, *, isolated: bool) -> None:

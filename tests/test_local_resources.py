@@ -28,7 +28,7 @@ from endpoint_runbook.endpoint.instances import (
 )
 from endpoint_runbook.local import stack
 from endpoint_runbook.local.model_download import DownloadClock, DownloadTimedOut
-from stacks import log_text, running_stack, stack_clients, wait_settled
+from stacks import log_text, stack_with_bucket, wait_settled
 from tinymodel import IMAGE, INFERENCE, TINYPKG, tar_gz
 
 REGION = "ap-south-1"
@@ -111,13 +111,9 @@ BANDWIDTH = 50_000  # bytes/s from S3 to an instance: 3.5 MB take 70 s, past the
 
 @pytest.fixture(scope="module")
 def res(tmp_path_factory):
-    with running_stack(tmp_path_factory, "resources-stack", startup_timeout=180,
-                       model_download_bandwidth=BANDWIDTH) as info:
-        c = stack_clients(info.url, REGION)
-        tag = uuid.uuid4().hex[:8]
-        bucket = f"res-{tag}"
-        c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield {"info": info, "c": c, "bucket": bucket, "tag": tag}
+    with stack_with_bucket(tmp_path_factory, "resources-stack", region=REGION, prefix="res", startup_timeout=180,
+                           model_download_bandwidth=BANDWIDTH) as res:
+        yield res
 
 
 def _model(res, name: str, archive: bytes, env: dict[str, str] | None = None) -> None:

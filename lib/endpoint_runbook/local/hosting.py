@@ -24,7 +24,13 @@ An instance-based variant (real-time or async) holds its instance type's resourc
   published and not subtracted, so a model just under the figure may start here and not on SageMaker. A type the
   table does not know runs without a limit, and the container's log says so;
 - **ModelDataDownloadTimeoutInSeconds**: the model data must be downloaded and extracted within it
-  (``local.model_download``), at the stack's in-region bandwidth (``model_download_bandwidth``; None: loopback's).
+  (``local.model_download``), at the stack's in-region bandwidth (``model_download_bandwidth``; None: loopback's);
+- **VolumeSizeInGB**: the instance's ML storage volume (``local.volume``): a tmpfs of that size at the container's
+  work dir, mounted before the model data is fetched, holding everything the container writes (its temp dir and
+  home through a short symlink, its requirements layer). Model data that does not fit fails the create with
+  SageMaker's "model data archive is too large" and the sizes; a model that writes past it gets ``[Errno 28] No
+  space left on device``. Without VolumeSizeInGB (or where no tmpfs can be mounted: the log says so) the container
+  writes to this machine's disk, unbounded.
 
 A model with ``EnableNetworkIsolation`` gets a container without a network (``serving.netns``): a network namespace
 of its own with only loopback, so pip reaches no package index (nor this machine's local ones: its pip gets none of
@@ -66,12 +72,19 @@ from ..serving.netns import IsolationUnavailable
 from ..serving.server import ModelServer, start_model_server
 from .memory_limit import MemoryLimit
 from .model_download import TIMEOUT_REASON, DownloadClock, DownloadTimedOut
+from .volume import Volume, filled, unmount_stale
 
 log = logging.getLogger("endpoint_runbook.local")
 
 _TS_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[,.](\d{3})")
 UPDATE_FAILURE = ("Failed to update endpoint to endpoint configuration {config}; the endpoint stays on its "
                   "previous configuration. {reason}")
+#: SageMaker's FailureReason when the model data does not fit on the instance (sagemaker-python-sdk issue 879), then
+#: the local stack's figures.
+VOLUME_FULL = ("The model data archive is too large. Please reduce the size of the model data archive or move to an "
+               "instance type with more memory. (local stack: the instance's ML storage volume is {gib} GiB, "
+               "{size} bytes (VolumeSizeInGB); the model data ({data}) filled it while it was being {stage}: "
+               "{error}. Raise VolumeSizeInGB, or make the model data smaller.)")
 PING_FAILURE = ("The primary container for production variant {variant} did not pass the ping health check. "
                 "Please check CloudWatch logs for this endpoint.")
 #: SageMaker gives a serverless container 3 minutes to download the model and answer /ping (Developer Guide, Invoke a
@@ -160,6 +173,7 @@ class Container:
     memory: MemoryLimit | None = None  # serverless: MemorySizeInMB as its limit; an instance: its type's memory
     instance_type: str | None = None  # an instance's ML instance type (None: serverless)
     download_timeout: float | None = None  # the variant's ModelDataDownloadTimeoutInSeconds (None: unbounded)
+    volume: Volume | None = None  # the variant's VolumeSizeInGB at ``workdir`` (None: this machine's disk)
     last_used: float = field(default_factory=time.monotonic)
 
     @property
@@ -187,7 +201,10 @@ class Container:
                 "serverless": self.serverless, "instance_type": self.instance_type,
                 "memory_limit": self.memory.mechanism if self.memory else None,
                 "memory_limit_mb": self.memory.limit_mb if self.memory else None,
-                "oom_kills": self.memory.oom_kills() if self.memory else 0}
+                "oom_kills": self.memory.oom_kills() if self.memory else 0,
+                "volume_gib": self.volume.size_gib if self.volume else None,
+                "volume_enforced": bool(self.volume and self.volume.enforced),
+                "volume_used_bytes": self.volume.used_bytes() if self.volume else None}
 
 
 class ModelDataError(Exception):
@@ -250,6 +267,8 @@ class Hosting:
         self.server_url = server_url
         self.model_download_bandwidth = model_download_bandwidth  # bytes/s from S3 to an instance (None: unlimited)
         self.work_root = Path(work_root)
+        for point in unmount_stale(self.work_root):  # a crashed stack's volumes hold RAM
+            log.warning("unmounted a stale instance volume at %s", point)
         self.startup_timeout = startup_timeout
         self.serverless_idle = serverless_idle
         self.on_change = on_change or (lambda: None)
@@ -372,11 +391,17 @@ class Hosting:
     def _launch(self, c: Container, region: str, timeout: float) -> None:
         """Fetch the model, start the container, wait for /ping: ``c.state`` says how it went."""
         try:
+            if c.volume:
+                c.volume.mount()  # before anything lands in the work dir; not enforced: _start's log says why
             self._fetch_model(c, region)
             self._start(c, region)
             self._wait_ready(c, timeout)
         except ModelDataError as e:
             c.state, c.failure_reason = "Failed", str(e)
+        except BaseException:
+            if c.volume:  # a bug: the caller never stops this container, its volume must not hold RAM
+                c.volume.unmount()
+            raise
 
     def _container(self, name: str, variant: dict[str, Any], model: dict[str, Any]) -> Container:
         """A new container of ``variant`` (serverless: with its memory limit)."""
@@ -390,6 +415,8 @@ class Hosting:
         c.instance_type = variant.get("InstanceType")
         timeout = variant.get("ModelDataDownloadTimeoutInSeconds")
         c.download_timeout = float(timeout) if timeout else None
+        if variant.get("VolumeSizeInGB"):
+            c.volume = Volume(c.workdir, int(variant["VolumeSizeInGB"]))
         gib = memory_gib(c.instance_type or "")
         if gib:
             c.memory = MemoryLimit(int(gib * 1024), c.instance_id, source=f"{c.instance_type}'s {gib:g} GiB")
@@ -460,6 +487,15 @@ class Hosting:
             raise ModelDataError(TIMEOUT_REASON.format(
                 variant=c.variant, timeout=c.download_timeout or 0, done=clock.received,
                 total=total if total is not None else "?", url=shown)) from None
+        except ModelDataError as e:
+            full = filled(e)
+            if full is None or not (c.volume and c.volume.enforced):
+                raise
+            total = self._model_data_bytes(region, shown)
+            raise ModelDataError(VOLUME_FULL.format(
+                gib=c.volume.size_gib, size=c.volume.size_bytes, data=f"{total} bytes in S3" if total is not None
+                else "its size in S3 unknown", error=f"[Errno {full.errno}] {full.strerror}",
+                stage="extracted" if "extract" in str(e) else "downloaded")) from e
 
     def _model_data_bytes(self, region: str, uri: str) -> int | None:
         """The model data's size in bytes (an object, or every object under a prefix); None when it cannot be read."""
@@ -542,6 +578,7 @@ class Hosting:
                 extra_env={"AWS_ENDPOINT_URL": self.server_url, "AWS_ACCESS_KEY_ID": "local-stack",
                            "AWS_SECRET_ACCESS_KEY": "local-stack", "AWS_DEFAULT_REGION": region, "AWS_REGION": region},
                 preexec_fn=c.memory.preexec if c.memory else None, network=not isolated,
+                temp_on=c.workdir if c.volume and c.volume.enforced else None,
             )
         except IsolationUnavailable as e:
             reason = (f"The local stack cannot isolate this container's network: {e}; it does not run it with the "
@@ -563,6 +600,14 @@ class Hosting:
         else:
             shipper.add(f"[local stack] instance type {c.instance_type} is not in the stack's table of instance sizes "
                         "(endpoint.instances): the container runs without a memory limit")
+        if c.volume and c.volume.enforced:
+            shipper.add(f"[local stack] instance volume: {c.volume.size_gib} GiB (VolumeSizeInGB), enforced by a tmpfs")
+        elif c.volume:
+            shipper.add(f"[local stack] instance volume: {c.volume.size_gib} GiB (VolumeSizeInGB) is NOT enforced: "
+                        f"{c.volume.why_not}; the container writes to this machine's disk, without a limit")
+        elif not c.serverless:
+            shipper.add("[local stack] instance volume: no VolumeSizeInGB, the container writes to this machine's disk "
+                        "(SageMaker gives the instance type's default volume)")
         if c.memory:
             c.memory.watch(c.server.proc.pid, shipper.add)
         c.state = "Starting"
@@ -629,5 +674,7 @@ class Hosting:
             c.memory.close()
         if c.state != "Failed":
             c.state = "Stopped"
+        if c.volume:  # its RAM goes back; then the (empty) mount point goes with the work dir
+            c.volume.unmount()
         shutil.rmtree(c.workdir, ignore_errors=True)
         self.on_change()

@@ -38,6 +38,7 @@ __all__ = ["DEFAULT_PORT", "StackError", "StackInfo", "up", "down", "status", "d
 
 DEFAULT_PORT = 5479
 STATE_FILE = "state.json"
+CONTAINERS_DIR = "containers"  # under the state dir: the containers' work dirs (and their instance volumes)
 _CRED = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
 _RUNTIME = re.compile(r"^/endpoints/([^/]+)/(invocations|async-invocations)$")
 
@@ -164,7 +165,7 @@ def serve(port: int, state_dir: Path, startup_timeout: float, s3_bandwidth: floa
 
     server = make_server("127.0.0.1", port, None, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    hosting = Hosting(server_url=url, work_root=state_dir / "containers", startup_timeout=startup_timeout,
+    hosting = Hosting(server_url=url, work_root=state_dir / CONTAINERS_DIR, startup_timeout=startup_timeout,
                       on_change=on_change, serverless_idle=serverless_idle or DEFAULT_SERVERLESS_IDLE_S,
                       model_download_bandwidth=model_download_bandwidth)
     holder["hosting"] = hosting
@@ -386,11 +387,15 @@ def down(state_dir: Path | None = None, *, timeout: float = 60.0) -> dict[str, A
     while any(_live_members(p) for p in [pid, *pgids] if p > 0) and time.monotonic() < deadline:
         time.sleep(0.1)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    from .volume import unmount_stale
+
+    volumes = unmount_stale(state_dir / CONTAINERS_DIR)  # a killed stack's instance volumes hold RAM
     left = [m for p in [pid, *pgids] if p > 0 for m in _live_members(p)]
     if left:
         raise StackError(f"processes still running after stop: {left}", code="stop-failed",
                          hint="Kill them by hand (kill -9).")
-    return {"stopped": True, "pid": pid, "containers": len(pgids), "killed_leftovers": killed}
+    return {"stopped": True, "pid": pid, "containers": len(pgids), "killed_leftovers": killed,
+            "stale_volumes": [str(v) for v in volumes]}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -120,12 +120,40 @@ class ModelServer:
                 pass
         if self.bridge:
             self.bridge.close()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        _remove_temp(self.tmpdir)
+
+
+def _short_temp(on: Path | None) -> Path:
+    """The container's private temp dir at a short path (``/tmp/erb-ts-XXXX``): the dir itself, or with ``on`` a
+    symlink to a new dir under ``on`` (e.g. the container's volume), so that what it writes there lands on ``on``."""
+    import tempfile
+
+    link = Path(tempfile.mkdtemp(prefix="erb-ts-"))
+    if on is None:
+        return link
+    try:
+        real = Path(tempfile.mkdtemp(prefix="tmp-", dir=on))
+        link.rmdir()
+        link.symlink_to(real, target_is_directory=True)  # the name is ours: mkdtemp made it, only we removed it
+    except BaseException:
+        _remove_temp(link)
+        raise
+    return link
+
+
+def _remove_temp(tmp: Path) -> None:
+    """Remove a temp dir made by :func:`_short_temp` (a symlink: its target too)."""
+    if tmp.is_symlink():
+        shutil.rmtree(tmp.resolve(), ignore_errors=True)
+        tmp.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, environment: dict[str, str] | None = None,
                        extra_env: dict[str, str] | None = None,
-                       preexec_fn: Callable[[], None] | None = None, network: bool = True) -> ModelServer:
+                       preexec_fn: Callable[[], None] | None = None, network: bool = True,
+                       temp_on: Path | None = None) -> ModelServer:
     """Start ``container_entry.py`` (the image's ``serve``) on the model at ``base_dir/model``; output is piped
     (stdout+stderr merged, line-buffered text) for the caller to ship or read. ``preexec_fn``: run in the child
     before it execs (e.g. joining a memory cgroup: the whole tree is in it).
@@ -134,13 +162,14 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
     own with only loopback (:mod:`.netns`), its port reached through a bridge at the same URL; pip gets none of this
     machine's configuration and requirements are installed into a layer of its own, as on a fresh instance (a
     layer cached by another container would skip pip). Raises ``netns.IsolationUnavailable`` when no namespace
-    can be made here: it is never started with the network instead."""
-    import tempfile
+    can be made here: it is never started with the network instead.
 
+    ``temp_on`` (the container's volume): its temp dir and home, and its requirements layer (installed for it alone,
+    as on a fresh instance), live there, reached through a short symlink."""
     if not network:
         netns.unshare_prefix()  # before anything is made: raises IsolationUnavailable with the reason
-    # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short dir.
-    tmp = Path(tempfile.mkdtemp(prefix="erb-ts-"))
+    # TorchServe's worker sockets live in TEMP, and AF_UNIX paths are short (108 bytes): a short path.
+    tmp = _short_temp(temp_on)
     bridge = None
     try:
         if network:
@@ -166,7 +195,7 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
         from . import container_entry
 
         workdir.mkdir(parents=True, exist_ok=True)
-        layers = layers_dir(env) if network else tmp / "layers"
+        layers = layers_dir(env) if network and temp_on is None else tmp / "layers"
         cmd = [str(env.python), str(Path(container_entry.__file__)), "--layers-dir", str(layers)]
         if env.constraints:
             cmd += ["--constraints", str(env.constraints)]
@@ -180,6 +209,6 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
     except BaseException:
         if bridge:
             bridge.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_temp(tmp)
         raise
     return ModelServer(proc=proc, port=port, tmpdir=tmp, bridge=bridge)
