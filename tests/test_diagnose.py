@@ -250,9 +250,12 @@ def test_an_install_failure_the_endpoints_network_caused_is_not_set_aside(aws, t
                       "2026-11-15 10:20:05,100 ERROR - failed to install required packages, exiting"])
     d = _run(aws, tmp_path / "run", name, source_roots=[str(_tinypkg_checkout(tmp_path))])
     v = d.verdict
-    assert v.cause == "requirements-install-failed" and not v.set_aside  # the endpoint's own network: real
+    # the endpoint's own network: real, and named as such (here pip installs the same file)
+    assert v.cause == "requirements-unreachable" and not v.set_aside
     assert [c["code"] for c in v.causes] == ["requirements-install-failed", "missing-module"]
     assert [a["target"] for a in v.fix["additions"]] == ["code/tinypkg/"]  # fixed together
+    # the image ships numpy: no wheel to vendor, pip told to use no index (the image's numpy satisfies the line)
+    assert v.fix["requirements"]["text"] == "--no-index\nnumpy\n"
 
 
 def test_modules_only_the_load_check_sees_are_found_round_by_round(aws, tmp_path):

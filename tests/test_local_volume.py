@@ -11,13 +11,10 @@ mount behind; a requirements layer is installed onto the volume; model data unpa
 from __future__ import annotations
 
 import errno
-import gzip
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -333,29 +330,10 @@ def test_the_requirements_layer_is_installed_onto_the_volume(vs):
 
 
 def _big_archive(nbytes: int) -> bytes:
-    """A model.tar.gz whose weights.bin is ``nbytes`` long, built streaming: each MiB 16 KiB of random bytes, then
-    zeros (about 64x compressed: the extraction refuses more than 200x as a gzip bomb)."""
-    twice = (os.urandom(16 * 1024) + bytes(MiB - 16 * 1024)) * 2  # a MiB apart: gzip's 32 KiB window sees no repeat
+    """A model.tar.gz whose weights.bin is ``nbytes`` long (about 64x compressed: under the extraction's bomb guard)."""
+    from endpoint_runbook.local.startup_scenarios import large_archive
 
-    class Weights:
-        pos = 0
-
-        def read(self, n: int = -1) -> bytes:
-            n = min(nbytes - self.pos, MiB if n < 0 else min(n, MiB))
-            start = self.pos % MiB
-            self.pos += n
-            return twice[start:start + n]
-
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w|") as tar:
-        info = tarfile.TarInfo("weights.bin")
-        info.size = nbytes
-        tar.addfile(info, Weights())
-        code = tarfile.TarInfo("code/inference.py")
-        code.size = len(INFERENCE)
-        tar.addfile(code, io.BytesIO(INFERENCE))
-    return buf.getvalue()
+    return large_archive({"code/inference.py": INFERENCE.decode()}, nbytes)
 
 
 @root_only

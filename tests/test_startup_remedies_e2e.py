@@ -142,6 +142,22 @@ def test_a_volume_too_small_for_what_the_model_unpacks_is_sized_from_what_it_wro
     assert f"- ProductionVariants[0].{remedies.VOLUME}: 1" in deployed["plan"]["remedy_diff"]
 
 
+def test_an_archive_that_unpacks_past_the_volume_gets_a_volume_sized_from_its_unpacked_size(remedy_stack):
+    """VolumeSizeInGB 1 and an archive whose weights unpack to 1.2 GiB: SageMaker's "model data archive is too
+    large", no container ever started; the volume is sized from what diagnose read of the archive."""
+    scenario = STARTUP_FAILURES["archive-too-large"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "archive-too-large")
+    assert seeded["status"] == "Failed" and summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "model-archive-too-large", v
+    [r] = v["fix"]["remedies"]
+    assert (r["field"], r["before"]) == (remedies.VOLUME, 1) and r["sized_from"]["unpacked_bytes"] >= 1229 * 2**20
+    assert r["after"] == 8  # ceil(1.2 GiB × 3 copies) + 4
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0][remedies.VOLUME] == 8
+
+
 def test_an_endpoint_without_network_gets_its_wheels_in_the_archive(remedy_stack):
     """EnableNetworkIsolation: the container's pip reaches no index (the stack runs it with no network); diagnose
     fetches here what pip installs in the image's environment, step 2 puts the wheels under code/wheels/ with

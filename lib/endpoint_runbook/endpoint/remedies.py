@@ -260,7 +260,7 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
         out.append(Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, variant.get(DOWNLOAD_TIMEOUT), after,
                           f"the model data is {archive_bytes / 1e9:.2f} GB; at {_DOWNLOAD_BYTES_PER_S / 1e6:g} MB/s "
                           f"with a {_DOWNLOAD_MARGIN:g}× margin", {"archive_bytes": archive_bytes}))
-    elif cause == "disk-full":
+    elif cause in ("disk-full", "model-archive-too-large"):
         out += _volume(cause, facts, variant, max(unpacked_bytes or 0, archive_bytes or 0),
                        getattr(lc, "disk_written_mb", None), instance_memory, notes)
     return out, notes

@@ -81,10 +81,11 @@ def _edit(raw: bytes, text: str, new: str, drop: list[str], removed: list[str], 
     return RequirementsEdit(drop, removed, new, diff, hashlib.sha256(raw).hexdigest(), why)
 
 
-def install_offline(raw: bytes, folder: str, *, why: str = "") -> RequirementsEdit:
+def install_offline(raw: bytes, folder: str | None, *, why: str = "") -> RequirementsEdit:
     """``raw`` with pip told to install from the wheels in ``code/<folder>`` and never to reach an index
     (``--no-index``, ``--find-links <folder>`` first: pip reads a relative folder beside the file); its own index options go (they name hosts it cannot reach),
-    every requirement line is kept as it is."""
+    every requirement line is kept as it is. ``folder`` None: the image has every distribution, no wheels are
+    needed."""
     text = raw.decode("utf-8", errors="replace")
     index_opts = ("--index-url", "-i ", "--extra-index-url", "--trusted-host", "--no-index", "--find-links", "-f ")
     kept, removed = [], []
@@ -92,7 +93,7 @@ def install_offline(raw: bytes, folder: str, *, why: str = "") -> RequirementsEd
         (removed if line.strip().startswith(index_opts) else kept).append(line)
     if kept and not kept[-1].endswith("\n"):
         kept[-1] += "\n"
-    new = f"--no-index\n--find-links {folder}\n" + "".join(kept)
+    new = "--no-index\n" + (f"--find-links {folder}\n" if folder else "") + "".join(kept)
     return _edit(raw, text, new, [], [x.rstrip("\r\n") for x in removed], why)
 
 

@@ -21,6 +21,9 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
 - ``disk-full``: model_fn unpacks 1.2 GiB of weights next to the model at start-up, on an instance whose config sets
   ``VolumeSizeInGB: 1``: the write fails with ``[Errno 28] No space left on device`` (the stack gives the container a
   volume of that size) at every worker start.
+- ``archive-too-large``: the archive's ``weights.bin`` unpacks to 1.2 GiB (a 20 MB download) on an instance whose
+  config sets ``VolumeSizeInGB: 1``: SageMaker cannot extract it ("The model data archive is too large"), the
+  endpoint goes Failed before any container starts.
 - ``no-network``: the model has ``EnableNetworkIsolation``; its code imports ``tabulate``, which the image does not
   ship and ``code/requirements.txt`` names. The stack runs the container with no network (its own network
   namespace, loopback only): pip cannot reach the index, the container exits and restarts, and the endpoint never
@@ -96,6 +99,7 @@ class StartupFailure:
     evidence: str | None = None
     instance_type: str = "ml.m5.large"
     model_fields: dict[str, Any] = field(default_factory=dict)  # CreateModel's other fields (EnableNetworkIsolation)
+    weights_bytes: int = 0  # a weights.bin of this size in the archive (about 64x compressed: see large_archive)
 
     @property
     def endpoint(self) -> str:
@@ -128,6 +132,8 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
                    evidence="acme-internal-features"),
     StartupFailure("disk-full", {"code/inference.py": _UNPACKS}, variant={"VolumeSizeInGB": 1},
                    evidence="No space left on device"),
+    StartupFailure("archive-too-large", {"code/inference.py": _PLAIN}, variant={"VolumeSizeInGB": 1},
+                   weights_bytes=1229 * 2**20),
     StartupFailure("no-network", {"code/inference.py": _TABLE, "code/requirements.txt": "tabulate==0.9.0\n"},
                    model_fields={"EnableNetworkIsolation": True}, evidence="No matching distribution found for tabulate"),
 )}
@@ -141,6 +147,38 @@ def archive_bytes(members: dict[str, str]) -> bytes:
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
             tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def large_archive(members: dict[str, str], weights_bytes: int) -> bytes:
+    """A model.tar.gz with ``members`` and a ``weights.bin`` of ``weights_bytes``, built streaming: each MiB 16 KiB
+    of random bytes, then zeros (about 64x compressed: extraction refuses more than 200x as a gzip bomb)."""
+    import gzip
+    import os
+
+    mib = 2**20
+    twice = (os.urandom(16 * 1024) + bytes(mib - 16 * 1024)) * 2  # a MiB apart: gzip's 32 KiB window sees no repeat
+
+    class Weights:
+        pos = 0
+
+        def read(self, n: int = -1) -> bytes:
+            n = min(weights_bytes - self.pos, mib if n < 0 else min(n, mib))
+            start = self.pos % mib
+            self.pos += n
+            return twice[start:start + n]
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w|") as tar:
+        info = tarfile.TarInfo("weights.bin")
+        info.size, info.mtime, info.mode = weights_bytes, 1_700_000_000, 0o644
+        tar.addfile(info, Weights())
+        for name, text in sorted(members.items()):
+            data = text.encode()
+            member = tarfile.TarInfo(name)
+            member.size, member.mtime, member.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(member, io.BytesIO(data))
     return buf.getvalue()
 
 
@@ -173,7 +211,9 @@ def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure,
         pass
     s3.put_object(Bucket=BUCKET, Key=REQUEST_KEY, Body=json.dumps({"x": [1, 2, 3]}).encode(),
                   ContentType="application/json")
-    s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=archive_bytes(scenario.members))
+    body = (large_archive(scenario.members, scenario.weights_bytes) if scenario.weights_bytes else
+            archive_bytes(scenario.members))
+    s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=body)
     role_arn = _role(client("iam"))
     env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION, **scenario.environment}

@@ -236,6 +236,13 @@ def read_logs(aws: Aws, d: Diagnosing, *, log_window_minutes: float = 60.0, max_
     read = logs.read_endpoint_logs(aws.client("logs"), d.facts.name,
                                    start=dt.timedelta(minutes=log_window_minutes), max_events=max_log_events)
     d.log_ev = {"read": read.to_dict(), **logs.analyze(read).to_dict()}
+    reason = d.facts.failure_reason
+    if reason and (d.log_ev.get("cause") or {}).get("code") == "no-logs":
+        # No container ever logged: the platform failed before one started (the model data, capacity, ...), and its
+        # FailureReason is the evidence, read with the same signatures.
+        said = logs.evidence_from_text(reason).to_dict().get("cause") or {}
+        if said.get("code") and said["code"] not in logs.NOT_A_FAILURE:
+            d.log_ev["cause"] = {**said, "evidence": [f"FailureReason: {reason}"], "seen_by": "FailureReason"}
     return d.log_ev
 
 
@@ -526,7 +533,7 @@ def _vendor(d: Diagnosing, verdict: Any, found: dict[str, Any]) -> remedies.Reme
     names = ", ".join(f"{w['name']} {w['version']}" for w in wheels) or "none"
     why = (f"the endpoint's pip reaches no index ({reach['why']}); here pip installs {len(wheels)} distribution(s) "
            f"beyond the image's: {names}")
-    verdict.fix["requirements"] = imports.install_offline(raw, WHEELS, why=why).to_dict()
+    verdict.fix["requirements"] = imports.install_offline(raw, WHEELS if wheels else None, why=why).to_dict()
     if wheels:
         verdict.fix["additions"] = [*verdict.fix.get("additions", []),
                                     {"source": str(dest), "target": f"code/{WHEELS}", "package": "", "kind": "wheels"}]
