@@ -85,7 +85,8 @@ def manual_loop(aws: Aws, name: str, run_dir: Path, *, deadline_s: float = 900) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", nargs="+", default=["wrong-program", "private-package", "pin-not-found",
-                                                       "no-network", "out-of-memory", "disk-full", "slow-start"],
+                                                       "no-network", "out-of-memory", "disk-full", "archive-too-large",
+                                                       "slow-start"],
                     choices=sorted(STARTUP_FAILURES))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-remedies-") as tmp:
