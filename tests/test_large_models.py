@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -548,10 +549,8 @@ def test_diagnose_of_a_loading_prefix_model_is_not_fooled_by_the_withheld_weight
 
 
 
-def _diagnose_dirs() -> set[str]:
-    import tempfile
-
-    return {p.name for p in Path(tempfile.gettempdir()).glob("diagnose-*")}
+def _diagnose_dirs(root: Path) -> set[str]:
+    return {p.name for p in root.glob("diagnose-*")}
 
 
 def _large_archive_endpoint(aws, *, with_package: bool) -> tuple[str, bytes, bytes]:
@@ -574,7 +573,14 @@ def test_diagnose_reads_a_large_archive_once_and_checks_its_code_without_the_wei
     monkeypatch.setattr(diagnose, "WITHHOLD_FROM_BYTES", MiB)  # "large" from 1 MiB: the 6 MiB archive is
     name, src, weights = _large_archive_endpoint(aws, with_package=False)
     ranges: list[str | None] = []
-    before = _diagnose_dirs()
+    # The diagnosis' temp dirs in a dir of this test's own: other processes' diagnoses (a parallel run) stay out.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **kw: made.append(real_mkdtemp(*a, **kw)) or made[-1])
+    before = _diagnose_dirs(private)
     aws.client("s3").meta.events.register("provide-client-params.s3.GetObject",
                                           lambda params, **_kw: ranges.append(params.get("Range")))
     d = diagnose.run(aws, run_dir=str(tmp_path), endpoint_name=name, source_roots=[str(tinypkg.parent.parent)])
@@ -585,7 +591,8 @@ def test_diagnose_reads_a_large_archive_once_and_checks_its_code_without_the_wei
     io = read_record(str(tmp_path), "diagnose")["archive"]["io"]
     assert io["bytes_read"] == len(src) and io["bytes_withheld"] == len(weights)
     assert io["local_disk_bytes"] == len(FIRST_BYTE) + len(b'{"dim": 4}')
-    assert _diagnose_dirs() == before  # the check dir is gone with the diagnosis
+    assert [m for m in made if Path(m).name.startswith("diagnose-") and Path(m).parent == private]  # it made one
+    assert _diagnose_dirs(private) == before == set()  # and it is gone with the diagnosis
 
 
 def test_diagnose_of_a_loading_large_archive_is_not_fooled_by_the_withheld_weights(aws, tmp_path, monkeypatch):
