@@ -139,14 +139,18 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
 )}
 
 
+def _add(tar: tarfile.TarFile, name: str, size: int, data: Any) -> None:
+    """One regular file, with fixed times and modes (the scenarios' archives are the same bytes every run)."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 1_700_000_000, 0o644
+    tar.addfile(info, data)
+
+
 def archive_bytes(members: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for name, text in sorted(members.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
-            tar.addfile(info, io.BytesIO(data))
+            _add(tar, name, len(text.encode()), io.BytesIO(text.encode()))
     return buf.getvalue()
 
 
@@ -171,14 +175,9 @@ def large_archive(members: dict[str, str], weights_bytes: int) -> bytes:
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w|") as tar:
-        info = tarfile.TarInfo("weights.bin")
-        info.size, info.mtime, info.mode = weights_bytes, 1_700_000_000, 0o644
-        tar.addfile(info, Weights())
+        _add(tar, "weights.bin", weights_bytes, Weights())
         for name, text in sorted(members.items()):
-            data = text.encode()
-            member = tarfile.TarInfo(name)
-            member.size, member.mtime, member.mode = len(data), 1_700_000_000, 0o644
-            tar.addfile(member, io.BytesIO(data))
+            _add(tar, name, len(text.encode()), io.BytesIO(text.encode()))
     return buf.getvalue()
 
 
