@@ -11,7 +11,7 @@ from typing import Any
 from .. import archive, imports, logs
 from ..findings import Finding
 from ..imports import MODEL_DIR
-from ..serving.loadcheck import NETWORK_ERROR, LoadCheck
+from ..serving.loadcheck import LoadCheck, index_unreached
 from ..step_records import EndpointFacts
 from .kind import serverless_findings
 from .network_reach import endpoint_reach, network_needs
@@ -265,12 +265,9 @@ def _install_set_aside(log_cause: dict[str, Any], imp: imports.ImportReport | No
     check, in the image's own environment (exact), installed the same code/requirements.txt, and the model has a
     failure of its own (which it then does not outrank). Not when pip could not reach its index there: the
     endpoint's network is the endpoint's."""
-    if log_cause.get("code") != "requirements-install-failed" or lc is None or lc.skipped or lc.mode != "exact":
+    if log_cause.get("code") != "requirements-install-failed" or lc is None or not lc.installed_in_image:
         return None
-    if lc.stage not in ("import", "model_fn", "done", "crash", "timeout"):
-        return None
-    evidence = "\n".join(log_cause.get("evidence") or [])
-    if NETWORK_ERROR.search(evidence) or "(from versions: none)" in evidence:
+    if any(index_unreached([str(x) for x in log_cause.get("evidence") or []])):
         return None  # pip there saw no release at all, where here it found one: the endpoint's index access
     own = (not lc.ok and lc.stage != "done") or bool(
         imp is not None and [p for p in imp.missing_packages if p not in _contradicted(imp, lc)])

@@ -154,27 +154,20 @@ def memory_short(facts: Any, lc: Any, table: Any) -> dict[str, Any] | None:
             "instance_gib": have}
 
 
-#: The load check's stages past the requirements install: pip installed code/requirements.txt here.
-_INSTALLED_HERE = ("import", "model_fn", "done", "crash", "timeout")
-
-
 def index_unreachable(facts: Any, log_cause: Mapping[str, Any] | None, lc: Any) -> dict[str, Any] | None:
     """The endpoint's pip could not reach a package index, where here it installs the same requirements: the logs
     name the install failure with pip's connection errors or an index that answered no release at all ("from
     versions: none"), and the load check installed ``code/requirements.txt`` in the image's own environment. None
     otherwise (a pin that does not exist fails here too; a skipped check says nothing). ``reach``: what the model's
     network settings say (:func:`endpoint_runbook.endpoint.network_reach.endpoint_reach`)."""
-    from ..serving.loadcheck import NETWORK_ERROR
+    from ..serving.loadcheck import index_unreached
     from .network_reach import endpoint_reach
 
     cause = log_cause or {}
-    if cause.get("code") != "requirements-install-failed" or lc is None or getattr(lc, "skipped", None):
-        return None
-    if getattr(lc, "stage", None) not in _INSTALLED_HERE or getattr(lc, "mode", None) != "exact":
+    if cause.get("code") != "requirements-install-failed" or lc is None or not lc.installed_in_image:
         return None
     evidence = [str(x) for x in cause.get("evidence") or []]
-    network = [x for x in evidence if NETWORK_ERROR.search(x)]
-    none = [x for x in evidence if "(from versions: none)" in x]
+    network, none = index_unreached(evidence)
     if not network and not none:
         return None
     reach = endpoint_reach(getattr(facts, "network_isolation", None), getattr(facts, "vpc_config", None))

@@ -36,7 +36,7 @@ from .offline import RefusingProxy
 from .pip_output import failing_requirements
 from .server import container_env
 
-__all__ = ["NETWORK_ERROR", "LoadCheck", "load_check_dir", "replaces_image_torch", "requirements_replace_torch",
+__all__ = ["NETWORK_ERROR", "LoadCheck", "index_unreached", "load_check_dir", "replaces_image_torch", "requirements_replace_torch",
            "direct_torch_requirements", "requirement_names"]
 
 # Runs in the serving environment as `python -s -c` (see that file): the cwd is the work dir and sys.path[0] is
@@ -83,6 +83,12 @@ class LoadCheck:
     def startup_network(self) -> list[dict[str, Any]]:
         """The network attempts made while the toolkit imported the script or ran model_fn (host, where)."""
         return [n for n in self.network if n.get("stage") in ("import", "model_fn")]
+
+    @property
+    def installed_in_image(self) -> bool:
+        """The check installed code/requirements.txt in the image's own (exact) environment and went on past it."""
+        return not self.skipped and self.mode == "exact" and self.stage in ("import", "model_fn", "done", "crash",
+                                                                               "timeout")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -153,6 +159,12 @@ _NETWORK = re.compile(r"NewConnectionError|Temporary failure in name resolution|
                       r"ConnectTimeout|ReadTimeoutError")
 #: pip (or a download) could not reach the network: the environment's, not the model's.
 NETWORK_ERROR = _NETWORK
+
+
+def index_unreached(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The lines of pip's output that say it reached no package index: its connection errors, and an index that
+    answered no release at all ("from versions: none")."""
+    return ([x for x in lines if _NETWORK.search(x)], [x for x in lines if "(from versions: none)" in x])
 _TORCH_CONFLICT = re.compile(r"\b(torch|torchvision|torchaudio|torchtext|torchdata)\b[^\n]*(?:constraint|0\+absent)"
                              r"|\(constraint\) (torch|torchvision|torchaudio|torchtext|torchdata)\b")
 
