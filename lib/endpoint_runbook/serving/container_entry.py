@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["LayerInstallError", "install_layer", "layer_distributions", "main"]
+__all__ = ["LayerInstallError", "install_layer", "layer_distributions", "main", "run_pip"]
 
 
 class LayerInstallError(ValueError):
@@ -68,6 +68,14 @@ def _listing(dirs: list[Path]) -> str:
     return "\n".join(f"{f.name}:{f.stat().st_size}" for d in dirs for f in sorted(d.iterdir()) if f.is_file())
 
 
+def run_pip(python: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pip <command> <args>`` without prompts or its version check, and without this process's
+    PYTHONPATH / VIRTUAL_ENV (pip decides for ``python``'s environment); its output merged, as text."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
+    return subprocess.run([python, "-m", "pip", command, "--disable-pip-version-check", "--no-input", *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
 def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
                   constraints: Path | str | None = None, req_dir: Path | str | None = None) -> Path:
     """Install ``requirements`` into a layer venv over the environment of ``python`` (keyed by the hash of the
@@ -102,12 +110,8 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
         (site / "_serving_base.pth").write_text("\n".join(dict.fromkeys(base_sites)) + "\n")
         req = Path(str(prefix) + ".requirements.txt")
         req.write_text(requirements)
-        cmd = [str(prefix / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-               "-r", str(req)]
-        if constraints:
-            cmd += ["-c", str(constraints)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        proc = run_pip(str(prefix / "bin" / "python"), "install", "-r", str(req),
+                       *(["-c", str(constraints)] if constraints else []))
         for line in proc.stdout.splitlines():
             if log and line.strip() and not line.startswith("WARNING: Location"):
                 log(line)

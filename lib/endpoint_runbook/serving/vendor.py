@@ -11,14 +11,12 @@ one, else built from its sdist), so its tags are the environment's; the containe
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import RunbookError
-from .container_entry import layer_distributions
+from .container_entry import layer_distributions, run_pip
 from .env import ServingEnv
 
 __all__ = ["VendorError", "vendor_wheels"]
@@ -39,10 +37,7 @@ def vendor_wheels(env: ServingEnv, requirements: str, req_dir: Path, dest: Path,
         return []
     dest.mkdir(parents=True, exist_ok=True)
     before = {f.name for f in dest.iterdir()}
-    cmd = [str(env.python), "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--no-input",
-           "-w", str(dest), *(f"{n}=={v}" for n, v in dists.items())]
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env)
+    proc = run_pip(str(env.python), "wheel", "--no-deps", "-w", str(dest), *(f"{n}=={v}" for n, v in dists.items()))
     if proc.returncode != 0:
         raise VendorError(f"pip could not fetch the wheels of {', '.join(f'{n}=={v}' for n, v in dists.items())} "
                           "here", code="vendor-failed",
