@@ -26,11 +26,12 @@ class VendorError(RunbookError):
     """The wheels could not be fetched here (pip's words in ``output``)."""
 
 
-def vendor_wheels(env: ServingEnv, requirements: str, req_dir: Path, dest: Path, *,
+def vendor_wheels(env: ServingEnv, requirements: str, req_dir: Path | None, dest: Path, *,
                   log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """The wheels of every distribution pip installs for ``requirements`` over the image's environment ``env``,
     written to ``dest``: ``[{name, version, file, bytes}]``, in name order. An empty list when the image has all
-    of them. Raises VendorError when pip cannot fetch or build one here."""
+    of them. ``req_dir``: the folder of the requirements file (its relative ``--find-links``), None when it is not
+    at hand. Raises VendorError when pip cannot fetch or build one here."""
     site = env.layer(requirements, log=log, req_dir=req_dir)
     dists = dict(sorted(layer_distributions(site).items())) if site else {}
     if not dists:

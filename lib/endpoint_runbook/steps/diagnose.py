@@ -513,9 +513,7 @@ def _vendor(d: Diagnosing, verdict: Any, found: dict[str, Any]) -> remedies.Reme
     dest = Path(d.run_dir) / "vendor" / WHEELS
     shutil.rmtree(dest, ignore_errors=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="diagnose-vendor-") as req_dir:
-            wheels = vendor_wheels(ensure_serving_env(d.facts.image), raw.decode("utf-8", "replace"),
-                                   Path(req_dir), dest)
+        wheels = vendor_wheels(ensure_serving_env(d.facts.image), raw.decode("utf-8", "replace"), None, dest)
     except (VendorError, ServingEnvError) as e:
         verdict.fix.setdefault("notes", []).append(f"The container's pip reaches no package index, and the wheels "
                                                    f"could not be fetched here to put in the archive: {e}")
