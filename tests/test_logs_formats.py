@@ -200,6 +200,9 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "Not Found for url: https://huggingface.co/api/models/org/no-such-model.", "permission-denied"),
     ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='cdn-lfs.huggingface.co', port=443): Read timed "
      "out. (read timeout=10)", "model-download-timeout"),
+    # a message naming the variant's timeout in a sentence about the download (wording written here: SageMaker's
+    # own is not published); a config dump that names the field is no failure (test below)
+    ("Downloading the model data took longer than ModelDataDownloadTimeoutInSeconds allows.", "model-download-timeout"),
     # shared memory, server configuration
     ("ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).",
      "shared-memory-too-small"),
@@ -437,6 +440,12 @@ def test_every_rule_is_exercised_by_an_example_or_the_corpus():
     unexercised = [(s.code, r.pattern.pattern) for s in SIGNATURES for r in s.rules
                    if not any(r.pattern.search(b) for b in bodies)]
     assert not unexercised
+
+
+def test_a_config_that_names_the_download_timeout_is_no_failure():
+    for text in ('"ModelDataDownloadTimeoutInSeconds": 3600,', "ModelDataDownloadTimeoutInSeconds=1800 set for the "
+                 "download of the model data"):
+        assert evidence_from_text(text).cause.code != "model-download-timeout", text
 
 
 def test_healthy_start_ups_and_noise_never_name_a_failure():

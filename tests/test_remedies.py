@@ -116,6 +116,39 @@ def test_download_timeout_and_volume_are_sized_from_the_archive_and_clamped():
     assert v.field == remedies.VOLUME and v.after == 34  # 10 GiB × 3 + 4
 
 
+def _late(timeout=60, created="2026-12-02T10:00:00+00:00", failed="2026-12-02T10:01:04+00:00", **kw):
+    return _facts(failure_reason="Request to service failed.", created=created, last_modified=failed,
+                  variant_config={"VariantName": "AllTraffic", remedies.DOWNLOAD_TIMEOUT: timeout}, **kw)
+
+
+def test_a_download_past_its_timeout_is_told_by_the_time_to_failure_not_by_the_words():
+    late = remedies.download_timed_out(_late(), log_cause="no-logs", archive_bytes=16_000_000)
+    assert late is not None and late["timeout_seconds"] == 60 and late["elapsed_seconds"] == 64
+    assert "64 s" in late["evidence"] and "16.0 MB" in late["evidence"]
+    # failed sooner than its timeout: something else failed it
+    assert remedies.download_timed_out(_late(failed="2026-12-02T10:00:40+00:00"), log_cause="no-logs",
+                                       archive_bytes=16_000_000) is None
+    # a container logged (it started: the model data had arrived), or the variant has no timeout, or it serves
+    assert remedies.download_timed_out(_late(), log_cause="model-fn-error", archive_bytes=1) is None
+    assert remedies.download_timed_out(_facts(created="2026-12-02T10:00:00+00:00",
+                                              last_modified="2026-12-02T11:00:00+00:00"),
+                                       log_cause="no-logs", archive_bytes=1) is None
+    assert remedies.download_timed_out(_late(status="InService"), log_cause="no-logs", archive_bytes=1) is None
+
+
+def test_a_timeout_the_download_ran_past_bounds_the_rate_the_new_one_is_sized_for():
+    # 16 MB did not arrive in 60 s: at most 0.27 MB/s, so 60 s × 3 = 180 s (not the 60 s 25 MB/s would give)
+    [r] = remedies.propose(_late(), "model-download-timeout", archive_bytes=16_000_000)[0]
+    assert (r.field, r.before, r.after) == (remedies.DOWNLOAD_TIMEOUT, 60, 180)
+    assert r.sized_from["rate_bytes_per_s"] == 266_667 and "within 60 s" in r.why
+    # a large model past a long timeout: its own size at the conservative rate when that is longer
+    [r] = remedies.propose(_late(timeout=600), "model-download-timeout", archive_bytes=20 * 10**9)[0]
+    assert r.after == 2400
+    # already at SageMaker's largest: nothing to raise, the note says what instead
+    found, notes = remedies.propose(_late(timeout=3600), "model-download-timeout", archive_bytes=200 * 10**9)
+    assert found == [] and "3600" in notes[0] and "CompressionType None" in notes[0]
+
+
 def test_a_volume_is_sized_from_what_model_fn_wrote_and_never_proposed_where_it_cannot_help():
     from endpoint_runbook.endpoint import instances
 

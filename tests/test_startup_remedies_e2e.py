@@ -18,10 +18,12 @@ from endpoint_runbook.endpoint import remedies
 from endpoint_runbook.local.startup_scenarios import BUCKET, STARTUP_FAILURES
 from endpoint_runbook.records import read_record
 from endpoint_runbook.runner import run_chain
+from endpoint_runbook.step_records import EndpointFacts
 from stacks import kept_environ, running_stack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
+DOWNLOAD = remedies.DOWNLOAD_TIMEOUT
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +235,51 @@ def test_an_update_of_a_failed_endpoint_that_fails_again_leaves_it_failed(remedy
         time.sleep(2)
         d = sm.describe_endpoint(EndpointName=broken.endpoint)
     assert d["EndpointStatus"] == "Failed" and "ping health check" in d["FailureReason"], d
+
+
+@pytest.fixture(scope="module")
+def slow_link_stack(tmp_path_factory):
+    """A stack whose instances get their model data from S3 at the download-timeout scenario's rate."""
+    from endpoint_runbook.local import scenarios
+
+    link = STARTUP_FAILURES["download-timeout"].download_bandwidth
+    with kept_environ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), \
+            running_stack(tmp_path_factory, "slow-link-stack", startup_timeout=300,
+                          model_download_bandwidth=link) as info:
+        yield {"url": info.url, "tmp": tmp_path_factory, "seed": scenarios.seed}
+
+
+def _archive_size(diag):
+    return diag["archive"]["summary"]["compressed_bytes"]
+
+
+def test_model_data_past_its_download_timeout_gets_a_timeout_sized_from_the_failure(slow_link_stack):
+    """16 MB at 200 kB/s take 80 s where the variant allows 60: the stack stops the download at the deadline, no
+    container starts, the endpoint fails. Diagnose tells it by the time to failure (no container log, failed past the
+    variant's timeout), sizes the new timeout from the rate that failure bounds, and deploy applies it in place with
+    the archive as it was."""
+    scenario = STARTUP_FAILURES["download-timeout"]
+    seeded, summary, run_dir, aws = _fix(slow_link_stack, "download-timeout")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    diag = read_record(run_dir, "diagnose")
+    assert diag["endpoint"]["status"] == "Failed" and DOWNLOAD in diag["endpoint"]["failure_reason"]
+    assert diag["logs"]["cause"]["seen_by"] == "FailureReason"  # no container ever logged
+    v = diag["verdict"]
+    assert v["cause"] == "model-download-timeout" and v["confidence"] == "high", v
+    assert any("after it was created and no container ever logged" in e for e in v["evidence"]), v["evidence"]
+    # the time alone tells it, whatever the FailureReason's words: read as if no signature had matched them
+    facts = EndpointFacts(**{k: x for k, x in diag["endpoint"].items() if k != "program"})
+    late = remedies.download_timed_out(facts, log_cause="no-logs", archive_bytes=_archive_size(diag))
+    assert late is not None and late["elapsed_seconds"] >= 60, diag["endpoint"]
+    [r] = v["fix"]["remedies"]
+    assert (r["where"], r["field"], r["before"]) == ("endpoint-config", DOWNLOAD, 60)
+    # 16 MB not there in 60 s: at most 0.27 MB/s, three times the 60 s
+    assert r["after"] == 180 and r["sized_from"]["archive_bytes"] > 16_000_000
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0][DOWNLOAD] == 180
+    diff = deployed["plan"]["remedy_diff"]
+    assert f"- ProductionVariants[0].{DOWNLOAD}: 60" in diff and f"+ ProductionVariants[0].{DOWNLOAD}: 180" in diff, diff
+    model = aws.client("sagemaker").describe_model(ModelName=cfg["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == seeded["model_data"]  # the archive as it was
+

@@ -21,9 +21,15 @@ def _local(args: argparse.Namespace) -> int:
 
     state_dir = Path(args.state_dir) if args.state_dir else None
     if args.local_cmd == "up":
+        from .local.startup_scenarios import STARTUP_FAILURES
+
+        # a scenario that needs a slow link from S3 to its instance gets it, unless one is given
+        links = [STARTUP_FAILURES[n].download_bandwidth for n in args.scenario or () if n in STARTUP_FAILURES]
+        link = args.model_download_bandwidth or min((b for b in links if b), default=None)
         info = stack.up(port=args.port, state_dir=state_dir, startup_timeout=args.startup_timeout, progress=_say,
                         s3_bandwidth=args.s3_bandwidth, images=args.image or (),
-                        invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle)
+                        invocation_timeout=args.invocation_timeout, serverless_idle=args.serverless_idle,
+                        model_download_bandwidth=link)
         _say(f"local stack up at {info.url} (pid {info.pid}); log: {info.log_file}")
         for scenario in args.scenario or ():
             from .local import scenarios
@@ -302,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "when the first endpoint on it starts; a scenario builds its own while seeding)")
             p.add_argument("--s3-bandwidth", type=float, default=None,
                            help="limit S3 bodies to this many bytes/s per connection (a slow link; default: none)")
+            p.add_argument("--model-download-bandwidth", type=float, default=None,
+                           help="bytes/s at which an instance downloads its model data from S3 (default: none; a "
+                           "scenario that needs a slow link, download-timeout, sets its own)")
             p.add_argument("--invocation-timeout", type=float, default=None,
                            help="seconds the model has to answer an InvokeEndpoint (default SageMaker's 60)")
             p.add_argument("--serverless-idle", type=float, default=None,

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
-    "slow_start", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
+    "slow_start", "download_timed_out", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
 ]
 
 HEALTH_CHECK = "ContainerStartupHealthCheckTimeoutInSeconds"
@@ -175,6 +175,34 @@ def index_unreachable(facts: Any, log_cause: Mapping[str, Any] | None, lc: Any) 
             "evidence": (network[:2] + none[:2]) or evidence[:3]}
 
 
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    import datetime as dt
+
+    try:
+        return (dt.datetime.fromisoformat(str(end)) - dt.datetime.fromisoformat(str(start))).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def download_timed_out(facts: Any, *, log_cause: str | None, archive_bytes: int | None) -> dict[str, Any] | None:
+    """The model data's download and extraction ran past the variant's ``ModelDataDownloadTimeoutInSeconds``, told
+    from facts rather than from a FailureReason's words (SageMaker's wording for this failure is not published): the
+    endpoint is ``Failed``, no container ever logged (the platform failed before one started), the variant sets the
+    timeout, and the endpoint failed no sooner than that timeout after it was created. None otherwise (an endpoint
+    that failed sooner failed for something else; without the field there is no window to hold it against)."""
+    if log_cause not in (None, "no-logs", "model-download-timeout") or getattr(facts, "status", None) != "Failed":
+        return None
+    timeout = (getattr(facts, "variant_config", None) or {}).get(DOWNLOAD_TIMEOUT)
+    elapsed = _seconds_between(getattr(facts, "created", None), getattr(facts, "last_modified", None))
+    if not timeout or elapsed is None or elapsed < float(timeout):
+        return None
+    size = f"{archive_bytes / 1e6:.1f} MB" if archive_bytes else "of unknown size"
+    return {"timeout_seconds": float(timeout), "elapsed_seconds": round(elapsed, 1), "archive_bytes": archive_bytes,
+            "evidence": f"the endpoint failed {elapsed:.0f} s after it was created and no container ever logged; its "
+                        f"variant gives the model data ({size}) {float(timeout):g} s to download and extract "
+                        f"({DOWNLOAD_TIMEOUT})"}
+
+
 def entry_script_candidates(sources: Mapping[str, bytes], program: str) -> list[str]:
     """Scripts directly in ``code/`` that define the toolkit's handlers (model_fn & co.), other than ``program``."""
     out = []
@@ -249,14 +277,30 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
     elif cause == "out-of-memory" and lc is not None:
         out += _memory(cause, facts, env, getattr(lc, "peak_rss_mb", None), instance_memory, notes)
     elif cause == "model-download-timeout" and archive_bytes:
-        after = _clamp(DOWNLOAD_TIMEOUT, math.ceil(archive_bytes / _DOWNLOAD_BYTES_PER_S * _DOWNLOAD_MARGIN / 60) * 60)
-        out.append(Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, variant.get(DOWNLOAD_TIMEOUT), after,
-                          f"the model data is {archive_bytes / 1e9:.2f} GB; at {_DOWNLOAD_BYTES_PER_S / 1e6:g} MB/s "
-                          f"with a {_DOWNLOAD_MARGIN:g}× margin", {"archive_bytes": archive_bytes}))
+        out += _download(cause, variant, archive_bytes, notes)
     elif cause in ("disk-full", "model-archive-too-large"):
         out += _volume(cause, facts, variant, max(unpacked_bytes or 0, archive_bytes or 0),
                        getattr(lc, "disk_written_mb", None), instance_memory, notes)
     return out, notes
+
+
+def _download(cause: str, variant: Mapping[str, Any], archive_bytes: int, notes: list[str]) -> list[Remedy]:
+    """``ModelDataDownloadTimeoutInSeconds`` for model data that did not arrive in time: its time at a conservative
+    in-region rate, or — when the variant had a timeout the download ran past — at the rate that failure bounds (the
+    instance got the data no faster than its size over that timeout), with a margin, in whole minutes. None when the
+    variant already has SageMaker's largest timeout: the model data must shrink instead."""
+    before = variant.get(DOWNLOAD_TIMEOUT)
+    rate = _DOWNLOAD_BYTES_PER_S if not before else min(_DOWNLOAD_BYTES_PER_S, archive_bytes / float(before))
+    after = _clamp(DOWNLOAD_TIMEOUT, math.ceil(round(archive_bytes / rate * _DOWNLOAD_MARGIN, 3) / 60) * 60)
+    if before and after <= float(before):
+        notes.append(f"{DOWNLOAD_TIMEOUT} is already {float(before):g} s, SageMaker's largest: make the model data "
+                     "smaller, or uncompressed (ModelDataSource S3Prefix, CompressionType None: nothing to extract)")
+        return []
+    bound = (f"it did not arrive within {float(before):g} s, so at no more than {rate / 1e6:.2f} MB/s" if before and
+             rate < _DOWNLOAD_BYTES_PER_S else f"at {rate / 1e6:g} MB/s")
+    return [Remedy(cause, "endpoint-config", DOWNLOAD_TIMEOUT, before, after,
+                   f"the model data is {archive_bytes / 1e6:.1f} MB; {bound}, with a {_DOWNLOAD_MARGIN:g}× margin",
+                   {"archive_bytes": archive_bytes, "rate_bytes_per_s": round(rate)})]
 
 
 #: What the volume holds beyond the model's files: the system's and the model server's own (GiB).

@@ -100,6 +100,10 @@ class StartupFailure:
     instance_type: str = "ml.m5.large"
     model_fields: dict[str, Any] = field(default_factory=dict)  # CreateModel's other fields (EnableNetworkIsolation)
     weights_bytes: int = 0  # a weights.bin of this size in the archive (about 64x compressed: see large_archive)
+    random_bytes: int = 0  # a weights.bin of this many random bytes instead: the archive is as large on the wire
+    # The stack's in-region link from S3 to an instance (bytes/s) the scenario needs (``local up`` starts the stack
+    # with it): the failure scaled down, a model of megabytes on a link of kilobytes a second.
+    download_bandwidth: float | None = None
 
     @property
     def endpoint(self) -> str:
@@ -134,6 +138,9 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
                    evidence="No space left on device"),
     StartupFailure("archive-too-large", {"code/inference.py": _PLAIN}, variant={"VolumeSizeInGB": 1},
                    weights_bytes=1229 * 2**20),
+    # 16 MB on a 200 kB/s link: 80 s to arrive where the variant allows 60 (a large model past its download timeout)
+    StartupFailure("download-timeout", {"code/inference.py": _PLAIN}, random_bytes=16_000_000,
+                   variant={"ModelDataDownloadTimeoutInSeconds": 60}, download_bandwidth=200_000),
     StartupFailure("no-network", {"code/inference.py": _TABLE, "code/requirements.txt": "tabulate==0.9.0\n"},
                    model_fields={"EnableNetworkIsolation": True}, evidence="No matching distribution found for tabulate"),
 )}
@@ -146,9 +153,15 @@ def _add(tar: tarfile.TarFile, name: str, size: int, data: Any) -> None:
     tar.addfile(info, data)
 
 
-def archive_bytes(members: dict[str, str]) -> bytes:
+def archive_bytes(members: dict[str, str], *, random_bytes: int = 0) -> bytes:
+    """A model.tar.gz of ``members``, and a ``weights.bin`` of ``random_bytes`` that do not compress (the same bytes
+    every run)."""
+    import random
+
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1 if random_bytes else 9) as tar:
+        if random_bytes:
+            _add(tar, "weights.bin", random_bytes, io.BytesIO(random.Random(24).randbytes(random_bytes)))
         for name, text in sorted(members.items()):
             _add(tar, name, len(text.encode()), io.BytesIO(text.encode()))
     return buf.getvalue()
@@ -211,7 +224,7 @@ def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure,
     s3.put_object(Bucket=BUCKET, Key=REQUEST_KEY, Body=json.dumps({"x": [1, 2, 3]}).encode(),
                   ContentType="application/json")
     body = (large_archive(scenario.members, scenario.weights_bytes) if scenario.weights_bytes else
-            archive_bytes(scenario.members))
+            archive_bytes(scenario.members, random_bytes=scenario.random_bytes))
     s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=body)
     role_arn = _role(client("iam"))
     env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",

@@ -157,6 +157,12 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Repository Not Found", r"Repository Not Found for url", "weak")),
     _cause("model-download-timeout",
            ("curlCode: 28", r"curlCode: 28, Timeout was reached"),
+           # a FailureReason or console message naming the variant's timeout in a sentence about the download
+           # (SageMaker's own wording for it is not published; a config dump naming the field does not match)
+           ("ModelDataDownloadTimeoutInSeconds",
+            r"\b(?:[Dd]ownload|[Ee]xtract)\w*\b[^.\n]{0,160}\bModelDataDownloadTimeoutInSeconds\b|"
+            r"\bModelDataDownloadTimeoutInSeconds\b[^.\n]{0,80}\b(?:exceeded|elapsed|reached|expired|timed out)",
+            "likely"),
            ("Read timed out", r"(?:huggingface\.co|cdn-lfs|s3[\w.-]*\.amazonaws\.com)(?!.*runtime\.sagemaker).*"
                               r"Read timed out", "likely")),
     _cause("shared-memory-too-small",

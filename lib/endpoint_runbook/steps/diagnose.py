@@ -474,9 +474,18 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
                            f"{short['peak_rss_mb']} MB, measured here) and {short['instance_type']} has "
                            f"{short['instance_gib']:g} GiB: the kernel kills the worker at every start (the model "
                            "server's log only says it died).")
+    summary = (d.arch or {}).get("summary") or {}
+    late = remedies.download_timed_out(facts, log_cause=log_cause, archive_bytes=summary.get("compressed_bytes"))
+    if late is not None and verdict.cause in ("inconclusive", "model-download-timeout"):
+        verdict.seen.append(f"timing: {late['evidence']}")
+        verdict.confidence = "high" if verdict.cause == "model-download-timeout" else "medium"
+        verdict.cause, verdict.sub_cause = "model-download-timeout", None
+        verdict.summary = (f"The model data did not arrive in time: the endpoint failed {late['elapsed_seconds']:g} s "
+                           f"after it was created, past the {late['timeout_seconds']:g} s its variant allows for the "
+                           "download and extraction, before any container started.")
+        verdict.evidence = [late["evidence"], *verdict.evidence][:6]
     offline = remedies.index_unreachable(facts, (d.log_ev or {}).get("cause"), lc)
     vendored = _vendor(d, verdict, offline) if offline is not None else None
-    summary = (d.arch or {}).get("summary") or {}
     cause = "out-of-memory" if verdict.sub_cause == "out-of-memory" else verdict.cause
     found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
