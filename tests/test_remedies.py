@@ -384,3 +384,24 @@ def test_the_fixed_model_keeps_the_broken_ones_network(aws, tmp_path):
     record["endpoint"].update(network_isolation=False, vpc_config=None)
     records.write_record(tmp_path, "diagnose", record)
     assert deploy_plan.plan(aws, run_dir=str(tmp_path))[0].model_network == {}
+
+
+def test_what_the_endpoint_meets_after_the_fix_is_read_from_the_load_check_with_the_fix_laid_in():
+    from endpoint_runbook.endpoint import instances
+
+    small = _facts(instance_type="ml.t2.medium", environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    big = LoadCheck(ok=True, stage="done", import_seconds=0.5, model_fn_seconds=3.0, peak_rss_mb=5300)
+    [c] = remedies.after_the_fix(small, big, instances)
+    assert c["cause"] == "out-of-memory" and "5300 MB" in c["summary"] and "4 GiB" in c["summary"]
+    [r] = remedies.propose(small, c["cause"], lc=big, instance_memory=instances, log_cause=c["log_cause"])[0]
+    assert (r.field, r.after) == ("InstanceType", "ml.t2.large")
+    # a load past the model server's whole timeout is predicted; half of it (enough when the logs show the kill) not
+    slow = LoadCheck(ok=True, stage="done", import_seconds=1.0, model_fn_seconds=69.0, peak_rss_mb=300)
+    [c] = remedies.after_the_fix(_facts(), slow, instances)
+    assert c["cause"] == "startup-health-check-timeout"
+    [r] = remedies.propose(_facts(), c["cause"], lc=slow, log_cause=c["log_cause"])[0]
+    assert (r.field, r.after) == (remedies.SERVER_TIMEOUT, "240")  # 2 × 70 s + 60 s, in whole minutes
+    half = LoadCheck(ok=True, stage="done", import_seconds=1.0, model_fn_seconds=40.0, peak_rss_mb=300)
+    assert remedies.after_the_fix(_facts(), half, instances) == []
+    # a check that failed, or measured nothing, predicts nothing
+    assert remedies.after_the_fix(small, LoadCheck(ok=False, stage="model_fn"), instances) == []

@@ -208,6 +208,31 @@ def test_a_model_larger_than_its_instance_moves_to_the_smallest_type_that_holds_
     assert cfg["ProductionVariants"][0]["InstanceType"] == "ml.t2.large"
 
 
+def test_two_causes_one_after_the_other_are_fixed_by_one_deploy(remedy_stack):
+    """pip fails on a pin first (all the endpoint's logs show); with the pin dropped the 5 GiB model would then be
+    killed on its 4 GiB instance. The load check with the fix laid in measures that second cause, and one deploy
+    carries the rewritten requirements and the larger instance together."""
+    scenario = STARTUP_FAILURES["pin-then-memory"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "pin-then-memory")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "requirements-install-failed", v
+    assert v["fix"]["requirements"]["lines"] == ["numpy==1.0.99"], v["fix"]
+    assert v["after_fix"]["summary"].startswith("with the fix laid in, the model loads"), v["after_fix"]
+    [nxt] = [c for c in v["causes"] if c.get("next")]
+    assert nxt["code"] == "out-of-memory" and "ml.t2.medium" in nxt["summary"], v["causes"]
+    by_field = {r["field"]: r for r in v["fix"]["remedies"]}
+    assert set(by_field) == {"InstanceType", "code/requirements.txt"}, by_field
+    assert by_field["InstanceType"]["after"] == "ml.t2.large" and by_field["InstanceType"]["sized_from"][
+        "peak_rss_mb"] > 5 * 1024
+    rebuilt = read_record(run_dir, "rebuild_archive")
+    assert rebuilt["status"] == "passed" and rebuilt["target_uri"] != seeded["model_data"]
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0]["InstanceType"] == "ml.t2.large"
+    model = aws.client("sagemaker").describe_model(ModelName=cfg["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == rebuilt["target_uri"]  # the rewritten requirements
+
+
 def test_an_update_of_a_failed_endpoint_that_fails_again_leaves_it_failed(remedy_stack):
     """Nothing serves on a Failed endpoint: a failing update cannot fall back on a previous fleet (the stack said
     InService with nothing behind it before)."""

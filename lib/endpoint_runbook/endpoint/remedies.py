@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
-    "slow_start", "download_timed_out", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
+    "slow_start", "download_timed_out", "after_the_fix", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
 ]
 
 HEALTH_CHECK = "ContainerStartupHealthCheckTimeoutInSeconds"
@@ -152,6 +152,27 @@ def memory_short(facts: Any, lc: Any, table: Any) -> dict[str, Any] | None:
         return None
     return {"peak_rss_mb": peak, "workers": workers, "need_gib": round(need, 2), "instance_type": itype,
             "instance_gib": have}
+
+
+def after_the_fix(facts: Any, lc: Any, table: Any) -> list[dict[str, Any]]:
+    """What the endpoint meets next once the verdict's own fix is in, from the load check with that fix laid in (it
+    passed, and measured the model): a model that does not fit the instance (:func:`memory_short`), or one that
+    loads slower than the model server's response timeout (the whole timeout: a prediction, where the logs of a
+    worker killed at start-up need only half, see :func:`slow_start`). Each as ``{"cause", "log_cause", "summary"}``:
+    ``log_cause`` is what that endpoint's logs would then show, for :func:`propose`."""
+    out: list[dict[str, Any]] = []
+    short = memory_short(facts, lc, table)
+    if short is not None:
+        out.append({"cause": "out-of-memory", "log_cause": None, "summary": (
+            f"one worker peaks at {short['peak_rss_mb']} MB; {short['workers']} worker(s) need {short['need_gib']:g} "
+            f"GiB and {short['instance_type']} has {short['instance_gib']:g} GiB")})
+    took = _startup_seconds(lc)
+    _, server = _server_timeout(facts)
+    if took is not None and took >= server:
+        out.append({"cause": "startup-health-check-timeout", "log_cause": "worker-timeout", "summary": (
+            f"the model loads in {took:.1f} s and the model server kills a worker that has not answered in "
+            f"{server:g} s")})
+    return out
 
 
 def index_unreachable(facts: Any, log_cause: Mapping[str, Any] | None, lc: Any) -> dict[str, Any] | None:

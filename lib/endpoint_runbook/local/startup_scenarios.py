@@ -138,6 +138,10 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
                    evidence="No space left on device"),
     StartupFailure("archive-too-large", {"code/inference.py": _PLAIN}, variant={"VolumeSizeInGB": 1},
                    weights_bytes=1229 * 2**20),
+    # two causes, one after the other: pip fails on the pin first; with it dropped, the 5 GiB model outgrows 4 GiB
+    StartupFailure("pin-then-memory", {"code/inference.py": _LARGE, "code/requirements.txt": "numpy==1.0.99\nsix\n"},
+                   environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, instance_type="ml.t2.medium",
+                   evidence="numpy==1.0.99"),
     # 16 MB on a 200 kB/s link: 80 s to arrive where the variant allows 60 (a large model past its download timeout)
     StartupFailure("download-timeout", {"code/inference.py": _PLAIN}, random_bytes=16_000_000,
                    variant={"ModelDataDownloadTimeoutInSeconds": 60}, download_bandwidth=200_000),

@@ -132,7 +132,8 @@ def show_verdict(d: Any) -> None:
          status="bad" if v["cause"] not in ("unknown", "inconclusive") else "warn")
     causes = v.get("causes") or []
     if len(causes) > 1 or v.get("set_aside"):
-        table([{"stage": c["stage"], "cause": c["code"] + (" (primary)" if c.get("primary") else ""),
+        table([{"stage": c["stage"], "cause": c["code"] + (" (primary)" if c.get("primary") else
+                                                          " (next, once the fix is in)" if c.get("next") else ""),
                 "seen by": ", ".join(c.get("seen_by", [])), "what": c.get("summary", "")} for c in causes]
               + [{"stage": "set aside", "cause": a["code"], "seen by": ", ".join(a.get("seen_by", [])),
                   "what": a.get("why", "")} for a in v.get("set_aside") or []])

@@ -490,6 +490,7 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
     found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
                                     unpacked_bytes=summary.get("total_size"), log_cause=log_cause)
+    _next_causes(d, verdict, lc, found, notes)
     edit = verdict.fix.get("requirements")
     if vendored is not None:
         found.append(vendored)
@@ -502,6 +503,27 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
         verdict.fix.setdefault("notes", []).extend(
             [f"{r.where} {r.field}: {'not set' if r.before is None else r.before} → {r.after} ({r.why})"
              for r in found if r.where != "archive"] + notes)
+
+
+def _next_causes(d: Diagnosing, verdict: Any, lc: LoadCheck | None, found: list[remedies.Remedy],
+                 notes: list[str]) -> None:
+    """Causes the endpoint would meet once the verdict's archive fix is in (the load check with it laid in passed and
+    measured the model: too large for the instance, slower than the model server allows), listed after the primary
+    and remedied with it, so one deploy fixes both."""
+    nxt = d.fix_check.load_check if d.fix_check is not None else None
+    if nxt is None or nxt is lc or not nxt.ok:
+        return
+    for c in remedies.after_the_fix(d.facts, nxt, instances):
+        more, why_not = remedies.propose(d.facts, c["cause"], lc=nxt, instance_memory=instances,
+                                         log_cause=c["log_cause"])
+        more = [r for r in more if r.field not in {x.field for x in found}]
+        if not more and not why_not:
+            continue
+        found += more
+        notes += why_not
+        verdict.seen.append(f"load check with the fix laid in: {c['summary']}")
+        verdict.causes.append({"stage": "model_fn", "code": c["cause"], "summary": c["summary"],
+                               "seen_by": ["load check with the fix laid in"], "next": True})
 
 
 #: Where the wheels of an endpoint without a route to an index go, under code/ (pip reads its relative
