@@ -86,7 +86,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", nargs="+", default=["wrong-program", "private-package", "pin-not-found",
                                                        "no-network", "out-of-memory", "disk-full", "archive-too-large",
-                                                       "slow-start", "download-timeout", "pin-then-memory"],
+                                                       "slow-start", "download-timeout", "pin-then-memory",
+                                                       "slow-install"],
                     choices=sorted(STARTUP_FAILURES))
     args = ap.parse_args()
     # one stack per link from S3 to the instances a scenario needs (download-timeout's slow one; the rest loopback's)

@@ -405,3 +405,15 @@ def test_what_the_endpoint_meets_after_the_fix_is_read_from_the_load_check_with_
     assert remedies.after_the_fix(_facts(), half, instances) == []
     # a check that failed, or measured nothing, predicts nothing
     assert remedies.after_the_fix(small, LoadCheck(ok=False, stage="model_fn"), instances) == []
+
+
+def test_the_requirements_install_counts_against_the_health_check_not_against_the_worker_timeout():
+    # the toolkit installs code/requirements.txt before the model server starts: /ping waits for pip
+    built = LoadCheck(ok=True, stage="done", import_seconds=0.5, model_fn_seconds=0.5, install_seconds=79.0)
+    [r] = remedies.propose(_facts(), "startup-health-check-timeout", lc=built)[0]
+    assert (r.field, r.before, r.after) == (remedies.HEALTH_CHECK, 60, 240)  # 2 × 80 s + 60 s → 240
+    assert r.sized_from["install_seconds"] == 79.0 and "pip's install" in r.why
+    # a worker killed by the model server's timeout: the install was over before the worker started
+    found, _ = remedies.propose(_facts(failure_reason=None), "startup-health-check-timeout", lc=built,
+                                log_cause="worker-timeout")
+    assert found == []

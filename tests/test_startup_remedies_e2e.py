@@ -208,6 +208,28 @@ def test_a_model_larger_than_its_instance_moves_to_the_smallest_type_that_holds_
     assert cfg["ProductionVariants"][0]["InstanceType"] == "ml.t2.large"
 
 
+def test_a_requirements_build_past_the_health_check_gets_a_window_sized_from_the_install(remedy_stack):
+    """A source-only requirement builds for 80 s; the toolkit installs before the model server starts, so /ping
+    is not answered within the variant's 60 s and the stack fails the endpoint on the ping health check. The load
+    check measures the install with the import and model_fn, and the health-check window is sized from all three."""
+    scenario = STARTUP_FAILURES["slow-install"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "slow-install")
+    assert seeded["status"] == "Failed" and summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    diag = read_record(run_dir, "diagnose")
+    assert "ping health check" in diag["endpoint"]["failure_reason"]
+    assert diag["load_check"]["ok"] and diag["load_check"]["install_seconds"] >= 80, diag["load_check"]
+    v = diag["verdict"]
+    assert v["cause"] == "startup-health-check-timeout" and v["confidence"] == "high", v
+    [r] = v["fix"]["remedies"]
+    assert (r["where"], r["field"], r["before"]) == ("endpoint-config", remedies.HEALTH_CHECK, 60)
+    took = r["sized_from"]["startup_seconds"]
+    assert took >= r["sized_from"]["install_seconds"] >= 80 and r["after"] >= 2 * took + 60
+    assert read_record(run_dir, "rebuild_archive")["status"] == "unchanged"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    assert cfg["ProductionVariants"][0][remedies.HEALTH_CHECK] == r["after"]
+    assert f"+ ProductionVariants[0].{remedies.HEALTH_CHECK}: {r['after']}" in deployed["plan"]["remedy_diff"]
+
+
 def test_two_causes_one_after_the_other_are_fixed_by_one_deploy(remedy_stack):
     """pip fails on a pin first (all the endpoint's logs show); with the pin dropped the 5 GiB model would then be
     killed on its 4 GiB instance. The load check with the fix laid in measures that second cause, and one deploy

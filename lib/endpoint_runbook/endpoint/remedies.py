@@ -86,11 +86,14 @@ def _clamp(name: str, value: float) -> int:
     return int(min(hi, max(lo, value)))
 
 
-def _startup_seconds(lc: Any) -> float | None:
-    """The model's start-up as the load check measured it: its import and model_fn (None when it did not finish)."""
+def _startup_seconds(lc: Any, *, install: bool = False) -> float | None:
+    """The model's start-up as the load check measured it: its import and model_fn, and with ``install`` pip's
+    install of code/requirements.txt before them (the toolkit installs before it starts the model server: /ping waits
+    for it, a worker's timeout does not); None when it did not finish."""
     if lc is None or not getattr(lc, "ok", False):
         return None
     parts = [getattr(lc, "import_seconds", None), getattr(lc, "model_fn_seconds", None)]
+    parts += [getattr(lc, "install_seconds", None)] if install else []
     known = [float(p) for p in parts if p is not None]
     return sum(known) if known else None
 
@@ -130,8 +133,10 @@ def slow_start(facts: Any, lc: Any, *, log_cause: str | None = None,
                 f"was still loading the model ({log_cause})"}
     if "health check" in reason:
         set_to, window = _health_window(facts, default_window)
+        took = _startup_seconds(lc, install=True) or took
         if took >= _SLOW_SHARE * window:
             return {"window": "health-check", "startup_seconds": round(took, 1), "window_seconds": window,
+                    "install_seconds": getattr(lc, "install_seconds", None),
                     "window_set": set_to is not None, "evidence": reason}
     return None
 
@@ -274,10 +279,13 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
                 notes.append(f"the start-up measured here ({slow['startup_seconds']} s) fits SageMaker's largest "
                              "health-check window only as it is: a larger instance or a faster load is the remedy")
             elif slow["window"] == "health-check":
+                parts = ("pip's install of code/requirements.txt, import and model_fn" if slow.get("install_seconds")
+                         else "import and model_fn")
                 out.append(Remedy(cause, "endpoint-config", HEALTH_CHECK, variant.get(HEALTH_CHECK), after,
-                                  f"the model took {slow['startup_seconds']} s to load here (import and model_fn, the "
-                                  f"load check) and the endpoint's health check gave it {slow['window_seconds']:g} s; "
-                                  f"{sized}", measured))
+                                  f"the model took {slow['startup_seconds']} s to start here ({parts}, the load "
+                                  f"check) and the endpoint's health check gave it {slow['window_seconds']:g} s; "
+                                  f"{sized}", {**measured, **({"install_seconds": slow["install_seconds"]} if
+                                                    slow.get("install_seconds") else {})}))
     elif cause == "missing-entry-script":
         program = getattr(facts, "program", "inference.py")
         found = entry_script_candidates(sources or {}, program)

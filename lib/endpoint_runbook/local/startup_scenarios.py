@@ -28,6 +28,17 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
   ship and ``code/requirements.txt`` names. The stack runs the container with no network (its own network
   namespace, loopback only): pip cannot reach the index, the container exits and restarts, and the endpoint never
   serves — as on SageMaker, where an isolated container reaches no host at all.
+- ``download-timeout``: 16 MB of model data on a 200 kB/s link from S3 to the instance (80 s) where the variant
+  allows 60 s (``ModelDataDownloadTimeoutInSeconds``): the download is cut at the deadline, no container starts, the
+  endpoint goes Failed.
+- ``pin-then-memory``: two causes, one after the other: pip fails on a numpy pin that does not exist; with the pin
+  dropped, model_fn holds 5 GiB on an ``ml.t2.medium``.
+- ``slow-install``: ``code/requirements.txt`` names a package that comes as source only (an sdist in
+  ``code/wheelhouse``), whose build takes 80 s (it stands for a C extension compiled at install time); the toolkit
+  installs requirements before it starts the model server, so ``/ping`` does not answer past the variant's
+  ``ContainerStartupHealthCheckTimeoutInSeconds`` (60 s) and the endpoint goes Failed on the ping health check. Its
+  variant has its own volume (``VolumeSizeInGB``): the stack then installs in a fresh layer on it, as every SageMaker
+  instance does (without one, the stack's containers share installed layers).
 
 Each seeds its bucket (``startup-failures-<account>``), the request the model answers (``requests/input.json``), the
 broken archive, the model, config and endpoint, and waits until the endpoint is broken: Failed, or its logs show the
@@ -83,6 +94,26 @@ _UNPACKS = ("import json\nimport os\n\n\ndef model_fn(model_dir):\n"
             "    with open(os.path.join(model_dir, \"unpacked.bin\"), \"wb\") as f:\n"
             "        for _ in range(77):\n            f.write(b\"\\0\" * 2**24)\n"
             "    return {\"offset\": 100}\n" + _HANDLERS)
+_SLOW_IMPORT = ("import json\n\nfrom slow_extension import OFFSET\n\n\ndef model_fn(model_dir):\n"
+                "    return {\"offset\": OFFSET}\n" + _HANDLERS)
+#: setup.py of a source-only package whose build (only the wheel's, not its metadata's) takes 80 s.
+_SLOW_SETUP = ("import sys\nimport time\n\nfrom setuptools import setup\n\n"
+               "if 'bdist_wheel' in sys.argv:  # a C extension compiling: minutes on a real package\n"
+               "    time.sleep(80)\n"
+               "setup(name='slow-extension', version='1.0', py_modules=['slow_extension'])\n")
+
+
+def slow_sdist() -> bytes:
+    """slow_extension-1.0.tar.gz: an sdist whose wheel takes 80 s to build (the same bytes every run)."""
+    files = {"setup.py": _SLOW_SETUP, "slow_extension.py": "OFFSET = 100\n",
+             "PKG-INFO": "Metadata-Version: 2.1\nName: slow-extension\nVersion: 1.0\n"}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in sorted(files.items()):
+            _add(tar, f"slow_extension-1.0/{name}", len(text.encode()), io.BytesIO(text.encode()))
+    return buf.getvalue()
+
+
 _NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
 
@@ -93,7 +124,7 @@ class StartupFailure:
     and what shows it is broken (``evidence``: a line of its log; None: its status Failed)."""
 
     name: str
-    members: dict[str, str]
+    members: dict[str, Any]  # path → text, bytes, or a function making the bytes
     environment: dict[str, str] = field(default_factory=dict)
     variant: dict[str, Any] = field(default_factory=dict)
     evidence: str | None = None
@@ -142,6 +173,10 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
     StartupFailure("pin-then-memory", {"code/inference.py": _LARGE, "code/requirements.txt": "numpy==1.0.99\nsix\n"},
                    environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, instance_type="ml.t2.medium",
                    evidence="numpy==1.0.99"),
+    StartupFailure("slow-install", {"code/inference.py": _SLOW_IMPORT,
+                                    "code/requirements.txt": "--find-links wheelhouse\nslow-extension==1.0\n",
+                                    "code/wheelhouse/slow_extension-1.0.tar.gz": slow_sdist},
+                   variant={"ContainerStartupHealthCheckTimeoutInSeconds": 60, "VolumeSizeInGB": 4}),
     # 16 MB on a 200 kB/s link: 80 s to arrive where the variant allows 60 (a large model past its download timeout)
     StartupFailure("download-timeout", {"code/inference.py": _PLAIN}, random_bytes=16_000_000,
                    variant={"ModelDataDownloadTimeoutInSeconds": 60}, download_bandwidth=200_000),
@@ -157,7 +192,13 @@ def _add(tar: tarfile.TarFile, name: str, size: int, data: Any) -> None:
     tar.addfile(info, data)
 
 
-def archive_bytes(members: dict[str, str], *, random_bytes: int = 0) -> bytes:
+def _member(data: Any) -> bytes:
+    """A member's bytes: text, bytes, or a function making them (an sdist)."""
+    data = data() if callable(data) else data
+    return data if isinstance(data, bytes) else str(data).encode()
+
+
+def archive_bytes(members: dict[str, Any], *, random_bytes: int = 0) -> bytes:
     """A model.tar.gz of ``members``, and a ``weights.bin`` of ``random_bytes`` that do not compress (the same bytes
     every run)."""
     import random
@@ -166,8 +207,9 @@ def archive_bytes(members: dict[str, str], *, random_bytes: int = 0) -> bytes:
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1 if random_bytes else 9) as tar:
         if random_bytes:
             _add(tar, "weights.bin", random_bytes, io.BytesIO(random.Random(24).randbytes(random_bytes)))
-        for name, text in sorted(members.items()):
-            _add(tar, name, len(text.encode()), io.BytesIO(text.encode()))
+        for name, data in sorted(members.items()):
+            raw = _member(data)
+            _add(tar, name, len(raw), io.BytesIO(raw))
     return buf.getvalue()
 
 

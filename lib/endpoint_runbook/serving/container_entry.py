@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["LayerInstallError", "install_layer", "layer_distributions", "main", "run_pip"]
+__all__ = ["LayerInstallError", "install_layer", "layer_distributions", "layer_install_seconds", "main", "run_pip"]
 
 
 class LayerInstallError(ValueError):
@@ -110,6 +110,7 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
         (site / "_serving_base.pth").write_text("\n".join(dict.fromkeys(base_sites)) + "\n")
         req = Path(str(prefix) + ".requirements.txt")
         req.write_text(requirements)
+        t0 = time.monotonic()
         proc = run_pip(str(prefix / "bin" / "python"), "install", "-r", str(req),
                        *(["-c", str(constraints)] if constraints else []))
         for line in proc.stdout.splitlines():
@@ -119,8 +120,21 @@ def install_layer(python: str, requirements: str, layers_dir: Path, *, log=None,
             shutil.rmtree(prefix, ignore_errors=True)
             req.unlink(missing_ok=True)
             raise LayerInstallError("failed to install required packages", proc.stdout)
+        (prefix / _INSTALL_SECONDS).write_text(f"{time.monotonic() - t0:.1f}\n")
         ready.write_text(requirements)
     return site
+
+
+_INSTALL_SECONDS = ".install-seconds"
+
+
+def layer_install_seconds(site: Path | str) -> float | None:
+    """How long pip took to install the layer of ``site`` (install_layer's site-packages), measured when it was
+    installed; None for a layer from before it was measured."""
+    try:
+        return float((Path(site).parents[2] / _INSTALL_SECONDS).read_text())
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def layer_distributions(site: Path) -> dict[str, str]:

@@ -63,6 +63,9 @@ class LoadCheck:
     seconds: float = 0.0
     import_seconds: float | None = None
     model_fn_seconds: float | None = None
+    # pip's install of code/requirements.txt in the image's environment (as first measured: a cached layer keeps it);
+    # the toolkit installs before it starts the model server, so /ping waits for it
+    install_seconds: float | None = None
     peak_rss_mb: int | None = None  # the check's peak resident memory (the model loaded by one worker)
     disk_written_mb: int | None = None  # what import and model_fn wrote under the model dir, TEMP and HOME
     model_type: str | None = None  # the type of what model_fn returned
@@ -306,7 +309,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
     (exact, stand-in or auto; None: ``$ENDPOINT_RUNBOOK_SERVING_MODE``, else auto). ``environment``: the model's
     ``Environment`` (SageMaker passes it to the container); the check's process gets that and the image's own
     variables, nothing of the caller's (``serving.env.container_env``), and no network (``serving.offline``)."""
-    from .container_entry import LayerInstallError
+    from .container_entry import LayerInstallError, layer_install_seconds
 
     model_dir = str(Path(model_dir).resolve())
     t0 = time.monotonic()
@@ -321,6 +324,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                                               str(e).splitlines()[-6:])])
     allowed = [model_dir, str(env.root)]
     extra: list[str] = []
+    install_seconds = None
     layer_findings: list[Finding] = []
     req = Path(model_dir, "code", "requirements.txt")
     if req.is_file():
@@ -331,6 +335,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
         except ValueError:
             return _layer_failure(req, "", env, t0)
         if site:
+            install_seconds = layer_install_seconds(site)
             extra.append(str(site))
             allowed.append(str(Path(site).resolve()))
             layer_findings = _layer_replacements(Path(site), env)
@@ -383,7 +388,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
                        peak_rss_mb=data.get("peak_rss_mb"), disk_written_mb=data.get("disk_written_mb"),
-                       outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
+                       install_seconds=install_seconds, outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
                        caller=data.get("caller"), handlers=data.get("handlers") or {}, model_type=data.get("model_type"),
                        requests=data.get("requests") or {}, signature=data.get("signature"), network=network)
     result.findings.extend(layer_findings)

@@ -459,7 +459,8 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
         verdict.seen.append(f"load check: the model loads in {slow['startup_seconds']} s here; {window} allowed "
                             f"{slow['window_seconds']:g} s")
         verdict.cause, verdict.confidence = "startup-health-check-timeout", "high"
-        verdict.summary = (f"The model takes {slow['startup_seconds']} s to load (measured here) and {window} gives "
+        verb = "install and load" if slow.get("install_seconds") else "load"
+        verdict.summary = (f"The model takes {slow['startup_seconds']} s to {verb} (measured here) and {window} gives "
                            f"it {slow['window_seconds']:g} s: " + (
                                "the worker is killed before it has loaded the model, again and again." if
                                slow["window"] == "model-server" else "the container is stopped before it answers /ping."))
