@@ -417,3 +417,29 @@ def test_the_requirements_install_counts_against_the_health_check_not_against_th
     found, _ = remedies.propose(_facts(failure_reason=None), "startup-health-check-timeout", lc=built,
                                 log_cause="worker-timeout")
     assert found == []
+
+
+def test_a_layer_keeps_how_long_its_install_took(tmp_path):
+    """install_layer times pip's install and keeps the figure with the layer: a cached layer reports the first
+    install's time (what a fresh instance pays), not the cache hit's."""
+    import sys
+    import zipfile
+
+    from endpoint_runbook.serving.container_entry import install_layer, layer_install_seconds
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    info = "tinylayer-1.0.dist-info"
+    with zipfile.ZipFile(wheels / "tinylayer-1.0-py3-none-any.whl", "w") as z:
+        z.writestr("tinylayer.py", "VALUE = 7\n")
+        z.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinylayer\nVersion: 1.0\n")
+        z.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{info}/RECORD", "")
+    req = f"--no-index\n--find-links {wheels}\ntinylayer==1.0\n"
+    site = install_layer(sys.executable, req, tmp_path / "layers")
+    assert (site / "tinylayer.py").is_file()  # really installed
+    took = layer_install_seconds(site)
+    assert took is not None and took > 0
+    again = install_layer(sys.executable, req, tmp_path / "layers")  # the cache: no pip run, the same figure
+    assert again == site and layer_install_seconds(again) == took
+    assert layer_install_seconds(tmp_path / "nowhere" / "lib" / "python3.11" / "site-packages") is None
