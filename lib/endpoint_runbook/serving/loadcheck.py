@@ -63,9 +63,7 @@ class LoadCheck:
     seconds: float = 0.0
     import_seconds: float | None = None
     model_fn_seconds: float | None = None
-    # pip's install of code/requirements.txt in the image's environment (as first measured: a cached layer keeps it);
-    # the toolkit installs before it starts the model server, so /ping waits for it
-    install_seconds: float | None = None
+    install_seconds: float | None = None  # pip's install of code/requirements.txt (first measured: a layer keeps it)
     peak_rss_mb: int | None = None  # the check's peak resident memory (the model loaded by one worker)
     disk_written_mb: int | None = None  # what import and model_fn wrote under the model dir, TEMP and HOME
     model_type: str | None = None  # the type of what model_fn returned
@@ -322,9 +320,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                                               f"The load check was skipped: {why}. Diagnose goes on from the logs "
                                               f"and the static import check; {e.hint or ''}".rstrip("; "),
                                               str(e).splitlines()[-6:])])
-    allowed = [model_dir, str(env.root)]
-    extra: list[str] = []
-    install_seconds = None
+    allowed, extra, install_seconds = [model_dir, str(env.root)], [], None
     layer_findings: list[Finding] = []
     req = Path(model_dir, "code", "requirements.txt")
     if req.is_file():
