@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 __all__ = [
     "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
-    "slow_start", "download_timed_out", "after_the_fix", "with_params", "variant_overrides", "environment_overrides", "diff_lines",
+    "slow_start", "download_timed_out", "after_the_fix", "with_params", "variant_overrides", "environment_overrides",
+    "diff_lines",
 ]
 
 HEALTH_CHECK = "ContainerStartupHealthCheckTimeoutInSeconds"
