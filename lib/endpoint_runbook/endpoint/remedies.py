@@ -19,6 +19,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from ..records import parse_iso
+
 __all__ = [
     "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
     "slow_start", "download_timed_out", "after_the_fix", "with_params", "variant_overrides", "environment_overrides",
@@ -202,15 +204,6 @@ def index_unreachable(facts: Any, log_cause: Mapping[str, Any] | None, lc: Any) 
             "evidence": (network[:2] + none[:2]) or evidence[:3]}
 
 
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    import datetime as dt
-
-    try:
-        return (dt.datetime.fromisoformat(str(end)) - dt.datetime.fromisoformat(str(start))).total_seconds()
-    except (TypeError, ValueError):
-        return None
-
-
 def download_timed_out(facts: Any, *, log_cause: str | None, archive_bytes: int | None) -> dict[str, Any] | None:
     """The model data's download and extraction ran past the variant's ``ModelDataDownloadTimeoutInSeconds``, told
     from facts rather than from a FailureReason's words (SageMaker's wording for this failure is not published): the
@@ -220,7 +213,8 @@ def download_timed_out(facts: Any, *, log_cause: str | None, archive_bytes: int 
     if log_cause not in (None, "no-logs", "model-download-timeout") or getattr(facts, "status", None) != "Failed":
         return None
     timeout = (getattr(facts, "variant_config", None) or {}).get(DOWNLOAD_TIMEOUT)
-    elapsed = _seconds_between(getattr(facts, "created", None), getattr(facts, "last_modified", None))
+    created, failed = parse_iso(getattr(facts, "created", None)), parse_iso(getattr(facts, "last_modified", None))
+    elapsed = (failed - created).total_seconds() if created and failed else None
     if not timeout or elapsed is None or elapsed < float(timeout):
         return None
     size = f"{archive_bytes / 1e6:.1f} MB" if archive_bytes else "of unknown size"
