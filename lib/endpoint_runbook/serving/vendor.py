@@ -75,7 +75,7 @@ def vendor_wheels(env: ServingEnv, requirements: str, req_dir: Path | None, dest
     dest.mkdir(parents=True, exist_ok=True)
     before = {f.name for f in dest.iterdir()}
     target = image_python(env)
-    built = {}
+    built: set[str] = set()  # distributions built here (no wheel for the image's Python)
     for n, v in dists.items():
         if target and run_pip(str(env.python), "download", "--no-deps", "--only-binary", ":all:", "-d", str(dest),
                               *_target_args(target), f"{n}=={v}").returncode == 0:
@@ -85,7 +85,7 @@ def vendor_wheels(env: ServingEnv, requirements: str, req_dir: Path | None, dest
             raise VendorError(f"pip could not fetch the wheel of {n}=={v} here", code="vendor-failed",
                               hint="Check this machine reaches the package index (pip's words: "
                                    + " | ".join(proc.stdout.strip().splitlines()[-3:]) + ").")
-        built[n] = v
+        built.add(n)
     native = [f.name for f in dest.iterdir() if f.suffix == ".whl" and f.name not in before
               and _canonical(f.name) in built and not _pure(f.name)]
     if target and native:
