@@ -152,6 +152,10 @@ SIGNATURES: tuple[Signature, ...] = (
            ("403 Client Error", r"403 Client Error(?:.*for url: (?P<url>\S+))?"),
            ("Permission denied (os error 13)", r"Permission denied \(os error 13\)"),
            ("[Errno 13] Permission denied", r"\[Errno 13\] Permission denied(?::\s*'(?P<path>[^']+)')?"),
+           # transformers' own warning (utils/hub.py) when its cache folder is not writable: a non-root container
+           # whose image's cache dir (TGI's /data, a home of another user) it cannot write; downloads fail after it
+           ("write in your cache folder", r"There was a problem when trying to write in your cache folder "
+                                          r"\((?P<path>[^)]+)\)", "likely"),
            ("AccessDenied", r"\(AccessDenied(?:Exception)?\)|\bAccessDenied:|<Code>AccessDenied</Code>"),
            ("is not authorized to perform", r"is not authorized to perform: (?P<action>\S+)"),
            ("Repository Not Found", r"Repository Not Found for url", "weak")),
