@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--scenarios", nargs="+", default=["wrong-program", "private-package", "pin-not-found",
                                                        "no-network", "out-of-memory", "disk-full", "archive-too-large",
                                                        "slow-start", "download-timeout", "pin-then-memory",
-                                                       "slow-install"],
+                                                       "slow-install", "weights-no-route"],
                     choices=sorted(STARTUP_FAILURES))
     args = ap.parse_args()
     # one stack per link from S3 to the instances a scenario needs (download-timeout's slow one; the rest loopback's)

@@ -93,7 +93,7 @@ verdict is written to `<run_dir>/01-diagnose.json`; step 2 reads it. Each cell b
         ("code", """from endpoint_runbook.steps import diagnose
 
 d = diagnose.describe(aws, run_dir=run_dir, endpoint_name=endpoint_name, source_roots=source_roots,
-                      load_check=load_check, progress=rb.progress)
+                      load_check=load_check, weights=weights, progress=rb.progress)
 rb.show_endpoint(d.facts)"""),
         ("md", "## The CloudWatch logs"),
         ("code", """rb.show_logs(diagnose.read_logs(aws, d, log_window_minutes=log_window_minutes,

@@ -12,25 +12,26 @@ def record(label: str, score: Any) -> None:
     _SCORES[label] = score.lines()
 
 
-def record_first(first: dict[str, Any]) -> None:
-    """The first held-out score as kept in tests/data/logs-scores/heldout-first.json."""
+def record_first(first: dict[str, Any], key: str = "first") -> None:
+    """A first held-out score as kept in tests/data/logs-scores/heldout*-first.json."""
     by = first["by_confidence"]
-    lines = [f"held-out FIRST score (commit {first['commit'][:10]}, rules final, held-out unread): "
+    what = "held-out FIRST score" if key == "first" else f"{first['directory']} FIRST score"
+    lines = [f"{what} (commit {first['commit'][:10]}, rules final, held-out unread): "
              f"{first['right']}/{first['total']} right ({100 * first['ratio']:.1f} %)"]
     for c in ("high", "medium", "low"):
         r, n = by[c]["right"], by[c]["total"]
         lines.append(f"  {c:<6} confidence: {r}/{n} right" + (f" ({100 * r / n:.1f} %)" if n else ""))
     lines.append(f"  misses ({len(first['misses'])}): file | expected | got | confidence")
     lines += [f"    {m['file']} | {m['expected']} | {m['got']} | {m['confidence']}" for m in first["misses"]]
-    _SCORES["first"] = lines
+    _SCORES[key] = lines
 
 
 def summary() -> list[str]:
     out: list[str] = []
-    for key in ("seen", "first"):
+    for key in ("seen", "first", "first-2"):
         if key in _SCORES:
             out += (["seen (the rules were written from these):"] if key == "seen" else []) + _SCORES[key]
     for key, lines in _SCORES.items():
-        if key not in ("seen", "first"):
+        if key not in ("seen", "first", "first-2"):
             out += [f"{key}:"] + lines
     return out

@@ -1,6 +1,7 @@
-"""The real-log corpus (issue 23): 170 SEEN excerpts (tests/data/logs-corpus: the 22 the issue-14 rules were written
+"""The real-log corpus (issue 23): 185 SEEN excerpts (tests/data/logs-corpus: the 22 the issue-14 rules were written
 beside, and the new excerpts the issue-23 rules were written from) and 64 HELD-OUT excerpts (tests/data/logs-heldout,
-chosen by sha256(source URL) mod 3 == 0 and not read until the rules were final). Each file's header gives its
+chosen by sha256(source URL) mod 3 == 0 and not read until the rules were final), and a second collection's 8
+HELD-OUT excerpts (tests/data/logs-heldout2, the same hash; its other 15 joined the seen ones), scored once. Each file's header gives its
 source, container, expected cause and detail, and noise.
 
 - every seen file is classified as its header says (but for three documented known-hard files), through every input
@@ -28,7 +29,9 @@ from endpoint_runbook.logs.scoring import corpus_files, read_excerpt, score_corp
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "logs-corpus"
 HELDOUT = DATA / "logs-heldout"
+HELDOUT2 = DATA / "logs-heldout2"
 FIRST = DATA / "logs-scores" / "heldout-first.json"
+FIRST2 = DATA / "logs-scores" / "heldout2-first.json"
 FILES = corpus_files(CORPUS)
 
 #: Seen files no rule names rightly, each with why. The test below checks they are still missed: when one is named
@@ -53,10 +56,10 @@ def _hard(path: Path) -> str | None:
 
 
 def test_the_corpus_is_all_here_with_headers_and_sources():
-    assert len(FILES) == 170
+    assert len(FILES) == 185
     held = corpus_files(HELDOUT)
-    assert len(held) == 64
-    for p in FILES + held:
+    assert len(held) == 64 and len(corpus_files(HELDOUT2)) == 8
+    for p in FILES + held + corpus_files(HELDOUT2):
         ex = read_excerpt(p)
         assert "(http" in ex.meta["source"] and ex.meta["container"] and ex.meta["expected-detail"], p.name
         assert "noise" in ex.meta and ex.body.strip(), p.name
@@ -65,7 +68,7 @@ def test_the_corpus_is_all_here_with_headers_and_sources():
 
 def test_the_split_is_the_fixed_hash_of_the_source_address():
     """Every new excerpt sits where sha256(source URL) mod 3 puts it (0: held-out); SOURCES.tsv lists each file."""
-    for directory, held in ((CORPUS, False), (HELDOUT, True)):
+    for directory, held in ((CORPUS, False), (HELDOUT, True), (HELDOUT2, True)):
         rows = list(csv.DictReader((directory / "SOURCES.tsv").open(), delimiter="\t"))
         listed = {r["file"] for r in rows}
         assert listed == {p.name for p in corpus_files(directory) if int(p.name.split("-")[0]) >= 100}
@@ -193,6 +196,17 @@ def test_the_first_held_out_score_is_kept_as_it_came_out():
     assert len(first["misses"]) == first["total"] - first["right"]
 
 
+def test_the_second_collections_first_held_out_score_is_kept_as_it_came_out():
+    """Eight excerpts of a second collection, set aside by the same hash before anyone read them, scored once on the
+    rules of the commit it names (written from the collection's other 15): kept, misses and all."""
+    first = json.loads(FIRST2.read_text())
+    logscores.record_first(first, key="first-2")
+    assert first["commit"] and "second collection" in first["label"]
+    assert [r["file"] for r in first["results"]] == [p.name for p in corpus_files(HELDOUT2)]
+    assert (first["right"], first["total"]) == (sum(r["right"] for r in first["results"]), 8)
+    assert len(first["misses"]) == first["total"] - first["right"]
+
+
 @pytest.fixture(scope="module")
 def heldout():
     score = score_corpus(HELDOUT)
@@ -215,7 +229,7 @@ def test_held_out_share_right_meets_the_issue_target(heldout):
 def test_explain_logs_scores_the_corpus(capsys):
     assert main(["explain-logs", "--score", str(CORPUS), str(HELDOUT)]) == 0
     out = capsys.readouterr().out
-    assert f"{CORPUS}: 167/170 right" in out and f"{HELDOUT}: " in out
+    assert f"{CORPUS}: 182/185 right" in out and f"{HELDOUT}: " in out
     assert "high   confidence:" in out and "misses (" in out
     assert main(["explain-logs", "--score", str(CORPUS / "nowhere")]) == 2
     assert "no corpus directory" in capsys.readouterr().err

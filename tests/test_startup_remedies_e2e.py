@@ -193,6 +193,36 @@ def test_an_endpoint_without_network_gets_its_wheels_in_the_archive(remedy_stack
     assert any("Processing" in x and "tabulate-0.9.0-py3-none-any.whl" in x for x in lines)  # the fixed one's
 
 
+def test_weights_model_fn_downloads_go_into_the_archive_from_the_copy_the_user_points_at(remedy_stack):
+    """An isolated model whose model_fn downloads its checkpoint with torch.hub: diagnose names the download the
+    endpoint cannot make, fetches the copy params point at (S3), step 2 puts it where torch.hub looks first and
+    deploy sets TORCH_HOME there; the fixed model is still isolated and loads the checkpoint with no network."""
+    import io
+    import tarfile
+
+    scenario = STARTUP_FAILURES["weights-no-route"]
+    seeded, summary, run_dir, aws = _fix(remedy_stack, "weights-no-route")
+    assert summary.status == "passed", json.dumps(summary.to_dict(), indent=1)
+    v = read_record(run_dir, "diagnose")["verdict"]
+    assert v["cause"] == "network-unreachable" and v["confidence"] == "high", v  # the container's URLError
+    by_field = {r["field"]: r for r in v["fix"]["remedies"]}
+    assert by_field["torch-home/"]["after"] == ["torch-home/hub/checkpoints/offset-net-5c1e2f3a.pth"]
+    assert by_field["TORCH_HOME"]["after"] == "/opt/ml/model/torch-home"
+    deployed, cfg = _served(aws, scenario, run_dir)
+    sm, s3 = aws.client("sagemaker"), aws.client("s3")
+    model = sm.describe_model(ModelName=cfg["ProductionVariants"][0]["ModelName"])
+    assert model["EnableNetworkIsolation"] is True  # the fix does not open the network
+    assert model["PrimaryContainer"]["Environment"]["TORCH_HOME"] == "/opt/ml/model/torch-home"
+    bucket, key = model["PrimaryContainer"]["ModelDataUrl"][5:].split("/", 1)
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        got = tar.extractfile("torch-home/hub/checkpoints/offset-net-5c1e2f3a.pth").read()
+    copy = s3.get_object(Bucket=BUCKET, Key="weights/offset-net-5c1e2f3a.pth")["Body"].read()
+    assert got == copy
+    pages = aws.client("logs").get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/sagemaker/Endpoints/{scenario.endpoint}")
+    assert any("URLError" in e["message"] for page in pages for e in page["events"])  # the broken container's
+
+
 def test_a_model_larger_than_its_instance_moves_to_the_smallest_type_that_holds_it(remedy_stack):
     scenario = STARTUP_FAILURES["out-of-memory"]
     seeded, summary, run_dir, aws = _fix(remedy_stack, "out-of-memory")

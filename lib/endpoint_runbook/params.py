@@ -78,6 +78,9 @@ STEP_KEYS: dict[str, dict[str, Param]] = {
         "load_check": Param(B, True, "import the entry script and call model_fn in a clean serving env"),
         "expected_paths": Param(L, None, "what the archive should hold, for the ✅/❌ table (folder: trailing /); "
                                          "null: code/<entry script>, code/requirements.txt"),
+        "weights": Param(D, None, "weights model_fn downloads at start-up that the endpoint cannot reach: {URL or "
+                                  "hub id: local path or s3:// URI of a copy}; step 2 puts them in the archive where "
+                                  "torch.hub / the Hugging Face libraries look first"),
     },
     "rebuild_archive": {
         "source_uri": Param(S, None, "archive (or model prefix/) to fix; null: the diagnosed endpoint's model data"),

@@ -130,6 +130,14 @@ class DiagnoseRecord(_StepRecord):
         """The S3 prefix of uncompressed model data, when the model has no archive (:func:`uncompressed_prefix`)."""
         return None if self.model_data_url else uncompressed_prefix(self.model_data_source)
 
+    @property
+    def deployed_environment(self) -> dict[str, str]:
+        """The container environment deploy will set as step 1 proposes it: the model's, with the enabled
+        remedies' variables (TORCH_HOME for vendored weights, ...): the archive's checks run with it."""
+        return {**(self.endpoint.environment or {}),
+                **{r["field"]: str(r["after"]) for r in self.remedies if r.get("enabled", True)
+                   and r.get("where") == "model"}}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> DiagnoseRecord:
         d = d or {}

@@ -62,6 +62,7 @@ class Download:
     via: tuple[str, ...] = ()
     guard: str | None = None  # an except clause that catches a failure and carries on
     hint: str = ""  # how to do without the download, for this library
+    target: str = ""  # what it fetches, when known statically: the URL, or the Hugging Face Hub id
 
     @property
     def where(self) -> str:
@@ -82,6 +83,7 @@ class Hit(NamedTuple):
     what: str
     certain: bool
     hint: str = ""
+    target: str = ""
 
 
 _VENDOR = "put the files in the archive and load them from /opt/ml/model"
@@ -199,7 +201,7 @@ def match_download(name: str | None, call: ast.Call, value: Value, *,
         else:
             target = _arg(call, value, 0, "pretrained_model_name_or_path", "model_name_or_path")
         if _hub_id(target) and not str(target).startswith(MODEL_DIR):
-            return Hit(name, HF, f"the model {target}", True, _HINT_HF)
+            return Hit(name, HF, f"the model {target}", True, _HINT_HF, target)
         return None
     if top == "speechbrain" and last == "from_hparams":  # Pretrained.from_hparams(source=<hub id or folder>)
         source = _arg(call, value, 0, "source")
@@ -221,10 +223,11 @@ def match_download(name: str | None, call: ast.Call, value: Value, *,
                 "torch.hub.download_url_to_file", "torchvision.datasets.utils.download_url"):
         url = _arg(call, value, 0, "url")
         host = _host_of(url)
-        return Hit(name, host, str(url), True, _VENDOR) if host else None
+        return Hit(name, host, str(url), True, _VENDOR, str(url)) if host else None
     if top == "huggingface_hub" and last in ("hf_hub_download", "snapshot_download", "cached_download"):
         repo = _arg(call, value, 0, "repo_id", "url")
-        return Hit(name, HF, f"files of {repo if isinstance(repo, str) else 'a repository'}", True, _VENDOR)
+        return Hit(name, HF, f"files of {repo if isinstance(repo, str) else 'a repository'}", True, _VENDOR,
+                   repo if _hub_id(repo) else "")
     if name in _HTTP_GET:
         url = _arg(call, value, 1 if name in ("requests.request", "urllib3.request") else 0, "url")
         host = _host_of(url)

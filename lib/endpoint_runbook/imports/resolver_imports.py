@@ -379,4 +379,5 @@ class ImportWalk:
         if hit is not None:
             guard = self._catch(ctx, "ConnectionError")[0]
             self.downloads.append(Download(hit.call, ctx.mod.path, call.lineno, ctx.mod.line(call.lineno), hit.host,
-                                           hit.what, hit.certain, ctx.phase, ctx.via, guard, hit.hint))
+                                           hit.what, hit.certain, ctx.phase, ctx.via, guard, hit.hint,
+                                           hit.target))

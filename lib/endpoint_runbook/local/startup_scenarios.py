@@ -40,6 +40,11 @@ its CloudWatch logs hold what the container printed. Nothing here writes a log l
   variant has its own volume (``VolumeSizeInGB``): the stack then installs in a fresh layer on it, as every SageMaker
   instance does (without one, the stack's containers share installed layers).
 
+- ``weights-no-route``: the model has ``EnableNetworkIsolation``; model_fn loads its checkpoint with
+  ``torch.hub.load_state_dict_from_url`` (a pretrained checkpoint's usual way in), which downloads it at every start:
+  the container reaches no host, the worker dies, again at every restart. A copy of the checkpoint is in the bucket
+  (``weights/``), where the user's params point ``diagnose.weights``.
+
 Each seeds its bucket (``startup-failures-<account>``), the request the model answers (``requests/input.json``), the
 broken archive, the model, config and endpoint, and waits until the endpoint is broken: Failed, or its logs show the
 failure.
@@ -114,6 +119,22 @@ def slow_sdist() -> bytes:
     return buf.getvalue()
 
 
+#: A checkpoint model_fn downloads at start-up (a pretrained model's usual way in), and the user's copy of it.
+WEIGHTS_URL = "https://download.pytorch.org/models/offset-net-5c1e2f3a.pth"
+_HUB = ("import json\n\nimport torch\n\nURL = %r\n\n\ndef model_fn(model_dir):\n"
+        "    state = torch.hub.load_state_dict_from_url(URL, map_location=\"cpu\")\n"
+        "    return {\"offset\": int(state[\"offset\"])}\n" % WEIGHTS_URL) + _HANDLERS
+
+
+def offset_checkpoint() -> bytes:
+    """The checkpoint: a state dict torch.load reads (saved by this machine's torch, read by the image's)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"offset": torch.tensor(100)}, buf)
+    return buf.getvalue()
+
+
 _NUMPY = ("import json\n\nimport numpy as np\n\n\ndef model_fn(model_dir):\n"
           "    return {\"offset\": int(np.int64(100))}\n" + _HANDLERS)
 
@@ -135,6 +156,7 @@ class StartupFailure:
     # The stack's in-region link from S3 to an instance (bytes/s) the scenario needs (``local up`` starts the stack
     # with it): the failure scaled down, a model of megabytes on a link of kilobytes a second.
     download_bandwidth: float | None = None
+    objects: dict[str, Any] = field(default_factory=dict)  # other objects of the bucket: key → bytes (or a maker)
 
     @property
     def endpoint(self) -> str:
@@ -182,6 +204,8 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
                    variant={"ModelDataDownloadTimeoutInSeconds": 60}, download_bandwidth=200_000),
     StartupFailure("no-network", {"code/inference.py": _TABLE, "code/requirements.txt": "tabulate==0.9.0\n"},
                    model_fields={"EnableNetworkIsolation": True}, evidence="No matching distribution found for tabulate"),
+    StartupFailure("weights-no-route", {"code/inference.py": _HUB}, model_fields={"EnableNetworkIsolation": True},
+                   evidence="URLError", objects={"weights/offset-net-5c1e2f3a.pth": offset_checkpoint}),
 )}
 
 
@@ -272,6 +296,8 @@ def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure,
     body = (large_archive(scenario.members, scenario.weights_bytes) if scenario.weights_bytes else
             archive_bytes(scenario.members, random_bytes=scenario.random_bytes))
     s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=body)
+    for key, data in scenario.objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=_member(data))
     role_arn = _role(client("iam"))
     env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION, **scenario.environment}

@@ -341,7 +341,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
         child_tmp, child_home = Path(cwd, "tmp"), Path(cwd, "home")
         allowed += [str(child_tmp.resolve()), str(child_home.resolve())]
         run_env = container_env(env.profile, home=child_home, tmp=child_tmp, environment=environment,
-                                path_prefix=[str(env.bin_dir)],
+                                path_prefix=[str(env.bin_dir)], model_dir=Path(model_dir),
                                 extra={"SAGEMAKER_PROGRAM": program, **proxy.env()})
         try:
             proc = subprocess.run([str(env.python), "-s", "-c", _CHILD, model_dir, program, str(proxy.port), *extra],

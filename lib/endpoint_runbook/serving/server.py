@@ -54,7 +54,7 @@ def _pip_isolated(home: Path) -> dict[str, str]:
 
 def container_env(profile: ImageProfile | None, *, home: Path, tmp: Path, environment: dict[str, str] | None = None,
                   extra: dict[str, str] | None = None, path_prefix: list[str] | None = None,
-                  pip: bool = False, network: bool = True) -> dict[str, str]:
+                  pip: bool = False, network: bool = True, model_dir: Path | None = None) -> dict[str, str]:
     """The environment model code runs with here, as in the container: an allow-list, nothing else inherited.
 
     - the image's own ENV (its Dockerfile: ``LANG``, ``MKL_THREADING_LAYER``, ``DLC_CONTAINER_TYPE``, ... per
@@ -64,7 +64,9 @@ def container_env(profile: ImageProfile | None, *, home: Path, tmp: Path, enviro
     - SageMaker's: the model's ``Environment`` (``environment``), then what the caller sets on purpose
       (``extra``: the toolkit's ports and base dir, the local stack's AWS endpoint);
     - with ``pip``, pip's configuration of this machine (the container installs code/requirements.txt); without
-      ``network``, none of it (``_pip_isolated``).
+      ``network``, none of it (``_pip_isolated``);
+    - ``model_dir``: where the container's ``/opt/ml/model`` is here; a value of the model's ``Environment`` under
+      it (``TORCH_HOME=/opt/ml/model/torch-home``) names the same place here.
 
     Everything else of the caller's (a notebook kernel's ``MPLBACKEND``, ``HF_HOME``, ``LD_LIBRARY_PATH``,
     proxies, AWS profiles, ...) stays out."""
@@ -80,9 +82,16 @@ def container_env(profile: ImageProfile | None, *, home: Path, tmp: Path, enviro
         env.update(_pip_plumbing() if network else _pip_isolated(home))
     env.update((profile or default_profile()).container_env())
     env.update({"HOME": str(home), "TMPDIR": str(tmp), "TEMP": str(tmp), "PYTHONNOUSERSITE": "1"})
-    env.update({k: str(v) for k, v in (environment or {}).items()})
+    env.update({k: _in_model_dir(str(v), model_dir) for k, v in (environment or {}).items()})
     env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
+
+
+def _in_model_dir(value: str, model_dir: Path | None) -> str:
+    root = "/opt/ml/model"
+    if model_dir is None or not (value == root or value.startswith(root + "/")):
+        return value
+    return str(model_dir) + value[len(root):]
 
 
 def free_port() -> int:
@@ -180,7 +189,7 @@ def start_model_server(env: ServingEnv, *, base_dir: Path, workdir: Path, enviro
         # The container's environment (``container_env``): the image's ENV, the model's Environment, and the
         # stack's own plumbing; nothing of this process's.
         run_env = container_env(env.profile, home=tmp / "home", tmp=tmp / "t", environment=environment, pip=True,
-                                network=network, path_prefix=[str(env.bin_dir)], extra={
+                                network=network, path_prefix=[str(env.bin_dir)], model_dir=base_dir / "model", extra={
             "SAGEMAKER_BASE_DIR": str(base_dir),
             "SAGEMAKER_BIND_TO_PORT": str(port),
             "SAGEMAKER_SAFE_PORT_RANGE": f"{port}-{port}",

@@ -40,6 +40,7 @@ from ..records import write_record
 from ..s3 import parse_s3_uri
 from ..serving.loadcheck import LoadCheck, load_check_dir, vouch_imports_only
 from ..step_records import EndpointFacts
+from . import vendoring
 
 __all__ = ["Diagnosing", "run", "describe", "read_logs", "read_archive", "resolve_imports", "check_load", "conclude"]
 
@@ -159,12 +160,13 @@ def _load_check_prefix(s3: Any, arch: dict[str, Any], program: str, log: Callabl
 
 def run(aws: Aws, *, run_dir: str, endpoint_name: str, log_window_minutes: float = 60.0,
         max_log_events: int = 20000, source_roots: list[str] | None = None, load_check: bool = True,
-        expected_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> Diagnosis:
+        expected_paths: list[str] | None = None, weights: dict[str, str] | None = None,
+        progress: Callable[[str], None] | None = None) -> Diagnosis:
     """Diagnose ``endpoint_name`` and write ``01-diagnose.json``. Raises only for bad input (unknown endpoint);
     an inconclusive diagnosis is a verdict, not an error. The sub-steps (:func:`describe`, :func:`read_logs`,
     :func:`read_archive`, :func:`resolve_imports`, :func:`check_load`, :func:`conclude`) in one call."""
     d = describe(aws, run_dir=run_dir, endpoint_name=endpoint_name, source_roots=source_roots,
-                 load_check=load_check, progress=progress)
+                 load_check=load_check, weights=weights, progress=progress)
     read_logs(aws, d, log_window_minutes=log_window_minutes, max_log_events=max_log_events, progress=progress)
     read_archive(aws, d, expected_paths=expected_paths, progress=progress)
     resolve_imports(d, progress=progress)
@@ -181,6 +183,7 @@ class Diagnosing:
     facts: EndpointFacts
     roots: dict[str, Path]
     load_check: bool = True
+    weights: dict[str, str] | None = None  # what model_fn downloads → where the user has it (a path, s3://)
     log_ev: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, bytes] = field(default_factory=dict)
@@ -208,7 +211,8 @@ class Diagnosing:
 
 
 def describe(aws: Aws, *, run_dir: str, endpoint_name: str, source_roots: list[str] | None = None,
-             load_check: bool = True, progress: Callable[[str], None] | None = None) -> Diagnosing:
+             load_check: bool = True, weights: dict[str, str] | None = None,
+             progress: Callable[[str], None] | None = None) -> Diagnosing:
     """Sub-step 1: endpoint → endpoint config → model (and the inputs checked before any other read)."""
     if not endpoint_name:
         raise InputError("endpoint_name is required.", code="missing-input",
@@ -224,7 +228,7 @@ def describe(aws: Aws, *, run_dir: str, endpoint_name: str, source_roots: list[s
     say("describing the endpoint")
     with named_aws_errors("describing the endpoint"):
         facts = endpoint_facts(sm, endpoint_name)
-    return Diagnosing(run_dir=run_dir, started=started, facts=facts, roots=roots, load_check=load_check,
+    return Diagnosing(run_dir=run_dir, started=started, facts=facts, roots=roots, load_check=load_check, weights=weights,
                       arch={"uri": facts.model_data_url, "readable": False, "findings": [], "presence": []})
 
 
@@ -486,7 +490,7 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
                            "download and extraction, before any container started.")
         verdict.evidence = [late["evidence"], *verdict.evidence][:6]
     offline = remedies.index_unreachable(facts, (d.log_ev or {}).get("cause"), lc)
-    vendored = _vendor(d, verdict, offline) if offline is not None else None
+    vendored = vendoring.wheels(d, verdict, offline) if offline is not None else None
     cause = "out-of-memory" if verdict.sub_cause == "out-of-memory" else verdict.cause
     found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
@@ -527,51 +531,6 @@ def _next_causes(d: Diagnosing, verdict: Any, lc: LoadCheck | None, found: list[
                                "seen_by": ["load check with the fix laid in"], "next": True})
 
 
-#: Where the wheels of an endpoint without a route to an index go, under code/ (pip reads its relative
-#: ``--find-links`` beside code/requirements.txt).
-WHEELS = "wheels"
-
-
-def _vendor(d: Diagnosing, verdict: Any, found: dict[str, Any]) -> remedies.Remedy | None:
-    """The endpoint's pip reaches no index (``found``: :func:`remedies.index_unreachable`): the wheels of what pip
-    installs here for code/requirements.txt, fetched into the run dir for step 2 to put under code/wheels/, and
-    the requirements edit that installs from them. The verdict names the cause when the install failure was it."""
-    from ..serving.env import ServingEnvError, ensure_serving_env
-    from ..serving.vendor import VendorError, vendor_wheels
-
-    raw = d.sources.get("code/requirements.txt")
-    if raw is None:
-        return None
-    dest = Path(d.run_dir) / "vendor" / WHEELS
-    shutil.rmtree(dest, ignore_errors=True)
-    try:
-        wheels = vendor_wheels(ensure_serving_env(d.facts.image), raw.decode("utf-8", "replace"), None, dest)
-    except (VendorError, ServingEnvError) as e:
-        verdict.fix.setdefault("notes", []).append(f"The container's pip reaches no package index, and the wheels "
-                                                   f"could not be fetched here to put in the archive: {e}")
-        return None
-    reach = found["reach"]
-    if verdict.cause == "requirements-install-failed":
-        verdict.cause = "requirements-unreachable"
-        verdict.confidence = "high" if reach["reach"] == "no" or found["network_lines"] else "medium"
-        verdict.summary = (f"pip in the container reaches no package index ({reach['why']}), where here, in the "
-                           "image's own environment, it installs the same code/requirements.txt: the wheels go into "
-                           f"the archive (code/{WHEELS}/) and pip installs from there.")
-        verdict.evidence = list(dict.fromkeys([*found["evidence"], *verdict.evidence]))[:6]
-    verdict.seen.append("load check: code/requirements.txt installs here, in the image's own environment")
-    files = [w["file"] for w in wheels]
-    names = ", ".join(f"{w['name']} {w['version']}" for w in wheels) or "none"
-    why = (f"the endpoint's pip reaches no index ({reach['why']}); here pip installs {len(wheels)} distribution(s) "
-           f"beyond the image's: {names}")
-    verdict.fix["requirements"] = imports.install_offline(raw, WHEELS if wheels else None, why=why).to_dict()
-    if wheels:
-        verdict.fix["additions"] = [*verdict.fix.get("additions", []),
-                                    {"source": str(dest), "target": f"code/{WHEELS}", "package": "", "kind": "wheels"}]
-    return remedies.Remedy("requirements-unreachable", "archive", f"code/{WHEELS}/", None, files, why,
-                           {"wheels": len(files), "bytes": sum(w["bytes"] for w in wheels),
-                            "endpoint_reach": reach["reach"]}, applied_by="step 2")
-
-
 def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
     """Sub-step 6: the queued requests (backlog) and the verdict from the views read so far; writes
     ``01-diagnose.json``."""
@@ -588,6 +547,7 @@ def conclude(aws: Aws, d: Diagnosing) -> Diagnosis:
                        complete=d.complete, fix_check=d.fix_check)
     findings = _reconcile(findings, verdict, imp, lc)
     _remedy(d, verdict, lc if lc is None or not lc.skipped else None)
+    vendoring.weights(aws, d, verdict)
     started = d.started
     diagnosis = Diagnosis(endpoint=facts, logs=log_ev, archive=arch, imports=imp.to_dict() if imp else None,
                           load_check=lc, verdict=verdict, findings=findings, started=started.isoformat(),

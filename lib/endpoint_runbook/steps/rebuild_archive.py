@@ -225,7 +225,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
     adds = _additions(additions)
     if source_uri.endswith("/") or prefix_model:
         step = RebuildStep(source_uri=source_uri, target_uri=target_uri or "", additions=adds, image=image,
-                           environment=diag.endpoint.environment, status="planned", requirements=requirements, require_load_check=require_load_check)
+                           environment=diag.deployed_environment, status="planned", requirements=requirements, require_load_check=require_load_check)
         return Rebuilding(aws=aws, run_dir=run_dir, step=step, overwrite=overwrite, program="", started=started,
                           mode="prefix", diag=diag)
     target_uri = target_uri or default_target(source_uri)
@@ -242,7 +242,7 @@ def plan(aws: Aws, *, run_dir: str, source_uri: str | None = None, additions: li
         raise InputError(f"{target_uri} already exists.", code="target-exists",
                          hint="Set overwrite: true, or choose another target_uri.")
     step = RebuildStep(source_uri=source_uri, target_uri=target_uri, additions=adds, image=image,
-                       environment=diag.endpoint.environment,
+                       environment=diag.deployed_environment,
                        source_etag=head.get("ETag"), status="planned", requirements=requirements,
                        require_load_check=require_load_check)
     program = diag.endpoint.program
@@ -543,7 +543,7 @@ def _prefix_model(aws: Aws, run_dir: str, source_uri: str, adds: list[dict[str, 
     src = model_prefix.prefix_uri(source_uri)
     target = model_prefix.prefix_uri(target_uri or src.rstrip("/") + "-fixed/")
     step = RebuildStep(source_uri=src, target_uri=target, additions=adds, image=image, method="prefix-copy",
-                       environment=diag.endpoint.environment, requirements=req_edit, require_load_check=require_load_check)
+                       environment=diag.deployed_environment, requirements=req_edit, require_load_check=require_load_check)
     s3 = aws.client("s3")
     program = diag.endpoint.program
     edit_dir = tempfile.TemporaryDirectory(prefix="rebuild-edit-")
