@@ -55,7 +55,7 @@ def test_diagnose_notebook_as_a_notebook_job_runs_it(aws, moto_url, tmp_path):
     strings = {"region": "ap-south-1", "profile": "null", "endpoint_url": moto_url, "max_attempts": "2",
                "role_arn": "null", "external_id": "null", "run_dir": str(tmp_path), "endpoint_name": "nb-job",
                "log_window_minutes": "30", "max_log_events": "500", "source_roots": "[]", "load_check": "false",
-               "expected_paths": "[code/inference.py, code/tinypkg/]"}
+               "expected_paths": "[code/inference.py, code/tinypkg/]", "weights": "null"}
     assert set(strings) == set(notebook_parameters("diagnose"))
     out = tmp_path / "job.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks" / NOTEBOOKS["diagnose"]), str(out), parameters=strings,
