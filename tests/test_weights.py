@@ -146,3 +146,20 @@ def test_a_hub_cache_folder_keeps_its_own_main_revision(tmp_path, hf_hub):
     assert archived.after == [f"hf-home/hub/models--acme--tiny-bert/snapshots/{rev}"]
     out = _hub_resolves(hf_hub, dest / "hf-home", "acme/tiny-bert", "config.json")
     assert out.returncode == 0 and out.stdout.strip() == '{"v": 2}', out.stderr[-2000:]
+
+
+def test_a_sentence_transformers_bare_name_is_that_organisations_model_and_pipeline_ids_are_named_by_the_user(tmp_path):
+    st = {**HUB, "call": "sentence_transformers.SentenceTransformer", "target": "all-MiniLM-L6-v2"}
+    default = {**HUB, "call": "transformers.pipeline", "target": "", "line": 30}
+    assert [(n.kind, n.key) for n in needs([st, default])] == [
+        ("hf-hub", "sentence-transformers/all-MiniLM-L6-v2"), ("hf-hub", "code/inference.py:30")]
+    files = tmp_path / "m"
+    files.mkdir()
+    (files / "modules.json").write_text("[]")
+    plan = plan_weights([st], {"all-MiniLM-L6-v2": str(files)}, fetcher(None), tmp_path / "w", environment={})
+    [archived] = [r for r in plan.remedies if r.field == "hf-home/"]
+    assert archived.after[0].startswith("hf-home/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/")
+    plan = plan_weights([default], {"distilbert/distilbert-base-uncased-finetuned-sst-2-english": str(files)},
+                        fetcher(None), tmp_path / "w2", environment={})
+    assert (tmp_path / "w2" / "hf-home" / "hub" / "models--distilbert--distilbert-base-uncased-finetuned-sst-2-english"
+            / "refs" / "main").is_file()

@@ -39,6 +39,9 @@ TORCH_HOME = "torch-home"
 HF_HOME = "hf-home"
 _TORCH_CALLS = ("torch.hub.load_state_dict_from_url", "torch.utils.model_zoo.load_url")
 _CAUSE = "network-at-startup"
+#: Calls that fetch a hub model by its id (when the id is not known statically, the user's pointer names it).
+_HUB_BY_ID = ("transformers.pipeline", "sentence_transformers.SentenceTransformer", "huggingface_hub.hf_hub_download",
+              "huggingface_hub.snapshot_download")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ def needs(downloads: list[Mapping[str, Any]]) -> list[Need]:
         where = f"{d.get('file')}:{d.get('line')}"
         if call in _TORCH_CALLS or call.startswith("torchvision.models."):
             kind = "torch-hub"
-        elif host == "huggingface.co" and target:
-            kind = "hf-hub"
+        elif host == "huggingface.co" and (target or call in _HUB_BY_ID):
+            kind = "hf-hub"  # without a target (pipeline's default model, an id known at run time): the user names it
+            if call == "sentence_transformers.SentenceTransformer" and target and "/" not in target:
+                target = f"sentence-transformers/{target}"  # its bare names are that organisation's models
         else:
             kind = "code"
         n = Need(kind, target, where, d.get("statement") or "")
@@ -86,9 +91,11 @@ def _file_name(url: str) -> str:
 
 
 def _match(key: str, found: list[Need]) -> Need | None:
-    exact = next((n for n in found if n.target == key), None)
+    exact = next((n for n in found if n.target in (key, f"sentence-transformers/{key}")), None)
     if exact is not None:
         return exact
+    if "/" in key and "://" not in key and not key.startswith(("/", ".")):  # a hub id the code names at run time
+        return next((n for n in found if n.kind == "hf-hub" and not n.target), None)
     # torchvision's builders name no URL in the code: the user names the checkpoint's URL
     if urlparse(key).scheme in ("http", "https") and _file_name(key):
         return next((n for n in found if n.kind == "torch-hub" and not n.target), None)
@@ -217,11 +224,12 @@ def plan_weights(downloads: list[Mapping[str, Any]], pointers: Mapping[str, Any]
                                  hint="A torch.hub checkpoint is one file (.pth).")
             torch_files.append(f"{TORCH_HOME}/hub/checkpoints/{name}")
         else:
-            got = dest / ".fetched" / n.target.replace("/", "--")
+            got = dest / ".fetched" / (n.target or key).replace("/", "--")
             fetch(source, got, True)
-            rev = _hub_layout(got, n.target, dest / HF_HOME / "hub")
+            repo = n.target or key
+            rev = _hub_layout(got, repo, dest / HF_HOME / "hub")
             shutil.rmtree(got)
-            hub_repos.append(f"{HF_HOME}/hub/models--{n.target.replace('/', '--')}/snapshots/{rev}")
+            hub_repos.append(f"{HF_HOME}/hub/models--{repo.replace('/', '--')}/snapshots/{rev}")
     shutil.rmtree(dest / ".fetched", ignore_errors=True)
     if torch_files:
         plan.additions.append({"source": str(dest / TORCH_HOME), "target": TORCH_HOME, "package": "",

@@ -92,7 +92,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("couldn't communicate with the NVIDIA driver",
             r"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver", "likely")),
     _cause("disk-full",
-           ("No space left on device", r"^(?!.*(?:/dev/shm|posix_fallocate|NCCL|</torch_))(?=.*No space left on device)"
+           ("No space left on device", r"^(?!.*(?:/dev/shm|posix_fallocate|NCCL|</torch_|shared memory))"
+                                       r"(?=.*No space left on device)"
                                        r"(?:.*No space left on device(?::\s*'(?P<path>[^']+)')?)"),
            ("Errno 28", r"^(?!.*(?:/dev/shm|posix_fallocate|NCCL|</torch_)).*\[Errno 28\]"),
            ("ENOSPC", r"\bENOSPC\b"),
@@ -175,6 +176,9 @@ SIGNATURES: tuple[Signature, ...] = (
            # NCCL's shared-memory transport (include/shm.h, misc/shmutils.cc)
            ("shared memory segment", r"Error while (?:creating|attaching to) shared memory segment"),
            ("posix_fallocate failed", r"posix_fallocate failed"),
+           # Triton's Python backend (src/shm_manager.cc): each model instance's region in /dev/shm (64 MB by default)
+           ("Unable to initialize shared memory key", r"Unable to initialize shared memory key '(?P<key>[^']+)' to "
+                                                      r"requested size"),
            ("Failed to increase the shared memory pool size", r"Failed to increase the shared memory pool size"),
            ("/dev/shm", r"/dev/shm.*(?:No space left on device|\[Errno 28\])|(?:No space left on device|"
                         r"\[Errno 28\]).*/dev/shm"),
@@ -228,6 +232,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)")),
     _cause("cuda-driver-mismatch",
            ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
+           # the NGC images' entrypoint banner (Triton, PyTorch, TensorFlow from nvcr.io) on an older host driver
+           ("This container was built for NVIDIA Driver Release",
+            r"This container was built for NVIDIA Driver Release (?P<required>[\d.]+) or later"),
            ("NVIDIA driver on your system is too old",
             _NOT_A_WARNING + r".*The NVIDIA driver on your system is too old(?: \(found version (?P<driver>\d+)\))?"),
            ("forward compatibility was attempted", r"forward compatibility was attempted on non supported HW"),
@@ -285,7 +292,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("but the model configuration specifies", r"but the model configuration specifies"),
            ("unexpected platform type", r"unexpected platform type (?P<platform>\S+)"),
            ("is greater than the derived max_model_len", r"is greater than the derived max_model_len"),
-           ("Poll failed for model directory", r"Poll failed for model directory '(?P<model>[^']+)'", "likely")),
+           ("Poll failed for model directory", r"Poll failed for model directory '(?P<model>[^']+)'"
+                                                r"(?!.*failed to open text file for read)", "likely")),
     _cause("toolkit-bug",
            ("Bad address: 'tail'", r"Bad address: 'tail'"),
            ("ZombieProcess", r"psutil\.ZombieProcess", "likely"),
@@ -313,6 +321,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("'NoneType' object has no attribute 'transform'", r"'NoneType' object has no attribute 'transform'",
             "likely")),
     _cause("model-file-not-found",
+           # Triton's model repository: a model directory without its config.pbtxt (or another file it reads)
+           ("failed to open text file for read", r"failed to open text file for read (?P<file>\S+): No such file"),
            ("Failed to load model with default model_fn",
             r"Failed to load model with default model_fn: missing file (?P<file>\S+?)\.?(?:Expected|$)"),
            ("No versions of servable",
@@ -381,6 +391,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("CUDA_ERROR_OUT_OF_MEMORY", r"CUDA_ERROR_OUT_OF_MEMORY"),
            ("cudaErrorMemoryAllocation", r"cudaErrorMemoryAllocation"),
            ("Cuda Runtime (out of memory)", r"Cuda Runtime \(out of memory\)"),
+           # AWS Neuron's runtime (Inferentia/Trainium: djl-serving's neuronx backend): the NeuronCore's device memory
+           ("TDRV:", r"TDRV:\w+\s+Failed to alloc(?:ate)? (?:DEVICE memory|[\d.]+\s*[MG]B)"),
            ("OOM when allocating", r"OOM when allocating tensor.*(?:GPU|gpu)"),
            ("Not enough memory to handle", r"Not enough memory to handle (?P<tokens>\d+) (?:prefill|total) tokens"),
            ("would exceed allowed memory", r"would exceed allowed memory"),

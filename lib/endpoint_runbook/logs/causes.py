@@ -212,7 +212,8 @@ CAUSES: dict[str, CauseInfo] = {
         "the model could not be loaded (model_fn, or the server's own loader, failed)",
         "fix model_fn (the exception and line in the evidence)", _ALL),
     "cuda-out-of-memory": CauseInfo(
-        "the model ran out of GPU memory (loading, warm-up or a request)",
+        "the model ran out of GPU memory (or an Inferentia/Trainium NeuronCore's device memory) (loading, warm-up "
+        "or a request)",
         "use a GPU with more memory (or more GPUs), quantize, or lower the batch / token limits",
         ("PyTorch", "Triton", "TensorFlow Serving") + _LLM, broader="out-of-memory"),
     "out-of-memory": CauseInfo(
