@@ -319,6 +319,8 @@ def _digest_wrapper(hashers: dict[int, Any],
 
 
 SOURCE_SUFFIXES = (".py", ".txt", ".cfg", ".toml")
+#: A Hugging Face model's own description at the archive's root: its config and its card (the task it does).
+MODEL_CARD = ("config.json", "README.md")
 MAX_SOURCE_BYTES = 1 << 20
 
 
@@ -338,8 +340,8 @@ def inventory(stream: BinaryIO, *, limits: Limits | None = None, digests: bool =
     buffers: dict[str, bytearray] = {}
 
     def wanted(m: Member) -> bool:
-        return sources is not None and m.type == "file" and m.path.endswith(SOURCE_SUFFIXES) and \
-            m.size <= MAX_SOURCE_BYTES
+        return sources is not None and m.type == "file" and (m.path.endswith(SOURCE_SUFFIXES) or
+                                                             m.path in MODEL_CARD) and m.size <= MAX_SOURCE_BYTES
 
     def on_member(m: Member, _raw: bytes) -> None:
         if wanted(m):

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from ..records import parse_iso
+from .hf_task import hf_task_failure, propose_task
 
 __all__ = [
     "HEALTH_CHECK", "DOWNLOAD_TIMEOUT", "VOLUME", "WHERE", "Remedy", "entry_script_candidates", "propose",
@@ -246,7 +247,8 @@ def _workers(environment: Mapping[str, str] | None) -> int | None:
 
 def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, bytes] | None = None,
             archive_bytes: int | None = None, unpacked_bytes: int | None = None, log_cause: str | None = None,
-            instance_memory: Any = None, default_window: float = 600.0) -> tuple[list[Remedy], list[str]]:
+            instance_memory: Any = None, default_window: float = 600.0,
+            log_lines: list[str] | None = None) -> tuple[list[Remedy], list[str]]:
     """The remedies for ``cause`` (the verdict's) on the endpoint of ``facts``; and notes where none can be sized
     (why not). ``instance_memory``: the instance table (:mod:`endpoint_runbook.endpoint.instances`: ``memory_gib``,
     ``smallest_with``); without it no instance type is proposed."""
@@ -298,6 +300,8 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
                          f"({', '.join(found)}); set SAGEMAKER_PROGRAM in deploy.remedies to the one to run")
         else:
             notes.append(f"no script in code/ defines model_fn: put the entry script at code/{program}")
+    elif cause in ("default-handler-used", "model-config-invalid") and hf_task_failure(log_lines):
+        out += _hf_task(cause, sources or {}, env, log_lines, notes)
     elif cause == "out-of-memory" and lc is not None:
         out += _memory(cause, facts, env, getattr(lc, "peak_rss_mb", None), instance_memory, notes)
     elif cause == "model-download-timeout" and archive_bytes:
@@ -306,6 +310,23 @@ def propose(facts: Any, cause: str, *, lc: Any = None, sources: Mapping[str, byt
         out += _volume(cause, facts, variant, max(unpacked_bytes or 0, archive_bytes or 0),
                        getattr(lc, "disk_written_mb", None), instance_memory, notes)
     return out, notes
+
+
+def _hf_task(cause: str, sources: Mapping[str, bytes], env: Mapping[str, str], lines: list[str] | None,
+             notes: list[str]) -> list[Remedy]:
+    """``HF_TASK`` for the Hugging Face toolkit's default handler (:mod:`.hf_task`); none when the archive has handlers
+    of the user's the toolkit did not find (where the script goes is the remedy then)."""
+    scripts = sorted(p for p, data in sources.items() if p.endswith(".py") and data and _HANDLERS.search(data))
+    if scripts:
+        where = "" if "code/inference.py" in scripts else ": the toolkit runs code/inference.py"
+        notes.append(f"no HF_TASK is proposed: the archive defines handlers ({', '.join(scripts)}) the toolkit did not "
+                     f"use{where} — the default handler ran instead of them")
+        return []
+    found, why_not = propose_task(sources, env, lines)
+    if found is None:
+        notes.append(why_not)
+        return []
+    return [Remedy(cause, "model", "HF_TASK", env.get("HF_TASK"), found["task"], found["why"], found["sized_from"])]
 
 
 def _download(cause: str, variant: Mapping[str, Any], archive_bytes: int, notes: list[str]) -> list[Remedy]:

@@ -458,6 +458,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Input validation error", r"Input validation error"),
            ("` must be", r"^(?:\S+: )?`\w+`(?: tokens \+ `\w+`)? must be (?:<|>|strictly|positive|at)"),
            ("Invoking custom service failed", r"Invoking custom service failed", "likely"),
+           # scikit-learn's own check at predict time: the request's columns are not the model's
+           ("Number of features of the model must match the input",
+            r"Number of features of the model must match the input", "likely"),
            ("Exception on /invocations", r"Exception on /invocations \[POST\]", "likely"),
            ("PredictionException: ", r"PredictionException: (?P<message>.+?)(?: : \d{3})?$", "weak"),
            # SageMaker's runtime validates the request before any container sees it (a multi-model request

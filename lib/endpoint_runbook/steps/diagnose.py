@@ -494,7 +494,8 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
     cause = "out-of-memory" if verdict.sub_cause == "out-of-memory" else verdict.cause
     found, notes = remedies.propose(facts, cause, lc=lc, instance_memory=instances, sources=d.sources,
                                     archive_bytes=summary.get("compressed_bytes"),
-                                    unpacked_bytes=summary.get("total_size"), log_cause=log_cause)
+                                    unpacked_bytes=summary.get("total_size"), log_cause=log_cause,
+                                    log_lines=list(((d.log_ev or {}).get("cause") or {}).get("evidence") or []))
     _next_causes(d, verdict, lc, found, notes)
     edit = verdict.fix.get("requirements")
     if vendored is not None:
