@@ -163,3 +163,15 @@ def test_a_sentence_transformers_bare_name_is_that_organisations_model_and_pipel
                         fetcher(None), tmp_path / "w2", environment={})
     assert (tmp_path / "w2" / "hf-home" / "hub" / "models--distilbert--distilbert-base-uncased-finetuned-sst-2-english"
             / "refs" / "main").is_file()
+
+
+def test_a_torchvision_builders_checkpoint_url_is_read_from_what_torch_hub_said_it_downloads(tmp_path):
+    """torchvision's builders name no URL in the code; torch.hub writes it before the download that failed."""
+    said = ['Downloading: "https://download.pytorch.org/models/resnet50-0676ba61.pth" to '
+            '/root/.cache/torch/hub/checkpoints/resnet50-0676ba61.pth', "URLError: <urlopen error [Errno -3]>"]
+    plan = plan_weights([VISION], None, fetcher(None), tmp_path / "w", environment={},
+                        seen=["https://download.pytorch.org/models/resnet50-0676ba61.pth"])
+    assert any("'https://download.pytorch.org/models/resnet50-0676ba61.pth'" in n for n in plan.notes), plan.notes
+    from endpoint_runbook.endpoint.weights import seen_urls
+
+    assert seen_urls(said) == ["https://download.pytorch.org/models/resnet50-0676ba61.pth"]

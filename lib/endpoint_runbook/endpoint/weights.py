@@ -22,6 +22,7 @@ with its line, for the user to load the file from /opt/ml/model instead; nothing
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from urllib.parse import urlparse
 from ..errors import InputError
 from .remedies import Remedy
 
-__all__ = ["TORCH_HOME", "HF_HOME", "WeightsPlan", "fetcher", "needs", "plan_weights"]
+__all__ = ["TORCH_HOME", "HF_HOME", "WeightsPlan", "fetcher", "needs", "plan_weights", "seen_urls"]
 
 MODEL_DIR = "/opt/ml/model"
 TORCH_HOME = "torch-home"
@@ -59,9 +60,20 @@ class Need:
         return self.target or self.where
 
 
-def needs(downloads: list[Mapping[str, Any]]) -> list[Need]:
+#: What torch.hub writes before it downloads a checkpoint (``load_state_dict_from_url``): the URL of a builder's
+#: weights (torchvision's) that the code does not name.
+_TORCH_DOWNLOADING = re.compile(r'Downloading: "(https?://[^"]+)" to ')
+
+
+def seen_urls(lines: list[str]) -> list[str]:
+    """The checkpoint URLs torch.hub said it was downloading (the load check's output, the container's log)."""
+    return list(dict.fromkeys(m.group(1) for x in lines for m in _TORCH_DOWNLOADING.finditer(x)))
+
+
+def needs(downloads: list[Mapping[str, Any]], seen: list[str] | None = None) -> list[Need]:
     """The downloads of the static analysis (``imports.downloads``, as dicts), each with how it can be served from
-    the archive."""
+    the archive; ``seen``: checkpoint URLs torch.hub said it downloads (:func:`seen_urls`), which name the URL of a
+    builder's weights the code does not."""
     out: dict[str, Need] = {}
     for d in downloads:
         call, target, host = d.get("call", ""), d.get("target") or "", d.get("host") or ""
@@ -76,6 +88,11 @@ def needs(downloads: list[Mapping[str, Any]]) -> list[Need]:
             kind = "code"
         n = Need(kind, target, where, d.get("statement") or "")
         out.setdefault(n.key, n)
+    blind = [n for n in out.values() if n.kind == "torch-hub" and not n.target]
+    for url in seen or []:
+        if blind and url not in out:
+            out[url] = Need("torch-hub", url, blind[0].where, blind[0].statement)
+            out.pop(blind[0].key, None)
     return list(out.values())
 
 
@@ -192,12 +209,13 @@ def _hub_layout(got: Path, repo: str, dest: Path) -> str:
 
 
 def plan_weights(downloads: list[Mapping[str, Any]], pointers: Mapping[str, Any] | None,
-                 fetch: Callable[[str, Path, bool], None], dest: Path, *, environment: Mapping[str, str]) -> WeightsPlan:
+                 fetch: Callable[[str, Path, bool], None], dest: Path, *, environment: Mapping[str, str],
+                 seen: list[str] | None = None) -> WeightsPlan:
     """The archive's weights and the variables that send the libraries to them, for the downloads the endpoint cannot
     make (``downloads``: the static analysis's) and the files the user pointed at (``pointers``), fetched under
     ``dest`` (the run dir's). Without pointers: notes saying what to point at."""
     plan = WeightsPlan()
-    found = needs(downloads)
+    found = needs(downloads, seen)
     if not found:
         return plan
     if not pointers:

@@ -384,7 +384,8 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
                        missing_module=data.get("missing_module"), seconds=round(time.monotonic() - t0, 3),
                        import_seconds=data.get("import_seconds"), model_fn_seconds=data.get("model_fn_seconds"),
                        peak_rss_mb=data.get("peak_rss_mb"), disk_written_mb=data.get("disk_written_mb"),
-                       install_seconds=install_seconds, outside=outside, output_tail=head.strip().splitlines()[-20:], **_env_fields(env),
+                       install_seconds=install_seconds, outside=outside, **_env_fields(env),  # stdout, then stderr:
+                       output_tail=(head.strip().splitlines() + payload.splitlines()[1:])[-20:],
                        caller=data.get("caller"), handlers=data.get("handlers") or {}, model_type=data.get("model_type"),
                        requests=data.get("requests") or {}, signature=data.get("signature"), network=network)
     result.findings.extend(layer_findings)
@@ -516,8 +517,7 @@ def _signature_finding(lc: LoadCheck, evidence: list[str], where: str | None) ->
                 + (f"; it fails at {last['file']}:{last['line']} (in {last['function']}, where {last['name']} is the "
                    f"{sig.get('context_type', 'Context')})" if last else "")
                 + f": {lc.error_type}: {lc.error}")
-    return Finding(
-        "model-fn-signature", "error",
+    return Finding("model-fn-signature", "error",
         f"{at} {defined}: {what}. Every worker dies loading the model. Make it def model_fn(model_dir) (or "
         "model_fn(model_dir, context) with a second parameter used as the context) and pass the optional value "
         "some other way.", [f"{at} {defined}"] + evidence,

@@ -23,15 +23,16 @@ def weights(aws: Aws, d: Diagnosing, verdict: Any) -> None:
     ``diagnose.weights`` points (fetched into the run dir), go into the archive where the library looks first, and
     the variable that sends it there into the model; without pointers, notes saying what to point at. An endpoint
     that reaches the host gets none: its failure is not the network's."""
-    from ..endpoint.weights import fetcher, plan_weights
+    from ..endpoint.weights import fetcher, plan_weights, seen_urls
 
     if verdict.sub_cause != "network-at-startup" and verdict.cause != "network-unreachable":
         return
     if endpoint_reach(d.facts.network_isolation, d.facts.vpc_config).reach == "yes" and not d.weights:
         return
     downloads = [x.to_dict() for x in (d.imp.downloads if d.imp else [])]
+    said = list(d.lc.output_tail if d.lc is not None else []) + list(verdict.evidence or [])
     plan = plan_weights(downloads, d.weights, fetcher(aws.client("s3")), Path(d.run_dir) / "vendor" / "weights",
-                        environment=d.facts.environment or {})
+                        environment=d.facts.environment or {}, seen=seen_urls(said))
     fix = verdict.fix
     if plan.additions:
         fix["additions"] = [*fix.get("additions", []), *plan.additions]
