@@ -462,7 +462,7 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
                   "the endpoint's start-up health check")
         verdict.seen.append(f"load check: the model loads in {slow['startup_seconds']} s here; {window} allowed "
                             f"{slow['window_seconds']:g} s")
-        verdict.cause, verdict.confidence = "startup-health-check-timeout", "high"
+        verdict.cause, verdict.confidence, verdict.sub_cause = "startup-health-check-timeout", "high", None
         verb = "install and load" if slow.get("install_seconds") else "load"
         verdict.summary = (f"The model takes {slow['startup_seconds']} s to {verb} (measured here) and {window} gives "
                            f"it {slow['window_seconds']:g} s: " + (
