@@ -175,3 +175,11 @@ def test_a_torchvision_builders_checkpoint_url_is_read_from_what_torch_hub_said_
     from endpoint_runbook.endpoint.weights import seen_urls
 
     assert seen_urls(said) == ["https://download.pytorch.org/models/resnet50-0676ba61.pth"]
+
+
+def test_a_hub_model_pointed_at_one_file_is_refused(tmp_path):
+    one = tmp_path / "model.safetensors"
+    one.write_bytes(b"\0" * 8)
+    with pytest.raises(InputError) as e:
+        plan_weights([HUB], {"acme/tiny-bert": str(one)}, fetcher(None), tmp_path / "w", environment={})
+    assert e.value.code == "bad-weights" and "is a folder" in str(e.value)

@@ -160,7 +160,11 @@ def fetcher(s3: Any) -> Callable[[str, Path, bool], None]:
         bucket, key = parse_s3_uri(source)
         if not folder:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, key, str(dest))
+            try:
+                s3.download_file(bucket, key, str(dest))
+            except Exception as e:  # botocore's ClientError (404, 403): the pointer, said so
+                raise InputError(f"diagnose.weights: {source} could not be read: {e}", code="bad-weights",
+                                 hint="Name an object that exists and that these credentials may read.") from e
             return
         prefix = key.rstrip("/") + "/" if key else ""
         got = 0
@@ -244,6 +248,10 @@ def plan_weights(downloads: list[Mapping[str, Any]], pointers: Mapping[str, Any]
         else:
             got = dest / ".fetched" / (n.target or key).replace("/", "--")
             fetch(source, got, True)
+            if not got.is_dir():
+                raise InputError(f"diagnose.weights[{key!r}]: {source} is a file; a Hugging Face model is a folder.",
+                                 code="bad-weights", hint="Name the folder (or s3:// prefix) that holds config.json "
+                                 "and the weights, or a hub cache's models--<org>--<name> folder.")
             repo = n.target or key
             rev = _hub_layout(got, repo, dest / HF_HOME / "hub")
             shutil.rmtree(got)
