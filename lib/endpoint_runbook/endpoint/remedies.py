@@ -84,6 +84,11 @@ class Remedy:
         before = "not set (SageMaker's default)" if self.before is None else self.before
         return f"{self.where} {self.field}: {before} → {self.after}"
 
+    @property
+    def note(self) -> str:
+        """The verdict's note for it: ``where field: before → after (why)``."""
+        return f"{self.where} {self.field}: {'not set' if self.before is None else self.before} → {self.after} ({self.why})"
+
 
 def _clamp(name: str, value: float) -> int:
     lo, hi = _RANGES[name]

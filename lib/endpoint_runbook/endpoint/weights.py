@@ -31,11 +31,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import InputError
+from ..imports.records import MODEL_DIR
 from .remedies import Remedy
 
 __all__ = ["TORCH_HOME", "HF_HOME", "WeightsPlan", "fetcher", "needs", "plan_weights", "seen_urls"]
 
-MODEL_DIR = "/opt/ml/model"
 TORCH_HOME = "torch-home"
 HF_HOME = "hf-home"
 _TORCH_CALLS = ("torch.hub.load_state_dict_from_url", "torch.utils.model_zoo.load_url")

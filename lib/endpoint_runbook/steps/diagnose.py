@@ -507,8 +507,7 @@ def _remedy(d: Diagnosing, verdict: Any, lc: LoadCheck | None) -> None:
     if found or notes:
         verdict.fix["remedies"] = [r.to_dict() for r in found]
         verdict.fix.setdefault("notes", []).extend(
-            [f"{r.where} {r.field}: {'not set' if r.before is None else r.before} → {r.after} ({r.why})"
-             for r in found if r.where != "archive"] + notes)
+            [r.note for r in found if r.where != "archive"] + notes)
 
 
 def _next_causes(d: Diagnosing, verdict: Any, lc: LoadCheck | None, found: list[remedies.Remedy],

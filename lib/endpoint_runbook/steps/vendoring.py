@@ -37,9 +37,7 @@ def weights(aws: Aws, d: Diagnosing, verdict: Any) -> None:
     if plan.additions:
         fix["additions"] = [*fix.get("additions", []), *plan.additions]
         fix["remedies"] = [*fix.get("remedies", []), *(r.to_dict() for r in plan.remedies)]
-    fix.setdefault("notes", []).extend(
-        [f"{r.where} {r.field}: {'not set' if r.before is None else r.before} → {r.after} ({r.why})"
-         for r in plan.remedies if r.where != "archive"] + plan.notes)
+    fix.setdefault("notes", []).extend([r.note for r in plan.remedies if r.where != "archive"] + plan.notes)
 
 
 #: Where the wheels of an endpoint without a route to an index go, under code/ (pip reads its relative
