@@ -209,6 +209,8 @@ def test_the_outages_requests_are_read_per_minute_and_split_at_the_fix(aws):
     put(12, "ModelSetupTime", 12_000_000, "Microseconds")  # a serverless cold start
     put(9, "Invocations", 1)  # a bad request, before the fix too
     put(9, "Invocation4XXErrors", 1)
+    put(4, "Invocations", 2)  # the minute the fix began serving in: one failed (before it?), one served (after?)
+    put(4, "Invocation5XXErrors", 1)
     for ago in (2, 1, 1):  # served after the fix
         put(ago, "Invocations", 1)
         put(ago, "Invocation5XXErrors", 0)
@@ -219,9 +221,11 @@ def test_the_outages_requests_are_read_per_minute_and_split_at_the_fix(aws):
     assert om.after_fix["Invocations"] == 3 and om.failed_after_fix == 0
     assert om.latency_ms["after_fix_avg"] is not None and om.latency_ms["before_fix_avg"] is None
     assert om.cold_starts == {"count": 1.0, "longest_setup_s": 12.0}
-    assert [p["after_fix"] for p in om.series] == [False, False, False, True, True]
+    assert om.at_fix["Invocations"] == 2 and om.failed_at_fix == 1  # neither before nor after: not a failed fix
+    assert [(p["after_fix"], p["at_fix"]) for p in om.series] == [(False, False)] * 3 + [(False, True)] + [(True, False)] * 2
     html = outage_html(om.to_dict())
     assert "4 failed" in html and "0 failed" in html and "cold start 12.0 s" in html
+    assert "1 failed — 2 requests" in html and "before or after the fix" in html
     # an endpoint with no requests: an empty window, said so
     quiet = read_outage(cw, f"quiet-{ep}", ["AllTraffic"], start=now - dt.timedelta(minutes=5), end=now)
     assert quiet.series == [] and quiet.failed_before_fix == 0 and "no requests" in outage_html(quiet.to_dict())

@@ -157,10 +157,14 @@ def test_run_fixes_the_incident_behind_each_kind(kinds_stack, kind):
     assert all(h["found"] for h in verified["health"]), verified["health"]
     outage = verified["outage"]
     assert outage["endpoint"] == names.endpoint and outage["fixed_at"]
-    assert outage["failed_before_fix"] >= names.outage_requests  # the scenario's hung requests, from the metrics
-    assert outage["before_fix"]["Invocation5XXErrors"] >= names.outage_requests
-    assert outage["failed_after_fix"] == 0 and outage["after_fix"]["Invocations"] >= 8  # smoke + 7 verify requests
-    assert outage["latency_ms"]["after_fix_avg"] is not None
+    # the scenario's hung requests, from the metrics: before the fix, or in the minute it began serving in (a fast
+    # run puts the outage, the fix and the checks in one or two minutes; CloudWatch counts whole minutes)
+    before_or_at = {m: outage["before_fix"][m] + outage["at_fix"][m] for m in outage["before_fix"]}
+    assert outage["failed_before_fix"] + outage["failed_at_fix"] >= names.outage_requests, outage
+    assert before_or_at["Invocation5XXErrors"] >= names.outage_requests, outage
+    assert outage["failed_after_fix"] == 0, outage
+    assert outage["at_fix"]["Invocations"] + outage["after_fix"]["Invocations"] >= 8, outage  # smoke + 7 checks
+    assert outage["latency_ms"]["after_fix_avg"] or outage["latency_ms"]["at_fix_avg"], outage
     if kind == "serverless":
         assert outage["cold_starts"]["count"] >= 2  # the outage's, and the fixed model's first request
 

@@ -64,7 +64,10 @@ def _zero() -> dict[str, float]:
 @dataclass
 class OutageMetrics:
     """An endpoint's requests over a window, per minute (only the minutes with data), and their totals before and
-    after ``fixed_at`` (when the fix began serving; None: not known, everything counts as before)."""
+    after ``fixed_at`` (when the fix began serving; None: not known, everything counts as before).
+
+    CloudWatch counts a minute as a whole, so the minute in which the fix began serving holds requests of both: its
+    counts are ``at_fix``, neither before nor after (a fast fix can put the whole outage in that minute)."""
 
     endpoint: str
     variants: list[str]
@@ -75,6 +78,7 @@ class OutageMetrics:
     series: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=_zero)
     before_fix: dict[str, float] = field(default_factory=_zero)
+    at_fix: dict[str, float] = field(default_factory=_zero)  # the minute the fix began serving in: before or after
     after_fix: dict[str, float] = field(default_factory=_zero)
     latency_ms: dict[str, float | None] = field(default_factory=dict)  # the model's answers, before / after the fix
     cold_starts: dict[str, Any] = field(default_factory=dict)  # serverless: how many, the longest setup
@@ -83,18 +87,27 @@ class OutageMetrics:
     @property
     def failed_before_fix(self) -> float:
         """The outage's failed requests: answered with a 4xx or 5xx, or not at all."""
-        b = self.before_fix
-        return max(b["Invocation4XXErrors"] + b["Invocation5XXErrors"], b["InvocationModelErrors"])
+        return _failed(self.before_fix)
+
+    @property
+    def failed_at_fix(self) -> float:
+        """Failed requests in the minute the fix began serving in (CloudWatch cannot tell before from after)."""
+        return _failed(self.at_fix)
 
     @property
     def failed_after_fix(self) -> float:
-        a = self.after_fix
-        return max(a["Invocation4XXErrors"] + a["Invocation5XXErrors"], a["InvocationModelErrors"])
+        """Failed requests in the whole minutes after the one the fix began serving in."""
+        return _failed(self.after_fix)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["failed_before_fix"], d["failed_after_fix"] = self.failed_before_fix, self.failed_after_fix
+        d["failed_before_fix"], d["failed_at_fix"] = self.failed_before_fix, self.failed_at_fix
+        d["failed_after_fix"] = self.failed_after_fix
         return d
+
+
+def _failed(c: dict[str, float]) -> float:
+    return max(c["Invocation4XXErrors"] + c["Invocation5XXErrors"], c["InvocationModelErrors"])
 
 
 def read_outage(cw: Any, endpoint: str, variants: list[str], *, start: dt.datetime, end: dt.datetime,
@@ -131,28 +144,32 @@ def read_outage(cw: Any, endpoint: str, variants: list[str], *, start: dt.dateti
                 row.setdefault(key + "s", []).append(float(value))
     lat_before: list[float] = []
     lat_after: list[float] = []
+    lat_at: list[float] = []
     cold_n, cold_max = 0.0, 0.0
+    fix_minute = fixed_at.replace(second=0, microsecond=0) if fixed_at is not None else None
     for ts in sorted(minutes):
         row = minutes[ts]
-        after = fixed_at is not None and ts >= fixed_at.replace(second=0, microsecond=0)
+        at = fix_minute is not None and ts == fix_minute
+        after = fix_minute is not None and ts > fix_minute
         avgs = row.pop("ModelLatency:Averages", [])
-        point: dict[str, Any] = {"t": _iso(ts), "after_fix": after}
+        point: dict[str, Any] = {"t": _iso(ts), "after_fix": after, "at_fix": at}
+        bucket = om.after_fix if after else om.at_fix if at else om.before_fix
         for m in COUNTS:
             point[m] = row.get(m, 0.0)
             om.totals[m] += point[m]
-            (om.after_fix if after else om.before_fix)[m] += point[m]
+            bucket[m] += point[m]
         if avgs:
             point["latency_avg_ms"] = round(sum(avgs) / len(avgs) / 1000.0, 1)
             point["latency_max_ms"] = round(row.get("ModelLatency:Maximum", 0.0) / 1000.0, 1)
-            (lat_after if after else lat_before).append(point["latency_avg_ms"])
+            (lat_after if after else lat_at if at else lat_before).append(point["latency_avg_ms"])
         if row.get("ModelSetupTime:SampleCount"):
             point["cold_starts"] = row["ModelSetupTime:SampleCount"]
             point["setup_max_s"] = round(row.get("ModelSetupTime:Maximum", 0.0) / 1e6, 2)
             cold_n += point["cold_starts"]
             cold_max = max(cold_max, point["setup_max_s"])
         om.series.append(point)
-    om.latency_ms = {"before_fix_avg": round(sum(lat_before) / len(lat_before), 1) if lat_before else None,
-                     "after_fix_avg": round(sum(lat_after) / len(lat_after), 1) if lat_after else None}
+    om.latency_ms = {f"{k}_fix_avg": round(sum(v) / len(v), 1) if v else None
+                     for k, v in (("before", lat_before), ("at", lat_at), ("after", lat_after))}
     if cold_n:
         om.cold_starts = {"count": cold_n, "longest_setup_s": cold_max}
     return om

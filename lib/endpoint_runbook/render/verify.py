@@ -238,6 +238,12 @@ def outage_html(outage: Mapping[str, Any] | None) -> str:
     rows = [(("before the fix" if fixed else "in the window (when the fix began serving is not recorded)"),
              (_bad if failed_b else _ok)(f"{failed_b:g} failed") + " — " + counts(b)
              + (f" · model latency {lat['before_fix_avg']} ms" if lat.get("before_fix_avg") is not None else ""))]
+    at = outage.get("at_fix") or {}
+    if fixed and at.get("Invocations"):
+        failed_at = outage.get("failed_at_fix", 0)
+        rows.append(("the minute the fix began serving in", f"{failed_at:g} failed — " + counts(at)
+                     + (f" · model latency {lat['at_fix_avg']} ms" if lat.get("at_fix_avg") is not None else "")
+                     + " (CloudWatch counts whole minutes: these came before or after the fix)"))
     if fixed:
         rows.append((f"since the fix ({_e(fixed)})", (_bad if failed_a else _ok)(f"{failed_a:g} failed") + " — "
                      + counts(a) + (f" · model latency {lat['after_fix_avg']} ms" if lat.get("after_fix_avg")
@@ -252,7 +258,7 @@ def outage_html(outage: Mapping[str, Any] | None) -> str:
                                                     "model latency avg / max", ""))
     body = "".join(
         "<tr>" + "".join(f"<td {_TD}>{v}</td>" for v in (
-            _e(p.get("t")) + (" ✔" if p.get("after_fix") else ""), f"{p.get('Invocations', 0):g}",
+            _e(p.get("t")) + (" ✔" if p.get("after_fix") else " ◐ the fix" if p.get("at_fix") else ""), f"{p.get('Invocations', 0):g}",
             f"{p.get('Invocation4XXErrors', 0):g}", f"{p.get('Invocation5XXErrors', 0):g}",
             (f"{p['latency_avg_ms']} / {p['latency_max_ms']} ms" if p.get("latency_avg_ms") is not None else "–")
             + (f" · cold start {p['setup_max_s']} s" if p.get("cold_starts") else ""),
