@@ -8,7 +8,9 @@ Forms read:
 - the CloudWatch console's copy-paste: each event's time on a line of its own (``20:53:15``), ``--`` rows;
 - the console's CSV export: ``timestamp,"message"[,stream]`` with doubled quotes and quoted multi-line messages;
 - SageMaker local mode's docker-compose prefixes (``algo-1-pmyh1_1  | ...``);
-- markdown around a paste: code fences, ``> `` blockquote markers, a line wrapped in backticks.
+- markdown around a paste: code fences, ``> `` blockquote markers, a line wrapped in backticks;
+- a terminal's hard wrap (``heroku logs``, a console 80 columns wide): a timestamped line cut at the terminal's
+  width goes on in the next line, which has no timestamp of its own; the pieces are joined again.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ class TextForm:
     csv: bool = False
     docker: bool = False
     blockquote: bool = False
+    wrap: int = 0  # a terminal's width the lines were hard-wrapped at (0: not wrapped)
+
+
+#: Terminal widths a paste is hard-wrapped at: a width that is none of these is a format's own line length.
+_WIDTHS = (80, 100, 120, 132, 160, 200)
 
 
 def detect_form(text: str, *, sample: int = 200) -> TextForm:
@@ -94,7 +101,30 @@ def detect_form(text: str, *, sample: int = 200) -> TextForm:
     body = [ln[1:].lstrip() if quoted and ln.startswith(">") else ln for ln in lines]
     rows = sum(1 for ln in body if _CSV_ROW.match(ln)) + (1 if _CSV_HEADER.match(body[0]) else 0)
     docker = sum(1 for ln in body if _COMPOSE.match(ln)) >= 0.5 * n
-    return TextForm(csv=rows >= 0.5 * n, docker=docker, blockquote=quoted)
+    return TextForm(csv=rows >= 0.5 * n, docker=docker, blockquote=quoted, wrap=_wrap_width(body))
+
+
+def _wrap_width(lines: list[str]) -> int:
+    """The width the lines were hard-wrapped at: at least three timestamped lines exactly that wide, each followed
+    by a line without a timestamp (its rest), and no line wider."""
+    width = max(len(ln) for ln in lines)
+    if width not in _WIDTHS:
+        return 0
+    cut = sum(1 for a, b in zip(lines, lines[1:]) if len(a) == width and timestamp_of(b) is None
+              and timestamp_of(a) is not None)
+    return width if cut >= 3 else 0
+
+
+def _unwrap(text: str, width: int) -> str:
+    out: list[str] = []
+    joining = False
+    for line in text.split("\n"):
+        if joining and line and timestamp_of(line) is None:
+            out[-1] += line
+        else:
+            out.append(line)
+        joining = len(line) == width
+    return "\n".join(out)
 
 
 def _first_lines(text: str, n: int) -> list[str]:
@@ -123,6 +153,8 @@ def normalize_text(text: str, form: TextForm | None = None) -> str:
         text = _BACKTICKS_ALL.sub(r"\1", text)
     if form.docker:
         text = _COMPOSE_ALL.sub("", text)
+    if form.wrap:
+        text = _unwrap(text, form.wrap)
     return text
 
 

@@ -18,6 +18,8 @@ _GLOG = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |[IWEF]\d{4
 _PYLOG = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:"
                     r"|\d{4}-\d\d-\d\d[T ][\d:,.]+\s+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+-\s+[\w.-]+\s+-\s+)"
                     r"(?P<body>.*)$")
+# Heroku's logplex lines ("2020-03-05T09:21:49.428537+00:00 app[web.1]: ..."): the source and dyno are the key.
+_LOGPLEX = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d) (?P<thread>[a-z]+\[[\w.-]+\]): (?P<body>.*)$")
 _WORKER = re.compile(r"^(W-\d+)[^ ]*?(?:-(stdout|stderr))?$")
 
 
@@ -38,7 +40,7 @@ def _split(line: str) -> tuple[str, str]:
     if m is not None:
         pass
     elif c.isdigit():
-        m = _LOG4J.match(line)
+        m = _LOG4J.match(line) or _LOGPLEX.match(line)
         if m is None:
             g = _GLOG.match(line) or _PYLOG.match(line)
             return ("", g.group("body")) if g else ("", line)

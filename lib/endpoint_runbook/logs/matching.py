@@ -98,6 +98,10 @@ class _Hit:
 
 
 _RANK = {s: i for i, s in enumerate(STRENGTHS)}
+# A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
+_FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
+_UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
+                       r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
 _DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
@@ -285,6 +289,14 @@ class _Scanner:
                 if h.code == "missing-module" and inner is None and tb.frames \
                         and tb.frames[-1].func in _IMPORT_USER_MODULE:
                     h.details["imported_by_toolkit"] = True
+                if h.code == "missing-module" and _FRAMEWORK_SUBMODULE.match(h.details.get("module", "")) \
+                        and any(_UNPICKLE.search(f"{f.file} {f.func} {f.code or ''}") for f in tb.frames):
+                    # Python names the first part of a dotted name it cannot import: the framework is there, the
+                    # pickled model names a module of another version of it (sklearn's _logistic, _forest ...)
+                    h.code, h.strength = "framework-version-mismatch", "likely"
+                    h.details = {**h.details, "reason": "a pickled model names a module this version of "
+                                                        f"{h.details['module'].split('.')[0]} does not have"}
+                    h.details.pop("package", None)
                 h.context = tuple(ctx)
             return
 
