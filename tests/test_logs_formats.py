@@ -51,6 +51,25 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     ("OSError: [Errno 30] Read-only file system: '/opt/ml/model/tokenizer_config.json'", "permission-denied"),
     ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", "permission-denied"),
     ("_pickle.UnpicklingError: invalid load key, 'v'.", "corrupt-model-archive"),
+    ("safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge", "corrupt-model-archive"),
+    ("ERROR:    [Errno 98] error while attempting to bind on address ('0.0.0.0', 8080): address already in use",
+     "server-config-invalid"),
+    ("A module that was compiled using NumPy 1.x cannot be run in", "import-error"),
+    ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 "
+     "from PyObject", "import-error"),
+    ("AttributeError: Can't get attribute 'new_block' on <module 'pandas.core.internals.blocks' from "
+     "'/usr/local/lib/python3.8/site-packages/pandas/core/internals/blocks.py'>", "framework-version-mismatch"),
+    ("ModuleNotFoundError: No module named 'numpy._core'", "framework-version-mismatch"),
+    ("E0326 10:10:41.293702 1 model_lifecycle.cc:654] failed to load 'model_name' version 1: Invalid argument: "
+     "unable to find backend library for backend 'tensorflow', try specifying runtime on the model configuration.",
+     "model-config-invalid"),
+    ("ValueError: Quantization method specified in the model config (gptq) does not match the quantization method "
+     "specified in the `quantization` argument (awq).", "model-config-invalid"),
+    ("OSError: Error no file named pytorch_model.bin, tf_model.h5, model.ckpt.index or flax_model.msgpack found in "
+     "directory /opt/ml/model.", "model-file-not-found"),
+    ("/usr/local/bin/dockerd-entrypoint.py: line 1:    7 Killed                  python -m serve", "out-of-memory"),
+    ("RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`", "cuda-out-of-memory"),
+    ("TypeError: Object of type ndarray is not JSON serializable", "invocation-error"),
     # disk
     ("OSError: [Errno 28] No space left on device", "disk-full"),
     (MMS + "OSError: [Errno 28] while copying", "disk-full"),

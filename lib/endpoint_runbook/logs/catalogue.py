@@ -75,7 +75,9 @@ SIGNATURES: tuple[Signature, ...] = (
            (("Protobuf parsing failed", "INVALID_PROTOBUF"), r"Protobuf parsing failed|INVALID_PROTOBUF", "likely"),
            # pickle (and torch.load of a legacy file) reads a file that is no pickle: 'v' is a git-lfs pointer's
            # "version https://git-lfs…", '<' an HTML page saved as the model
-           ("invalid load key", r"UnpicklingError: invalid load key, '(?P<key>[^']*)'", "likely")),
+           ("invalid load key", r"UnpicklingError: invalid load key, '(?P<key>[^']*)'", "likely"),
+           # a .safetensors file that is not one (a git-lfs pointer, an HTML page, a truncated download)
+           ("HeaderTooLarge", r"Error while deserializing header: (?:HeaderTooLarge|InvalidHeader\w*)", "likely")),
     _cause("wrong-architecture",
            # runc's own words: 'exec /serve: exec format error', 'exec user process caused: exec format error' (and
            # the older 'exec user process caused "exec format error"')
@@ -208,6 +210,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Invalid address: ", r"Invalid address: (?P<address>.+)"),
            ("Connection in use: ", r"Connection in use: (?P<address>.+)", "likely"),
            ("Address already in use", r"\[Errno 98\] Address already in use|bind\(\) to \S+ failed \(98", "likely"),
+           # uvicorn's own words for the same
+           ("error while attempting to bind on address",
+            r"error while attempting to bind on address (?P<address>\(.+?\))", "likely"),
            ("ArgumentValidation(", r"ArgumentValidation\(\"?(?P<message>[^\")]+)"),
            ("error: invalid value '", r"error: invalid value '(?P<value>[^']*)' for '(?P<option>[^']+)'", "likely")),
     _cause("syntax-error",
@@ -245,7 +250,10 @@ SIGNATURES: tuple[Signature, ...] = (
            ("cannot open shared object file",
             _NOT_A_WARNING + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
                              r"object file"),
-           ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)")),
+           ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)"),
+           # a compiled package built against another NumPy ABI than the one installed (NumPy 2 over a 1.x build)
+           ("compiled using NumPy 1.x cannot be run in", r"compiled using NumPy 1\.x cannot be run in"),
+           ("numpy.dtype size changed", r"numpy\.dtype size changed, may indicate binary incompatibility")),
     _cause("cuda-driver-mismatch",
            ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
            # the NGC images' entrypoint banner (Triton, PyTorch, TensorFlow from nvcr.io) on an older host driver
@@ -291,6 +299,9 @@ SIGNATURES: tuple[Signature, ...] = (
             r"node array from the pickle has an incompatible dtype"),
            ("Trying to unpickle estimator", r"Trying to unpickle estimator (?P<estimator>\w+) from version "
                                             r"(?P<pickled>\S+) when using version (?P<running>[\w.]+)", "likely"),
+           # a pickle (joblib, pandas) naming a class its library's installed version does not have
+           ("Can't get attribute", r"Can't get attribute '(?P<name>\w+)' on <module '(?P<module>(?:sklearn|pandas|numpy|"
+                                   r"xgboost|lightgbm|scipy|catboost|statsmodels)\.[\w.]+)'", "likely"),
            # NumPy 1.24 removed the np.float / np.int / np.bool / np.object aliases that older code and packages use
            ("module 'numpy' has no attribute", r"module 'numpy' has no attribute '(?P<alias>float|int|bool|object|str|"
                                                r"complex|long|unicode)'", "likely")),
@@ -308,6 +319,13 @@ SIGNATURES: tuple[Signature, ...] = (
            ("No .bin weights found", r"No \.bin weights found for model", "likely")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
+           # Triton: the model's backend is not in this image (e.g. the TensorFlow backend dropped from later releases)
+           ("unable to find backend library for backend",
+            r"unable to find backend library for backend '(?P<backend>[^']+)'"),
+           # vLLM: the quantization asked for is not the one the checkpoint's config declares
+           ("does not match the quantization method specified",
+            r"Quantization method specified in the model config \((?P<checkpoint>[^)]*)\) does not match the "
+            r"quantization method specified in the `quantization` argument \((?P<asked>[^)]*)\)"),
            ("is not compatible with sharding on", r"is not compatible with sharding on \d+ shards"),
            # TEI: the dtype asked for is not one the backend runs
            ("is not supported", r"Could not start backend: DType (?P<dtype>\w+) is not supported"),
@@ -365,6 +383,8 @@ SIGNATURES: tuple[Signature, ...] = (
            # DeepSpeed/accelerate built the model on the meta device and no checkpoint filled it
            ("Cannot copy out of meta tensor", r"Cannot copy out of meta tensor; no data", "likely"),
            ("Could not find model data at", r"Could not find model data at (?P<url>\S+)"),
+           # transformers' from_pretrained on a directory without weights
+           ("Error no file named", r"Error no file named (?P<files>.+?) found in directory (?P<path>\S+?)\.?$"),
            ("SavedModel file does not exist at", r"SavedModel file does not exist at: ?(?P<path>\S+)"),
            ("Model not found in model store", r"Model not found in model store"),
            ("failed to stat file", r"failed to stat file (?P<path>\S+)", "likely"),
@@ -416,6 +436,7 @@ SIGNATURES: tuple[Signature, ...] = (
            ("CUDA failure 2: out of memory", r"CUDA failure 2: out of memory"),
            ("CUDA_ERROR_OUT_OF_MEMORY", r"CUDA_ERROR_OUT_OF_MEMORY"),
            ("cudaErrorMemoryAllocation", r"cudaErrorMemoryAllocation"),
+           ("CUBLAS_STATUS_ALLOC_FAILED", r"CUBLAS_STATUS_ALLOC_FAILED", "likely"),
            ("Cuda Runtime (out of memory)", r"Cuda Runtime \(out of memory\)"),
            # AWS Neuron's runtime (Inferentia/Trainium: djl-serving's neuronx backend): the NeuronCore's device memory
            ("TDRV:", r"TDRV:\w+\s+Failed to alloc(?:ate)? (?:DEVICE memory|[\d.]+\s*[MG]B)"),
@@ -443,6 +464,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("can't allocate memory", r"DefaultCPUAllocator: can't allocate memory"),
            ("System out of memory", r"System out of memory", "likely"),
            (("Killed", "killed by SIGKILL"), r"^Killed\s*$|killed by SIGKILL", "likely"),
+           # the shell's report of a job it ran that was SIGKILLed ("line 1:  7 Killed  python -m serve")
+           (" Killed ", r"line \d+: +\d+ Killed +\S", "likely"),
            (("signal 9", "signal: killed"), r"\bsignal 9\b|signal: killed", "likely"),
            ("xit", r"\bexit(?:ed)?(?: with)? (?:code|status):? 137\b", "likely"),
            ("std::bad_alloc", r"std::bad_alloc", "likely"),
@@ -492,6 +515,8 @@ SIGNATURES: tuple[Signature, ...] = (
             r"X has (?P<got>\d+) features, but (?:this )?\w+ is expecting (?P<expected>\d+) features as input|"
             r"X has (?P<got_old>\d+) features per sample; expecting (?P<expected_old>\d+)", "likely"),
            ("Exception on /invocations", r"Exception on /invocations \[POST\]", "likely"),
+           # output_fn (or a default one) serialising what predict returned: a numpy array, a tensor
+           ("is not JSON serializable", r"Object of type '?(?P<type>\w+)'? is not JSON serializable", "likely"),
            ("PredictionException: ", r"PredictionException: (?P<message>.+?)(?: : \d{3})?$", "weak"),
            # SageMaker's runtime validates the request before any container sees it (a multi-model request
            # without TargetModel)

@@ -358,6 +358,13 @@ class _Scanner:
             if h.code != "missing-module":
                 continue
             mod = h.details.get("module", "")
+            if mod == "numpy._core" or mod.startswith("numpy._core."):
+                # NumPy 2 moved numpy.core to numpy._core: a pickle from NumPy 2 read by NumPy 1
+                h.code, h.strength = "framework-version-mismatch", "likely"
+                h.details = {**h.details, "reason": "the model was pickled with NumPy 2 (numpy._core); NumPy 1 "
+                                                    "reads it"}
+                h.details.pop("package", None)
+                continue
             top = mod.split(".")[0]
             reason = None
             strength: Strength = "likely"
