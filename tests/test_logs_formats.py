@@ -70,6 +70,11 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     ("/usr/local/bin/dockerd-entrypoint.py: line 1:    7 Killed                  python -m serve", "out-of-memory"),
     ("RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`", "cuda-out-of-memory"),
     ("TypeError: Object of type ndarray is not JSON serializable", "invocation-error"),
+    ("/usr/bin/env: 'python3\\r': No such file or directory", "missing-entry-script"),
+    ("/usr/bin/env: ‘python\\r’: No such file or directory", "missing-entry-script"),
+    ('docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: '
+     'unable to start container process: exec: "serve": permission denied: unknown.', "missing-entry-script"),
+    ("/bin/sh: 1: serve: not found", "missing-entry-script"),
     # disk
     ("OSError: [Errno 28] No space left on device", "disk-full"),
     (MMS + "OSError: [Errno 28] while copying", "disk-full"),

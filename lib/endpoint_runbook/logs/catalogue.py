@@ -224,6 +224,12 @@ SIGNATURES: tuple[Signature, ...] = (
            ("No such file or directory", r"No such file or directory: '(?P<file>/opt/ml/(?:model/)?code/[^'/]+\.py)'"),
            # an entrypoint script saved with Windows line endings: bash runs "cd dir\r" and friends
            (("$'\\r'", "\\r'"), r"\$'\\r': command not found|: \$'[^']*\\r'"),
+           # the serve script's shebang with a Windows line ending: env looks for "python\r"
+           ("\\r", r"/usr/bin/env: ['‘\"]?[\w.]+\\r['’\"]?: No such file or directory", "likely"),
+           # a serve program the image has but cannot run (not executable), or a shell that finds none
+           (("permission denied", ": not found", "command not found"),
+            r'exec:? "?(?P<program>[\w./-]*serve)"?: permission denied|sh: (?:\d+: )?(?P<missing>[\w./-]*serve): '
+            r"(?:not found|command not found)", "likely"),
            # importlib.import_module(None): no SAGEMAKER_PROGRAM / entry point was given
            ("'NoneType' object has no attribute 'startswith'",
             r"'NoneType' object has no attribute 'startswith'", "likely"),
