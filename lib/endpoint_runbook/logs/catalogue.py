@@ -135,7 +135,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("metadata-generation-failed", r"error: metadata-generation-failed"),
            ("InstallModuleError", r"\bInstallModuleError\b"),
            ("InstallRequirementsError", r"\bInstallRequirementsError\b"),
-           ("Custom pip package installation failed", r"Custom pip package installation failed"),
+           # TorchServe's summary of a per-model pip install: pip's own lines say why (a package, or the environment:
+           # the image's venv not writable by the server's user was a TorchServe image bug)
+           ("Custom pip package installation failed", r"Custom pip package installation failed", "likely"),
            ("Failed to create model environment", r"Failed to create model environment"),
            # subprocess.CalledProcessError for the pip command, whole or cut short by a console or a paste
            ("CalledProcessError",
@@ -236,7 +238,9 @@ SIGNATURES: tuple[Signature, ...] = (
             r"'NoneType' object has no attribute 'startswith'", "likely"),
            ("Failed to find attribute", r"Failed to find (?:attribute|application object) '?(?P<attribute>[^' ]+)",
             "likely"),
-           ("Error loading ASGI app", r"Error loading ASGI app\. (?P<message>.+)", "likely")),
+           ("Error loading ASGI app", r"Error loading ASGI app\. (?P<message>.+)", "likely"),
+           # MMS 0.x: one message for a service file that is not there and one whose import raised (it hides which)
+           ("Incorrect or missing service file", r"Incorrect or missing service file: (?P<file>\S+)", "weak")),
     _cause("missing-module",
            # Raised (``...Error: No module named``), not a caught one printed as a value (``...Error("No module``).
            ("No module named",
@@ -294,7 +298,10 @@ SIGNATURES: tuple[Signature, ...] = (
                                             r"(?P<max>\d+)"),
            ("unable to load plan file", r"unable to load plan file", "likely"),
            (("Magic tag does not match", "Magic Tag does not match", "Version tag does not match"),
-            r"Magic [Tt]ag does not match|Version tag does not match", "likely")),
+            r"Magic [Tt]ag does not match|Version tag does not match", "likely"),
+           # optimum-neuron: a model compiled by a newer Neuron compiler than the image's (the serving image's SDK)
+           ("newer than current compiler", r"compiled with (?P<compiler>neuron\w*-cc)\((?P<compiled>[^)]+)\) newer than "
+                                           r"current compiler \((?P<current>[^)]+)\)")),
     _cause("framework-version-mismatch",
            ("Op type not registered", rf"Op type not registered '(?!{_EXTENSION_OP}')(?P<op>[^']+)'", "likely"),
            # XGBoost's check of a pickled Booster's header: a model pickled by another XGBoost version (the error,
@@ -358,7 +365,10 @@ SIGNATURES: tuple[Signature, ...] = (
            # the TF Serving container's python_service forwards requests before tensorflow_model_server is up
            ("port=10001", r"host='localhost', port=10001\).*Connection refused", "weak"),
            # gunicorn's bind retries: SO_REUSEPORT, which gunicorn 19.7 set unconditionally, refused by the kernel
-           ("failed: [Errno 9", r"connection to .* failed: \[Errno 9[25]\]", "likely")),
+           ("failed: [Errno 9", r"connection to .* failed: \[Errno 9[25]\]", "likely"),
+           # asynchronous inference needs a Content-Length on the container's response (LMI before 0.31 sent none)
+           ("did not specify the required Content-Length header",
+            r"response from container (?P<container>\S+) did not specify the required Content-Length header", "likely")),
     _cause("default-handler-used",
            ("Please provide a model_fn implementation", r"Please provide a model_fn implementation"),
            # the PyTorch toolkit's default model_fn loads model.pt with torch.jit: an eager model needs a model_fn

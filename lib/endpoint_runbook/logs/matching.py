@@ -523,8 +523,12 @@ def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
 
 
 def _unescape(text: str) -> str:
-    """Quotes a JSON encoder escaped (``couldn\\u0027t``) back to themselves, so anchors with quotes match."""
-    return text.replace("\\u0027", "'").replace("\\u0022", '"') if "\\u00" in text else text
+    """Quotes an encoder escaped back to themselves, so anchors with quotes match: JSON's ``couldn\\u0027t``, and a
+    single quote escaped as no JSON encoder does (``Op type not registered \\'SentencepieceOp\\'`` in the JSON
+    body of a client error)."""
+    if "\\u00" in text:
+        text = text.replace("\\u0027", "'").replace("\\u0022", '"')
+    return text.replace("\\'", "'") if "\\'" in text else text
 
 
 def match_signatures(events: Iterable[LogEvent | Mapping[str, Any] | str]) -> list[SignatureHit]:
