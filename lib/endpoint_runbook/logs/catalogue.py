@@ -29,7 +29,10 @@ the earliest in :data:`CAUSE_PRECEDENCE`; its confidence says how sure the text 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .causes import CAUSES, Kind, Signature, _cause
+from .servers import SERVER_RULES
 from .states import STATE_SIGNATURES
 
 __all__ = ["ANCHORS", "CRASH_MARKERS", "DERIVED", "SIGNATURES", "TRACEBACK_ANCHORS", "by_code", "description"]
@@ -551,6 +554,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("waiting for state to become 'InService'", r"timeout while waiting for state to become 'InService'")),
     *STATE_SIGNATURES,
 )
+# the servers' own start-up messages join the signature of their cause
+SIGNATURES = tuple(replace(s, rules=s.rules + _cause(s.code, *SERVER_RULES[s.code]).rules) if s.code in SERVER_RULES
+                   else s for s in SIGNATURES)
 
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
 
