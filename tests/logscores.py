@@ -28,10 +28,10 @@ def record_first(first: dict[str, Any], key: str = "first") -> None:
 
 def summary() -> list[str]:
     out: list[str] = []
-    for key in ("seen", "first", "first-2", "first-3", "first-4"):
+    for key in ("seen", "first", "first-2", "first-3", "first-4", "first-5"):
         if key in _SCORES:
             out += (["seen (the rules were written from these):"] if key == "seen" else []) + _SCORES[key]
     for key, lines in _SCORES.items():
-        if key not in ("seen", "first", "first-2", "first-3", "first-4"):
+        if key not in ("seen", "first", "first-2", "first-3", "first-4", "first-5"):
             out += [f"{key}:"] + lines
     return out

@@ -172,8 +172,10 @@ SIGNATURES: tuple[Signature, ...] = (
            ("403 Client Error", r"403 Client Error(?:.*for url: (?P<url>\S+))?"),
            ("Permission denied (os error 13)", r"Permission denied \(os error 13\)"),
            # /opt/ml/model is mounted read-only in SageMaker's containers: code that writes next to the model fails
-           ("[Errno 30] Read-only file system", r"\[Errno 30\] Read-only file system(?::\s*'(?P<path>[^']+)')?",
-            "likely"),
+           # (and Rust's io::Error, TGI's safetensors conversion beside read-only weights: "(os error 30)", its Debug form)
+           (("[Errno 30] Read-only file system", "(os error 30)", "kind: ReadOnlyFilesystem"),
+            r"\[Errno 30\] Read-only file system(?::\s*'(?P<path>[^']+)')?|Read-only file system \(os error 30\)|"
+            r"kind: ReadOnlyFilesystem", "likely"),
            # botocore found no credentials at all (no role's credentials in a local or self-run container)
            ("Unable to locate credentials", r"NoCredentialsError: Unable to locate credentials", "likely"),
            ("[Errno 13] Permission denied", r"\[Errno 13\] Permission denied(?::\s*'(?P<path>[^']+)')?"),
@@ -331,6 +333,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("are not supported", r"Model architectures \[(?P<architectures>[^\]]*)\] are not supported"),
            ("config is not supported", r"Could not start backend: config is not supported"),
            ("Model is not supported", r"Could not start backend: Model is not supported"),
+           # TEI: a model type its backend does not have for this architecture ("`classifier` ... for Jina")
+           ("model type is not supported for", r"Could not start backend: `?(?P<model_type>[\w-]+)`? model type is not "
+                                               r"supported for (?P<architecture>\w+)"),
            ("Unrecognized configuration class", r"Unrecognized configuration class"),
            ("Op type not registered", rf"Op type not registered '(?P<op>{_EXTENSION_OP})'", "likely"),
            ("No .bin weights found", r"No \.bin weights found for model", "likely")),
