@@ -130,7 +130,7 @@ def test_a_torch_family_package_with_no_wheel_for_this_python_is_left_out_and_sa
     ("-r other.txt\n# torch==1.0\nnumpy\n", {}),
 ])
 def test_which_requirements_replace_the_images_torch(requirements, replaced):
-    from endpoint_runbook.serving.loadcheck import replaces_image_torch
+    from endpoint_runbook.serving.requirements import replaces_image_torch
 
     assert replaces_image_torch(requirements, profile_for_image(IMAGE_21).image) == replaced
 

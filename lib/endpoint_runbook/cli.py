@@ -79,7 +79,7 @@ def _check_archive(args: argparse.Namespace) -> int:
     from .archive import Limits, check_archive
     from .imports import exit_code
     from .serving.image_profiles import profile_for_image
-    from .serving.loadcheck import requirements_replace_torch
+    from .serving.requirements import requirements_replace_torch
 
     profile = profile_for_image(args.image)
     if args.image:

@@ -11,7 +11,8 @@ from typing import Any
 from .. import archive, imports, logs
 from ..findings import Finding
 from ..imports import MODEL_DIR
-from ..serving.loadcheck import LoadCheck, index_unreached
+from ..serving.loadcheck import LoadCheck
+from ..serving.pip_output import index_unreached
 from ..step_records import EndpointFacts
 from .kind import serverless_findings
 from .network_reach import endpoint_reach, network_needs

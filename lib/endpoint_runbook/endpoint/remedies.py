@@ -195,7 +195,7 @@ def index_unreachable(facts: Any, log_cause: Mapping[str, Any] | None, lc: Any) 
     versions: none"), and the load check installed ``code/requirements.txt`` in the image's own environment. None
     otherwise (a pin that does not exist fails here too; a skipped check says nothing). ``reach``: what the model's
     network settings say (:func:`endpoint_runbook.endpoint.network_reach.endpoint_reach`)."""
-    from ..serving.loadcheck import index_unreached
+    from ..serving.pip_output import index_unreached
     from .network_reach import endpoint_reach
 
     cause = log_cause or {}

@@ -108,6 +108,13 @@ _SLOW_SETUP = ("import sys\nimport time\n\nfrom setuptools import setup\n\n"
                "setup(name='slow-extension', version='1.0', py_modules=['slow_extension'])\n")
 
 
+def _add(tar: tarfile.TarFile, name: str, size: int, data: Any) -> None:
+    """One regular file, with fixed times and modes (the scenarios' archives are the same bytes every run)."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 1_700_000_000, 0o644
+    tar.addfile(info, data)
+
+
 def slow_sdist() -> bytes:
     """slow_extension-1.0.tar.gz: an sdist whose wheel takes 80 s to build (the same bytes every run)."""
     files = {"setup.py": _SLOW_SETUP, "slow_extension.py": "OFFSET = 100\n",
@@ -145,7 +152,7 @@ class StartupFailure:
     and what shows it is broken (``evidence``: a line of its log; None: its status Failed)."""
 
     name: str
-    members: dict[str, Any]  # path → text, bytes, or a function making the bytes
+    members: dict[str, str | bytes]  # path → text or bytes
     environment: dict[str, str] = field(default_factory=dict)
     variant: dict[str, Any] = field(default_factory=dict)
     evidence: str | None = None
@@ -156,7 +163,8 @@ class StartupFailure:
     # The stack's in-region link from S3 to an instance (bytes/s) the scenario needs (``local up`` starts the stack
     # with it): the failure scaled down, a model of megabytes on a link of kilobytes a second.
     download_bandwidth: float | None = None
-    objects: dict[str, Any] = field(default_factory=dict)  # other objects of the bucket: key → bytes (or a maker)
+    # other objects of the bucket: key → a function making its bytes (when it is called: a checkpoint needs torch)
+    objects: dict[str, Callable[[], bytes]] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -197,7 +205,7 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
                    evidence="numpy==1.0.99"),
     StartupFailure("slow-install", {"code/inference.py": _SLOW_IMPORT,
                                     "code/requirements.txt": "--find-links wheelhouse\nslow-extension==1.0\n",
-                                    "code/wheelhouse/slow_extension-1.0.tar.gz": slow_sdist},
+                                    "code/wheelhouse/slow_extension-1.0.tar.gz": slow_sdist()},
                    variant={"ContainerStartupHealthCheckTimeoutInSeconds": 60, "VolumeSizeInGB": 4}),
     # 16 MB on a 200 kB/s link: 80 s to arrive where the variant allows 60 (a large model past its download timeout)
     StartupFailure("download-timeout", {"code/inference.py": _PLAIN}, random_bytes=16_000_000,
@@ -209,20 +217,11 @@ STARTUP_FAILURES: dict[str, StartupFailure] = {s.name: s for s in (
 )}
 
 
-def _add(tar: tarfile.TarFile, name: str, size: int, data: Any) -> None:
-    """One regular file, with fixed times and modes (the scenarios' archives are the same bytes every run)."""
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = size, 1_700_000_000, 0o644
-    tar.addfile(info, data)
+def _member(data: str | bytes) -> bytes:
+    return data if isinstance(data, bytes) else data.encode()
 
 
-def _member(data: Any) -> bytes:
-    """A member's bytes: text, bytes, or a function making them (an sdist)."""
-    data = data() if callable(data) else data
-    return data if isinstance(data, bytes) else str(data).encode()
-
-
-def archive_bytes(members: dict[str, Any], *, random_bytes: int = 0) -> bytes:
+def archive_bytes(members: dict[str, str | bytes], *, random_bytes: int = 0) -> bytes:
     """A model.tar.gz of ``members``, and a ``weights.bin`` of ``random_bytes`` that do not compress (the same bytes
     every run)."""
     import random
@@ -237,7 +236,7 @@ def archive_bytes(members: dict[str, Any], *, random_bytes: int = 0) -> bytes:
     return buf.getvalue()
 
 
-def large_archive(members: dict[str, str], weights_bytes: int) -> bytes:
+def large_archive(members: dict[str, str | bytes], weights_bytes: int) -> bytes:
     """A model.tar.gz with ``members`` and a ``weights.bin`` of ``weights_bytes``, built streaming: each MiB 16 KiB
     of random bytes, then zeros (about 64x compressed: extraction refuses more than 200x as a gzip bomb)."""
     import gzip
@@ -259,8 +258,9 @@ def large_archive(members: dict[str, str], weights_bytes: int) -> bytes:
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w|") as tar:
         _add(tar, "weights.bin", weights_bytes, Weights())
-        for name, text in sorted(members.items()):
-            _add(tar, name, len(text.encode()), io.BytesIO(text.encode()))
+        for name, data in sorted(members.items()):
+            raw = _member(data)
+            _add(tar, name, len(raw), io.BytesIO(raw))
     return buf.getvalue()
 
 
@@ -297,7 +297,7 @@ def seed_startup_failure(client: Callable[[str], Any], scenario: StartupFailure,
             archive_bytes(scenario.members, random_bytes=scenario.random_bytes))
     s3.put_object(Bucket=BUCKET, Key=scenario.archive_key, Body=body)
     for key, data in scenario.objects.items():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=_member(data))
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data())
     role_arn = _role(client("iam"))
     env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION, **scenario.environment}

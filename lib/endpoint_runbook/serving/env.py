@@ -43,6 +43,7 @@ from typing import Callable, Iterator
 
 from ..errors import InputError, RunbookError
 from .image_profiles import SERVING_MODES, TORCH_FAMILY, ImageProfile, profile_for_image
+from .pip_output import NETWORK_ERROR
 
 __all__ = ["ServingEnv", "ServingEnvError", "ensure_serving_env", "cache_root", "check_java", "isolated_env",
            "layers_dir", "serving_mode", "wheelhouse", "PREBUILT_VAR", "MODE_VAR"]
@@ -59,9 +60,8 @@ LAST_USED = ".last-used"
 MANIFEST = "manifest.json"
 BUILD_INFO = "build-info.json"
 CONSTRAINTS = "layer-constraints.txt"
-_NETWORK = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
-                      r"Name or service not known|ProxyError|Max retries exceeded|Could not fetch URL|"
-                      r"No connection adapters|ConnectTimeout|ReadTimeoutError")
+# pip's network errors, and requests' for an index URL it cannot use
+_NETWORK = re.compile(NETWORK_ERROR.pattern + r"|No connection adapters")
 
 
 class ServingEnvError(RunbookError):

@@ -31,13 +31,12 @@ from typing import Any, Callable
 
 from ..findings import Finding
 from .env import ServingEnv, ServingEnvError, ensure_serving_env
-from .image_profiles import TORCH_FAMILY
 from .offline import RefusingProxy
-from .pip_output import failing_requirements
+from .pip_output import NETWORK_ERROR, failing_requirements
+from .requirements import layer_replacements, replace_torch_finding, replaces_image_torch, requirement_names
 from .server import container_env
 
-__all__ = ["NETWORK_ERROR", "LoadCheck", "index_unreached", "load_check_dir", "replaces_image_torch", "requirements_replace_torch",
-           "direct_torch_requirements", "requirement_names"]
+__all__ = ["LoadCheck", "load_check_dir", "serve_check", "vouch_imports_only", "withheld_in_error"]
 
 # Runs in the serving environment as `python -s -c` (see that file): the cwd is the work dir and sys.path[0] is
 # dropped, so nothing of the caller's is importable. Prints one JSON line (prefixed) on stdout.
@@ -155,17 +154,6 @@ def _innermost_user_frame(tb: str, model_dir: str) -> str | None:
     return mine[-1].replace(model_dir + "/", "") if mine else None
 
 
-_NETWORK = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
-                      r"Name or service not known|ProxyError|Max retries exceeded|Could not fetch URL|"
-                      r"ConnectTimeout|ReadTimeoutError")
-#: pip (or a download) could not reach the network: the environment's, not the model's.
-NETWORK_ERROR = _NETWORK
-
-
-def index_unreached(lines: list[str]) -> tuple[list[str], list[str]]:
-    """The lines of pip's output that say it reached no package index: its connection errors, and an index that
-    answered no release at all ("from versions: none")."""
-    return ([x for x in lines if _NETWORK.search(x)], [x for x in lines if "(from versions: none)" in x])
 _TORCH_CONFLICT = re.compile(r"\b(torch|torchvision|torchaudio|torchtext|torchdata)\b[^\n]*(?:constraint|0\+absent)"
                              r"|\(constraint\) (torch|torchvision|torchaudio|torchtext|torchdata)\b")
 
@@ -183,86 +171,11 @@ def _skipped(why: str, t0: float, findings: list[Finding], env: ServingEnv | Non
                      seconds=round(time.monotonic() - t0, 3), findings=findings, **fields)
 
 
-_REQ_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
-
-
-def requirement_names(requirements: str) -> list[str]:
-    """The distribution names the lines of a requirements.txt name (options and comments skipped)."""
-    out = []
-    for line in requirements.splitlines():
-        m = _REQ_LINE.match(line)
-        if m and not line.lstrip().startswith(("-", "#")):
-            out.append(m.group(1))
-    return out
-
-
-def direct_torch_requirements(requirements: str) -> dict[str, str]:
-    """The torch-family lines of a requirements.txt: name → version specifier ('' when unpinned)."""
-    out: dict[str, str] = {}
-    for line in requirements.splitlines():
-        m = _REQ_LINE.match(line)
-        if m and not line.lstrip().startswith(("-", "#")):
-            name = m.group(1).lower().replace("_", "-")
-            if name in TORCH_FAMILY:
-                out[name] = m.group(3).strip()
-    return out
-
-
-def replaces_image_torch(requirements: str, image: dict[str, Any]) -> dict[str, str]:
-    """The torch-family packages a requirements.txt pins to a version the image does not ship: name → spec.
-    (A pin the image satisfies installs nothing in the container; a package the image lacks is added there.)"""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    out: dict[str, str] = {}
-    for name, spec in direct_torch_requirements(requirements).items():
-        have = image.get(name)
-        if not spec or not have:
-            continue
-        try:
-            if not SpecifierSet(spec).contains(have, prereleases=True):
-                out[name] = spec
-        except InvalidSpecifier:
-            continue
-    return out
-
-
-def requirements_replace_torch(requirements: bytes, image: dict[str, Any]) -> list[Finding]:
-    """Statically, before any install: the torch-family pins of code/requirements.txt that the image (its
-    profile's versions) does not satisfy, as ``requirements-replace-torch`` warnings."""
-    text = requirements.decode("utf-8", "replace")
-    return [_replace_torch_finding(n, spec, image.get(n), [f"code/requirements.txt: {n}{spec}"])
-            for n, spec in replaces_image_torch(text, image).items()]
-
-
-def _replace_torch_finding(pkg: str, want: str, have: str | None, evidence: list[str]) -> Finding:
-    return Finding("requirements-replace-torch", "warning",
-                   f"code/requirements.txt asks for {pkg}{want} where the image ships {pkg} {have}: in the container pip "
-                   f"downloads and swaps in another {pkg} at every start (GBs, minutes: the start-up health check can "
-                   "time out), and the image's TorchServe and toolkit were not built with it. Drop the torch-family "
-                   "pin from requirements.txt, or pick the image whose torch you need.", evidence,
-                   {"package": pkg, "requested": want, "image": have})
-
-
-def _layer_replacements(site: Path, env: ServingEnv) -> list[Finding]:
-    """A layer that holds a torch-family package replaces the image's in the container: say so (the check goes on
-    with the layer's, as the container would)."""
-    from .container_entry import layer_distributions
-
-    image = env.profile.image if env.profile else {}
-    base = env.build_info().get("versions") or {}
-    out = []
-    for name, version in layer_distributions(site).items():
-        if name in TORCH_FAMILY:
-            out.append(_replace_torch_finding(name, f"=={version}", image.get(name) or base.get(name),
-                                              [f"{name} {version} installed from code/requirements.txt"]))
-    return out
-
-
 def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCheck:
     """Why a layer failed: this machine (no index; the stand-in's torch family) → skipped; the model → failed."""
     lines = [x for x in output.splitlines() if x.strip()]
     tail = lines[-8:]
-    if _NETWORK.search(output):
+    if NETWORK_ERROR.search(output):
         why = "code/requirements.txt could not be installed: no package index is reachable from here"
         return _skipped(why, t0, [Finding("load-check-skipped", "warning", f"The load check was skipped: {why}. "
                                           "Diagnose goes on from the logs and the static import check.", tail)],
@@ -279,7 +192,7 @@ def _layer_failure(req: Path, output: str, env: ServingEnv, t0: float) -> LoadCh
                             "from the logs and the static import check.", [x for x in lines if pkg in x][-4:] or tail,
                             {"package": pkg, "not_checkable": True})]
         reqs = req.read_text(errors="replace") if req.is_file() else ""
-        findings += [_replace_torch_finding(n, spec, image.get(n), [f"{n}{spec}"])
+        findings += [replace_torch_finding(n, spec, image.get(n), [f"{n}{spec}"])
                      for n, spec in replaces_image_torch(reqs, image).items()]
         return _skipped(why, t0, findings, env)
     # pip's reason: its ERROR lines and the conflict it names come before the closing advice.
@@ -334,7 +247,7 @@ def load_check_dir(model_dir: str | os.PathLike[str], *, program: str = "inferen
             install_seconds = layer_install_seconds(site)
             extra.append(str(site))
             allowed.append(str(Path(site).resolve()))
-            layer_findings = _layer_replacements(Path(site), env)
+            layer_findings = layer_replacements(Path(site), env)
     with tempfile.TemporaryDirectory(prefix="loadcheck-") as cwd, RefusingProxy() as proxy:
         # A private temp dir and home: modules the image's packages generate at run time (torch.distributed writes
         # one and imports it) come from there, and count as inside; no hub cache of the developer's is found.

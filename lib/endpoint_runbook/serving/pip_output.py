@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["failing_requirements", "canonical"]
+__all__ = ["NETWORK_ERROR", "canonical", "failing_requirements", "index_unreached"]
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _DIRECT = [
@@ -71,3 +71,15 @@ def failing_requirements(output: str, requirements: Iterable[str]) -> list[str]:
         if n in direct and n not in out:
             out.append(n)
     return out
+
+
+#: pip (or a download) could not reach the network: the environment's, not the model's.
+NETWORK_ERROR = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
+                           r"Name or service not known|ProxyError|Max retries exceeded|Could not fetch URL|"
+                           r"ConnectTimeout|ReadTimeoutError")
+
+
+def index_unreached(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The lines of pip's output that say it reached no package index: its connection errors, and an index that
+    answered no release at all ("from versions: none")."""
+    return ([x for x in lines if NETWORK_ERROR.search(x)], [x for x in lines if "(from versions: none)" in x])
