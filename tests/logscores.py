@@ -28,10 +28,11 @@ def record_first(first: dict[str, Any], key: str = "first") -> None:
 
 def summary() -> list[str]:
     out: list[str] = []
-    for key in ("seen", "first", "first-2", "first-3", "first-4", "first-5"):
+    firsts = ["seen", *sorted(k for k in _SCORES if k.startswith("first"))]
+    for key in firsts:
         if key in _SCORES:
             out += (["seen (the rules were written from these):"] if key == "seen" else []) + _SCORES[key]
     for key, lines in _SCORES.items():
-        if key not in ("seen", "first", "first-2", "first-3", "first-4", "first-5"):
+        if key not in firsts:
             out += [f"{key}:"] + lines
     return out
