@@ -269,7 +269,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)"),
            # a compiled package built against another NumPy ABI than the one installed (NumPy 2 over a 1.x build)
            ("compiled using NumPy 1.x cannot be run in", r"compiled using NumPy 1\.x cannot be run in"),
-           ("numpy.dtype size changed", r"numpy\.dtype size changed, may indicate binary incompatibility")),
+           ("numpy.dtype size changed", r"numpy\.dtype size changed, may indicate binary incompatibility"),
+           # a library's API the code uses is not in the installed version (or a file of the code shadows the library)
+           ("has no attribute", r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'", "weak")),
     _cause("cuda-driver-mismatch",
            ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
            # the NGC images' entrypoint banner (Triton, PyTorch, TensorFlow from nvcr.io) on an older host driver

@@ -58,7 +58,10 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
                                                r"supported for (?P<architecture>\w+)"),
            ("Unrecognized configuration class", r"Unrecognized configuration class"),
            ("Op type not registered", rf"Op type not registered '(?P<op>{_EXTENSION_OP})'", "likely"),
-           ("No .bin weights found", r"No \.bin weights found for model", "likely")),
+           ("No .bin weights found", r"No \.bin weights found for model", "likely"),
+           # DJL's DeepSpeed handler checks the model type against the list its release supports
+           ("is not currently supported by", r"model_type: (?P<model_type>[\w-]+) is not currently supported by "
+                                             r"(?P<engine>\w+)")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
            # Triton: the model's backend is not in this image (e.g. the TensorFlow backend dropped from later releases)
