@@ -63,6 +63,15 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "permission-denied"),
     ('{"error": "module \'tensorflow\' has no attribute \'Session\'"}', "import-error"),
     ("ValueError: model_type: falcon is not currently supported by DeepSpeed", "unsupported-model-architecture"),
+    ('Error parsing text-format tensorflow.SavedModel: 12:3: Message type "tensorflow.FunctionDef" has no field named '
+     '"arg_attr".', "framework-version-mismatch"),
+    ("[E 220101 10:00:00 __main__:37] fail to load model m from dir /mnt/models. exception type <class "
+     "'RuntimeError'>, exception msg: Missing Model File.", "model-file-not-found"),
+    ("  message: 'Usage of EmptyDir volume \"models-dir\" exceeds the limit \"1536Mi\". '", "disk-full"),
+    ("Warning  Evicted  pod/m-predictor  The node was low on resource: ephemeral-storage. Container kserve-container "
+     "was using 12Gi, which exceeds its request of 0.", "disk-full"),
+    ("Loading servable: {name: m version: 1} failed: Not found: Op type not registered 'PyFunc' in binary running on "
+     "host.", "unsupported-model-architecture"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

@@ -113,6 +113,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("ENOSPC", r"\bENOSPC\b"),
            ("StorageFull", r"kind: StorageFull"),
            ("Disk quota exceeded", r"Disk quota exceeded"),
+           # Kubernetes evicting a pod whose scratch volume or node disk filled up
+           ("exceeds the limit", r'Usage of EmptyDir volume "(?P<volume>[^"]+)" exceeds the limit'),
+           ("low on resource: ephemeral-storage", r"The node was low on resource: ephemeral-storage"),
            # model-archiver (MMS/TorchServe) says "check the file permissions" for any IOError while writing the
            # archive; in a SageMaker container (root) that is the root volume filling up with a large model.
            ("Failed to save the model-archive", r'Failed to save the model-archive to model-path "?(?P<path>[^"\s]+)')),

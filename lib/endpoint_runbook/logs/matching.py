@@ -319,6 +319,8 @@ class _Scanner:
             return "toolkit-bug", "likely"  # gunicorn's socket options refused by the kernel (SO_REUSEPORT)
         if exc == "KeyError" and any(f.endswith("configuration_auto.py") for f in files):
             return "unsupported-model-architecture", "likely"  # transformers does not know the model_type
+        if exc == "KeyError" and any(f.file.endswith("pickle.py") and "dispatch[" in (f.code or "") for f in tb.frames):
+            return "framework-version-mismatch", "likely"  # an opcode pickle does not know: a newer pickle/joblib wrote it
         if exc == "IndexError" and "get_loaded_booster" in funcs:
             return "model-file-not-found", "likely"  # the XGBoost container found no model file to load
         if funcs & _LOAD_PATH and (exc == "FileNotFoundError" or "No such file or directory" in msg):
