@@ -72,6 +72,20 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "was using 12Gi, which exceeds its request of 0.", "disk-full"),
     ("Loading servable: {name: m version: 1} failed: Not found: Op type not registered 'PyFunc' in binary running on "
      "host.", "unsupported-model-architecture"),
+    ("--model-store directory not found: model_store", "server-config-invalid"),
+    ("java.lang.NoSuchMethodError: java.nio.file.Files.readString(Ljava/nio/file/Path;)Ljava/lang/String;",
+     "import-error"),
+    ("Exception in thread \"main\" java.lang.UnsupportedClassVersionError: org/pytorch/serve/ModelServer has been "
+     "compiled by a more recent version of the Java Runtime (class file version 55.0)", "import-error"),
+    ("Caused by:\n    Could not start backend: cannot find tensor encoder.layer.0.mlp.gated_layers.weight",
+     "unsupported-model-architecture"),
+    ("Error: Failed to parse `config.json`", "unsupported-model-architecture"),
+    ("E0327 01:23:03.176953 1 model_repository_manager.cc:1682] unexpected platform type caffe2_netdef for m",
+     "unsupported-model-architecture"),
+    ("ERROR text_embeddings_backend: backends/src/lib.rs:481: Could not start Candle backend: Could not start backend: "
+     "Gemma3 is only supported in fp32 precision", "model-config-invalid"),
+    ("E0327 01:23:03.175862 1 pinned_memory_manager.cc:202] failed to allocate pinned system memory: CUDA driver "
+     "version is insufficient for CUDA runtime version", "cuda-driver-mismatch"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

@@ -276,7 +276,11 @@ SIGNATURES: tuple[Signature, ...] = (
            # a library's API the code uses is not in the installed version (or a file of the code shadows the library)
            ("has no attribute", r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'", "weak")),
     _cause("cuda-driver-mismatch",
-           ("CUDA driver version is insufficient", r"CUDA driver version is insufficient for CUDA runtime version"),
+           # (Triton's pinned-memory pool says it too when it starts without a GPU, and goes on: a guess there)
+           ("CUDA driver version is insufficient", r"^(?!.*failed to allocate pinned system memory).*CUDA driver version "
+                                                   r"is insufficient for CUDA runtime version"),
+           ("failed to allocate pinned system memory", r"failed to allocate pinned system memory: CUDA driver version is "
+                                                       r"insufficient", "weak"),
            # the NGC images' entrypoint banner (Triton, PyTorch, TensorFlow from nvcr.io) on an older host driver
            ("This container was built for NVIDIA Driver Release",
             r"This container was built for NVIDIA Driver Release (?P<required>[\d.]+) or later"),

@@ -57,6 +57,12 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("are not supported", r"Model architectures \[(?P<architectures>[^\]]*)\] are not supported"),
            ("config is not supported", r"Could not start backend: config is not supported"),
            ("Model is not supported", r"Could not start backend: Model is not supported"),
+           # TEI: the weights lack a tensor its implementation of the architecture reads (a variant it does not know),
+           # or config.json lacks a field its model config requires
+           ("cannot find tensor", r"Could not start backend: cannot find tensor (?P<tensor>\S+)", "likely"),
+           ("Failed to parse `config.json`", r"Failed to parse `config\.json`", "likely"),
+           # Triton: a model platform it no longer has (Caffe2 NetDef, dropped in 21.x); other names: model-config-invalid
+           ("unexpected platform type", r"unexpected platform type (?P<platform>caffe2_netdef)\b"),
            # TEI: a model type its backend does not have for this architecture ("`classifier` ... for Jina")
            ("model type is not supported for", r"Could not start backend: `?(?P<model_type>[\w-]+)`? model type is not "
                                                r"supported for (?P<architecture>\w+)"),
@@ -68,6 +74,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
                                              r"(?P<engine>\w+)")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
+           # TEI: a dtype asked for that the architecture's implementation does not run ("only supported in fp32")
+           ("precision", r"is only supported in (?P<dtype>\w+) precision"),
            # Triton: the model's backend is not in this image (e.g. the TensorFlow backend dropped from later releases)
            ("unable to find backend library for backend",
             r"unable to find backend library for backend '(?P<backend>[^']+)'"),
@@ -83,7 +91,7 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
             r"unexpected inference (?:output|input) '(?P<tensor>[^']+)'"),
            ("unable to find 'libtriton_", r"unable to find 'libtriton_(?P<backend>\w+)\.so'"),
            ("but the model configuration specifies", r"but the model configuration specifies"),
-           ("unexpected platform type", r"unexpected platform type (?P<platform>\S+)"),
+           ("unexpected platform type", r"unexpected platform type (?!caffe2_netdef\b)(?P<platform>\S+)"),
            ("is greater than the derived max_model_len", r"is greater than the derived max_model_len"),
            ("Poll failed for model directory", r"Poll failed for model directory '(?P<model>[^']+)'"
                                                 r"(?!.*failed to open text file for read)", "likely")),

@@ -11,11 +11,18 @@ SERVER_RULES: dict[str, tuple[tuple, ...]] = {
     "server-config-invalid": (
         # TorchServe / MMS ModelServer: the inference or management port is taken (a second server, a sidecar)
         ("Failed to bind to address", r"Failed to bind to address: (?P<address>\S+)", "likely"),
+        # the torchserve launcher: --model-store names no directory
+        ("--model-store directory not found", r"--model-store directory not found: (?P<path>\S+)"),
         # TorchServe 0.11 turned token authorization on by default (0.12 says "Authentication"): /ping and
         # /invocations answer 400 without the key, which SageMaker never sends (--disable-token-auth, or
         # TS_DISABLE_TOKEN_AUTHORIZATION=true)
         (("Token Authorization failed", "Token Authentication failed"),
          r"Token Authori[sz]ation failed|Token Authentication failed", "likely"),
+    ),
+    "import-error": (
+        # TorchServe's frontend on a Java older than it was built for (it needs JDK 11 or later)
+        (("NoSuchMethodError: java.", "UnsupportedClassVersionError"),
+         r"NoSuchMethodError: java\.(?P<method>[\w.$]+)|UnsupportedClassVersionError", "likely"),
     ),
     "model-file-not-found": (
         # ModelServer: the model store folder does not exist, so the server starts with no model at all
