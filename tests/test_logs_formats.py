@@ -86,6 +86,17 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "Gemma3 is only supported in fp32 precision", "model-config-invalid"),
     ("E0327 01:23:03.175862 1 pinned_memory_manager.cc:202] failed to allocate pinned system memory: CUDA driver "
      "version is insufficient for CUDA runtime version", "cuda-driver-mismatch"),
+    ("RuntimeError: Found Tesla P40 which is too old to be supported by the triton GPU compiler, which is used as the "
+     "backend. Triton only supports devices of CUDA Capability >= 7.0, but your device is of CUDA capability 6.1",
+     "gpu-architecture-mismatch"),
+    ("2024-Dec-07 03:32:36.0995    12:1350  ERROR  NEFF:neff_parse                              NEFF version: 2.0, "
+     "features: 0x100 are not supported.  Currently supporting: 0x800000000000001f", "engine-version-mismatch"),
+    ("2024-Dec-07 03:32:36.0995    12:1350  ERROR   NRT:nrt_allocate_neuron_cores               NeuronCore(s) not "
+     "available - Requested:nc0-nc0 Available:0", "model-config-invalid"),
+    ("RuntimeError: Unknown builtin op: neuron::forward_1.", "model-fn-error"),
+    ("ResolvePackageNotFound:\n  - python=3.5.2", "requirements-install-failed"),
+    ('time="2022-12-05T15:46:04Z" level=error msg="Failed to handle load model iris:1" Name=Client error="lstat '
+     '/mnt/agent/rclone/1495806312: no such file or directory"', "model-file-not-found"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

@@ -121,6 +121,9 @@ SIGNATURES: tuple[Signature, ...] = (
            ("Failed to save the model-archive", r'Failed to save the model-archive to model-path "?(?P<path>[^"\s]+)')),
     _cause("requirements-install-failed",
            ("failed to install required packages", r"failed to install required packages"),
+           # conda's solver (MLflow's and other conda-built serving images): a pinned package not in the channels
+           (("ResolvePackageNotFound", "PackagesNotFoundError"),
+            r"ResolvePackageNotFound|PackagesNotFoundError: The following packages are not available"),
            ("No matching distribution found", r"No matching distribution found for (?P<requirement>\S+)"),
            ("Could not find a version that satisfies",
             r"Could not find a version that satisfies the requirement (?P<requirement>\S+)"),
@@ -302,7 +305,10 @@ SIGNATURES: tuple[Signature, ...] = (
            ("FlashAttention only supports", r"FlashAttention only supports (?:Ampere|Turing)"),
            ("Minimum capability: ", r"Minimum capability: (?P<minimum>\d+)\. Current capability: (?P<current>\d+)"),
            ("GPU with CUDA capability", r"GPU with CUDA capability (?P<capability>\d+ \d+) is not supported",
-            "likely")),
+            "likely"),
+           # the Triton (language) compiler that vLLM's and others' kernels are built with: Volta and later only
+           ("too old to be supported by the triton GPU compiler",
+            r"too old to be supported by the triton GPU compiler|Triton only supports devices of CUDA Capability")),
     *LOAD_SIGNATURES,
     *STATE_SIGNATURES,
 )

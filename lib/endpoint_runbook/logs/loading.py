@@ -20,6 +20,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("engine plan file is generated on an incompatible device",
             r"engine plan file is generated on an incompatible device"),
            ("Could not find a matching NEFF", r"Could not find a matching NEFF"),
+           # the Neuron runtime: a NEFF compiled with features this (older) runtime does not have
+           ("are not supported.  Currently supporting", r"NEFF version: (?P<neff>[\d.]+), features: (?P<features>\S+) "
+                                                        r"are not supported"),
            ("Unsupported model IR version", r"Unsupported model IR version: (?P<ir>\d+), max supported IR version: "
                                             r"(?P<max>\d+)"),
            ("unable to load plan file", r"unable to load plan file", "likely"),
@@ -74,6 +77,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
                                              r"(?P<engine>\w+)")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
+           # the Neuron runtime: the cores asked for are taken (another worker or process of the same model on them)
+           ("NeuronCore(s) not available", r"NeuronCore\(s\) not available - Requested:(?P<requested>\S+)", "likely"),
            # TEI: a dtype asked for that the architecture's implementation does not run ("only supported in fp32")
            ("precision", r"is only supported in (?P<dtype>\w+) precision"),
            # Triton: the model's backend is not in this image (e.g. the TensorFlow backend dropped from later releases)
@@ -134,6 +139,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
             r"No versions of servable (?P<model>\S+) found under base p(?:ath (?P<path>\S+))?"),
            # KServe's sklearn / xgboost / lightgbm servers: no file with the model extensions they look for
            ("Missing Model File", r"Missing Model File"),
+           # Seldon's agent: the model's storage URI copied nothing (rclone), so the model folder is not there
+           ("Failed to handle load model", r"Failed to handle load model (?P<model>\S+).*no such file or directory",
+            "likely"),
            ("Could not find SavedModel", r"Could not find SavedModel \.pb or \.pbtxt"),
            ("no SavedModel bundles found", r"no SavedModel bundles found"),
            ("Could not find base path", r"Could not find base path (?P<path>\S+) for servable (?P<model>\S+)"),
@@ -176,6 +184,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
             r"[\w.\-]+)\)?(?:\s|$)", "likely"),
            ("Unable to locate the file", r"Unable to locate the file (?P<file>\S+)", "likely")),
     _cause("model-fn-error",
+           # a traced Neuron model loaded without `import torch_neuron`, which registers its ops
+           ("Unknown builtin op: neuron::", r"Unknown builtin op: (?P<op>neuron::\w+)", "likely"),
            (("() takes", "() missing", "() got an unexpected", "arguments but"),
             r"\bmodel_fn(?:\(\))? (?:takes \d+|missing \d+ required|got an unexpected keyword)"),
            ("Expected only one class in custom service code",
