@@ -97,6 +97,20 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     ("ResolvePackageNotFound:\n  - python=3.5.2", "requirements-install-failed"),
     ('time="2022-12-05T15:46:04Z" level=error msg="Failed to handle load model iris:1" Name=Client error="lstat '
      '/mnt/agent/rclone/1495806312: no such file or directory"', "model-file-not-found"),
+    ("Memory limit of 2048M exceeded with 2126M used. Consider increasing the memory limit, see "
+     "https://cloud.google.com/run/docs/configuring/memory-limits", "out-of-memory"),
+    ("Ran out of memory (used over 512MB) while running your code.", "out-of-memory"),
+    ("trtserver: engine.cpp:1104: Assertion `size >= bsize && \"Mismatch between allocated memory size and expected "
+     "size of serialized engine.\"' failed.", "engine-version-mismatch"),
+    ("failed to load 'model_onnx' version 1: Unsupported: Unsupported ONNX Type 'ONNX_TYPE_SEQUENCE' for I/O "
+     "'output_probability', expected 'ONNX_TYPE_TENSOR'", "unsupported-model-architecture"),
+    ("[TensorRT-LLM][ERROR] Assertion failed: mpiSize == tp * pp (/app/tensorrt_llm/cpp/tensorrt_llm/runtime/"
+     "worldConfig.cpp:80)", "model-config-invalid"),
+    ("UNAVAILABLE: Not found: unable to load shared library: /opt/tritonserver/backends/tensorrtllm/"
+     "libtriton_tensorrtllm.so: undefined symbol: _ZNK12tensorrt_llm8executor8Response11getErrorMsgB5cxx11Ev",
+     "import-error"),
+    ("ValueError: Tokenizer class BaichuanTokenizer does not exist or is not currently imported.",
+     "unsupported-model-architecture"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

@@ -272,7 +272,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("cannot open shared object file",
             _NOT_A_WARNING + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
                              r"object file"),
-           ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError).*undefined symbol: (?P<symbol>\S+)"),
+           ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError|.*?unable to load shared library:).*undefined "
+                                                 r"symbol: (?P<symbol>\S+)"),
            # a compiled package built against another NumPy ABI than the one installed (NumPy 2 over a 1.x build)
            ("compiled using NumPy 1.x cannot be run in", r"compiled using NumPy 1\.x cannot be run in"),
            ("numpy.dtype size changed", r"numpy\.dtype size changed, may indicate binary incompatibility"),

@@ -26,6 +26,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("Unsupported model IR version", r"Unsupported model IR version: (?P<ir>\d+), max supported IR version: "
                                             r"(?P<max>\d+)"),
            ("unable to load plan file", r"unable to load plan file", "likely"),
+           # TensorRT deserialising a plan of another version (older releases assert on the size instead of saying so)
+           ("expected size of serialized engine", r"Mismatch between allocated memory size and expected size of "
+                                                  r"serialized engine", "likely"),
            (("Magic tag does not match", "Magic Tag does not match", "Version tag does not match"),
             r"Magic [Tt]ag does not match|Version tag does not match", "likely"),
            # optimum-neuron: a model compiled by a newer Neuron compiler than the image's (the serving image's SDK)
@@ -60,6 +63,11 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("are not supported", r"Model architectures \[(?P<architectures>[^\]]*)\] are not supported"),
            ("config is not supported", r"Could not start backend: config is not supported"),
            ("Model is not supported", r"Could not start backend: Model is not supported"),
+           # transformers: a tokenizer class of the model's own code (trust_remote_code), or of a newer release
+           ("is not currently imported", r"Tokenizer class (?P<tokenizer>\w+) does not exist or is not currently "
+                                         r"imported", "likely"),
+           # Triton's ONNX Runtime backend: I/O that is not a tensor (sklearn-onnx's ZipMap / sequence outputs)
+           ("Unsupported ONNX Type", r"Unsupported ONNX Type '(?P<type>\w+)'"),
            # TEI: the weights lack a tensor its implementation of the architecture reads (a variant it does not know),
            # or config.json lacks a field its model config requires
            ("cannot find tensor", r"Could not start backend: cannot find tensor (?P<tensor>\S+)", "likely"),
@@ -77,6 +85,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
                                              r"(?P<engine>\w+)")),
     _cause("model-config-invalid",
            ("must be divisible by", r"must be divisible by"),
+           # TensorRT-LLM: an engine built for tp × pp GPUs started with another number of MPI ranks
+           ("mpiSize == tp * pp", r"Assertion failed: mpiSize == tp \* pp"),
            # the Neuron runtime: the cores asked for are taken (another worker or process of the same model on them)
            ("NeuronCore(s) not available", r"NeuronCore\(s\) not available - Requested:(?P<requested>\S+)", "likely"),
            # TEI: a dtype asked for that the architecture's implementation does not run ("only supported in fp32")
@@ -226,6 +236,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("error (507)", r"(?:server|client) error \(507\)", "weak")),
     _cause("out-of-memory",
            ("OutOfMemoryError", r"\b(?P<error>java\.lang\.OutOfMemoryError)\b(?::\s*(?P<message>.*))?"),
+           # platforms' own words for a container past its memory (Cloud Run, Render)
+           ("Memory limit of", r"Memory limit of (?P<limit>\S+) exceeded with (?P<used>\S+) used"),
+           ("Ran out of memory", r"Ran out of memory \(used over (?P<limit>[^)]+)\)"),
            ("OutOfDirectMemoryError", r"\b(?P<error>OutOfDirectMemoryError)\b(?::\s*(?P<message>.*))?"),
            ("Out of memory error when creating workers", r"Out of memory error when creating workers"),
            ("MemoryError", r"(?:^|[\s.:])(?P<error>_?(?:Array)?MemoryError)\b(?!.*\bCUDA\b)"),
