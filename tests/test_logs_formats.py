@@ -111,6 +111,15 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
      "import-error"),
     ("ValueError: Tokenizer class BaichuanTokenizer does not exist or is not currently imported.",
      "unsupported-model-architecture"),
+    # ... but a model_fn's own AttributeError on a module stays the model_fn's error (the JSON form above is the TF
+    # Serving container's failed import)
+    ([TS12 + "Traceback (most recent call last):",
+      TS12 + '  File "/opt/conda/lib/python3.10/site-packages/sagemaker_inference/transformer.py", line 184, in '
+             "validate_and_initialize",
+      TS12 + "    self._model = self._run_handler_function(self._model_fn, *(model_dir,))",
+      TS12 + '  File "/opt/ml/model/code/inference.py", line 12, in model_fn',
+      TS12 + "    model = torch.frobnicate(model_dir)",
+      TS12 + "AttributeError: module 'torch' has no attribute 'frobnicate'"], "model-fn-error"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

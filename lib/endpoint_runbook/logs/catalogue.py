@@ -277,8 +277,10 @@ SIGNATURES: tuple[Signature, ...] = (
            # a compiled package built against another NumPy ABI than the one installed (NumPy 2 over a 1.x build)
            ("compiled using NumPy 1.x cannot be run in", r"compiled using NumPy 1\.x cannot be run in"),
            ("numpy.dtype size changed", r"numpy\.dtype size changed, may indicate binary incompatibility"),
-           # a library's API the code uses is not in the installed version (or a file of the code shadows the library)
-           ("has no attribute", r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'", "weak")),
+           # the TF Serving container's python_service answering a failed import of the inference.py as a JSON error:
+           # a library's API the code uses that the installed version lacks (a traceback's AttributeError is the
+           # model_fn's or the handler's own error, derived from its frames)
+           ('"error": "module', r'"error": "module \'(?P<module>[\w.]+)\' has no attribute \'(?P<name>\w+)\'', "weak")),
     _cause("cuda-driver-mismatch",
            # (Triton's pinned-memory pool says it too when it starts without a GPU, and goes on: a guess there)
            ("CUDA driver version is insufficient", r"^(?!.*failed to allocate pinned system memory).*CUDA driver version "
