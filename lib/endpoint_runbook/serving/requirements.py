@@ -6,6 +6,7 @@ then downloads and swaps in at every start).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,25 +22,26 @@ __all__ = ["direct_torch_requirements", "layer_replacements", "replace_torch_fin
 _REQ_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
 
 
-def requirement_names(requirements: str) -> list[str]:
-    """The distribution names the lines of a requirements.txt name (options and comments skipped)."""
-    out = []
+def _requirement_lines(requirements: str) -> Iterator[re.Match[str]]:
+    """A match per line that names a distribution (options and comments skipped): name, extras, specifier."""
     for line in requirements.splitlines():
         m = _REQ_LINE.match(line)
         if m and not line.lstrip().startswith(("-", "#")):
-            out.append(m.group(1))
-    return out
+            yield m
+
+
+def requirement_names(requirements: str) -> list[str]:
+    """The distribution names the lines of a requirements.txt name (options and comments skipped)."""
+    return [m.group(1) for m in _requirement_lines(requirements)]
 
 
 def direct_torch_requirements(requirements: str) -> dict[str, str]:
     """The torch-family lines of a requirements.txt: name → version specifier ('' when unpinned)."""
     out: dict[str, str] = {}
-    for line in requirements.splitlines():
-        m = _REQ_LINE.match(line)
-        if m and not line.lstrip().startswith(("-", "#")):
-            name = m.group(1).lower().replace("_", "-")
-            if name in TORCH_FAMILY:
-                out[name] = m.group(3).strip()
+    for m in _requirement_lines(requirements):
+        name = m.group(1).lower().replace("_", "-")
+        if name in TORCH_FAMILY:
+            out[name] = m.group(3).strip()
     return out
 
 
