@@ -120,6 +120,16 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
       TS12 + '  File "/opt/ml/model/code/inference.py", line 12, in model_fn',
       TS12 + "    model = torch.frobnicate(model_dir)",
       TS12 + "AttributeError: module 'torch' has no attribute 'frobnicate'"], "model-fn-error"),
+    # a weak cause's words in the exception line stand beside what the frames say, never instead of it: the
+    # model_fn failed (the Hub's 404 names no certain cause: a private repository, a wrong id, no token)
+    ([TS12 + "Traceback (most recent call last):",
+      TS12 + '  File "/opt/conda/lib/python3.10/site-packages/sagemaker_inference/transformer.py", line 184, in '
+             "validate_and_initialize",
+      TS12 + "    self._model = self._run_handler_function(self._model_fn, *(model_dir,))",
+      TS12 + '  File "/opt/ml/model/code/inference.py", line 9, in model_fn',
+      TS12 + "    tok = AutoTokenizer.from_pretrained(MODEL_ID)",
+      TS12 + "requests.exceptions.HTTPError: 404 Client Error: Repository Not Found for url: "
+             "https://huggingface.co/api/models/acme/ranker"], "model-fn-error"),
     # optimum-neuron, SageMaker's asynchronous inference, MMS 0.x
     ("RuntimeError: Pretrained model is compiled with neuronx-cc(2.14.213.0+013d129b) newer than current compiler "
      "(2.13.66.0+6dfecc895), which may cause runtime incompatibilities.", "engine-version-mismatch"),

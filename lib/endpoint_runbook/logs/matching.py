@@ -298,10 +298,12 @@ class _Scanner:
                                                         f"{h.details['module'].split('.')[0]} does not have"}
                     h.details.pop("package", None)
                 h.context = tuple(ctx)
-            return
+            if any(h.kind == "cause" and h.strength != "weak" for h in line_hits):
+                return
+            # Only weak words in the exception line: what the frames say stands beside them, and strength decides.
 
         code, strength = self._derive(tb, exc, exc_msg, inner, funcs)
-        if code is None:
+        if code is None or (code, "cause") in {(h.code, h.kind) for h in line_hits}:
             return
         sig = by_code(code)
         assert sig is not None
