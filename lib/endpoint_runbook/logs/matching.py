@@ -23,6 +23,7 @@ from typing import Any
 
 from .catalogue import by_code
 from .causes import STRENGTHS, Kind, Rule, Strength
+from .derive import derive_from_frames, relabel_missing_module, relabel_pickled_submodule
 from .forms import detect_form, events_from_lines, normalize_text, timestamp_of
 from .lines import (
     _CARET,
@@ -30,11 +31,7 @@ from .lines import (
     _EXC,
     _FRAME,
     _IMPORT_USER_MODULE,
-    _LOAD_PATH,
     _METRICS,
-    _SCRIPT_NAME,
-    _SERVE_PATH,
-    _SERVING_PACKAGE,
     _TB_HEADER,
     _archive_path,
     _Frame,
@@ -98,12 +95,6 @@ class _Hit:
 
 
 _RANK = {s: i for i, s in enumerate(STRENGTHS)}
-# A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
-_FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
-_UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
-                       r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
-# Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
-_DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
 
 class _Scanner:
@@ -289,53 +280,20 @@ class _Scanner:
                 if h.code == "missing-module" and inner is None and tb.frames \
                         and tb.frames[-1].func in _IMPORT_USER_MODULE:
                     h.details["imported_by_toolkit"] = True
-                if h.code == "missing-module" and _FRAMEWORK_SUBMODULE.match(h.details.get("module", "")) \
-                        and any(_UNPICKLE.search(f"{f.file} {f.func} {f.code or ''}") for f in tb.frames):
-                    # Python names the first part of a dotted name it cannot import: the framework is there, the
-                    # pickled model names a module of another version of it (sklearn's _logistic, _forest ...)
-                    h.code, h.strength = "framework-version-mismatch", "likely"
-                    h.details = {**h.details, "reason": "a pickled model names a module this version of "
-                                                        f"{h.details['module'].split('.')[0]} does not have"}
-                    h.details.pop("package", None)
+                if h.code == "missing-module":
+                    relabel_pickled_submodule(h, tb)
                 h.context = tuple(ctx)
             if any(h.kind == "cause" and h.strength != "weak" for h in line_hits):
                 return
             # Only weak words in the exception line: what the frames say stands beside them, and strength decides.
 
-        code, strength = self._derive(tb, exc, exc_msg, inner, funcs)
+        code, strength = derive_from_frames(tb, exc, exc_msg, inner, funcs)
         if code is None or (code, "cause") in {(h.code, h.kind) for h in line_hits}:
             return
         sig = by_code(code)
         assert sig is not None
         self.hits.insert(len(self.hits) - len(line_hits),
                          _Hit(code, sig.kind, offset, stream, raw, details, tuple(context), strength))
-
-    @staticmethod
-    def _derive(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,
-                funcs: set[str | None]) -> tuple[str | None, Strength]:
-        """A cause from where a traceback ran when its exception line names none."""
-        files = [f.file for f in tb.frames]
-        if "default_model_fn" in funcs:
-            return "default-handler-used", "likely"  # the toolkit's own model_fn: the user's was not found
-        if any(f.endswith("gunicorn/sock.py") for f in files) and exc == "OSError":
-            return "toolkit-bug", "likely"  # gunicorn's socket options refused by the kernel (SO_REUSEPORT)
-        if exc == "KeyError" and any(f.endswith("configuration_auto.py") for f in files):
-            return "unsupported-model-architecture", "likely"  # transformers does not know the model_type
-        if exc == "KeyError" and any(f.file.endswith("pickle.py") and "dispatch[" in (f.code or "") for f in tb.frames):
-            return "framework-version-mismatch", "likely"  # an opcode pickle does not know: a newer pickle/joblib wrote it
-        if exc == "IndexError" and "get_loaded_booster" in funcs:
-            return "model-file-not-found", "likely"  # the XGBoost container found no model file to load
-        if funcs & _LOAD_PATH and (exc == "FileNotFoundError" or "No such file or directory" in msg):
-            return "model-file-not-found", "likely"
-        if funcs & _LOAD_PATH:
-            return "model-fn-error", "likely"
-        if inner is not None and inner.func == "<module>":
-            return "import-error", "likely"
-        if funcs & _SERVE_PATH or inner is not None:
-            return "invocation-error", "likely"
-        if inner is None and exc in _DEFECT and any(_SERVING_PACKAGE.search(f) for f in files):
-            return "toolkit-bug", "weak"  # raised inside the serving stack's own code, no user frame on the way
-        return None, "weak"
 
     def _unclosed(self, raw: str, offset: int, stream: str, tb: _Traceback) -> None:
         """A traceback cut before its exception line: the message may still be in the last frame's ``raise``
@@ -359,33 +317,8 @@ class _Scanner:
             self._unclosed("", tb.offset, stream, tb)
         self.open.clear()
         for h in self.hits:
-            if h.code != "missing-module":
-                continue
-            mod = h.details.get("module", "")
-            if mod == "numpy._core" or mod.startswith("numpy._core."):
-                # NumPy 2 moved numpy.core to numpy._core: a pickle from NumPy 2 read by NumPy 1
-                h.code, h.strength = "framework-version-mismatch", "likely"
-                h.details = {**h.details, "reason": "the model was pickled with NumPy 2 (numpy._core); NumPy 1 "
-                                                    "reads it"}
-                h.details.pop("package", None)
-                continue
-            top = mod.split(".")[0]
-            reason = None
-            strength: Strength = "likely"
-            if top in self.entry_names or mod in self.entry_names:
-                reason, strength = "the missing module is the entry script the log names", "sure"
-            elif mod == "None":
-                reason, strength = "the toolkit imported a module named None: SAGEMAKER_PROGRAM is not set", "sure"
-            elif h.details.get("imported_by_toolkit") and "." not in mod:
-                reason = "the toolkit imports the entry module itself and cannot find it"
-            elif top == "code" and "." in mod:
-                reason = "the entry module was named as code.<script>: the stdlib module 'code' shadows it"
-            elif _SCRIPT_NAME.match(mod):
-                reason = f"{mod!r} is named like an entry script (SAGEMAKER_PROGRAM / entry_point)"
-            if reason:
-                h.code, h.strength = "missing-entry-script", strength
-                h.details = {**h.details, "entry_module": mod, "reason": reason}
-                h.details.pop("package", None)
+            if h.code == "missing-module":
+                relabel_missing_module(h, self.entry_names)
         for h in self.hits:
             if h.code in ("missing-entry-script", "default-handler-used") and self.mme and (
                     h.details.get("entry_module") == "None" or "'NoneType'" in h.line

@@ -1,0 +1,93 @@
+"""What a traceback's frames and the whole log say beyond the lines' own words: a cause from where a traceback ran
+when its exception line names none, and the missing modules that are really something else (the entry script, a
+module of another version of a framework a pickle names). Used by :mod:`.matching`'s scanner.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .causes import Strength
+from .lines import _LOAD_PATH, _SCRIPT_NAME, _SERVE_PATH, _SERVING_PACKAGE, _Frame, _Traceback
+
+if TYPE_CHECKING:
+    from .matching import _Hit
+
+__all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_submodule"]
+
+# A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
+_FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
+_UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
+                       r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
+# Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
+_DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
+
+
+def derive_from_frames(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,
+                       funcs: set[str | None]) -> tuple[str | None, Strength]:
+    """A cause from where a traceback ran when its exception line names none."""
+    files = [f.file for f in tb.frames]
+    if "default_model_fn" in funcs:
+        return "default-handler-used", "likely"  # the toolkit's own model_fn: the user's was not found
+    if any(f.endswith("gunicorn/sock.py") for f in files) and exc == "OSError":
+        return "toolkit-bug", "likely"  # gunicorn's socket options refused by the kernel (SO_REUSEPORT)
+    if exc == "KeyError" and any(f.endswith("configuration_auto.py") for f in files):
+        return "unsupported-model-architecture", "likely"  # transformers does not know the model_type
+    if exc == "KeyError" and any(f.file.endswith("pickle.py") and "dispatch[" in (f.code or "") for f in tb.frames):
+        return "framework-version-mismatch", "likely"  # an opcode pickle does not know: a newer pickle/joblib wrote it
+    if exc == "IndexError" and "get_loaded_booster" in funcs:
+        return "model-file-not-found", "likely"  # the XGBoost container found no model file to load
+    if funcs & _LOAD_PATH and (exc == "FileNotFoundError" or "No such file or directory" in msg):
+        return "model-file-not-found", "likely"
+    if funcs & _LOAD_PATH:
+        return "model-fn-error", "likely"
+    if inner is not None and inner.func == "<module>":
+        return "import-error", "likely"
+    if funcs & _SERVE_PATH or inner is not None:
+        return "invocation-error", "likely"
+    if inner is None and exc in _DEFECT and any(_SERVING_PACKAGE.search(f) for f in files):
+        return "toolkit-bug", "weak"  # raised inside the serving stack's own code, no user frame on the way
+    return None, "weak"
+
+
+def relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
+    """Python names the first part of a dotted name it cannot import: when a traceback that unpickles misses a
+    framework's submodule, the framework is there and the pickled model names a module of another version of it
+    (sklearn's _logistic, _forest ...)."""
+    if _FRAMEWORK_SUBMODULE.match(h.details.get("module", "")) \
+            and any(_UNPICKLE.search(f"{f.file} {f.func} {f.code or ''}") for f in tb.frames):
+        h.code, h.strength = "framework-version-mismatch", "likely"
+        h.details = {**h.details, "reason": "a pickled model names a module this version of "
+                                            f"{h.details['module'].split('.')[0]} does not have"}
+        h.details.pop("package", None)
+
+
+def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
+    """A missing module that is the entry script itself (by the name the log gives for it, the toolkit importing
+    it directly, or a script-like name such as ``inference`` or ``None``), or NumPy 2's ``numpy._core``."""
+    mod = h.details.get("module", "")
+    if mod == "numpy._core" or mod.startswith("numpy._core."):
+        # NumPy 2 moved numpy.core to numpy._core: a pickle from NumPy 2 read by NumPy 1
+        h.code, h.strength = "framework-version-mismatch", "likely"
+        h.details = {**h.details, "reason": "the model was pickled with NumPy 2 (numpy._core); NumPy 1 "
+                                            "reads it"}
+        h.details.pop("package", None)
+        return
+    top = mod.split(".")[0]
+    reason = None
+    strength: Strength = "likely"
+    if top in entry_names or mod in entry_names:
+        reason, strength = "the missing module is the entry script the log names", "sure"
+    elif mod == "None":
+        reason, strength = "the toolkit imported a module named None: SAGEMAKER_PROGRAM is not set", "sure"
+    elif h.details.get("imported_by_toolkit") and "." not in mod:
+        reason = "the toolkit imports the entry module itself and cannot find it"
+    elif top == "code" and "." in mod:
+        reason = "the entry module was named as code.<script>: the stdlib module 'code' shadows it"
+    elif _SCRIPT_NAME.match(mod):
+        reason = f"{mod!r} is named like an entry script (SAGEMAKER_PROGRAM / entry_point)"
+    if reason:
+        h.code, h.strength = "missing-entry-script", strength
+        h.details = {**h.details, "entry_module": mod, "reason": reason}
+        h.details.pop("package", None)
