@@ -73,8 +73,11 @@ _MODEL_FN_CODES = ("model-fn-error", "out-of-memory", "model-file-not-found", "c
 
 def _log_code(log_cause: dict[str, Any]) -> str | None:
     """The log verdict's code, as diagnose weighs it: a verdict read off symptoms alone (a failing or timed-out
-    /ping, an unbound socket) is as quiet as issue 14's ping-failing, so the load check still gets its say."""
+    /ping, an unbound socket) is as quiet as issue 14's ping-failing, and one guessed from an error line's words as
+    quiet as no signature, so the load check still gets its say."""
     code = log_cause.get("code")
+    if (log_cause.get("details") or {}).get("guessed"):
+        return "no-known-signature"  # a guess from an error line's words (logs.vocabulary), no rule's message
     if (log_cause.get("details") or {}).get("from_symptoms") and code != "invocation-error":
         return "ping-failing" if code in ("ping-error", "startup-health-check-timeout") else "no-known-signature"
     return code

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -55,6 +55,7 @@ from .prefilter import (
     _trie_regex,
 )
 from .reading import LogEvent, iso
+from .vocabulary import FAILURE_WORDS, guess
 
 __all__ = ["SignatureHit", "match_signatures", "match_text"]
 
@@ -433,6 +434,42 @@ def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: 
             break
 
 
+_WARNING = re.compile(r"\b(?:WARN|WARNING|Warning)\b|^W\d{4} ")
+
+
+def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 200) -> None:
+    """No cause named: the first error line no rule knows (or, in a log with no error line and no sign of health,
+    the first failure-sounding line) whose words spell a cause gives a weak one, marked a guess (:mod:`.vocabulary`)."""
+    if any(h.kind == "cause" for h in sc.hits):
+        return
+    unexplained = [(h.offset, h.stream, h.line) for h in sc.hits if h.code == "unexplained-error"]
+    if unexplained:
+        candidates: Iterable[tuple[int, str, str]] = unexplained
+    elif any(h.kind in ("symptom", "healthy") for h in sc.hits):
+        return
+    else:
+        labelled = {h.offset for h in sc.hits}
+
+        def failure_lines() -> Iterator[tuple[int, str, str]]:
+            for i, m in enumerate(FAILURE_WORDS.finditer(buf)):
+                if i == most:
+                    return
+                start = buf.rfind("\n", 0, m.start()) + 1
+                if start not in labelled:
+                    end = buf.find("\n", m.end())
+                    labelled.add(start)
+                    line = buf[start:end if end >= 0 else None]
+                    if not _WARNING.search(line):  # a warning reports no failure, whatever its words
+                        yield start, stream_at(start), line
+        candidates = failure_lines()
+    for offset, stream, line in candidates:
+        found = guess(_split(line)[1])
+        if found is not None:
+            code, words = found
+            sc.hits.append(_Hit(code, "cause", offset, stream, line, {"guessed_from": words}, (), "weak"))
+            return
+
+
 def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
     sc = _Scanner()
     search, find, rfind, n = _ANY.search, buf.find, buf.rfind, len(buf)
@@ -456,6 +493,7 @@ def _scan(buf: str, stream_at: Callable[[int], str]) -> _Scanner:
     sc.finish()
     _unexplained(sc, buf, stream_at)
     _served(sc, buf, stream_at)
+    _guess(sc, buf, stream_at)
     return sc
 
 

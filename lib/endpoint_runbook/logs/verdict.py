@@ -301,6 +301,12 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             if reqs:
                 details["requirements"] = list(dict.fromkeys(reqs))
         summary = _summary(code, details, cs)
+        if cs.details and all(d.get("guessed_from") for d in cs.details):
+            # no rule named it: the words of an error line (logs.vocabulary) did; say so, and let diagnose weigh it
+            # as it weighs symptoms
+            details["guessed"] = True
+            summary = (f"a guess from the words {details['guessed_from']!r} of a line no rule knows (read it in the "
+                       f"evidence): {CAUSES[code].description}")
         confidence = _confidence(code, roots[1:], codes)
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
         return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms,
