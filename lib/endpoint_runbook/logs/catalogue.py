@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .causes import CAUSES, Kind, Signature, _cause
+from .engines import ENGINE_RULES
 from .loading import LOAD_SIGNATURES
 from .servers import SERVER_RULES
 from .states import STATE_SIGNATURES
@@ -315,9 +316,12 @@ SIGNATURES: tuple[Signature, ...] = (
     *LOAD_SIGNATURES,
     *STATE_SIGNATURES,
 )
-# the servers' own start-up messages join the signature of their cause
-SIGNATURES = tuple(replace(s, rules=s.rules + _cause(s.code, *SERVER_RULES[s.code]).rules) if s.code in SERVER_RULES
-                   else s for s in SIGNATURES)
+# the servers' and engines' own start-up messages join the signature of their cause
+_SOURCE_RULES = {code: SERVER_RULES.get(code, ()) + ENGINE_RULES.get(code, ())
+                 for code in {**SERVER_RULES, **ENGINE_RULES}}
+SIGNATURES = tuple(replace(s, rules=s.rules + _cause(s.code, *_SOURCE_RULES[s.code]).rules)
+                   if s.code in _SOURCE_RULES else s for s in SIGNATURES)
+assert not set(_SOURCE_RULES) - {s.code for s in SIGNATURES}, "a source rule names a cause with no signature"
 
 _BY_CODE: dict[str, Signature] = {s.code: s for s in SIGNATURES}
 

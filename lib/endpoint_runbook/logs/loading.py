@@ -210,7 +210,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("code() takes at most", r"code\(\) takes at most \d+ arguments", "likely"),
            ("Error(s) in loading state_dict", r"Error\(s\) in loading state_dict for (?P<model>\w+)", "likely"),
            ("Loading servable: ", r"Loading servable: .* failed: (?P<message>.+)", "weak"),
-           ("EngineException", r"ai\.djl\.engine\.EngineException: (?P<message>.*)", "likely"),
+           # (DJL's "EngineException: OOM" is the worker's 507 for memory: engines.py names it)
+           ("EngineException", r"ai\.djl\.engine\.EngineException: (?!OOM\s*$)(?P<message>.*)", "likely"),
            ("ModelNotFoundException", r"ai\.djl\.repository\.zoo\.ModelNotFoundException: (?P<message>.*)", "likely"),
            ("failed to load '", r"failed to load '(?P<model>[^']+)'(?: version \d+)?: (?P<message>.+)", "weak")),
     _cause("cuda-out-of-memory",

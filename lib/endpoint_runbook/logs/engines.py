@@ -1,0 +1,141 @@
+"""Rules read from the LLM serving engines' own sources: vLLM (vllm-project/vllm, read from the 0.34.0 wheel; older
+wordings from issue threads), Hugging Face text-generation-inference (huggingface/text-generation-inference @ db931fc),
+text-embeddings-inference (huggingface/text-embeddings-inference @ 0d124dc) and DJL Serving / LMI
+(deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since).
+
+Same shape as :data:`.servers.SERVER_RULES` (cause code -> rules ``(anchors, regex[, strength])``), added to the
+catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the catalogue did not match already.
+"""
+
+from __future__ import annotations
+
+ENGINE_RULES: dict[str, tuple[tuple, ...]] = {
+    "cuda-out-of-memory": (
+        # vLLM vllm/v1/core/kv_cache_utils.py (kv_cache_planning.py in 0.34) _check_enough_kv_cache_memory: at engine
+        # start-up, after profiling, the KV cache left in GPU memory cannot hold one request of max_model_len
+        # ("model's" / older "models's"; a console may wrap it inside "KV cache")
+        (("cache is needed, which is larger than the available KV cache memory",),
+         r"To serve at least one request with the models?'s max seq len \((?P<max_model_len>\d+)\)"),
+        # vLLM vllm/v1/worker/gpu_worker.py (v1/worker/utils.py in 0.34) init_device / request_memory: the GPU has
+        # less free memory at start-up than gpu_memory_utilization asks for (another process, a second worker)
+        ("on startup is less than desired GPU memory utilization",
+         r"Free memory on device (?:\S+ )?\((?P<free>[\d.]+)/(?P<total>[\d.]+) GiB\) on startup is less than desired "
+         r"GPU memory utilization"),
+        # TGI backends/v3/src/lib.rs V3Error::NotEnoughMemory: warm-up found the KV cache smaller than max_total_tokens
+        ("Not enough memory to handle `max_total_tokens=",
+         r"Not enough memory to handle `max_total_tokens=(?P<tokens>\d+)`"),
+        # DJL python_sync_engine.py / python_async_engine.py: the handler raised OutOfMemoryError / MemoryError /
+        # "No available memory for the cache blocks"; answered with 507 (LMI runs on GPU or NeuronCores)
+        ("Memory Error encountered when invoking module",
+         r"Memory Error encountered when invoking module (?P<module>\S+)", "likely"),
+        # DJL engines/python PyProcess.java: the Python worker's initial load answered 507 (see above)
+        ("EngineException: OOM", r"ai\.djl\.engine\.EngineException: OOM\s*$", "likely"),
+    ),
+    "gpu-architecture-mismatch": (
+        # vLLM vllm/attention/backends/xformers.py (0.5-0.7): Turing/Volta fall back to XFormers, which cannot run
+        # Gemma-2's logits soft-capping
+        ("XFormers does not support attention logits soft capping",
+         r"XFormers does not support attention logits soft capping", "likely"),
+        # TGI server/text_generation_server/models/__init__.py (FLASH_ATT_ERROR_MESSAGE): sharded models need the
+        # flash-attention kernels, which did not import (a pre-Ampere GPU such as T4/V100, or a kernel build problem)
+        ("requires Flash Attention enabled models",
+         r"requires Flash Attention enabled models", "weak"),
+    ),
+    "gpu-image-on-cpu-host": (
+        # vLLM vllm/config/device.py DeviceConfig: no platform detected (no NVIDIA driver / NVML visible)
+        ("Failed to infer device type", r"Failed to infer device type", "likely"),
+        # torch's lazy CUDA init (raised in vLLM/TGI/LMI workers) when no GPU is visible to the process
+        ("No CUDA GPUs are available", r"RuntimeError: No CUDA GPUs are available", "weak"),
+    ),
+    "model-config-invalid": (
+        # DJL wlm ModelInfo.java / engines/python PyModel.java: tensor_parallel_degree larger than the instance's GPUs
+        ("GPU devices are not enough to run",
+         r"GPU devices are not enough to run (?P<partitions>\d+) partitions"),
+        # DJL wlm ModelInfo.java: the same for NeuronCores (Inferentia / Trainium)
+        ("Neuron devices are not enough to run",
+         r"Neuron devices are not enough to run (?P<partitions>\d+) partitions"),
+        # DJL engines/python PyModel.java: more workers asked for than devices left (tp degree x workers > GPUs)
+        ("There are no devices left to create new workers",
+         r"There are no devices left to create new workers", "likely"),
+        # DJL djl_python/properties_manager/hf_properties.py: tensor x pipeline parallel degree vs. the GPUs
+        ("doesn't match available GPUs",
+         r"TP\*PP degree \((?P<degree>\d+)\) doesn't match available GPUs \((?P<gpus>\d+)\)"),
+        # DJL djl_python/neuron_utils/model_loader.py (LMI Neuron, <= 0.30): a precompiled Neuron model whose
+        # compile-time settings (batch size, tp degree, n_positions) differ from serving.properties
+        ("Mismatch between model server and compiled model configuration",
+         r"Mismatch between model server and compiled model configuration", "likely"),
+        # TGI launcher/src/main.rs find_num_shards: SHARDED=true with one (or no) visible GPU
+        (("NotEnoughCUDADevices", "not enough cuda devices"),
+         r"NotEnoughCUDADevices\(|not enough cuda devices: `sharded` is true"),
+        # TGI server/text_generation_server/utils/dist.py: NUM_SHARD larger than the GPUs the shard sees
+        ("Each process is one gpu", r"AssertionError: Each process is one gpu", "likely"),
+        # vLLM vllm/executor/ray_utils.py (<= 0.10): tensor_parallel_size larger than the GPUs Ray finds
+        ("exceeds the total number of available GPUs in the placement group",
+         r"The number of required GPUs exceeds the total number of available GPUs in the placement group", "likely"),
+        # vLLM vllm/v1/executor/ray_utils.py (0.11+): the same, warned before the placement group times out
+        ("Tensor parallel size (", r"Tensor parallel size \((?P<tp>\d+)\) exceeds available GPUs \((?P<gpus>\d+)\)",
+         "likely"),
+        # TEI router/src/lib.rs: no --pooling (POOLING) and no sentence-transformers 1_Pooling/config.json
+        ("we could not find a pooling configuration",
+         r"The `--pooling` arg is not set and we could not find a pooling configuration"),
+    ),
+    "model-file-not-found": (
+        # TEI router/src/lib.rs: the model directory (or downloaded repo) has no config.json
+        ("`config.json` not found", r"`config\.json` not found"),
+        # TEI backends/src/lib.rs: the ORT (CPU) backend found no model.onnx in the model
+        ("Model ONNX files not found in the repository", r"Model ONNX files not found in the repository"),
+        # TEI backends/core BackendError::WeightsNotFound: no safetensors / .bin weights to load
+        ("Weights not found: ", r"Weights not found: (?P<message>.+)", "likely"),
+        # TGI server/text_generation_server/utils/hub.py weight_files: a local model directory without safetensors
+        # (the .bin case of TGI <= 1.0 is in the catalogue as a toolkit bug)
+        ("No local weights found in",
+         r"No local weights found in (?P<path>\S+) with extension \.safetensors", "likely"),
+        # TGI utils/hub.py weight_files: a weight file not in the local cache (offline, or the download step failed)
+        ("Please run `text-generation-server download-weights",
+         r"File (?P<file>\S+) of model (?P<model>\S+) not found in \S+\. Please run `text-generation-server "
+         r"download-weights", "likely"),
+        # vLLM vllm/transformers_utils/config.py get_config: neither a Hub repo id nor a directory with a config
+        ("Invalid repository ID or local directory specified",
+         r"Invalid repository ID or local directory specified: '(?P<model>[^']*)'", "likely"),
+        # huggingface_hub validate_repo_id (under vLLM / TGI / LMI loaders): a local path that does not exist is
+        # taken for a Hub repo id
+        ("Repo id must be in the form",
+         r"Repo id must be in the form 'repo_name' or 'namespace/repo_name': '(?P<path>[/.~][^']*)'", "likely"),
+        # DJL wlm ModelInfo.java inferEngine: nothing in the model directory names an engine (an empty or wrongly
+        # nested /opt/ml/model, no serving.properties / config.json / model file)
+        ("Failed to detect engine of the model",
+         r"Failed to detect engine of the model: (?P<path>\S+)", "likely"),
+    ),
+    "missing-entry-script": (
+        # DJL djl_python/service_loader.py: option.entryPoint names a .py file that is not in the model directory
+        ("entry-point file not found", r"entry-point file not found (?P<file>\S+?)\.?$"),
+    ),
+    "startup-health-check-timeout": (
+        # DJL engines/python PyProcess.java: the Python worker did not finish loading within model_loading_timeout
+        ("Python process startup time out", r"Python process startup time out"),
+    ),
+    "server-config-invalid": (
+        # TGI router/src/server.rs: the router's port is taken ("Failed to bind to 0.0.0.0:8080: ... (os error 98)")
+        ("Address already in use (os error 98)",
+         r"Failed to bind to (?P<address>\S+): Address already in use \(os error 98\)", "likely"),
+        # TEI router/src/http/server.rs: the same for TEI
+        ("Could not bind TCP Listener on", r"Could not bind TCP Listener on (?P<address>\S+)", "likely"),
+    ),
+    "requirements-install-failed": (
+        # DJL engines/python PyEnv.java: option.enable_venv could not create the model's virtual environment
+        (("Failed to create venv with error code", "Create venv failed"),
+         r"Failed to create venv with error code: (?P<code>-?\d+)|Create venv failed", "likely"),
+    ),
+    "unsupported-model-architecture": (
+        # DJL djl_python/neuron_utils/model_loader.py (LMI Neuron, transformers-neuronx): model_type without a loader
+        ("Supported architectures: [",
+         r"Unsupported model: '?(?P<model_type>[\w-]+)'?\. Supported architectures: \["),
+        # vLLM vllm/config/model.py _verify_quantization: a quantization method (asked, or the checkpoint's) that this
+        # vLLM release does not have
+        ("Unknown quantization method: ",
+         r"Unknown quantization method: (?P<method>\S+)\. Must be one of", "likely"),
+        # TGI models/__init__.py get_model: config.json has no model_type (not a transformers model)
+        ("Could not determine model type for",
+         r"Could not determine model type for (?P<model>\S+) revision", "likely"),
+    ),
+}

@@ -1,0 +1,51 @@
+"""The model servers' and engines' own start-up messages (logs/servers.py, logs/engines.py), as the servers print
+them (tests/data/source-rules.tsv): each named by the rule read from its source, alone and in the middle of
+ordinary start-up chatter; the lines of healthy start-ups of the same servers that sound close (warnings,
+retries) name no cause."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from endpoint_runbook.logs import evidence_from_text
+from endpoint_runbook.logs.catalogue import SIGNATURES
+from endpoint_runbook.logs.engines import ENGINE_RULES
+from endpoint_runbook.logs.matching import match_text
+from endpoint_runbook.logs.servers import SERVER_RULES
+
+ROWS = [line.rstrip("\n").split("\t", 1) for line in (Path(__file__).parent / "data" / "source-rules.tsv").open()
+        if line.strip() and not line.startswith("#")]
+EXAMPLES = [(code, text) for code, text in ROWS if code != "none"]
+HEALTHY_LINES = [text for code, text in ROWS if code == "none"]
+CHATTER = [
+    "2026-11-30T08:00:01.000Z INFO text_generation_launcher: Args { model_id: \"/opt/ml/model\", num_shard: None }",
+    "INFO 11-30 08:00:02 [__init__.py:239] Automatically detected platform cuda.",
+]
+
+
+@pytest.mark.parametrize("code,text", EXAMPLES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(EXAMPLES)])
+def test_a_servers_own_message_names_its_cause(code, text):
+    assert evidence_from_text(text).cause.code == code
+    ev = evidence_from_text("\n".join(CHATTER[:1] + [text] + CHATTER[1:]))
+    assert ev.cause.code == code, ev.cause.to_dict()
+    assert not ev.cause.details.get("guessed")
+
+
+@pytest.mark.parametrize("text", HEALTHY_LINES)
+def test_a_healthy_start_ups_line_names_no_cause(text):
+    assert not [h.code for h in match_text(text) if h.kind == "cause"]
+
+
+def test_every_source_rule_has_an_example_and_joined_its_signature():
+    by_code = {s.code: s for s in SIGNATURES}
+    for rules in (SERVER_RULES, ENGINE_RULES):
+        for code, rs in rules.items():
+            patterns = {r.pattern.pattern for r in by_code[code].rules}
+            for rule in rs:
+                assert rule[1] in patterns, (code, rule[1])
+    bodies = [text for _, text in EXAMPLES]
+    lacking = [(code, rule[1]) for code, rs in ENGINE_RULES.items() for rule in rs
+               if not any(re.search(rule[1], b) for b in bodies)]
+    assert not lacking
