@@ -335,9 +335,15 @@ class Hosting:
             return list(self.containers.values())
 
     def shutdown(self) -> None:
+        """Stop every container at once (each gets its SIGTERM grace period side by side, not one after another: a
+        stack of a dozen endpoints stops in one container's time)."""
         self._stopping.set()
-        for c in self.all_containers():
-            self._stop(c)
+        stoppers = [threading.Thread(target=self._stop, args=(c,), name=f"stop-{c.instance_id}", daemon=True)
+                    for c in self.all_containers()]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
         with self._lock:
             self.containers.clear()
 
