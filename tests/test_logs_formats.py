@@ -120,6 +120,15 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
       TS12 + '  File "/opt/ml/model/code/inference.py", line 12, in model_fn',
       TS12 + "    model = torch.frobnicate(model_dir)",
       TS12 + "AttributeError: module 'torch' has no attribute 'frobnicate'"], "model-fn-error"),
+    # Hugging Face tokenizers reading a tokenizer.json from a newer release; transformers finding no weight file
+    ("Exception: data did not match any variant of untagged enum ModelWrapper at line 250373 column 3",
+     "framework-version-mismatch"),
+    (TS12 + "OSError: Error no file named pytorch_model.bin, tf_model.h5, model.ckpt.index or flax_model.msgpack found "
+            "in directory /opt/ml/model.", "model-file-not-found"),
+    # a module inside the image's own serving stack (its package is there): the stack's parts do not fit; a model's
+    # own dotted import stays a missing module
+    ("ModuleNotFoundError: No module named 'vllm.entrypoints.openai.protocol'", "toolkit-bug"),
+    (TS12 + "ModuleNotFoundError: No module named 'mypkg.layers'", "missing-module"),
     # a weak cause's words in the exception line stand beside what the frames say, never instead of it: the
     # model_fn failed (the Hub's 404 names no certain cause: a private repository, a wrong id, no token)
     ([TS12 + "Traceback (most recent call last):",

@@ -20,6 +20,14 @@ __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_subm
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
 _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
                        r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
+# The packages of the images' serving stacks (servers, engines, toolkits): a model's code rarely imports their
+# insides. (TorchServe's built-in handlers are the fallback it tries after the user's handler failed.)
+_SERVING_STACK = frozenset(("vllm", "tensorrt_llm", "text_generation_server", "djl_python", "lmi_dist", "ts", "mms",
+                            "sagemaker_inference", "sagemaker_huggingface_inference_toolkit",
+                            "sagemaker_pytorch_serving_container", "sagemaker_tensorflow_serving_container",
+                            "sagemaker_containers", "transformers_neuronx", "kserve", "kfserving", "mlserver",
+                            "bentoml", "tritonserver"))
+_TS_BUILTIN_HANDLERS = "ts.torch_handler."
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
 _DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
@@ -75,6 +83,15 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
         h.details.pop("package", None)
         return
     top = mod.split(".")[0]
+    if "." in mod and top in _SERVING_STACK and not mod.startswith(_TS_BUILTIN_HANDLERS):
+        # a module inside the image's own serving stack is gone while its package is there: the stack's parts are
+        # of versions that do not fit (an engine refactored under the server that imports it)
+        h.code, h.strength = "toolkit-bug", "likely"
+        h.details = {**h.details, "reason": f"{mod!r} is a module of the image's own serving stack ({top}), whose "
+                                            "package is there: its parts' versions do not fit (use an image whose "
+                                            "versions match)"}
+        h.details.pop("package", None)
+        return
     reason = None
     strength: Strength = "likely"
     if top in entry_names or mod in entry_names:

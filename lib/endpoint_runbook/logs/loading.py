@@ -35,6 +35,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("newer than current compiler", r"compiled with (?P<compiler>neuron\w*-cc)\((?P<compiled>[^)]+)\) newer than "
                                            r"current compiler \((?P<current>[^)]+)\)")),
     _cause("framework-version-mismatch",
+           # Hugging Face tokenizers (Rust) reading a tokenizer.json a newer tokenizers release wrote (its BPE model's
+           # newer fields): serde names the enum it could not fit the JSON to
+           ("untagged enum ModelWrapper", r"data did not match any variant of untagged enum ModelWrapper", "likely"),
            ("Op type not registered", rf"Op type not registered '(?!{_EXTENSION_OP}')(?P<op>[^']+)'", "likely"),
            # XGBoost's check of a pickled Booster's header: a model pickled by another XGBoost version (the error,
            # learner.cc); the bare sentence is also in a warning printed when the load may still work
@@ -140,6 +143,10 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("'NoneType' object has no attribute 'transform'", r"'NoneType' object has no attribute 'transform'",
             "likely")),
     _cause("model-file-not-found",
+           # transformers' from_pretrained: the directory holds none of the weight files it knows (the list is its
+           # version's; an old one does not know a sharded checkpoint's index either)
+           ("Error no file named", r"Error no file named \[?(?P<files>[^\]]+?)\]? found in directory (?P<path>\S+)",
+            "likely"),
            # Triton's model repository: a model directory without its config.pbtxt (or another file it reads)
            ("failed to open text file for read", r"failed to open text file for read (?P<file>\S+): No such file"),
            ("Failed to load model with default model_fn",
