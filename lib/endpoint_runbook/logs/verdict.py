@@ -306,7 +306,7 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             # as it weighs symptoms
             details["guessed"] = True
             summary = (f"a guess from the words {details['guessed_from']!r} of a line no rule knows (read it in the "
-                       f"evidence): {CAUSES[code].description}")
+                       f"evidence): {CAUSES[code].description}; if so, {CAUSES[code].action}")
         confidence = _confidence(code, roots[1:], codes)
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
         return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms,
