@@ -392,3 +392,18 @@ def test_explain_logs_never_reads_an_excerpts_header_as_log_text(tmp_path, capsy
     commented.write_text("# ModuleNotFoundError: No module named 'xgboost'\n" + healthy)
     main(["explain-logs", str(commented)])
     assert "excerpt's header" not in capsys.readouterr().out
+
+
+def test_explain_logs_stops_quietly_when_its_reader_goes_away():
+    """`explain-logs --score … --json | head -1`: the reader closes the pipe while the command still writes (its
+    output is far larger than a pipe holds); the command stops without a traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "endpoint_runbook.cli", "explain-logs", "--json", "--score",
+                             str(CORPUS), str(HELDOUT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"["
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err

@@ -438,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunbookError as e:
         print(f"endpoint-runbook: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as the shell's tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return 130
 
