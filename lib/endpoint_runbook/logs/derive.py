@@ -6,13 +6,9 @@ module of another version of a framework a pickle names). Used by :mod:`.matchin
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from .causes import Strength
-from .lines import _LOAD_PATH, _SCRIPT_NAME, _SERVE_PATH, _SERVING_PACKAGE, _Frame, _Traceback
-
-if TYPE_CHECKING:
-    from .matching import _Hit
+from .lines import _LOAD_PATH, _SCRIPT_NAME, _SERVE_PATH, _SERVING_PACKAGE, _Frame, _Hit, _Traceback
 
 __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_submodule"]
 

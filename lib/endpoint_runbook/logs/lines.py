@@ -1,10 +1,14 @@
 """What a log line is made of: the prefix a container's logger puts before the message (log4j, DJL, glog, Python
-logging, the CloudWatch console's rows) and the Python tracebacks the lines form (frames: whose code, which path)."""
+logging, the CloudWatch console's rows), the Python tracebacks the lines form (frames: whose code, which path), and
+the scanner's record of a line a signature named."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from .causes import Kind, Strength
 
 # ------------------------------------------------------------------------------------------ log prefixes
 
@@ -148,3 +152,19 @@ def _frame_text(fr: _Frame) -> str:
     if fr.func:
         text += f" in {fr.func}"
     return text
+
+
+@dataclass
+class _Hit:
+    """A line the scanner named: its code and kind, where it is (offset, stream), what it says (details), the lines
+    that support it (context: a traceback's user frame) and how surely it names its cause."""
+
+
+    code: str
+    kind: Kind
+    offset: int
+    stream: str
+    line: str
+    details: dict[str, Any]
+    context: tuple[str, ...] = ()
+    strength: Strength = "sure"

@@ -36,6 +36,7 @@ from .lines import (
     _archive_path,
     _Frame,
     _frame_text,
+    _Hit,
     _indent,
     _is_toolkit_frame,
     _is_user_frame,
@@ -81,18 +82,6 @@ class SignatureHit:
 
 
 # ----------------------------------------------------------------------------------------------- scanner
-
-
-@dataclass
-class _Hit:
-    code: str
-    kind: Kind
-    offset: int
-    stream: str
-    line: str
-    details: dict[str, Any]
-    context: tuple[str, ...] = ()
-    strength: Strength = "sure"
 
 
 _RANK = {s: i for i, s in enumerate(STRENGTHS)}
