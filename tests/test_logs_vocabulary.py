@@ -42,6 +42,10 @@ def test_a_line_without_an_error_level_is_guessed_only_when_it_reports_a_failure
     failing = "08:01:09 worker exited: ran out of memory loading ranker (limit 512 MB)"
     ev = evidence_from_text("\n".join(PREAMBLE + [failing]))
     assert ev.cause.code == "out-of-memory" and ev.cause.details.get("guessed"), ev.cause.to_dict()
+    hedged = ("You are using a model of type llama to instantiate a model of type mistral. This is not supported for "
+              "all configurations of models and can yield errors.")
+    ev = evidence_from_text("\n".join(PREAMBLE + [hedged]))
+    assert ev.cause.code == "no-known-signature", ev.cause.to_dict()
     chatter = "08:01:03 settings: memory limit 512 MB, model dir /srv/models/ranker, checkpoint every 10 min"
     ev = evidence_from_text("\n".join(PREAMBLE + [chatter]))
     assert ev.cause.code == "no-known-signature", ev.cause.to_dict()

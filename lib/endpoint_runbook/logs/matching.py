@@ -423,7 +423,12 @@ def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: 
             break
 
 
-_WARNING = re.compile(r"\b(?:WARN|WARNING|Warning)\b|^W\d{4} ")
+# (glog's W lines too, and TensorFlow's dso_loader, whose "Could not load dynamic library" a CPU host prints healthy)
+_WARNING = re.compile(r"\b(?:WARN|WARNING|Warning)\b|^W(?:\d{4})? [\w./-]+:\d+\]|dso_loader|Could not load dynamic library")
+
+# a line that only says what could go wrong ("This is not supported for all configurations ... and can yield errors")
+_HEDGED = re.compile(r"\b(?:may|might|can (?:yield|cause|lead)|could (?:yield|cause|lead)|consider|recommended|"
+                     r"deprecated|will be (?:removed|ignored))\b", re.IGNORECASE)
 
 
 def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 200) -> None:
@@ -448,7 +453,7 @@ def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 
                     end = buf.find("\n", m.end())
                     labelled.add(start)
                     line = buf[start:end if end >= 0 else None]
-                    if not _WARNING.search(line):  # a warning reports no failure, whatever its words
+                    if not (_WARNING.search(line) or _HEDGED.search(line)):  # a warning or a caution is no failure
                         yield start, stream_at(start), line
         candidates = failure_lines()
     for offset, stream, line in candidates:
