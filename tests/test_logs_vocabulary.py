@@ -95,3 +95,17 @@ def test_the_narrower_class_is_tried_first():
     assert guess("all good, 2 workers up") is None
     codes = [c for c, _ in VOCABULARY]
     assert codes.index("cuda-out-of-memory") < codes.index("out-of-memory")
+
+
+def test_beside_symptoms_alone_an_error_lines_words_say_why():
+    ts = "2026-11-30T08:01:09,{:03d} [INFO ] W-9000-model_1.0-stdout MODEL_LOG - "
+    crash = ["2026-11-30T08:01:10,000 [INFO ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerLifeCycle - Backend worker "
+             "process died.",
+             "2026-11-30T08:01:10,001 [WARN ] W-9000-model_1.0 org.pytorch.serve.wlm.WorkerThread - Backend worker "
+             "thread exception."]
+    ev = evidence_from_text("\n".join(crash))
+    assert ev.cause.code == "worker-crash-loop", ev.cause.to_dict()
+    said = ts.format(5) + "acme_loader ERROR: shard 3 of /opt/ml/model/weights is missing"
+    ev = evidence_from_text("\n".join([said] + crash))
+    assert ev.cause.code == "model-file-not-found" and ev.cause.details.get("guessed"), ev.cause.to_dict()
+    assert ev.cause.confidence == "low" and said in ev.cause.evidence

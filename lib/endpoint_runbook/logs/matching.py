@@ -399,26 +399,30 @@ _ERRORISH_KEYS = re.compile(_trie_regex(("ERROR", "CRITICAL", "FATAL", "rror:", 
                                          "panicked at", "Segmentation fault", "core dumped")))
 
 
-def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 5) -> None:
-    if any(h.kind in ("cause", "symptom") for h in sc.hits):
-        return
+def _error_lines(sc: _Scanner, buf: str) -> Iterator[tuple[int, str]]:
+    """The error-looking lines no hit labelled (nor a traceback a noise hit accounts for): (offset, line)."""
     labelled = {h.offset for h in sc.hits}
     spans = sc.labelled if any(h.kind == "noise" for h in sc.hits) else []
-    found = 0
     pos = 0
     while True:
         m = _ERRORISH_KEYS.search(buf, pos)
         if m is None:
-            break
+            return
         start = buf.rfind("\n", 0, m.start()) + 1
         end = buf.find("\n", m.end())
         line = buf[start:end if end >= 0 else None]
         pos = end + 1 if end >= 0 else len(buf)
         if start in labelled or any(a <= start <= b for a, b in spans) or not _ERRORISH.search(line):
             continue
-        sc.hits.append(_Hit("unexplained-error", "symptom", start, stream_at(start), line, {}))
         labelled.add(start)
-        found += 1
+        yield start, line
+
+
+def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 5) -> None:
+    if any(h.kind in ("cause", "symptom") for h in sc.hits):
+        return
+    for found, (start, line) in enumerate(_error_lines(sc, buf), 1):
+        sc.hits.append(_Hit("unexplained-error", "symptom", start, stream_at(start), line, {}))
         if found == most:
             break
 
@@ -432,14 +436,18 @@ _HEDGED = re.compile(r"\b(?:may|might|can (?:yield|cause|lead)|could (?:yield|ca
 
 
 def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 200) -> None:
-    """No cause named: the first error line no rule knows (or, in a log with no error line and no sign of health,
-    the first failure-sounding line) whose words spell a cause gives a weak one, marked a guess (:mod:`.vocabulary`)."""
+    """No cause named: the first error line no rule knows (beside symptoms too: workers dying, a failing ping), or, in
+    a log with no error line and no sign of health, the first failure-sounding line, whose words spell a cause gives
+    a weak one, marked a guess (:mod:`.vocabulary`)."""
     if any(h.kind == "cause" for h in sc.hits):
         return
     unexplained = [(h.offset, h.stream, h.line) for h in sc.hits if h.code == "unexplained-error"]
     if unexplained:
         candidates: Iterable[tuple[int, str, str]] = unexplained
-    elif any(h.kind in ("symptom", "healthy") for h in sc.hits):
+    elif any(h.kind == "symptom" for h in sc.hits):
+        # symptoms only (workers dying, a failing ping): the error lines beside them may say why
+        candidates = ((start, stream_at(start), line) for start, line in _error_lines(sc, buf))
+    elif any(h.kind == "healthy" for h in sc.hits):
         return
     else:
         labelled = {h.offset for h in sc.hits}

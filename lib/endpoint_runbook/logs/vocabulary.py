@@ -2,8 +2,9 @@
 
 The catalogue's rules name messages; a log from a server it has never seen names none of them, yet its error line
 usually says what went wrong in words every stack uses ("out of memory", "Permission denied", "compute
-capability", "No such file or directory ... model.onnx"). When the scan found no cause, the first error line (or,
-in a log with no error line and no sign of health, the first failure-sounding line) that holds such words gives a
+capability", "No such file or directory ... model.onnx"). When the scan found no cause, the first error line (beside
+symptoms alone too; or, in a log with no error line and no sign of health, the first failure-sounding line that is
+neither a warning nor a caution) that holds such words gives a
 *weak* cause: the verdict names it at low confidence and says it is a guess, and diagnose does not act on it (the
 load check still has its say). The classes are tried in order, the narrower first (a GPU's memory before memory,
 a driver before a file).
