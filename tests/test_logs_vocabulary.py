@@ -109,3 +109,6 @@ def test_beside_symptoms_alone_an_error_lines_words_say_why():
     ev = evidence_from_text("\n".join([said] + crash))
     assert ev.cause.code == "model-file-not-found" and ev.cause.details.get("guessed"), ev.cause.to_dict()
     assert ev.cause.confidence == "low" and said in ev.cause.evidence
+    # diagnose weighs what the log says without the guess: the crash loop
+    assert ev.cause.details["otherwise"]["code"] == "worker-crash-loop"
+    assert _log_code(ev.cause.to_dict()) == "worker-crash-loop"

@@ -77,7 +77,9 @@ def _log_code(log_cause: dict[str, Any]) -> str | None:
     quiet as no signature, so the load check still gets its say."""
     code = log_cause.get("code")
     if (log_cause.get("details") or {}).get("guessed"):
-        return "no-known-signature"  # a guess from an error line's words (logs.vocabulary), no rule's message
+        # a guess from an error line's words (logs.vocabulary), no rule's message: weigh what the log says without it
+        otherwise = log_cause["details"].get("otherwise") or {"code": "no-known-signature"}
+        return _log_code({"code": otherwise["code"], "details": {"from_symptoms": otherwise.get("from_symptoms")}})
     if (log_cause.get("details") or {}).get("from_symptoms") and code != "invocation-error":
         return "ping-failing" if code in ("ping-error", "startup-health-check-timeout") else "no-known-signature"
     return code

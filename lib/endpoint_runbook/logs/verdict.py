@@ -305,6 +305,9 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             # no rule named it: the words of an error line (logs.vocabulary) did; say so, and let diagnose weigh it
             # as it weighs symptoms
             details["guessed"] = True
+            # what the log says without the guess (diagnose weighs that: symptoms keep their meaning)
+            other = _derive_cause({c: s for c, s in codes.items() if c != code}, events_read)
+            details["otherwise"] = {"code": other.code, "from_symptoms": bool(other.details.get("from_symptoms"))}
             summary = (f"a guess from the words {details['guessed_from']!r} of a line no rule knows (read it in the "
                        f"evidence): {CAUSES[code].description}; if so, {CAUSES[code].action}")
         confidence = _confidence(code, roots[1:], codes)
