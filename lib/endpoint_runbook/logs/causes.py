@@ -288,14 +288,20 @@ _ALWAYS_CONSEQUENCES = frozenset({"invocation-error", "ping-error", "bad-request
 EXPLAINS: dict[str, frozenset[str]] = {c: _EXPLAINS.get(c, frozenset()) | _ALWAYS_CONSEQUENCES for c in CAUSES}
 
 
-def _sig(code: str, kind: Kind, description: str,
-         *rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]) -> Signature:
+def _rules(*rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]
+           ) -> tuple[Rule, ...]:
+    """Rules from ``(anchors, pattern[, strength])`` tuples (anchors: one literal or a tuple of them)."""
     built = []
     for rule in rules:
         anchors, pattern = rule[0], rule[1]
         strength: Strength = rule[2] if len(rule) > 2 else "sure"  # type: ignore[misc]
         built.append(Rule(anchors if isinstance(anchors, tuple) else (anchors,), re.compile(pattern), strength))
-    return Signature(code, kind, description, tuple(built))
+    return tuple(built)
+
+
+def _sig(code: str, kind: Kind, description: str,
+         *rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]) -> Signature:
+    return Signature(code, kind, description, _rules(*rules))
 
 
 def _cause(code: str, *rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ...], str, Strength]
