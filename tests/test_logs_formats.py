@@ -129,6 +129,34 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     # own dotted import stays a missing module
     ("ModuleNotFoundError: No module named 'vllm.entrypoints.openai.protocol'", "toolkit-bug"),
     (TS12 + "ModuleNotFoundError: No module named 'mypkg.layers'", "missing-module"),
+    # crun's (podman's) exec of a binary built for another architecture
+    ('{"msg":"exec container process `/usr/local/bin/serve`: Exec format error","level":"error"}', "wrong-architecture"),
+    # Triton's S3 client that cannot even be created (no route to S3) is no download timing out
+    ("error: creating server: Internal - Unable to create S3 filesystem client. Check account credentials. "
+     "Exception: '' Message: 'curlCode: 28, Timeout was reached'", "network-unreachable"),
+    ("E0101 00:00:00.000000 1 model_repository_manager.cc:1](model) failed to load 'bert' version 1: Internal: "
+     "Failed to get object at s3://bucket/repo/bert/1/model.onnx due to exception: , error message: curlCode: 28, "
+     "Timeout was reached.", "model-download-timeout"),
+    # `python -m` of the image's own entrypoint module that is not there (a volume over the package's folder)
+    ("/usr/bin/python3: Error while finding module specification for 'acme_server.api' (ModuleNotFoundError: No "
+     "module named 'acme_server')", "missing-entry-script"),
+    # an engine's own serving code importing what its image lacks: the image's defect, not a package to add
+    (["Traceback (most recent call last):",
+      '  File "/opt/conda/lib/python3.11/site-packages/text_generation_server/layers/attention/__init__.py", line 9, in '
+      "<module>",
+      "    from .flashinfer import attention",
+      '  File "/opt/conda/lib/python3.11/site-packages/text_generation_server/layers/attention/flashinfer.py", line 5, '
+      "in <module>",
+      "    import flashinfer",
+      "ModuleNotFoundError: No module named 'flashinfer'"], "toolkit-bug"),
+    ("bentoml.exceptions.NotFound: no Models with name 'ranker' exist in BentoML store <osfs '/home/bentoml/bento/"
+     "models'>", "model-file-not-found"),
+    ("error: unexpected argument '--max-batch-prefill-tokens 4096' found", "server-config-invalid"),
+    ('details = "Received message larger than max (9437184 vs. 4194304)"', "bad-request"),
+    ("E0213 08:38:03.190242 56095 model_repository_manager.cc:834] failed to load 'det' version 1: Invalid argument: "
+     "unexpected configuration maximum batch size 32 for 'det_0_gpu0', model maximum is 1 as model does not contain "
+     "an implicit batch dimension", "model-config-invalid"),
+    ('  "message": "Prediction failed"', "invocation-error"),
     # a weak cause's words in the exception line stand beside what the frames say, never instead of it: the
     # model_fn failed (the Hub's 404 names no certain cause: a private repository, a wrong id, no token)
     ([TS12 + "Traceback (most recent call last):",

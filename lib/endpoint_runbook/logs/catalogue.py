@@ -87,7 +87,12 @@ SIGNATURES: tuple[Signature, ...] = (
     _cause("wrong-architecture",
            # runc's own words: 'exec /serve: exec format error', 'exec user process caused: exec format error' (and
            # the older 'exec user process caused "exec format error"')
-           ("exec format error", r"exec(?: (?P<program>\S+?):| user process caused:?)? ?[“\"']?exec format error")),
+           ("exec format error", r"exec(?: (?P<program>\S+?):| user process caused:?)? ?[“\"']?exec format error"),
+           # crun's (podman's) words: 'exec container process `/opt/venv/bin/vllm`: Exec format error'
+           ("Exec format error", r"exec container process `(?P<program>[^`]+)`: Exec format error"),
+           # docker / podman when told to run an image built for another platform (it may still run, emulated)
+           ("does not match the expected platform", r"image platform \((?P<image>[\w/]+)\) does not match the "
+                                                     r"expected platform \((?P<host>[\w/]+)\)", "likely")),
     _cause("image-not-sagemaker-compatible",
            ("unexpected argument 'serve'", r"unexpected argument 'serve' found"),
            ("does not contain required com.amazonaws.sagemaker.capabilities",
@@ -156,12 +161,18 @@ SIGNATURES: tuple[Signature, ...] = (
             r"(?:'? returned non-zero exit status (?P<exit_status>\d+).*)?$")),
     _cause("network-unreachable",
            ("S3 VPC endpoint", r"ensure that an S3 VPC endpoint exists"),
+           # Triton's S3 filesystem client could not reach S3 at all (curl: timeout, no host, no connection); its
+           # own hint names credentials, which an auth error says otherwise
+           ("Unable to create S3 filesystem client",
+            r"Unable to create S3 filesystem client\..*curlCode: (?P<curl_code>28|6|7)\b", "likely"),
            ("Could not connect to the endpoint URL", r"Could not connect to the endpoint URL: \"?(?P<url>[^\"\s]+)"),
            ("Temporary failure in name resolution", r"Temporary failure in name resolution"),
            ("Network is unreachable", r"Network is unreachable"),
            ("Connection error, and we cannot find the requested files",
             r"Connection error, and we cannot find the requested files", "likely"),
-           ("couldn't connect to", r"We couldn't connect to '(?P<url>[^']+)'"),
+           # (likely: the same sentence goes on "... and it looks like X is not the path to a directory containing
+           # config.json" — a local path given wrongly reads the same as a Hub it cannot reach)
+           ("couldn't connect to", r"We couldn't connect to '(?P<url>[^']+)'", "likely"),
            ("error trying to connect",
             rf"error sending request for url \((?P<url>https?://(?!{_LOCAL})[^)\s]+)\): error trying to connect"),
            ("ConnectionPool(host=",
@@ -195,7 +206,8 @@ SIGNATURES: tuple[Signature, ...] = (
            ("is not authorized to perform", r"is not authorized to perform: (?P<action>\S+)"),
            ("Repository Not Found", r"Repository Not Found for url", "weak")),
     _cause("model-download-timeout",
-           ("curlCode: 28", r"curlCode: 28, Timeout was reached"),
+           # (Triton's S3 client timing out on an object; one that cannot even be created has no network: below)
+           ("curlCode: 28", r"^(?!.*Unable to create S3 filesystem client).*curlCode: 28, Timeout was reached"),
            # a FailureReason or console message naming the variant's timeout in a sentence about the download
            # (SageMaker's own wording for it is not published; a config dump naming the field does not match)
            ("ModelDataDownloadTimeoutInSeconds",

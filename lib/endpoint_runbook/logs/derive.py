@@ -8,9 +8,19 @@ from __future__ import annotations
 import re
 
 from .causes import Strength
-from .lines import _LOAD_PATH, _SCRIPT_NAME, _SERVE_PATH, _SERVING_PACKAGE, _Frame, _Hit, _Traceback
+from .lines import (
+    _LOAD_PATH,
+    _SCRIPT_NAME,
+    _SERVE_PATH,
+    _SERVING_PACKAGE,
+    _Frame,
+    _frame_text,
+    _Hit,
+    _is_user_frame,
+    _Traceback,
+)
 
-__all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_submodule"]
+__all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_submodule", "relabel_serving_stack_import"]
 
 # A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
@@ -24,6 +34,8 @@ _SERVING_STACK = frozenset(("vllm", "tensorrt_llm", "text_generation_server", "d
                             "sagemaker_containers", "transformers_neuronx", "kserve", "kfserving", "mlserver",
                             "bentoml", "tritonserver"))
 _TS_BUILTIN_HANDLERS = "ts.torch_handler."
+# the LLM engines' own serving packages: their images install no requirements.txt of the model's
+_ENGINE_PACKAGE = re.compile(r"/(?:text_generation_server|vllm|tensorrt_llm|lmi_dist|text_embeddings_server)/")
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
 _DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
@@ -55,6 +67,21 @@ def derive_from_frames(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,
     return None, "weak"
 
 
+def relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
+    """A module an engine's own serving code imports, with no user frame on the way (TGI's attention layers
+    importing flashinfer): the image ships its server without it — these images take no requirements.txt, so it is
+    the image's defect to work around (another tag), not a package the model lacks. (The SageMaker toolkits' and
+    TorchServe's images install the model's requirements.txt: there a missing module stays one to add.)"""
+    if tb.frames and not any(_is_user_frame(f.file) for f in tb.frames) \
+            and _ENGINE_PACKAGE.search(tb.frames[-1].file) and h.details.get("module", "").split(".")[0] not in \
+            _SERVING_STACK:
+        h.code, h.strength = "toolkit-bug", "likely"
+        h.details = {**h.details, "reason": f"the image's own serving code ({_frame_text(tb.frames[-1])}) imports "
+                                            f"{h.details.get('module')!r}, which the image does not have: use "
+                                            "another tag of the image"}
+        h.details.pop("package", None)
+
+
 def relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
     """Python names the first part of a dotted name it cannot import: when a traceback that unpickles misses a
     framework's submodule, the framework is there and the pickled model names a module of another version of it
@@ -76,6 +103,13 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
         h.code, h.strength = "framework-version-mismatch", "likely"
         h.details = {**h.details, "reason": "the model was pickled with NumPy 2 (numpy._core); NumPy 1 "
                                             "reads it"}
+        h.details.pop("package", None)
+        return
+    if "Error while finding module specification for" in h.line:
+        # `python -m <module>` (an image's entrypoint) found no such module: what the container runs is not there
+        # (a volume mounted over the package's folder, a PYTHONPATH or an image without it)
+        h.code, h.strength = "missing-entry-script", "likely"
+        h.details = {**h.details, "reason": "the module the container runs with python -m cannot be found"}
         h.details.pop("package", None)
         return
     top = mod.split(".")[0]

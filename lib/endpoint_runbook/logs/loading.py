@@ -143,6 +143,9 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("'NoneType' object has no attribute 'transform'", r"'NoneType' object has no attribute 'transform'",
             "likely")),
     _cause("model-file-not-found",
+           # BentoML's model store (bentoml/_internal/store.py): the service asks for a model the Bento was not built
+           # with (models/ in the image is empty)
+           ("exist in BentoML store", r"no Models with name '(?P<model>[^']+)' exist in BentoML store", "likely"),
            # transformers' from_pretrained: the directory holds none of the weight files it knows (the list is its
            # version's; an old one does not know a sharded checkpoint's index either)
            ("Error no file named", r"Error no file named \[?(?P<files>[^\]]+?)\]? found in directory (?P<path>\S+)",

@@ -23,7 +23,12 @@ from typing import Any
 
 from .catalogue import by_code
 from .causes import STRENGTHS, Kind, Rule, Strength
-from .derive import derive_from_frames, relabel_missing_module, relabel_pickled_submodule
+from .derive import (
+    derive_from_frames,
+    relabel_missing_module,
+    relabel_pickled_submodule,
+    relabel_serving_stack_import,
+)
 from .forms import detect_form, events_from_lines, normalize_text, timestamp_of
 from .lines import (
     _CARET,
@@ -272,6 +277,8 @@ class _Scanner:
                     h.details["imported_by_toolkit"] = True
                 if h.code == "missing-module":
                     relabel_pickled_submodule(h, tb)
+                if h.code == "missing-module":
+                    relabel_serving_stack_import(h, tb)
                 h.context = tuple(ctx)
             if any(h.kind == "cause" and h.strength != "weak" for h in line_hits):
                 return

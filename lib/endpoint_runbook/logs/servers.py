@@ -11,6 +11,11 @@ Each rule as in :func:`.causes._sig`: anchors, pattern, and a strength when the 
 from __future__ import annotations
 
 _TORCHSERVE_MMS: dict[str, tuple[tuple, ...]] = {
+    "invocation-error": (
+        # TorchServe's frontend answering a request whose handler raised (its InternalServerException body; MMS
+        # said the same): the model loaded, predictions fail
+        ('"Prediction failed"', r'"message": "Prediction failed"', "likely"),
+    ),
     "server-config-invalid": (
         # TorchServe / MMS ModelServer: the inference or management port is taken (a second server, a sidecar)
         ("Failed to bind to address", r"Failed to bind to address: (?P<address>\S+)", "likely"),
@@ -49,6 +54,12 @@ _TORCHSERVE_MMS: dict[str, tuple[tuple, ...]] = {
 }
 
 _CLASSIC: dict[str, tuple[tuple, ...]] = {
+    "bad-request": (
+        # gRPC's own check of a message against the server's max_receive_message_length (4 MB by default: KServe's
+        # v2, MLServer, Triton, TF Serving over gRPC): the request is larger than the server takes
+        ("Received message larger than max",
+         r"Received message larger than max \((?P<size>\d+) vs\. (?P<limit>\d+)\)", "likely"),
+    ),
     "image-not-sagemaker-compatible": (
         # Triton (server src/command_line_parser.cc: "Unexpected argument: ") and TF Serving
         # (tensorflow_serving/model_servers/main.cc: "unknown argument: "): the plain NGC / tensorflow/serving image
@@ -73,6 +84,9 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
          r"failed to configure pip to use codeartifact|invalid CodeArtifact repository arn (?P<arn>\S+)"),
     ),
     "server-config-invalid": (
+        # clap, the argument parser of TGI's and TEI's launchers (Rust): an argument it does not know (a flag and its
+        # value passed as one item, a flag of another version); 'serve' is SageMaker's own, named above
+        ("unexpected argument '", r"error: unexpected argument '(?!serve')(?P<argument>[^']+)' found", "likely"),
         # Triton server src/http_server.cc / src/grpc/grpc_server.cc, logged by main.cc as "failed to start HTTP
         # service: Unavailable - Socket '0.0.0.0:8000' already in use" (another server or sidecar holds the port)
         ("' already in use", r"Socket '(?P<address>[^']+)' already in use", "likely"),
@@ -157,6 +171,11 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         ("is not supported by optimum neuron", r"Task (?P<task>\S+) is not supported by optimum neuron"),
     ),
     "model-config-invalid": (
+        # Triton core (backend model config check): max_batch_size larger than the model allows (an engine or
+        # ONNX model built with a fixed batch dimension of 1)
+        ("unexpected configuration maximum batch size",
+         r"unexpected configuration maximum batch size (?P<configured>\d+) for '(?P<instance>[^']+)', model maximum "
+         r"is (?P<model_max>\d+)"),
         # Triton core src/filesystem/api.cc (repository poll): config.pbtxt is not a valid text proto
         ("failed to read text proto from", r"failed to read text proto from (?P<file>\S+)"),
         # protobuf's text parser, printed just before it, names the line:column
