@@ -95,8 +95,10 @@ def relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
 
 
 def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
-    """A missing module that is the entry script itself (by the name the log gives for it, the toolkit importing
-    it directly, or a script-like name such as ``inference`` or ``None``), or NumPy 2's ``numpy._core``."""
+    """A missing module that is something else: NumPy 2's ``numpy._core`` (a pickle from NumPy 2); the module
+    ``python -m`` was to run (the container's entrypoint not there); a module inside the image's own serving stack
+    whose package is there (its parts' versions do not fit); the entry script itself (by the name the log gives for
+    it, the toolkit importing it directly, or a script-like name such as ``inference`` or ``None``)."""
     mod = h.details.get("module", "")
     if mod == "numpy._core" or mod.startswith("numpy._core."):
         # NumPy 2 moved numpy.core to numpy._core: a pickle from NumPy 2 read by NumPy 1

@@ -61,7 +61,7 @@ from .prefilter import (
     _trie_regex,
 )
 from .reading import LogEvent, iso
-from .vocabulary import FAILURE_WORDS, guess
+from .vocabulary import failure_lines, guess
 
 __all__ = ["SignatureHit", "match_signatures", "match_text"]
 
@@ -434,14 +434,6 @@ def _unexplained(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: 
             break
 
 
-# (glog's W lines too, and TensorFlow's dso_loader, whose "Could not load dynamic library" a CPU host prints healthy)
-_WARNING = re.compile(r"\b(?:WARN|WARNING|Warning)\b|^W(?:\d{4})? [\w./-]+:\d+\]|dso_loader|Could not load dynamic library")
-
-# a line that only says what could go wrong ("This is not supported for all configurations ... and can yield errors")
-_HEDGED = re.compile(r"\b(?:may|might|can (?:yield|cause|lead)|could (?:yield|cause|lead)|consider|recommended|"
-                     r"deprecated|will be (?:removed|ignored))\b", re.IGNORECASE)
-
-
 def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 200) -> None:
     """No cause named: the first error line no rule knows (beside symptoms too: workers dying, a failing ping), or, in
     a log with no error line and no sign of health, the first failure-sounding line, whose words spell a cause gives
@@ -457,20 +449,8 @@ def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 
     elif any(h.kind == "healthy" for h in sc.hits):
         return
     else:
-        labelled = {h.offset for h in sc.hits}
-
-        def failure_lines() -> Iterator[tuple[int, str, str]]:
-            for i, m in enumerate(FAILURE_WORDS.finditer(buf)):
-                if i == most:
-                    return
-                start = buf.rfind("\n", 0, m.start()) + 1
-                if start not in labelled:
-                    end = buf.find("\n", m.end())
-                    labelled.add(start)
-                    line = buf[start:end if end >= 0 else None]
-                    if not (_WARNING.search(line) or _HEDGED.search(line)):  # a warning or a caution is no failure
-                        yield start, stream_at(start), line
-        candidates = failure_lines()
+        candidates = ((start, stream_at(start), line)
+                      for start, line in failure_lines(buf, {h.offset for h in sc.hits}, most))
     for offset, stream, line in candidates:
         found = guess(_split(line)[1])
         if found is not None:

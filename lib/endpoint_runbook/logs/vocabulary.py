@@ -15,8 +15,9 @@ Nothing here is fitted to a log: each class is the words the failure is spelled 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-__all__ = ["FAILURE_WORDS", "VOCABULARY", "guess"]
+__all__ = ["FAILURE_WORDS", "VOCABULARY", "failure_lines", "guess"]
 
 _I = re.IGNORECASE
 
@@ -109,3 +110,27 @@ def guess(line: str) -> tuple[str, str] | None:
         if m:
             return code, m.group(0)
     return None
+
+
+# (glog's W lines too, and TensorFlow's dso_loader, whose "Could not load dynamic library" a CPU host prints healthy)
+_WARNING = re.compile(r"\b(?:WARN|WARNING|Warning)\b|^W(?:\d{4})? [\w./-]+:\d+\]|dso_loader|Could not load dynamic library")
+# a line that only says what could go wrong ("This is not supported for all configurations ... and can yield errors")
+_HEDGED = re.compile(r"\b(?:may|might|can (?:yield|cause|lead)|could (?:yield|cause|lead)|consider|recommended|"
+                     r"deprecated|will be (?:removed|ignored))\b", _I)
+
+
+def failure_lines(buf: str, labelled: set[int], most: int = 200) -> Iterator[tuple[int, str]]:
+    """The lines of ``buf`` that report a failure in words (:data:`FAILURE_WORDS`), as (offset, line), in order:
+    not those at ``labelled`` offsets, not warnings, not cautions; at most the first ``most`` word hits are read."""
+    seen = set(labelled)
+    for i, m in enumerate(FAILURE_WORDS.finditer(buf)):
+        if i == most:
+            return
+        start = buf.rfind("\n", 0, m.start()) + 1
+        if start in seen:
+            continue
+        seen.add(start)
+        end = buf.find("\n", m.end())
+        line = buf[start:end if end >= 0 else None]
+        if not (_WARNING.search(line) or _HEDGED.search(line)):
+            yield start, line
