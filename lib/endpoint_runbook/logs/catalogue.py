@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .causes import CAUSES, Kind, Signature, _cause, _rules
+from .causes import CAUSES, Kind, Signature, _cause, _rules, merged_rules
 from .engines import ENGINE_RULES
 from .libraries import LIBRARY_RULES
 from .loading import LOAD_SIGNATURES
@@ -330,8 +330,7 @@ SIGNATURES: tuple[Signature, ...] = (
     *STATE_SIGNATURES,
 )
 # the servers', engines' and libraries' own start-up messages join the signature of their cause
-_SOURCE_RULES = {code: SERVER_RULES.get(code, ()) + ENGINE_RULES.get(code, ()) + LIBRARY_RULES.get(code, ())
-                 for code in {**SERVER_RULES, **ENGINE_RULES, **LIBRARY_RULES}}
+_SOURCE_RULES = merged_rules(SERVER_RULES, ENGINE_RULES, LIBRARY_RULES)
 SIGNATURES = tuple(replace(s, rules=s.rules + _rules(*_SOURCE_RULES[s.code])) if s.code in _SOURCE_RULES else s
                    for s in SIGNATURES)
 assert not set(_SOURCE_RULES) - {s.code for s in SIGNATURES}, "a source rule names a cause with no signature"

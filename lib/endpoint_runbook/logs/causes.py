@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["BROADER", "CAUSES", "CAUSE_PRECEDENCE", "EXPLAINS", "STRENGTHS", "CauseInfo", "Kind", "Rule", "Signature",
-           "Strength"]
+__all__ = ["BROADER", "CAUSES", "CAUSE_PRECEDENCE", "EXPLAINS", "STRENGTHS", "CauseInfo", "Kind", "Rule", "RuleTable",
+           "Signature", "Strength", "merged_rules"]
 
 
 Kind = Literal["cause", "symptom", "noise", "healthy"]
@@ -297,6 +297,19 @@ def _rules(*rules: tuple[str | tuple[str, ...], str] | tuple[str | tuple[str, ..
         strength: Strength = rule[2] if len(rule) > 2 else "sure"  # type: ignore[misc]
         built.append(Rule(anchors if isinstance(anchors, tuple) else (anchors,), re.compile(pattern), strength))
     return tuple(built)
+
+
+RuleTable = dict[str, tuple[tuple, ...]]
+
+
+def merged_rules(*tables: RuleTable) -> RuleTable:
+    """Rule tables (cause code → ``(anchors, pattern[, strength])`` tuples) as one: each code's rules in the order
+    of the tables given."""
+    out: RuleTable = {}
+    for table in tables:
+        for code, rules in table.items():
+            out[code] = out.get(code, ()) + rules
+    return out
 
 
 def _sig(code: str, kind: Kind, description: str,

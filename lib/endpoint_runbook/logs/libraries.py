@@ -24,6 +24,8 @@ vocabulary's guess. Every rule's line is in tests/data/source-rules.tsv.
 
 from __future__ import annotations
 
+from .causes import RuleTable, merged_rules
+
 _HUGGING_FACE: dict[str, tuple[tuple, ...]] = {
     "permission-denied": (
         # huggingface_hub utils/_http.py hf_raise_for_status: the Hub's own X-Error-Message appended to a 401/403 for a
@@ -459,5 +461,4 @@ _ML_STACK: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-LIBRARY_RULES: dict[str, tuple[tuple, ...]] = {
-    code: _HUGGING_FACE.get(code, ()) + _ML_STACK.get(code, ()) for code in {**_HUGGING_FACE, **_ML_STACK}}
+LIBRARY_RULES: RuleTable = merged_rules(_HUGGING_FACE, _ML_STACK)

@@ -10,6 +10,8 @@ Each rule as in :func:`.causes._sig`: anchors, pattern, and a strength when the 
 
 from __future__ import annotations
 
+from .causes import RuleTable, merged_rules
+
 _TORCHSERVE_MMS: dict[str, tuple[tuple, ...]] = {
     "invocation-error": (
         # TorchServe's frontend answering a request whose handler raised (its InternalServerException body; MMS
@@ -235,5 +237,4 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-SERVER_RULES: dict[str, tuple[tuple, ...]] = {
-    code: _TORCHSERVE_MMS.get(code, ()) + _CLASSIC.get(code, ()) for code in {**_TORCHSERVE_MMS, **_CLASSIC}}
+SERVER_RULES: RuleTable = merged_rules(_TORCHSERVE_MMS, _CLASSIC)
