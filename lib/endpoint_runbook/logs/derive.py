@@ -20,7 +20,7 @@ from .lines import (
     _Traceback,
 )
 
-__all__ = ["derive_from_frames", "relabel_missing_module", "relabel_pickled_submodule", "relabel_serving_stack_import"]
+__all__ = ["derive_from_frames", "relabel_missing_module", "relabel_traceback_import"]
 
 # A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
@@ -67,7 +67,15 @@ def derive_from_frames(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,
     return None, "weak"
 
 
-def relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
+def relabel_traceback_import(h: _Hit, tb: _Traceback) -> None:
+    """A missing module whose traceback says it is something else: a pickled framework's submodule, or a module an
+    engine's own serving code imports."""
+    _relabel_pickled_submodule(h, tb)
+    if h.code == "missing-module":
+        _relabel_serving_stack_import(h, tb)
+
+
+def _relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
     """A module an engine's own serving code imports, with no user frame on the way (TGI's attention layers
     importing flashinfer): the image ships its server without it — these images take no requirements.txt, so it is
     the image's defect to work around (another tag), not a package the model lacks. (The SageMaker toolkits' and
@@ -82,7 +90,7 @@ def relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
         h.details.pop("package", None)
 
 
-def relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
+def _relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
     """Python names the first part of a dotted name it cannot import: when a traceback that unpickles misses a
     framework's submodule, the framework is there and the pickled model names a module of another version of it
     (sklearn's _logistic, _forest ...)."""

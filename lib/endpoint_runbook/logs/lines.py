@@ -159,7 +159,6 @@ class _Hit:
     """A line the scanner named: its code and kind, where it is (offset, stream), what it says (details), the lines
     that support it (context: a traceback's user frame) and how surely it names its cause."""
 
-
     code: str
     kind: Kind
     offset: int

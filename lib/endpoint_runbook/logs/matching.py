@@ -23,12 +23,7 @@ from typing import Any
 
 from .catalogue import by_code
 from .causes import STRENGTHS, Kind, Rule, Strength
-from .derive import (
-    derive_from_frames,
-    relabel_missing_module,
-    relabel_pickled_submodule,
-    relabel_serving_stack_import,
-)
+from .derive import derive_from_frames, relabel_missing_module, relabel_traceback_import
 from .forms import detect_form, events_from_lines, normalize_text, timestamp_of
 from .lines import (
     _CARET,
@@ -276,9 +271,7 @@ class _Scanner:
                         and tb.frames[-1].func in _IMPORT_USER_MODULE:
                     h.details["imported_by_toolkit"] = True
                 if h.code == "missing-module":
-                    relabel_pickled_submodule(h, tb)
-                if h.code == "missing-module":
-                    relabel_serving_stack_import(h, tb)
+                    relabel_traceback_import(h, tb)
                 h.context = tuple(ctx)
             if any(h.kind == "cause" and h.strength != "weak" for h in line_hits):
                 return

@@ -300,16 +300,16 @@ def _derive_cause(codes: dict[str, CodeSummary], events_read: int | None) -> Cau
             reqs = [d["requirement"] for d in cs.details if "requirement" in d]
             if reqs:
                 details["requirements"] = list(dict.fromkeys(reqs))
-        summary = _summary(code, details, cs)
         if cs.details and all(d.get("guessed_from") for d in cs.details):
-            # no rule named it: the words of an error line (logs.vocabulary) did; say so, and let diagnose weigh it
-            # as it weighs symptoms
+            # no rule named it: the words of an error line (logs.vocabulary) did; say so, and keep what the log says
+            # without the guess (diagnose weighs that: symptoms keep their meaning)
             details["guessed"] = True
-            # what the log says without the guess (diagnose weighs that: symptoms keep their meaning)
             other = _derive_cause({c: s for c, s in codes.items() if c != code}, events_read)
             details["otherwise"] = {"code": other.code, "from_symptoms": bool(other.details.get("from_symptoms"))}
             summary = (f"a guess from the words {details['guessed_from']!r} of a line no rule knows (read it in the "
                        f"evidence): {CAUSES[code].description}; if so, {CAUSES[code].action}")
+        else:
+            summary = _summary(code, details, cs)
         confidence = _confidence(code, roots[1:], codes)
         details.update(count=cs.count, first_seen=iso(cs.first_seen), last_seen=iso(cs.last_seen))
         return Cause(code, summary, confidence, details, evidence, also_seen=roots[1:] + markers + symptoms,
