@@ -13,11 +13,14 @@ from .lines import (
     _SCRIPT_NAME,
     _SERVE_PATH,
     _SERVING_PACKAGE,
+    ENGINE_PACKAGES,
+    SERVING_PACKAGES,
     _Frame,
     _frame_text,
     _Hit,
     _is_user_frame,
     _Traceback,
+    package_path,
 )
 
 __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_traceback_import"]
@@ -26,16 +29,8 @@ __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_traceback_im
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
 _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
                        r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
-# The packages of the images' serving stacks (servers, engines, toolkits): a model's code rarely imports their
-# insides. (TorchServe's built-in handlers are the fallback it tries after the user's handler failed.)
-_SERVING_STACK = frozenset(("vllm", "tensorrt_llm", "text_generation_server", "djl_python", "lmi_dist", "ts", "mms",
-                            "sagemaker_inference", "sagemaker_huggingface_inference_toolkit",
-                            "sagemaker_pytorch_serving_container", "sagemaker_tensorflow_serving_container",
-                            "sagemaker_containers", "transformers_neuronx", "kserve", "kfserving", "mlserver",
-                            "bentoml", "tritonserver"))
-_TS_BUILTIN_HANDLERS = "ts.torch_handler."
-# the LLM engines' own serving packages: their images install no requirements.txt of the model's
-_ENGINE_PACKAGE = re.compile(r"/(?:text_generation_server|vllm|tensorrt_llm|lmi_dist|text_embeddings_server)/")
+_TS_BUILTIN_HANDLERS = "ts.torch_handler."  # the fallback TorchServe tries after the user's handler failed
+_ENGINE_PACKAGE = package_path(ENGINE_PACKAGES)
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
 _DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
 
@@ -82,7 +77,7 @@ def _relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
     TorchServe's images install the model's requirements.txt: there a missing module stays one to add.)"""
     if tb.frames and not any(_is_user_frame(f.file) for f in tb.frames) \
             and _ENGINE_PACKAGE.search(tb.frames[-1].file) and h.details.get("module", "").split(".")[0] not in \
-            _SERVING_STACK:
+            SERVING_PACKAGES:
         h.code, h.strength = "toolkit-bug", "likely"
         h.details = {**h.details, "reason": f"the image's own serving code ({_frame_text(tb.frames[-1])}) imports "
                                             f"{h.details.get('module')!r}, which the image does not have: use "
@@ -123,7 +118,7 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
         h.details.pop("package", None)
         return
     top = mod.split(".")[0]
-    if "." in mod and top in _SERVING_STACK and not mod.startswith(_TS_BUILTIN_HANDLERS):
+    if "." in mod and top in SERVING_PACKAGES and not mod.startswith(_TS_BUILTIN_HANDLERS):
         # a module inside the image's own serving stack is gone while its package is there: the stack's parts are
         # of versions that do not fit (an engine refactored under the server that imports it)
         h.code, h.strength = "toolkit-bug", "likely"

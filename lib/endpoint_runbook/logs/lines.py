@@ -107,9 +107,23 @@ def _is_toolkit_frame(path: str) -> bool:
 # Triton's Python backend stub, console scripts.
 _CONTAINER_CODE = re.compile(r"^(?:/sagemaker/|/usr/(?:local/)?bin/|/(?:opt/conda|miniconda3|usr/local)/bin/"
                              r"|/opt/tritonserver/|/workspace/)")
-# The serving stacks' own packages: an exception raised there with no user frame is theirs.
-_SERVING_PACKAGE = re.compile(r"/(?:ts|mms|sagemaker_inference|sagemaker_containers|sagemaker_\w+_container|"
-                              r"sagemaker_huggingface_inference_toolkit|text_generation_server|djl_python|gunicorn)/")
+# The images' serving stacks' own packages: the LLM engines' servers (their images install no requirements.txt of
+# the model's), and the model servers and toolkits that run a model's code. A model's code rarely imports their
+# insides, and an exception raised there with no user frame on the way is theirs.
+ENGINE_PACKAGES = frozenset(("vllm", "tensorrt_llm", "text_generation_server", "text_embeddings_server", "lmi_dist"))
+SERVING_PACKAGES = ENGINE_PACKAGES | frozenset((
+    "ts", "mms", "djl_python", "transformers_neuronx", "sagemaker_inference", "sagemaker_containers",
+    "sagemaker_huggingface_inference_toolkit", "sagemaker_pytorch_serving_container",
+    "sagemaker_tensorflow_serving_container", "sagemaker_xgboost_container", "sagemaker_sklearn_container",
+    "kserve", "kfserving", "mlserver", "bentoml", "tritonserver", "gunicorn"))
+
+
+def package_path(names: frozenset[str]) -> re.Pattern[str]:
+    """A frame's file inside one of these packages."""
+    return re.compile(r"/(?:%s)/" % "|".join(sorted(names)))
+
+
+_SERVING_PACKAGE = package_path(SERVING_PACKAGES)
 
 
 def _is_user_frame(path: str) -> bool:
