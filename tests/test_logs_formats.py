@@ -376,6 +376,10 @@ EXAMPLES: list[tuple[str | list[str], str]] = [
     ("requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: https://huggingface.co/api/models/x/y",
      "permission-denied"),
     ("PermissionError: [Errno 13] Permission denied: '/opt/ml/model/.cache'", "permission-denied"),
+    # coreutils on a mounted volume the container's user cannot read (a server's own "not found" beside it)
+    (["    Message:  --ts-config file not found: /mnt/models/config/config.properties",
+      "ls: cannot access '/mnt/models/config': Permission denied"], "permission-denied"),
+    ("mkdir: cannot create directory '/data/models': Permission denied", "permission-denied"),
     ("botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation: "
      "Access Denied", "permission-denied"),
     ("User: arn:aws:sts::123456789012:assumed-role/SageMakerRole/SageMaker is not authorized to perform: "

@@ -198,6 +198,11 @@ SIGNATURES: tuple[Signature, ...] = (
            # botocore found no credentials at all (no role's credentials in a local or self-run container)
            ("Unable to locate credentials", r"NoCredentialsError: Unable to locate credentials", "likely"),
            ("[Errno 13] Permission denied", r"\[Errno 13\] Permission denied(?::\s*'(?P<path>[^']+)')?"),
+           # GNU coreutils' and the shell's own report ("ls: cannot access '/mnt/models/config': Permission denied",
+           # "mkdir: cannot create directory '/data': Permission denied"): a user of the container cannot read or write
+           # a mounted volume; the server's own message beside it often says "not found"
+           ("Permission denied", r"\b(?:ls|cat|cd|cp|mv|rm|mkdir|touch|stat|tee|head|tail|find|du|chmod|chown|ln|tar): "
+                                 r"(?:cannot \w+(?: \w+){0,2} )?'?(?P<path>/[^':\n]{0,200})'?: Permission denied", "likely"),
            # transformers' own warning (utils/hub.py) when its cache folder is not writable: a non-root container
            # whose image's cache dir (TGI's /data, a home of another user) it cannot write; downloads fail after it
            ("write in your cache folder", r"There was a problem when trying to write in your cache folder "
