@@ -26,6 +26,11 @@ def record_first(first: dict[str, Any], key: str = "first") -> None:
     _SCORES[key] = lines
 
 
+def record_lines(key: str, lines: list[str]) -> None:
+    """Lines printed as they are (a key starting with "first" sorts among the first scores)."""
+    _SCORES[key] = lines
+
+
 def summary() -> list[str]:
     out: list[str] = []
     firsts = ["seen", *sorted(k for k in _SCORES if k.startswith("first"))]

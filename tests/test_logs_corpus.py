@@ -283,6 +283,44 @@ def test_a_later_collections_first_held_out_score_is_kept_as_it_came_out(n):
     assert now.right >= first["right"]
 
 
+def _every_first_score() -> list[dict]:
+    """Every held-out excerpt's verdict as its collection's first score gave it, fresh excerpts only (the second
+    collection's two that turned out not to be fresh left out)."""
+    out = []
+    for path in sorted((DATA / "logs-scores").glob("heldout*-first.json")):
+        first = json.loads(path.read_text())
+        out += [r for r in first["results"] if r["file"] not in first.get("excluded_after", ())]
+    return out
+
+
+@pytest.fixture(scope="module")
+def first_scores() -> tuple[int, int, dict[str, tuple[int, int]]]:
+    results = _every_first_score()
+    by = {c: (sum(r["right"] for r in results if r["confidence"] == c),
+              sum(r["confidence"] == c for r in results)) for c in ("high", "medium", "low")}
+    right, total = sum(r["right"] for r in results), len(results)
+    logscores.record_lines("first-all", [
+        f"ALL held-out FIRST scores together ({len(LATER) + 2} collections, each scored once before any rule was "
+        f"written from it): {right}/{total} right ({100 * right / total:.1f} %)",
+        *(f"  {c:<6} confidence: {r}/{n} right ({100 * r / n:.1f} %)" for c, (r, n) in by.items())])
+    return right, total, by
+
+
+def test_every_first_score_together_holds_each_held_out_excerpt_once(first_scores):
+    right, total, by = first_scores
+    held = [p.name for d in (HELDOUT, *LATER_DIRS) for p in corpus_files(d)]
+    assert sorted(r["file"] for r in _every_first_score()) == sorted(held) and total == len(held)
+    assert sum(n for _, n in by.values()) == total and sum(r for r, _ in by.values()) == right
+
+
+@pytest.mark.xfail(strict=True, reason="issue 23's targets are not met on text the rules were not written from: "
+                   "every held-out excerpt as its collection's first score named it, see the printed summary")
+def test_first_scores_together_meet_the_issue_targets(first_scores):
+    right, total, by = first_scores
+    high_right, high = by["high"]
+    assert right / total >= 0.90 and high_right / high >= 0.95, (right, total, by)
+
+
 @pytest.fixture(scope="module")
 def heldout():
     score = score_corpus(HELDOUT)
