@@ -827,3 +827,28 @@ def test_a_pickled_model_naming_a_module_its_framework_version_lacks_is_a_versio
     # a package of the user's own is missing code, whatever loads it
     own = [ln.replace("sklearn.ensemble._forest", "stygig.models") for ln in _UNPICKLED]
     assert evidence_from_text("\n".join(own)).cause.code == "missing-module"
+
+
+_FIND_CLASS = ["Traceback (most recent call last):",
+               '  File "/explainer/server/__main__.py", line 43, in main',
+               "    explainer = dill.load(f)",
+               '  File "/venv/lib/python3.9/site-packages/dill/_dill.py", line 409, in find_class',
+               "    return StockUnpickler.find_class(self, module, name)",
+               "ModuleNotFoundError: No module named 'alibi.explainers.anchor_image'"]
+
+
+def test_a_dotted_module_the_unpickler_resolves_is_the_other_version_of_any_package():
+    """Python names the first part it cannot import: 'alibi.explainers.anchor_image' missing means alibi.explainers
+    was imported, so the pickle names a module of another alibi (no list of frameworks needed)."""
+    ev = evidence_from_text("\n".join(_FIND_CLASS))
+    assert ev.cause.code == "framework-version-mismatch" and "alibi.explainers.anchor_image" in ev.cause.details[
+        "reason"], ev.cause
+    # the package itself missing is a package to add
+    top = [ln.replace("'alibi.explainers.anchor_image'", "'alibi'") for ln in _FIND_CLASS]
+    assert evidence_from_text("\n".join(top)).cause.code == "missing-module"
+    # the model's own package (its frames run from a folder of that name): code missing from what was shipped
+    own = [ln.replace("/explainer/server/", "/opt/ml/model/code/alibi/") for ln in _FIND_CLASS]
+    assert evidence_from_text("\n".join(own)).cause.code == "missing-module"
+    # no unpickler on the way: the code's own import of a submodule stays a missing module
+    imported = [ln for ln in _FIND_CLASS if "find_class" not in ln]
+    assert evidence_from_text("\n".join(imported)).cause.code == "missing-module"

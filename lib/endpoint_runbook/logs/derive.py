@@ -28,7 +28,7 @@ __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_traceback_im
 # A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
 _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
-                       r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load")
+                       r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load|\bdill\.loads?\(")
 _TS_BUILTIN_HANDLERS = "ts.torch_handler."  # the fallback TorchServe tries after the user's handler failed
 _ENGINE_PACKAGE = package_path(ENGINE_PACKAGES)
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
@@ -89,11 +89,18 @@ def _relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
     """Python names the first part of a dotted name it cannot import: when a traceback that unpickles misses a
     framework's submodule, the framework is there and the pickled model names a module of another version of it
     (sklearn's _logistic, _forest ...)."""
-    if _FRAMEWORK_SUBMODULE.match(h.details.get("module", "")) \
+    mod = h.details.get("module", "")
+    # Python names the first part it cannot import, so "a.b.c" missing means "a.b" was imported: a dotted name the
+    # unpickler itself resolves (find_class) is a module of the package's other version, whichever package it is —
+    # but for the model's own code (a folder its frames run from), which is code missing from what was shipped
+    own = {part for f in tb.frames if _is_user_frame(f.file) for part in f.file.split("/")[:-1]}
+    resolved = "." in mod and mod.split(".")[0] not in own and any(f.func == "find_class" for f in tb.frames)
+    if resolved or _FRAMEWORK_SUBMODULE.match(mod) \
             and any(_UNPICKLE.search(f"{f.file} {f.func} {f.code or ''}") for f in tb.frames):
         h.code, h.strength = "framework-version-mismatch", "likely"
-        h.details = {**h.details, "reason": "a pickled model names a module this version of "
-                                            f"{h.details['module'].split('.')[0]} does not have"}
+        h.details = {**h.details, "reason": f"a pickled model names a module ({mod}) this version of "
+                                            f"{mod.split('.')[0]} does not have: load it with the version that "
+                                            "saved it, or save it again with this one"}
         h.details.pop("package", None)
 
 
