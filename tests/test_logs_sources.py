@@ -1,4 +1,5 @@
-"""The model servers', engines' and libraries' own start-up messages (logs/servers.py, engines.py, libraries.py), as they print
+"""The model servers', engines', libraries' and web servers' own start-up messages (logs/servers.py, engines.py,
+libraries.py, apps.py), as they print
 them (tests/data/source-rules.tsv): each named by the rule read from its source, alone and in the middle of
 ordinary start-up chatter; the lines of healthy start-ups of the same servers that sound close (warnings,
 retries) name no cause."""
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from endpoint_runbook.logs import evidence_from_text
+from endpoint_runbook.logs.apps import APP_RULES
 from endpoint_runbook.logs.catalogue import SIGNATURES
 from endpoint_runbook.logs.engines import ENGINE_RULES
 from endpoint_runbook.logs.libraries import LIBRARY_RULES
@@ -42,12 +44,12 @@ def test_a_healthy_start_ups_line_names_no_cause(text):
 
 def test_every_source_rule_has_an_example_and_joined_its_signature():
     by_code = {s.code: s for s in SIGNATURES}
-    for rules in (SERVER_RULES, ENGINE_RULES, LIBRARY_RULES):
+    for rules in (SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES):
         for code, rs in rules.items():
             patterns = {r.pattern.pattern for r in by_code[code].rules}
             for rule in rs:
                 assert rule[1] in patterns, (code, rule[1])
     bodies = [text for _, text in EXAMPLES]
-    lacking = [(code, rule[1]) for rules in (ENGINE_RULES, LIBRARY_RULES) for code, rs in rules.items() for rule in rs
+    lacking = [(code, rule[1]) for rules in (ENGINE_RULES, LIBRARY_RULES, APP_RULES) for code, rs in rules.items() for rule in rs
                if not any(re.search(rule[1], b) for b in bodies)]
     assert not lacking

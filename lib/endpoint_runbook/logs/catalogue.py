@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .apps import APP_RULES
 from .causes import CAUSES, Kind, Signature, _cause, _rules, merged_rules
 from .engines import ENGINE_RULES
 from .libraries import LIBRARY_RULES
@@ -278,8 +279,10 @@ SIGNATURES: tuple[Signature, ...] = (
             r"(?!sagemaker_\w+_container\.serving')(?P<module>[\w.]+)'?"),
            # the TensorFlow Serving container's python_service answers a failed import as a JSON error
            ('"error": "No module named', r'"error": "No module named \'?(?P<module>[\w.]+)'),
-           # the message of a ModelError, a console's "python: No module named x"
-           ("No module named", r"(?<!Error\([\"'])(?<![\w.]Error: )\bNo module named '?"
+           # the message of a ModelError, a console's "python: No module named x" (not a registry skipping one of its
+           # optional models: SGLang's "Ignore import error when loading sglang.srt.models.x. No module named ...")
+           ("No module named", r"^(?!.*\bIgnor(?:e|ing) import error)(?:.*?)(?<!Error\([\"'])(?<![\w.]Error: )"
+                               r"\bNo module named '?"
                                r"(?!sagemaker_\w+_container\.serving')(?P<module>[\w.]+)'?", "likely"),
            # TGI imports its flash-attention model classes optionally; sharded models need them
            ("Could not import Flash Attention enabled models: No module named",
@@ -335,7 +338,7 @@ SIGNATURES: tuple[Signature, ...] = (
     *STATE_SIGNATURES,
 )
 # the servers', engines' and libraries' own start-up messages join the signature of their cause
-_SOURCE_RULES = merged_rules(SERVER_RULES, ENGINE_RULES, LIBRARY_RULES)
+_SOURCE_RULES = merged_rules(SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES)
 SIGNATURES = tuple(replace(s, rules=s.rules + _rules(*_SOURCE_RULES[s.code])) if s.code in _SOURCE_RULES else s
                    for s in SIGNATURES)
 assert not set(_SOURCE_RULES) - {s.code for s in SIGNATURES}, "a source rule names a cause with no signature"

@@ -1,7 +1,8 @@
 """Rules read from the LLM serving engines' own sources: vLLM (vllm-project/vllm, read from the 0.34.0 wheel; older
 wordings from issue threads), Hugging Face text-generation-inference (huggingface/text-generation-inference @ db931fc),
-text-embeddings-inference (huggingface/text-embeddings-inference @ 0d124dc) and DJL Serving / LMI
-(deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since).
+text-embeddings-inference (huggingface/text-embeddings-inference @ 0d124dc), DJL Serving / LMI
+(deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since)
+and SGLang's server.
 
 Same shape as :data:`.servers.SERVER_RULES` (cause code -> rules ``(anchors, regex[, strength])``), added to the
 catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the catalogue did not match already.
@@ -9,7 +10,9 @@ catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the 
 
 from __future__ import annotations
 
-ENGINE_RULES: dict[str, tuple[tuple, ...]] = {
+from .causes import RuleTable, merged_rules
+
+_ENGINES: dict[str, tuple[tuple, ...]] = {
     "cuda-out-of-memory": (
         # vLLM vllm/v1/core/kv_cache_utils.py (kv_cache_planning.py in 0.34) _check_enough_kv_cache_memory: at engine
         # start-up, after profiling, the KV cache left in GPU memory cannot hold one request of max_model_len
@@ -139,3 +142,36 @@ ENGINE_RULES: dict[str, tuple[tuple, ...]] = {
          r"Could not determine model type for (?P<model>\S+) revision", "likely"),
     ),
 }
+
+# SGLang's server (sgl-project/sglang, read through the code index: python/sglang/srt/model_executor/model_runner.py,
+# pool_configurator.py, configs/model_config.py)
+_SGLANG: dict[str, tuple[tuple, ...]] = {
+    "model-config-invalid": (
+        # SGLang python/sglang/srt/configs/model_config.py _derive_context_length: --context-length longer than the
+        # model's own maximum (raised unless SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1; only the raise names it)
+        ("To allow overriding this maximum",
+         r"To allow overriding this maximum, set the env var SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1"),
+    ),
+    "cuda-out-of-memory": (
+        # SGLang model_runner.py init_memory_pool (pool_configurator.py MemoryPoolConfig in newer releases): after the
+        # weights, mem_fraction_static leaves no room for a KV cache
+        ("Please try to increase --mem-fraction-static",
+         r"Not enough memory\. Please try to increase --mem-fraction-static"),
+        # SGLang model_runner.py (hybrid Mamba / linear-attention models): no room left for the per-request state cache
+        ("Not enough GPU memory for hybrid",
+         r"Not enough GPU memory for hybrid \(mamba/linear-attention\) state cache"),
+        # SGLang model_runner.py init_torch_distributed: with tensor parallelism, one GPU has much less free memory
+        # than the others (another process holds it); raised (older releases, or with the check on), else a warning
+        ("The memory capacity is unbalanced",
+         r"(?:RuntimeError|ValueError): The memory capacity is unbalanced", "likely"),
+    ),
+    "gpu-architecture-mismatch": (
+        # SGLang model_runner.py load_model: a GPU older than Turing (V100 is sm70; K80, P100)
+        ("SGLang only supports sm75 and above", r"SGLang only supports sm75 and above"),
+        # SGLang model_runner.py / attention registry: --attention-backend fa3 on a GPU other than Ampere / Hopper (a
+        # T4, L4's Ada, Blackwell), or fa3 with an MLA model on Ampere
+        ("FlashAttention v3 Backend requires SM", r"FlashAttention v3 Backend requires SM>=80 and SM<=90"),
+    ),
+}
+
+ENGINE_RULES: RuleTable = merged_rules(_ENGINES, _SGLANG)

@@ -237,4 +237,78 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-SERVER_RULES: RuleTable = merged_rules(_TORCHSERVE_MMS, _CLASSIC)
+# TorchServe's launcher (ts/model_server.py), frontend (ModelServer, ConfigManager, ModelArchive, ArchiveUtils,
+# SnapshotManager, ModelManager) and default handler, and torch-model-archiver (pytorch/serve @ 62c4d6a)
+_TORCHSERVE_LAUNCH: dict[str, tuple[tuple, ...]] = {
+    "server-config-invalid": (
+        # TorchServe ts/model_server.py (the torchserve launcher, before the JVM starts): a file or folder named on the
+        # command line (or TS_CONFIG_FILE) that is not there
+        (("--ts-config file not found", "--log-config file not found", "--workflow-store directory not found",
+          "--cpp-log-config file not found"),
+         r"--(?P<option>ts-config|log-config|cpp-log-config) file not found: (?P<path>\S+)|--workflow-store directory "
+         r"not found: (?P<store>\S+)", "likely"),
+        # TorchServe ts/model_server.py: started without --model-store (and no model_store in config.properties)
+        ("Missing mandatory parameter --model-store", r"Missing mandatory parameter --model-store"),
+        # TorchServe ts/model_server.py: TEMP names no directory
+        ("please check TEMP environment variable",
+         r"Invalid temp directory: (?P<path>\S+), please check TEMP environment variable"),
+        # TorchServe frontend ModelServer.java main: an IllegalArgumentException from ConfigManager while reading
+        # config.properties ("Invalid binding address: ...", "Invalid Environment Variable X", "Model server home not
+        # exist: ...")
+        ("Invalid configuration: ", r"Invalid configuration: (?P<message>.+)", "likely"),
+        # TorchServe frontend ConfigManager.java resolveEnvVarVals: config.properties uses ${VAR} for a variable the
+        # container does not set
+        ("Invalid Environment Variable ", r"Invalid Environment Variable (?P<variable>\w+)"),
+        # TorchServe frontend archive ModelArchive.java downloadModel: no model store configured for the models to load
+        ("Model store has not been configured", r"Model store has not been configured\."),
+        # TorchServe frontend archive ArchiveUtils.java validateURL: a model URL outside allowed_urls (config.properties)
+        ("does not match any allowed URL(s)", r"Given URL (?P<url>\S+) does not match any allowed URL\(s\)"),
+    ),
+    "model-file-not-found": (
+        # TorchServe frontend archive ModelArchive.java downloadModel (ModelNotFoundException): a model named in
+        # --models / load_models is neither a .mar nor a folder in the model store, nor a URL
+        ("Model not found at: ", r"Model not found at: (?P<url>\S+)"),
+        # TorchServe ts/torch_handler/base_handler.py _load_pickled_model: the archive names a model file (eager mode)
+        # that is not in it
+        ("Missing the model.py file", r"Missing the model\.py file"),
+        # TorchServe frontend SnapshotManager.java validate: a config snapshot (restored at start-up) names a .mar that
+        # is no longer in the model store
+        ("not found in model store",
+         r"Model archive file for model :?(?P<model>\S+?),? version :?(?P<version>\S+?) not found in model store",
+         "likely"),
+        # torch-model-archiver model_packaging_utils.py copy_artifacts: --extra-files names a file that is not there
+        # (an archive built at container start-up from /opt/ml/model)
+        ("FileNotFoundError: File does not exist: ", r"FileNotFoundError: File does not exist: (?P<path>\S+)",
+         "likely"),
+    ),
+    "model-config-invalid": (
+        # TorchServe frontend archive ModelArchive.java validate: a MANIFEST.json without the model's name, version or
+        # runtime (a hand-made or foreign archive)
+        (("Model name is not defined.", "Model version is not defined.", "Runtime is not defined or invalid."),
+         r"Model name is not defined\.|Model version is not defined\.|Runtime is not defined or invalid\.", "likely"),
+        # TorchServe frontend archive ModelArchive.java getModelConfig: the archive's model-config.yaml could not be
+        # read or parsed
+        ("Failed to parse model config file", r"Failed to parse model config file (?P<file>\S+)"),
+        # TorchServe frontend ModelManager.java: parallelLevel (torchrun / tensor parallel) larger than the GPUs the
+        # instance has
+        (("No enough gpu devices for model", "there are no enough gpu devices to support this parallel"),
+         r"No enough gpu devices for model:? ?(?P<model>\S+) parallelLevel:? ?(?P<level>\d+)|there are no enough gpu "
+         r"devices to support this parallelLever: (?P<level_log>\d+)"),
+    ),
+    "model-fn-error": (
+        # TorchServe ts/torch_handler/base_handler.py _load_pickled_model: the model file (--model-file) defines more
+        # than one class, so the default handler cannot tell which to build
+        ("Expected only one class as model definition", r"Expected only one class as model definition"),
+    ),
+    "toolkit-bug": (
+        # TorchServe ts/model_server.py: the launcher cannot run java (the image has TorchServe but no JDK, or JAVA_HOME
+        # points nowhere)
+        ("java not found, please make sure JAVA_HOME is set properly",
+         r"java not found, please make sure JAVA_HOME is set properly", "likely"),
+        # the JVM: TorchServe's frontend jar is not on the class path (a broken or source install of TorchServe)
+        ("main class org.pytorch.serve.ModelServer",
+         r"Could not find or load main class org\.pytorch\.serve\.ModelServer", "likely"),
+    ),
+}
+
+SERVER_RULES: RuleTable = merged_rules(_TORCHSERVE_MMS, _TORCHSERVE_LAUNCH, _CLASSIC)
