@@ -1,5 +1,5 @@
 """The model servers', engines', libraries' and web servers' own start-up messages (logs/servers.py, engines.py,
-libraries.py, apps.py), as they print
+libraries.py, apps.py) and the platforms under them (platforms.py), as they print
 them (tests/data/source-rules.tsv): each named by the rule read from its source, alone and in the middle of
 ordinary start-up chatter; the lines of healthy start-ups of the same servers that sound close (warnings,
 retries) name no cause."""
@@ -16,6 +16,7 @@ from endpoint_runbook.logs.catalogue import SIGNATURES
 from endpoint_runbook.logs.engines import ENGINE_RULES
 from endpoint_runbook.logs.libraries import LIBRARY_RULES
 from endpoint_runbook.logs.matching import match_text
+from endpoint_runbook.logs.platforms import PLATFORM_RULES
 from endpoint_runbook.logs.servers import SERVER_RULES
 
 ROWS = [line.rstrip("\n").split("\t", 1) for line in (Path(__file__).parent / "data" / "source-rules.tsv").open()
@@ -44,12 +45,12 @@ def test_a_healthy_start_ups_line_names_no_cause(text):
 
 def test_every_source_rule_has_an_example_and_joined_its_signature():
     by_code = {s.code: s for s in SIGNATURES}
-    for rules in (SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES):
+    for rules in (SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES, PLATFORM_RULES):
         for code, rs in rules.items():
             patterns = {r.pattern.pattern for r in by_code[code].rules}
             for rule in rs:
                 assert rule[1] in patterns, (code, rule[1])
     bodies = [text for _, text in EXAMPLES]
-    lacking = [(code, rule[1]) for rules in (ENGINE_RULES, LIBRARY_RULES, APP_RULES) for code, rs in rules.items() for rule in rs
+    lacking = [(code, rule[1]) for rules in (ENGINE_RULES, LIBRARY_RULES, APP_RULES, PLATFORM_RULES) for code, rs in rules.items() for rule in rs
                if not any(re.search(rule[1], b) for b in bodies)]
     assert not lacking

@@ -40,6 +40,7 @@ from .causes import CAUSES, Kind, Signature, _cause, _rules, merged_rules
 from .engines import ENGINE_RULES
 from .libraries import LIBRARY_RULES
 from .loading import LOAD_SIGNATURES
+from .platforms import PLATFORM_RULES
 from .servers import SERVER_RULES
 from .states import STATE_SIGNATURES
 
@@ -48,7 +49,8 @@ __all__ = ["ANCHORS", "CRASH_MARKERS", "DERIVED", "SIGNATURES", "TRACEBACK_ANCHO
 
 # A warning that names a CUDA/loader problem is printed by healthy CPU containers (TensorFlow's dso_loader,
 # torch's "CUDA initialization" UserWarning): lines holding these words are never a cause of that family.
-_NOT_A_WARNING = r"^(?!.*(?:Warning|WARNING|dso_loader|Could not load dynamic library|^W\d{4} ))"
+# (NCCL's INFO lines report optional plugins it did not find, "libnccl-net.so: cannot open shared object file")
+_NOT_A_WARNING = r"^(?!.*(?:Warning|WARNING|dso_loader|Could not load dynamic library|NCCL INFO|^W\d{4} ))"
 # Hosts inside the container: a refused connection to them is the local model server not (yet) up.
 _LOCAL = r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|unix)"
 
@@ -338,7 +340,7 @@ SIGNATURES: tuple[Signature, ...] = (
     *STATE_SIGNATURES,
 )
 # the servers', engines' and libraries' own start-up messages join the signature of their cause
-_SOURCE_RULES = merged_rules(SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES)
+_SOURCE_RULES = merged_rules(SERVER_RULES, ENGINE_RULES, LIBRARY_RULES, APP_RULES, PLATFORM_RULES)
 SIGNATURES = tuple(replace(s, rules=s.rules + _rules(*_SOURCE_RULES[s.code])) if s.code in _SOURCE_RULES else s
                    for s in SIGNATURES)
 assert not set(_SOURCE_RULES) - {s.code for s in SIGNATURES}, "a source rule names a cause with no signature"
