@@ -28,6 +28,24 @@ PREAMBLE = [
      "gpu-architecture-mismatch"),
     ("2026-11-30 08:01:09.001 ERROR [acme-serve] layer type 'RotaryMoE' is not supported",
      "unsupported-model-architecture"),
+    # the words servers, launchers and platforms share (the classes' second layer)
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] 3.1 GiB KV cache is needed, 1.2 GiB are free", "cuda-out-of-memory"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] No CUDA GPUs are available", "gpu-image-on-cpu-host"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] acme-serve was compiled to use AVX2 instructions", "wrong-architecture"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] pulling weights: dial tcp 10.0.0.5:443: i/o timeout",
+     "network-unreachable"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] grpc socket 0.0.0.0:9000 already in use", "server-config-invalid"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] unknown option --workers-per-gpu", "server-config-invalid"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] unknown command 'serve'", "image-not-sagemaker-compatible"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] entrypoint /srv/start.sh not found", "missing-entry-script"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] Failed to install the model's requirements", "requirements-install-failed"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] shard plan needs 8 GPU devices, not enough GPU devices (4)",
+     "model-config-invalid"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] Ranker.__init__() got an unexpected keyword argument 'rope_theta'",
+     "framework-version-mismatch"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] /srv/models/ranker is not a local folder", "model-file-not-found"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] size mismatch for head.weight: [10, 512] vs [2, 512]", "model-fn-error"),
+    ("2026-11-30 08:01:09.001 ERROR [acme-serve] 0/3 nodes: Insufficient nvidia.com/gpu", "insufficient-capacity"),
 ])
 def test_an_error_line_no_rule_knows_gives_a_weak_guess_from_its_words(line, code):
     ev = evidence_from_text("\n".join(PREAMBLE + [line]))
@@ -112,3 +130,15 @@ def test_beside_symptoms_alone_an_error_lines_words_say_why():
     # diagnose weighs what the log says without the guess: the crash loop
     assert ev.cause.details["otherwise"]["code"] == "worker-crash-loop"
     assert _log_code(ev.cause.to_dict()) == "worker-crash-loop"
+
+
+@pytest.mark.parametrize("line", [
+    # nginx's upstream time-out is a consequence (the worker behind it is slow or dead), not a network to fix
+    "2019/01/03 20:53:14 [error] 55#55: *754 upstream timed out (110: Connection timed out) while reading response",
+    # an engine's report of a healthy KV cache
+    "INFO 03-12 14:57:38 [gpu_worker.py:227] Available KV cache memory: 8.11 GiB",
+])
+def test_words_that_only_sound_like_a_failure_guess_nothing(line):
+    g = guess(line)
+    assert g is None or g[0] not in ("network-unreachable", "cuda-out-of-memory"), g
+
