@@ -837,6 +837,19 @@ _FIND_CLASS = ["Traceback (most recent call last):",
                "ModuleNotFoundError: No module named 'alibi.explainers.anchor_image'"]
 
 
+def test_a_frameworks_submodule_missing_where_a_model_loads_is_its_other_version():
+    """No traceback, only a server's wrapper (KServe's sklearnserver): the framework is there (Python names the first
+    part it cannot import), the model being loaded names a module of another version of it."""
+    line = ("[E 220629 13:33:21 __main__:37] fail to load model m from dir /mnt/models. exception type <class "
+            "'ModuleNotFoundError'>, exception msg: No module named 'sklearn.svm._classes'")
+    assert evidence_from_text(line).cause.code == "framework-version-mismatch"
+    # a private module of the framework, whatever the line says around it
+    assert evidence_from_text("ModuleNotFoundError: No module named 'sklearn.ensemble._forest'").cause.code == \
+        "framework-version-mismatch"
+    # a public one with no model load in view: the code's own import, a package to look at
+    assert evidence_from_text('{"error": "No module named \'sklearn.externals.joblib\'"}').cause.code == "missing-module"
+
+
 def test_a_dotted_module_the_unpickler_resolves_is_the_other_version_of_any_package():
     """Python names the first part it cannot import: 'alibi.explainers.anchor_image' missing means alibi.explainers
     was imported, so the pickle names a module of another alibi (no list of frameworks needed)."""

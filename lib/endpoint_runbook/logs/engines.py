@@ -47,6 +47,11 @@ _ENGINES: dict[str, tuple[tuple, ...]] = {
     "gpu-image-on-cpu-host": (
         # vLLM vllm/config/device.py DeviceConfig: no platform detected (no NVIDIA driver / NVML visible)
         ("Failed to infer device type", r"Failed to infer device type", "likely"),
+        # vLLM vllm/platforms/__init__.py resolve_current_platform_cls_qualname: no platform plugin found a device
+        # (a CUDA build whose container sees no NVIDIA driver: no nvidia runtime class, no --gpus); logged at INFO,
+        # then the engine fails (a CPU build says "Automatically detected platform cpu.")
+        ("No platform detected, vLLM is running on UnspecifiedPlatform",
+         r"No platform detected, vLLM is running on UnspecifiedPlatform", "likely"),
         # torch's lazy CUDA init (raised in vLLM/TGI/LMI workers) when no GPU is visible to the process
         ("No CUDA GPUs are available", r"RuntimeError: No CUDA GPUs are available", "weak"),
     ),

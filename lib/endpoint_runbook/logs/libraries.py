@@ -396,8 +396,9 @@ _ML_STACK: dict[str, tuple[tuple, ...]] = {
         ("rosetta error: ", r"rosetta error: failed to open elf at (?P<loader>\S+)"),
         # TensorFlow platform/cpu_feature_guard.cc: an x86-64 build with AVX on a CPU (or emulator: Rosetta,
         # qemu) without it; the process aborts
-        ("compiled to use AVX instructions",
-         r"compiled to use AVX instructions, but these aren't available on your machine", "likely"),
+        ("compiled to use ",
+         r"compiled to use (?P<feature>AVX\w*|SSE[\d.]*|FMA) instructions, but these aren't available on your machine",
+         "likely"),
         # glibc dl-load.c: a 32-bit library in a 64-bit process (or the reverse)
         ("wrong ELF class: ", r"wrong ELF class: (?P<elf_class>ELFCLASS\d+)", "likely"),
         # the kernel's SIGILL: code built for CPU features the host lacks (a -march=native build, an emulator)
