@@ -303,6 +303,14 @@ _PYTHON_SERVERS: dict[str, tuple[tuple, ...]] = {
         # killed by SIGKILL (-9), in a container mostly the OOM killer
         ("unexpectedly with exit code -9", r"(?:stopped|died) unexpectedly with exit code -9\b", "likely"),
     ),
+    "shared-memory-too-small": (
+        # Ray's raylet (src/ray/object_manager/plasma/store_runner.cc): the object store asks /dev/shm for more than
+        # the container has (Docker's 64 MB default, a pod without a memory-backed /dev/shm); a warning, after which
+        # Ray's workers (vLLM's and Serve's) start slowly or fail
+        ("exceeds memory available in /dev/shm",
+         r"System memory request exceeds memory available in /dev/shm\. The request is for (?P<requested>\d+) bytes, "
+         r"and the amount available is (?P<available>\d+) bytes", "likely"),
+    ),
     "worker-timeout": (
         # Ray Serve deployment_state.py: the replica did not answer its health check within health_check_timeout_s
         # (a blocked event loop, a model busy past the deadline)
