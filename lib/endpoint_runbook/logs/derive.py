@@ -28,8 +28,8 @@ __all__ = ["derive_from_frames", "relabel_missing_module", "relabel_traceback_im
 # A submodule of a framework a model is pickled with, and a traceback frame that unpickles.
 _FRAMEWORK_SUBMODULE = re.compile(r"(?:sklearn|xgboost|lightgbm|catboost|numpy|pandas|scipy|statsmodels)\.\w")
 # a line that says a model was being loaded when the import failed (a server's wrapper of the exception)
-_LOADING = re.compile(r"\b(?:fail(?:ed)? to load|(?:error|exception) (?:while |when )?loading|load_model|loading) (?:the )?"
-                      r"model\b", re.IGNORECASE)
+_LOADING = re.compile(r"\b(?:fail(?:ed)? to load|(?:error|exception) (?:while |when )?loading|load_model|loading) "
+                      r"(?:the )?model\b", re.IGNORECASE)
 _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_class\b|\bload_build\b|"
                        r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load|\bdill\.loads?\(")
 _TS_BUILTIN_HANDLERS = "ts.torch_handler."  # the fallback TorchServe tries after the user's handler failed
@@ -100,11 +100,15 @@ def _relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
     resolved = "." in mod and mod.split(".")[0] not in own and any(f.func == "find_class" for f in tb.frames)
     if resolved or _FRAMEWORK_SUBMODULE.match(mod) \
             and any(_UNPICKLE.search(f"{f.file} {f.func} {f.code or ''}") for f in tb.frames):
-        h.code, h.strength = "framework-version-mismatch", "likely"
-        h.details = {**h.details, "reason": f"a pickled model names a module ({mod}) this version of "
-                                            f"{mod.split('.')[0]} does not have: load it with the version that "
-                                            "saved it, or save it again with this one"}
-        h.details.pop("package", None)
+        _pickled_by_another_version(h, mod)
+
+
+def _pickled_by_another_version(h: _Hit, mod: str) -> None:
+    h.code, h.strength = "framework-version-mismatch", "likely"
+    h.details = {**h.details, "reason": f"a pickled model names a module ({mod}) this version of {mod.split('.')[0]} "
+                                        "does not have: load it with the version that saved it, or save it again "
+                                        "with this one"}
+    h.details.pop("package", None)
 
 
 def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
@@ -125,11 +129,7 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
             _LOADING.search(h.line) or any(p.startswith("_") for p in mod.split(".")[1:])):
         # a framework's submodule missing (so the framework is there) where a model is loaded, or a private one no
         # import statement of the model's code names: the pickled model names a module of another version of it
-        h.code, h.strength = "framework-version-mismatch", "likely"
-        h.details = {**h.details, "reason": f"a pickled model names a module ({mod}) this version of "
-                                            f"{mod.split('.')[0]} does not have: load it with the version that "
-                                            "saved it, or save it again with this one"}
-        h.details.pop("package", None)
+        _pickled_by_another_version(h, mod)
         return
     if "Error while finding module specification for" in h.line:
         # `python -m <module>` (an image's entrypoint) found no such module: what the container runs is not there

@@ -28,7 +28,8 @@ VOCABULARY: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"exhausted))|\b(?:out of memory|OOM)\b[^\n]{0,80}?\b(?:CUDA|GPU|device)\b|cudaErrorMemoryAllocation|"
         r"CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_(?:ALLOC_FAILED|NOT_INITIALIZED)|(?:alloc|allocate)\w*[^\n]{0,20}?"
         r"\b(?:device|GPU|HBM) memory|\bKV cache\b[^\n]{0,80}?(?:is needed|larger than|too small|exceed)|(?:not enough|"
-        r"insufficient|no available)[^\n]{0,40}?(?:KV cache|cache blocks)|GPU memory utili[sz]ation|gpu_memory_utili[sz]ation|enough GPU "
+        r"insufficient|no available)[^\n]{0,40}?(?:KV cache|cache blocks)|GPU memory utili[sz]ation|"
+        r"gpu_memory_utili[sz]ation|enough GPU "
         r"(?:RAM|memory)|mem[-_]fraction", _I)),
     ("out-of-memory", re.compile(
         r"\bout of memory\b|\bOOM(?:[- ]?kill(?:ed|er)?)?\b|\bMemoryError\b|Cannot allocate memory|std::bad_alloc|"
@@ -61,7 +62,8 @@ VOCABULARY: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"Name or service not known|Temporary failure in name resolution|Could not resolve host|Network is "
         r"unreachable|No route to host|Failed to establish a new connection|getaddrinfo failed|"
         r"(?:ConnectTimeout|ConnectTimeoutError|ReadTimeoutError)\b|\bdial tcp\b|i/o timeout|no such host|server "
-        r"misbehaving|Max retries exceeded|(?:Failed to|could not|unable to) connect to|TLS handshake timeout|locate the files? on the Hub", _I)),
+        r"misbehaving|Max retries exceeded|(?:Failed to|could not|unable to) connect to|TLS handshake timeout|"
+        r"locate the files? on the Hub", _I)),
     ("permission-denied", re.compile(
         r"Permission denied|\bEACCES\b|Read-only file system|AccessDenied|Access Denied|\bForbidden\b|"
         r"not authori[sz]ed|\bUnauthori[sz]ed\b|\b40[13] Client Error|gated repo|private repo", _I)),
@@ -97,7 +99,8 @@ VOCABULARY: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"not divisible|must divide)|invalid device ordinal", _I)),
     ("framework-version-mismatch", re.compile(
         r"unexpected keyword argument|Unrecogni[sz]ed keyword arguments|Unknown objective|untagged enum|"
-        r"kMaxSupportedFileFormatVersion|version mismatch|incompatible version|(?:was|were) (?:saved|pickled|trained|serialized|exported|created) "
+        r"kMaxSupportedFileFormatVersion|version mismatch|incompatible version|"
+        r"(?:was|were) (?:saved|pickled|trained|serialized|exported|created) "
         r"(?:with|by|using) [^\n]{0,60}(?:version|\d+\.\d+)|requires [\w.-]+ ?(?:>=|==|version) ?\d|"
         r"(?:newer|older) than (?:the )?(?:current|installed|supported)|unsupported (?:pickle|format) version", _I)),
     ("model-file-not-found", re.compile(

@@ -1,0 +1,44 @@
+"""How the guess from words (logs/vocabulary.py) does on lines no rule is let to name: every cause line of
+tests/data/source-rules.tsv (the rules that name it put aside, a proxy for a message no rule knows), its healthy
+lines, and the first failure line of every corpus excerpt.
+
+    .venv/bin/python scripts/score_guess.py
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from endpoint_runbook.logs.vocabulary import failure_lines, guess
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def main() -> None:
+    lines, healthy = Counter(), Counter()
+    for row in (DATA / "source-rules.tsv").read_text().splitlines():
+        if not row.strip() or row.startswith("#"):
+            continue
+        code, text = row.split("\t", 1)
+        g = guess(text)
+        if code == "none":
+            healthy["guessed" if g else "silent"] += 1
+        else:
+            lines["silent" if g is None else "right" if g[0] == code else "wrong"] += 1
+    excerpts = Counter()
+    for path in sorted(DATA.glob("logs-*/*.txt")):
+        head, _, body = path.read_text(errors="replace").partition("\n---\n")
+        expected = re.search(r"^# expected-cause: (\S+)", head, re.M)
+        if expected is None:
+            continue
+        g = next((g for _, line in failure_lines(body, set()) if (g := guess(line))), None)
+        excerpts["silent" if g is None else "right" if g[0] == expected.group(1) else "wrong"] += 1
+    for what, c in (("source-rules cause lines", lines), ("source-rules healthy lines", healthy),
+                    ("corpus excerpts, first failure line", excerpts)):
+        print(f"{what}: {sum(c.values())}  " + "  ".join(f"{k} {v}" for k, v in sorted(c.items())))
+
+
+if __name__ == "__main__":
+    main()
