@@ -865,3 +865,18 @@ def test_a_dotted_module_the_unpickler_resolves_is_the_other_version_of_any_pack
     # no unpickler on the way: the code's own import of a submodule stays a missing module
     imported = [ln for ln in _FIND_CLASS if "find_class" not in ln]
     assert evidence_from_text("\n".join(imported)).cause.code == "missing-module"
+
+
+def test_a_traceback_flattened_onto_one_line_ends_with_its_exception():
+    """A paste (or a platform's error message) that puts frames and exception on one line, with or without the
+    'Traceback' header: the exception after the last frame's code is read as the exception."""
+    frame = 'File "/opt/ml/model/code/inference.py", line 3, in model_fn import foo'
+    for text in (f"Traceback (most recent call last): {frame} ModuleNotFoundError: No module named 'foo'",
+                 f"{frame} ModuleNotFoundError: No module named 'foo'"):
+        ev = evidence_from_text(text)
+        assert ev.cause.code == "missing-module" and ev.cause.details["module"] == "foo", ev.cause
+        assert ev.cause.details["file"].endswith("code/inference.py"), ev.cause.details
+    # an exception the code names ("except KeyError:") is the frame's code, not its exception
+    code = ('Traceback (most recent call last): File "/opt/ml/model/code/inference.py", line 9, in predict_fn except '
+            'KeyError: File "/opt/ml/model/code/inference.py", line 10, in predict_fn raise ValueError("bad input")')
+    assert evidence_from_text(code + "\nValueError: bad input").cause.code == "invocation-error"

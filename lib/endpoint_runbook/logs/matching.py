@@ -61,6 +61,12 @@ from .vocabulary import failure_lines, guess
 __all__ = ["SignatureHit", "match_signatures", "match_text"]
 
 
+# the exception at the end of a frame flattened onto one line ('File "x.py", line 3, in f g() KeyError: 'a''), not
+# one its code names ("except KeyError:", "raise ValueError(...)")
+_INLINE_EXC = re.compile(r"(?<!except)(?<!raise)\s(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Fault|"
+                         r"Failure)(?::\s.*|:?$)")
+
+
 @dataclass(frozen=True)
 class SignatureHit:
     """One line that matched a signature. ``context``: supporting lines (the user frame of a traceback);
@@ -150,9 +156,17 @@ class _Scanner:
                 tb.indent = _indent(body)
             fr = _Frame(fm.group("file"), int(fm.group("line")), fm.group("func"), raw=body.strip())
             rest = fm.group("rest").strip()
+            # a traceback flattened onto one line ends with its exception after the last frame's code
+            ex = _INLINE_EXC.search(rest)
+            if ex:
+                rest = rest[:ex.start()].strip()
             if rest:
                 fr.code = rest
             tb.frames.append(fr)
+            if ex:
+                del self.open[k]
+                em = _EXC.match(ex.group(0).strip())
+                self._traceback_hits(raw, offset, stream, tb, em.group("type"), em.group("msg") or "")
             return
         stripped = body.strip()
         if not stripped or stripped in ("...", "--") or stripped.startswith("```") or _CONSOLE_TIME.match(stripped):

@@ -1,4 +1,5 @@
-"""Rules read from the platforms model servers run on, and from the GPU runtimes under them — the messages users paste
+"""Rules read from the platforms model servers run on, and from the GPU runtimes under them (and, below, from the
+managed hosting platforms other than SageMaker) — the messages users paste
 beside a server's log: Docker (moby/moby daemon), containerd, runc, the NVIDIA container toolkit (libnvidia-container's
 nvidia-container-cli, nvidia-container-toolkit / CDI), Kubernetes pod events and statuses as ``kubectl describe`` /
 ``kubectl get pods`` print them (kubernetes/kubernetes: the scheduler, the kubelet's eviction manager, admission and
@@ -25,9 +26,9 @@ TensorFlow / ONNX Runtime texts as they are printed in the issue threads of thei
 
 from __future__ import annotations
 
-from .causes import RuleTable
+from .causes import RuleTable, merged_rules
 
-PLATFORM_RULES: RuleTable = {
+_CONTAINERS: RuleTable = {
     "insufficient-capacity": (
         # kubernetes pkg/scheduler (noderesources fit.go "Insufficient %v", summed per reason by the framework's
         # FitError): the FailedScheduling event "0/3 nodes are available: 3 Insufficient nvidia.com/gpu." — no node
@@ -212,3 +213,170 @@ PLATFORM_RULES: RuleTable = {
          r"Container (?P<container>\S+) failed (?P<probe>startup|liveness) probe, will be restarted", "weak"),
     ),
 }
+
+# The managed model-hosting platforms other than SageMaker, whose messages users paste beside a server's log when a
+# deployment's container does not start: Google Vertex AI endpoints (google-cloud-aiplatform and the deploy
+# operation's errors, Compute Engine's stockout), Azure Machine Learning online endpoints (the deployment operation's
+# error codes as MicrosoftDocs' troubleshooting pages list them, and the scoring server azureml-inference-server-http,
+# with its older /var/azureml-server form), Hugging Face Inference Endpoints (huggingface_hub's InferenceEndpoint.wait,
+# the scheduler's "Scheduling failure"), Baseten Truss (truss/templates/server/model_wrapper.py) and Replicate Cog
+# (python/cog/server/worker.py / http.py, the Rust coglet, `cog predict`). Consequences that name no cause are left
+# out (Azure's "User container has crashed or terminated", Vertex's "Model server exited unexpectedly", Hugging Face's
+# "Exit code: 1. Reason:"); Azure's bare OutOfQuota covers memory and disk as well as cores: its sentences are rules.
+_HOSTED: dict[str, tuple[tuple, ...]] = {
+    "insufficient-capacity": (
+        # Google Cloud quota (Vertex AI deploy / custom job operations, code 8 RESOURCE_EXHAUSTED / HTTP 429): the
+        # project's regional quota for the machine's CPUs or GPUs (custom_model_serving_nvidia_l4_gpus, ...) is used up
+        ("The following quota metrics exceed quota limits",
+         r"The following quota metrics exceed quota limits: (?P<metric>[\w./-]+)"),
+        # Vertex AI deploy (google.api_core.exceptions.ServiceUnavailable 503, code 14): no capacity for the machine
+        # type / accelerator in the region right now
+        ("Machine type temporarily unavailable", r"Machine type temporarily unavailable"),
+        # Vertex AI custom jobs / deployments: the region has no capacity for the requested hardware
+        ("Resources are insufficient in region", r"Resources are insufficient in region(?:: (?P<region>[\w-]+))?"),
+        # Google Compute Engine ZONE_RESOURCE_POOL_EXHAUSTED (under Vertex AI, GKE and App Engine flex): stockout
+        ("does not have enough resources available to fulfill the request",
+         r"does not have enough resources available to fulfill the request"),
+        # Azure ML managed online deployment (ERROR: OutOfQuota, VmSize validation): the subscription's core quota for
+        # the SKU is smaller than the deployment needs
+        ("Not enough quota available for",
+         r"Not enough quota available for (?P<sku>Standard_\w+) in Subscription(?:Id)?\b"),
+        # Azure ML managed online deployment (ERROR: OutOfQuota): the subscription's CPU quota for online endpoints
+        ("Not enough subscription CPU quota", r"Not enough subscription CPU quota"),
+        # Azure ML studio's deployment wizard: no quota left for the VM sizes the model needs
+        ("You do not have enough quota for the following VM sizes",
+         r"You do not have enough quota for the following VM sizes"),
+        # Azure ML compute (clusters / instances behind batch and Kubernetes deployments): the VM family's quota is 0
+        ("is less than the requested compute",
+         r"The specified subscription has a (?:[\w ]+ )?vCPU quota of \d+ and is less than the requested compute"),
+        # Azure ML managed online endpoints (troubleshooting page, first form): ERR_1100 quota, ERR_1101 region capacity
+        (("ERR_1100: Not enough quota", "ERR_1101: Out of capacity"),
+         r"ERR_1100: Not enough quota|ERR_1101: Out of capacity"),
+        # Azure ML Kubernetes online endpoint (ERROR: OutOfQuota): the attached cluster cannot schedule the pod
+        # (too many pods, no node with the requested CPU / memory / GPU)
+        ("OutOfQuota: Kubernetes unschedulable", r"OutOfQuota: Kubernetes unschedulable", "likely"),
+        # Azure ML endpoint creation (InferencingClientCallFailed): the subscription's endpoint count limit is reached
+        ("Endpoint Quota reached for subscription",
+         r"Endpoint Quota reached for subscription\b[^\n]*?Current usage/limit: (?P<usage>\d+/\d+)", "likely"),
+        # Hugging Face Spaces / Inference Endpoints scheduler: no free machine of the requested GPU flavour
+        ("Scheduling failure: not enough hardware capacity", r"Scheduling failure: not enough hardware capacity"),
+    ),
+    "out-of-memory": (
+        # Azure ML managed online deployment (ERROR: OutOfQuota, "Memory quota"): the container used more memory than
+        # the instance type has, and was terminated
+        ("Container terminated due to insufficient memory", r"Container terminated due to insufficient memory"),
+        # Replicate Cog python/cog/server/worker.py (FatalWorkerException, cog <= 0.16): the predictor's child process
+        # died without a result during setup() or a prediction; exit code -9 is the SIGKILL of the OOM killer
+        ("It might have run out of memory? (exitcode -9)",
+         r"(?:Predictor setup|Prediction) failed for an unknown reason\. It might have run out of memory\? "
+         r"\(exitcode -9\)", "likely"),
+    ),
+    "disk-full": (
+        # Azure ML managed online endpoints (troubleshooting page, ERR_1350; later OutOfQuota "Disk quota"): the model
+        # is larger than the instance's disk
+        ("Unable to download user model, not enough space on the disk",
+         r"Unable to download user model, not enough space on the disk"),
+    ),
+    "permission-denied": (
+        # Azure ML online deployment (ERROR: BadArgument): the endpoint's managed identity may not read the workspace
+        # storage (Storage Blob Data Reader) or pull from its registry (AcrPull)
+        (("Startup task failed due to authorization error", "Startup task failed due to incorrect role assignments"),
+         r"Startup task failed due to (?:authorization error|incorrect role assignments on (?:resource|storage "
+         r"account))"),
+        # Azure ML environment image build (ERROR: ImageBuildFailure): the workspace's registry refused the build's
+        # credentials (keys out of sync, a registry behind a virtual network)
+        ("container registry authorization failure", r"container registry authorization failure", "likely"),
+    ),
+    "server-config-invalid": (
+        # azureml-inference-server-http server/config.py (log_config_errors): a server setting (AML_* environment
+        # variable or config.json key) fails validation; the server exits 3
+        ("Configuration Error", r"^=+Configuration Error=+$", "likely"),
+        # azureml-inference-server-http server/config.py: the --config_file JSON could not be read
+        ("Invalid config file!", r"Invalid config file!", "likely"),
+        # azureml-inference-server-http amlserver_win.py (OSError) and Cog python/cog/server/http.py: the server's port
+        # is taken by another process
+        ("is already in use", r"Specified port '(?P<port>\d+)' is already in use\.|\bPort (?P<cog_port>\d+) is already "
+                              r"in use\b", "likely"),
+    ),
+    "missing-entry-script": (
+        # azureml-inference-server-http server/aml_blueprint.py (also the older /var/azureml-server): no entry script
+        # was given and no main.py is on the path
+        ("No score script found", r"No score script found\. Expected score script main\.py"),
+        # azureml-inference-server-http server/aml_blueprint.py: AML_APP_ROOT (the code directory) is not there
+        ("not an accessible directory in the container",
+         r"The directory (?P<path>\S+) not an accessible directory in the container", "likely"),
+        # azureml-inference-server-http server/user_script.py (UserScriptError): the scoring script lacks init() or
+        # run() (another file named as the entry script); Kubernetes deployments report UserScriptFunctionNotFound
+        (("function defined.", "UserScriptFunctionNotFound"),
+         r"User script at (?P<path>\S+) does not have a (?P<function>init|run)\(\) function defined|"
+         r"\bUserScriptFunctionNotFound\b", "likely"),
+        # azureml-inference-server-http amlserver.py: started with neither --entry_script nor --config_file
+        ("Either provide an entry_script using --entry_script",
+         r"Either provide an entry_script using --entry_script or provide a path to the configuration file"),
+        # Truss truss/templates/server/model_wrapper.py: the truss has no model/model.py (model_class_filename) and no
+        # extension that supplies a model
+        ("No module class file found", r"No module class file found"),
+        # Truss model_wrapper.py (an ImportError, which the catalogue reads as import-error: sure here so that the
+        # earlier cause wins): the model file path is not a loadable Python file
+        ("Check path.", r"Could not import `(?P<path>[^`]+)`\. Check path\."),
+        # Cog python/cog/server/http.py: cog.yaml names no predictor for the mode the server runs
+        ("Please add '", r"Please add '(?P<mode>predict|train)' to your cog\.yaml file"),
+        # Cog python/cog/_inspector.py / pkg/schema: the class or function cog.yaml's predict names is not in the file
+        ("predictor not found: ", r"predictor not found: (?P<predictor>\S+)", "likely"),
+    ),
+    "toolkit-bug": (
+        # azureml-inference-server-http < 0.7 / azureml-defaults < 1.44 (/var/azureml-server/aml_blueprint.py) under
+        # Flask 2: the scoring server's own blueprint registration fails at start-up
+        ("register() takes 3 positional arguments but 4 were given",
+         r"register\(\) takes 3 positional arguments but 4 were given", "likely"),
+    ),
+    "model-file-not-found": (
+        # Azure ML managed online endpoints (troubleshooting page, ERR_1300 / BadArgument "Unable to download user
+        # model"): the model or code artifacts are not in the workspace storage — or the identity may not read them
+        ("Unable to download user model", r"Unable to download user model(?!, not enough space)", "weak"),
+    ),
+    "model-fn-error": (
+        # azureml-inference-server-http server/aml_blueprint.py (and the older /var/azureml-server): the scoring
+        # script's init() raised; the traceback that follows names the exception
+        ("User's init function failed", r"User's init function failed", "likely"),
+        # the same server's next line: "Encountered Exception Traceback (most recent call last): ... in init"
+        # (the matcher reads a traceback's header apart: the words before it are what this rule sees)
+        ("Encountered Exception", r"Encountered Exception(?: Traceback \(most recent call last\)|\s*$)", "likely"),
+        # Azure ML SDK v1 ACI / AKS deployment (AciDeploymentFailed, CrashLoopBackOff): the platform's guess when the
+        # scoring container exits
+        ("errors in your scoring file's init() function",
+         r"This may be caused by errors in your scoring file's init\(\) function", "weak"),
+        # Azure ML Kubernetes online deployment error code: score.py's init() raised
+        ("UserScriptInitFailed", r"\bUserScriptInitFailed\b", "likely"),
+        # Truss truss/templates/server/model_wrapper.py (ModelWrapper.load): the model's __init__ or load() raised (after
+        # the retries logged as "Failed to load model. Retrying..."); the model is FAILED
+        ("Exception while loading model", r"Exception while loading model", "likely"),
+        # Replicate Cog python/cog/server/worker.py (FatalWorkerException): the predictor's setup() raised
+        ("Predictor errored during setup", r"Predictor errored during setup: (?P<message>.*)", "likely"),
+        # Replicate coglet crates/coglet/src/worker.rs (SetupError::Setup in the worker's "Setup failed: ..."): setup()
+        # raised
+        (("Setup failed: setup failed: ", "error=setup failed: "),
+         r"(?:Setup failed: |Setup failed error=)setup failed: (?P<message>.+)", "likely"),
+        # coglet worker.rs (SetupError::Load): predict.py could not be imported or its class instantiated (the
+        # message is the Python error, which other rules name when it is an import)
+        ("failed to load predictor: ", r"failed to load predictor: (?P<message>.+)", "weak"),
+        # Cog pkg/predict/predictor.go (`cog predict` / `cog run`): the container's health check says SETUP_FAILED
+        ("Model setup failed", r"\bModel setup failed\b", "weak"),
+    ),
+    "startup-health-check-timeout": (
+        # Vertex AI deploy (FailedPrecondition 400): the container's health route never answered 200 before the deploy
+        # deadline — a slow model load, or a server on another port / health route
+        ("Model server never became ready", r"Model server never became ready", "weak"),
+        # google-cloud-aiplatform prediction/local_endpoint.py (DockerError): LocalEndpoint's health checks did not
+        # succeed within container_ready_timeout
+        ("The health check never succeeded.", r"The health check never succeeded\.", "weak"),
+    ),
+    "deploy-wait-timeout": (
+        # huggingface_hub _inference_endpoints.py (InferenceEndpointTimeoutError): InferenceEndpoint.wait(timeout=...)
+        # gave up; the endpoint itself may still be initializing
+        ("Timeout while waiting for Inference Endpoint to be deployed",
+         r"Timeout while waiting for Inference Endpoint to be deployed"),
+    ),
+}
+
+PLATFORM_RULES: RuleTable = merged_rules(_CONTAINERS, _HOSTED)

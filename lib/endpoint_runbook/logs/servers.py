@@ -311,4 +311,233 @@ _TORCHSERVE_LAUNCH: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-SERVER_RULES: RuleTable = merged_rules(_TORCHSERVE_MMS, _TORCHSERVE_LAUNCH, _CLASSIC)
+# OpenVINO Model Server (openvinotoolkit/model_server @ 7e4df0c) and the OpenVINO runtime under it, TensorRT (its
+# closed core library's texts as Triton, trtexec and the Python bindings print them, from NVIDIA/TensorRT's issue
+# threads), DeepSpeed inference / DeepSpeed-MII (microsoft/DeepSpeed @ 38327e0, DeepSpeed-MII @ d100a85) and
+# CTranslate2 / faster-whisper (OpenNMT/CTranslate2 @ 0d8bcd3); what the catalogue matched already is left out
+_RUNTIMES: dict[str, tuple[tuple, ...]] = {
+    "engine-version-mismatch": (
+        # TensorRT runtime (libnvinfer, deserializeCudaEngine; pytorch/TensorRT#3090, TensorRT >= 8.6): a plan built on
+        # another OS / CPU platform (x86_64 vs aarch64, Linux vs Windows) than the serving host's
+        ("Platform specific tag mismatch detected",
+         r"Platform specific tag mismatch detected\.?(?: TensorRT plan files are only supported on the target runtime "
+         r"platform they were created on)?"),
+        # TensorRT runtime (runtime.cpp::deserializeCudaEngine, "Error Code 4: Internal Error (Engine deserialization
+        # failed.)"), logged after the reason (version / magic / platform tag, a missing plugin): weak on its own
+        ("Engine deserialization failed", r"Error Code 4: Internal Error \(Engine deserialization failed\.?\)",
+         "weak"),
+        # TensorRT 7 runtime (NVIDIA/TensorRT#1384, #955): the same wrap-up line of a failed deserialisation
+        ("Deserialize the cuda engine failed", r"INVALID_CONFIG: Deserialize the cuda engine failed", "weak"),
+        # CTranslate2 src/models/model.cc check_version (Model::load): model.bin converted by a newer CTranslate2 than
+        # the image's (a plausible small version; the huge ones are not CTranslate2 files at all, below)
+        (("Unsupported model binary version", "Unsupported model revision"),
+         r"Unsupported model (?:binary version|revision)\. This executable supports models with (?:binary version|"
+         r"revision) v(?P<supported>\d+) or below, but the model has (?:binary version|revision) v(?P<model>\d{1,3})\."),
+        # OpenVINO IR frontend (src/frontends/ir/src/ir_deserializer.cpp; Inference Engine's ie_ir_parser.cpp before
+        # 2022), as OVMS logs it at model load: the IR was written by a newer converter with an opset the runtime
+        # does not know (an old runtime's message ends after the id); 'extension' is an unloaded custom op (below)
+        ("Cannot create ",
+         r"Cannot create (?P<type>\w+) layer (?P<layer>\S+) id:(?P<id>\d+)(?: from unsupported opset: "
+         r"(?P<opset>opset\d+)\b|\s*$)", "likely"),
+    ),
+    "corrupt-model-archive": (
+        # CTranslate2 src/models/model.cc check_version: model.bin is not a CTranslate2 file -- v1936876918 is the
+        # bytes "vers" of a git-lfs pointer (a clone without git-lfs: SYSTRAN/faster-whisper#302, collabora/
+        # WhisperLive#259); other 4+ digit versions are garbage (67324752, a zip, is the rule below)
+        ("Unsupported model binary version",
+         r"Unsupported model binary version\. This executable supports models with binary version v\d+ or below, "
+         r"but the model has binary version v(?!67324752\b)(?P<model>\d{4,})\.", "likely"),
+        # CTranslate2 src/models/model.cc report_stream_error (Model::load): model.bin is shorter than its header says
+        # (an interrupted download or copy)
+        ("is incomplete: failed to read a",
+         r"File (?P<file>\S+) is incomplete: failed to read a \w+ of size \d+ at position \d+", "likely"),
+    ),
+    "unsupported-model-architecture": (
+        # CTranslate2 src/models/model.cc check_version: binary version v67324752 is "PK\x03\x04", a zip -- a PyTorch
+        # checkpoint renamed model.bin instead of one converted with ct2-transformers-converter (dmMaze/
+        # BallonsTranslator#869, SubtitleEdit#8471)
+        ("Unsupported model binary version",
+         r"Unsupported model binary version\. .*but the model has binary version v67324752\b", "likely"),
+        # TensorRT runtime (pluginV2Runner / safeDeserializationUtils, on deserialising a plan): the engine uses a
+        # plugin layer whose library the serving process has not loaded (libnvinfer_plugin, a custom .so, TensorRT-
+        # LLM's plugins) -- NVIDIA/TensorRT#263, tao-toolkit-triton-apps#10
+        ("getPluginCreator could not find", r"getPluginCreator could not find [Pp]lugin:? (?P<plugin>\w+)", "likely"),
+        ("Cannot deserialize plugin since corresponding IPluginCreator not found",
+         r"Cannot deserialize plugin since corresponding IPluginCreator not found in Plugin Registry", "likely"),
+        # TensorRT ONNX parser (parsers/onnx onnxOpCheckers.cpp / builtin_op_importers.cpp importFallbackPluginImporter):
+        # an ONNX op TensorRT has no importer for and no plugin of that name is registered
+        ("Plugin not found, are the plugin name, version, and namespace correct?",
+         r"Plugin not found, are the plugin name, version, and namespace correct\?", "likely"),
+        # TensorRT ONNX parser ModelImporter.cpp (releases before 8: an error; later ones go on "Attempting to import
+        # as plugin", an INFO line that does not match)
+        ("No importer registered for op: ",
+         r"No importer registered for op: (?P<op>\w+)(?!\. Attempting to import as plugin)(?:\s|$)", "likely"),
+        # OpenVINO IR frontend (ir_deserializer.cpp): an op of an extension opset (openvino-tokenizers' ops, a custom
+        # layer) whose extension library the runtime / server did not load
+        ("from unsupported opset: extension",
+         r"Cannot create (?P<type>\w+) layer (?P<layer>\S+) id:(?P<id>\d+) from unsupported opset: extension",
+         "likely"),
+        # OpenVINO CPU plugin src/plugins/intel_cpu/src/node.cpp NodesFactory::create (compile_model, as OVMS logs it
+        # in "Cannot compile model into target device; error: ..."): an op the CPU plugin has no implementation for
+        ("Unsupported operation of type: ",
+         r"Unsupported operation of type: (?P<op>\w+) name: ?(?P<name>\S+)", "likely"),
+    ),
+    "gpu-architecture-mismatch": (
+        # DeepSpeed op_builder/builder.py CUDAOpBuilder.compute_capability_args: every GPU's compute capability was
+        # filtered out by the op (FastGen's ragged / inference-core ops need Ampere; DeepSpeed-MII#273, #263 on V100)
+        ("no compute capabilities remaining after filtering",
+         r"Unable to load (?P<op>\w+) op due to no compute capabilities remaining after filtering", "likely"),
+        # DeepSpeed op_builder/inference_core_ops.py, ragged_ops.py, transformer_inference.py is_compatible: the
+        # warning that precedes the failed JIT load on an older GPU (DeepSpeed-MII#437)
+        ("NVIDIA Inference is only supported on",
+         r"NVIDIA Inference is only supported on (?P<arch>Ampere|Pascal) and newer architectures", "likely"),
+        # CTranslate2 src/types.cc resolve_compute_type (model load): bfloat16 needs compute capability 8.0+
+        ("Requested bfloat16 compute type",
+         r"Requested bfloat16 compute type, but the target device or backend do not support efficient bfloat16 "
+         r"computation", "likely"),
+    ),
+    "model-config-invalid": (
+        # CTranslate2 src/types.cc resolve_compute_type (WhisperModel / Translator / Generator construction): the
+        # compute_type asked for is not one this device runs -- float16 on a CPU instance or a GPU without FP16 tensor
+        # cores (faster-whisper#14, whisperX#878); the automatic-fallback warning ("The compute type inferred from the
+        # saved model is ...") does not match
+        ("compute type, but the target device or backend do not support efficient",
+         r"Requested (?P<compute_type>float16|int8_float16|int8_bfloat16|int8_float32|int8|int16) compute type, but "
+         r"the target device or backend do not support efficient", "likely"),
+        # DeepSpeed deepspeed/module_inject/containers/base.py (init_inference with kernel injection): mp_size /
+        # tensor_parallel does not divide the model's attention heads
+        ("the attention_heads require to be divisible by the world_size",
+         r"the attention_heads require to be divisible by the world_size"),
+        # DeepSpeed-MII mii/config.py _allocate_devices (mii.serve): tensor_parallel × replica_num needs more GPUs than
+        # the host has
+        ("replicas were requested", r"Only able to place (?P<placed>\d+) replicas, but (?P<requested>\d+) replicas "
+                                    r"were requested", "likely"),
+        # OpenVINO src/inference/src/dev/core_impl.cpp get_plugin: target_device names a device plugin the runtime
+        # does not have (a typo or lower-case name, MYRIAD / HDDL dropped since 2023, a stripped image)
+        ("name is not registered in the OpenVINO Runtime",
+         r"Device with \"(?P<device>[^\"]+)\" name is not registered in the OpenVINO Runtime", "likely"),
+    ),
+    "server-config-invalid": (
+        # OVMS src/grpcservermodule.cpp / src/httpservermodule.cpp (Status FAILED_TO_START_GRPC_SERVER / _REST_SERVER
+        # with its details): the port is taken or the bind address is wrong (model_server#3258)
+        (("Failed to start gRPC server", "Failed to start REST server"),
+         r"Failed to start (?:gRPC|REST) server - at (?P<address>\S+)(?: - port is busy)?", "likely"),
+        # OVMS src/schema.cpp parseConfig and src/modelmanager.cpp loadConfig: config.json cannot be opened, is not
+        # JSON, or does not follow the model_config_list schema
+        ("Configuration file is not a valid JSON file", r"Configuration file is not a valid JSON file"),
+        ("Configuration file is not in valid configuration format",
+         r"Configuration file is not in valid configuration format"),
+        ("Configuration file is invalid", r"Configuration file is invalid (?P<path>\S+\.json)\b", "likely"),
+        # OVMS src/config.cpp Config::validate (start-up, before any model): contradictory or out-of-range settings
+        (("port and rest_port cannot", "Model parameters in CLI are exclusive with the config file",
+          "Use config_path or model_path with model_name", "Use either config_path or model_path with model_name",
+          "number out of range from 0 to", "has invalid format: proper hostname or IP address expected"),
+         r"port and rest_port cannot (?:have the same values|both be unset)|Model parameters in CLI are exclusive with "
+         r"the config file|Use (?:either )?config_path or model_path with model_name|(?:rest_)?port number out of range "
+         r"from 0 to \d+|(?:rest|grpc)_bind_address has invalid format: proper hostname or IP address expected"),
+        # OVMS src/cli_parser.cpp: an argument ovms does not take (`serve`: the image rule below)
+        ("error parsing options - unmatched arguments",
+         r"error parsing options - unmatched arguments\s*: (?!serve\b)(?P<arguments>\S.*)", "likely"),
+    ),
+    "image-not-sagemaker-compatible": (
+        # OVMS src/cli_parser.cpp: the plain openvino/model_server image deployed as is, its entrypoint hands
+        # SageMaker's `serve` argument to ovms
+        ("error parsing options - unmatched arguments",
+         r"error parsing options - unmatched arguments\s*: serve\b", "likely"),
+    ),
+    "model-file-not-found": (
+        # OVMS src/modelmanager.cpp readAvailableVersions (repeated each config poll): the model's base_path has no
+        # numbered version folder (files at its top, or a folder named 0 / v1) -- model_server#630, #2968
+        ("No version found for model in path", r"No version found for model in path: (?P<path>\S+)", "likely"),
+        # OVMS src/modelinstance.cpp fetchModelFilepaths: the version folder holds no .xml/.bin, .onnx, saved_model.pb,
+        # .tflite or .pdmodel file
+        ("no valid model file found for model",
+         r"Error loading model: no valid model file found for model: (?P<model>[^,]+), version: (?P<version>\d+), "
+         r"path: (?P<path>\S+)"),
+        # OVMS src/modelinstance.cpp fetchModelFilepaths: an IR .xml without its .bin (or a Paddle model half there)
+        (("Missing .bin file for", "Missing .pdmodel or .pdiparams file for"),
+         r"Error loading model\. Missing (?:\.bin|\.pdmodel or \.pdiparams) file for: (?P<path>\S+)"),
+        # OVMS src/modelinstance.cpp fetchModelFilepaths: the version folder is gone
+        ("Missing model directory", r"Missing model directory (?P<path>\S+)"),
+        # CTranslate2 src/models/model_reader.cc get_required_file: the model directory lacks model.bin (or
+        # config.json): a Hugging Face checkpoint not converted, a wrong folder
+        ("Unable to open file '", r"Unable to open file '(?P<file>[^']+)' in model '(?P<model>[^']+)'"),
+    ),
+    "gpu-image-on-cpu-host": (
+        # OpenVINO GPU plugin src/plugins/intel_gpu/src/plugin/plugin.cpp: target_device GPU where no Intel GPU is
+        # visible (no /dev/dri passed to the container, no driver, or an NVIDIA-only host)
+        ("as no supported devices found or an error happened during devices query",
+         r"\[GPU\] Can't get (?P<property>\w+) property as no supported devices found or an error happened during "
+         r"devices query", "likely"),
+        # OpenVINO GPU plugin (clDNN, releases before 2022)
+        ("No GPU device was found", r"\[CLDNN ERROR\]\. No GPU device was found", "likely"),
+        # CTranslate2 src/cuda/utils.h CUDA_CHECK (device="cuda"): cudaErrorNoDevice
+        ("CUDA failed with error no CUDA-capable device is detected",
+         r"CUDA failed with error no CUDA-capable device is detected", "likely"),
+        # TensorRT runtime (libnvinfer's CUDA check, "Error Code 1: Cuda Runtime (...)") and its init check with
+        # cudaErrorNoDevice (100)
+        ("Cuda Runtime (no CUDA-capable device is detected)",
+         r"Cuda Runtime \(no CUDA-capable device is detected\)", "likely"),
+        (("CUDA initialization failure with error", "Cuda initialization failure with error"),
+         r"[Cc](?:UDA|uda) initialization failure with error:? 100\b", "likely"),
+    ),
+    "cuda-driver-mismatch": (
+        # TensorRT runtime (createInferBuilder / createInferRuntime, NVIDIA/TensorRT#2879, isarsoft/yolov4-triton-
+        # tensorrt#2): CUDA init fails with cudaErrorInsufficientDriver (35) or cudaErrorUnsupportedPtxVersion (222) --
+        # the host driver is older than the image's CUDA
+        (("CUDA initialization failure with error", "Cuda initialization failure with error"),
+         r"[Cc](?:UDA|uda) initialization failure with error:? (?P<code>35|222)\b", "likely"),
+        # CTranslate2 src/devices.cc str_to_device: device="cuda" with a CPU-only CTranslate2 wheel (macOS, aarch64,
+        # a source build) -- open-webui#18858, CTranslate2#1908
+        ("This CTranslate2 package was not compiled with CUDA support",
+         r"This CTranslate2 package was not compiled with CUDA support"),
+        # DeepSpeed op_builder/builder.py assert_no_cuda_mismatch (JIT build of the inference kernels): the image's
+        # CUDA toolkit is not the one torch was built with (the "accepting this combination" note does not match)
+        ("unable to compile cuda/cpp extensions without a matching cuda version",
+         r"Installed CUDA version (?P<system>[\d.]+) does not match the version torch was compiled with "
+         r"(?P<torch>[\d.]+), unable to compile cuda/cpp extensions without a matching cuda version"),
+        # DeepSpeed op_builder/builder.py installed_cuda_version: no CUDA toolkit (nvcc) in the image to JIT-build
+        # kernels (a -runtime base image; also a CPU host) -- DeepSpeed#2337, #2772
+        ("CUDA_HOME does not exist, unable to compile CUDA op(s)",
+         r"CUDA_HOME does not exist, unable to compile CUDA op\(s\)", "likely"),
+    ),
+    "import-error": (
+        # CTranslate2 src/cuda/cublas_stub.cc (and its NCCL / MPI stubs): the CUDA library the wheel was built against
+        # is not in the image (ctranslate2 4.x needs CUDA 12's cuBLAS; faster-whisper#717, GPT-SoVITS#727)
+        ("is not found or cannot be loaded",
+         r"Library (?P<library>(?:lib\w+\.so[\w.]*|\w+\.dll)) is not found or cannot be loaded", "likely"),
+    ),
+    "missing-module": (
+        # DeepSpeed op_builder/builder.py OpBuilder.jit_load: kernels are JIT-built and ninja is not installed
+        ("due to ninja not being installed",
+         r"Unable to JIT load the (?P<op>\w+) op due to (?P<module>ninja) not being installed"),
+        # torch utils/cpp_extension.py verify_ninja_availability (the same JIT build, DeepSpeed or another library)
+        ("Ninja is required to load C++ extensions", r"(?P<module>Ninja) is required to load C\+\+ extensions", "likely"),
+    ),
+    "cuda-out-of-memory": (
+        # TensorRT builder / runtime (libnvinfer; torch2trt#661, NVIDIA/TensorRT#840): device memory exhausted while
+        # building or loading an engine ("Requested amount of memory" in TensorRT 7, also on Jetson's shared memory)
+        ("Requested amount of GPU memory",
+         r"Requested amount of GPU memory \((?P<bytes>\d+) bytes\) could not be allocated"),
+        ("Requested amount of memory (",
+         r"Requested amount of memory \((?P<bytes>\d+) bytes\) could not be allocated", "likely"),
+        ("allocate: 2 (out of memory)", r"Cuda Error in [\w:]*allocate: 2 \(out of memory\)"),
+        (("OutOfMemory Error in", "Error Code 2: OutOfMemory"),
+         r"OutOfMemory Error in \w+|Error Code 2: OutOfMemory", "likely"),
+        # CTranslate2 src/cuda/utils.h CUDA_CHECK: cudaErrorMemoryAllocation's text (SoniTranslate#88)
+        ("CUDA failed with error out of memory", r"CUDA failed with error out of memory"),
+    ),
+    "model-fn-error": (
+        # OVMS src/modelinstance.cpp loadOVCompiledModel: compile_model failed; the error after it says why (its own
+        # rules above name the causes they know)
+        ("Cannot compile model into target device",
+         r"Cannot compile model into target device; error: (?P<message>.*?); model: (?P<model>[^;]+); version: "
+         r"(?P<version>\d+); device: (?P<device>\S+)", "weak"),
+        # OVMS src/llm/servable_initializer.cpp: an LLM graph's model (openvino_genai pipeline) did not load
+        ("Error during llm node initialization for models_path",
+         r"Error during llm node initialization for models_path: (?P<path>\S+?)(?: exception: (?P<message>.*))?$",
+         "weak"),
+    ),
+}
+
+SERVER_RULES: RuleTable = merged_rules(_TORCHSERVE_MMS, _TORCHSERVE_LAUNCH, _CLASSIC, _RUNTIMES)

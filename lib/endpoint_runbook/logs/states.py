@@ -92,5 +92,7 @@ STATE_SIGNATURES: tuple[Signature, ...] = (
          ("successfully loaded '", r"successfully loaded '"),
          ("Worker: ", r"Worker: \d+ started\.|Model \[\S+\] initialized"),
          ("loaded io_fd=", r"Model \S+ loaded io_fd="),
-         ("Exiting with a successfully compiled graph", r"Exiting with a successfully compiled graph")),
+         ("Exiting with a successfully compiled graph", r"Exiting with a successfully compiled graph"),
+         # Azure ML's scoring server once the user's init() returned ("Users's" is its own spelling)
+         ("init has completed successfully", r"Users?'s init has completed successfully")),
 )
