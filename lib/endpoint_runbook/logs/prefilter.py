@@ -25,7 +25,8 @@ _ALL_ANCHORS = tuple(sorted(set(ANCHORS) | set(_CONTEXT_ANCHORS), key=lambda a: 
 
 # The prefilter. The regex engine skips, in C, every position whose character cannot start an alternative and
 # tries the alternatives only at the others. So each anchor is represented by a tail of it (at least 4
-# characters, or the whole anchor) that starts at a character from a small set of rare ones: the set is a
+# characters, or the whole anchor, spanning its last word boundary) that starts at a character from a small set of
+# rare ones: the set is a
 # greedy weighted cover (cheapest character per anchor it serves first), weighted by how often characters
 # occur in published SageMaker container logs (per 100 000 characters of tests/data/logs-corpus and a
 # TorchServe crash loop). A line a tail finds but that holds no whole anchor is let go in _signatures.
@@ -41,8 +42,18 @@ _CHAR_FREQ = {
 }
 
 
+def _starts(anchor: str, keep: int) -> range:
+    """Where a key of this anchor may start: at least ``keep`` characters from its end, and before its last space —
+    a key that spans a word boundary, because a lone last word is often a common one ("... successfully" would
+    select TF Serving's every "Successfully reserved resources")."""
+    if len(anchor) <= keep:
+        return range(1)
+    last = anchor.rfind(" ", 0, len(anchor) - 1)
+    return range(max(1, min(len(anchor) - keep + 1, last if last > 0 else len(anchor))))
+
+
 def _prefilter_keys(anchors: tuple[str, ...], keep: int = 4) -> tuple[str, ...]:
-    starts = {a: range(1) if len(a) <= keep else range(len(a) - keep + 1) for a in anchors}
+    starts = {a: _starts(a, keep) for a in anchors}
     chosen: set[str] = set()
     uncovered = set(anchors)
     while uncovered:
