@@ -1,19 +1,19 @@
-"""Rules read from the platforms model servers run on, and from the GPU runtimes under them (and, below, from the
-managed hosting platforms other than SageMaker) — the messages users paste
+"""Rules read from the platforms model servers run on, and from the GPU runtimes under them — the messages users paste
 beside a server's log: Docker (moby/moby daemon), containerd, runc, the NVIDIA container toolkit (libnvidia-container's
 nvidia-container-cli, nvidia-container-toolkit / CDI), Kubernetes pod events and statuses as ``kubectl describe`` /
 ``kubectl get pods`` print them (kubernetes/kubernetes: the scheduler, the kubelet's eviction manager, admission and
 device manager, its prober), CUDA runtime / driver error strings (cudaGetErrorString) as torch and TensorFlow raise
-them, NCCL, cuDNN, TensorFlow's runtime and ONNX Runtime's CUDA provider.
+them, NCCL, cuDNN, TensorFlow's runtime and ONNX Runtime's CUDA provider; and (``_HOSTED``, below) the managed
+hosting platforms other than SageMaker.
 
 Same shape as :data:`.servers.SERVER_RULES` (cause code -> rules ``(anchors, regex[, strength])``), added to the
-catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the
-catalogue does not match already: its rules for "exec format error", "could not select device driver", "unsatisfied
-condition: cuda", "No space left on device", "low on resource: ephemeral-storage", EmptyDir, "OOMKilled", the CUDA
-driver / forward-compatibility / display-driver / no-kernel-image strings, NCCL's "shared memory segment" and
-posix_fallocate, "CUDA out of memory" and CUDA_ERROR_OUT_OF_MEMORY are left to it. Consequences (ImagePullBackOff,
-"Back-off restarting failed container", "Readiness probe failed") name no cause and are left out; the kubelet's kill
-of a container whose probes fail is kept, weak, for the start-up timeout it usually is in a model server.
+catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the catalogue does not match already: its
+rules for "exec format error", "could not select device driver", "unsatisfied condition: cuda", "No space left on
+device", "low on resource: ephemeral-storage", EmptyDir, "OOMKilled", the CUDA driver / forward-compatibility /
+display-driver / no-kernel-image strings, NCCL's "shared memory segment" and posix_fallocate, "CUDA out of memory"
+and CUDA_ERROR_OUT_OF_MEMORY are left to it. Consequences (ImagePullBackOff, "Back-off restarting failed container",
+"Readiness probe failed") name no cause and are left out; the kubelet's kill of a container whose probes fail is
+kept, weak, for the start-up timeout it usually is in a model server.
 
 Texts read from moby/moby (daemon/libnetwork/portallocator, daemon/internal/distribution/pull_v2.go,
 daemon/containerd/image_pull.go, daemon/create.go, daemon/images/image.go, daemon/runtime_unix.go), containerd
