@@ -880,3 +880,20 @@ def test_a_traceback_flattened_onto_one_line_ends_with_its_exception():
     code = ('Traceback (most recent call last): File "/opt/ml/model/code/inference.py", line 9, in predict_fn except '
             'KeyError: File "/opt/ml/model/code/inference.py", line 10, in predict_fn raise ValueError("bad input")')
     assert evidence_from_text(code + "\nValueError: bad input").cause.code == "invocation-error"
+
+
+def test_a_traceback_vllm_logs_line_by_line_behind_its_prefix_is_one_traceback():
+    """vLLM logs each line of a traceback behind its own prefix ("ERROR 05-26 00:17:47 [engine.py:448] "), after a
+    process tag in a multi-process engine: the prefix goes, the frames join, and an AttributeError raised inside the
+    engine with no model code on the way is the image's."""
+    body = ["Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/dist-packages/vllm/model_executor/layers/quantization/fp8.py", line 321, '
+            "in process_weights_after_loading",
+            "    input_scale=layer.input_scale,",
+            '  File "/usr/local/lib/python3.12/dist-packages/torch/nn/modules/module.py", line 1928, in __getattr__',
+            "    raise AttributeError(",
+            "AttributeError: 'ColumnParallelLinear' object has no attribute 'input_scale'"]
+    for tag in ("", "(EngineCore_DP0 pid=1094) "):
+        ev = evidence_from_text("\n".join(f"{tag}ERROR 05-26 00:17:47 [engine.py:448] {b}" for b in body))
+        assert ev.cause.code == "toolkit-bug", ev.cause
+        assert ev.cause.details.get("exception") == "AttributeError", ev.cause.details

@@ -271,6 +271,9 @@ _PYTHON_SERVERS: dict[str, tuple[tuple, ...]] = {
         # BentoML models/base.py: not in the store, and fetching it failed (no cloud credentials, no network)
         ("could not be found locally and failed to fetch from remote",
          r"Model (?P<model>\S+) could not be found locally and failed to fetch from remote", "likely"),
+        # Xinference xinference/model/utils.py (validating a model's or a registered custom model's model_uri at
+        # launch and at start-up): a local path that does not exist
+        ("Invalid model URI ", r"Invalid model URI (?P<path>/\S+)", "likely"),
         # MLflow mlflow/models/model.py (Model.load): the model URI / path has no MLmodel file (the directory above
         # or below the model, /opt/ml/model without it) (mlflow/mlflow#1738, kserve/kserve#2768)
         ('Could not find an "MLmodel" configuration file at',

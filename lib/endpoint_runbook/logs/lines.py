@@ -24,6 +24,10 @@ _PYLOG = re.compile(r"^(?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.]+:"
                     r"(?P<body>.*)$")
 # Heroku's logplex lines ("2020-03-05T09:21:49.428537+00:00 app[web.1]: ..."): the source and dyno are the key.
 _LOGPLEX = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d) (?P<thread>[a-z]+\[[\w.-]+\]): (?P<body>.*)$")
+# vLLM's logger ("ERROR 05-26 00:17:47 [engine.py:448] ..."), after its process tag in a multi-process engine
+# ("(EngineCore_DP0 pid=1094) "): each line of a traceback it logs carries the prefix; the tag is the key.
+_VLLM = re.compile(r"^(?P<thread>\([\w .=-]+ pid=\d+\) )?(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d "
+                   r"\d\d:\d\d:\d\d(?:\.\d+)? \[[\w./-]+:\d+\] (?P<body>.*)$")
 _WORKER = re.compile(r"^(W-\d+)[^ ]*?(?:-(stdout|stderr))?$")
 
 
@@ -39,6 +43,10 @@ def _split(line: str) -> tuple[str, str]:
             line = line[cm.end():]
     c = line[:1]
     m = None
+    if c in ("E", "I", "W", "D", "C", "(") and " [" in line[:60]:
+        v = _VLLM.match(line)
+        if v:
+            return (v.group("thread") or "").strip(), v.group("body")
     if "PyProcess" in line or "Python" in line and " W-" in line:
         m = _DJL.match(line)
     if m is not None:
