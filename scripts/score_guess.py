@@ -7,10 +7,10 @@ lines, and the first failure line of every corpus excerpt.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
+from endpoint_runbook.logs.scoring import corpus_files, read_excerpt
 from endpoint_runbook.logs.vocabulary import failure_lines, guess
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -28,13 +28,10 @@ def main() -> None:
         else:
             lines["silent" if g is None else "right" if g[0] == code else "wrong"] += 1
     excerpts = Counter()
-    for path in sorted(DATA.glob("logs-*/*.txt")):
-        head, _, body = path.read_text(errors="replace").partition("\n---\n")
-        expected = re.search(r"^# expected-cause: (\S+)", head, re.M)
-        if expected is None:
-            continue
-        g = next((g for _, line in failure_lines(body, set()) if (g := guess(line))), None)
-        excerpts["silent" if g is None else "right" if g[0] == expected.group(1) else "wrong"] += 1
+    for path in (p for d in sorted(DATA.glob("logs-*")) if d.is_dir() for p in corpus_files(d)):
+        ex = read_excerpt(path)
+        g = next((g for _, line in failure_lines(ex.body, set()) if (g := guess(line))), None)
+        excerpts["silent" if g is None else "right" if g[0] == ex.expected else "wrong"] += 1
     for what, c in (("source-rules cause lines", lines), ("source-rules healthy lines", healthy),
                     ("corpus excerpts, first failure line", excerpts)):
         print(f"{what}: {sum(c.values())}  " + "  ".join(f"{k} {v}" for k, v in sorted(c.items())))
