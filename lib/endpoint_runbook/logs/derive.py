@@ -81,21 +81,18 @@ def _relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
     if tb.frames and not any(_is_user_frame(f.file) for f in tb.frames) \
             and _ENGINE_PACKAGE.search(tb.frames[-1].file) and h.details.get("module", "").split(".")[0] not in \
             SERVING_PACKAGES:
-        h.code, h.strength = "toolkit-bug", "likely"
-        h.details = {**h.details, "reason": f"the image's own serving code ({_frame_text(tb.frames[-1])}) imports "
-                                            f"{h.details.get('module')!r}, which the image does not have: use "
-                                            "another tag of the image"}
-        h.details.pop("package", None)
+        _relabel(h, "toolkit-bug", f"the image's own serving code ({_frame_text(tb.frames[-1])}) imports "
+                                   f"{h.details.get('module')!r}, which the image does not have: use another tag of "
+                                   "the image")
 
 
 def _relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
-    """Python names the first part of a dotted name it cannot import: when a traceback that unpickles misses a
-    framework's submodule, the framework is there and the pickled model names a module of another version of it
+    """Python names the first part of a dotted name it cannot import, so "a.b.c" missing means "a.b" was imported:
+    a dotted name the unpickler itself resolves (find_class) is a module of the package's other version, whichever
+    package it is — but for the model's own code (a folder its frames run from), which is code missing from what was
+    shipped; and a framework's submodule missing in a traceback that unpickles is one of its other version
     (sklearn's _logistic, _forest ...)."""
     mod = h.details.get("module", "")
-    # Python names the first part it cannot import, so "a.b.c" missing means "a.b" was imported: a dotted name the
-    # unpickler itself resolves (find_class) is a module of the package's other version, whichever package it is —
-    # but for the model's own code (a folder its frames run from), which is code missing from what was shipped
     own = {part for f in tb.frames if _is_user_frame(f.file) for part in f.file.split("/")[:-1]}
     resolved = "." in mod and mod.split(".")[0] not in own and any(f.func == "find_class" for f in tb.frames)
     if resolved or _FRAMEWORK_SUBMODULE.match(mod) \
@@ -104,10 +101,15 @@ def _relabel_pickled_submodule(h: _Hit, tb: _Traceback) -> None:
 
 
 def _pickled_by_another_version(h: _Hit, mod: str) -> None:
-    h.code, h.strength = "framework-version-mismatch", "likely"
-    h.details = {**h.details, "reason": f"a pickled model names a module ({mod}) this version of {mod.split('.')[0]} "
-                                        "does not have: load it with the version that saved it, or save it again "
-                                        "with this one"}
+    _relabel(h, "framework-version-mismatch", f"a pickled model names a module ({mod}) this version of "
+                                              f"{mod.split('.')[0]} does not have: load it with the version that "
+                                              "saved it, or save it again with this one")
+
+
+def _relabel(h: _Hit, code: str, reason: str, strength: Strength = "likely", **details: str) -> None:
+    """A missing module that is something else: its new code and why (no package to add any more)."""
+    h.code, h.strength = code, strength
+    h.details = {**h.details, **details, "reason": reason}
     h.details.pop("package", None)
 
 
@@ -119,10 +121,7 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
     mod = h.details.get("module", "")
     if mod == "numpy._core" or mod.startswith("numpy._core."):
         # NumPy 2 moved numpy.core to numpy._core: a pickle from NumPy 2 read by NumPy 1
-        h.code, h.strength = "framework-version-mismatch", "likely"
-        h.details = {**h.details, "reason": "the model was pickled with NumPy 2 (numpy._core); NumPy 1 "
-                                            "reads it"}
-        h.details.pop("package", None)
+        _relabel(h, "framework-version-mismatch", "the model was pickled with NumPy 2 (numpy._core); NumPy 1 reads it")
         return
     imported = re.match(r"\s*(?:from|import)\s", h.details.get("statement") or "")
     if _FRAMEWORK_SUBMODULE.match(mod) and not imported and (
@@ -134,19 +133,14 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
     if "Error while finding module specification for" in h.line:
         # `python -m <module>` (an image's entrypoint) found no such module: what the container runs is not there
         # (a volume mounted over the package's folder, a PYTHONPATH or an image without it)
-        h.code, h.strength = "missing-entry-script", "likely"
-        h.details = {**h.details, "reason": "the module the container runs with python -m cannot be found"}
-        h.details.pop("package", None)
+        _relabel(h, "missing-entry-script", "the module the container runs with python -m cannot be found")
         return
     top = mod.split(".")[0]
     if "." in mod and top in SERVING_PACKAGES and not mod.startswith(_TS_BUILTIN_HANDLERS):
         # a module inside the image's own serving stack is gone while its package is there: the stack's parts are
         # of versions that do not fit (an engine refactored under the server that imports it)
-        h.code, h.strength = "toolkit-bug", "likely"
-        h.details = {**h.details, "reason": f"{mod!r} is a module of the image's own serving stack ({top}), whose "
-                                            "package is there: its parts' versions do not fit (use an image whose "
-                                            "versions match)"}
-        h.details.pop("package", None)
+        _relabel(h, "toolkit-bug", f"{mod!r} is a module of the image's own serving stack ({top}), whose package is "
+                                   "there: its parts' versions do not fit (use an image whose versions match)")
         return
     reason = None
     strength: Strength = "likely"
@@ -161,6 +155,4 @@ def relabel_missing_module(h: _Hit, entry_names: set[str]) -> None:
     elif _SCRIPT_NAME.match(mod):
         reason = f"{mod!r} is named like an entry script (SAGEMAKER_PROGRAM / entry_point)"
     if reason:
-        h.code, h.strength = "missing-entry-script", strength
-        h.details = {**h.details, "entry_module": mod, "reason": reason}
-        h.details.pop("package", None)
+        _relabel(h, "missing-entry-script", reason, strength, entry_module=mod)
