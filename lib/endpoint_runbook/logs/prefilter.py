@@ -26,10 +26,9 @@ _ALL_ANCHORS = tuple(sorted(set(ANCHORS) | set(_CONTEXT_ANCHORS), key=lambda a: 
 # The prefilter. The regex engine skips, in C, every position whose character cannot start an alternative and
 # tries the alternatives only at the others. So each anchor is represented by a tail of it (at least 4
 # characters, or the whole anchor, spanning its last word boundary) that starts at a character from a small set of
-# rare ones: the set is a
-# greedy weighted cover (cheapest character per anchor it serves first), weighted by how often characters
-# occur in published SageMaker container logs (per 100 000 characters of tests/data/logs-corpus and a
-# TorchServe crash loop). A line a tail finds but that holds no whole anchor is let go in _signatures.
+# rare ones: the set is a greedy weighted cover (cheapest character per anchor it serves first), weighted by how
+# often characters occur in published SageMaker container logs (per 100 000 characters of tests/data/logs-corpus
+# and a TorchServe crash loop). A line a tail finds but that holds no whole anchor is let go in _signatures.
 _CHAR_FREQ = {
     " ": 8493, "e": 5824, "o": 4427, "1": 4265, "-": 4047, "0": 3656, "t": 3568, "r": 3529, "l": 3029, "i": 2912,
     "n": 2796, ".": 2770, "s": 2684, "2": 2563, "a": 2494, "d": 2440, "m": 2325, "_": 2017, ":": 1784, "c": 1732,
