@@ -35,7 +35,8 @@ _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_cla
 _TS_BUILTIN_HANDLERS = "ts.torch_handler."  # the fallback TorchServe tries after the user's handler failed
 _ENGINE_PACKAGE = package_path(ENGINE_PACKAGES)
 # Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
-_DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "ZombieProcess"))
+_DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "IndexError", "KeyError",
+                     "ZombieProcess"))
 
 
 def derive_from_frames(tb: _Traceback, exc: str, msg: str, inner: _Frame | None,

@@ -1,8 +1,8 @@
 """Rules read from the LLM serving engines' own sources: vLLM (vllm-project/vllm, read from the 0.34.0 wheel; older
 wordings from issue threads), Hugging Face text-generation-inference (huggingface/text-generation-inference @ db931fc),
 text-embeddings-inference (huggingface/text-embeddings-inference @ 0d124dc), DJL Serving / LMI
-(deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since)
-and SGLang's server.
+(deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since),
+SGLang's server and Ollama's.
 
 Same shape as :data:`.servers.SERVER_RULES` (cause code -> rules ``(anchors, regex[, strength])``), added to the
 catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the catalogue did not match already.
@@ -179,4 +179,34 @@ _SGLANG: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-ENGINE_RULES: RuleTable = merged_rules(_ENGINES, _SGLANG)
+# Ollama's server (ollama/ollama, read through the code index: llm/server.go NewLlamaServer, WaitUntilRunning and the
+# runner's reaper; the runner is llama.cpp, whose own messages the libraries' rules know)
+_OLLAMA: dict[str, tuple[tuple, ...]] = {
+    "out-of-memory": (
+        # llm/server.go NewLlamaServer (Linux, Windows): the layers left on the CPU need more RAM than free + swap
+        ("than is available (",
+         r"model requires more system memory \((?P<required>[^)]+)\) than is available \((?P<available>[^)]+)\)"),
+    ),
+    "startup-health-check-timeout": (
+        # llm/server.go WaitUntilRunning: the runner made no load progress for OLLAMA_LOAD_TIMEOUT (5 minutes); with
+        # ": context canceled" it is the client that stopped waiting, not the server (only likely: a runner that
+        # hangs for another reason ends the same way)
+        ("timed out waiting for llama runner to start",
+         r"timed out waiting for llama runner to start(?!: context canceled)", "likely"),
+    ),
+    "permission-denied": (
+        # llm/server.go NewLlamaServer: the runner extracted to a temporary folder mounted noexec cannot be executed
+        ("may have noexec set", r"may have noexec set\.\s+Set OLLAMA_TMPDIR"),
+    ),
+    "unsupported-model-architecture": (
+        # llm/server.go: the runner exited saying "unknown model" (architecture): the server's words for it
+        ("this model is not supported by your version of Ollama",
+         r"this model is not supported by your version of Ollama"),
+    ),
+    "model-config-invalid": (
+        # llm/server.go NewLlamaServer: a Modelfile with more than one ADAPTER
+        ("ollama supports only one lora adapter", r"ollama supports only one lora adapter, but multiple were provided"),
+    ),
+}
+
+ENGINE_RULES: RuleTable = merged_rules(_ENGINES, _SGLANG, _OLLAMA)

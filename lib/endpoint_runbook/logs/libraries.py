@@ -36,6 +36,16 @@ _HUGGING_FACE: dict[str, tuple[tuple, ...]] = {
         ("You are trying to access a gated repo", r"You are trying to access a gated repo"),
         # huggingface_hub utils/_http.py (403 branch, httpx era): a fine-grained HF_TOKEN without the permission
         ("403 Forbidden: ", r"^(?:\S+: )?403 Forbidden: (?P<message>.+)"),
+        # hf-hub (the Rust client of TEI, TGI's router, candle, mistral.rs) src/api/sync.rs ApiError::RequestError
+        # around ureq's Error::Status, as an unwrap or {:?} prints it (Debug) or as its Display reads: 403 is the Hub's
+        # answer for a gated model without an approved token; 401 also answers for a repository that is not there
+        # (only likely)
+        ("RequestError(Status(403,", r"RequestError\(Status\(403, Response\[status: 403, status_text: \w+, url: "
+                                     r"(?P<url>https://huggingface\.co/[^\],\s]+)"),
+        ("RequestError(Status(401,", r"RequestError\(Status\(401, Response\[status: 401, status_text: \w+, url: "
+                                     r"(?P<url>https://huggingface\.co/[^\],\s]+)", "likely"),
+        ("request error: https://huggingface.co/",
+         r"request error: (?P<url>https://huggingface\.co/\S+): status code 40[13]", "likely"),
         # the Hub's X-Error-Message for an HF_TOKEN that is not a valid token (printed after a 401)
         ("Invalid credentials in Authorization header", r"Invalid credentials in Authorization header"),
         # transformers 5 utils/hub.py cached_files: a PermissionError while downloading into the HF cache (a non-root
@@ -61,6 +71,10 @@ _HUGGING_FACE: dict[str, tuple[tuple, ...]] = {
          r"Consistency check failed: file should be of size (?P<expected>\d+) but has size (?P<actual>\d+)", "weak"),
     ),
     "model-file-not-found": (
+        # hf-hub (Rust) src/api/sync.rs: the Hub answered 404 for a file of the repository (a model without
+        # tokenizer.json or safetensors weights, a wrong revision)
+        ("RequestError(Status(404,", r"RequestError\(Status\(404, Response\[status: 404, status_text: [\w ]+, url: "
+                                     r"(?P<url>https://huggingface\.co/[^\],\s]+)", "likely"),
         # huggingface_hub utils/_http.py (get_session with HF_HUB_OFFLINE=1): a Hub model id given while offline, so
         # the weights must already be in the container (or /opt/ml/model) and are not
         ("offline mode is enabled", r"Cannot reach (?P<url>\S+): offline mode is enabled", "likely"),

@@ -114,7 +114,7 @@ def _is_toolkit_frame(path: str) -> bool:
 # The containers' own programs outside site-packages: entrypoints, the TF Serving container's /sagemaker/*.py,
 # Triton's Python backend stub, console scripts.
 _CONTAINER_CODE = re.compile(r"^(?:/sagemaker/|/usr/(?:local/)?bin/|/(?:opt/conda|miniconda3|usr/local)/bin/"
-                             r"|/opt/tritonserver/|/workspace/)")
+                             r"|/opt/tritonserver/|/workspace/|/(?:storage|model)-initializer/)")
 # The images' serving stacks' own packages: the LLM engines' servers (their images install no requirements.txt of
 # the model's), and the model servers and toolkits that run a model's code. A model's code rarely imports their
 # insides, and an exception raised there with no user frame on the way is theirs.
@@ -135,8 +135,11 @@ _SERVING_PACKAGE = package_path(SERVING_PACKAGES)
 
 
 def _is_user_frame(path: str) -> bool:
+    """A frame of the model's own code: not an installed package, the standard library, the image's own scripts, or
+    a serving stack's package run from its source folder (/kfserving/kfserving/storage.py)."""
     return not ("site-packages" in path or "dist-packages" in path or path.startswith("<")
-                or _PY_STDLIB.search(path) is not None or _CONTAINER_CODE.match(path) is not None)
+                or _PY_STDLIB.search(path) is not None or _CONTAINER_CODE.match(path) is not None
+                or _SERVING_PACKAGE.search(path) is not None)
 
 
 def _archive_path(path: str) -> str | None:

@@ -95,6 +95,13 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         # Triton server src/command_line_parser.cc: an argument tritonserver does not take (SAGEMAKER_TRITON_
         # ADDITIONAL_ARGS, a hand-written entrypoint); `serve` is the image-compatibility rule above
         ("Unexpected argument: ", r"Unexpected argument: (?!serve\b)(?P<argument>\S+)", "likely"),
+        # Triton server src/command_line_parser.cc (CheckPortCollision): two of its endpoints on one port — SageMaker's
+        # 8080 also the HTTP port (an image run without --allow-sagemaker=false outside SageMaker, or the reverse), the
+        # metrics port on the HTTP or gRPC one — or a port outside SAGEMAKER_SAFE_PORT_RANGE
+        (("The server cannot listen to ", "The server cannot provide metrics on same port"),
+         r"The server cannot (?:listen to (?:SageMaker requests and (?P<protocol>\w+) requests at the same port|"
+         r"(?P<endpoint>\w+) requests at port (?P<port>\d+), allowed port range is \[\d+, \d+\])|provide metrics "
+         r"on same port used for \w+ requests)"),
         # Triton server src/command_line_parser.cc: --load-model without explicit model control
         ("requires setting '--model-control-mode=explicit'",
          r"Use of '--load-model' requires setting '--model-control-mode=explicit'"),
@@ -184,9 +191,10 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         ("Error parsing text-format inference.ModelConfig",
          r"Error parsing text-format inference\.ModelConfig: (?P<position>\d+:\d+): (?P<message>.+)"),
         # Triton onnxruntime backend src/onnxruntime_utils.cc: max_batch_size > 0 but the model's first dimension is
-        # fixed (exported without a dynamic batch axis)
+        # fixed (exported without a dynamic batch axis); a console may wrap the line after the tensor's name
         ("for the model to support batching the shape should have at least 1 dimension",
-         r"tensor '(?P<tensor>[^']+)': for the model to support batching the shape should have at least 1 dimension"),
+         r"(?:tensor '(?P<tensor>[^']+)': )?for the model to support batching the shape should have at least 1 "
+         r"dimension"),
         # Triton onnxruntime backend src/onnxruntime.cc (auto-complete): max_batch_size set for a model without batching
         ("model does not support batching while non-zero max_batch_size",
          r"model does not support batching while non-zero max_batch_size"),
