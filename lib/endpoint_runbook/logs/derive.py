@@ -34,7 +34,8 @@ _UNPICKLE = re.compile(r"pickle\.loads?\(|joblib\.load\(|numpy_pickle|\bfind_cla
                        r"torch\.load\(|pd\.read_pickle\(|\bcloudpickle\.load|\bdill\.loads?\(")
 _TS_BUILTIN_HANDLERS = "ts.torch_handler."  # the fallback TorchServe tries after the user's handler failed
 _ENGINE_PACKAGE = package_path(ENGINE_PACKAGES)
-# Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource).
+# Exceptions that mean a defect of the code they are raised in (not bad input or a missing resource); a lookup
+# (IndexError, KeyError) that fails inside the serving stack with no model frame on the way is its own too (weak).
 _DEFECT = frozenset(("NameError", "UnboundLocalError", "AttributeError", "TypeError", "IndexError", "KeyError",
                      "ZombieProcess"))
 
