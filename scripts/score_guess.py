@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from endpoint_runbook.logs.scoring import corpus_files, read_excerpt
+from endpoint_runbook.logs.scoring import corpus_files, read_excerpt, source_rule_lines
 from endpoint_runbook.logs.vocabulary import failure_lines, guess
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -18,10 +18,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 def main() -> None:
     lines, healthy = Counter(), Counter()
-    for row in (DATA / "source-rules.tsv").read_text().splitlines():
-        if not row.strip() or row.startswith("#"):
-            continue
-        code, text = row.split("\t", 1)
+    for code, text in source_rule_lines(DATA / "source-rules.tsv"):
         g = guess(text)
         if code == "none":
             healthy["guessed" if g else "silent"] += 1

@@ -20,6 +20,7 @@ import json
 import pytest
 from endpoint_runbook.logs import SIGNATURES, LogEvent, evidence_from_events, evidence_from_text, match_text
 from endpoint_runbook.logs.lines import _split
+from endpoint_runbook.logs.scoring import source_rule_lines
 
 TS3 = "2021-03-02 10:11:12,345 [INFO ] W-9000-model_1.0-stdout org.pytorch.serve.wlm.WorkerLifeCycle - "
 TS12 = "2026-11-28T14:37:14,873 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - "
@@ -627,8 +628,7 @@ def test_every_rule_is_exercised_by_an_example_or_the_corpus():
     bodies = [_split(line)[1].strip() for x, _ in EXAMPLES for line in _lines(x)]
     bodies += [_split(line)[1].strip() for line in HEALTHY + [x for x, _, _ in SYMPTOMS] + corpus.splitlines()]
     # the servers' and engines' own messages (test_logs_sources.py)
-    bodies += [line.rstrip("\n").split("\t", 1)[1] for line in (data / "source-rules.tsv").open()
-               if line.strip() and not line.startswith("#")]
+    bodies += [text for _, text in source_rule_lines(data / "source-rules.tsv")]
     unexercised = [(s.code, r.pattern.pattern) for s in SIGNATURES for r in s.rules
                    if not any(r.pattern.search(b) for b in bodies)]
     assert not unexercised

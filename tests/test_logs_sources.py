@@ -17,10 +17,10 @@ from endpoint_runbook.logs.engines import ENGINE_RULES
 from endpoint_runbook.logs.libraries import LIBRARY_RULES
 from endpoint_runbook.logs.matching import match_text
 from endpoint_runbook.logs.platforms import PLATFORM_RULES
+from endpoint_runbook.logs.scoring import source_rule_lines
 from endpoint_runbook.logs.servers import SERVER_RULES
 
-ROWS = [line.rstrip("\n").split("\t", 1) for line in (Path(__file__).parent / "data" / "source-rules.tsv").open()
-        if line.strip() and not line.startswith("#")]
+ROWS = source_rule_lines(Path(__file__).parent / "data" / "source-rules.tsv")
 EXAMPLES = [(code, text) for code, text in ROWS if code != "none"]
 HEALTHY_LINES = [text for code, text in ROWS if code == "none"]
 CHATTER = [

@@ -18,7 +18,8 @@ from typing import Any
 
 from .verdict import evidence_from_text
 
-__all__ = ["CorpusScore", "Excerpt", "ExcerptResult", "excerpt_body", "read_excerpt", "score_corpus"]
+__all__ = ["CorpusScore", "Excerpt", "ExcerptResult", "excerpt_body", "read_excerpt", "score_corpus",
+           "source_rule_lines"]
 
 _CONFIDENCES = ("high", "medium", "low")
 
@@ -67,6 +68,13 @@ def _number(path: Path) -> tuple[int, str]:
 def corpus_files(directory: Path) -> list[Path]:
     """The excerpts of a corpus directory (``<number>-*.txt``), in number order."""
     return sorted((p for p in directory.glob("*.txt") if re.match(r"\d+-", p.name)), key=_number)
+
+
+def source_rule_lines(path: Path) -> list[tuple[str, str]]:
+    """(cause code or ``none``, line) of a file shaped like tests/data/source-rules.tsv (``#`` lines are comments)."""
+    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    return [(code, text) for code, text in rows]
 
 
 @dataclass(frozen=True)
