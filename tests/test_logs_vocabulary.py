@@ -132,6 +132,17 @@ def test_beside_symptoms_alone_an_error_lines_words_say_why():
     assert _log_code(ev.cause.to_dict()) == "worker-crash-loop"
 
 
+def test_an_error_line_whose_words_spell_nothing_lets_the_failure_lines_around_it_speak():
+    said = "Currently, acme-llm does not support linear layers with skip_bias_add argument"
+    bare = "2026-11-30 08:01:09,347 - ERROR - "
+    ev = evidence_from_text("\n".join(PREAMBLE + [said, bare]))
+    assert ev.cause.code == "unsupported-model-architecture" and ev.cause.details.get("guessed"), ev.cause.to_dict()
+    assert ev.cause.confidence == "low" and said in ev.cause.evidence
+    # with nothing failure-sounding around it, the bare error line stays unexplained
+    ev = evidence_from_text("\n".join(PREAMBLE + [bare]))
+    assert ev.cause.code == "no-known-signature" and ev.cause.details.get("unexplained") == 1, ev.cause.to_dict()
+
+
 @pytest.mark.parametrize("line", [
     # nginx's upstream time-out is a consequence (the worker behind it is slow or dead), not a network to fix
     "2019/01/03 20:53:14 [error] 55#55: *754 upstream timed out (110: Connection timed out) while reading response",

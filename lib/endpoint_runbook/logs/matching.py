@@ -14,6 +14,7 @@ TensorFlow Serving's and Triton's glog prefixes, Python logging's ``ERROR:__main
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -458,6 +459,11 @@ def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 
     else:
         candidates = ((start, stream_at(start), line)
                       for start, line in failure_lines(buf, {h.offset for h in sc.hits}, most))
+    if unexplained:
+        # an error line whose words spell nothing (a bare "ERROR -" whose message is on the lines after it): the
+        # failure-sounding lines around it may
+        candidates = itertools.chain(candidates, ((start, stream_at(start), line) for start, line in
+                                                  failure_lines(buf, {h.offset for h in sc.hits}, most)))
     for offset, stream, line in candidates:
         found = guess(_split(line)[1])
         if found is not None:

@@ -138,7 +138,8 @@ VOCABULARY: tuple[tuple[str, re.Pattern[str]], ...] = (
 FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|error|unable|cannot|can't|could not|couldn't|not found|denied|killed|exceeded|ran out|"
     r"out of|no space|invalid|unsupported|not supported|timed out|refused|mismatch|incompatible|abort(?:ed|ing)?|"
-    r"exception|fatal|panic(?:ked)?|crash(?:ed)?|exit(?:ed)? with|terminated|does not exist|missing|no such file)\b", _I)
+    r"exception|fatal|panic(?:ked)?|crash(?:ed)?|exit(?:ed)? with|terminated|does not exist|missing|no such file|"
+    r"(?:does|do) not support)\b", _I)
 
 
 def guess(line: str) -> tuple[str, str] | None:
