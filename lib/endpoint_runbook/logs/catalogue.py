@@ -40,7 +40,7 @@ from .causes import CAUSES, Kind, Signature, _cause, _rules, merged_rules
 from .engines import ENGINE_RULES
 from .libraries import LIBRARY_RULES
 from .loading import LOAD_SIGNATURES
-from .platforms import PLATFORM_RULES
+from .platforms import OWN_LIBRARY_MISSING, PLATFORM_RULES
 from .servers import SERVER_RULES
 from .states import STATE_SIGNATURES
 
@@ -53,6 +53,8 @@ __all__ = ["ANCHORS", "CRASH_MARKERS", "DERIVED", "SIGNATURES", "TRACEBACK_ANCHO
 _NOT_A_WARNING = r"^(?!.*(?:Warning|WARNING|dso_loader|Could not load dynamic library|NCCL INFO|^W\d{4} ))"
 # Hosts inside the container: a refused connection to them is the local model server not (yet) up.
 _LOCAL = r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0|unix)"
+# not a program of the image missing its own library (platforms' toolkit-bug rule names that one)
+_NOT_OWN_LIBRARY = r"(?!.*?" + OWN_LIBRARY_MISSING.replace("(?P<library>", "(?:") + ")"
 
 SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------------------------------ causes
@@ -292,9 +294,10 @@ SIGNATURES: tuple[Signature, ...] = (
     _cause("import-error",
            ("ImportError", r"(?:^|[\s.:])ImportError: (?!No module named|lib(?:cuda|nvidia-ml)\.so)(?P<message>.+)"),
            ("error while loading shared libraries",
-            r"error while loading shared libraries: (?!lib(?:cuda|nvidia-ml)\.so)(?P<library>[^:\s]+)"),
+            r"^" + _NOT_OWN_LIBRARY + r".*?error while loading shared libraries: "
+            r"(?!lib(?:cuda|nvidia-ml)\.so)(?P<library>[^:\s]+)"),
            ("cannot open shared object file",
-            _NOT_A_WARNING + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
+            _NOT_A_WARNING + _NOT_OWN_LIBRARY + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
                              r"object file"),
            ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError|.*?unable to load shared library:).*undefined "
                                                  r"symbol: (?P<symbol>\S+)"),

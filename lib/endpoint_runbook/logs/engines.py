@@ -2,7 +2,7 @@
 wordings from issue threads), Hugging Face text-generation-inference (huggingface/text-generation-inference @ db931fc),
 text-embeddings-inference (huggingface/text-embeddings-inference @ 0d124dc), DJL Serving / LMI
 (deepjavalibrary/djl-serving @ d21927c, and 1132e3ab^ for the Neuron / transformers-neuronx code removed since),
-SGLang's server and Ollama's.
+SGLang's server, Ollama's and llama.cpp's.
 
 Same shape as :data:`.servers.SERVER_RULES` (cause code -> rules ``(anchors, regex[, strength])``), added to the
 catalogue's signature of the same cause by :mod:`.catalogue`. Only messages the catalogue did not match already.
@@ -209,4 +209,19 @@ _OLLAMA: dict[str, tuple[tuple, ...]] = {
     ),
 }
 
-ENGINE_RULES: RuleTable = merged_rules(_ENGINES, _SGLANG, _OLLAMA)
+# llama.cpp's server (ggml-org/llama.cpp, read through the code index: common/arg.cpp, the model loader's llama_file
+# and gguf.cpp gguf_init_from_file, older and newer wordings)
+_LLAMA_CPP: dict[str, tuple[tuple, ...]] = {
+    "model-file-not-found": (
+        # llama_file (older "error loading model: failed to open x: No such file or directory") and gguf_init_from_file
+        # ("failed to open GGUF file 'x' (No such file or directory)"): -m names no file there
+        ("failed to open ", r"failed to open (?:GGUF file )?'?(?P<path>[^'\s:]+)'?(?::| \() ?No such file or directory"),
+    ),
+    "server-config-invalid": (
+        # common/arg.cpp common_params_parse: an argument this build does not know (a flag of a newer release passed to
+        # an older llama-server, or a typo)
+        ("error: invalid argument: ", r"^error: invalid argument: (?P<argument>\S+)", "likely"),
+    ),
+}
+
+ENGINE_RULES: RuleTable = merged_rules(_ENGINES, _SGLANG, _OLLAMA, _LLAMA_CPP)

@@ -264,7 +264,8 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            # the shell's report of a job it ran that was SIGKILLed ("line 1:  7 Killed  python -m serve")
            (" Killed ", r"line \d+: +\d+ Killed +\S", "likely"),
            (("signal 9", "signal: killed"), r"\bsignal 9\b|signal: killed", "likely"),
-           ("xit", r"\bexit(?:ed)?(?: with)? (?:code|status):? 137\b", "likely"),
+           # ... and a Kubernetes / Knative status's lastState / lastFailureInfo (YAML or JSON): "exitCode: 137"
+           ("xit", r"\bexit(?:ed)?(?: with)? (?:code|status):? 137\b|\bexitCode\"?: ?137\b", "likely"),
            ("std::bad_alloc", r"std::bad_alloc", "likely"),
            # gunicorn guesses "out of memory" for every SIGKILL, its own timeout kills included
            ("SIGKILL", r"SIGKILL", "weak"),
@@ -277,6 +278,10 @@ LOAD_SIGNATURES: tuple[Signature, ...] = (
            ("Backend worker startup time out", r"Backend worker startup time out", "likely"),
            ("Backend worker did not receive connection", r"Backend worker did not receive connection in", "likely"),
            ("Worker failed to initialize within", r"Worker failed to initialize within", "likely"),
+           # a server's own wait for the process that loads the model to say it is ready, given up (mlx-openai-server's
+           # handler process: "... did not become ready within 300 s"; launchers of the same shape word it alike)
+           ("ready within", r"\b(?:did not|didn't|never) bec[oa]me ready within (?P<timeout>\d+(?:\.\d+)? ?"
+                            r"(?:s|ms|sec|seconds|minutes?))\b", "likely"),
            # TorchServe's reply deadline, at start-up (reclassified as worker-timeout beside inference lines)
            ("Backend worker did not respond in given time", r"Backend worker did not respond in given time",
             "likely")),

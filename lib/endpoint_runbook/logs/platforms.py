@@ -28,6 +28,11 @@ from __future__ import annotations
 
 from .causes import RuleTable, merged_rules
 
+# "<program>: error while loading shared libraries: lib<program's own stem>...": the image's program without its own
+# library (the catalogue's import-error rule for the loader's line leaves this shape to the toolkit-bug one below)
+OWN_LIBRARY_MISSING = (r"(?:^|[/\s])(?P<stem>[a-z]{3,})[\w-]*: error while loading shared libraries: "
+                       r"(?P<library>lib(?P=stem)[\w.+-]*\.so[\w.]*)")
+
 _CONTAINERS: RuleTable = {
     "insufficient-capacity": (
         # kubernetes pkg/scheduler (noderesources fit.go "Insufficient %v", summed per reason by the framework's
@@ -325,6 +330,10 @@ _HOSTED: dict[str, tuple[tuple, ...]] = {
         ("predictor not found: ", r"predictor not found: (?P<predictor>\S+)", "likely"),
     ),
     "toolkit-bug": (
+        # the dynamic loader (ld.so): a program of the image cannot load a library of its own project (llama-server
+        # without libllama-common, tritonserver without libtritonserver): the image was built or packaged without it;
+        # a library of anything else stays import-error
+        ("error while loading shared libraries", OWN_LIBRARY_MISSING, "likely"),
         # azureml-inference-server-http < 0.7 / azureml-defaults < 1.44 (/var/azureml-server/aml_blueprint.py) under
         # Flask 2: the scoring server's own blueprint registration fails at start-up
         ("register() takes 3 positional arguments but 4 were given",

@@ -309,6 +309,10 @@ _TORCHSERVE_LAUNCH: dict[str, tuple[tuple, ...]] = {
         ("Expected only one class as model definition", r"Expected only one class as model definition"),
     ),
     "toolkit-bug": (
+        # Triton python_backend (before its PR #81, issue triton-inference-server/server#3227): a stub shipped inside
+        # a model repository on S3 loses its execute bit on download, and the backend did not set it again
+        ("triton_python_backend_stub: ",
+         r"triton_python_backend_stub: (?:cannot execute: )?Permission denied", "likely"),
         # TorchServe ts/model_server.py: the launcher cannot run java (the image has TorchServe but no JDK, or JAVA_HOME
         # points nowhere)
         ("java not found, please make sure JAVA_HOME is set properly",
