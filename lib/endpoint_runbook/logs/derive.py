@@ -9,6 +9,7 @@ import re
 
 from .causes import Strength
 from .lines import (
+    _CONTAINER_CODE,
     _LOAD_PATH,
     _SCRIPT_NAME,
     _SERVE_PATH,
@@ -76,13 +77,16 @@ def relabel_traceback_import(h: _Hit, tb: _Traceback) -> None:
 
 
 def _relabel_serving_stack_import(h: _Hit, tb: _Traceback) -> None:
-    """A module an engine's own serving code imports, with no user frame on the way (TGI's attention layers
-    importing flashinfer): the image ships its server without it — these images take no requirements.txt, so it is
-    the image's defect to work around (another tag), not a package the model lacks. (The SageMaker toolkits' and
-    TorchServe's images install the model's requirements.txt: there a missing module stays one to add.)"""
+    """A module an engine's own serving code imports, or the image's own entry code outside any package (TorchServe's
+    KServe wrapper importing tornado), with no user frame on the way (TGI's attention layers importing flashinfer):
+    the image ships its server without it — these imports run before any model's requirements.txt could be
+    installed, so it is the image's defect to work around (another tag), not a package the model lacks. (Inside the
+    SageMaker toolkits', the TF Serving container's /sagemaker/ scripts and TorchServe's own packages a missing
+    module stays one to add: their images install the model's requirements.txt before running them.)"""
     if tb.frames and not any(_is_user_frame(f.file) for f in tb.frames) \
-            and _ENGINE_PACKAGE.search(tb.frames[-1].file) and h.details.get("module", "").split(".")[0] not in \
-            SERVING_PACKAGES:
+            and (_ENGINE_PACKAGE.search(tb.frames[-1].file) or _CONTAINER_CODE.match(tb.frames[-1].file)
+                 and not tb.frames[-1].file.startswith("/sagemaker/")) \
+            and h.details.get("module", "").split(".")[0] not in SERVING_PACKAGES:
         _relabel(h, "toolkit-bug", f"the image's own serving code ({_frame_text(tb.frames[-1])}) imports "
                                    f"{h.details.get('module')!r}, which the image does not have: use another tag of "
                                    "the image")

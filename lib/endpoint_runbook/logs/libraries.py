@@ -429,6 +429,9 @@ _ML_STACK: dict[str, tuple[tuple, ...]] = {
         # XGBoost src/common/common.h AssertGPUSupport: a GPU tree method / device (a model trained with gpu_hist,
         # device=cuda) on a CPU-only XGBoost build
         ("XGBoost version not compiled with GPU support", r"XGBoost version not compiled with GPU support", "likely"),
+        # MXNet src/storage/storage.cc (and its other LOG(FATAL)s for a GPU context): a model bound to mx.gpu() by a
+        # CPU-only MXNet build (the CPU image, or mxnet instead of mxnet-cuXX in requirements.txt)
+        ("Compile with USE_CUDA=1 to enable GPU usage", r"Compile with USE_CUDA=1 to enable GPU usage", "likely"),
     ),
     "model-config-invalid": (
         # CUDA cudaErrorInvalidDevice via torch: the code or settings name a GPU index the instance does not have

@@ -112,9 +112,10 @@ def _is_toolkit_frame(path: str) -> bool:
 
 
 # The containers' own programs outside site-packages: entrypoints, the TF Serving container's /sagemaker/*.py,
-# Triton's Python backend stub, console scripts.
+# Triton's Python backend stub, console scripts, KServe's storage initializer, TorchServe's KServe wrapper.
 _CONTAINER_CODE = re.compile(r"^(?:/sagemaker/|/usr/(?:local/)?bin/|/(?:opt/conda|miniconda3|usr/local)/bin/"
-                             r"|/opt/tritonserver/|/workspace/|/(?:storage|model)-initializer/)")
+                             r"|/opt/tritonserver/|/workspace/|/(?:storage|model)-initializer/|/home/model-server/"
+                             r"kserve_wrapper/)")
 # The images' serving stacks' own packages: the LLM engines' servers (their images install no requirements.txt of
 # the model's), and the model servers and toolkits that run a model's code. A model's code rarely imports their
 # insides, and an exception raised there with no user frame on the way is theirs.

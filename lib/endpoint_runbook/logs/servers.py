@@ -112,6 +112,12 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         # Triton docker/sagemaker/serve: several model folders and no SAGEMAKER_TRITON_DEFAULT_MODEL_NAME naming one
         ("More than 1 model directory found in model repository",
          r"More than 1 model directory found in model repository"),
+        # TF Serving model_servers/server_core / main.cc (ParseProtoTextFile): --model_config_file is not a valid
+        # ModelServerConfig text proto (protobuf's parser names the line:column); the SageMaker TF Serving container
+        # writes that file itself, so there it is the container's (likely)
+        ("Error parsing text-format tensorflow.serving.ModelServerConfig",
+         r"Error parsing text-format tensorflow\.serving\.ModelServerConfig: (?P<position>\d+:\d+): (?P<message>.+)",
+         "likely"),
         # TF Serving model_servers/server.cc: the gRPC port could not be bound (port taken, bad address)
         ("Failed to BuildAndStart gRPC server", r"Failed to BuildAndStart gRPC server", "likely"),
         # TF Serving model_servers/server.cc: the REST port could not be bound
