@@ -297,8 +297,8 @@ SIGNATURES: tuple[Signature, ...] = (
             r"^" + _NOT_OWN_LIBRARY + r".*?error while loading shared libraries: "
             r"(?!lib(?:cuda|nvidia-ml)\.so)(?P<library>[^:\s]+)"),
            ("cannot open shared object file",
-            _NOT_A_WARNING + _NOT_OWN_LIBRARY + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)[\w.+\-]+\.so[\w.]*): cannot open shared "
-                             r"object file"),
+            _NOT_A_WARNING + _NOT_OWN_LIBRARY + r".*?(?<![\w.+\-])(?P<library>(?!lib(?:cuda|nvidia-ml)\.so)"
+                                                r"[\w.+\-]+\.so[\w.]*): cannot open shared object file"),
            ("undefined symbol", _NOT_A_WARNING + r"(?:OSError|ImportError|.*?unable to load shared library:).*undefined "
                                                  r"symbol: (?P<symbol>\S+)"),
            # a compiled package built against another NumPy ABI than the one installed (NumPy 2 over a 1.x build)

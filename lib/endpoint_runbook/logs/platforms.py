@@ -34,6 +34,12 @@ OWN_LIBRARY_MISSING = (r"(?:^|[/\s])(?P<stem>[a-z]{3,})[\w-]*: error while loadi
                        r"(?P<library>lib(?P=stem)[\w.+-]*\.so[\w.]*)")
 
 _CONTAINERS: RuleTable = {
+    "toolkit-bug": (
+        # the dynamic loader (ld.so): a program of the image cannot load a library of its own project (llama-server
+        # without libllama-common, tritonserver without libtritonserver): the image was built or packaged without it;
+        # a library of anything else stays import-error
+        ("error while loading shared libraries", OWN_LIBRARY_MISSING, "likely"),
+    ),
     "insufficient-capacity": (
         # kubernetes pkg/scheduler (noderesources fit.go "Insufficient %v", summed per reason by the framework's
         # FitError): the FailedScheduling event "0/3 nodes are available: 3 Insufficient nvidia.com/gpu." — no node
@@ -330,10 +336,6 @@ _HOSTED: dict[str, tuple[tuple, ...]] = {
         ("predictor not found: ", r"predictor not found: (?P<predictor>\S+)", "likely"),
     ),
     "toolkit-bug": (
-        # the dynamic loader (ld.so): a program of the image cannot load a library of its own project (llama-server
-        # without libllama-common, tritonserver without libtritonserver): the image was built or packaged without it;
-        # a library of anything else stays import-error
-        ("error while loading shared libraries", OWN_LIBRARY_MISSING, "likely"),
         # azureml-inference-server-http < 0.7 / azureml-defaults < 1.44 (/var/azureml-server/aml_blueprint.py) under
         # Flask 2: the scoring server's own blueprint registration fails at start-up
         ("register() takes 3 positional arguments but 4 were given",
