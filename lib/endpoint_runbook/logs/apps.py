@@ -44,6 +44,16 @@ _WEB: dict[str, tuple[tuple, ...]] = {
         (("gunicorn: error: ", "torchserve: error: ", "torch-model-archiver: error: ", "launch_server.py: error: "),
          r"(?P<program>gunicorn|torchserve|torch-model-archiver|launch_server\.py): error: (?:unrecognized arguments: "
          r"(?!serve\b)|argument (?P<option>\S+?): |the following arguments are required: )"),
+        # argparse's own wording in any other launcher (vLLM's api_server.py and `vllm serve`, TGI-style Python
+        # servers, Triton's and OVMS's Python wrappers): an option this release does not have, a value not among its
+        # choices (a parser added after the installed release), a required argument left out (likely: the program is
+        # not always the server; TorchServe's worker is a handler's own argparse reading the worker's argv, the
+        # loading rules' case)
+        ((": error: unrecognized arguments: ", ": error: argument ", ": error: the following arguments are required"),
+         r"^(?:\S+ )?(?!model_service_worker\.py:)(?P<program>[\w.-]+): error: (?:unrecognized arguments: "
+         r"(?!serve\b)(?P<arguments>.+)|argument "
+         r"(?P<option>-{1,2}[\w-]+)(?:/-{1,2}[\w-]+)?: (?:invalid choice|invalid \w+ value|expected )|the following "
+         r"arguments are required: )", "likely"),
         # click, the option parser of uvicorn's and flask's CLIs (click/exceptions.py NoSuchOption / BadParameter):
         # a launcher flag that does not exist, or a value of the wrong type (UVICORN_PORT=abc)
         (("Error: No such option", "Error: Invalid value for "),

@@ -14,6 +14,10 @@ from .causes import RuleTable, merged_rules
 
 _ENGINES: dict[str, tuple[tuple, ...]] = {
     "cuda-out-of-memory": (
+        # TensorRT-LLM's PyTorch executor (tensorrt_llm/_torch/pyexecutor, `trtllm-serve`): a component (the KV cache,
+        # the sampler, the model) found no GPU memory left on a rank; the table after it names which
+        ("Executor creation failed due to insufficient GPU memory",
+         r"Executor creation failed due to insufficient GPU memory"),
         # vLLM vllm/v1/core/kv_cache_utils.py (kv_cache_planning.py in 0.34) _check_enough_kv_cache_memory: at engine
         # start-up, after profiling, the KV cache left in GPU memory cannot hold one request of max_model_len
         # ("model's" / older "models's"; a console may wrap it inside "KV cache")

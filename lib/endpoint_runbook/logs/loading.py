@@ -10,9 +10,11 @@ from .causes import Signature, _cause
 # Ops that TensorFlow extension libraries register (tensorflow-text, sentencepiece, SageMaker's PipeModeDataset,
 # tf.contrib / addons / io / decision forests): the stock TF Serving binary does not have them, whatever its
 # version; nor py_func's ops (Python, which the C++ server cannot run), nor ops named in snake_case (TensorFlow's own
-# are CamelCase: a custom op of the model's library). Any other unregistered op is a core op of another version.
+# are CamelCase: a custom op of the model's library), nor TF-TRT's ops (tensorflow/compiler/tf2tensorrt: only in builds
+# with TensorRT, which TensorFlow 2.18 dropped). Any other unregistered op is a core op of another version.
 _EXTENSION_OP = (r"(?:[a-z_]\w*|PyFunc\w*|EagerPyFunc|PipeMode\w*|Regex\w+|\w*Wordpiece\w*|\w*WordPiece\w*|Sentencepiece\w*|\w*Tokenize\w*|"
-                 r"CaseFold\w*|NormalizeUTF8\w*|\w*Ngrams\w*|SimpleML\w*|Addons>\w+|TFText>\w+|IO>\w+|\w+>\w+)")
+                 r"CaseFold\w*|NormalizeUTF8\w*|\w*Ngrams\w*|SimpleML\w*|Addons>\w+|TFText>\w+|IO>\w+|\w+>\w+|"
+                 r"TRTEngineOp|CreateTRTResourceHandle|InitializeTRTResource|GetCalibrationDataOp)")
 
 LOAD_SIGNATURES: tuple[Signature, ...] = (
     _cause("engine-version-mismatch",

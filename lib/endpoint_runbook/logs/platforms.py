@@ -375,6 +375,10 @@ _HOSTED: dict[str, tuple[tuple, ...]] = {
         ("Model setup failed", r"\bModel setup failed\b", "weak"),
     ),
     "startup-health-check-timeout": (
+        # Modal (the runner's own message; modal-examples#1154): a function's container still initializing (weights,
+        # compile, warm-up) when its start-up time limit (300 s unless the function raises it) ran out
+        ("Runner has been initializing for too long",
+         r"Runner has been initializing for too long: (?P<seconds>\d+) seconds"),
         # Vertex AI deploy (FailedPrecondition 400): the container's health route never answered 200 before the deploy
         # deadline — a slow model load, or a server on another port / health route
         ("Model server never became ready", r"Model server never became ready", "weak"),

@@ -233,6 +233,9 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         # Triton pytorch / onnxruntime / tensorrt backends: the version folder lacks model.pt / model.onnx /
         # model.plan (or default_model_filename names another file)
         ("' for model instance '", r"unable to find '(?P<path>[^']+)' for model instance '(?P<instance>[^']+)'"),
+        # the same, as TRTIS / Triton before 20.x worded it for a SavedModel / GraphDef ("unable to find model
+        # 'model.savedmodel' for hello_world")
+        ("unable to find model '", r"unable to find model '(?P<path>[^']+)' for (?P<model>\S+)"),
     ),
     "model-fn-error": (
         # TensorFlow's SavedModel loader (TF Serving, Triton's TF backend): saved_model.pb holds no graph tagged
@@ -242,6 +245,19 @@ _CLASSIC: dict[str, tuple[tuple, ...]] = {
         # sagemaker-xgboost-container algorithm_mode/serve_utils.py: neither pickle nor Booster.load_model could read
         # the model file (its lines after this say why)
         ("cannot be loaded:", r"Model (?P<path>/opt/ml/model/\S+) cannot be loaded:", "likely"),
+    ),
+    "permission-denied": (
+        # Triton core filesystem (GCS, google-cloud-cpp): the bucket's metadata cannot be read — the service account
+        # lacks storage.buckets.get (objectViewer is not enough) or no credentials are set (likely: a wrong bucket
+        # name or no route say the same)
+        ("Could not get MetaData for bucket with name",
+         r"Could not get MetaData for bucket with name (?P<bucket>[^\s:]+)(?!\S)", "likely"),
+    ),
+    "toolkit-bug": (
+        # ... and a "bucket" with a host:port in it: a Triton before 20.10 took an S3 endpoint's address
+        # (s3://host:port/bucket/path) for the bucket's name — no bucket is named so
+        ("Could not get MetaData for bucket with name",
+         r"Could not get MetaData for bucket with name (?P<bucket>[\w.-]+:\d+)\b", "likely"),
     ),
     "cuda-out-of-memory": (
         # ONNX Runtime core/framework/bfc_arena.cc (Triton onnxruntime backend, during session creation or a run):
@@ -456,6 +472,9 @@ _RUNTIMES: dict[str, tuple[tuple, ...]] = {
         # OVMS src/cli_parser.cpp: an argument ovms does not take (`serve`: the image rule below)
         ("error parsing options - unmatched arguments",
          r"error parsing options - unmatched arguments\s*: (?!serve\b)(?P<arguments>\S.*)", "likely"),
+        # the same parser (cxxopts' own exception text, as OVMS prints it): an option this release does not have
+        # (one documented on main before its release, --source_model in model_server#3405)
+        ("error parsing options: Option ", r"error parsing options: Option [‘'`]?(?P<option>[\w-]+)[’'`]? does not exist"),
     ),
     "image-not-sagemaker-compatible": (
         # OVMS src/cli_parser.cpp: the plain openvino/model_server image deployed as is, its entrypoint hands
