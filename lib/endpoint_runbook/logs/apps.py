@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from .causes import RuleTable, merged_rules
 
+# the launchers whose argparse errors have a rule of their own below
+_ARGPARSE_LAUNCHERS = r"gunicorn|torchserve|torch-model-archiver|launch_server\.py"
+
 _WEB: dict[str, tuple[tuple, ...]] = {
     "server-config-invalid": (
         # gunicorn gunicorn/util.py import_app: the app was given as a file name ("app.py") instead of a module path
@@ -42,7 +45,7 @@ _WEB: dict[str, tuple[tuple, ...]] = {
         # launch_server.py): an option it does not know or a value of the wrong type; 'serve' (SageMaker's own
         # argument) is the catalogue's image rule
         (("gunicorn: error: ", "torchserve: error: ", "torch-model-archiver: error: ", "launch_server.py: error: "),
-         r"(?P<program>gunicorn|torchserve|torch-model-archiver|launch_server\.py): error: (?:unrecognized arguments: "
+         rf"(?P<program>{_ARGPARSE_LAUNCHERS}): error: (?:unrecognized arguments: "
          r"(?!serve\b)|argument (?P<option>\S+?): |the following arguments are required: )"),
         # argparse's own wording in any other launcher (vLLM's api_server.py and `vllm serve`, TGI-style Python
         # servers, Triton's and OVMS's Python wrappers): an option this release does not have, a value not among its
@@ -51,7 +54,7 @@ _WEB: dict[str, tuple[tuple, ...]] = {
         # loading rules' case; the launchers above have their own rule, and a second hit on their lines costs the
         # matcher a tenth of its time on bench_logs)
         (("error: unrecognized arguments: ", "error: argument -", "error: the following arguments are required"),
-         r"^(?:\S+ )?(?!(?:model_service_worker\.py|gunicorn|torchserve|torch-model-archiver|launch_server\.py): )"
+         rf"^(?:\S+ )?(?!(?:model_service_worker\.py|{_ARGPARSE_LAUNCHERS}): )"
          r"(?P<program>[\w.-]+): error: (?:unrecognized arguments: "
          r"(?!serve\b)(?P<arguments>.+)|argument "
          r"(?P<option>-{1,2}[\w-]+)(?:/-{1,2}[\w-]+)?: (?:invalid choice|invalid \w+ value|expected )|the following "

@@ -449,21 +449,19 @@ def _guess(sc: _Scanner, buf: str, stream_at: Callable[[int], str], most: int = 
     if any(h.kind == "cause" for h in sc.hits):
         return
     unexplained = [(h.offset, h.stream, h.line) for h in sc.hits if h.code == "unexplained-error"]
+    failing = ((start, stream_at(start), line) for start, line in failure_lines(buf, {h.offset for h in sc.hits}, most))
+    candidates: Iterable[tuple[int, str, str]]
     if unexplained:
-        candidates: Iterable[tuple[int, str, str]] = unexplained
+        # then, for an error line whose words spell nothing (a bare "ERROR -" whose message is on the lines after
+        # it), the failure-sounding lines around it
+        candidates = itertools.chain(unexplained, failing)
     elif any(h.kind == "symptom" for h in sc.hits):
         # symptoms only (workers dying, a failing ping): the error lines beside them may say why
         candidates = ((start, stream_at(start), line) for start, line in _error_lines(sc, buf))
     elif any(h.kind == "healthy" for h in sc.hits):
         return
     else:
-        candidates = ((start, stream_at(start), line)
-                      for start, line in failure_lines(buf, {h.offset for h in sc.hits}, most))
-    if unexplained:
-        # an error line whose words spell nothing (a bare "ERROR -" whose message is on the lines after it): the
-        # failure-sounding lines around it may
-        candidates = itertools.chain(candidates, ((start, stream_at(start), line) for start, line in
-                                                  failure_lines(buf, {h.offset for h in sc.hits}, most)))
+        candidates = failing
     for offset, stream, line in candidates:
         found = guess(_split(line)[1])
         if found is not None:
