@@ -51,6 +51,8 @@ LATER = {3: ("third", (0, 1)), 4: ("fourth", (1, 2)), 5: ("fifth", (1, 3)), 6: (
          22: ("twenty-second", (3, 5))}
 #: every later collection's held-out part: the second's (its 6 fresh excerpts) and those above
 LATER_DIRS = (HELDOUT2, *(DATA / f"logs-heldout{n}" for n in sorted(LATER)))
+#: every held-out folder: the first collection's third and the later ones'
+HELD_DIRS = (HELDOUT, *LATER_DIRS)
 FIRST = DATA / "logs-scores" / "heldout-first.json"
 FIRST2 = DATA / "logs-scores" / "heldout2-first.json"
 FILES = corpus_files(CORPUS)
@@ -319,7 +321,8 @@ def test_a_later_collections_first_held_out_score_is_kept_as_it_came_out(n):
     assert now.right >= first["right"]
 
 
-def _every_first_score() -> list[dict]:
+@pytest.fixture(scope="module")
+def every_first() -> list[dict]:
     """Every held-out excerpt's verdict as its collection's first score gave it, fresh excerpts only (the second
     collection's two that turned out not to be fresh left out)."""
     out = []
@@ -330,8 +333,8 @@ def _every_first_score() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def first_scores() -> tuple[int, int, dict[str, tuple[int, int]]]:
-    results = _every_first_score()
+def first_scores(every_first) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    results = every_first
     by = {c: (sum(r["right"] for r in results if r["confidence"] == c),
               sum(r["confidence"] == c for r in results)) for c in ("high", "medium", "low")}
     right, total = sum(r["right"] for r in results), len(results)
@@ -342,10 +345,10 @@ def first_scores() -> tuple[int, int, dict[str, tuple[int, int]]]:
     return right, total, by
 
 
-def test_every_first_score_together_holds_each_held_out_excerpt_once(first_scores):
+def test_every_first_score_together_holds_each_held_out_excerpt_once(first_scores, every_first):
     right, total, by = first_scores
-    held = [p.name for d in (HELDOUT, *LATER_DIRS) for p in corpus_files(d)]
-    assert sorted(r["file"] for r in _every_first_score()) == sorted(held) and total == len(held)
+    held = [p.name for d in HELD_DIRS for p in corpus_files(d)]
+    assert sorted(r["file"] for r in every_first) == sorted(held) and total == len(held)
     assert sum(n for _, n in by.values()) == total and sum(r for r, _ in by.values()) == right
 
 
@@ -369,11 +372,11 @@ def _blind_reading(name: str) -> dict[str, tuple[str, str]]:
     return {r[0]: (r[1], r[2]) for r in (line.split("\t") for line in text.splitlines() if not line.startswith("#"))}
 
 
-def test_a_blind_reading_of_the_held_out_log_text_measures_what_the_text_carries(first_scores):
+def test_a_blind_reading_of_the_held_out_log_text_measures_what_the_text_carries(first_scores, every_first):
     """Readers given each held-out excerpt's log text alone (the header's labels unseen) named the cause: how often
     they were right, per how sure they said they were, is what the text itself can tell; a second reading by other
     readers says how much of it is the readers; the classifier's first scores are set beside them."""
-    held = {f"{d.name}/{p.name}": read_excerpt(p).expected for d in (HELDOUT, *LATER_DIRS) for p in corpus_files(d)}
+    held = {f"{d.name}/{p.name}": read_excerpt(p).expected for d in HELD_DIRS for p in corpus_files(d)}
     readings = {name: _blind_reading(name) for name in BLINDS}
     lines = []
     for n, (name, blind) in enumerate(readings.items()):
@@ -389,7 +392,7 @@ def test_a_blind_reading_of_the_held_out_log_text_measures_what_the_text_carries
                   "  " + "; ".join(f"{s} {r}/{k} ({100 * r / k:.1f} %)" for s, (r, k) in by.items())]
     one, two = readings.values()
     either = [f for f in held if held[f] in (one[f][0], two[f][0])]
-    first = {r["file"]: r["right"] for r in _every_first_score()}
+    first = {r["file"]: r["right"] for r in every_first}
     read_right = [f for f, (c, _) in one.items() if held[f] == c]
     classifier = sum(first[f.split("/")[1]] for f in read_right)
     logscores.record_lines("first-blind", lines + [
